@@ -1,0 +1,3 @@
+import { legacyMembershipAction } from './membershipActions.js'
+
+export const addUser = legacyMembershipAction('addUser', 'add')

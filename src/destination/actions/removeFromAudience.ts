@@ -1,0 +1,3 @@
+import { nativeMembershipAction } from './membershipActions.js'
+
+export const removeFromAudience = nativeMembershipAction('removeFromAudience', 'delete')

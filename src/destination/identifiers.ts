@@ -1,0 +1,162 @@
+/**
+ * Identifier normalisation and hashing (SPEC §2.3), the hot path of the destination.
+ *
+ * `segment` reproduces the reference byte for byte (Segment @segment/action-destinations 3.497.0,
+ * tiktok-audiences functions.js / syncAudience/functions.js / lib/hashing-utils.js):
+ *   email: drop `+tag` (`replace(/\+.*@/, '@')`), drop every dot of the local part, lowercase, no
+ *          trim, no validation; a 64-hex value (after that lowercasing) is passed through;
+ *   phone, mobile id: hashed as given; a 64-hex value is passed through unchanged, even upper case.
+ *   Two deliberate exceptions, both where the reference can only send garbage:
+ *   - a whitespace-only value is "empty" (`{}`); the reference sends `{"id":""}`;
+ *   - pre-hashed detection is anchored (exactly 64 hex chars) in every action; the legacy path of the
+ *     reference uses an unanchored test, which would send a value *containing* 64 hex chars in clear.
+ *
+ * `recommended` gives the same hash wherever the reference produces a matchable value, and repairs
+ * or rejects what can never match:
+ *   email: trimmed, then as `segment`; must look like local@domain.tld, else rejected;
+ *   phone: trimmed; formatted to E.164 with libphonenumber-js (`00` international prefix accepted,
+ *          national numbers need `defaultPhoneRegion`); not a possible number → rejected;
+ *   mobile id: trimmed; case kept. TikTok asks for "consistent case" and Engage forwards the id as
+ *          the device reported it (IDFA upper, GAID lower), so re-casing would change the hash of
+ *          every existing member; it is left to a mapping (`@case`) to choose;
+ *   pre-hashed values: lowercased (the hex digest's case carries no meaning, TikTok's own hashes are
+ *          lower case), never hashed twice.
+ * Every value gets a status so the identifier-quality report (SPEC §5 item 4) can count them.
+ */
+import { createHash } from 'node:crypto'
+import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js'
+
+export type NormalizationPolicy = 'segment' | 'recommended'
+export type IdentifierKind = 'email' | 'phone' | 'advertising_id'
+export type IdentifierStatus = 'hashed' | 'prehashed' | 'repaired' | 'rejected' | 'empty' | 'disabled'
+
+export interface IdentifierOutcome {
+  status: IdentifierStatus
+  /** The 64-hex value to send, or null when nothing is sent for this identifier. */
+  hash: string | null
+  /** Why a value was repaired, rejected or passed through differently; absent when unremarkable. */
+  reason?: string
+}
+
+export type IdentifierReport = Record<IdentifierKind, IdentifierOutcome>
+
+export interface IdentifierOptions {
+  policy: NormalizationPolicy
+  /** ISO 3166 region for phone numbers without country code (`recommended` only), e.g. 'US'. */
+  defaultPhoneRegion?: string
+}
+
+export function sha256Hex(value: string): string {
+  return createHash('sha256').update(value).digest('hex')
+}
+
+/** Anchored: exactly 64 hex characters, either case (Segment's SmartHashing for sha256/hex). */
+export function isSha256Hex(value: string): boolean {
+  if (value.length !== 64) return false
+  for (let i = 0; i < 64; i++) {
+    const c = value.charCodeAt(i)
+    // 0-9, A-F, a-f
+    if (!((c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102))) return false
+  }
+  return true
+}
+
+const DISABLED: IdentifierOutcome = Object.freeze({ status: 'disabled', hash: null }) as IdentifierOutcome
+const EMPTY: IdentifierOutcome = Object.freeze({ status: 'empty', hash: null }) as IdentifierOutcome
+const WHITESPACE_ONLY: IdentifierOutcome = Object.freeze({
+  status: 'empty',
+  hash: null,
+  reason: 'whitespace only'
+}) as IdentifierOutcome
+
+/** Segment's email normaliser (applied to every domain, not only Gmail). */
+export function segmentEmailNormalization(email: string): string {
+  return email.replace(/\+.*@/, '@').replace(/\.(?=.*@)/g, '').toLowerCase()
+}
+
+// Deliberately loose: rejects only what cannot be an address (no @, no dot in the domain, spaces).
+const EMAIL_SHAPE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/
+
+function prehashed(value: string, policy: NormalizationPolicy): IdentifierOutcome {
+  if (policy === 'segment') return { status: 'prehashed', hash: value }
+  const lower = value.toLowerCase()
+  return lower === value
+    ? { status: 'prehashed', hash: value }
+    : { status: 'prehashed', hash: lower, reason: 'upper-case hex digest lowercased' }
+}
+
+function email(value: string, policy: NormalizationPolicy): IdentifierOutcome {
+  if (policy === 'segment') {
+    const normalized = segmentEmailNormalization(value)
+    if (isSha256Hex(normalized)) return { status: 'prehashed', hash: normalized }
+    return { status: 'hashed', hash: sha256Hex(normalized) }
+  }
+  const trimmed = value.trim()
+  const normalized = segmentEmailNormalization(trimmed)
+  if (isSha256Hex(normalized)) return prehashed(trimmed, policy)
+  if (!EMAIL_SHAPE.test(normalized)) return { status: 'rejected', hash: null, reason: 'not a valid email address' }
+  const hash = sha256Hex(normalized)
+  return trimmed === value ? { status: 'hashed', hash } : { status: 'repaired', hash, reason: 'trimmed whitespace' }
+}
+
+const E164 = /^\+[1-9]\d{6,14}$/
+
+function phone(value: string, policy: NormalizationPolicy, region: string | undefined): IdentifierOutcome {
+  if (policy === 'segment') {
+    return isSha256Hex(value) ? { status: 'prehashed', hash: value } : { status: 'hashed', hash: sha256Hex(value) }
+  }
+  const trimmed = value.trim()
+  if (isSha256Hex(trimmed)) return prehashed(trimmed, policy)
+  // Already E.164: hashed as given (what the reference does), without the cost of a full parse.
+  if (E164.test(trimmed)) {
+    const hash = sha256Hex(trimmed)
+    return trimmed === value ? { status: 'hashed', hash } : { status: 'repaired', hash, reason: 'trimmed whitespace' }
+  }
+  // "00" is the international prefix in most of the world; libphonenumber only knows it for regions
+  // that use it, so it is turned into "+" first.
+  const international = trimmed.replace(/^\s*00(?=[1-9])/, '+')
+  let parsed
+  try {
+    parsed = parsePhoneNumberFromString(international, (region || undefined) as CountryCode | undefined)
+  } catch {
+    parsed = undefined
+  }
+  if (!parsed || !parsed.isPossible()) {
+    const hint = !international.startsWith('+') && !region ? ' (no country code, and no defaultPhoneRegion is set)' : ''
+    return { status: 'rejected', hash: null, reason: `not a possible phone number${hint}` }
+  }
+  return { status: 'repaired', hash: sha256Hex(parsed.number), reason: 'formatted to E.164' }
+}
+
+function advertisingId(value: string, policy: NormalizationPolicy): IdentifierOutcome {
+  if (policy === 'segment') {
+    return isSha256Hex(value) ? { status: 'prehashed', hash: value } : { status: 'hashed', hash: sha256Hex(value) }
+  }
+  const trimmed = value.trim()
+  if (isSha256Hex(trimmed)) return prehashed(trimmed, policy)
+  const hash = sha256Hex(trimmed)
+  return trimmed === value ? { status: 'hashed', hash } : { status: 'repaired', hash, reason: 'trimmed whitespace' }
+}
+
+/**
+ * Normalises and hashes one identifier. `enabled` is the action's `send_*` flag; a value that is
+ * not a string (payload validation coerces scalars to strings) counts as empty.
+ */
+export function processIdentifier(
+  kind: IdentifierKind,
+  value: unknown,
+  enabled: boolean,
+  options: IdentifierOptions
+): IdentifierOutcome {
+  if (!enabled) return DISABLED
+  if (typeof value !== 'string' || value === '') return EMPTY
+  if (value.trim() === '') return WHITESPACE_ONLY
+  switch (kind) {
+    case 'email':
+      return email(value, options.policy)
+    case 'phone':
+      return phone(value, options.policy, options.defaultPhoneRegion)
+    case 'advertising_id':
+      return advertisingId(value, options.policy)
+  }
+}

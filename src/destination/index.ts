@@ -1,0 +1,53 @@
+/** The TikTok Audiences destination as data, and the functions that turn events into TikTok changes. */
+export { tiktokAudiences, ACTION_KEYS, defaultMapping, isActionKey, type ActionKey } from './definition.js'
+export type {
+  ActionDefinition,
+  DestinationDefinition,
+  DynamicFieldResponse,
+  FieldDefinition,
+  FieldDefinitions,
+  MappingValue,
+  PresetDefinition,
+  SettingDefinition
+} from './types.js'
+export { ConfigError, PayloadValidationError } from './errors.js'
+export { compileMapping, type CompiledMapping, type MappingConfig } from './mapping.js'
+export { compileTrigger, type CompiledTrigger } from './trigger.js'
+export type { MappedPayload } from './payload.js'
+export {
+  isSha256Hex,
+  processIdentifier,
+  segmentEmailNormalization,
+  sha256Hex,
+  type IdentifierKind,
+  type IdentifierOptions,
+  type IdentifierOutcome,
+  type IdentifierReport,
+  type IdentifierStatus,
+  type NormalizationPolicy
+} from './identifiers.js'
+export { resolveAudienceMembership } from './membership.js'
+export {
+  MESSAGES,
+  toChange,
+  truncateAudienceName,
+  type Change,
+  type ChangeContext,
+  type ChangeError,
+  type CreateAudienceChange,
+  type DestinationSettings,
+  type MembershipChange
+} from './changes.js'
+export { buildCreateAudienceBody, buildMappingBody, groupMembershipChanges, requestKey } from './requestBodies.js'
+export {
+  AUDIENCE_PAGE_SIZE,
+  advertiserChoices,
+  audienceChoices,
+  dynamicFields,
+  runDynamicField,
+  type DynamicFieldClient,
+  type DynamicFieldHandler,
+  type DynamicFieldInput
+} from './dynamicFields.js'
+export { sampleAudienceEvent, sampleCreateAudienceEvent, sampleEvent, sampleIdentifyEvent, type SegmentEvent } from './samples.js'
+export { renderActionsMarkdown } from './docs.js'

@@ -1,0 +1,78 @@
+/** TikTok request bodies, with the key order of Segment's requests (byte-compatible JSON). */
+import type { MappingCell, SegmentAudienceBody, SegmentMappingBody } from '../tiktok/types.js'
+import type { CreateAudienceChange, MembershipChange } from './changes.js'
+
+/** Changes that may share one `/segment/mapping/` request. */
+export function requestKey(change: MembershipChange): string {
+  return JSON.stringify([change.action, change.advertiserIds, change.audienceId, change.idSchema])
+}
+
+export function buildMappingBody(changes: MembershipChange[]): SegmentMappingBody {
+  if (changes.length === 0) throw new Error('buildMappingBody needs at least one change')
+  const first = changes[0]
+  const key = requestKey(first)
+  for (const change of changes) {
+    if (requestKey(change) !== key) {
+      throw new Error(
+        'buildMappingBody: all changes of one request must share action, advertiserIds, audienceId and idSchema'
+      )
+    }
+  }
+  const audienceIds = [first.audienceId]
+  return {
+    advertiser_ids: first.advertiserIds,
+    action: first.action,
+    id_schema: first.idSchema,
+    // One fresh array per cell: TikTok's JSON does not care, but callers may mutate bodies.
+    batch_data: changes.map((c) => c.ids.map((id): MappingCell => (id ? { id, audience_ids: [...audienceIds] } : {})))
+  }
+}
+
+/**
+ * Body of `POST /segment/audience/`. Key order as the reference sends it
+ * (`custom_audience_name, advertiser_id, action`).
+ */
+export function buildCreateAudienceBody(change: CreateAudienceChange): SegmentAudienceBody {
+  return {
+    custom_audience_name: change.name,
+    advertiser_id: change.advertiserId,
+    action: 'create'
+  }
+}
+
+/**
+ * Groups changes into requests by (action, advertiserIds, audienceId, idSchema), in first-seen order,
+ * without ever reordering two changes of the same user (SPEC §2.2: add and delete for the same user
+ * are applied in input order; the reference sends a batch's adds and deletes concurrently). A change
+ * joins the open request of its key unless a request opened after that one already holds one of its
+ * identifiers for the same audience; then it opens a new request. Send the groups in order.
+ */
+export function groupMembershipChanges(changes: MembershipChange[]): MembershipChange[][] {
+  interface Group {
+    key: string
+    audienceId: string
+    changes: MembershipChange[]
+    ids: Set<string>
+  }
+  const groups: Group[] = []
+  const latestByKey = new Map<string, number>()
+  for (const change of changes) {
+    const key = requestKey(change)
+    const index = latestByKey.get(key)
+    let target = index === undefined ? undefined : groups[index]
+    if (target !== undefined) {
+      for (let later = index! + 1; later < groups.length && target; later++) {
+        const g = groups[later]
+        if (g.audienceId === change.audienceId && change.ids.some((id) => id !== null && g.ids.has(id))) target = undefined
+      }
+    }
+    if (!target) {
+      target = { key, audienceId: change.audienceId, changes: [], ids: new Set() }
+      latestByKey.set(key, groups.length)
+      groups.push(target)
+    }
+    target.changes.push(change)
+    for (const id of change.ids) if (id !== null) target.ids.add(id)
+  }
+  return groups.map((g) => g.changes)
+}
