@@ -1,0 +1,11 @@
+import { startEmulator } from '../emulator/index.js'
+
+/** `tiktok-audiences emulator`: runs until interrupted. */
+export async function runEmulator(opts: { port: number; host: string }): Promise<void> {
+  const emu = await startEmulator({ port: opts.port, host: opts.host, log: (line) => process.stdout.write(line + '\n') })
+  const stop = () => {
+    void emu.close().then(() => process.exit(0))
+  }
+  process.once('SIGINT', stop)
+  process.once('SIGTERM', stop)
+}

@@ -1,0 +1,44 @@
+#!/usr/bin/env node
+/** The `tiktok-audiences` command line (INTERFACE.md "CLI"). */
+import { Command, InvalidArgumentError } from 'commander'
+import { runSend } from './send.js'
+
+const program = new Command()
+program
+  .name('tiktok-audiences')
+  .description('Segment Engage audiences into TikTok Custom (Partner) Audiences — self-hosted.')
+  .showHelpAfterError()
+
+const port = (v: string): number => {
+  const n = Number(v)
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('must be a port number (0-65535)')
+  return n
+}
+
+program
+  .command('send')
+  .description(
+    'One-shot: apply the config, ingest every event of an NDJSON file through the same queue, batching, delivery and retry path as the server, wait until each is delivered or failed, print a JSON summary as the last stdout line. Exit 0 when nothing failed, 1 otherwise, 2 on unusable arguments.'
+  )
+  .requiredOption('--config <file>', 'config file (YAML or JSON)')
+  .option('--events <file>', 'NDJSON file of Segment events, one per line; - for stdin', '-')
+  .option('--db <url>', 'database: sqlite:PATH or postgres://… (default: DATABASE_URL, else a fresh temporary SQLite file)')
+  .option('--source <name>', 'the source the events come from (default: the first source of the config)')
+  .action(async (o: { config: string; events: string; db?: string; source?: string }) => {
+    process.exitCode = await runSend(o)
+  })
+
+program
+  .command('emulator')
+  .description('The TikTok Business API emulator alone (app emulator-app / emulator-secret, token emulator-access-token).')
+  .option('--port <n>', 'port to listen on', port, 3100)
+  .option('--host <host>', 'address to listen on', process.env.HOST || '127.0.0.1')
+  .action(async (o: { port: number; host: string }) => {
+    const { runEmulator } = await import('./emulator.js')
+    await runEmulator(o)
+  })
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  process.stderr.write(`error: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`)
+  process.exitCode = 1
+})

@@ -1,0 +1,154 @@
+/**
+ * Applies a config file to the database: upserts by name/key, so applying twice changes nothing.
+ * A problem in one item (a bad trigger, an unknown action, an audience TikTok will not create) is
+ * reported by its path and skipped; the rest is applied.
+ */
+import { compileMapping } from '../destination/mapping.js'
+import { ConfigError } from '../destination/errors.js'
+import { truncateAudienceName } from '../destination/changes.js'
+import type { Store } from '../store/index.js'
+import {
+  listConnections,
+  listSources,
+  upsertConnection,
+  upsertDestination,
+  upsertMapping,
+  upsertSource
+} from '../store/sql/config.js'
+import type { TikTokClient } from '../tiktok/client.js'
+import { TikTokError } from '../tiktok/errors.js'
+import type { ConfigFile } from './schema.js'
+
+export const DEFAULT_SOURCE = 'default'
+
+export interface ApplyResult {
+  problems: string[]
+  sources: number
+  destinations: number
+  mappings: number
+  connections: number
+}
+
+export async function applyConfig(store: Store, config: ConfigFile, tiktok: TikTokClient): Promise<ApplyResult> {
+  const { db, secrets } = store
+  const problems: string[] = []
+  const result: ApplyResult = { problems, sources: 0, destinations: 0, mappings: 0, connections: 0 }
+
+  for (const s of config.sources ?? []) {
+    await upsertSource(db, { name: s.name, writeKey: s.writeKey || null })
+    result.sources++
+  }
+  let sources = await listSources(db)
+  if (sources.length === 0) {
+    await upsertSource(db, { name: DEFAULT_SOURCE, writeKey: null })
+    sources = await listSources(db)
+  }
+  const sourceByName = new Map(sources.map((s) => [s.name, s]))
+
+  for (const [di, d] of (config.destinations ?? []).entries()) {
+    const at = `destinations[${di}]`
+    let sourceId: number | null
+    if (d.source) {
+      const s = sourceByName.get(d.source)
+      if (!s) {
+        problems.push(`${at}.source: no source named "${d.source}" (known: ${[...sourceByName.keys()].join(', ')})`)
+        continue
+      }
+      sourceId = s.id
+    } else if (sources.length === 1) {
+      sourceId = sources[0].id
+    } else {
+      problems.push(`${at}.source: required when the config has several sources`)
+      continue
+    }
+    const mode = d.mode ?? 'native'
+    const accessToken = d.accessToken?.trim() || null
+    if (!accessToken) problems.push(`${at}.accessToken: missing: this destination cannot deliver until TikTok is connected (OAuth) or a token is set`)
+    const dest = await upsertDestination(db, secrets, {
+      name: d.name,
+      sourceId,
+      mode,
+      enabled: d.enabled ?? true,
+      normalization: d.normalization ?? 'recommended',
+      defaultPhoneRegion: d.defaultPhoneRegion ?? null,
+      accessToken,
+      advertiserIds: (d.advertiserIds ?? []).map(String),
+      batchSize: d.batchSize ?? 10000,
+      autoConnect: d.autoConnectAudiences ?? false
+    })
+    result.destinations++
+
+    for (const [mi, m] of (d.mappings ?? []).entries()) {
+      try {
+        const compiled = compileMapping({ action: m.action, trigger: m.trigger, mapping: m.mapping })
+        await upsertMapping(db, {
+          destinationId: dest.id,
+          name: m.name,
+          action: m.action,
+          trigger: compiled.trigger,
+          mapping: compiled.mapping,
+          enabled: m.enabled ?? true,
+          position: mi
+        })
+        result.mappings++
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err
+        problems.push(`${at}.mappings[${mi}]${err.field ? `.${err.field}` : ''} ("${m.name}"): ${err.message} — mapping skipped`)
+      }
+    }
+
+    const existing = new Map((await listConnections(db, dest.id)).map((c) => [c.audienceKey, c]))
+    const client = tiktok.withToken(accessToken ?? undefined)
+    for (const [ai, a] of (d.audiences ?? []).entries()) {
+      const aat = `${at}.audiences[${ai}]`
+      const advertiserId = a.advertiserId !== undefined ? String(a.advertiserId) : (dest.advertiserIds[0] ?? null)
+      let externalAudienceId = a.externalAudienceId !== undefined ? String(a.externalAudienceId) : (existing.get(a.key)?.externalAudienceId ?? null)
+      if (mode === 'native') {
+        if (!advertiserId) {
+          problems.push(`${aat}.advertiserId: required for a native destination's audience — connection skipped`)
+          continue
+        }
+        try {
+          if (!externalAudienceId) {
+            // Creating is not idempotent on TikTok (duplicate names are allowed): only when we have no id yet.
+            const { data } = await client.createAudience({
+              advertiser_id: advertiserId,
+              action: 'create',
+              custom_audience_name: truncateAudienceName(a.name ?? a.key)
+            })
+            externalAudienceId = String(data.audience_id)
+          } else if (a.externalAudienceId !== undefined && existing.get(a.key)?.externalAudienceId !== externalAudienceId) {
+            await verifyOwnership(client, advertiserId, externalAudienceId)
+          }
+        } catch (err) {
+          if (!(err instanceof TikTokError) && !(err instanceof Error && err.message.startsWith('Unable to verify'))) throw err
+          problems.push(`${aat}: ${a.externalAudienceId ? 'cannot verify' : 'cannot create'} the TikTok audience: ${(err as Error).message} — connection skipped`)
+          continue
+        }
+      }
+      await upsertConnection(db, {
+        destinationId: dest.id,
+        audienceKey: a.key,
+        audienceName: a.name ?? null,
+        advertiserId,
+        externalAudienceId,
+        sendTrack: a.sendTrack ?? true,
+        sendIdentify: a.sendIdentify ?? false,
+        enterEvent: a.enterEvent ?? 'Audience Entered',
+        exitEvent: a.exitEvent ?? 'Audience Exited'
+      })
+      result.connections++
+    }
+  }
+  return result
+}
+
+/** Segment's getAudience check: the id must exist for this advertiser (reference messages). */
+export async function verifyOwnership(client: TikTokClient, advertiserId: string, audienceId: string): Promise<void> {
+  const list = await client.getAudiences(advertiserId, [audienceId])
+  const found = list[0]?.audience_details?.audience_id
+  if (!found) throw new Error('Unable to verify ownership over audience. Audience ID not found.')
+  if (String(found) !== audienceId) {
+    throw new Error("Unable to verify ownership over audience. Segment Audience ID doesn't match TikToks Audience ID.")
+  }
+}

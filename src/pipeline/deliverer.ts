@@ -1,0 +1,222 @@
+/**
+ * A delivery worker: claims a ready partition, sends its changes to TikTok batch by batch in
+ * order, and settles them by what TikTok answered (SPEC §3.3):
+ *   success → delivered · throttle/transient → partition retried with backoff (head of line)
+ *   auth → destination paused (queue kept) · permanent → failed with TikTok's reason (dead letter)
+ */
+import { randomUUID } from 'node:crypto'
+import { buildCreateAudienceBody, buildMappingBody } from '../destination/requestBodies.js'
+import type { MembershipChange } from '../destination/changes.js'
+import type { Store } from '../store/index.js'
+import { setDestinationStatus } from '../store/sql/config.js'
+import { addAttempt, fetchPendingChanges, settleChanges } from '../store/sql/changes.js'
+import {
+  claimPartition,
+  deferPartition,
+  releaseAfterSuccess,
+  releasePartition,
+  subtractPending,
+  type PartitionLease
+} from '../store/sql/partitions.js'
+import { insertRequest, type RequestRecord } from '../store/sql/requests.js'
+import type { TikTokClient, TikTokExchange } from '../tiktok/client.js'
+import { TikTokError } from '../tiktok/errors.js'
+import type { IdType, SegmentMappingBody } from '../tiktok/types.js'
+import { parseQueued, planBatch, type BatchPlan, type QueuedChange } from './batch-plan.js'
+import { RateLimiter, backoffMs } from './rate-limiter.js'
+import type { RoutingTable } from './routing-table.js'
+
+export interface DeliveryOptions {
+  rateLimit: number
+  retryBaseMs: number
+  retryMaxMs: number
+  retryForMs: number
+  leaseMs: number
+  /** One-shot runs (`send`): an auth failure fails the changes instead of pausing the destination. */
+  failOnAuth: boolean
+}
+
+export interface DeliveryEvents {
+  onRequest?: (r: RequestRecord) => void
+}
+
+const SAMPLE_ROWS = 3
+
+export class Deliverer {
+  readonly owner = `${process.pid}-${randomUUID().slice(0, 8)}`
+  private readonly limiter: RateLimiter
+  /** Set once input is complete: partial batches go out without waiting for their window. */
+  flushAll = false
+
+  constructor(
+    private readonly store: Store,
+    private readonly table: RoutingTable,
+    private readonly tiktok: TikTokClient,
+    private readonly opts: DeliveryOptions,
+    private readonly events: DeliveryEvents = {}
+  ) {
+    this.limiter = new RateLimiter(opts.rateLimit)
+  }
+
+  /** Claims one ready partition and drains it; false when nothing was ready. */
+  async runOnce(): Promise<boolean> {
+    const lease = await claimPartition(this.store.db, this.owner, Date.now(), this.opts.leaseMs, this.flushAll)
+    if (!lease) return false
+    try {
+      await this.drain(lease)
+    } catch (err) {
+      await releasePartition(this.store.db, lease.id, this.owner).catch(() => undefined)
+      throw err
+    }
+    return true
+  }
+
+  private async drain(lease: PartitionLease): Promise<void> {
+    await this.table.refresh()
+    let attempts = lease.attempts
+    let firstFailureAt = lease.first_failure_at
+    for (;;) {
+      const routed = this.table.destination(lease.destination_id)
+      if (!routed || routed.destination.status !== 'active' || !routed.destination.enabled) {
+        await releasePartition(this.store.db, lease.id, this.owner)
+        return
+      }
+      const dest = routed.destination
+      const window = Math.max(dest.batchSize * 2, 1000)
+      const rows = parseQueued(await fetchPendingChanges(this.store.db, lease.id, window))
+      if (rows.length === 0) {
+        await releasePartition(this.store.db, lease.id, this.owner)
+        return
+      }
+      const plan = planBatch(rows, dest.batchSize)
+      const client = this.tiktok.withToken(dest.accessToken ?? undefined)
+      await this.limiter.take()
+      const sentAt = Date.now()
+      let exchange: TikTokExchange | undefined
+      let failure: TikTokError | undefined
+      let createdAudienceId: string | undefined
+      try {
+        if (plan.batchKey === 'create') {
+          const p = JSON.parse(plan.send[0].payload ?? '{}') as { advertiserId: string; name: string }
+          const r = await client.createAudience(buildCreateAudienceBody({ kind: 'create', advertiserId: p.advertiserId, name: p.name }))
+          exchange = r.exchange
+          createdAudienceId = r.data.audience_id
+        } else {
+          exchange = await client.segmentMapping(mappingBody(plan, lease.key))
+        }
+      } catch (err) {
+        if (!(err instanceof TikTokError)) throw err
+        failure = err
+        exchange = err.details.exchange
+      }
+      const record = requestRecord(dest.id, lease.id, plan, sentAt, exchange, failure)
+      const now = Date.now()
+
+      if (!failure) {
+        await this.store.db.tx(async (db) => {
+          const ref = await insertRequest(db, { ...record, outcome: 'delivered' })
+          const n =
+            (await settleChanges(db, plan.send.map((c) => c.id), { status: 'delivered', requestRef: ref, now, error: createdAudienceId ? `audience_id ${createdAudienceId}` : null })) +
+            (await settleChanges(db, plan.superseded.map((c) => c.id), { status: 'superseded', requestRef: ref, now }))
+          await subtractPending(db, lease.id, n)
+          await releaseAfterSuccess(db, lease.id, this.owner, 0, now, now + this.opts.leaseMs)
+        })
+        this.events.onRequest?.({ ...record, outcome: 'delivered' })
+        attempts = 0
+        firstFailureAt = null
+        continue
+      }
+
+      const reason = failure.code !== undefined ? `TikTok ${failure.code}: ${failure.message}` : failure.message
+      if (failure.retryable) {
+        attempts++
+        firstFailureAt ??= now
+        if (now - firstFailureAt <= this.opts.retryForMs) {
+          const retryAt = now + backoffMs(attempts, this.opts.retryBaseMs, this.opts.retryMaxMs)
+          await this.store.db.tx(async (db) => {
+            const ref = await insertRequest(db, { ...record, outcome: 'retry' })
+            await addAttempt(db, plan.send.map((c) => c.id), reason, failure!.code !== undefined ? String(failure!.code) : failure!.kind, ref)
+            await deferPartition(db, lease.id, this.owner, retryAt, attempts, firstFailureAt!, reason)
+          })
+          this.events.onRequest?.({ ...record, outcome: 'retry' })
+          return
+        }
+        await this.failBatch(lease, plan, record, `gave up after retrying for ${Math.round((now - firstFailureAt) / 1000)} s: ${reason}`, failure)
+        attempts = 0
+        firstFailureAt = null
+        continue
+      }
+      if (failure.kind === 'auth' && !this.opts.failOnAuth) {
+        await this.store.db.tx(async (db) => {
+          await insertRequest(db, { ...record, outcome: 'paused' })
+          await setDestinationStatus(db, dest.id, 'paused', `TikTok rejected the access token (${reason}). Re-authorise TikTok in Settings; queued changes are kept and resume afterwards.`)
+          await releasePartition(db, lease.id, this.owner)
+        })
+        this.events.onRequest?.({ ...record, outcome: 'paused' })
+        await this.table.refresh(true)
+        return
+      }
+      await this.failBatch(lease, plan, record, reason, failure)
+    }
+  }
+
+  private async failBatch(lease: PartitionLease, plan: BatchPlan, record: RequestRecord, reason: string, failure: TikTokError): Promise<void> {
+    const now = Date.now()
+    await this.store.db.tx(async (db) => {
+      const ref = await insertRequest(db, { ...record, outcome: 'failed' })
+      const ids = [...plan.send, ...plan.superseded].map((c) => c.id)
+      const code = failure.code !== undefined ? String(failure.code) : failure.kind.toUpperCase()
+      const n = await settleChanges(db, ids, { status: 'failed', error: reason, errorCode: code, requestRef: ref, now })
+      await subtractPending(db, lease.id, n)
+      await releaseAfterSuccess(db, lease.id, this.owner, 0, now, now + this.opts.leaseMs)
+    })
+    this.events.onRequest?.({ ...record, outcome: 'failed' })
+  }
+}
+
+/** Partition key: `<destination id>|<advertiser ids>|<audience id>`; batch key: `<action>|<id_schema>`. */
+function mappingBody(plan: BatchPlan, partitionKey: string): SegmentMappingBody {
+  const [, advertisers, audienceId] = partitionKey.split('|')
+  const [action, schema] = plan.batchKey.split('|')
+  const changes: MembershipChange[] = plan.send.map((c) => ({
+    kind: 'membership',
+    action: action as 'add' | 'delete',
+    advertiserIds: advertisers.split(','),
+    audienceId,
+    idSchema: schema.split(',') as IdType[],
+    ids: c.parsedIds ?? [],
+    quality: undefined as never
+  }))
+  return buildMappingBody(changes)
+}
+
+function requestRecord(destinationId: number, partitionId: number, plan: BatchPlan, sentAt: number, exchange: TikTokExchange | undefined, failure: TikTokError | undefined): RequestRecord {
+  const response = exchange?.response
+  const envelope = typeof response === 'object' ? response : undefined
+  return {
+    destinationId,
+    partitionId,
+    kind: plan.batchKey === 'create' ? 'create_audience' : 'mapping',
+    sentAt,
+    durationMs: exchange?.durationMs ?? 0,
+    httpStatus: exchange?.httpStatus || failure?.details.httpStatus || null,
+    code: envelope?.code ?? failure?.code ?? null,
+    message: envelope?.message ?? failure?.message ?? null,
+    tiktokRequestId: envelope?.request_id ?? null,
+    rowCount: plan.send.length,
+    outcome: 'delivered',
+    requestSample: sampleRequest(exchange),
+    response: typeof response === 'string' ? response : JSON.stringify(response ?? null)
+  }
+}
+
+/** The request as sent, with `batch_data` cut to its first rows (a full one is megabytes). */
+function sampleRequest(exchange: TikTokExchange | undefined): string {
+  if (!exchange) return ''
+  const body = exchange.request.body as { batch_data?: unknown[] } | undefined
+  if (body && Array.isArray(body.batch_data) && body.batch_data.length > SAMPLE_ROWS) {
+    const more = body.batch_data.length - SAMPLE_ROWS
+    return JSON.stringify({ method: exchange.request.method, url: exchange.request.url, body: { ...body, batch_data: body.batch_data.slice(0, SAMPLE_ROWS), batch_data_more_rows: more } })
+  }
+  return JSON.stringify({ method: exchange.request.method, url: exchange.request.url, body })
+}

@@ -1,0 +1,159 @@
+/**
+ * The pipeline: ingest → route → queue → batch → deliver. One router loop and `concurrency`
+ * delivery loops per process; several processes on one PostgreSQL database share the work.
+ */
+import type { Logger } from 'pino'
+import type { Store } from '../store/index.js'
+import { countUnroutedEvents, insertEvents, type InboxEvent } from '../store/sql/events.js'
+import { countDeliverablePending, nextWakeAt } from '../store/sql/partitions.js'
+import type { TikTokClient } from '../tiktok/client.js'
+import { Deliverer, type DeliveryEvents, type DeliveryOptions } from './deliverer.js'
+import { QualityCounters } from './quality.js'
+import { Router } from './router.js'
+import { RoutingTable } from './routing-table.js'
+
+export interface PipelineOptions {
+  windowMs: number
+  concurrency: number
+  routerBatch: number
+  /** How often idle loops look for work other processes queued. */
+  pollMs: number
+  delivery: DeliveryOptions
+}
+
+export const DEFAULT_PIPELINE_OPTIONS: PipelineOptions = {
+  windowMs: 1000,
+  concurrency: 4,
+  routerBatch: 1000,
+  pollMs: 500,
+  delivery: {
+    rateLimit: 50,
+    retryBaseMs: 1000,
+    retryMaxMs: 5 * 60_000,
+    retryForMs: 4 * 3600_000,
+    leaseMs: 60_000,
+    failOnAuth: false
+  }
+}
+
+/** A wake-up call with a timeout. */
+class Signal {
+  private waiters: (() => void)[] = []
+  notify(): void {
+    const w = this.waiters
+    this.waiters = []
+    for (const f of w) f()
+  }
+  wait(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.waiters = this.waiters.filter((f) => f !== done)
+        resolve()
+      }, Math.max(0, ms))
+      const done = () => {
+        clearTimeout(t)
+        resolve()
+      }
+      this.waiters.push(done)
+    })
+  }
+}
+
+export class Pipeline {
+  readonly table: RoutingTable
+  readonly quality = new QualityCounters()
+  readonly router: Router
+  readonly deliverer: Deliverer
+  private running = false
+  private loops: Promise<void>[] = []
+  private readonly routeSignal = new Signal()
+  private readonly deliverSignal = new Signal()
+
+  constructor(
+    readonly store: Store,
+    tiktok: TikTokClient,
+    readonly opts: PipelineOptions,
+    private readonly log?: Logger,
+    events: DeliveryEvents = {}
+  ) {
+    this.table = new RoutingTable(store)
+    this.router = new Router(store, this.table, this.quality, { batchEvents: opts.routerBatch, windowMs: opts.windowMs })
+    this.deliverer = new Deliverer(store, this.table, tiktok, opts.delivery, events)
+  }
+
+  start(): void {
+    if (this.running) return
+    this.running = true
+    this.loops.push(this.routerLoop())
+    for (let i = 0; i < this.opts.concurrency; i++) this.loops.push(this.deliveryLoop())
+  }
+
+  async stop(): Promise<void> {
+    this.running = false
+    this.routeSignal.notify()
+    this.deliverSignal.notify()
+    await Promise.all(this.loops)
+    this.loops = []
+  }
+
+  /** Accepts events into the durable inbox; resolves after commit with the number that were new. */
+  async ingest(events: InboxEvent[]): Promise<number> {
+    const n = await insertEvents(this.store.db, events)
+    this.routeSignal.notify()
+    return n
+  }
+
+  /** Sends partial batches at once instead of waiting for their window (end of a one-shot input). */
+  flushAll(on = true): void {
+    this.deliverer.flushAll = on
+    this.deliverSignal.notify()
+  }
+
+  /** Wakes the loops (configuration changed, a destination resumed, …). */
+  poke(): void {
+    this.routeSignal.notify()
+    this.deliverSignal.notify()
+  }
+
+  /** Resolves once nothing is left to route and no deliverable change is pending. */
+  async whenIdle(checkEveryMs = 50): Promise<void> {
+    for (;;) {
+      const unrouted = await countUnroutedEvents(this.store.db)
+      if (unrouted === 0 && (await countDeliverablePending(this.store.db)) === 0) return
+      await new Promise((r) => setTimeout(r, checkEveryMs))
+    }
+  }
+
+  private async routerLoop(): Promise<void> {
+    while (this.running) {
+      try {
+        const n = await this.router.routeBatch()
+        if (n > 0) {
+          this.deliverSignal.notify()
+          continue
+        }
+      } catch (err) {
+        this.log?.error({ err }, 'routing failed; retrying')
+        await this.routeSignal.wait(1000)
+        continue
+      }
+      await this.routeSignal.wait(this.opts.pollMs)
+    }
+  }
+
+  private async deliveryLoop(): Promise<void> {
+    while (this.running) {
+      try {
+        if (await this.deliverer.runOnce()) continue
+      } catch (err) {
+        this.log?.error({ err }, 'delivery failed; retrying')
+        await this.deliverSignal.wait(1000)
+        continue
+      }
+      let wait = this.opts.pollMs
+      const at = await nextWakeAt(this.store.db).catch(() => undefined)
+      if (at !== undefined) wait = Math.min(wait, Math.max(5, at - Date.now()))
+      await this.deliverSignal.wait(wait)
+    }
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * What the router needs, loaded once and reloaded when the configuration changes: per source its
+ * destinations, their compiled mappings and audience connections.
+ */
+import { compileMapping, type CompiledMapping } from '../destination/mapping.js'
+import type { Store } from '../store/index.js'
+import { configVersion, listConnections, listDestinations, listMappings } from '../store/sql/config.js'
+import type { Connection, Destination } from '../store/model.js'
+
+export interface RoutedMapping {
+  id: number
+  name: string
+  compiled?: CompiledMapping
+  /** Set when a stored mapping no longer compiles; its events fail with this message. */
+  error?: string
+}
+
+export interface RoutedDestination {
+  destination: Destination
+  mappings: RoutedMapping[]
+  connections: Map<string, Connection>
+}
+
+export class RoutingTable {
+  private version = -1
+  private bySource = new Map<number, RoutedDestination[]>()
+  private byId = new Map<number, RoutedDestination>()
+
+  constructor(private readonly store: Store) {}
+
+  /** Reloads when the stored configuration changed since the last load; cheap otherwise. */
+  async refresh(force = false): Promise<void> {
+    const v = await configVersion(this.store.db)
+    if (!force && v === this.version) return
+    const [destinations, mappings, connections] = await Promise.all([
+      listDestinations(this.store.db, this.store.secrets),
+      listMappings(this.store.db),
+      listConnections(this.store.db)
+    ])
+    const bySource = new Map<number, RoutedDestination[]>()
+    const byId = new Map<number, RoutedDestination>()
+    for (const d of destinations) {
+      const routed: RoutedDestination = { destination: d, mappings: [], connections: new Map() }
+      byId.set(d.id, routed)
+      if (d.sourceId === null) continue
+      const list = bySource.get(d.sourceId) ?? []
+      list.push(routed)
+      bySource.set(d.sourceId, list)
+    }
+    for (const m of mappings) {
+      const routed = byId.get(m.destinationId)
+      if (!routed || !m.enabled) continue
+      try {
+        routed.mappings.push({ id: m.id, name: m.name, compiled: compileMapping({ action: m.action, trigger: m.trigger, mapping: m.mapping }) })
+      } catch (err) {
+        routed.mappings.push({ id: m.id, name: m.name, error: `mapping "${m.name}" is invalid: ${(err as Error).message}` })
+      }
+    }
+    for (const c of connections) byId.get(c.destinationId)?.connections.set(c.audienceKey, c)
+    this.bySource = bySource
+    this.byId = byId
+    this.version = v
+  }
+
+  destinationsOf(sourceId: number): RoutedDestination[] {
+    return this.bySource.get(sourceId) ?? []
+  }
+
+  destination(id: number): RoutedDestination | undefined {
+    return this.byId.get(id)
+  }
+}

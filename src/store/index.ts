@@ -1,0 +1,36 @@
+import { dirname, join } from 'node:path'
+import type { Db } from './db.js'
+import { migrate } from './migrations.js'
+import { openPostgres } from './postgres.js'
+import { openSqlite } from './sqlite.js'
+import { SecretBox, loadSecretKey } from '../util/secrets.js'
+
+export const DEFAULT_DATABASE_URL = 'sqlite:./data/tiktok-audiences.db'
+
+/** The database plus what is needed to read it: the key that seals stored tokens. */
+export interface Store {
+  db: Db
+  secrets: SecretBox
+  url: string
+  close(): Promise<void>
+}
+
+export function describeDatabaseUrl(url: string): { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string } {
+  if (/^postgres(ql)?:\/\//.test(url)) return { kind: 'postgres', url }
+  if (url.startsWith('sqlite:')) return { kind: 'sqlite', path: url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '') || ':memory:' }
+  throw new Error(`DATABASE_URL must be "sqlite:PATH" or "postgres://…", got "${url}"`)
+}
+
+/** Opens (and migrates) the database named by `url`. */
+export async function openStore(url: string, opts: { secretKey?: string; warn?: (m: string) => void; sqliteSynchronous?: 'FULL' | 'NORMAL' } = {}): Promise<Store> {
+  const target = describeDatabaseUrl(url)
+  const db = target.kind === 'postgres' ? openPostgres(target.url) : openSqlite(target.path, { synchronous: opts.sqliteSynchronous })
+  await migrate(db)
+  // Without SECRET_KEY the key lives beside the SQLite file (or in ./data for PostgreSQL; several
+  // hosts sharing one PostgreSQL database must share SECRET_KEY).
+  const keyFile = target.kind === 'sqlite' ? (target.path === ':memory:' ? undefined : join(dirname(target.path), 'secret.key')) : join('data', 'secret.key')
+  const secret = opts.secretKey ?? loadSecretKey(keyFile, opts.warn ?? ((m) => process.stderr.write(`warning: ${m}\n`)))
+  return { db, secrets: new SecretBox(secret), url, close: () => db.close() }
+}
+
+export type { Db } from './db.js'

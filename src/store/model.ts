@@ -1,0 +1,64 @@
+/** The configuration model, as the config file, the admin API and the pipeline see it. */
+export type Mode = 'native' | 'legacy'
+export type Normalization = 'recommended' | 'segment'
+export type DestinationStatus = 'active' | 'paused'
+
+export interface Source {
+  id: number
+  name: string
+  writeKey: string | null
+}
+
+export interface Destination {
+  id: number
+  name: string
+  sourceId: number | null
+  mode: Mode
+  enabled: boolean
+  normalization: Normalization
+  defaultPhoneRegion: string | null
+  /** Decrypted; null when TikTok is not connected. */
+  accessToken: string | null
+  advertiserIds: string[]
+  batchSize: number
+  autoConnect: boolean
+  /** `paused` after TikTok rejected the token; delivery resumes on re-authorisation. */
+  status: DestinationStatus
+  statusReason: string | null
+  updatedAt: number
+}
+
+export interface Mapping {
+  id: number
+  destinationId: number
+  name: string
+  action: string
+  trigger: string
+  mapping: Record<string, unknown>
+  enabled: boolean
+  position: number
+}
+
+export interface Connection {
+  id: number
+  destinationId: number
+  audienceKey: string
+  audienceName: string | null
+  advertiserId: string | null
+  externalAudienceId: string | null
+  sendTrack: boolean
+  sendIdentify: boolean
+  enterEvent: string
+  exitEvent: string
+}
+
+export interface Audience {
+  id: number
+  sourceId: number
+  key: string
+  name: string | null
+  firstSeenAt: number | null
+  lastSeenAt: number | null
+}
+
+export type ChangeStatus = 'pending' | 'delivered' | 'failed' | 'superseded'

@@ -1,0 +1,212 @@
+/**
+ * Queries of the configuration model (sources, destinations, mappings, connections, audiences).
+ * The config file and the admin API both go through these, so they edit one model.
+ */
+import type { Db } from '../db.js'
+import type { SecretBox } from '../../util/secrets.js'
+import type { Audience, Connection, Destination, Mapping, Source } from '../model.js'
+
+const bool = (v: unknown): boolean => v === 1 || v === true || v === '1'
+const int = (b: boolean | undefined): number => (b ? 1 : 0)
+
+/** Bumped on every configuration write so that running pipelines reload their routing table. */
+export async function bumpConfigVersion(db: Db): Promise<void> {
+  await db.run(`UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'config_version'`)
+}
+
+export async function configVersion(db: Db): Promise<number> {
+  const row = await db.get<{ value: string }>(`SELECT value FROM meta WHERE key = 'config_version'`)
+  return Number(row?.value ?? 0)
+}
+
+// ---- sources
+interface SourceRow { id: number; name: string; write_key: string | null }
+const toSource = (r: SourceRow): Source => ({ id: r.id, name: r.name, writeKey: r.write_key })
+
+export async function upsertSource(db: Db, s: { name: string; writeKey?: string | null }): Promise<Source> {
+  const row = await db.get<SourceRow>(
+    `INSERT INTO sources (name, write_key, created_at) VALUES ($1, $2, $3)
+     ON CONFLICT (name) DO UPDATE SET write_key = excluded.write_key
+     RETURNING id, name, write_key`,
+    [s.name, s.writeKey ?? null, Date.now()]
+  )
+  return toSource(row!)
+}
+
+export async function listSources(db: Db): Promise<Source[]> {
+  return (await db.all<SourceRow>('SELECT id, name, write_key FROM sources ORDER BY id')).map(toSource)
+}
+
+export async function sourceByWriteKey(db: Db, writeKey: string): Promise<Source | undefined> {
+  const r = await db.get<SourceRow>('SELECT id, name, write_key FROM sources WHERE write_key = $1', [writeKey])
+  return r && toSource(r)
+}
+
+// ---- destinations
+interface DestinationRow {
+  id: number; name: string; source_id: number | null; mode: string; enabled: number; normalization: string
+  default_phone_region: string | null; access_token: string | null; advertiser_ids: string; batch_size: number
+  auto_connect: number; status: string; status_reason: string | null; updated_at: number
+}
+const DEST_COLS = `id, name, source_id, mode, enabled, normalization, default_phone_region, access_token, advertiser_ids,
+  batch_size, auto_connect, status, status_reason, updated_at`
+
+function toDestination(r: DestinationRow, secrets: SecretBox): Destination {
+  return {
+    id: r.id,
+    name: r.name,
+    sourceId: r.source_id,
+    mode: r.mode as Destination['mode'],
+    enabled: bool(r.enabled),
+    normalization: r.normalization as Destination['normalization'],
+    defaultPhoneRegion: r.default_phone_region,
+    accessToken: r.access_token ? secrets.decrypt(r.access_token) : null,
+    advertiserIds: JSON.parse(r.advertiser_ids) as string[],
+    batchSize: r.batch_size,
+    autoConnect: bool(r.auto_connect),
+    status: r.status as Destination['status'],
+    statusReason: r.status_reason,
+    updatedAt: r.updated_at
+  }
+}
+
+export type DestinationInput = Omit<Destination, 'id' | 'status' | 'statusReason' | 'updatedAt'>
+
+export async function upsertDestination(db: Db, secrets: SecretBox, d: DestinationInput): Promise<Destination> {
+  const now = Date.now()
+  const row = await db.get<DestinationRow>(
+    `INSERT INTO destinations (name, source_id, mode, enabled, normalization, default_phone_region, access_token,
+        advertiser_ids, batch_size, auto_connect, created_at, updated_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)
+     ON CONFLICT (name) DO UPDATE SET source_id = excluded.source_id, mode = excluded.mode, enabled = excluded.enabled,
+        normalization = excluded.normalization, default_phone_region = excluded.default_phone_region,
+        access_token = excluded.access_token, advertiser_ids = excluded.advertiser_ids, batch_size = excluded.batch_size,
+        auto_connect = excluded.auto_connect, updated_at = excluded.updated_at
+     RETURNING ${DEST_COLS}`,
+    [
+      d.name, d.sourceId, d.mode, int(d.enabled), d.normalization, d.defaultPhoneRegion,
+      d.accessToken ? secrets.encrypt(d.accessToken) : null, JSON.stringify(d.advertiserIds), d.batchSize,
+      int(d.autoConnect), now
+    ]
+  )
+  await bumpConfigVersion(db)
+  return toDestination(row!, secrets)
+}
+
+export async function listDestinations(db: Db, secrets: SecretBox): Promise<Destination[]> {
+  return (await db.all<DestinationRow>(`SELECT ${DEST_COLS} FROM destinations ORDER BY id`)).map((r) => toDestination(r, secrets))
+}
+
+export async function getDestination(db: Db, secrets: SecretBox, id: number): Promise<Destination | undefined> {
+  const r = await db.get<DestinationRow>(`SELECT ${DEST_COLS} FROM destinations WHERE id = $1`, [id])
+  return r && toDestination(r, secrets)
+}
+
+/** Pauses delivery (TikTok rejected the token) or resumes it. The queue is kept either way. */
+export async function setDestinationStatus(db: Db, id: number, status: Destination['status'], reason: string | null): Promise<void> {
+  await db.run('UPDATE destinations SET status = $2, status_reason = $3, updated_at = $4 WHERE id = $1', [id, status, reason, Date.now()])
+  await bumpConfigVersion(db)
+}
+
+// ---- mappings
+interface MappingRow {
+  id: number; destination_id: number; name: string; action: string; trigger_fql: string; mapping: string; enabled: number; position: number
+}
+const toMapping = (r: MappingRow): Mapping => ({
+  id: r.id,
+  destinationId: r.destination_id,
+  name: r.name,
+  action: r.action,
+  trigger: r.trigger_fql,
+  mapping: JSON.parse(r.mapping) as Record<string, unknown>,
+  enabled: bool(r.enabled),
+  position: r.position
+})
+
+export async function upsertMapping(db: Db, m: Omit<Mapping, 'id'>): Promise<Mapping> {
+  const now = Date.now()
+  const row = await db.get<MappingRow>(
+    `INSERT INTO mappings (destination_id, name, action, trigger_fql, mapping, enabled, position, created_at, updated_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
+     ON CONFLICT (destination_id, name) DO UPDATE SET action = excluded.action, trigger_fql = excluded.trigger_fql,
+        mapping = excluded.mapping, enabled = excluded.enabled, position = excluded.position, updated_at = excluded.updated_at
+     RETURNING id, destination_id, name, action, trigger_fql, mapping, enabled, position`,
+    [m.destinationId, m.name, m.action, m.trigger, JSON.stringify(m.mapping), int(m.enabled), m.position, now]
+  )
+  await bumpConfigVersion(db)
+  return toMapping(row!)
+}
+
+export async function listMappings(db: Db, destinationId?: number): Promise<Mapping[]> {
+  const rows = destinationId === undefined
+    ? await db.all<MappingRow>('SELECT id, destination_id, name, action, trigger_fql, mapping, enabled, position FROM mappings ORDER BY destination_id, position, id')
+    : await db.all<MappingRow>('SELECT id, destination_id, name, action, trigger_fql, mapping, enabled, position FROM mappings WHERE destination_id = $1 ORDER BY position, id', [destinationId])
+  return rows.map(toMapping)
+}
+
+export async function countMappings(db: Db, destinationId: number): Promise<number> {
+  const r = await db.get<{ n: number }>('SELECT COUNT(*) AS n FROM mappings WHERE destination_id = $1', [destinationId])
+  return Number(r?.n ?? 0)
+}
+
+// ---- connections
+interface ConnectionRow {
+  id: number; destination_id: number; audience_key: string; audience_name: string | null; advertiser_id: string | null
+  external_audience_id: string | null; send_track: number; send_identify: number; enter_event: string; exit_event: string
+}
+const toConnection = (r: ConnectionRow): Connection => ({
+  id: r.id,
+  destinationId: r.destination_id,
+  audienceKey: r.audience_key,
+  audienceName: r.audience_name,
+  advertiserId: r.advertiser_id,
+  externalAudienceId: r.external_audience_id,
+  sendTrack: bool(r.send_track),
+  sendIdentify: bool(r.send_identify),
+  enterEvent: r.enter_event,
+  exitEvent: r.exit_event
+})
+const CONN_COLS = 'id, destination_id, audience_key, audience_name, advertiser_id, external_audience_id, send_track, send_identify, enter_event, exit_event'
+
+export async function upsertConnection(db: Db, c: Omit<Connection, 'id'>): Promise<Connection> {
+  const now = Date.now()
+  const row = await db.get<ConnectionRow>(
+    `INSERT INTO connections (destination_id, audience_key, audience_name, advertiser_id, external_audience_id, send_track,
+        send_identify, enter_event, exit_event, created_at, updated_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
+     ON CONFLICT (destination_id, audience_key) DO UPDATE SET audience_name = excluded.audience_name,
+        advertiser_id = excluded.advertiser_id, external_audience_id = excluded.external_audience_id,
+        send_track = excluded.send_track, send_identify = excluded.send_identify, enter_event = excluded.enter_event,
+        exit_event = excluded.exit_event, updated_at = excluded.updated_at
+     RETURNING ${CONN_COLS}`,
+    [c.destinationId, c.audienceKey, c.audienceName, c.advertiserId, c.externalAudienceId, int(c.sendTrack), int(c.sendIdentify), c.enterEvent, c.exitEvent, now]
+  )
+  await bumpConfigVersion(db)
+  return toConnection(row!)
+}
+
+export async function listConnections(db: Db, destinationId?: number): Promise<Connection[]> {
+  const rows = destinationId === undefined
+    ? await db.all<ConnectionRow>(`SELECT ${CONN_COLS} FROM connections ORDER BY id`)
+    : await db.all<ConnectionRow>(`SELECT ${CONN_COLS} FROM connections WHERE destination_id = $1 ORDER BY id`, [destinationId])
+  return rows.map(toConnection)
+}
+
+// ---- audiences seen in traffic
+export async function recordAudiencesSeen(db: Db, seen: { sourceId: number; key: string; name: string | null; at: number }[]): Promise<void> {
+  for (const a of seen) {
+    await db.run(
+      `INSERT INTO audiences (source_id, key, name, first_seen_at, last_seen_at) VALUES ($1, $2, $3, $4, $4)
+       ON CONFLICT (source_id, key) DO UPDATE SET last_seen_at = excluded.last_seen_at,
+         name = COALESCE(audiences.name, excluded.name)`,
+      [a.sourceId, a.key, a.name, a.at]
+    )
+  }
+}
+
+export async function listAudiences(db: Db): Promise<Audience[]> {
+  const rows = await db.all<{ id: number; source_id: number; key: string; name: string | null; first_seen_at: number | null; last_seen_at: number | null }>(
+    'SELECT id, source_id, key, name, first_seen_at, last_seen_at FROM audiences ORDER BY id'
+  )
+  return rows.map((r) => ({ id: r.id, sourceId: r.source_id, key: r.key, name: r.name, firstSeenAt: r.first_seen_at, lastSeenAt: r.last_seen_at }))
+}
