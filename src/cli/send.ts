@@ -17,7 +17,6 @@ import { listSources } from '../store/sql/config.js'
 import { eventOutcomes, failureReasons } from '../store/sql/changes.js'
 import { maxEventId, type InboxEvent } from '../store/sql/events.js'
 import { dropAllLeases } from '../store/sql/partitions.js'
-import { countRequests } from '../store/sql/requests.js'
 import { TikTokClient } from '../tiktok/client.js'
 import { createLogger } from '../util/log.js'
 import { readNdjson } from './ndjson.js'
@@ -72,6 +71,8 @@ export async function runSend(opts: SendOptions): Promise<number> {
   try {
     if (store.db.dialect === 'sqlite') await dropAllLeases(store.db)
     const tiktok = new TikTokClient({ baseUrl: tiktokApiUrl() })
+    let requests = 0
+    tiktok.onExchange = () => void requests++
     const applied = await applyConfig(store, loaded.config, tiktok)
     for (const p of applied.problems) err(`config: ${p}`)
 
@@ -127,7 +128,6 @@ export async function runSend(opts: SendOptions): Promise<number> {
     await pipeline.stop()
 
     const outcome = await eventOutcomes(store.db, firstEventId)
-    const requests = await countRequests(store.db, started)
     for (const r of await failureReasons(store.db, firstEventId)) err(`failed (${r.n}): ${r.error}`)
     const duplicates = lines - invalid - accepted
     const summary: SendSummary = {

@@ -115,6 +115,10 @@ export class Router {
       }
       const compiled = m.compiled
       if (!compiled.matches(mapped)) continue
+      if (!dest.accessToken) {
+        fail(m.id, compiled.action.key, 'NO_ACCESS_TOKEN', `Destination "${dest.name}" has no TikTok access token: connect TikTok (OAuth) or set accessToken`)
+        continue
+      }
       let payload
       try {
         payload = compiled.map(mapped)
@@ -136,10 +140,6 @@ export class Router {
       if (change.kind !== 'create' && change.quality) this.quality.add(dest.id, change.quality)
       if (change.kind === 'error') {
         fail(m.id, compiled.action.key, change.code, change.message)
-        continue
-      }
-      if (!dest.accessToken) {
-        fail(m.id, compiled.action.key, 'NO_ACCESS_TOKEN', `Destination "${dest.name}" has no TikTok access token: connect TikTok (OAuth) or set accessToken`)
         continue
       }
       if (change.kind === 'create') {

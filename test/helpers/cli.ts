@@ -1,0 +1,49 @@
+/** Runs the `tiktok-audiences` CLI from source in a child process, as a user would. */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url))
+
+export interface CliResult {
+  code: number | null
+  stdout: string
+  stderr: string
+  /** The JSON object on the last line of stdout, if any. */
+  summary?: Record<string, number>
+}
+
+export function spawnCli(args: string[], env: Record<string, string | undefined> = {}): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, LOG_LEVEL: 'warn', ...env },
+    stdio: ['pipe', 'pipe', 'pipe']
+  })
+}
+
+export function runCli(args: string[], opts: { env?: Record<string, string | undefined>; input?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawnCli(args, opts.env)
+    let stdout = ''
+    let stderr = ''
+    child.stdout!.on('data', (d) => (stdout += d))
+    child.stderr!.on('data', (d) => (stderr += d))
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(new Error(`CLI timed out: ${args.join(' ')}\n${stderr}`))
+    }, opts.timeoutMs ?? 60_000)
+    child.on('error', reject)
+    child.on('close', (code) => {
+      clearTimeout(timer)
+      const last = stdout.trim().split('\n').pop() ?? ''
+      let summary: Record<string, number> | undefined
+      try {
+        summary = JSON.parse(last) as Record<string, number>
+      } catch {
+        summary = undefined
+      }
+      resolve({ code, stdout, stderr, summary })
+    })
+    child.stdin!.end(opts.input ?? '')
+  })
+}
