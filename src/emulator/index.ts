@@ -154,10 +154,7 @@ export async function startEmulator(opts: StartEmulatorOptions = {}): Promise<Ru
   const app = Fastify({ logger: false })
   await app.register(emulatorPlugin, { state })
   app.setNotFoundHandler((request, reply) => {
-    if (request.url.startsWith(API_BASE.slice(0, '/open_api'.length))) {
-      return reply.code(404).send({ code: 40400, message: `${request.method} ${request.url.split('?')[0]} is not served by the TikTok emulator.`, request_id: newRequestId(state.now()), data: {} })
-    }
-    return reply.code(404).send({ error: 'Not found (TikTok emulator)' })
+    return reply.code(404).send({ error: `${request.method} ${request.url.split('?')[0]} is not served by the TikTok emulator` })
   })
   await app.listen({ port, host })
   const address = app.server.address() as AddressInfo

@@ -375,7 +375,9 @@ export function registerApiRoutes(app: FastifyInstance, state: EmulatorState, pr
       const appId = token?.appId ?? (typeof body.app_id === 'string' ? body.app_id : undefined)
       if (appId !== undefined) {
         const limit = route.bucket === 'segment' ? state.config.qps : state.config.otherQps
-        if (!state.rateLimiter.tryAcquire(`${appId}\u0000${route.bucket}`, limit, state.now())) {
+        // Real elapsed time, not the injectable clock: pacing is about actual request rates, and a frozen
+        // test clock must not freeze the window.
+        if (!state.rateLimiter.tryAcquire(`${appId}\u0000${route.bucket}`, limit, performance.now())) {
           return sendEnvelope(request, reply, state, fail(TikTokCode.REQUEST_TOO_FREQUENT))
         }
       }

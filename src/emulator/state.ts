@@ -68,7 +68,7 @@ export interface EmulatorOptions {
   validThreshold?: number
   /** Extra apps, advertisers, tokens and audiences on top of the fixed credentials; restored by reset. */
   seed?: EmulatorSeed
-  /** Clock in epoch ms (tests inject one). */
+  /** Clock in epoch ms for audience times, auth-code expiry and request ids (tests inject one); rate limiting uses real time. */
   now?: () => number
   /** Random source in [0,1) for fault `rate` (tests inject one). */
   random?: () => number

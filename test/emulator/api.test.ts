@@ -8,7 +8,7 @@ let clock = START
 let em: EmulatorClient
 
 before(async () => {
-  // A frozen clock would also freeze the rate-limit window, so limits are off here (tested in control.test.ts).
+  // Limits are off here; they are tested in control.test.ts.
   em = await EmulatorClient.start({ now: () => clock, qps: 0, otherQps: 0 })
 })
 after(() => em.close())
