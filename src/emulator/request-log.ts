@@ -28,7 +28,7 @@ export interface RequestLogFilter {
 }
 
 export const DEFAULT_REQUEST_LOG_SIZE = 2000
-export const DEFAULT_REQUEST_LOG_BODY_BYTES = 128 * 1024 * 1024
+export const DEFAULT_REQUEST_LOG_BODY_BYTES = 64 * 1024 * 1024
 
 export class RequestLog {
   private entries: RequestLogEntry[] = []

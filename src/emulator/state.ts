@@ -62,7 +62,7 @@ export interface EmulatorOptions {
   otherQps?: number
   /** Number of requests the log keeps (default 2000). */
   requestLogSize?: number
-  /** Total wire size of request bodies the log keeps before dropping the oldest bodies (default 128 MiB). */
+  /** Total wire size of request bodies the log keeps before dropping the oldest bodies (default 64 MiB). */
   requestLogBodyBytes?: number
   /** cover_num from which an audience reports is_valid (TikTok: 1000). */
   validThreshold?: number

@@ -310,3 +310,35 @@ test('mapping bodies far above the default 1 MB limit are accepted', async () =>
   assert.equal(json.code, 0, json.message)
   assert.equal(memberCount(audience), 30_000)
 })
+
+test('a seed adds advertisers, tokens and audiences with members, and reset restores them', async () => {
+  const hash = sha256('seeded@x.com')
+  const state = new EmulatorState({
+    seed: {
+      advertisers: [{ advertiser_id: '7000000000000000003', name: 'Seeded', currency: 'EUR' }],
+      tokens: [{ access_token: 'seeded-token', advertiser_ids: ['7000000000000000003'] }],
+      audiences: [{ advertiser_id: '7000000000000000003', name: 'Seeded audience', audience_id: '7300000000000000042', members: { EMAIL_SHA256: [hash.toUpperCase()] } }],
+    },
+  })
+  state.createAudience('7000000000000000003', 'dropped by reset')
+  state.reset()
+  const local = await EmulatorClient.start({ state })
+  try {
+    const audiences = (await local.control('GET', '/audiences')).json.audiences
+    assert.deepEqual(audiences.map((a: any) => [a.audience_id, a.name, a.total]), [['7300000000000000042', 'Seeded audience', 1]])
+    assert.deepEqual((await local.control('GET', '/audiences/7300000000000000042/members')).json.members.EMAIL_SHA256, [hash])
+    const list = await local.api('GET', '/dmp/custom_audience/list/', { token: 'seeded-token', query: { advertiser_id: '7000000000000000003' } })
+    assert.equal(list.json.data.list[0].cover_num, 1)
+  } finally {
+    await local.close()
+  }
+})
+
+test('a fault may combine latency with a code', async () => {
+  await em.control('POST', '/faults', { rules: [{ path: '/user/info/', code: 40133, latencyMs: 100, count: 1 }] })
+  const started = performance.now()
+  const { json } = await em.api('GET', '/user/info/')
+  assert.ok(performance.now() - started >= 90)
+  assert.equal(json.code, 40133)
+  assert.match(json.message, /retry/i)
+})
