@@ -29,6 +29,25 @@ program
   })
 
 program
+  .command('serve')
+  .description(
+    'The service: Segment-compatible ingestion, admin API, OAuth, console and delivery. Without TIKTOK_APP_ID and TIKTOK_API_URL it serves the built-in TikTok emulator at /emulator and points at it.'
+  )
+  .option('--config <file>', 'config file to apply at start (YAML or JSON)')
+  .option('--port <n>', 'port to listen on (default: PORT or 3000)', port)
+  .option('--host <host>', 'address to listen on (default: HOST or 127.0.0.1)')
+  .option('--emulator', 'use the built-in TikTok emulator even when TikTok settings are present')
+  .action(async (o: { config?: string; port?: number; host?: string; emulator?: boolean }) => {
+    const { startService } = await import('../server/serve.js')
+    const service = await startService(o)
+    const stop = () => {
+      void service.close().then(() => process.exit(0))
+    }
+    process.once('SIGINT', stop)
+    process.once('SIGTERM', stop)
+  })
+
+program
   .command('emulator')
   .description('The TikTok Business API emulator alone (app emulator-app / emulator-secret, token emulator-access-token).')
   .option('--port <n>', 'port to listen on', port, 3100)

@@ -93,9 +93,23 @@ export class Router {
     })
   }
 
+  /**
+   * Segment's `integrations` object: `{"<name>": false}` keeps an event from that destination, and
+   * `All: false` limits it to the destinations named — when it names any of ours at all (Engage's
+   * own `{"All": false, "TikTok Audiences": true}` names Segment's catalogue entry, not ours).
+   */
+  private addressedTo(integrations: unknown, name: string): boolean {
+    if (!integrations || typeof integrations !== 'object') return true
+    const flags = integrations as Record<string, unknown>
+    if (flags[name] === false) return false
+    if (flags.All === false && !flags[name]) return !this.table.namesAnyDestination(Object.keys(flags))
+    return true
+  }
+
   private routeToDestination(eventId: number, event: Ev, audienceKey: string | undefined, routed: RoutedDestination, out: (NewChange & { partitionKey?: string })[], now: number): void {
     const dest = routed.destination
     if (!dest.enabled) return
+    if (!this.addressedTo(event.integrations, dest.name)) return
     const connection = audienceKey ? routed.connections.get(audienceKey) : undefined
     let mapped = event
     if (connection) {

@@ -25,6 +25,7 @@ export class RoutingTable {
   private version = -1
   private bySource = new Map<number, RoutedDestination[]>()
   private byId = new Map<number, RoutedDestination>()
+  private names = new Set<string>()
 
   constructor(private readonly store: Store) {}
 
@@ -59,11 +60,18 @@ export class RoutingTable {
     for (const c of connections) byId.get(c.destinationId)?.connections.set(c.audienceKey, c)
     this.bySource = bySource
     this.byId = byId
+    this.names = new Set(destinations.map((d) => d.name))
     this.version = v
   }
 
   destinationsOf(sourceId: number): RoutedDestination[] {
     return this.bySource.get(sourceId) ?? []
+  }
+
+  /** Whether any of `names` is the name of one of our destinations. */
+  namesAnyDestination(names: string[]): boolean {
+    for (const n of names) if (this.names.has(n)) return true
+    return false
   }
 
   destination(id: number): RoutedDestination | undefined {

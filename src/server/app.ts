@@ -1,0 +1,41 @@
+/**
+ * The HTTP service: one Fastify app, plugins with clear boundaries — health and metrics,
+ * Segment-compatible ingestion, the admin API, OAuth, and the built-in TikTok emulator.
+ */
+import Fastify, { type FastifyInstance } from 'fastify'
+import { emulatorPlugin } from '../emulator/index.js'
+import type { ServerContext } from './context.js'
+import { ingestionPlugin } from './ingestion.js'
+
+export interface AppOptions {
+  /** Mount the TikTok emulator at /emulator. */
+  emulator: boolean
+}
+
+export async function buildApp(ctx: ServerContext, opts: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({ logger: false, routerOptions: { ignoreTrailingSlash: true }, trustProxy: true })
+
+  // Requests that arrive before the pipeline is up get a clear 503 instead of a crash.
+  app.addHook('onRequest', async (request, reply) => {
+    if (!ctx.ready && !request.url.startsWith('/emulator')) return reply.code(503).send({ error: 'starting up, retry in a moment' })
+  })
+
+  app.get('/healthz', async (_request, reply) => {
+    try {
+      await ctx.store.db.get('SELECT 1 AS ok')
+      return { status: 'ok' }
+    } catch (err) {
+      return reply.code(503).send({ status: 'error', error: `database unreachable: ${(err as Error).message}` })
+    }
+  })
+
+  app.get('/metrics', async (_request, reply) => {
+    const { registry } = ctx.metrics
+    return reply.type(registry.contentType).send(await registry.metrics())
+  })
+
+  await app.register(ingestionPlugin, { ctx })
+
+  if (opts.emulator) await app.register(emulatorPlugin, { prefix: '/emulator' })
+  return app
+}

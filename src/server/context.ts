@@ -1,0 +1,34 @@
+import type { Logger } from 'pino'
+import type { Pipeline } from '../pipeline/index.js'
+import type { Store } from '../store/index.js'
+import type { TikTokClient } from '../tiktok/client.js'
+import type { Metrics } from './metrics.js'
+
+/** TikTok OAuth app settings (SPEC §2.6); the built-in emulator's when no app is configured. */
+export interface OAuthSettings {
+  appId: string
+  secret: string
+  /** TikTok's consent page (TIKTOK_AUTH_URL). */
+  authUrl: string
+  /** Where TikTok sends the user back: PUBLIC_URL/oauth/tiktok/callback. */
+  redirectUri: string
+}
+
+/**
+ * Everything the HTTP plugins share. Built before the server listens; `tiktok` and `pipeline` are
+ * set once the port is known (the built-in emulator is served by this same server), then `ready`.
+ */
+export interface ServerContext {
+  ready: boolean
+  store: Store
+  pipeline: Pipeline
+  /** Client without a token; `.withToken()` per destination. */
+  tiktok: TikTokClient
+  metrics: Metrics
+  log: Logger
+  adminPassword: string
+  publicUrl: string
+  oauth: OAuthSettings
+  /** True when TikTok is the built-in emulator (the console labels it). */
+  emulator: boolean
+}

@@ -1,0 +1,189 @@
+/**
+ * Segment HTTP Tracking API compatible ingestion (SPEC §3.1): `/v1/track`, `/v1/identify`,
+ * `/v1/batch` (and `/v1/t`, `/v1/i`), write key by Basic auth or `writeKey` in the body, gzip
+ * bodies, Segment's size limits, and the plain membership API. `200 {"success":true}` is sent only
+ * after the events are committed.
+ */
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import { createGunzip, createInflate } from 'node:zlib'
+import { checkEvent, type SegmentEvent } from '../pipeline/event.js'
+import { sourceByWriteKey } from '../store/sql/config.js'
+import type { InboxEvent } from '../store/sql/events.js'
+import type { Source } from '../store/model.js'
+import type { ServerContext } from './context.js'
+
+export const MAX_EVENT_BYTES = 32 * 1024
+export const MAX_BATCH_BYTES = 500 * 1024
+
+class IngestError extends Error {
+  constructor(readonly status: 400 | 401 | 413, message: string) {
+    super(message)
+  }
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+
+export const ingestionPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = async (app, { ctx }) => {
+  const keyCache = new Map<string, { source: Source | undefined; at: number }>()
+  async function lookupKey(key: string): Promise<Source | undefined> {
+    const hit = keyCache.get(key)
+    if (hit && Date.now() - hit.at < 5000) return hit.source
+    const source = await sourceByWriteKey(ctx.store.db, key)
+    keyCache.set(key, { source, at: Date.now() })
+    return source
+  }
+
+  // Segment's SDKs may gzip request bodies; the size limits apply to what they decompress to.
+  app.addHook('preParsing', async (request, _reply, payload) => {
+    const enc = String(request.headers['content-encoding'] ?? '').toLowerCase()
+    if (enc === 'gzip') return payload.pipe(createGunzip())
+    if (enc === 'deflate') return payload.pipe(createInflate())
+    return payload
+  })
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
+    const text = body as string
+    if (text.trim() === '') return done(new IngestError(400, 'the request body is empty: expected a JSON object'), undefined)
+    try {
+      done(null, JSON.parse(text))
+    } catch (err) {
+      done(new IngestError(400, `the request body is not valid JSON: ${(err as Error).message}`), undefined)
+    }
+  })
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, request, reply) => {
+    if (err instanceof IngestError) return refuse(reply, err.status, err.message)
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || err.statusCode === 413) {
+      return refuse(reply, 413, `the request body is larger than Segment's limit of ${request.url.includes('batch') ? '500 KB per batch' : '32 KB per event'}`)
+    }
+    if (err.code === 'Z_DATA_ERROR' || err.code === 'Z_BUF_ERROR' || /incorrect header check|unexpected end of file/.test(err.message)) {
+      return refuse(reply, 400, 'the request body is not valid gzip')
+    }
+    if (err.statusCode && err.statusCode < 500) return refuse(reply, 400, err.message)
+    ctx.log.error({ err }, 'ingestion failed')
+    return reply.code(500).send({ success: false, error: 'internal error: the events were not stored; retry' })
+  })
+
+  function refuse(reply: FastifyReply, status: number, message: string) {
+    ctx.metrics.rejected.inc({ reason: String(status) })
+    return reply.code(status).send({ success: false, error: message })
+  }
+
+  async function authenticate(request: FastifyRequest, body: Record<string, unknown>): Promise<Source> {
+    let key: string | undefined
+    const auth = request.headers.authorization
+    if (auth?.startsWith('Basic ')) {
+      const decoded = Buffer.from(auth.slice(6), 'base64').toString('utf8')
+      key = decoded.includes(':') ? decoded.slice(0, decoded.indexOf(':')) : decoded
+    }
+    if (!key && typeof body.writeKey === 'string') key = body.writeKey
+    if (!key) throw new IngestError(401, 'missing write key: send it as the HTTP Basic user name or as "writeKey" in the body')
+    const source = await lookupKey(key)
+    if (!source) throw new IngestError(401, 'unknown write key')
+    return source
+  }
+
+  async function accept(source: Source, events: SegmentEvent[]): Promise<void> {
+    const now = Date.now()
+    const rows: InboxEvent[] = events.map((e) => ({
+      sourceId: source.id,
+      messageId: e.messageId,
+      receivedAt: now,
+      type: e.type,
+      name: typeof e.event === 'string' ? e.event : null,
+      body: JSON.stringify({ ...e, receivedAt: new Date(now).toISOString() })
+    }))
+    await ctx.pipeline.ingest(rows)
+    ctx.metrics.received.inc({ source: source.name }, events.length)
+  }
+
+  function checkOne(raw: unknown, typeHint: string | undefined, at: string): SegmentEvent {
+    if (isObject(raw)) delete raw.writeKey
+    const size = Buffer.byteLength(JSON.stringify(raw) ?? '')
+    if (size > MAX_EVENT_BYTES) throw new IngestError(413, `${at}is ${Math.ceil(size / 1024)} KB: Segment's limit is 32 KB per event`)
+    const check = checkEvent(raw, typeHint)
+    if (!check.ok) throw new IngestError(400, `${at}${check.error}`)
+    return check.event
+  }
+
+  const single = (typeHint: string) => async (request: FastifyRequest, reply: FastifyReply) => {
+    const body = request.body
+    if (!isObject(body)) throw new IngestError(400, 'the request body must be a JSON object (one event)')
+    const source = await authenticate(request, body)
+    if (body.type !== undefined && body.type !== typeHint) throw new IngestError(400, `"type" is ${JSON.stringify(body.type)} but this endpoint takes ${typeHint} calls`)
+    await accept(source, [checkOne(body, typeHint, '')])
+    return reply.send({ success: true })
+  }
+  const eventLimit = { bodyLimit: MAX_EVENT_BYTES + 1024 }
+  for (const [path, type] of [['/v1/track', 'track'], ['/v1/t', 'track'], ['/v1/identify', 'identify'], ['/v1/i', 'identify'], ['/v1/page', 'page'], ['/v1/p', 'page'], ['/v1/screen', 'screen'], ['/v1/group', 'group'], ['/v1/alias', 'alias']] as const) {
+    app.post(path, eventLimit, single(type))
+  }
+
+  app.post('/v1/batch', { bodyLimit: MAX_BATCH_BYTES }, async (request, reply) => {
+    const body = request.body
+    if (!isObject(body)) throw new IngestError(400, 'the request body must be a JSON object with a "batch" array')
+    const source = await authenticate(request, body)
+    if (!Array.isArray(body.batch)) throw new IngestError(400, '"batch" must be an array of events')
+    if (body.batch.length === 0) return reply.send({ success: true })
+    // Top-level context/integrations apply to every event that has none of its own (Segment's batch semantics).
+    const events = body.batch.map((raw: unknown, i: number) => {
+      if (isObject(raw)) {
+        if (raw.context === undefined && isObject(body.context)) raw.context = body.context
+        if (raw.integrations === undefined && isObject(body.integrations)) raw.integrations = body.integrations
+      }
+      return checkOne(raw, undefined, `batch[${i}]: `)
+    })
+    await accept(source, events)
+    return reply.send({ success: true })
+  })
+  app.post('/v1/import', { bodyLimit: MAX_BATCH_BYTES }, async (request, reply) => {
+    return reply.code(308).header('location', '/v1/batch').send({ success: false, error: 'use /v1/batch' })
+  })
+
+  // Plain membership API for senders that are not Segment: lists of identifiers per audience.
+  app.post<{ Params: { key: string } }>('/v1/audiences/:key/members', { bodyLimit: MAX_BATCH_BYTES }, async (request, reply) => {
+    const body = request.body
+    if (!isObject(body)) throw new IngestError(400, 'the request body must be a JSON object {"destination", "add", "remove"}')
+    const source = await authenticate(request, body)
+    const key = request.params.key
+    if (typeof body.destination !== 'string' || body.destination === '') throw new IngestError(400, '"destination" (the destination name) is required')
+    const events: SegmentEvent[] = []
+    for (const dir of ['add', 'remove'] as const) {
+      const list = body[dir]
+      if (list === undefined) continue
+      if (!Array.isArray(list)) throw new IngestError(400, `"${dir}" must be an array of members`)
+      list.forEach((m: unknown, i: number) => {
+        if (!isObject(m)) throw new IngestError(400, `${dir}[${i}]: a member must be an object with email, phone or advertising_id`)
+        const { email, phone, advertising_id } = m
+        for (const [k, v] of Object.entries({ email, phone, advertising_id })) {
+          if (v !== undefined && typeof v !== 'string') throw new IngestError(400, `${dir}[${i}].${k} must be a string`)
+        }
+        if (!email && !phone && !advertising_id) throw new IngestError(400, `${dir}[${i}]: needs at least one of email, phone, advertising_id`)
+        events.push(membershipEvent(key, body.destination as string, dir === 'add', m as Record<string, string | undefined>))
+      })
+    }
+    if (events.length === 0) throw new IngestError(400, 'nothing to do: "add" and "remove" are both empty')
+    await accept(source, events)
+    return reply.send({ success: true, accepted: events.length })
+  })
+}
+
+/** A member of the plain API as the Engage event our mappings already understand, for one destination only. */
+function membershipEvent(audienceKey: string, destination: string, member: boolean, m: Record<string, string | undefined>): SegmentEvent {
+  const traits: Record<string, string> = {}
+  if (m.email) traits.email = m.email
+  if (m.phone) traits.phone = m.phone
+  const check = checkEvent({
+    type: 'track',
+    event: member ? 'Audience Entered' : 'Audience Exited',
+    userId: m.email ?? m.phone ?? m.advertising_id,
+    properties: { audience_key: audienceKey, [audienceKey]: member },
+    context: {
+      traits,
+      ...(m.advertising_id ? { device: { advertisingId: m.advertising_id } } : {}),
+      personas: { computation_class: 'audience', computation_key: audienceKey, computation_id: `api_${audienceKey}`, namespace: 'members-api' }
+    },
+    integrations: { All: false, [destination]: true }
+  })
+  if (!check.ok) throw new IngestError(400, check.error)
+  return check.event
+}

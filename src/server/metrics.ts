@@ -1,0 +1,48 @@
+/** Prometheus metrics (SPEC §5 item 8): received, delivered, failed, retried by reason, TikTok latency, queue depth. */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { Store } from '../store/index.js'
+import type { RequestRecord } from '../store/sql/requests.js'
+
+export class Metrics {
+  readonly registry = new Registry()
+  readonly received: Counter<'source'>
+  readonly rejected: Counter<'reason'>
+  readonly changes: Counter<'outcome'>
+  readonly retries: Counter<'reason'>
+  readonly tiktokLatency: Histogram<'endpoint' | 'outcome'>
+  readonly queueDepth: Gauge
+
+  constructor(store: Store) {
+    const registers = [this.registry]
+    collectDefaultMetrics({ register: this.registry, prefix: 'tiktok_audiences_' })
+    this.received = new Counter({ name: 'tiktok_audiences_events_received_total', help: 'Events accepted by ingestion', labelNames: ['source'], registers })
+    this.rejected = new Counter({ name: 'tiktok_audiences_events_rejected_total', help: 'Requests or events refused by ingestion', labelNames: ['reason'], registers })
+    this.changes = new Counter({ name: 'tiktok_audiences_changes_total', help: 'Membership changes settled, by outcome (delivered, failed)', labelNames: ['outcome'], registers })
+    this.retries = new Counter({ name: 'tiktok_audiences_retries_total', help: 'TikTok requests retried, by reason', labelNames: ['reason'], registers })
+    this.tiktokLatency = new Histogram({
+      name: 'tiktok_audiences_tiktok_request_seconds',
+      help: 'Latency of TikTok API requests',
+      labelNames: ['endpoint', 'outcome'],
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers
+    })
+    this.queueDepth = new Gauge({
+      name: 'tiktok_audiences_queue_depth',
+      help: 'Changes waiting for delivery',
+      registers,
+      async collect() {
+        const r = await store.db.get<{ n: number | null }>('SELECT SUM(pending) AS n FROM partitions')
+        this.set(Number(r?.n ?? 0))
+      }
+    })
+  }
+
+  /** Hooked to the deliverer: one call per TikTok request it made. */
+  observeRequest(r: RequestRecord): void {
+    const endpoint = r.kind === 'create_audience' ? '/segment/audience/' : '/segment/mapping/'
+    this.tiktokLatency.observe({ endpoint, outcome: r.outcome }, r.durationMs / 1000)
+    if (r.outcome === 'delivered') this.changes.inc({ outcome: 'delivered' }, r.rowCount)
+    else if (r.outcome === 'failed') this.changes.inc({ outcome: 'failed' }, r.rowCount)
+    else if (r.outcome === 'retry') this.retries.inc({ reason: r.code !== null ? String(r.code) : r.httpStatus ? `http_${r.httpStatus}` : 'network' })
+  }
+}
