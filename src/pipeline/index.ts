@@ -10,6 +10,7 @@ import type { TikTokClient } from '../tiktok/client.js'
 import { Deliverer, type DeliveryEvents, type DeliveryOptions } from './deliverer.js'
 import { QualityCounters } from './quality.js'
 import { Router } from './router.js'
+import { AutoConnector } from './auto-connect.js'
 import { RoutingTable } from './routing-table.js'
 
 export interface PipelineOptions {
@@ -77,7 +78,7 @@ export class Pipeline {
     events: DeliveryEvents = {}
   ) {
     this.table = new RoutingTable(store)
-    this.router = new Router(store, this.table, this.quality, { batchEvents: opts.routerBatch, windowMs: opts.windowMs })
+    this.router = new Router(store, this.table, this.quality, { batchEvents: opts.routerBatch, windowMs: opts.windowMs }, new AutoConnector(store, this.table, tiktok, log))
     this.deliverer = new Deliverer(store, this.table, tiktok, opts.delivery, events)
   }
 

@@ -13,6 +13,7 @@ import { insertChanges, type NewChange } from '../store/sql/changes.js'
 import { audienceOf } from './event.js'
 import type { RoutedDestination, RoutingTable } from './routing-table.js'
 import type { QualityCounters } from './quality.js'
+import type { AutoConnector } from './auto-connect.js'
 
 export interface RouterOptions {
   /** Events routed per transaction. */
@@ -30,12 +31,17 @@ export class Router {
     private readonly store: Store,
     private readonly table: RoutingTable,
     private readonly quality: QualityCounters,
-    private readonly opts: RouterOptions
+    private readonly opts: RouterOptions,
+    private readonly connector?: AutoConnector
   ) {}
 
   /** Routes one batch of inbox events; returns how many were routed (0 = inbox empty). */
   async routeBatch(): Promise<number> {
     await this.table.refresh()
+    if (this.connector?.active) {
+      // Look ahead (outside the routing transaction: creating TikTok audiences is a network call).
+      await this.connector.prepare(await fetchUnroutedEvents(this.store.db, this.opts.batchEvents, false))
+    }
     return this.store.db.tx(async (db) => {
       const events = await fetchUnroutedEvents(db, this.opts.batchEvents)
       if (events.length === 0) return 0

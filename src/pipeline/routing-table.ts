@@ -68,6 +68,12 @@ export class RoutingTable {
     return this.bySource.get(sourceId) ?? []
   }
 
+  /** Whether some destination connects new audiences by itself. */
+  autoConnecting(): boolean {
+    for (const r of this.byId.values()) if (r.destination.autoConnect && r.destination.mode === 'native' && r.destination.enabled) return true
+    return false
+  }
+
   /** Whether any of `names` is the name of one of our destinations. */
   namesAnyDestination(names: string[]): boolean {
     for (const n of names) if (this.names.has(n)) return true

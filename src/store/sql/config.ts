@@ -210,3 +210,29 @@ export async function listAudiences(db: Db): Promise<Audience[]> {
   )
   return rows.map((r) => ({ id: r.id, sourceId: r.source_id, key: r.key, name: r.name, firstSeenAt: r.first_seen_at, lastSeenAt: r.last_seen_at }))
 }
+
+/**
+ * Claims the connection of an audience first seen in traffic (auto-connect): only the process
+ * whose insert succeeds creates the TikTok audience, so two routers never create it twice.
+ */
+export async function claimConnection(db: Db, c: { destinationId: number; audienceKey: string; audienceName: string | null; advertiserId: string }): Promise<boolean> {
+  const now = Date.now()
+  const r = await db.run(
+    `INSERT INTO connections (destination_id, audience_key, audience_name, advertiser_id, external_audience_id, send_track,
+        send_identify, enter_event, exit_event, created_at, updated_at)
+     VALUES ($1, $2, $3, $4, NULL, 1, 0, 'Audience Entered', 'Audience Exited', $5, $5)
+     ON CONFLICT (destination_id, audience_key) DO NOTHING`,
+    [c.destinationId, c.audienceKey, c.audienceName, c.advertiserId, now]
+  )
+  return r.changes > 0
+}
+
+export async function setConnectionAudienceId(db: Db, destinationId: number, audienceKey: string, externalAudienceId: string): Promise<void> {
+  await db.run('UPDATE connections SET external_audience_id = $3, updated_at = $4 WHERE destination_id = $1 AND audience_key = $2', [destinationId, audienceKey, externalAudienceId, Date.now()])
+  await bumpConfigVersion(db)
+}
+
+export async function deleteConnection(db: Db, destinationId: number, audienceKey: string): Promise<void> {
+  await db.run('DELETE FROM connections WHERE destination_id = $1 AND audience_key = $2', [destinationId, audienceKey])
+  await bumpConfigVersion(db)
+}

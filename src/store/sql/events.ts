@@ -34,8 +34,8 @@ export interface UnroutedEvent {
 }
 
 /** The oldest unrouted events, locked for this router on PostgreSQL (others skip them). */
-export async function fetchUnroutedEvents(db: Db, limit: number): Promise<UnroutedEvent[]> {
-  const lock = db.dialect === 'postgres' ? 'FOR UPDATE SKIP LOCKED' : ''
+export async function fetchUnroutedEvents(db: Db, limit: number, lockRows = true): Promise<UnroutedEvent[]> {
+  const lock = db.dialect === 'postgres' && lockRows ? 'FOR UPDATE SKIP LOCKED' : ''
   return db.all<UnroutedEvent>(
     `SELECT id, source_id, received_at, body FROM events WHERE routed_at IS NULL ORDER BY id LIMIT $1 ${lock}`,
     [limit]

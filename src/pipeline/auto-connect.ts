@@ -1,0 +1,66 @@
+/**
+ * Auto-connect (SPEC §2.4): a native destination with `autoConnect` on connects every audience
+ * first seen in its source's traffic — the TikTok audience is created before the audience's first
+ * events are routed, so they carry its `external_audience_id` like Segment's connected audiences.
+ */
+import type { Logger } from 'pino'
+import { truncateAudienceName } from '../destination/changes.js'
+import type { Store } from '../store/index.js'
+import { bumpConfigVersion, claimConnection, deleteConnection, setConnectionAudienceId } from '../store/sql/config.js'
+import type { TikTokClient } from '../tiktok/client.js'
+import { audienceOf } from './event.js'
+import type { RoutingTable } from './routing-table.js'
+
+export class AutoConnector {
+  constructor(
+    private readonly store: Store,
+    private readonly table: RoutingTable,
+    private readonly tiktok: TikTokClient,
+    private readonly log?: Logger
+  ) {}
+
+  /** Whether any destination wants auto-connect (the router skips the look-ahead otherwise). */
+  get active(): boolean {
+    return this.table.autoConnecting()
+  }
+
+  /** Connects the audiences of `events` that auto-connecting destinations do not know yet. */
+  async prepare(events: { source_id: number; body: string }[]): Promise<void> {
+    const wanted = new Map<string, { destinationId: number; key: string; name: string | null; advertiserId: string; token: string }>()
+    for (const e of events) {
+      let audience
+      try {
+        audience = audienceOf(JSON.parse(e.body) as Record<string, unknown>)
+      } catch {
+        continue
+      }
+      if (!audience) continue
+      for (const routed of this.table.destinationsOf(e.source_id)) {
+        const d = routed.destination
+        if (!d.autoConnect || d.mode !== 'native' || !d.enabled || !d.accessToken || routed.connections.has(audience.key)) continue
+        const advertiserId = d.advertiserIds[0]
+        if (!advertiserId) continue
+        wanted.set(`${d.id}|${audience.key}`, { destinationId: d.id, key: audience.key, name: audience.name, advertiserId, token: d.accessToken })
+      }
+    }
+    if (wanted.size === 0) return
+    for (const w of wanted.values()) {
+      if (!(await claimConnection(this.store.db, { destinationId: w.destinationId, audienceKey: w.key, audienceName: w.name, advertiserId: w.advertiserId }))) continue
+      try {
+        const { data } = await this.tiktok.withToken(w.token).createAudience({
+          advertiser_id: w.advertiserId,
+          action: 'create',
+          custom_audience_name: truncateAudienceName(w.name ?? w.key)
+        })
+        await setConnectionAudienceId(this.store.db, w.destinationId, w.key, String(data.audience_id))
+        this.log?.info({ destination: w.destinationId, audience: w.key, audienceId: data.audience_id }, 'auto-connected audience')
+      } catch (err) {
+        // Give the claim back so a later event retries; the events routed meanwhile fail with a clear reason.
+        await deleteConnection(this.store.db, w.destinationId, w.key)
+        this.log?.warn({ err, destination: w.destinationId, audience: w.key }, 'auto-connect: creating the TikTok audience failed')
+      }
+    }
+    await bumpConfigVersion(this.store.db)
+    await this.table.refresh(true)
+  }
+}
