@@ -34,11 +34,18 @@ export const ingestionPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = async
   }
 
   // Segment's SDKs may gzip request bodies; the size limits apply to what they decompress to.
+  // Fastify compares Content-Length with `receivedEncodedLength` of a replaced stream (else with
+  // the decompressed length, and refuses every compressed body): count the bytes on the wire.
   app.addHook('preParsing', async (request, _reply, payload) => {
-    const enc = String(request.headers['content-encoding'] ?? '').toLowerCase()
-    if (enc === 'gzip') return payload.pipe(createGunzip())
-    if (enc === 'deflate') return payload.pipe(createInflate())
-    return payload
+    const enc = String(request.headers['content-encoding'] ?? '').toLowerCase().trim()
+    if (enc !== 'gzip' && enc !== 'x-gzip' && enc !== 'deflate') return payload
+    const inflated = (enc === 'deflate' ? createInflate() : createGunzip()) as ReturnType<typeof createGunzip> & { receivedEncodedLength?: number }
+    inflated.receivedEncodedLength = 0
+    payload.on('data', (chunk: Buffer) => {
+      inflated.receivedEncodedLength! += chunk.length
+    })
+    payload.on('error', (err) => inflated.destroy(err))
+    return payload.pipe(inflated)
   })
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
