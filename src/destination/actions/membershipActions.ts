@@ -34,6 +34,20 @@ const texts = {
   }
 } as const
 
+/** The identifier fields both pairs share, in Segment's order (the mapping editor's and the docs table's). */
+function identifierFields() {
+  return {
+    email: { ...f.email },
+    phone: { ...f.phone },
+    advertising_id: { ...f.advertising_id },
+    send_email: { ...f.send_email },
+    send_phone: { ...f.send_phone },
+    send_advertising_id: { ...f.send_advertising_id },
+    event_name: { ...f.event_name },
+    enable_batching: { ...f.enable_batching }
+  }
+}
+
 /** Add Users / Remove Users (Legacy): audience and advertiser picked in the mapping. */
 export function legacyMembershipAction<K extends string>(key: K, direction: Direction): ActionDefinition<K> {
   return {
@@ -42,18 +56,10 @@ export function legacyMembershipAction<K extends string>(key: K, direction: Dire
     kind: 'membership',
     direction,
     flow: 'legacy',
-    // Field order is Segment's (it is the order of the mapping editor and of the docs table).
     fields: {
       selected_advertiser_id: { ...f.selected_advertiser_id },
       audience_id: { ...f.audience_id },
-      email: { ...f.email },
-      phone: { ...f.phone },
-      advertising_id: { ...f.advertising_id },
-      send_email: { ...f.send_email },
-      send_phone: { ...f.send_phone },
-      send_advertising_id: { ...f.send_advertising_id },
-      event_name: { ...f.event_name },
-      enable_batching: { ...f.enable_batching }
+      ...identifierFields()
     }
   }
 }
@@ -67,14 +73,7 @@ export function nativeMembershipAction<K extends string>(key: K, direction: Dire
     direction,
     flow: 'native',
     fields: {
-      email: { ...f.email },
-      phone: { ...f.phone },
-      advertising_id: { ...f.advertising_id },
-      send_email: { ...f.send_email },
-      send_phone: { ...f.send_phone },
-      send_advertising_id: { ...f.send_advertising_id },
-      event_name: { ...f.event_name },
-      enable_batching: { ...f.enable_batching },
+      ...identifierFields(),
       external_audience_id: { ...f.external_audience_id }
     }
   }
