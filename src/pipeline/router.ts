@@ -11,6 +11,8 @@ import { fetchUnroutedEvents, markEventsRouted } from '../store/sql/events.js'
 import { addPending, ensurePartitions } from '../store/sql/partitions.js'
 import { insertChanges, type NewChange } from '../store/sql/changes.js'
 import { audienceOf } from './event.js'
+import { redactEvent } from './redact.js'
+import { storeEventSamples } from '../store/sql/event-samples.js'
 import type { RoutedDestination, RoutingTable } from './routing-table.js'
 import type { QualityCounters } from './quality.js'
 import type { AutoConnector } from './auto-connect.js'
@@ -48,6 +50,7 @@ export class Router {
       const now = Date.now()
       const changes: (NewChange & { partitionKey?: string })[] = []
       const keepBody = new Set<number>()
+      const samples = new Map<number, string>()
       const seen = new Map<string, { sourceId: number; key: string; name: string | null; at: number }>()
 
       for (const row of events) {
@@ -69,7 +72,12 @@ export class Router {
         for (const routed of this.table.destinationsOf(row.source_id)) {
           const before = changes.length
           this.routeToDestination(row.id, event, audience?.key, routed, changes, now)
-          for (let i = before; i < changes.length; i++) if (changes[i].status === 'failed') keepBody.add(row.id)
+          for (let i = before; i < changes.length; i++) {
+            if (changes[i].status === 'failed' && !keepBody.has(row.id)) {
+              keepBody.add(row.id)
+              samples.set(row.id, JSON.stringify(redactEvent(event)))
+            }
+          }
         }
       }
 
@@ -94,6 +102,7 @@ export class Router {
         await addPending(db, pid, n, batchSize, now, this.opts.windowMs)
       }
       await markEventsRouted(db, events.map((e) => e.id), keepBody, now)
+      await storeEventSamples(db, samples)
       if (seen.size > 0) await recordAudiencesSeen(db, [...seen.values()])
       return events.length
     })
