@@ -134,6 +134,15 @@ CREATE TABLE meta (
   value TEXT
 );
 INSERT INTO meta (key, value) VALUES ('config_version', '0');
+`,
+  /* 2: OAuth states (random, single use, expiring), shared by every process */ `
+CREATE TABLE oauth_states (
+  state TEXT PRIMARY KEY,
+  destination_id BIGINT NOT NULL,
+  created_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL,
+  used_at BIGINT
+);
 `
 ]
 

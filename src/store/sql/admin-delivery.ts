@@ -1,0 +1,189 @@
+/**
+ * Event Delivery for one destination: outcomes over time buckets, TikTok latency, errors by reason
+ * with samples, the dead-letter list and its replay.
+ */
+import { chunks, placeholders, type Db } from '../db.js'
+
+export interface BucketCounts {
+  start: number
+  delivered: number
+  failed: number
+  pending: number
+  retrying: number
+}
+
+/**
+ * Settled changes count in the bucket they settled in; pending ones in the bucket they were queued
+ * in (retrying = pending with a failed attempt behind it).
+ */
+export async function deliveryBuckets(db: Db, destinationId: number, from: number, to: number, bucketMs: number): Promise<BucketCounts[]> {
+  const rows = await db.all<{ b: number; status: string; retried: number; n: number }>(
+    `SELECT CAST((COALESCE(done_at, created_at) - $2) / $4 AS BIGINT) AS b, status,
+       CASE WHEN attempts > 0 THEN 1 ELSE 0 END AS retried, COUNT(*) AS n
+     FROM changes
+     WHERE destination_id = $1 AND COALESCE(done_at, created_at) >= $2 AND COALESCE(done_at, created_at) < $3
+     GROUP BY 1, 2, 3`,
+    [destinationId, from, to, bucketMs]
+  )
+  const count = Math.max(1, Math.ceil((to - from) / bucketMs))
+  const buckets: BucketCounts[] = Array.from({ length: count }, (_, i) => ({ start: from + i * bucketMs, delivered: 0, failed: 0, pending: 0, retrying: 0 }))
+  for (const r of rows) {
+    const b = buckets[Number(r.b)]
+    if (!b) continue
+    const n = Number(r.n)
+    if (r.status === 'delivered' || r.status === 'superseded') b.delivered += n
+    else if (r.status === 'failed') b.failed += n
+    else if (r.status === 'pending') {
+      b.pending += n
+      if (Number(r.retried) === 1) b.retrying += n
+    }
+  }
+  return buckets
+}
+
+/** P95 of TikTok request durations in the range (ms), null without requests. */
+export async function p95LatencyMs(db: Db, destinationId: number, from: number, to: number): Promise<{ p95: number | null; requests: number }> {
+  const where = 'destination_id = $1 AND sent_at >= $2 AND sent_at < $3 AND duration_ms IS NOT NULL'
+  const c = await db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM requests WHERE ${where}`, [destinationId, from, to])
+  const n = Number(c?.n ?? 0)
+  if (n === 0) return { p95: null, requests: 0 }
+  const at = Math.min(n - 1, Math.ceil(0.95 * n) - 1)
+  const r = await db.get<{ d: number }>(`SELECT duration_ms AS d FROM requests WHERE ${where} ORDER BY duration_ms LIMIT 1 OFFSET $4`, [destinationId, from, to, at])
+  return { p95: r ? Number(r.d) : null, requests: n }
+}
+
+export interface ErrorGroup {
+  status: string
+  errorCode: string | null
+  error: string | null
+  count: number
+  lastAt: number
+  sampleChangeId: number
+}
+
+/** Failed (and still-retrying) changes grouped by reason, most frequent first. */
+export async function errorGroups(db: Db, destinationId: number, from: number, to: number, limit = 50): Promise<ErrorGroup[]> {
+  const rows = await db.all<{ status: string; error_code: string | null; error: string | null; n: number; last_at: number; sample: number }>(
+    `SELECT status, error_code, error, COUNT(*) AS n, MAX(COALESCE(done_at, created_at)) AS last_at, MAX(id) AS sample
+     FROM changes
+     WHERE destination_id = $1 AND error IS NOT NULL AND status IN ('failed', 'pending')
+       AND COALESCE(done_at, created_at) >= $2 AND COALESCE(done_at, created_at) < $3
+     GROUP BY status, error_code, error ORDER BY COUNT(*) DESC LIMIT $4`,
+    [destinationId, from, to, limit]
+  )
+  return rows.map((r) => ({ status: r.status, errorCode: r.error_code, error: r.error, count: Number(r.n), lastAt: Number(r.last_at), sampleChangeId: Number(r.sample) }))
+}
+
+export interface ChangeSample {
+  event: string | null
+  request: string | null
+  response: string | null
+  httpStatus: number | null
+  code: number | null
+}
+
+/** What Event Delivery shows for one change: the event as received (kept for failed events), the request and the response. */
+export async function changeSample(db: Db, changeId: number): Promise<ChangeSample | undefined> {
+  return db.get<ChangeSample>(
+    `SELECT e.body AS event, r.request_sample AS request, r.response AS response, r.http_status AS "httpStatus", r.code AS code
+     FROM changes c LEFT JOIN events e ON e.id = c.event_id LEFT JOIN requests r ON r.id = c.request_ref
+     WHERE c.id = $1`,
+    [changeId]
+  )
+}
+
+export interface DeadLetter {
+  id: number
+  eventId: number | null
+  mappingId: number | null
+  action: string
+  error: string | null
+  errorCode: string | null
+  attempts: number
+  createdAt: number
+  doneAt: number | null
+  /** Queued before it failed (hashed ids/payload and a partition are kept): can go back to the queue. */
+  replayable: boolean
+}
+
+interface DeadLetterRow {
+  id: number; event_id: number | null; mapping_id: number | null; action: string; error: string | null; error_code: string | null
+  attempts: number; created_at: number; done_at: number | null; partition_id: number | null; ids: string | null; payload: string | null
+}
+const DL_COLS = 'id, event_id, mapping_id, action, error, error_code, attempts, created_at, done_at, partition_id, ids, payload'
+const isReplayable = (r: DeadLetterRow): boolean => r.partition_id !== null && (r.ids !== null || r.payload !== null)
+const toDeadLetter = (r: DeadLetterRow): DeadLetter => ({
+  id: Number(r.id),
+  eventId: r.event_id === null ? null : Number(r.event_id),
+  mappingId: r.mapping_id === null ? null : Number(r.mapping_id),
+  action: r.action,
+  error: r.error,
+  errorCode: r.error_code,
+  attempts: Number(r.attempts),
+  createdAt: Number(r.created_at),
+  doneAt: r.done_at === null ? null : Number(r.done_at),
+  replayable: isReplayable(r)
+})
+
+/** Failed changes, newest first; `beforeId` pages. */
+export async function listDeadLetters(db: Db, destinationId: number, limit: number, beforeId?: number): Promise<{ items: DeadLetter[]; total: number }> {
+  const rows = await db.all<DeadLetterRow>(
+    `SELECT ${DL_COLS} FROM changes WHERE destination_id = $1 AND status = 'failed' AND id < $2 ORDER BY id DESC LIMIT $3`,
+    [destinationId, beforeId ?? Number.MAX_SAFE_INTEGER, limit]
+  )
+  const t = await db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM changes WHERE destination_id = $1 AND status = 'failed'`, [destinationId])
+  return { items: rows.map(toDeadLetter), total: Number(t?.n ?? 0) }
+}
+
+export type ReplayOutcome = { id: number; replayed: true } | { id: number; replayed: false; reason: string }
+
+/**
+ * Puts failed changes back in their partition's queue (attempts reset) and counts them pending
+ * there, in one transaction. Without `ids`: every replayable failed change of the destination.
+ */
+export async function replayDeadLetters(db: Db, destinationId: number, ids: number[] | undefined, now: number): Promise<ReplayOutcome[]> {
+  return db.tx(async (t) => {
+    let rows: DeadLetterRow[] = []
+    if (ids === undefined) {
+      rows = await t.all<DeadLetterRow>(`SELECT ${DL_COLS} FROM changes WHERE destination_id = $1 AND status = 'failed' ORDER BY id`, [destinationId])
+    } else {
+      for (const part of chunks(ids, 500)) {
+        rows.push(
+          ...(await t.all<DeadLetterRow>(
+            `SELECT ${DL_COLS} FROM changes WHERE destination_id = $1 AND status = 'failed' AND id IN (${placeholders(part.length, 2)})`,
+            [destinationId, ...part]
+          ))
+        )
+      }
+    }
+    const found = new Map(rows.map((r) => [Number(r.id), r]))
+    const outcomes: ReplayOutcome[] = []
+    const perPartition = new Map<number, number[]>()
+    for (const id of ids ?? rows.map((r) => Number(r.id))) {
+      const r = found.get(id)
+      if (!r) {
+        outcomes.push({ id, replayed: false, reason: 'not a failed change of this destination' })
+      } else if (!isReplayable(r)) {
+        outcomes.push({ id, replayed: false, reason: `failed before it was queued (${r.error_code ?? 'invalid'}): nothing was built to send; fix the mapping or the event and send the event again` })
+      } else {
+        const list = perPartition.get(Number(r.partition_id)) ?? []
+        list.push(id)
+        perPartition.set(Number(r.partition_id), list)
+        outcomes.push({ id, replayed: true })
+      }
+    }
+    for (const [partitionId, changeIds] of perPartition) {
+      let n = 0
+      for (const part of chunks(changeIds, 500)) {
+        const r = await t.run(
+          `UPDATE changes SET status = 'pending', attempts = 0, error = NULL, error_code = NULL, request_ref = NULL, done_at = NULL
+           WHERE status = 'failed' AND id IN (${placeholders(part.length)})`,
+          part
+        )
+        n += r.changes
+      }
+      await t.run('UPDATE partitions SET pending = pending + $2, ready_at = $3 WHERE id = $1', [partitionId, n, now])
+    }
+    return outcomes
+  })
+}
