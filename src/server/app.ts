@@ -6,6 +6,8 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import { emulatorPlugin } from '../emulator/index.js'
 import type { ServerContext } from './context.js'
 import { ingestionPlugin } from './ingestion.js'
+import { adminApiPlugin } from './admin/index.js'
+import { oauthPlugin } from './oauth.js'
 
 export interface AppOptions {
   /** Mount the TikTok emulator at /emulator. */
@@ -35,6 +37,8 @@ export async function buildApp(ctx: ServerContext, opts: AppOptions): Promise<Fa
   })
 
   await app.register(ingestionPlugin, { ctx })
+  await app.register(adminApiPlugin, { ctx, prefix: '/api' })
+  await app.register(oauthPlugin, { ctx })
 
   if (opts.emulator) await app.register(emulatorPlugin, { prefix: '/emulator' })
   return app

@@ -1,0 +1,13 @@
+/**
+ * What Segment's platform does for a connected audience before mapping: stamp the TikTok audience
+ * id and the audience settings on `context.personas`, so the default mappings work unchanged.
+ * Shared by the router and the admin API's Test Mapping.
+ */
+type Ev = Record<string, any>
+
+export function stampPersonas(event: Ev, externalAudienceId: string | null, advertiserId: string | null): Ev {
+  const personas = { ...(event.context?.personas ?? {}) }
+  if (externalAudienceId) personas.external_audience_id = externalAudienceId
+  if (advertiserId) personas.audience_settings = { ...(personas.audience_settings ?? {}), advertiserId }
+  return { ...event, context: { ...(event.context ?? {}), personas } }
+}

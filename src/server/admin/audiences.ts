@@ -1,0 +1,222 @@
+/**
+ * Audiences (seen in traffic or declared by a connection) and their connections to destinations:
+ * Segment's "Add Destination" side panel — Send Track, Send Identify, event names, Advertiser ID —
+ * and, for native destinations, the TikTok audience created or verified on connect. Plus health.
+ */
+import type { FastifyPluginAsync } from 'fastify'
+import { verifyOwnership } from '../../config/apply.js'
+import { truncateAudienceName } from '../../destination/index.js'
+import { listAudiences, listConnections, listDestinations, upsertConnection } from '../../store/sql/config.js'
+import { deleteConnection } from '../../store/sql/admin-config.js'
+import type { Connection, Destination } from '../../store/model.js'
+import { TikTokError } from '../../tiktok/errors.js'
+import type { ServerContext } from '../context.js'
+import { ApiError, badRequest, notFound } from './errors.js'
+import { destinationOr404 } from './lookup.js'
+import { AUTH_MESSAGES } from './tiktok-auth.js'
+import { S } from './validation.js'
+
+const MIN_TARGETABLE = 1000
+const EXPIRY_WARNING_MS = 30 * 24 * 3600_000
+
+interface ConnectionBody {
+  name?: string
+  advertiserId?: string
+  externalAudienceId?: string
+  sendTrack?: boolean
+  sendIdentify?: boolean
+  enterEvent?: string
+  exitEvent?: string
+}
+
+const keyParams = S.obj({ id: S.int({ minimum: 1 }), key: S.nonEmpty({ maxLength: 500 }) }, ['id', 'key'])
+
+function connectionStatus(d: Destination): 'connected' | 'paused' | 'disabled' {
+  if (!d.enabled) return 'disabled'
+  return d.status === 'active' ? 'connected' : 'paused'
+}
+
+const connectionView = (c: Connection, d: Destination) => ({
+  destinationId: d.id,
+  destinationName: d.name,
+  mode: d.mode,
+  audienceKey: c.audienceKey,
+  audienceName: c.audienceName,
+  advertiserId: c.advertiserId,
+  externalAudienceId: c.externalAudienceId,
+  sendTrack: c.sendTrack,
+  sendIdentify: c.sendIdentify,
+  enterEvent: c.enterEvent,
+  exitEvent: c.exitEvent,
+  status: connectionStatus(d)
+})
+
+/** A TikTok failure while connecting: the reference message for a foreign/unknown id, the auth message for a bad token. */
+function tiktokFailure(err: TikTokError, verifying: boolean): ApiError {
+  const tiktok = { tiktok: { code: err.code, message: err.message } }
+  if (err.kind === 'auth') return new ApiError(409, AUTH_MESSAGES.invalidToken, undefined, tiktok)
+  if (verifying && err.kind === 'permanent') return new ApiError(400, 'Unable to verify ownership over audience. Audience ID not found.', 'externalAudienceId', tiktok)
+  return new ApiError(502, `TikTok could not ${verifying ? 'verify' : 'create'} the audience: ${err.message}`, undefined, tiktok)
+}
+
+/** TikTok's "YYYY-MM-DD HH:MM:SS" (UTC) as epoch ms. */
+function parseTikTokTime(s: string | undefined): number | undefined {
+  if (!s) return undefined
+  const t = Date.parse(/Z|[+-]\d\d:?\d\d$/.test(s) ? s : `${s.replace(' ', 'T')}Z`)
+  return Number.isNaN(t) ? undefined : t
+}
+
+export const audienceRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (app, { ctx }) => {
+  const { db, secrets } = ctx.store
+
+  app.get('/audiences', async () => {
+    const [seen, connections, destinations] = await Promise.all([listAudiences(db), listConnections(db), listDestinations(db, secrets)])
+    const destById = new Map(destinations.map((d) => [d.id, d]))
+    const out = new Map<string, { key: string; name: string | null; sourceId: number | null; firstSeenAt: number | null; lastSeenAt: number | null; seen: boolean; destinations: ReturnType<typeof connectionView>[] }>()
+    for (const a of seen) out.set(`${a.sourceId}|${a.key}`, { key: a.key, name: a.name, sourceId: a.sourceId, firstSeenAt: a.firstSeenAt, lastSeenAt: a.lastSeenAt, seen: true, destinations: [] })
+    for (const c of connections) {
+      const d = destById.get(c.destinationId)
+      if (!d) continue
+      const k = `${d.sourceId}|${c.audienceKey}`
+      let entry = out.get(k)
+      if (!entry) {
+        entry = { key: c.audienceKey, name: c.audienceName, sourceId: d.sourceId, firstSeenAt: null, lastSeenAt: null, seen: false, destinations: [] }
+        out.set(k, entry)
+      }
+      entry.name ??= c.audienceName
+      entry.destinations.push(connectionView(c, d))
+    }
+    return [...out.values()]
+  })
+
+  app.get<{ Params: { id: number } }>('/destinations/:id/audiences', { schema: { params: S.idParams } }, async (request) => {
+    const d = await destinationOr404(ctx, request.params.id)
+    return (await listConnections(db, d.id)).map((c) => connectionView(c, d))
+  })
+
+  async function connectionOr404(d: Destination, key: string): Promise<Connection> {
+    const c = (await listConnections(db, d.id)).find((x) => x.audienceKey === key)
+    if (!c) throw notFound(`audience "${key}" connected to destination ${d.id}`)
+    return c
+  }
+
+  app.get<{ Params: { id: number; key: string } }>('/destinations/:id/audiences/:key', { schema: { params: keyParams } }, async (request) => {
+    const d = await destinationOr404(ctx, request.params.id)
+    return connectionView(await connectionOr404(d, request.params.key), d)
+  })
+
+  app.put<{ Params: { id: number; key: string }; Body: ConnectionBody }>(
+    '/destinations/:id/audiences/:key',
+    {
+      schema: {
+        params: keyParams,
+        body: S.obj({
+          name: S.nonEmpty({ maxLength: 500 }),
+          advertiserId: S.str({ pattern: '^[0-9]+$' }),
+          externalAudienceId: S.str({ pattern: '^[0-9]+$' }),
+          sendTrack: S.bool(),
+          sendIdentify: S.bool(),
+          enterEvent: S.nonEmpty({ maxLength: 200 }),
+          exitEvent: S.nonEmpty({ maxLength: 200 })
+        })
+      }
+    },
+    async (request, reply) => {
+      const d = await destinationOr404(ctx, request.params.id)
+      const key = request.params.key
+      const b = request.body
+      const existing = (await listConnections(db, d.id)).find((x) => x.audienceKey === key)
+      if (b.advertiserId !== undefined && !d.advertiserIds.includes(b.advertiserId)) {
+        throw badRequest(
+          d.advertiserIds.length
+            ? `"advertiserId" must be one of the destination's authorised advertisers: ${d.advertiserIds.join(', ')}`
+            : '"advertiserId": this destination has no authorised advertisers yet; connect TikTok (OAuth) first',
+          'advertiserId'
+        )
+      }
+      const advertiserId = b.advertiserId ?? existing?.advertiserId ?? d.advertiserIds[0] ?? null
+      const seenName = (await listAudiences(db)).find((a) => a.key === key && a.sourceId === d.sourceId)?.name ?? null
+      const name = b.name ?? existing?.audienceName ?? seenName
+      let externalAudienceId = b.externalAudienceId ?? existing?.externalAudienceId ?? null
+      let created = false
+      if (d.mode === 'native') {
+        if (!advertiserId) throw badRequest('"advertiserId" is required to connect an audience to a native destination', 'advertiserId')
+        if (!d.accessToken) throw new ApiError(409, AUTH_MESSAGES.noToken)
+        const client = ctx.tiktok.withToken(d.accessToken)
+        if (!externalAudienceId) {
+          // Creating is not idempotent on TikTok (duplicate names are allowed): only without an id.
+          try {
+            const r = await client.createAudience({ advertiser_id: advertiserId, action: 'create', custom_audience_name: truncateAudienceName(name ?? key) })
+            externalAudienceId = String(r.data.audience_id)
+            created = true
+          } catch (err) {
+            if (err instanceof TikTokError) throw tiktokFailure(err, false)
+            throw err
+          }
+        } else if (b.externalAudienceId !== undefined && (b.externalAudienceId !== existing?.externalAudienceId || advertiserId !== existing?.advertiserId)) {
+          try {
+            await verifyOwnership(client, advertiserId, externalAudienceId)
+          } catch (err) {
+            if (err instanceof TikTokError) throw tiktokFailure(err, true)
+            if (err instanceof Error && err.message.startsWith('Unable to verify')) throw badRequest(err.message, 'externalAudienceId')
+            throw err
+          }
+        }
+      }
+      const c = await upsertConnection(db, {
+        destinationId: d.id,
+        audienceKey: key,
+        audienceName: name,
+        advertiserId,
+        externalAudienceId,
+        sendTrack: b.sendTrack ?? existing?.sendTrack ?? true,
+        sendIdentify: b.sendIdentify ?? existing?.sendIdentify ?? false,
+        enterEvent: b.enterEvent ?? existing?.enterEvent ?? 'Audience Entered',
+        exitEvent: b.exitEvent ?? existing?.exitEvent ?? 'Audience Exited'
+      })
+      ctx.pipeline.poke()
+      return reply.code(existing ? 200 : 201).send({ ...connectionView(c, d), created })
+    }
+  )
+
+  app.delete<{ Params: { id: number; key: string } }>('/destinations/:id/audiences/:key', { schema: { params: keyParams } }, async (request, reply) => {
+    const d = await destinationOr404(ctx, request.params.id)
+    if (!(await deleteConnection(db, d.id, request.params.key))) throw notFound(`audience "${request.params.key}" connected to destination ${d.id}`)
+    return reply.code(204).send()
+  })
+
+  app.get<{ Params: { id: number; key: string } }>('/destinations/:id/audiences/:key/health', { schema: { params: keyParams } }, async (request) => {
+    const d = await destinationOr404(ctx, request.params.id)
+    const c = await connectionOr404(d, request.params.key)
+    if (!c.externalAudienceId || !c.advertiserId) throw new ApiError(409, 'this connection has no TikTok audience id (or no advertiser) yet: nothing to check')
+    let list
+    try {
+      list = await ctx.tiktok.withToken(d.accessToken ?? undefined).getAudiences(c.advertiserId, [c.externalAudienceId])
+    } catch (err) {
+      if (!(err instanceof TikTokError)) throw err
+      throw new ApiError(err.kind === 'auth' ? 409 : 502, `TikTok could not report on audience ${c.externalAudienceId}: ${err.message}`, undefined, { tiktok: { code: err.code, message: err.message } })
+    }
+    const a = list[0]?.audience_details
+    if (!a) throw notFound(`TikTok audience ${c.externalAudienceId} of advertiser ${c.advertiserId}`)
+    const warnings: string[] = []
+    if (Number(a.cover_num) < MIN_TARGETABLE) {
+      warnings.push(`Fewer than 1,000 matched users (${a.cover_num}): TikTok needs at least 1,000 to target this audience.`)
+    }
+    const expiresAt = parseTikTokTime(a.expired_time)
+    if (a.is_expiring || (expiresAt !== undefined && expiresAt - Date.now() < EXPIRY_WARNING_MS)) {
+      warnings.push(`The audience expires ${a.expired_time ? `on ${a.expired_time}` : 'soon'} (within 30 days): keep sending to it or TikTok will delete it.`)
+    }
+    return {
+      audienceKey: c.audienceKey,
+      advertiserId: c.advertiserId,
+      audience_id: String(a.audience_id),
+      name: a.name,
+      cover_num: a.cover_num,
+      is_valid: a.is_valid,
+      is_expiring: a.is_expiring,
+      expired_time: a.expired_time ?? null,
+      warnings,
+      note: 'TikTok takes 24–48 hours to show new members.'
+    }
+  })
+}

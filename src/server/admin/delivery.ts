@@ -1,0 +1,134 @@
+/**
+ * Event Delivery of a destination: delivered / failed / pending / retrying over time, P95 TikTok
+ * latency, errors by reason with samples (the event received, the request, the response), and the
+ * dead-letter list with replay.
+ */
+import type { FastifyPluginAsync } from 'fastify'
+import {
+  changeSample,
+  deliveryBuckets,
+  errorGroups,
+  listDeadLetters,
+  p95LatencyMs,
+  replayDeadLetters
+} from '../../store/sql/admin-delivery.js'
+import type { ServerContext } from '../context.js'
+import { badRequest } from './errors.js'
+import { destinationOr404 } from './lookup.js'
+import { S } from './validation.js'
+
+const MAX_BUCKETS = 1000
+const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3600_000, d: 86_400_000 }
+
+/** Epoch ms or an ISO date. */
+function parseTime(value: string | undefined, field: string, fallback: number): number {
+  if (value === undefined || value === '') return fallback
+  const t = /^\d+$/.test(value) ? Number(value) : Date.parse(value)
+  if (Number.isNaN(t)) throw badRequest(`"${field}" must be epoch milliseconds or an ISO date, got ${JSON.stringify(value)}`, field)
+  return t
+}
+
+/** Milliseconds, or a duration such as `30s`, `5m`, `1h`, `1d`. */
+function parseDuration(value: string | undefined, fallback: number): number {
+  if (value === undefined || value === '') return fallback
+  const m = /^(\d+)(ms|s|m|h|d)?$/.exec(value)
+  const ms = m ? Number(m[1]) * (m[2] && m[2] !== 'ms' ? UNITS[m[2]] : 1) : NaN
+  if (!(ms > 0)) throw badRequest(`"bucket" must be milliseconds or a duration like 5m, 1h, 1d, got ${JSON.stringify(value)}`, 'bucket')
+  return ms
+}
+
+const parseJson = (s: string | null): unknown => {
+  if (s === null || s === '') return null
+  try {
+    return JSON.parse(s)
+  } catch {
+    return s
+  }
+}
+
+export const deliveryRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (app, { ctx }) => {
+  const { db } = ctx.store
+
+  app.get<{ Params: { id: number }; Querystring: { from?: string; to?: string; bucket?: string } }>(
+    '/destinations/:id/delivery',
+    { schema: { params: S.idParams, querystring: S.obj({ from: S.str(), to: S.str(), bucket: S.str() }) } },
+    async (request) => {
+      const d = await destinationOr404(ctx, request.params.id)
+      const to = parseTime(request.query.to, 'to', Date.now() + 1)
+      const from = parseTime(request.query.from, 'from', to - 24 * 3600_000)
+      if (from >= to) throw badRequest('"from" must be before "to"', 'from')
+      const bucket = parseDuration(request.query.bucket, 3600_000)
+      if ((to - from) / bucket > MAX_BUCKETS) throw badRequest(`"bucket" is too small for this range: at most ${MAX_BUCKETS} buckets`, 'bucket')
+      const [buckets, latency, groups] = await Promise.all([
+        deliveryBuckets(db, d.id, from, to, bucket),
+        p95LatencyMs(db, d.id, from, to),
+        errorGroups(db, d.id, from, to)
+      ])
+      const totals = buckets.reduce(
+        (t, b) => ({ delivered: t.delivered + b.delivered, failed: t.failed + b.failed, pending: t.pending + b.pending, retrying: t.retrying + b.retrying }),
+        { delivered: 0, failed: 0, pending: 0, retrying: 0 }
+      )
+      const errors = await Promise.all(
+        groups.map(async (g) => {
+          const s = await changeSample(db, g.sampleChangeId)
+          return {
+            reason: g.error,
+            errorCode: g.errorCode,
+            status: g.status === 'pending' ? 'retrying' : 'failed',
+            count: g.count,
+            lastAt: g.lastAt,
+            sample: {
+              changeId: g.sampleChangeId,
+              // Raw events are dropped once routed (no raw identifiers kept), except those that failed routing.
+              received: parseJson(s?.event ?? null),
+              request: parseJson(s?.request ?? null),
+              response: s?.response === undefined || s.response === null ? null : { httpStatus: s.httpStatus, body: parseJson(s.response) }
+            }
+          }
+        })
+      )
+      return {
+        destinationId: d.id,
+        status: d.status,
+        statusReason: d.statusReason,
+        from,
+        to,
+        bucketMs: bucket,
+        totals,
+        p95LatencyMs: latency.p95,
+        requests: latency.requests,
+        buckets,
+        errors
+      }
+    }
+  )
+
+  app.get<{ Params: { id: number }; Querystring: { limit?: number; before?: number } }>(
+    '/destinations/:id/dead-letters',
+    { schema: { params: S.idParams, querystring: S.obj({ limit: S.int({ minimum: 1, maximum: 1000 }), before: S.int({ minimum: 1 }) }) } },
+    async (request) => {
+      const d = await destinationOr404(ctx, request.params.id)
+      const limit = request.query.limit ?? 100
+      const { items, total } = await listDeadLetters(db, d.id, limit, request.query.before)
+      return { total, items, nextBefore: items.length === limit ? items[items.length - 1].id : null }
+    }
+  )
+
+  app.post<{ Params: { id: number }; Body: { ids?: number[] } | undefined }>(
+    '/destinations/:id/dead-letters/replay',
+    { schema: { params: S.idParams, body: { anyOf: [S.obj({ ids: S.arr(S.int({ minimum: 1 })) }), { type: 'null' }] } } },
+    async (request) => {
+      const d = await destinationOr404(ctx, request.params.id)
+      const ids = request.body?.ids
+      const results = await replayDeadLetters(db, d.id, ids, Date.now())
+      const replayed = results.filter((r) => r.replayed).length
+      if (replayed > 0) ctx.pipeline.poke()
+      return {
+        replayed,
+        notReplayed: results.length - replayed,
+        results,
+        ...(d.status === 'paused' || !d.enabled ? { warning: `the destination is ${d.enabled ? 'paused' : 'disabled'}: replayed changes wait until it delivers again` } : {})
+      }
+    }
+  )
+}

@@ -1,0 +1,58 @@
+/** A destination as the admin API shows it: never the token itself, only whether one is connected. */
+import type { Destination } from '../../store/model.js'
+import type { ServerContext } from '../context.js'
+import { advertisersWithNames } from './tiktok-lookups.js'
+import { S } from './validation.js'
+
+export interface DestinationView {
+  id: number
+  name: string
+  mode: Destination['mode']
+  sourceId: number | null
+  enabled: boolean
+  normalization: Destination['normalization']
+  defaultPhoneRegion: string | null
+  batchSize: number
+  autoConnectAudiences: boolean
+  connected: boolean
+  advertiserIds: { id: string; name: string | null }[]
+  status: Destination['status']
+  statusReason: string | null
+  updatedAt: number
+}
+
+export async function destinationView(ctx: ServerContext, d: Destination): Promise<DestinationView> {
+  return {
+    id: d.id,
+    name: d.name,
+    mode: d.mode,
+    sourceId: d.sourceId,
+    enabled: d.enabled,
+    normalization: d.normalization,
+    defaultPhoneRegion: d.defaultPhoneRegion,
+    batchSize: d.batchSize,
+    autoConnectAudiences: d.autoConnect,
+    connected: d.accessToken !== null,
+    advertiserIds: await advertisersWithNames(ctx.tiktok, d.accessToken, d.advertiserIds),
+    status: d.status,
+    statusReason: d.statusReason,
+    updatedAt: d.updatedAt
+  }
+}
+
+export const destinationSchema = S.out({
+  id: S.int(),
+  name: S.str(),
+  mode: S.str({ enum: ['native', 'legacy'] }),
+  sourceId: S.nullable(S.int()),
+  enabled: S.bool(),
+  normalization: S.str(),
+  defaultPhoneRegion: S.nullable(S.str()),
+  batchSize: S.int(),
+  autoConnectAudiences: S.bool(),
+  connected: S.bool(),
+  advertiserIds: S.arr(S.out({ id: S.str(), name: S.nullable(S.str()) })),
+  status: S.str({ enum: ['active', 'paused'] }),
+  statusReason: S.nullable(S.str()),
+  updatedAt: S.int()
+})

@@ -1,0 +1,30 @@
+/**
+ * The admin API under `/api`: JSON in and out, schemas on every route, 400 naming the field for
+ * bad input, 404 for unknown ids. Authentication is one hook (`requireAdmin`), so a console
+ * session can be accepted there later without touching the routes.
+ */
+import type { FastifyPluginAsync } from 'fastify'
+import { requireAdmin } from '../admin-auth.js'
+import type { ServerContext } from '../context.js'
+import { actionRoutes } from './actions.js'
+import { audienceRoutes } from './audiences.js'
+import { deliveryRoutes } from './delivery.js'
+import { destinationAuthRoutes } from './destination-auth.js'
+import { destinationRoutes } from './destinations.js'
+import { adminErrorHandler } from './errors.js'
+import { mappingRoutes } from './mappings.js'
+import { sourceRoutes } from './sources.js'
+import { statsRoutes } from './stats.js'
+import { testMappingRoutes } from './test-mapping.js'
+import { adminValidatorCompiler } from './validation.js'
+
+export const adminApiPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = async (app, { ctx }) => {
+  app.addHook('onRequest', requireAdmin(ctx.adminPassword))
+  app.setValidatorCompiler(adminValidatorCompiler)
+  app.setErrorHandler(adminErrorHandler(ctx.log))
+  app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: `no admin route ${request.method} ${request.url}` }))
+  for (const routes of [statsRoutes, sourceRoutes, destinationRoutes, destinationAuthRoutes, mappingRoutes, testMappingRoutes, audienceRoutes, deliveryRoutes]) {
+    await app.register(routes, { ctx })
+  }
+  await app.register(actionRoutes)
+}
