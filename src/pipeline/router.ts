@@ -3,14 +3,13 @@
  * connections and mappings, and turns them into queued changes (hashed ids only) — all in one
  * transaction with marking the events routed, so an event is routed exactly once.
  */
-import { PayloadValidationError } from '../destination/errors.js'
-import { toChange } from '../destination/changes.js'
 import type { Store } from '../store/index.js'
 import { recordAudiencesSeen } from '../store/sql/config.js'
 import { fetchUnroutedEvents, markEventsRouted } from '../store/sql/events.js'
 import { addPending, ensurePartitions } from '../store/sql/partitions.js'
 import { insertChanges, type NewChange } from '../store/sql/changes.js'
 import { audienceOf } from './event.js'
+import { queueKeys, routeEvent } from './route-event.js'
 import { redactEvent } from './redact.js'
 import { storeEventSamples } from '../store/sql/event-samples.js'
 import type { RoutedDestination, RoutingTable } from './routing-table.js'
@@ -28,6 +27,7 @@ type Ev = Record<string, any>
 export class Router {
   private readonly partitionIds = new Map<string, number>()
   private readonly audienceSeenAt = new Map<string, number>()
+  private readonly isOurs = (names: string[]) => this.table.namesAnyDestination(names)
 
   constructor(
     private readonly store: Store,
@@ -108,98 +108,28 @@ export class Router {
     })
   }
 
-  /**
-   * Segment's `integrations` object: `{"<name>": false}` keeps an event from that destination, and
-   * `All: false` limits it to the destinations named — when it names any of ours at all (Engage's
-   * own `{"All": false, "TikTok Audiences": true}` names Segment's catalogue entry, not ours).
-   */
-  private addressedTo(integrations: unknown, name: string): boolean {
-    if (!integrations || typeof integrations !== 'object') return true
-    const flags = integrations as Record<string, unknown>
-    if (flags[name] === false) return false
-    if (flags.All === false && !flags[name]) return !this.table.namesAnyDestination(Object.keys(flags))
-    return true
-  }
-
   private routeToDestination(eventId: number, event: Ev, audienceKey: string | undefined, routed: RoutedDestination, out: (NewChange & { partitionKey?: string })[], now: number): void {
-    const dest = routed.destination
-    if (!dest.enabled) return
-    if (!this.addressedTo(event.integrations, dest.name)) return
-    const connection = audienceKey ? routed.connections.get(audienceKey) : undefined
-    let mapped = event
-    if (connection) {
-      // Segment's side-panel toggles: the connection decides which calls reach this destination.
-      if (event.type === 'track' && !connection.sendTrack) return
-      if (event.type === 'identify' && !connection.sendIdentify) return
-      mapped = stampPersonas(event, connection.externalAudienceId, connection.advertiserId)
-    }
-    const base = { eventId, destinationId: dest.id, createdAt: now, batchKey: null, ids: null, payload: null, error: null, errorCode: null, partitionId: null }
-    const fail = (mappingId: number, action: string, errorCode: string, error: string) =>
-      out.push({ ...base, mappingId, action, status: 'failed', error, errorCode })
-
-    for (const m of routed.mappings) {
-      if (!m.compiled) {
-        fail(m.id, 'invalid', 'INVALID_MAPPING', m.error ?? 'invalid mapping')
+    const destinationId = routed.destination.id
+    const base = { eventId, destinationId, createdAt: now, batchKey: null, ids: null, payload: null, error: null, errorCode: null, partitionId: null }
+    for (const o of routeEvent(event, audienceKey, routed, this.isOurs)) {
+      const quality = o.ok ? (o.change.kind === 'membership' ? o.change.quality : undefined) : o.quality
+      if (quality) this.quality.add(destinationId, quality)
+      if (!o.ok) {
+        out.push({ ...base, mappingId: o.mapping.id, action: o.action, status: 'failed', error: o.message, errorCode: o.code })
         continue
       }
-      const compiled = m.compiled
-      if (!compiled.matches(mapped)) continue
-      if (!dest.accessToken) {
-        fail(m.id, compiled.action.key, 'NO_ACCESS_TOKEN', `Destination "${dest.name}" has no TikTok access token: connect TikTok (OAuth) or set accessToken`)
-        continue
-      }
-      let payload
-      try {
-        payload = compiled.map(mapped)
-      } catch (err) {
-        if (!(err instanceof PayloadValidationError)) throw err
-        fail(m.id, compiled.action.key, err.code, err.message)
-        continue
-      }
-      const change = toChange(compiled, payload, {
-        event: mapped,
-        settings: {
-          mode: dest.mode,
-          advertiserIds: dest.advertiserIds,
-          normalization: dest.normalization,
-          defaultPhoneRegion: dest.defaultPhoneRegion ?? undefined
-        },
-        audienceSettings: mapped.context?.personas?.audience_settings
-      })
-      if (change.kind !== 'create' && change.quality) this.quality.add(dest.id, change.quality)
-      if (change.kind === 'error') {
-        fail(m.id, compiled.action.key, change.code, change.message)
-        continue
-      }
-      if (change.kind === 'create') {
-        out.push({
-          ...base,
-          mappingId: m.id,
-          action: 'create',
-          status: 'pending',
-          batchKey: 'create',
-          payload: JSON.stringify({ advertiserId: change.advertiserId, name: change.name }),
-          partitionKey: `${dest.id}|create|${change.advertiserId}`
-        })
-        continue
-      }
+      const { partitionKey, batchKey } = queueKeys(destinationId, o.change)
+      const c = o.change
       out.push({
         ...base,
-        mappingId: m.id,
-        action: change.action,
+        mappingId: o.mapping.id,
+        action: c.kind === 'create' ? 'create' : c.action,
         status: 'pending',
-        batchKey: `${change.action}|${change.idSchema.join(',')}`,
-        ids: JSON.stringify(change.ids),
-        partitionKey: `${dest.id}|${change.advertiserIds.join(',')}|${change.audienceId}`
+        batchKey,
+        ids: c.kind === 'membership' ? JSON.stringify(c.ids) : null,
+        payload: c.kind === 'create' ? JSON.stringify({ advertiserId: c.advertiserId, name: c.name }) : null,
+        partitionKey
       })
     }
   }
-}
-
-/** What Segment's platform does for a connected audience: stamp its TikTok id and settings. */
-function stampPersonas(event: Ev, externalAudienceId: string | null, advertiserId: string | null): Ev {
-  const personas = { ...(event.context?.personas ?? {}) }
-  if (externalAudienceId) personas.external_audience_id = externalAudienceId
-  if (advertiserId) personas.audience_settings = { ...(personas.audience_settings ?? {}), advertiserId }
-  return { ...event, context: { ...(event.context ?? {}), personas } }
 }

@@ -1,0 +1,86 @@
+/**
+ * What one event becomes for one destination — the routing decision without the database:
+ * Segment's `integrations` filter, the audience connection's toggles and personas stamp, then per
+ * enabled mapping: trigger, mapping-kit, payload validation, identifiers, TikTok change. The router
+ * queues the outcomes; `report` (dry run) counts them.
+ */
+import type { Change, CreateAudienceChange, MembershipChange } from '../destination/changes.js'
+import { toChange } from '../destination/changes.js'
+import { PayloadValidationError } from '../destination/errors.js'
+import type { IdentifierReport } from '../destination/identifiers.js'
+import type { Connection, Destination } from '../store/model.js'
+import { stampPersonas } from './personas.js'
+import type { RoutedMapping } from './routing-table.js'
+
+type Ev = Record<string, any>
+
+export interface RouteTarget {
+  destination: Pick<Destination, 'name' | 'enabled' | 'mode' | 'accessToken' | 'advertiserIds' | 'normalization' | 'defaultPhoneRegion'>
+  mappings: RoutedMapping[]
+  connections: Map<string, Pick<Connection, 'sendTrack' | 'sendIdentify' | 'externalAudienceId' | 'advertiserId'>>
+}
+
+export type RouteOutcome =
+  | { ok: true; mapping: RoutedMapping; action: string; change: MembershipChange | CreateAudienceChange }
+  | { ok: false; mapping: RoutedMapping; action: string; code: string; message: string; quality?: IdentifierReport }
+
+/**
+ * Segment's `integrations` object: `{"<name>": false}` keeps an event from that destination, and
+ * `All: false` limits it to the destinations named — when it names any of ours at all (Engage's
+ * own `{"All": false, "TikTok Audiences": true}` names Segment's catalogue entry, not ours).
+ */
+export function addressedTo(integrations: unknown, name: string, isOurs: (names: string[]) => boolean): boolean {
+  if (!integrations || typeof integrations !== 'object') return true
+  const flags = integrations as Record<string, unknown>
+  if (flags[name] === false) return false
+  if (flags.All === false && !flags[name]) return !isOurs(Object.keys(flags))
+  return true
+}
+
+export function routeEvent(event: Ev, audienceKey: string | undefined, target: RouteTarget, isOurs: (names: string[]) => boolean): RouteOutcome[] {
+  const dest = target.destination
+  if (!dest.enabled || !addressedTo(event.integrations, dest.name, isOurs)) return []
+  const connection = audienceKey ? target.connections.get(audienceKey) : undefined
+  let mapped = event
+  if (connection) {
+    // Segment's side-panel toggles: the connection decides which calls reach this destination.
+    if (event.type === 'track' && !connection.sendTrack) return []
+    if (event.type === 'identify' && !connection.sendIdentify) return []
+    mapped = stampPersonas(event, connection.externalAudienceId, connection.advertiserId)
+  }
+  const out: RouteOutcome[] = []
+  for (const m of target.mappings) {
+    if (!m.compiled) {
+      out.push({ ok: false, mapping: m, action: 'invalid', code: 'INVALID_MAPPING', message: m.error ?? 'invalid mapping' })
+      continue
+    }
+    const compiled = m.compiled
+    if (!compiled.matches(mapped)) continue
+    const action = compiled.action.key
+    if (!dest.accessToken) {
+      out.push({ ok: false, mapping: m, action, code: 'NO_ACCESS_TOKEN', message: `Destination "${dest.name}" has no TikTok access token: connect TikTok (OAuth) or set accessToken` })
+      continue
+    }
+    let change: Change
+    try {
+      change = toChange(compiled, compiled.map(mapped), {
+        event: mapped,
+        settings: { mode: dest.mode, advertiserIds: dest.advertiserIds, normalization: dest.normalization, defaultPhoneRegion: dest.defaultPhoneRegion ?? undefined },
+        audienceSettings: mapped.context?.personas?.audience_settings
+      })
+    } catch (err) {
+      if (!(err instanceof PayloadValidationError)) throw err
+      out.push({ ok: false, mapping: m, action, code: err.code, message: err.message })
+      continue
+    }
+    if (change.kind === 'error') out.push({ ok: false, mapping: m, action, code: change.code, message: change.message, quality: change.quality })
+    else out.push({ ok: true, mapping: m, action, change })
+  }
+  return out
+}
+
+/** Where a change queues: its partition (`<destination>|<advertisers>|<audience>`) and batch kind. */
+export function queueKeys(destinationId: number, change: MembershipChange | CreateAudienceChange): { partitionKey: string; batchKey: string } {
+  if (change.kind === 'create') return { partitionKey: `${destinationId}|create|${change.advertiserId}`, batchKey: 'create' }
+  return { partitionKey: `${destinationId}|${change.advertiserIds.join(',')}|${change.audienceId}`, batchKey: `${change.action}|${change.idSchema.join(',')}` }
+}
