@@ -113,15 +113,17 @@ export class Deliverer {
       const now = Date.now()
 
       if (!failure) {
-        await this.store.db.tx(async (db) => {
+        const stillOurs = await this.store.db.tx(async (db) => {
           const ref = await insertRequest(db, { ...record, outcome: 'delivered' })
           const n =
             (await settleChanges(db, plan.send.map((c) => c.id), { status: 'delivered', requestRef: ref, now, error: createdAudienceId ? `audience_id ${createdAudienceId}` : null })) +
             (await settleChanges(db, plan.superseded.map((c) => c.id), { status: 'superseded', requestRef: ref, now }))
           await subtractPending(db, lease.id, n)
-          await releaseAfterSuccess(db, lease.id, this.owner, 0, now, now + this.opts.leaseMs)
+          return releaseAfterSuccess(db, lease.id, this.owner, 0, now, now + this.opts.leaseMs)
         })
         this.events.onRequest?.({ ...record, outcome: 'delivered' })
+        // The lease expired during the request and another worker took the partition: stop here.
+        if (!stillOurs) return
         attempts = 0
         firstFailureAt = null
         continue
@@ -141,7 +143,7 @@ export class Deliverer {
           this.events.onRequest?.({ ...record, outcome: 'retry' })
           return
         }
-        await this.failBatch(lease, plan, record, `gave up after retrying for ${Math.round((now - firstFailureAt) / 1000)} s: ${reason}`, failure)
+        if (!(await this.failBatch(lease, plan, record, `gave up after retrying for ${Math.round((now - firstFailureAt) / 1000)} s: ${reason}`, failure))) return
         attempts = 0
         firstFailureAt = null
         continue
@@ -156,21 +158,23 @@ export class Deliverer {
         await this.table.refresh(true)
         return
       }
-      await this.failBatch(lease, plan, record, reason, failure)
+      if (!(await this.failBatch(lease, plan, record, reason, failure))) return
     }
   }
 
-  private async failBatch(lease: PartitionLease, plan: BatchPlan, record: RequestRecord, reason: string, failure: TikTokError): Promise<void> {
+  /** Settles a batch as failed; false when the partition's lease was lost meanwhile. */
+  private async failBatch(lease: PartitionLease, plan: BatchPlan, record: RequestRecord, reason: string, failure: TikTokError): Promise<boolean> {
     const now = Date.now()
-    await this.store.db.tx(async (db) => {
+    const stillOurs = await this.store.db.tx(async (db) => {
       const ref = await insertRequest(db, { ...record, outcome: 'failed' })
       const ids = [...plan.send, ...plan.superseded].map((c) => c.id)
       const code = failure.code !== undefined ? String(failure.code) : failure.kind.toUpperCase()
       const n = await settleChanges(db, ids, { status: 'failed', error: reason, errorCode: code, requestRef: ref, now })
       await subtractPending(db, lease.id, n)
-      await releaseAfterSuccess(db, lease.id, this.owner, 0, now, now + this.opts.leaseMs)
+      return releaseAfterSuccess(db, lease.id, this.owner, 0, now, now + this.opts.leaseMs)
     })
     this.events.onRequest?.({ ...record, outcome: 'failed' })
+    return stillOurs
   }
 }
 

@@ -22,6 +22,11 @@ export interface PipelineOptions {
   delivery: DeliveryOptions
 }
 
+function positiveInt(v: string | undefined): number | undefined {
+  const n = Number(v)
+  return v && Number.isInteger(n) && n > 0 ? n : undefined
+}
+
 export const DEFAULT_PIPELINE_OPTIONS: PipelineOptions = {
   windowMs: 1000,
   concurrency: 4,
@@ -32,7 +37,9 @@ export const DEFAULT_PIPELINE_OPTIONS: PipelineOptions = {
     retryBaseMs: 1000,
     retryMaxMs: 5 * 60_000,
     retryForMs: 4 * 3600_000,
-    leaseMs: 60_000,
+    // How long a claimed partition stays with its worker without news (TTA_LEASE_MS): a worker
+    // that dies leaves a lease that expires after this long (SPEC §3.3 invariant 5).
+    leaseMs: positiveInt(process.env.TTA_LEASE_MS) ?? 60_000,
     failOnAuth: false
   }
 }

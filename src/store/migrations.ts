@@ -154,10 +154,15 @@ export const SCHEMA_VERSION = MIGRATIONS.length
 
 /** Brings the database to the newest schema. Safe to run concurrently from several processes. */
 export async function migrate(db: Db): Promise<void> {
-  await db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)')
+  // PostgreSQL: one migrator at a time across processes. CREATE TABLE IF NOT EXISTS is not safe
+  // when two processes run it at once on a fresh database (a unique violation in pg_type), so it
+  // takes the same lock.
+  await db.tx(async (t) => {
+    if (t.dialect === 'postgres') await t.run('SELECT pg_advisory_xact_lock(774411)')
+    await t.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)')
+  })
   for (let v = 1; v <= MIGRATIONS.length; v++) {
     await db.tx(async (t) => {
-      // PostgreSQL: one migrator at a time across processes.
       if (t.dialect === 'postgres') await t.run('SELECT pg_advisory_xact_lock(774411)')
       const done = await t.get('SELECT version FROM schema_migrations WHERE version = $1', [v])
       if (done) return

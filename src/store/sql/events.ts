@@ -12,8 +12,16 @@ export interface InboxEvent {
 
 /** Inserts events; a `(source, messageId)` seen before is ignored (routing is idempotent). Returns how many were new. */
 export async function insertEvents(db: Db, events: InboxEvent[]): Promise<number> {
+  if (events.length === 0) return 0
+  // A request's events commit together (SPEC §3.3 invariant 1), however many statements they take.
+  if (events.length > INSERT_CHUNK) return db.tx((t) => insertChunks(t, events))
+  return insertChunks(db, events)
+}
+
+const INSERT_CHUNK = 500
+async function insertChunks(db: Db, events: InboxEvent[]): Promise<number> {
   let inserted = 0
-  for (const part of chunks(events, 500)) {
+  for (const part of chunks(events, INSERT_CHUNK)) {
     const params: (string | number | null)[] = []
     for (const e of part) params.push(e.sourceId, e.messageId, e.receivedAt, e.type, e.name, e.body)
     const r = await db.run(
@@ -33,11 +41,23 @@ export interface UnroutedEvent {
   body: string
 }
 
-/** The oldest unrouted events, locked for this router on PostgreSQL (others skip them). */
-export async function fetchUnroutedEvents(db: Db, limit: number, lockRows = true): Promise<UnroutedEvent[]> {
-  const lock = db.dialect === 'postgres' && lockRows ? 'FOR UPDATE SKIP LOCKED' : ''
+/** Transaction-level advisory lock held by the one PostgreSQL router that routes at a time. */
+export const ROUTER_LOCK = 774412
+
+/**
+ * The oldest unrouted events. With `lock` (the routing transaction; must run inside it), on
+ * PostgreSQL the routers of several processes take turns: an advisory lock held until the routing
+ * transaction commits, instead of routing side by side with SKIP LOCKED. Two routers that took
+ * different slices of the inbox could commit a user's later change before an earlier one, and
+ * change ids would no longer follow the order the events were received (invariant 3). Under the
+ * lock each router sees the previous router's commit, and every change id is taken after all
+ * earlier changes committed, so a partition's `ORDER BY id` is the order received. Routing is cheap
+ * next to delivery, which stays parallel across processes. Without `lock`: a plain look-ahead read.
+ */
+export async function fetchUnroutedEvents(db: Db, limit: number, lock = true): Promise<UnroutedEvent[]> {
+  if (lock && db.dialect === 'postgres') await db.run('SELECT pg_advisory_xact_lock($1)', [ROUTER_LOCK])
   return db.all<UnroutedEvent>(
-    `SELECT id, source_id, received_at, body FROM events WHERE routed_at IS NULL ORDER BY id LIMIT $1 ${lock}`,
+    'SELECT id, source_id, received_at, body FROM events WHERE routed_at IS NULL ORDER BY id LIMIT $1',
     [limit]
   )
 }

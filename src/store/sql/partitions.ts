@@ -16,7 +16,8 @@ export interface PartitionLease {
 export async function ensurePartitions(db: Db, parts: { key: string; destinationId: number }[]): Promise<Map<string, number>> {
   const out = new Map<string, number>()
   if (parts.length === 0) return out
-  for (const p of parts) {
+  // In key order, so that routers inserting overlapping sets wait for each other instead of deadlocking.
+  for (const p of [...parts].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))) {
     await db.run('INSERT INTO partitions (key, destination_id) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING', [p.key, p.destinationId])
   }
   const rows = await db.all<{ id: number; key: string }>(
@@ -63,14 +64,19 @@ export async function renewLease(db: Db, id: number, owner: string, until: numbe
   return r.changes > 0
 }
 
-/** After a successful request: clears the retry state; the rest of the backlog is ready at once. */
-export async function releaseAfterSuccess(db: Db, id: number, owner: string, delivered: number, now: number, keepLeaseUntil: number): Promise<void> {
-  await db.run(
+/**
+ * After a successful request: clears the retry state and extends the lease; the rest of the backlog
+ * is ready at once. False when the lease was lost (it expired and another worker claimed the
+ * partition): the caller must stop draining, or two workers would send one partition's changes.
+ */
+export async function releaseAfterSuccess(db: Db, id: number, owner: string, delivered: number, now: number, keepLeaseUntil: number): Promise<boolean> {
+  const r = await db.run(
     `UPDATE partitions SET pending = pending - $3, attempts = 0, first_failure_at = NULL, last_error = NULL,
        retry_at = 0, ready_at = $4, lease_until = $5
      WHERE id = $1 AND lease_owner = $2`,
     [id, owner, delivered, now, keepLeaseUntil]
   )
+  return r.changes > 0
 }
 
 /** Removes finished changes from the pending count (failed or superseded rows). */
