@@ -48,6 +48,19 @@ program
   })
 
 program
+  .command('report')
+  .description(
+    'Identifier-quality dry run: runs the events through each destination of the config as delivery would, and reports usable, pre-hashed, repaired and rejected identifiers, failures and the exact requests that would be sent. Sends nothing.'
+  )
+  .requiredOption('--config <file>', 'config file (YAML or JSON)')
+  .requiredOption('--events <file>', 'NDJSON file of Segment events; - for stdin')
+  .option('--json', 'print the report as JSON')
+  .action(async (o: { config: string; events: string; json?: boolean }) => {
+    const { runReport } = await import('./report.js')
+    process.exitCode = await runReport(o)
+  })
+
+program
   .command('emulator')
   .description('The TikTok Business API emulator alone (app emulator-app / emulator-secret, token emulator-access-token).')
   .option('--port <n>', 'port to listen on', port, 3100)

@@ -1,0 +1,176 @@
+/**
+ * `tiktok-audiences report`: the identifier-quality dry run (SPEC §5 item 4). Runs every event of
+ * an NDJSON file through each destination's connections and mappings exactly as the router would —
+ * and sends nothing: how many events had a usable email/phone/mobile id, how many were pre-hashed,
+ * repaired or rejected (and why), what failed, and the exact requests that would be sent.
+ */
+import { buildCreateAudienceBody, buildMappingBody } from '../destination/requestBodies.js'
+import type { CreateAudienceChange, MembershipChange } from '../destination/changes.js'
+import type { IdentifierKind, IdentifierReport } from '../destination/identifiers.js'
+import { compileMapping } from '../destination/mapping.js'
+import { ConfigFileError, loadConfigFile } from '../config/load.js'
+import type { DestinationConfig } from '../config/schema.js'
+import { audienceOf, checkEvent } from '../pipeline/event.js'
+import { queueKeys, routeEvent, type RouteTarget } from '../pipeline/route-event.js'
+import type { RoutedMapping } from '../pipeline/routing-table.js'
+import { readNdjson } from './ndjson.js'
+
+/** Stands in for a native audience that `send`/`serve` would create on TikTok when connecting. */
+const UNCREATED = '(created on connect)'
+const SAMPLE_ROWS = 3
+
+interface DestinationReport {
+  destination: string
+  normalization: string
+  matched: Record<string, number>
+  changes: { add: number; delete: number; create: number }
+  failed: Record<string, number>
+  identifiers: Record<IdentifierKind, Record<string, number>>
+  reasons: Record<string, number>
+  /** Per queue (audience × kind): rows, requests at the batch size, and the first request's body (cut to a few rows). */
+  requests: { audience: string; kind: string; rows: number; requests: number; sample: unknown }[]
+}
+
+function targetFor(d: DestinationConfig, problems: string[], at: string): RouteTarget {
+  const mappings: RoutedMapping[] = (d.mappings ?? []).flatMap((m, i) => {
+    if (m.enabled === false) return []
+    try {
+      return [{ id: i, name: m.name, compiled: compileMapping({ action: m.action, trigger: m.trigger, mapping: m.mapping }) }]
+    } catch (err) {
+      problems.push(`${at}.mappings[${i}] ("${m.name}"): ${(err as Error).message}`)
+      return []
+    }
+  })
+  const mode = d.mode ?? 'native'
+  const connections = new Map(
+    (d.audiences ?? []).map((a) => [
+      a.key,
+      {
+        sendTrack: a.sendTrack ?? true,
+        sendIdentify: a.sendIdentify ?? false,
+        externalAudienceId: a.externalAudienceId !== undefined ? String(a.externalAudienceId) : mode === 'native' ? UNCREATED : null,
+        advertiserId: a.advertiserId !== undefined ? String(a.advertiserId) : (d.advertiserIds?.[0] !== undefined ? String(d.advertiserIds[0]) : null)
+      }
+    ])
+  )
+  return {
+    destination: {
+      name: d.name,
+      enabled: d.enabled ?? true,
+      mode,
+      // A dry run needs no token; say so instead of failing every event.
+      accessToken: d.accessToken?.trim() || 'dry-run',
+      advertiserIds: (d.advertiserIds ?? []).map(String),
+      normalization: d.normalization ?? 'recommended',
+      defaultPhoneRegion: d.defaultPhoneRegion ?? null
+    },
+    mappings,
+    connections
+  }
+}
+
+export async function runReport(opts: { config: string; events: string; json?: boolean }): Promise<number> {
+  const err = (m: string) => process.stderr.write(m + '\n')
+  let config
+  try {
+    config = loadConfigFile(opts.config).config
+  } catch (e) {
+    if (e instanceof ConfigFileError) {
+      err(e.message)
+      return 2
+    }
+    throw e
+  }
+  const problems: string[] = []
+  const destinations = config.destinations ?? []
+  const targets = destinations.map((d, i) => targetFor(d, problems, `destinations[${i}]`))
+  const names = new Set(destinations.map((d) => d.name))
+  const isOurs = (list: string[]) => list.some((n) => names.has(n))
+  const reports: DestinationReport[] = destinations.map((d) => ({
+    destination: d.name,
+    normalization: d.normalization ?? 'recommended',
+    matched: {},
+    changes: { add: 0, delete: 0, create: 0 },
+    failed: {},
+    identifiers: { email: {}, phone: {}, advertising_id: {} },
+    reasons: {},
+    requests: []
+  }))
+  const queues = targets.map(() => new Map<string, (MembershipChange | CreateAudienceChange)[]>())
+  let lines = 0
+  let invalid = 0
+
+  for await (const item of readNdjson(opts.events)) {
+    lines++
+    const check = item.error ? { ok: false as const, error: item.error } : checkEvent(item.value)
+    if (!check.ok) {
+      invalid++
+      err(`${opts.events === '-' ? 'stdin' : opts.events}:${item.line}: ${check.error}`)
+      continue
+    }
+    const audience = audienceOf(check.event)?.key
+    targets.forEach((target, t) => {
+      const r = reports[t]
+      for (const o of routeEvent(check.event, audience, target, isOurs)) {
+        r.matched[o.mapping.name] = (r.matched[o.mapping.name] ?? 0) + 1
+        const quality: IdentifierReport | undefined = o.ok ? (o.change.kind === 'membership' ? o.change.quality : undefined) : o.quality
+        if (quality) {
+          for (const kind of Object.keys(quality) as IdentifierKind[]) {
+            const q = quality[kind]
+            r.identifiers[kind][q.status] = (r.identifiers[kind][q.status] ?? 0) + 1
+            if (q.reason) r.reasons[`${kind} ${q.status}: ${q.reason}`] = (r.reasons[`${kind} ${q.status}: ${q.reason}`] ?? 0) + 1
+          }
+        }
+        if (!o.ok) {
+          r.failed[o.message] = (r.failed[o.message] ?? 0) + 1
+          continue
+        }
+        r.changes[o.change.kind === 'create' ? 'create' : o.change.action]++
+        const { partitionKey, batchKey } = queueKeys(t, o.change)
+        const key = `${partitionKey}#${batchKey}`
+        const q = queues[t].get(key) ?? []
+        q.push(o.change)
+        queues[t].set(key, q)
+      }
+    })
+  }
+
+  targets.forEach((target, t) => {
+    const batchSize = destinations[t].batchSize ?? 10000
+    for (const [key, changes] of queues[t]) {
+      const first = changes[0]
+      const [, kind] = key.split('#')
+      if (first.kind === 'create') {
+        reports[t].requests.push({ audience: `create for ${first.advertiserId}`, kind, rows: changes.length, requests: changes.length, sample: buildCreateAudienceBody(first) })
+        continue
+      }
+      const body = buildMappingBody(changes.slice(0, SAMPLE_ROWS) as MembershipChange[])
+      reports[t].requests.push({ audience: first.audienceId, kind, rows: changes.length, requests: Math.ceil(changes.length / batchSize), sample: body })
+    }
+  })
+
+  const result = { events: lines, invalid, configProblems: problems, destinations: reports }
+  for (const p of problems) err(`config: ${p}`)
+  if (opts.json) {
+    process.stdout.write(JSON.stringify(result, null, 2) + '\n')
+  } else {
+    const out: string[] = [`${lines} events read, ${invalid} invalid (nothing was sent: dry run)`]
+    for (const r of reports) {
+      out.push('', `Destination "${r.destination}" (normalisation: ${r.normalization})`)
+      out.push(`  mappings matched: ${Object.entries(r.matched).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`)
+      out.push(`  changes: ${r.changes.add} add, ${r.changes.delete} delete${r.changes.create ? `, ${r.changes.create} create audience` : ''}`)
+      for (const kind of ['email', 'phone', 'advertising_id'] as IdentifierKind[]) {
+        const counts = Object.entries(r.identifiers[kind]).map(([s, n]) => `${n} ${s}`).join(', ')
+        if (counts) out.push(`  ${kind}: ${counts}`)
+      }
+      for (const [reason, n] of Object.entries(r.reasons).sort((a, b) => b[1] - a[1]).slice(0, 10)) out.push(`    ${n} × ${reason}`)
+      for (const [message, n] of Object.entries(r.failed)) out.push(`  failed: ${n} × ${message}`)
+      for (const q of r.requests) {
+        out.push(`  would send ${q.requests} request(s), ${q.rows} row(s): audience ${q.audience}, ${q.kind}`)
+        out.push(`    first request: ${JSON.stringify(q.sample)}`)
+      }
+    }
+    process.stdout.write(out.join('\n') + '\n')
+  }
+  return invalid > 0 || problems.length > 0 ? 1 : 0
+}
