@@ -6,6 +6,8 @@ export interface EmuAudience {
 }
 export interface EmuRequest {
   seq: number
+  /** ISO-8601 time the request arrived. */
+  time: string
   path: string
   body: unknown
   httpStatus: number
