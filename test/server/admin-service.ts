@@ -32,7 +32,8 @@ const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:
 
 export async function startTestService(): Promise<TestService> {
   const dir = mkdtempSync(join(tmpdir(), 'tta-admin-'))
-  process.env.DATABASE_URL = `sqlite:${join(dir, 'db.sqlite')}`
+  // ADMIN_TEST_DATABASE_URL runs these tests on another database (e.g. a fresh PostgreSQL one).
+  process.env.DATABASE_URL = process.env.ADMIN_TEST_DATABASE_URL || `sqlite:${join(dir, 'db.sqlite')}`
   process.env.ADMIN_PASSWORD = PASSWORD
   delete process.env.TIKTOK_APP_ID
   delete process.env.TIKTOK_API_URL

@@ -2,7 +2,7 @@
  * Configuration writes the admin API needs beyond the config file's upserts: partial updates,
  * deletes, token storage. Every write bumps `config_version` so running pipelines reload.
  */
-import { placeholders, type Db } from '../db.js'
+import type { Db } from '../db.js'
 import type { SecretBox } from '../../util/secrets.js'
 import type { Mapping, Source } from '../model.js'
 import { bumpConfigVersion, listMappings } from './config.js'
@@ -114,11 +114,4 @@ export async function deleteConnection(db: Db, destinationId: number, audienceKe
   const r = await db.run('DELETE FROM connections WHERE destination_id = $1 AND audience_key = $2', [destinationId, audienceKey])
   await bumpConfigVersion(db)
   return r.changes > 0
-}
-
-/** Names of sources by id, for listings. */
-export async function sourceNames(db: Db, ids: number[]): Promise<Map<number, string>> {
-  if (ids.length === 0) return new Map()
-  const rows = await db.all<{ id: number; name: string }>(`SELECT id, name FROM sources WHERE id IN (${placeholders(ids.length)})`, ids)
-  return new Map(rows.map((r) => [Number(r.id), r.name]))
 }
