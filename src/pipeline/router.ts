@@ -44,7 +44,10 @@ export class Router {
       // Look ahead (outside the routing transaction: creating TikTok audiences is a network call).
       await this.connector.prepare(await fetchUnroutedEvents(this.store.db, this.opts.batchEvents, false))
     }
-    return this.store.db.tx(async (db) => {
+    // Partitions created in the transaction are cached only once it commits (a rollback undoes them).
+    const created = new Map<string, number>()
+    const routed = await this.store.db.tx(async (db) => {
+      created.clear()
       const events = await fetchUnroutedEvents(db, this.opts.batchEvents)
       if (events.length === 0) return 0
       const now = Date.now()
@@ -86,12 +89,12 @@ export class Router {
       for (const c of changes) if (c.partitionKey && !this.partitionIds.has(c.partitionKey)) missing.set(c.partitionKey, c.destinationId)
       if (missing.size > 0) {
         const ids = await ensurePartitions(db, [...missing].map(([key, destinationId]) => ({ key, destinationId })))
-        for (const [k, id] of ids) this.partitionIds.set(k, id)
+        for (const [k, id] of ids) created.set(k, id)
       }
       const perPartition = new Map<number, { n: number; destinationId: number }>()
       for (const c of changes) {
         if (!c.partitionKey) continue
-        c.partitionId = this.partitionIds.get(c.partitionKey)!
+        c.partitionId = (this.partitionIds.get(c.partitionKey) ?? created.get(c.partitionKey))!
         const p = perPartition.get(c.partitionId) ?? { n: 0, destinationId: c.destinationId }
         p.n++
         perPartition.set(c.partitionId, p)
@@ -106,6 +109,8 @@ export class Router {
       if (seen.size > 0) await recordAudiencesSeen(db, [...seen.values()])
       return events.length
     })
+    for (const [k, id] of created) this.partitionIds.set(k, id)
+    return routed
   }
 
   private routeToDestination(eventId: number, event: Ev, audienceKey: string | undefined, routed: RoutedDestination, out: (NewChange & { partitionKey?: string })[], now: number): void {
