@@ -1,0 +1,74 @@
+/**
+ * 4. Ingestion: `/v1/batch` with 100-event batches from autocannon in its own process against `serve`
+ * (child process, built-in emulator, a native destination whose audience is connected), for SQLite
+ * and for PostgreSQL. Events/s counts acknowledged (2xx) events; latency is autocannon's, per request.
+ */
+import { randomBytes } from 'node:crypto'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { startServe, type ServeProcess } from '../test/helpers/serve.js'
+import { AUDIENCE_KEY, nativeConfigYaml } from './lib/scenario.js'
+import { fmtInt, fmtMb, isMain, lastJsonLine, margin, procMemory, runNode, size, withPgDatabase, withTempDir, type Measurement } from './lib/util.js'
+
+export interface IngestionResult {
+  database: 'sqlite' | 'postgres'
+  eventsPerSecond: number
+  p50: number
+  p99: number
+  errors: number
+  peakRss: number
+}
+
+const TARGET_EPS = 50_000
+const TARGET_P99_MS = 50
+
+async function measureOne(database: 'sqlite' | 'postgres', dir: string, databaseUrl: string): Promise<IngestionResult> {
+  const seconds = size('BENCH_INGEST_SECONDS', 20, 4)
+  const connections = size('BENCH_INGEST_CONNECTIONS', 10, 1)
+  const writeKey = `wk_bench_${randomBytes(4).toString('hex')}`
+  const config = join(dir, `config-${database}.yaml`)
+  writeFileSync(config, nativeConfigYaml({ writeKey, audiences: [{ key: AUDIENCE_KEY }] }))
+  let serve: ServeProcess | undefined
+  try {
+    serve = await startServe(['--config', config], { DATABASE_URL: databaseUrl, TIKTOK_API_URL: '', TIKTOK_APP_ID: '', ADMIN_PASSWORD: 'bench', LOG_LEVEL: 'warn' }, 60_000)
+    const pid = serve.pid
+    let peakRss = 0
+    const sampler = setInterval(() => (peakRss = Math.max(peakRss, procMemory(pid)?.rss ?? 0)), 200)
+    const runner = fileURLToPath(new URL('./load-runner.ts', import.meta.url))
+    const load = await runNode(['--import', 'tsx', runner, serve.url, writeKey, String(seconds), String(connections), '100', randomBytes(3).toString('hex')], { timeoutMs: (seconds + 60) * 1000 })
+    clearInterval(sampler)
+    if (load.code !== 0) throw new Error(`load runner exited ${load.code}:\n${load.stderr.slice(-3000)}`)
+    const out = lastJsonLine<{ ok: number; non2xx: number; errors: number; timeouts: number; durationS: number; p50: number; p99: number }>(load.stdout)
+    return { database, eventsPerSecond: (out.ok * 100) / out.durationS, p50: out.p50, p99: out.p99, errors: out.non2xx + out.errors + out.timeouts, peakRss }
+  } finally {
+    await serve?.stop()
+  }
+}
+
+export async function measureIngestion(): Promise<{ results: IngestionResult[]; measurements: Measurement[] }> {
+  const results: IngestionResult[] = []
+  await withTempDir('tta-bench-ingest-', async (dir) => {
+    results.push(await measureOne('sqlite', dir, `sqlite:${join(dir, 'bench.db')}`))
+    results.push(await withPgDatabase((url) => measureOne('postgres', dir, url)))
+  })
+  const measurements: Measurement[] = []
+  for (const r of results) {
+    const name = r.database === 'sqlite' ? 'SQLite' : 'PostgreSQL'
+    const how = `autocannon child, ${size('BENCH_INGEST_CONNECTIONS', 10, 1)} connections, ${size('BENCH_INGEST_SECONDS', 20, 4)} s; ${r.errors} errors; serve peak RSS ${fmtMb(r.peakRss)}`
+    const targeted = r.database === 'sqlite'
+    measurements.push(
+      { key: `ingestion.${r.database}.eps`, label: `Ingestion /v1/batch ×100, ${name}`, value: r.eventsPerSecond, unit: 'events/s', how,
+        ...(targeted ? { target: '≥ 50,000 events/s', met: r.eventsPerSecond >= TARGET_EPS, margin: margin(r.eventsPerSecond, TARGET_EPS, true) } : {}) },
+      { key: `ingestion.${r.database}.p50`, label: `Ingestion ack latency P50, ${name}`, value: r.p50, unit: 'ms', how: 'per request of 100 events' },
+      { key: `ingestion.${r.database}.p99`, label: `Ingestion ack latency P99, ${name}`, value: r.p99, unit: 'ms', how: 'per request of 100 events',
+        ...(targeted ? { target: '< 50 ms', met: r.p99 < TARGET_P99_MS, margin: margin(r.p99, TARGET_P99_MS, false) } : {}) }
+    )
+  }
+  return { results, measurements }
+}
+
+if (isMain(import.meta.url)) {
+  const { results } = await measureIngestion()
+  for (const r of results) console.log(`ingestion ${r.database}: ${fmtInt(r.eventsPerSecond)} events/s, P50 ${r.p50} ms, P99 ${r.p99} ms, errors ${r.errors}, serve peak RSS ${fmtMb(r.peakRss)}`)
+}

@@ -1,0 +1,109 @@
+/**
+ * The backlog scenario behind measurements 5 (request efficiency) and 6 (memory): `serve` (child,
+ * SQLite, built-in emulator) ingests N events while every TikTok mapping request is held for 25 s by
+ * an emulator latency fault, so the queue fills; RSS is read once everything is routed and queued.
+ * Then the fault is lifted and the backlog drains; the service's `requests` table tells how many
+ * mapping requests sent during the drain carried the full 10,000 rows.
+ */
+import Database from 'better-sqlite3'
+import { randomBytes } from 'node:crypto'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { startServe, type ServeProcess } from '../../test/helpers/serve.js'
+import { AUDIENCE_KEY, basicAuth, batchBody, nativeConfigYaml } from './scenario.js'
+import { procMemory, size, waitFor, withTempDir } from './util.js'
+
+export interface BacklogResult {
+  events: number
+  /** Events still queued (not yet delivered) when RSS was read. */
+  queued: number
+  rssQueued: number
+  peakRss: number
+  ingestSeconds: number
+  drainSeconds: number
+  mappingRequests: number
+  fullRequests: number
+  /** Requests whose rows were < 10,000: the partition's last, partial batch is expected among them. */
+  partialRowCounts: number[]
+}
+
+const EVENTS_PER_POST = 500 // ~300 KB, under Segment's 500 KB batch limit
+const POSTERS = 6
+
+let cached: Promise<BacklogResult> | undefined
+/** Runs once per process even when both memory and efficiency are asked for. */
+export function runBacklog(): Promise<BacklogResult> {
+  cached ??= backlog()
+  return cached
+}
+
+async function backlog(): Promise<BacklogResult> {
+  const events = size('BENCH_BACKLOG_EVENTS', 1_000_000, 50)
+  return withTempDir('tta-bench-backlog-', async (dir) => {
+    const writeKey = `wk_bench_${randomBytes(4).toString('hex')}`
+    const config = join(dir, 'config.yaml')
+    writeFileSync(config, nativeConfigYaml({ writeKey, audiences: [{ key: AUDIENCE_KEY }] }))
+    const dbFile = join(dir, 'bench.db')
+    let serve: ServeProcess | undefined
+    let db: Database.Database | undefined
+    try {
+      serve = await startServe(['--config', config], { DATABASE_URL: `sqlite:${dbFile}`, TIKTOK_API_URL: '', TIKTOK_APP_ID: '', ADMIN_PASSWORD: 'bench', LOG_LEVEL: 'warn' }, 60_000)
+      const { url, pid } = serve
+      const faults = `${url}/emulator/_emulator/faults`
+      const hold = await fetch(faults, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ rules: [{ path: '/segment/mapping/', latencyMs: 25_000 }] }) })
+      if (!hold.ok) throw new Error(`emulator fault refused: ${hold.status} ${await hold.text()}`)
+
+      let peakRss = 0
+      const sampler = setInterval(() => (peakRss = Math.max(peakRss, procMemory(pid)?.hwm ?? 0)), 250)
+      try {
+        const started = performance.now()
+        let next = 0
+        const poster = async () => {
+          for (;;) {
+            const from = next
+            if (from >= events) return
+            next += EVENTS_PER_POST
+            const res = await fetch(`${url}/v1/batch`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json', authorization: basicAuth(writeKey) },
+              body: batchBody(from, Math.min(EVENTS_PER_POST, events - from), { run: 'bl' })
+            })
+            if (!res.ok) throw new Error(`/v1/batch answered ${res.status}: ${await res.text()}`)
+          }
+        }
+        await Promise.all(Array.from({ length: POSTERS }, poster))
+        const ingestSeconds = (performance.now() - started) / 1000
+
+        db = new Database(dbFile, { readonly: true, fileMustExist: true })
+        const unrouted = db.prepare('SELECT COUNT(*) AS n FROM events WHERE routed_at IS NULL')
+        const pending = db.prepare('SELECT COALESCE(SUM(pending), 0) AS n FROM partitions')
+        await waitFor('every event routed', async () => (unrouted.get() as { n: number }).n === 0, 15 * 60_000, 500)
+        await new Promise((r) => setTimeout(r, 2000)) // let the heap settle after routing
+        const queued = (pending.get() as { n: number }).n
+        const rssQueued = procMemory(pid)?.rss ?? 0
+
+        const drainFrom = Date.now()
+        await fetch(faults, { method: 'DELETE' })
+        await waitFor('the backlog drained', async () => (pending.get() as { n: number }).n === 0, 15 * 60_000, 250)
+        const drainSeconds = (Date.now() - drainFrom) / 1000
+        const rows = db.prepare(`SELECT row_count AS n FROM requests WHERE kind = 'mapping' AND sent_at >= ? ORDER BY id`).all(drainFrom) as { n: number }[]
+        return {
+          events,
+          queued,
+          rssQueued,
+          peakRss,
+          ingestSeconds,
+          drainSeconds,
+          mappingRequests: rows.length,
+          fullRequests: rows.filter((r) => r.n === 10_000).length,
+          partialRowCounts: rows.filter((r) => r.n !== 10_000).map((r) => r.n)
+        }
+      } finally {
+        clearInterval(sampler)
+      }
+    } finally {
+      db?.close()
+      await serve?.stop()
+    }
+  })
+}

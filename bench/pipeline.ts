@@ -1,0 +1,58 @@
+/**
+ * 1. Pipeline: `tiktok-audiences send` of N Engage events (default 100,000; BENCH_EVENTS) through the
+ * durable queue to a local emulator (this process, no rate limit). `send` runs as a child process so
+ * its peak RSS (VmHWM) is its own. Time = the `durationMs` send reports (config, ingest, route,
+ * deliver; excludes node/tsx start-up, as the reference's excludes loading its modules).
+ */
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { AUDIENCE_KEY, createAudience, emailMembers, nativeConfigYaml, startBenchEmulator, writeEventsNdjson } from './lib/scenario.js'
+import { CLI_MAIN, fmtInt, fmtMb, isMain, lastJsonLine, runNode, size, withTempDir, type Measurement } from './lib/util.js'
+
+export interface ThroughputResult {
+  events: number
+  seconds: number
+  eventsPerSecond: number
+  peakRss: number
+}
+
+export async function measurePipeline(): Promise<{ result: ThroughputResult; measurements: Measurement[] }> {
+  const events = size('BENCH_EVENTS', 100_000)
+  const emu = await startBenchEmulator()
+  try {
+    return await withTempDir('tta-bench-pipeline-', async (dir) => {
+      const audienceId = await createAudience(emu.apiUrl, 'bench pipeline')
+      const eventsFile = join(dir, 'events.ndjson')
+      await writeEventsNdjson(eventsFile, events, { externalAudienceId: audienceId })
+      const config = join(dir, 'config.yaml')
+      writeFileSync(config, nativeConfigYaml({ writeKey: 'wk_bench', audiences: [{ key: AUDIENCE_KEY, externalAudienceId: audienceId }], delivery: { windowMs: 1000 } }))
+      const run = await runNode(['--import', 'tsx', CLI_MAIN, 'send', '--config', config, '--events', eventsFile], {
+        env: { TIKTOK_API_URL: emu.apiUrl, DATABASE_URL: '', LOG_LEVEL: 'warn' },
+        timeoutMs: 20 * 60_000
+      })
+      if (run.code !== 0) throw new Error(`send exited ${run.code}:\n${run.stderr.slice(-3000)}`)
+      const summary = lastJsonLine<{ delivered: number; failed: number; requests: number; durationMs: number }>(run.stdout)
+      const members = emailMembers(emu, audienceId)
+      if (summary.delivered !== events || members !== events) {
+        throw new Error(`send delivered ${summary.delivered} of ${events} events; the emulator holds ${members} emails`)
+      }
+      const seconds = summary.durationMs / 1000
+      const result = { events, seconds, eventsPerSecond: events / seconds, peakRss: run.peakRss }
+      const how = `send child, SQLite temp file, ${summary.requests} TikTok requests`
+      return {
+        result,
+        measurements: [
+          { key: 'pipeline.eps', label: `Pipeline: send ${fmtInt(events)} events`, value: result.eventsPerSecond, unit: 'events/s', how },
+          { key: 'pipeline.rss', label: 'Pipeline: peak RSS of send', value: run.peakRss / 2 ** 20, unit: 'MB', how: 'VmHWM of the send child' }
+        ]
+      }
+    })
+  } finally {
+    await emu.close()
+  }
+}
+
+if (isMain(import.meta.url)) {
+  const { result } = await measurePipeline()
+  console.log(`pipeline: ${fmtInt(result.events)} events in ${result.seconds.toFixed(2)} s = ${fmtInt(result.eventsPerSecond)} events/s, peak RSS ${fmtMb(result.peakRss)}`)
+}

@@ -1,0 +1,70 @@
+/**
+ * 2. Reference: the same N events through Segment's published destination executed in-process by
+ * Segment's runtime (bench/reference-runner.ts in a child). The pinned reference
+ * (shared/bench-reference) is installed once into os.tmpdir()/tta-bench-reference-<hash of its
+ * package.json> and reused by later runs.
+ */
+import { execFile } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { fileURLToPath } from 'node:url'
+import { writeEventsNdjson } from './lib/scenario.js'
+import { fmtInt, fmtMb, isMain, lastJsonLine, ROOT, runNode, size, withTempDir, type Measurement } from './lib/util.js'
+import type { ThroughputResult } from './pipeline.js'
+
+const REFERENCE_SOURCE = process.env.BENCH_REFERENCE_SOURCE || join(ROOT, '../shared/bench-reference')
+
+/** The reference installed in a cached temp folder (npm install once per package.json version). */
+export async function referenceInstall(): Promise<string> {
+  const pkg = readFileSync(join(REFERENCE_SOURCE, 'package.json'))
+  const dir = join(os.tmpdir(), `tta-bench-reference-${createHash('sha256').update(pkg).digest('hex').slice(0, 12)}`)
+  const marker = join(dir, '.installed-ok')
+  if (existsSync(marker)) return dir
+  rmSync(dir, { recursive: true, force: true })
+  mkdirSync(dir, { recursive: true })
+  copyFileSync(join(REFERENCE_SOURCE, 'package.json'), join(dir, 'package.json'))
+  console.error(`installing the reference into ${dir} (once; a few minutes)…`)
+  try {
+    await promisify(execFile)('npm', ['install', '--no-audit', '--no-fund'], { cwd: dir, timeout: 15 * 60_000, maxBuffer: 64 * 2 ** 20 })
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true })
+    throw err
+  }
+  writeFileSync(marker, new Date().toISOString() + '\n')
+  return dir
+}
+
+export async function measureReference(): Promise<{ result: ThroughputResult; measurements: Measurement[] }> {
+  const events = size('BENCH_EVENTS', 100_000)
+  const refDir = await referenceInstall()
+  return withTempDir('tta-bench-reference-', async (dir) => {
+    const eventsFile = join(dir, 'events.ndjson')
+    // Engage stamps external_audience_id and audience_settings on the events of a connected audience.
+    await writeEventsNdjson(eventsFile, events, { externalAudienceId: '7123456789012345678' })
+    const runner = fileURLToPath(new URL('./reference-runner.ts', import.meta.url))
+    // tsx resolved from the product; the runner requires everything else from the reference install.
+    const tsx = import.meta.resolve('tsx')
+    const run = await runNode(['--import', tsx, runner, refDir, eventsFile, '1000'], { cwd: refDir, timeoutMs: 20 * 60_000 })
+    if (run.code !== 0) throw new Error(`reference runner exited ${run.code}:\n${run.stderr.slice(-3000)}`)
+    const out = lastJsonLine<{ events: number; ms: number; requests: number; maxRss: number }>(run.stdout)
+    const seconds = out.ms / 1000
+    const peakRss = Math.max(out.maxRss, run.peakRss)
+    const result = { events, seconds, eventsPerSecond: events / seconds, peakRss }
+    const how = `Segment actions-core testBatchAction, batches of 1,000, nock; ${out.requests} requests`
+    return {
+      result,
+      measurements: [
+        { key: 'reference.eps', label: `Reference: Segment's destination, ${fmtInt(events)} events`, value: result.eventsPerSecond, unit: 'events/s', how },
+        { key: 'reference.rss', label: 'Reference: peak RSS', value: peakRss / 2 ** 20, unit: 'MB', how: 'maxRSS of the runner child (holds all parsed events)' }
+      ]
+    }
+  })
+}
+
+if (isMain(import.meta.url)) {
+  const { result } = await measureReference()
+  console.log(`reference: ${fmtInt(result.events)} events in ${result.seconds.toFixed(2)} s = ${fmtInt(result.eventsPerSecond)} events/s, peak RSS ${fmtMb(result.peakRss)}`)
+}
