@@ -21,7 +21,8 @@ import {
 import { insertRequest, type RequestRecord } from '../store/sql/requests.js'
 import type { TikTokClient, TikTokExchange } from '../tiktok/client.js'
 import { TikTokError } from '../tiktok/errors.js'
-import type { IdType, SegmentMappingBody } from '../tiktok/types.js'
+import type { SegmentMappingBody } from '../tiktok/types.js'
+import { parseBatchKey, parsePartitionKey } from './route-event.js'
 import { parseQueued, planBatch, type BatchPlan, type QueuedChange } from './batch-plan.js'
 import { RateLimiter, backoffMs } from './rate-limiter.js'
 import type { RoutingTable } from './routing-table.js'
@@ -119,7 +120,7 @@ export class Deliverer {
             (await settleChanges(db, plan.send.map((c) => c.id), { status: 'delivered', requestRef: ref, now, error: createdAudienceId ? `audience_id ${createdAudienceId}` : null })) +
             (await settleChanges(db, plan.superseded.map((c) => c.id), { status: 'superseded', requestRef: ref, now }))
           await subtractPending(db, lease.id, n)
-          return releaseAfterSuccess(db, lease.id, this.owner, 0, now, now + this.opts.leaseMs)
+          return releaseAfterSuccess(db, lease.id, this.owner, now, now + this.opts.leaseMs)
         })
         this.events.onRequest?.({ ...record, outcome: 'delivered' })
         // The lease expired during the request and another worker took the partition: stop here.
@@ -171,23 +172,22 @@ export class Deliverer {
       const code = failure.code !== undefined ? String(failure.code) : failure.kind.toUpperCase()
       const n = await settleChanges(db, ids, { status: 'failed', error: reason, errorCode: code, requestRef: ref, now })
       await subtractPending(db, lease.id, n)
-      return releaseAfterSuccess(db, lease.id, this.owner, 0, now, now + this.opts.leaseMs)
+      return releaseAfterSuccess(db, lease.id, this.owner, now, now + this.opts.leaseMs)
     })
     this.events.onRequest?.({ ...record, outcome: 'failed' })
     return stillOurs
   }
 }
 
-/** Partition key: `<destination id>|<advertiser ids>|<audience id>`; batch key: `<action>|<id_schema>`. */
 function mappingBody(plan: BatchPlan, partitionKey: string): SegmentMappingBody {
-  const [, advertisers, audienceId] = partitionKey.split('|')
-  const [action, schema] = plan.batchKey.split('|')
+  const { advertiserIds, audienceId } = parsePartitionKey(partitionKey)
+  const { action, idSchema } = parseBatchKey(plan.batchKey)
   const changes: MembershipChange[] = plan.send.map((c) => ({
     kind: 'membership',
-    action: action as 'add' | 'delete',
-    advertiserIds: advertisers.split(','),
+    action,
+    advertiserIds,
     audienceId,
-    idSchema: schema.split(',') as IdType[],
+    idSchema,
     ids: c.parsedIds ?? [],
     quality: undefined as never
   }))

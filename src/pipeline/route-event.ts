@@ -11,6 +11,7 @@ import type { IdentifierReport } from '../destination/identifiers.js'
 import type { Connection, Destination } from '../store/model.js'
 import { stampPersonas } from './personas.js'
 import type { RoutedMapping } from './routing-table.js'
+import type { IdType } from '../tiktok/types.js'
 
 type Ev = Record<string, any>
 
@@ -83,4 +84,15 @@ export function routeEvent(event: Ev, audienceKey: string | undefined, target: R
 export function queueKeys(destinationId: number, change: MembershipChange | CreateAudienceChange): { partitionKey: string; batchKey: string } {
   if (change.kind === 'create') return { partitionKey: `${destinationId}|create|${change.advertiserId}`, batchKey: 'create' }
   return { partitionKey: `${destinationId}|${change.advertiserIds.join(',')}|${change.audienceId}`, batchKey: `${change.action}|${change.idSchema.join(',')}` }
+}
+
+/** The inverse of `queueKeys` for membership partitions: what every request of the partition shares. */
+export function parsePartitionKey(key: string): { destinationId: number; advertiserIds: string[]; audienceId: string } {
+  const [destinationId, advertisers, audienceId] = key.split('|')
+  return { destinationId: Number(destinationId), advertiserIds: advertisers.split(','), audienceId }
+}
+
+export function parseBatchKey(key: string): { action: 'add' | 'delete'; idSchema: IdType[] } {
+  const [action, schema] = key.split('|')
+  return { action: action as 'add' | 'delete', idSchema: schema.split(',') as IdType[] }
 }

@@ -69,12 +69,11 @@ export async function renewLease(db: Db, id: number, owner: string, until: numbe
  * is ready at once. False when the lease was lost (it expired and another worker claimed the
  * partition): the caller must stop draining, or two workers would send one partition's changes.
  */
-export async function releaseAfterSuccess(db: Db, id: number, owner: string, delivered: number, now: number, keepLeaseUntil: number): Promise<boolean> {
+export async function releaseAfterSuccess(db: Db, id: number, owner: string, now: number, keepLeaseUntil: number): Promise<boolean> {
   const r = await db.run(
-    `UPDATE partitions SET pending = pending - $3, attempts = 0, first_failure_at = NULL, last_error = NULL,
-       retry_at = 0, ready_at = $4, lease_until = $5
+    `UPDATE partitions SET attempts = 0, first_failure_at = NULL, last_error = NULL, retry_at = 0, ready_at = $3, lease_until = $4
      WHERE id = $1 AND lease_owner = $2`,
-    [id, owner, delivered, now, keepLeaseUntil]
+    [id, owner, now, keepLeaseUntil]
   )
   return r.changes > 0
 }
