@@ -1,6 +1,10 @@
-/** Admin authentication for `/api`: HTTP Basic `admin:<ADMIN_PASSWORD>` (scripts) — sessions are added by the console. */
+/**
+ * Admin authentication for `/api` and `/oauth/tiktok/start`: HTTP Basic `admin:<ADMIN_PASSWORD>`
+ * (scripts), or a console session cookie plus its CSRF header for writes (session.ts).
+ */
 import { timingSafeEqual } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
+import { checkSession } from './session.js'
 
 function safeEqual(a: string, b: string): boolean {
   const x = Buffer.from(a)
@@ -18,7 +22,11 @@ export function basicAuthOk(header: string | undefined, password: string): boole
 export function requireAdmin(password: string) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     if (basicAuthOk(request.headers.authorization, password)) return
-    reply.header('www-authenticate', 'Basic realm="tiktok-audiences admin"')
-    return reply.code(401).send({ error: 'admin authentication required: HTTP Basic admin:<ADMIN_PASSWORD>' })
+    const session = checkSession(request, password)
+    if (session.ok) return
+    if (session.reason === 'csrf') return reply.code(403).send({ error: 'this request needs the console\'s CSRF token (x-csrf-token header): reload the console' })
+    // No Basic challenge for the console's own requests: the browser would pop up its login dialog.
+    if (!request.headers['x-requested-with']) reply.header('www-authenticate', 'Basic realm="tiktok-audiences admin"')
+    return reply.code(401).send({ error: 'admin authentication required: HTTP Basic admin:<ADMIN_PASSWORD>, or sign in to the console' })
   }
 }

@@ -8,6 +8,9 @@ import type { ServerContext } from './context.js'
 import { ingestionPlugin } from './ingestion.js'
 import { adminApiPlugin } from './admin/index.js'
 import { oauthPlugin } from './oauth.js'
+import { consolePlugin } from './console.js'
+import { sessionPlugin } from './session.js'
+import { consoleSupportPlugin } from './admin/console-support.js'
 
 export interface AppOptions {
   /** Mount the TikTok emulator at /emulator. */
@@ -39,6 +42,9 @@ export async function buildApp(ctx: ServerContext, opts: AppOptions): Promise<Fa
   await app.register(ingestionPlugin, { ctx })
   await app.register(adminApiPlugin, { ctx, prefix: '/api' })
   await app.register(oauthPlugin, { ctx })
+  await app.register(sessionPlugin, { ctx })
+  await app.register(consoleSupportPlugin, { ctx, prefix: '/api/console' })
+  await app.register(consolePlugin)
 
   if (opts.emulator) await app.register(emulatorPlugin, { prefix: '/emulator' })
   return app

@@ -1,0 +1,206 @@
+/**
+ * The console's client of the admin API. Requests carry the session cookie (same origin) and, for
+ * writes, the CSRF token received at sign-in. Errors keep the API's `field`, so forms can show
+ * a message next to the field it concerns.
+ */
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly field: string | undefined,
+    readonly body: unknown
+  ) {
+    super(message)
+  }
+}
+
+let csrfToken = ''
+let onSignedOut: () => void = () => {}
+
+export function setCsrfToken(token: string): void {
+  csrfToken = token
+}
+export function whenSignedOut(callback: () => void): void {
+  onSignedOut = callback
+}
+
+export async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = { 'x-requested-with': 'tiktok-audiences-console' }
+  if (csrfToken) headers['x-csrf-token'] = csrfToken
+  if (body !== undefined) headers['content-type'] = 'application/json'
+  const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'same-origin' })
+  if (response.status === 204) return undefined as T
+  const text = await response.text()
+  let parsed: unknown = text
+  try {
+    parsed = text ? JSON.parse(text) : null
+  } catch {
+    /* not JSON: keep the text */
+  }
+  if (!response.ok) {
+    if (response.status === 401 && path !== '/session') onSignedOut()
+    const o = (parsed && typeof parsed === 'object' ? parsed : {}) as { error?: string; message?: string; field?: string }
+    throw new ApiError(response.status, o.error ?? o.message ?? `${method} ${path} answered HTTP ${response.status}`, o.field || undefined, parsed)
+  }
+  return parsed as T
+}
+
+export const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err))
+
+// ---- shapes of the admin API (src/server/admin/**) ----
+
+export interface FieldDefinition {
+  key: string
+  label: string
+  description: string
+  type: 'string' | 'boolean' | 'number' | 'integer' | 'object' | 'datetime' | string
+  multiple: boolean
+  required: boolean
+  hidden: boolean
+  dynamic: boolean
+  default?: unknown
+  choices?: { label: string; value: string }[] | string[]
+}
+
+export interface ActionDefinition {
+  key: string
+  title: string
+  description: string
+  defaultTrigger: string
+  kind: string
+  flow: 'native' | 'legacy' | null
+  fields: FieldDefinition[]
+}
+
+export interface ActionCatalog {
+  destination: { name: string; description: string; audienceFields: Record<string, { label: string; description: string }> }
+  actions: ActionDefinition[]
+}
+
+export interface Destination {
+  id: number
+  name: string
+  mode: 'native' | 'legacy'
+  sourceId: number | null
+  enabled: boolean
+  normalization: 'recommended' | 'segment'
+  defaultPhoneRegion: string | null
+  batchSize: number
+  autoConnectAudiences: boolean
+  connected: boolean
+  advertiserIds: { id: string; name: string | null }[]
+  status: 'active' | 'paused'
+  statusReason: string | null
+}
+
+export interface Mapping {
+  id: number
+  destinationId: number
+  name: string
+  action: string
+  trigger: string
+  mapping: Record<string, unknown>
+  enabled: boolean
+  position: number
+  warnings?: string[]
+}
+
+export interface Source {
+  id: number
+  name: string
+  writeKey: string | null
+}
+
+export interface Connection {
+  destinationId: number
+  destinationName: string
+  mode: 'native' | 'legacy'
+  audienceKey: string
+  audienceName: string | null
+  advertiserId: string | null
+  externalAudienceId: string | null
+  sendTrack: boolean
+  sendIdentify: boolean
+  enterEvent: string
+  exitEvent: string
+  status: 'connected' | 'paused' | 'disabled'
+}
+
+export interface Audience {
+  key: string
+  name: string | null
+  sourceId: number | null
+  firstSeenAt: number | null
+  lastSeenAt: number | null
+  seen: boolean
+  destinations: Connection[]
+}
+
+export interface AudienceHealth {
+  audience_id: string
+  name: string
+  cover_num: number
+  is_valid: boolean
+  is_expiring: boolean
+  expired_time: string | null
+  warnings: string[]
+  note: string
+}
+
+export interface TestResult {
+  matched: boolean
+  payload: Record<string, unknown> | null
+  change: unknown
+  request: { method: string; url: string; body: unknown } | null
+  response: { httpStatus: number; body: unknown } | null
+  error?: { code: string; message: string }
+  warning?: string
+  duplicateOf?: { audience_id: string; name: string }
+  audience_id?: string
+}
+
+export interface DeliveryReport {
+  status: string
+  statusReason: string | null
+  from: number
+  to: number
+  bucketMs: number
+  totals: { delivered: number; failed: number; pending: number; retrying: number }
+  p95LatencyMs: number | null
+  requests: number
+  buckets: { start: number; delivered: number; failed: number; pending: number; retrying: number }[]
+  errors: {
+    reason: string | null
+    errorCode: string | null
+    status: string
+    count: number
+    lastAt: number
+    sample: { changeId: number; received: unknown; request: unknown; response: { httpStatus: number | null; body: unknown } | null }
+  }[]
+}
+
+export interface DeadLetter {
+  id: number
+  action: string
+  error: string | null
+  errorCode: string | null
+  attempts: number
+  createdAt: number
+  replayable: boolean
+}
+
+export interface ConsoleInfo {
+  emulator: boolean
+  oauthConfigured: boolean
+  tiktokApiUrl: string
+  emulatorUrl: string | null
+}
+
+export interface Stats {
+  received: number
+  delivered: number
+  failed: number
+  pending: number
+  retrying: number
+}

@@ -1,0 +1,248 @@
+/**
+ * Audiences seen in traffic or declared, their connection to this destination (Segment's "Add
+ * Destination" side panel), the TikTok audience id and its health.
+ */
+import { useEffect, useState, type FormEvent } from 'react'
+import { api, ApiError, errorText, type Audience, type AudienceHealth, type Connection, type Destination } from '../api'
+import { ErrorText, formatNumber, formatTime, Notice, SidePanel, Switch, useLoad } from '../ui'
+
+const DELAY_NOTE = 'TikTok takes 24–48 hours to show new members in Ads Manager, and needs at least 1,000 matched users before it can target an audience.'
+
+export function AudiencesTab({ destination: d }: { destination: Destination }) {
+  const audiences = useLoad(() => api<Audience[]>('GET', '/api/audiences'), [])
+  const [panel, setPanel] = useState<{ key: string; name: string | null; connection?: Connection }>()
+  const [newKey, setNewKey] = useState('')
+  const [error, setError] = useState<string>()
+  const list = (audiences.data ?? []).filter((a) => a.sourceId === null || a.sourceId === d.sourceId)
+
+  const disconnect = async (key: string) => {
+    if (!confirm(`Disconnect the audience "${key}" from ${d.name}? Its TikTok audience is kept.`)) return
+    try {
+      await api('DELETE', `/api/destinations/${d.id}/audiences/${encodeURIComponent(key)}`)
+      await audiences.reload()
+    } catch (err) {
+      setError(errorText(err))
+    }
+  }
+  const declare = (e: FormEvent) => {
+    e.preventDefault()
+    if (newKey.trim()) setPanel({ key: newKey.trim(), name: null })
+  }
+
+  return (
+    <section aria-labelledby="audiences-title">
+      <h2 id="audiences-title">Audiences</h2>
+      <Notice kind="info">{DELAY_NOTE}</Notice>
+      <ErrorText>{audiences.error ?? error}</ErrorText>
+      {list.length === 0 && audiences.data && <p>No audience seen yet. Send an Engage audience event, or add one by its key below.</p>}
+      {list.length > 0 && (
+        <div className="table-wrap">
+          <table>
+            <caption className="visually-hidden">Audiences and their connection to {d.name}</caption>
+            <thead>
+              <tr>
+                <th scope="col">Audience</th>
+                <th scope="col">Last seen</th>
+                <th scope="col">Destination status</th>
+                <th scope="col">TikTok audience</th>
+                <th scope="col">
+                  <span className="visually-hidden">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {list.map((a) => {
+                const c = a.destinations.find((x) => x.destinationId === d.id)
+                return (
+                  <tr key={a.key}>
+                    <th scope="row">
+                      {a.name ?? a.key}
+                      <br />
+                      <code className="muted">{a.key}</code>
+                    </th>
+                    <td>{a.seen ? formatTime(a.lastSeenAt) : 'Not seen yet'}</td>
+                    <td>{c ? <span className={`pill pill-${c.status}`}>{c.status === 'connected' ? 'Connected' : c.status === 'paused' ? 'Paused' : 'Disabled'}</span> : 'Disconnected'}</td>
+                    <td>{c ? <AudienceHealthCell destination={d} connection={c} /> : '—'}</td>
+                    <td>
+                      <div className="row-actions">
+                      {c ? (
+                        <>
+                          <button type="button" onClick={() => setPanel({ key: a.key, name: a.name, connection: c })} aria-label={`Edit settings of ${a.name ?? a.key}`}>
+                            Edit Settings
+                          </button>
+                          <button type="button" className="link-button" onClick={() => disconnect(a.key)} aria-label={`Disconnect ${a.name ?? a.key}`}>
+                            Disconnect
+                          </button>
+                        </>
+                      ) : (
+                        <button type="button" className="primary" onClick={() => setPanel({ key: a.key, name: a.name })} aria-label={`Add Destination to ${a.name ?? a.key}`}>
+                          Add Destination
+                        </button>
+                      )}
+                      </div>
+                    </td>
+                  </tr>
+                )
+              })}
+            </tbody>
+          </table>
+        </div>
+      )}
+      <form onSubmit={declare} className="inline-form">
+        <label htmlFor="new-audience-key">Audience key (computation_key)</label>
+        <input id="new-audience-key" value={newKey} onChange={(e) => setNewKey(e.target.value)} placeholder="first_time_shopper" />
+        <button type="submit">Add Destination to this audience</button>
+      </form>
+      {panel && (
+        <AddDestinationPanel
+          destination={d}
+          audienceKey={panel.key}
+          audienceName={panel.name}
+          connection={panel.connection}
+          onClose={() => setPanel(undefined)}
+          onSaved={async () => {
+            setPanel(undefined)
+            await audiences.reload()
+          }}
+        />
+      )}
+    </section>
+  )
+}
+
+function AudienceHealthCell({ destination: d, connection: c }: { destination: Destination; connection: Connection }) {
+  const [health, setHealth] = useState<AudienceHealth>()
+  const [error, setError] = useState<string>()
+  useEffect(() => {
+    if (!c.externalAudienceId) return
+    api<AudienceHealth>('GET', `/api/destinations/${d.id}/audiences/${encodeURIComponent(c.audienceKey)}/health`).then(setHealth, (err) => setError(errorText(err)))
+  }, [d.id, c.audienceKey, c.externalAudienceId])
+  if (!c.externalAudienceId) return <span className="muted">{d.mode === 'legacy' ? 'Set by your Add Users mapping' : 'Not created yet'}</span>
+  return (
+    <div className="health">
+      <div>
+        audience_id <code>{c.externalAudienceId}</code>
+      </div>
+      {error && <p className="warning-text">Health unavailable: {error}</p>}
+      {health && (
+        <dl aria-label={`Health of ${c.audienceName ?? c.audienceKey}`}>
+          <dt>Size</dt>
+          <dd>{formatNumber(Number(health.cover_num))} matched users</dd>
+          <dt>Targetable</dt>
+          <dd>{health.is_valid && Number(health.cover_num) >= 1000 ? 'Yes' : 'Not yet'}</dd>
+          <dt>Expires</dt>
+          <dd>{health.expired_time ?? '—'}</dd>
+        </dl>
+      )}
+      {health?.warnings.map((w) => (
+        <p key={w} className="warning-text" role="note">
+          ⚠ {w}
+        </p>
+      ))}
+    </div>
+  )
+}
+
+function AddDestinationPanel(props: { destination: Destination; audienceKey: string; audienceName: string | null; connection?: Connection; onClose(): void; onSaved(): Promise<void> }) {
+  const { destination: d, connection: c } = props
+  const [sendTrack, setSendTrack] = useState(c?.sendTrack ?? true)
+  const [sendIdentify, setSendIdentify] = useState(c?.sendIdentify ?? false)
+  const [enterEvent, setEnterEvent] = useState(c?.enterEvent ?? 'Audience Entered')
+  const [exitEvent, setExitEvent] = useState(c?.exitEvent ?? 'Audience Exited')
+  const [advertiserId, setAdvertiserId] = useState(c?.advertiserId ?? d.advertiserIds[0]?.id ?? '')
+  const [externalId, setExternalId] = useState(c?.externalAudienceId ?? '')
+  const [name, setName] = useState(props.audienceName ?? '')
+  const [error, setError] = useState<ApiError | string>()
+  const [busy, setBusy] = useState(false)
+  const fieldError = (f: string) => (error instanceof ApiError && error.field === f ? error.message : undefined)
+  const otherError = error instanceof ApiError ? (['advertiserId', 'externalAudienceId', 'enterEvent', 'exitEvent', 'name'].includes(error.field ?? '') ? undefined : error.message) : error
+
+  const save = async (e: FormEvent) => {
+    e.preventDefault()
+    setBusy(true)
+    setError(undefined)
+    try {
+      const body: Record<string, unknown> = { sendTrack, sendIdentify, enterEvent, exitEvent }
+      if (advertiserId) body.advertiserId = advertiserId
+      if (externalId.trim() && externalId.trim() !== c?.externalAudienceId) body.externalAudienceId = externalId.trim()
+      if (name.trim()) body.name = name.trim()
+      await api('PUT', `/api/destinations/${d.id}/audiences/${encodeURIComponent(props.audienceKey)}`, body)
+      await props.onSaved()
+    } catch (err) {
+      setError(err instanceof ApiError ? err : errorText(err))
+    } finally {
+      setBusy(false)
+    }
+  }
+
+  return (
+    <SidePanel title={`${c ? 'Edit Settings' : 'Add Destination'}: ${d.name}`} onClose={props.onClose}>
+      <p>
+        Audience <strong>{props.audienceName ?? props.audienceKey}</strong> (<code>{props.audienceKey}</code>) → {d.name}
+      </p>
+      <form onSubmit={save} className="form">
+        <div className="switch-row">
+          <Switch label="Send Track" showLabel checked={sendTrack} onChange={setSendTrack} />
+        </div>
+        <p className="hint">Send a track event when a user enters or exits the audience (what the mappings&apos; default triggers expect).</p>
+        <div className="switch-row">
+          <Switch label="Send Identify" showLabel checked={sendIdentify} onChange={setSendIdentify} />
+        </div>
+        <p className="hint">Send an identify call carrying the audience trait instead (or as well).</p>
+
+        <label htmlFor="panel-enter">Audience Entered event name</label>
+        <input id="panel-enter" value={enterEvent} onChange={(e) => setEnterEvent(e.target.value)} aria-describedby="panel-events-hint panel-enter-error" />
+        <ErrorText id="panel-enter-error">{fieldError('enterEvent')}</ErrorText>
+        <label htmlFor="panel-exit">Audience Exited event name</label>
+        <input id="panel-exit" value={exitEvent} onChange={(e) => setExitEvent(e.target.value)} aria-describedby="panel-events-hint panel-exit-error" />
+        <ErrorText id="panel-exit-error">{fieldError('exitEvent')}</ErrorText>
+        <p id="panel-events-hint" className="hint">
+          If you change these names, change the triggers of the Add to Audience / Remove from Audience mappings to match.
+        </p>
+
+        <label htmlFor="panel-advertiser">Advertiser ID</label>
+        <select id="panel-advertiser" value={advertiserId} onChange={(e) => setAdvertiserId(e.target.value)} aria-describedby="panel-advertiser-hint panel-advertiser-error">
+          {d.advertiserIds.length === 0 && <option value="">No authorised advertiser: connect TikTok in Settings</option>}
+          {d.advertiserIds.map((a) => (
+            <option key={a.id} value={a.id}>
+              {a.name ? `${a.name} (${a.id})` : a.id}
+            </option>
+          ))}
+        </select>
+        <p id="panel-advertiser-hint" className="hint">
+          The TikTok ad account that receives this audience, from the advertisers you authorised.
+        </p>
+        <ErrorText id="panel-advertiser-error">{fieldError('advertiserId')}</ErrorText>
+
+        <Notice kind="info">
+          <strong>Looking for &quot;ID Type&quot;?</strong> Segment&apos;s page asks native users for an ID Type. TikTok has dropped it from audience creation: the identifier types sent
+          follow from the mappings&apos; <em>Send Email?</em>, <em>Send Phone Number?</em> and <em>Send Mobile Advertising ID?</em> fields, so there is nothing to choose here.
+        </Notice>
+
+        {d.mode === 'native' && (
+          <>
+            <label htmlFor="panel-name">TikTok audience name</label>
+            <input id="panel-name" value={name} onChange={(e) => setName(e.target.value)} placeholder={props.audienceKey} aria-describedby="panel-name-error" />
+            <ErrorText id="panel-name-error">{fieldError('name')}</ErrorText>
+            <label htmlFor="panel-external">Existing TikTok audience ID (optional)</label>
+            <input id="panel-external" value={externalId} onChange={(e) => setExternalId(e.target.value)} inputMode="numeric" aria-describedby="panel-external-hint panel-external-error" />
+            <p id="panel-external-hint" className="hint">
+              Leave empty and a new Partner audience is created on TikTok when you save. Give an id to reuse an audience you own (ownership is checked).
+            </p>
+            <ErrorText id="panel-external-error">{fieldError('externalAudienceId')}</ErrorText>
+          </>
+        )}
+        <p className="hint">{DELAY_NOTE}</p>
+        <ErrorText>{otherError}</ErrorText>
+        <div className="actions">
+          <button type="submit" className="primary" disabled={busy}>
+            Save Settings
+          </button>
+          <button type="button" onClick={props.onClose}>
+            Cancel
+          </button>
+        </div>
+      </form>
+    </SidePanel>
+  )
+}

@@ -1,0 +1,237 @@
+/**
+ * Event Delivery: Delivered / Not Delivered / Retrying over time (a small SVG chart), P95
+ * latency, errors by reason with samples (You Sent, Request to Destination, Response from
+ * Destination) and the dead-letter list with replay. Refreshes every few seconds.
+ */
+import { useEffect, useState } from 'react'
+import { api, errorText, type DeadLetter, type DeliveryReport, type Destination } from '../api'
+import { ErrorText, formatNumber, formatTime, JsonBlock, Notice } from '../ui'
+
+const PERIODS = [
+  { key: '1h', label: 'Last hour', rangeMs: 3600_000, bucket: '5m' },
+  { key: '24h', label: 'Last 24 hours', rangeMs: 24 * 3600_000, bucket: '1h' },
+  { key: '7d', label: 'Last 7 days', rangeMs: 7 * 24 * 3600_000, bucket: '6h' }
+]
+const REFRESH_MS = 3000
+
+const SERIES = [
+  { key: 'delivered', label: 'Delivered', color: '#1a7f37' },
+  { key: 'failed', label: 'Not delivered', color: '#cf222e' },
+  { key: 'retrying', label: 'Retrying', color: '#bf8700' },
+  { key: 'pending', label: 'Pending', color: '#8c959f' }
+] as const
+
+function DeliveryChart({ report }: { report: DeliveryReport }) {
+  const width = 720
+  const height = 180
+  const pad = { left: 36, bottom: 22, top: 8 }
+  const buckets = report.buckets
+  const max = Math.max(1, ...buckets.map((b) => b.delivered + b.failed + b.retrying + b.pending))
+  const slots = Math.max(1, Math.round((report.to - report.from) / report.bucketMs))
+  const barW = (width - pad.left) / slots
+  const y = (v: number) => ((height - pad.bottom - pad.top) * v) / max
+  const summary = `Delivered ${report.totals.delivered}, not delivered ${report.totals.failed}, retrying ${report.totals.retrying}, pending ${report.totals.pending} over the period`
+  return (
+    <figure className="chart">
+      <svg viewBox={`0 0 ${width} ${height}`} role="img" aria-label={`Delivery over time: ${summary}`} preserveAspectRatio="none">
+        <line x1={pad.left} x2={width} y1={height - pad.bottom} y2={height - pad.bottom} stroke="#d0d7de" />
+        <text x={pad.left - 4} y={pad.top + 8} textAnchor="end" fontSize="10" fill="#57606a">
+          {max}
+        </text>
+        <text x={pad.left - 4} y={height - pad.bottom} textAnchor="end" fontSize="10" fill="#57606a">
+          0
+        </text>
+        {buckets.map((b) => {
+          const slot = Math.floor((b.start - report.from) / report.bucketMs)
+          let base = height - pad.bottom
+          return (
+            <g key={b.start}>
+              <title>{`${formatTime(b.start)}: ${b.delivered} delivered, ${b.failed} not delivered, ${b.retrying} retrying, ${b.pending} pending`}</title>
+              {SERIES.map((s) => {
+                const h = y(b[s.key])
+                base -= h
+                return h > 0 ? <rect key={s.key} x={pad.left + slot * barW + 1} y={base} width={Math.max(1, barW - 2)} height={h} fill={s.color} /> : null
+              })}
+            </g>
+          )
+        })}
+        <text x={pad.left} y={height - 6} fontSize="10" fill="#57606a">
+          {formatTime(report.from)}
+        </text>
+        <text x={width} y={height - 6} fontSize="10" fill="#57606a" textAnchor="end">
+          now
+        </text>
+      </svg>
+      <figcaption className="legend">
+        {SERIES.map((s) => (
+          <span key={s.key}>
+            <span className="swatch" style={{ background: s.color }} aria-hidden="true" /> {s.label}
+          </span>
+        ))}
+      </figcaption>
+    </figure>
+  )
+}
+
+export function DeliveryTab({ destination: d }: { destination: Destination }) {
+  const [period, setPeriod] = useState(PERIODS[0])
+  const [report, setReport] = useState<DeliveryReport>()
+  const [dead, setDead] = useState<{ total: number; items: DeadLetter[] }>()
+  const [error, setError] = useState<string>()
+  const [message, setMessage] = useState<string>()
+  const [tick, setTick] = useState(0)
+
+  useEffect(() => {
+    let stop = false
+    const load = async () => {
+      try {
+        const to = Date.now() + 1
+        const [r, dl] = await Promise.all([
+          api<DeliveryReport>('GET', `/api/destinations/${d.id}/delivery?from=${to - period.rangeMs}&to=${to}&bucket=${period.bucket}`),
+          api<{ total: number; items: DeadLetter[] }>('GET', `/api/destinations/${d.id}/dead-letters?limit=100`)
+        ])
+        if (stop) return
+        setReport(r)
+        setDead(dl)
+        setError(undefined)
+      } catch (err) {
+        if (!stop) setError(errorText(err))
+      }
+    }
+    void load()
+    const t = setInterval(load, REFRESH_MS)
+    return () => {
+      stop = true
+      clearInterval(t)
+    }
+  }, [d.id, period, tick])
+
+  const replay = async (ids?: number[]) => {
+    try {
+      const r = await api<{ replayed: number; notReplayed: number; warning?: string }>('POST', `/api/destinations/${d.id}/dead-letters/replay`, ids ? { ids } : {})
+      setMessage(`Replayed ${r.replayed} change(s)${r.notReplayed ? `, ${r.notReplayed} could not be replayed` : ''}.${r.warning ? ` ${r.warning}` : ''}`)
+      setTick((t) => t + 1)
+    } catch (err) {
+      setError(errorText(err))
+    }
+  }
+
+  return (
+    <section aria-labelledby="delivery-title">
+      <div className="page-head">
+        <h2 id="delivery-title">Event Delivery</h2>
+        <label htmlFor="delivery-period">Time period</label>
+        <select id="delivery-period" value={period.key} onChange={(e) => setPeriod(PERIODS.find((p) => p.key === e.target.value) ?? PERIODS[0])}>
+          {PERIODS.map((p) => (
+            <option key={p.key} value={p.key}>
+              {p.label}
+            </option>
+          ))}
+        </select>
+      </div>
+      {d.status === 'paused' && <Notice kind="error">Delivery is paused: {d.statusReason} Reauthorize TikTok in Settings; queued events wait and are not lost.</Notice>}
+      {!d.enabled && <Notice kind="warning">This destination is disabled: events are not sent until you enable it in Settings.</Notice>}
+      <ErrorText>{error}</ErrorText>
+      {report && (
+        <>
+          <dl className="metrics" aria-label="Key metrics">
+            <div>
+              <dt>Delivered</dt>
+              <dd data-testid="delivered-count">{formatNumber(report.totals.delivered)}</dd>
+            </div>
+            <div>
+              <dt>Not Delivered</dt>
+              <dd>{formatNumber(report.totals.failed)}</dd>
+            </div>
+            <div>
+              <dt>Retrying</dt>
+              <dd>{formatNumber(report.totals.retrying)}</dd>
+            </div>
+            <div>
+              <dt>Pending</dt>
+              <dd>{formatNumber(report.totals.pending)}</dd>
+            </div>
+            <div>
+              <dt>P95 Latency</dt>
+              <dd>{report.p95LatencyMs === null ? '—' : `${formatNumber(Math.round(report.p95LatencyMs))} ms`}</dd>
+            </div>
+          </dl>
+          <DeliveryChart report={report} />
+
+          <h3>Errors</h3>
+          {report.errors.length === 0 ? (
+            <p>No errors in this period.</p>
+          ) : (
+            <ul className="error-groups">
+              {report.errors.map((g, i) => (
+                <li key={i}>
+                  <details>
+                    <summary>
+                      <strong>{g.errorCode ?? g.status}</strong> {g.reason ?? '(no reason recorded)'} — {formatNumber(g.count)} {g.status === 'retrying' ? 'retrying' : 'not delivered'}, last {formatTime(g.lastAt)}
+                    </summary>
+                    <div className="result-grid">
+                      <JsonBlock label="You Sent" value={g.sample.received ?? '(the raw event is not kept once routed: identifiers are redacted)'} />
+                      <JsonBlock label="Request to Destination" value={g.sample.request} />
+                      <JsonBlock label="Response from Destination" value={g.sample.response} />
+                    </div>
+                  </details>
+                </li>
+              ))}
+            </ul>
+          )}
+        </>
+      )}
+
+      <h3>Dead letters</h3>
+      {message && <Notice kind="success">{message}</Notice>}
+      {dead && dead.total === 0 && <p>Nothing failed permanently.</p>}
+      {dead && dead.total > 0 && (
+        <>
+          <p>
+            {formatNumber(dead.total)} change(s) failed permanently and are kept with their reason.{' '}
+            <button type="button" onClick={() => replay()}>
+              Replay all
+            </button>
+          </p>
+          <div className="table-wrap">
+            <table>
+              <caption className="visually-hidden">Dead letters</caption>
+              <thead>
+                <tr>
+                  <th scope="col">When</th>
+                  <th scope="col">Action</th>
+                  <th scope="col">Reason</th>
+                  <th scope="col">Attempts</th>
+                  <th scope="col">
+                    <span className="visually-hidden">Replay</span>
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {dead.items.map((x) => (
+                  <tr key={x.id}>
+                    <td>{formatTime(x.createdAt)}</td>
+                    <td>{x.action}</td>
+                    <td>
+                      {x.errorCode && <code>{x.errorCode}</code>} {x.error}
+                    </td>
+                    <td>{x.attempts}</td>
+                    <td>
+                      {x.replayable ? (
+                        <button type="button" onClick={() => replay([x.id])} aria-label={`Replay dead letter ${x.id}`}>
+                          Replay
+                        </button>
+                      ) : (
+                        <span className="muted">not replayable</span>
+                      )}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        </>
+      )}
+    </section>
+  )
+}
