@@ -1,0 +1,198 @@
+/**
+ * The web console end to end in Debian's headless Chromium, on a fresh database with the built-in
+ * emulator: sign in → New Destination (native) → Connect TikTok (emulator consent page) → Enable
+ * Destination → Save Changes → Add Destination for an audience → New Mapping "Add to Audience" →
+ * Load Sample Event → Test Mapping (code 0) → Save → events with the write key → Event Delivery
+ * shows them delivered and the emulator holds the members; and the legacy Create Audience flow.
+ * Role and label selectors only: this is also the accessibility check.
+ * With CONSOLE_SCREENSHOTS=<dir> it saves a PNG of each main screen there (docs/screenshots).
+ */
+import { createHash } from 'node:crypto'
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, test } from 'node:test'
+import assert from 'node:assert/strict'
+import type { Browser, Page } from 'playwright-core'
+
+const CHROMIUM = '/usr/bin/chromium'
+const PASSWORD = 'console-test-password'
+const shotsDir = process.env.CONSOLE_SCREENSHOTS
+const haveChromium = existsSync(CHROMIUM)
+if (!haveChromium && process.env.CI === 'true') throw new Error(`Chromium is required in CI for the console tests: ${CHROMIUM} is missing (apt-get install chromium)`)
+const skip = haveChromium ? false : `no Chromium at ${CHROMIUM} (apt-get install chromium); the console browser tests are skipped locally`
+
+let dir: string
+let service: { url: string; close(): Promise<void> }
+let browser: Browser
+let page: Page
+
+async function shot(name: string): Promise<void> {
+  if (!shotsDir) return
+  mkdirSync(shotsDir, { recursive: true })
+  await page.screenshot({ path: join(shotsDir, `${name}.png`), fullPage: true })
+}
+
+before(async () => {
+  if (skip) return
+  dir = mkdtempSync(join(tmpdir(), 'tta-console-'))
+  process.env.DATABASE_URL = `sqlite:${join(dir, 'console.db')}`
+  process.env.ADMIN_PASSWORD = PASSWORD
+  delete process.env.TIKTOK_APP_ID
+  delete process.env.TIKTOK_API_URL
+  const { startService } = await import('../../src/server/serve.js')
+  const { consoleDir } = await import('../../src/server/console.js')
+  assert.ok(consoleDir(), 'the console is not built: run `npm run build` (npm install does it)')
+  service = await startService({ port: 0, banner: false, dataDir: dir })
+  const { chromium } = await import('playwright-core')
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync']
+  })
+  page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
+  page.setDefaultTimeout(10_000)
+  page.on('pageerror', (err) => console.error('console page error:', err.message))
+})
+
+/** On failure: where the page was and what it showed, for the test log. */
+async function explainFailure<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run()
+  } catch (err) {
+    const text = await page.locator('body').innerText().catch(() => '')
+    console.error(`console test failed at ${page.url()}; the page shows:\n${text.slice(0, 3000)}`)
+    throw err
+  }
+}
+
+after(async () => {
+  await browser?.close()
+  await service?.close()
+  if (dir) rmSync(dir, { recursive: true, force: true })
+})
+
+const basic = () => ({ authorization: `Basic ${Buffer.from(`admin:${PASSWORD}`).toString('base64')}` })
+
+test('native flow: sign in, connect TikTok, enable, connect an audience, map, test, deliver', { skip, timeout: 60_000 }, () => explainFailure(async () => {
+  await page.goto(`${service.url}/`)
+  await shot('sign-in')
+  await page.getByLabel('Admin password').fill('wrong')
+  await page.getByRole('button', { name: 'Sign in' }).click()
+  await page.getByRole('alert').filter({ hasText: 'Wrong password' }).waitFor()
+  await page.getByLabel('Admin password').fill(PASSWORD)
+  await page.getByRole('button', { name: 'Sign in' }).click()
+
+  await page.getByRole('heading', { name: 'Destinations' }).waitFor()
+  await page.getByRole('button', { name: 'New Destination' }).click()
+  await page.getByLabel('Destination name').fill('TikTok Native')
+  await page.getByRole('radio', { name: 'Native' }).check()
+  await page.getByRole('button', { name: 'Create Destination' }).click()
+
+  // Settings: enabling is refused until TikTok is connected, with the reason.
+  await page.getByRole('heading', { name: 'TikTok Native' }).waitFor()
+  await page.getByRole('switch', { name: 'Enable Destination' }).click()
+  await page.locator('#enable-refusal').waitFor()
+  assert.equal(await page.getByRole('switch', { name: 'Enable Destination' }).getAttribute('aria-checked'), 'false')
+
+  await page.getByRole('link', { name: 'Connect TikTok' }).click()
+  await page.getByRole('heading', { name: /TikTok emulator: authorise/ }).waitFor()
+  await page.getByRole('button', { name: 'Approve' }).click()
+  await page.getByRole('status').filter({ hasText: 'TikTok connected' }).waitFor()
+  await page.getByRole('list', { name: 'Authorised advertisers' }).getByText('7000000000000000001').waitFor()
+  await page.getByRole('switch', { name: 'Enable Destination' }).click()
+  await page.locator('[role="switch"][aria-checked="true"]', { hasText: '' }).first().waitFor()
+  await page.getByRole('button', { name: 'Save Changes' }).click()
+  await page.getByRole('status').filter({ hasText: 'Changes saved' }).waitFor()
+  await page.getByText('Enabled', { exact: true }).first().waitFor()
+  await shot('settings')
+
+  // Audiences: Add Destination side panel for the declared audience.
+  await page.getByRole('tab', { name: 'Audiences' }).click()
+  await page.getByRole('button', { name: /Add Destination to First time shopper/ }).click()
+  const panel = page.getByRole('dialog', { name: /Add Destination/ })
+  await panel.getByRole('switch', { name: 'Send Track' }).waitFor()
+  assert.equal(await panel.getByRole('switch', { name: 'Send Track' }).getAttribute('aria-checked'), 'true')
+  assert.equal(await panel.getByRole('switch', { name: 'Send Identify' }).getAttribute('aria-checked'), 'false')
+  await panel.getByLabel('Advertiser ID').selectOption('7000000000000000001')
+  await panel.getByText('Looking for "ID Type"?').waitFor()
+  await shot('add-destination')
+  await panel.getByRole('button', { name: 'Save Settings' }).click()
+  await panel.waitFor({ state: 'detached' })
+  await page.getByRole('definition').filter({ hasText: 'matched users' }).first().waitFor()
+  await page.getByText('TikTok takes 24–48 hours').first().waitFor()
+  await shot('audiences')
+
+  // Mappings: New Mapping → Add to Audience → Load Sample Event → Test Mapping → Save.
+  await page.getByRole('tab', { name: 'Mappings' }).click()
+  await page.getByRole('button', { name: 'New Mapping' }).click()
+  await page.getByRole('button', { name: 'Add to Audience' }).click()
+  await page.getByRole('heading', { name: 'Add to Audience' }).waitFor()
+  // Pre-filled from the action's definition: the default is a mapping-kit @if directive.
+  assert.match(await page.getByLabel('User Email', { exact: true }).inputValue(), /"@if"/)
+  await page.getByRole('button', { name: 'Load Sample Event' }).click()
+  await page.waitForFunction(() => (document.getElementById('test-event') as HTMLTextAreaElement).value.includes('Audience Entered'))
+  await page.getByRole('button', { name: 'Test Mapping' }).click()
+  const result = page.getByRole('region', { name: 'Test result' })
+  await result.getByText('code: 0').waitFor()
+  assert.match(await result.getByRole('region', { name: 'Request to TikTok' }).innerText(), /segment\/mapping/)
+  await shot('mapping-editor')
+  await page.getByRole('button', { name: 'Save', exact: true }).click()
+  await page.getByRole('switch', { name: 'Enable mapping Add to Audience' }).click()
+  await page.locator('[role="switch"][aria-label="Enable mapping Add to Audience"][aria-checked="true"]').waitFor()
+  await shot('mappings')
+
+  // Events with the write key, then Event Delivery and the emulator's members.
+  const sources = (await (await fetch(`${service.url}/api/sources`, { headers: basic() })).json()) as { writeKey: string }[]
+  const writeKey = sources[0].writeKey
+  const emails = ['ana@example.com', 'bo@example.com', 'cy@example.com']
+  const batch = emails.map((email, i) => ({
+    type: 'track',
+    event: 'Audience Entered',
+    messageId: `console-test-${i}`,
+    userId: `user-${i}`,
+    properties: { audience_key: 'first_time_shopper', first_time_shopper: true },
+    context: { traits: { email }, personas: { computation_class: 'audience', computation_key: 'first_time_shopper', computation_id: 'aud_1', namespace: 'spa_1' } }
+  }))
+  const posted = await fetch(`${service.url}/v1/batch`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${writeKey}:`).toString('base64')}` },
+    body: JSON.stringify({ batch })
+  })
+  assert.equal(posted.status, 200)
+
+  await page.getByRole('tab', { name: 'Event Delivery' }).click()
+  await page.waitForFunction(() => Number(document.querySelector('[data-testid="delivered-count"]')?.textContent?.replace(/,/g, '')) >= 3, undefined, { timeout: 20_000 })
+  await page.getByRole('img', { name: /Delivery over time/ }).waitFor()
+  await shot('event-delivery')
+
+  const dest = ((await (await fetch(`${service.url}/api/destinations`, { headers: basic() })).json()) as { id: number; name: string }[]).find((d) => d.name === 'TikTok Native')!
+  const conns = (await (await fetch(`${service.url}/api/destinations/${dest.id}/audiences`, { headers: basic() })).json()) as { externalAudienceId: string }[]
+  const members = (await (await fetch(`${service.url}/emulator/_emulator/audiences/${conns[0].externalAudienceId}/members`)).json()) as { members: Record<string, string[]> }
+  for (const email of emails) assert.ok(members.members.EMAIL_SHA256.includes(createHash('sha256').update(email).digest('hex')), `${email} is a member`)
+}))
+
+test('legacy flow: Create Audience (Legacy) → Test Mapping shows the new audience id', { skip, timeout: 40_000 }, () => explainFailure(async () => {
+  await page.goto(`${service.url}/destinations/new`)
+  await page.getByLabel('Destination name').fill('TikTok Legacy')
+  await page.getByRole('radio', { name: 'Legacy' }).check()
+  await page.getByRole('button', { name: 'Create Destination' }).click()
+  await page.getByRole('heading', { name: 'TikTok Legacy' }).waitFor()
+  await page.getByRole('link', { name: 'Connect TikTok' }).click()
+  await page.getByRole('button', { name: 'Approve' }).click()
+  await page.getByRole('status').filter({ hasText: 'TikTok connected' }).waitFor()
+
+  await page.getByRole('tab', { name: 'Mappings' }).click()
+  await page.getByRole('button', { name: 'New Mapping' }).click()
+  await page.getByRole('button', { name: 'Create Audience (Legacy)' }).click()
+  await page.getByRole('button', { name: 'Load Sample Event' }).click()
+  const advertiser = page.getByLabel('Advertiser ID', { exact: true })
+  await page.locator('option', { hasText: '7000000000000000001' }).first().waitFor({ state: 'attached' })
+  await advertiser.selectOption('7000000000000000001')
+  await page.getByLabel('Custom Audience Name', { exact: true }).fill(`Console legacy ${Date.now()}`)
+  await page.getByRole('button', { name: 'Test Mapping' }).click()
+  const id = await page.getByLabel('New audience id').innerText()
+  assert.match(id, /^\d+$/)
+  const audiences = (await (await fetch(`${service.url}/emulator/_emulator/audiences`)).json()) as { audiences: { audience_id: string }[] }
+  assert.ok(audiences.audiences.some((a) => String(a.audience_id) === id), 'the audience exists on the (emulated) TikTok')
+  await shot('legacy-create-audience')
+}))
