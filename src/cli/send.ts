@@ -6,7 +6,8 @@
 import { checkEvent } from '../pipeline/event.js'
 import { listSources } from '../store/sql/config.js'
 import { eventOutcomes, failureReasons } from '../store/sql/changes.js'
-import { maxEventId, type InboxEvent } from '../store/sql/events.js'
+import { maxEventId } from '../store/sql/events.js'
+import type { SegmentEvent } from '../pipeline/event.js'
 import { readNdjson } from './ndjson.js'
 import { printError, runOneShot } from './one-shot.js'
 
@@ -46,10 +47,10 @@ export async function runSend(opts: SendOptions): Promise<number> {
     let lines = 0
     let invalid = 0
     let accepted = 0
-    let chunk: InboxEvent[] = []
+    let chunk: SegmentEvent[] = []
     const flush = async () => {
       if (chunk.length === 0) return
-      accepted += await pipeline.ingest(chunk)
+      accepted += await pipeline.ingest(source.id, chunk)
       chunk = []
     }
     try {
@@ -61,15 +62,7 @@ export async function runSend(opts: SendOptions): Promise<number> {
           printError(`${opts.events === '-' ? 'stdin' : opts.events}:${item.line}: ${check.error}`)
           continue
         }
-        const e = check.event
-        chunk.push({
-          sourceId: source.id,
-          messageId: e.messageId,
-          receivedAt: Date.now(),
-          type: e.type,
-          name: typeof e.event === 'string' ? e.event : null,
-          body: JSON.stringify(e)
-        })
+        chunk.push(check.event)
         if (chunk.length >= INGEST_CHUNK) await flush()
       }
       await flush()

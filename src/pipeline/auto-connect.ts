@@ -25,17 +25,12 @@ export class AutoConnector {
   }
 
   /** Connects the audiences of `events` that auto-connecting destinations do not know yet. */
-  async prepare(events: { source_id: number; body: string }[]): Promise<void> {
+  async prepare(events: { sourceId: number; event: Record<string, unknown> }[]): Promise<void> {
     const wanted = new Map<string, { destinationId: number; key: string; name: string | null; advertiserId: string; token: string }>()
     for (const e of events) {
-      let audience
-      try {
-        audience = audienceOf(JSON.parse(e.body) as Record<string, unknown>)
-      } catch {
-        continue
-      }
+      const audience = audienceOf(e.event)
       if (!audience) continue
-      for (const routed of this.table.destinationsOf(e.source_id)) {
+      for (const routed of this.table.destinationsOf(e.sourceId)) {
         const d = routed.destination
         if (!d.autoConnect || d.mode !== 'native' || !d.enabled || !d.accessToken || routed.connections.has(audience.key)) continue
         const advertiserId = d.advertiserIds[0]

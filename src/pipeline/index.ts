@@ -1,22 +1,24 @@
 /**
- * The pipeline: ingest → route → queue → batch → deliver. One router loop and `concurrency`
- * delivery loops per process; several processes on one PostgreSQL database share the work.
+ * The pipeline: ingest → route → queue → batch → deliver. Ingestion routes as it records (one
+ * transaction, shared by the requests that arrive meanwhile); `concurrency` delivery loops per
+ * process drain the queue; several processes on one PostgreSQL database share the work.
  */
 import type { Logger } from 'pino'
 import type { Store } from '../store/index.js'
-import { countUnroutedEvents, insertEvents, type InboxEvent } from '../store/sql/events.js'
 import { countDeliverablePending, nextWakeAt } from '../store/sql/partitions.js'
 import type { TikTokClient } from '../tiktok/client.js'
 import { Deliverer, type DeliveryEvents, type DeliveryOptions } from './deliverer.js'
 import { QualityCounters } from './quality.js'
-import { Router } from './router.js'
+import { Router, type AcceptedEvent } from './router.js'
+import type { SegmentEvent } from './event.js'
 import { AutoConnector } from './auto-connect.js'
 import { RoutingTable } from './routing-table.js'
 
 export interface PipelineOptions {
   windowMs: number
   concurrency: number
-  routerBatch: number
+  /** At most this many events share one ingestion transaction. */
+  groupCommitEvents: number
   /** How often idle loops look for work other processes queued. */
   pollMs: number
   delivery: DeliveryOptions
@@ -30,7 +32,7 @@ function positiveInt(v: string | undefined): number | undefined {
 export const DEFAULT_PIPELINE_OPTIONS: PipelineOptions = {
   windowMs: 1000,
   concurrency: 4,
-  routerBatch: 1000,
+  groupCommitEvents: 5000,
   pollMs: 500,
   delivery: {
     rateLimit: 50,
@@ -74,7 +76,8 @@ export class Pipeline {
   readonly deliverer: Deliverer
   private running = false
   private loops: Promise<void>[] = []
-  private readonly routeSignal = new Signal()
+  private pendingIngest: { items: AcceptedEvent[]; resolve: (n: number) => void; reject: (e: unknown) => void }[] = []
+  private ingesting: Promise<void> | undefined
   private readonly deliverSignal = new Signal()
 
   constructor(
@@ -85,30 +88,61 @@ export class Pipeline {
     events: DeliveryEvents = {}
   ) {
     this.table = new RoutingTable(store)
-    this.router = new Router(store, this.table, this.quality, { batchEvents: opts.routerBatch, windowMs: opts.windowMs }, new AutoConnector(store, this.table, tiktok, log))
+    this.router = new Router(store, this.table, this.quality, { windowMs: opts.windowMs }, new AutoConnector(store, this.table, tiktok, log))
     this.deliverer = new Deliverer(store, this.table, tiktok, opts.delivery, events)
   }
 
   start(): void {
     if (this.running) return
     this.running = true
-    this.loops.push(this.routerLoop())
     for (let i = 0; i < this.opts.concurrency; i++) this.loops.push(this.deliveryLoop())
   }
 
   async stop(): Promise<void> {
     this.running = false
-    this.routeSignal.notify()
+    await this.ingesting
     this.deliverSignal.notify()
     await Promise.all(this.loops)
     this.loops = []
   }
 
-  /** Accepts events into the durable inbox; resolves after commit with the number that were new. */
-  async ingest(events: InboxEvent[]): Promise<number> {
-    const n = await insertEvents(this.store.db, events)
-    this.routeSignal.notify()
-    return n
+  /**
+   * Accepts events of one source: resolves after they are committed — recorded and routed into the
+   * queue — with the number that were new. Requests arriving while a transaction runs share the
+   * next one (group commit: one disk sync for many requests).
+   */
+  ingest(sourceId: number, events: SegmentEvent[], receivedAt = Date.now()): Promise<number> {
+    if (events.length === 0) return Promise.resolve(0)
+    return new Promise((resolve, reject) => {
+      this.pendingIngest.push({ items: events.map((event) => ({ sourceId, event, receivedAt })), resolve, reject })
+      this.ingesting ??= this.drainIngest()
+    })
+  }
+
+  private async drainIngest(): Promise<void> {
+    while (this.pendingIngest.length > 0) {
+      const group: typeof this.pendingIngest = []
+      let size = 0
+      while (this.pendingIngest.length > 0 && (group.length === 0 || size + this.pendingIngest[0].items.length <= this.opts.groupCommitEvents)) {
+        const next = this.pendingIngest.shift()!
+        size += next.items.length
+        group.push(next)
+      }
+      try {
+        const isNew = await this.router.accept(group.flatMap((g) => g.items))
+        let at = 0
+        for (const g of group) {
+          let n = 0
+          for (let i = 0; i < g.items.length; i++) if (isNew[at + i]) n++
+          at += g.items.length
+          g.resolve(n)
+        }
+        this.deliverSignal.notify()
+      } catch (err) {
+        for (const g of group) g.reject(err)
+      }
+    }
+    this.ingesting = undefined
   }
 
   /** Sends partial batches at once instead of waiting for their window (end of a one-shot input). */
@@ -119,33 +153,14 @@ export class Pipeline {
 
   /** Wakes the loops (configuration changed, a destination resumed, …). */
   poke(): void {
-    this.routeSignal.notify()
     this.deliverSignal.notify()
   }
 
   /** Resolves once nothing is left to route and no deliverable change is pending. */
   async whenIdle(checkEveryMs = 50): Promise<void> {
     for (;;) {
-      const unrouted = await countUnroutedEvents(this.store.db)
-      if (unrouted === 0 && (await countDeliverablePending(this.store.db)) === 0) return
+      if (!this.ingesting && (await countDeliverablePending(this.store.db)) === 0) return
       await new Promise((r) => setTimeout(r, checkEveryMs))
-    }
-  }
-
-  private async routerLoop(): Promise<void> {
-    while (this.running) {
-      try {
-        const n = await this.router.routeBatch()
-        if (n > 0) {
-          this.deliverSignal.notify()
-          continue
-        }
-      } catch (err) {
-        this.log?.error({ err }, 'routing failed; retrying')
-        await this.routeSignal.wait(1000)
-        continue
-      }
-      await this.routeSignal.wait(this.opts.pollMs)
     }
   }
 

@@ -1,28 +1,34 @@
 /**
- * The router: takes accepted events from the inbox, applies each destination's audience
- * connections and mappings, and turns them into queued changes (hashed ids only) — all in one
- * transaction with marking the events routed, so an event is routed exactly once.
+ * The router: records accepted events and turns them into queued changes in the same
+ * transaction — each destination's audience connections and mappings applied, identifiers hashed —
+ * so an event is routed exactly once, and what is acknowledged is already queued. Concurrent
+ * requests share one transaction (group commit, see Pipeline.ingest).
  */
 import type { Store } from '../store/index.js'
 import { recordAudiencesSeen } from '../store/sql/config.js'
-import { fetchUnroutedEvents, markEventsRouted } from '../store/sql/events.js'
+import { insertEventRecords } from '../store/sql/events.js'
+import { storeEventSamples } from '../store/sql/event-samples.js'
 import { addPending, ensurePartitions } from '../store/sql/partitions.js'
 import { insertChanges, type NewChange } from '../store/sql/changes.js'
-import { audienceOf } from './event.js'
-import { queueKeys, routeEvent } from './route-event.js'
-import { redactEvent } from './redact.js'
-import { storeEventSamples } from '../store/sql/event-samples.js'
-import type { RoutedDestination, RoutingTable } from './routing-table.js'
-import type { QualityCounters } from './quality.js'
 import type { AutoConnector } from './auto-connect.js'
+import { audienceOf, type SegmentEvent } from './event.js'
+import type { QualityCounters } from './quality.js'
+import { redactEvent } from './redact.js'
+import { queueKeys, routeEvent } from './route-event.js'
+import type { RoutedDestination, RoutingTable } from './routing-table.js'
 
 export interface RouterOptions {
-  /** Events routed per transaction. */
-  batchEvents: number
   windowMs: number
 }
 
-type Ev = Record<string, any>
+/** An event accepted from a source (shape already checked). */
+export interface AcceptedEvent {
+  sourceId: number
+  event: SegmentEvent
+  receivedAt: number
+}
+
+type QueuedChange = NewChange & { partitionKey?: string }
 
 export class Router {
   private readonly partitionIds = new Map<string, number>()
@@ -37,83 +43,78 @@ export class Router {
     private readonly connector?: AutoConnector
   ) {}
 
-  /** Routes one batch of inbox events; returns how many were routed (0 = inbox empty). */
-  async routeBatch(): Promise<number> {
+  /** Records and routes `items` in one transaction; per item, whether it was new (not a re-sent messageId). */
+  async accept(items: AcceptedEvent[]): Promise<boolean[]> {
     await this.table.refresh()
-    if (this.connector?.active) {
-      // Look ahead (outside the routing transaction: creating TikTok audiences is a network call).
-      await this.connector.prepare(await fetchUnroutedEvents(this.store.db, this.opts.batchEvents, false))
-    }
+    // Creating TikTok audiences is a network call: before the transaction, not inside it.
+    if (this.connector?.active) await this.connector.prepare(items)
     // Partitions created in the transaction are cached only once it commits (a rollback undoes them).
     const created = new Map<string, number>()
-    const routed = await this.store.db.tx(async (db) => {
+    const isNew = await this.store.db.tx(async (db) => {
       created.clear()
-      const events = await fetchUnroutedEvents(db, this.opts.batchEvents)
-      if (events.length === 0) return 0
       const now = Date.now()
-      const changes: (NewChange & { partitionKey?: string })[] = []
-      const keepBody = new Set<number>()
+      const ids = await insertEventRecords(
+        db,
+        items.map((i) => ({ sourceId: i.sourceId, messageId: i.event.messageId, receivedAt: i.receivedAt, type: i.event.type, name: typeof i.event.event === 'string' ? i.event.event : null })),
+        now
+      )
+      const changes: QueuedChange[] = []
       const samples = new Map<number, string>()
       const seen = new Map<string, { sourceId: number; key: string; name: string | null; at: number }>()
-
-      for (const row of events) {
-        let event: Ev
-        try {
-          event = JSON.parse(row.body) as Ev
-        } catch {
-          continue // cannot happen: bodies are checked before they are accepted
-        }
-        const audience = audienceOf(event)
-        if (audience) {
-          const k = `${row.source_id}|${audience.key}`
-          const last = this.audienceSeenAt.get(k) ?? 0
-          if (now - last > 60_000) {
-            this.audienceSeenAt.set(k, now)
-            seen.set(k, { sourceId: row.source_id, key: audience.key, name: audience.name, at: now })
-          }
-        }
-        for (const routed of this.table.destinationsOf(row.source_id)) {
+      items.forEach((item, i) => {
+        const eventId = ids[i]
+        if (eventId === undefined) return
+        const audience = audienceOf(item.event)
+        if (audience) this.noteAudienceSeen(item.sourceId, audience, now, seen)
+        for (const routed of this.table.destinationsOf(item.sourceId)) {
           const before = changes.length
-          this.routeToDestination(row.id, event, audience?.key, routed, changes, now)
-          for (let i = before; i < changes.length; i++) {
-            if (changes[i].status === 'failed' && !keepBody.has(row.id)) {
-              keepBody.add(row.id)
-              samples.set(row.id, JSON.stringify(redactEvent(event)))
-            }
+          this.routeToDestination(eventId, item.event, audience?.key, routed, changes, now)
+          for (let c = before; c < changes.length; c++) {
+            if (changes[c].status === 'failed' && !samples.has(eventId)) samples.set(eventId, JSON.stringify(redactEvent(item.event)))
           }
         }
-      }
-
-      // Partitions: resolve ids (cached), then insert and count per partition.
-      const missing = new Map<string, number>()
-      for (const c of changes) if (c.partitionKey && !this.partitionIds.has(c.partitionKey)) missing.set(c.partitionKey, c.destinationId)
-      if (missing.size > 0) {
-        const ids = await ensurePartitions(db, [...missing].map(([key, destinationId]) => ({ key, destinationId })))
-        for (const [k, id] of ids) created.set(k, id)
-      }
-      const perPartition = new Map<number, { n: number; destinationId: number }>()
-      for (const c of changes) {
-        if (!c.partitionKey) continue
-        c.partitionId = (this.partitionIds.get(c.partitionKey) ?? created.get(c.partitionKey))!
-        const p = perPartition.get(c.partitionId) ?? { n: 0, destinationId: c.destinationId }
-        p.n++
-        perPartition.set(c.partitionId, p)
-      }
-      await insertChanges(db, changes)
-      for (const [pid, { n, destinationId }] of perPartition) {
-        const batchSize = this.table.destination(destinationId)?.destination.batchSize ?? 10000
-        await addPending(db, pid, n, batchSize, now, this.opts.windowMs)
-      }
-      await markEventsRouted(db, events.map((e) => e.id), keepBody, now)
+      })
+      await this.queue(db, changes, now, created)
       await storeEventSamples(db, samples)
-      if (seen.size > 0) await recordAudiencesSeen(db, [...seen.values()])
-      return events.length
+      if (seen.size > 0) await recordAudiencesSeen(db, [...seen.values()].sort((a, b) => a.key.localeCompare(b.key)))
+      return ids.map((id) => id !== undefined)
     })
     for (const [k, id] of created) this.partitionIds.set(k, id)
-    return routed
+    return isNew
   }
 
-  private routeToDestination(eventId: number, event: Ev, audienceKey: string | undefined, routed: RoutedDestination, out: (NewChange & { partitionKey?: string })[], now: number): void {
+  /** Inserts the changes and counts them on their partitions (in id order: no deadlock between processes). */
+  private async queue(db: Store['db'], changes: QueuedChange[], now: number, created: Map<string, number>): Promise<void> {
+    const missing = new Map<string, number>()
+    for (const c of changes) if (c.partitionKey && !this.partitionIds.has(c.partitionKey)) missing.set(c.partitionKey, c.destinationId)
+    if (missing.size > 0) {
+      const ids = await ensurePartitions(db, [...missing].map(([key, destinationId]) => ({ key, destinationId })))
+      for (const [k, id] of ids) created.set(k, id)
+    }
+    const perPartition = new Map<number, { n: number; destinationId: number }>()
+    for (const c of changes) {
+      if (!c.partitionKey) continue
+      c.partitionId = (this.partitionIds.get(c.partitionKey) ?? created.get(c.partitionKey))!
+      const p = perPartition.get(c.partitionId) ?? { n: 0, destinationId: c.destinationId }
+      p.n++
+      perPartition.set(c.partitionId, p)
+    }
+    await insertChanges(db, changes)
+    for (const [pid, { n, destinationId }] of [...perPartition].sort((a, b) => a[0] - b[0])) {
+      const batchSize = this.table.destination(destinationId)?.destination.batchSize ?? 10000
+      await addPending(db, pid, n, batchSize, now, this.opts.windowMs)
+    }
+  }
+
+  /** Audiences seen in traffic are recorded, at most once a minute per audience. */
+  private noteAudienceSeen(sourceId: number, audience: { key: string; name: string | null }, now: number, seen: Map<string, { sourceId: number; key: string; name: string | null; at: number }>): void {
+    const k = `${sourceId}|${audience.key}`
+    if (now - (this.audienceSeenAt.get(k) ?? 0) <= 60_000) return
+    this.audienceSeenAt.set(k, now)
+    seen.set(k, { sourceId, key: audience.key, name: audience.name, at: now })
+  }
+
+  private routeToDestination(eventId: number, event: SegmentEvent, audienceKey: string | undefined, routed: RoutedDestination, out: QueuedChange[], now: number): void {
     const destinationId = routed.destination.id
     const base = { eventId, destinationId, createdAt: now, batchKey: null, ids: null, payload: null, error: null, errorCode: null, partitionId: null }
     for (const o of routeEvent(event, audienceKey, routed, this.isOurs)) {

@@ -8,7 +8,6 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { createGunzip, createInflate } from 'node:zlib'
 import { checkEvent, type SegmentEvent } from '../pipeline/event.js'
 import { sourceByWriteKey } from '../store/sql/config.js'
-import type { InboxEvent } from '../store/sql/events.js'
 import type { Source } from '../store/model.js'
 import type { ServerContext } from './context.js'
 
@@ -91,15 +90,9 @@ export const ingestionPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = async
 
   async function accept(source: Source, events: SegmentEvent[]): Promise<void> {
     const now = Date.now()
-    const rows: InboxEvent[] = events.map((e) => ({
-      sourceId: source.id,
-      messageId: e.messageId,
-      receivedAt: now,
-      type: e.type,
-      name: typeof e.event === 'string' ? e.event : null,
-      body: JSON.stringify({ ...e, receivedAt: new Date(now).toISOString() })
-    }))
-    await ctx.pipeline.ingest(rows)
+    const receivedAt = new Date(now).toISOString()
+    for (const e of events) e.receivedAt = receivedAt
+    await ctx.pipeline.ingest(source.id, events, now)
     ctx.metrics.received.inc({ source: source.name }, events.length)
   }
 
