@@ -48,6 +48,21 @@ program
   })
 
 program
+  .command('sync')
+  .description(
+    'Mirror sync: given the full current member list of an audience (CSV with a header of email, phone, advertising_id columns, or NDJSON), send only the changes since the last sync. Keeps the synced state (hashes only) in the database (DATABASE_URL or --db; default ./data). Exit 0 when everything was delivered, 1 otherwise.'
+  )
+  .requiredOption('--config <file>', 'config file (YAML or JSON)')
+  .requiredOption('--destination <name>', 'destination name from the config')
+  .requiredOption('--audience <key>', 'audience key (connected to the destination, or mapped by its mappings)')
+  .requiredOption('--members <file>', 'the full member list: .csv, or .ndjson/.jsonl')
+  .option('--db <url>', 'database: sqlite:PATH or postgres://… (default: DATABASE_URL, else sqlite:./data/tiktok-audiences.db)')
+  .action(async (o: { config: string; destination: string; audience: string; members: string; db?: string }) => {
+    const { runSync } = await import('./sync.js')
+    process.exitCode = await runSync(o)
+  })
+
+program
   .command('report')
   .description(
     'Identifier-quality dry run: runs the events through each destination of the config as delivery would, and reports usable, pre-hashed, repaired and rejected identifiers, failures and the exact requests that would be sent. Sends nothing.'

@@ -121,3 +121,23 @@ export async function failureReasons(db: Db, afterEventId: number): Promise<{ er
   )
   return rows.map((r) => ({ error: r.error ?? 'unknown error', n: Number(r.n) }))
 }
+
+/** Outcome per event (by messageId) of one source: delivered, failed, pending or filtered (no change). */
+export async function outcomesByMessageId(db: Db, sourceId: number, messageIds: string[]): Promise<Map<string, 'delivered' | 'failed' | 'pending' | 'filtered'>> {
+  const out = new Map<string, 'delivered' | 'failed' | 'pending' | 'filtered'>()
+  for (const part of chunks(messageIds, 500)) {
+    const rows = await db.all<{ message_id: string; n_all: number; n_failed: number; n_pending: number }>(
+      `SELECT e.message_id, COUNT(c.id) AS n_all,
+         SUM(CASE WHEN c.status = 'failed' THEN 1 ELSE 0 END) AS n_failed,
+         SUM(CASE WHEN c.status = 'pending' THEN 1 ELSE 0 END) AS n_pending
+       FROM events e LEFT JOIN changes c ON c.event_id = e.id
+       WHERE e.source_id = $1 AND e.message_id IN (${placeholders(part.length, 2)})
+       GROUP BY e.message_id`,
+      [sourceId, ...part]
+    )
+    for (const r of rows) {
+      out.set(r.message_id, Number(r.n_failed) > 0 ? 'failed' : Number(r.n_pending) > 0 ? 'pending' : Number(r.n_all) > 0 ? 'delivered' : 'filtered')
+    }
+  }
+  return out
+}
