@@ -4,7 +4,7 @@
  * `transform` and the compiled payload validator run.
  */
 import { ACTION_KEYS, defaultMapping, isActionKey, tiktokAudiences } from './definition.js'
-import { ConfigError } from './errors.js'
+import { ConfigError, PayloadValidationError } from './errors.js'
 import { compilePayloadValidator, type MappedPayload } from './payload.js'
 import { sampleEvent } from './samples.js'
 import { mappingKit, validateMapping } from './segmentLibraries.js'
@@ -29,6 +29,12 @@ export interface CompiledMapping {
   matches(event: unknown): boolean
   /** Mapping-kit, empty-value removal and payload validation; throws PayloadValidationError. */
   map(event: Record<string, unknown>): MappedPayload
+  /**
+   * `map` for many events at once: mapping-kit checks the mapping once per call instead of once
+   * per event (measured: about 40% of `transform`'s time). A validation failure is returned in
+   * place of its payload.
+   */
+  mapBatch(events: Record<string, unknown>[]): (MappedPayload | PayloadValidationError)[]
 }
 
 /** Keys Segment's platform itself reads from a mapping; they are not action fields. */
@@ -87,12 +93,38 @@ export function compileMapping(config: MappingConfig): CompiledMapping {
   }
 
   const validatePayload = compilePayloadValidator(action.fields)
+  const map = (event: Record<string, unknown>) => validatePayload(mappingKit.transform(mapping, event))
+  const validateOrReturn = (mapped: Record<string, unknown>): MappedPayload | PayloadValidationError => {
+    try {
+      return validatePayload(mapped)
+    } catch (err) {
+      if (err instanceof PayloadValidationError) return err
+      throw err
+    }
+  }
   return {
     action,
     trigger,
     mapping,
     warnings: compiledTrigger.warnings,
     matches: compiledTrigger.matches,
-    map: (event) => validatePayload(mappingKit.transform(mapping, event))
+    map,
+    mapBatch(events) {
+      let mapped: Record<string, unknown>[]
+      try {
+        mapped = mappingKit.transformBatch(mapping, events)
+      } catch {
+        // One event made a directive throw: map them one by one so only that event fails.
+        return events.map((e) => {
+          try {
+            return map(e)
+          } catch (err) {
+            if (err instanceof PayloadValidationError) return err
+            return new PayloadValidationError(`Mapping failed: ${(err as Error).message}`)
+          }
+        })
+      }
+      return mapped.map(validateOrReturn)
+    }
   }
 }

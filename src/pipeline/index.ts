@@ -19,6 +19,8 @@ export interface PipelineOptions {
   concurrency: number
   /** At most this many events share one ingestion transaction. */
   groupCommitEvents: number
+  /** Ingestion transactions in flight at once on PostgreSQL (SQLite: always one). */
+  concurrentCommits: number
   /** How often idle loops look for work other processes queued. */
   pollMs: number
   delivery: DeliveryOptions
@@ -33,6 +35,7 @@ export const DEFAULT_PIPELINE_OPTIONS: PipelineOptions = {
   windowMs: 1000,
   concurrency: 4,
   groupCommitEvents: 5000,
+  concurrentCommits: 4,
   pollMs: 500,
   delivery: {
     rateLimit: 50,
@@ -77,7 +80,7 @@ export class Pipeline {
   private running = false
   private loops: Promise<void>[] = []
   private pendingIngest: { items: AcceptedEvent[]; resolve: (n: number) => void; reject: (e: unknown) => void }[] = []
-  private ingesting: Promise<void> | undefined
+  private readonly committers = new Set<Promise<void>>()
   private readonly deliverSignal = new Signal()
 
   constructor(
@@ -100,7 +103,7 @@ export class Pipeline {
 
   async stop(): Promise<void> {
     this.running = false
-    await this.ingesting
+    await Promise.all(this.committers)
     this.deliverSignal.notify()
     await Promise.all(this.loops)
     this.loops = []
@@ -115,11 +118,19 @@ export class Pipeline {
     if (events.length === 0) return Promise.resolve(0)
     return new Promise((resolve, reject) => {
       this.pendingIngest.push({ items: events.map((event) => ({ sourceId, event, receivedAt })), resolve, reject })
-      this.ingesting ??= this.drainIngest()
+      // SQLite has one writer; PostgreSQL overlaps a few transactions (their network round trips).
+      // Concurrent requests have no order between them, so concurrent commits keep every promise of
+      // SPEC §3.3: a request acknowledged before the next one was sent commits before it.
+      const limit = this.store.db.dialect === 'sqlite' ? 1 : this.opts.concurrentCommits
+      while (this.committers.size < limit && this.pendingIngest.length > 0) {
+        const c: Promise<void> = this.commitLoop().finally(() => this.committers.delete(c))
+        this.committers.add(c)
+      }
     })
   }
 
-  private async drainIngest(): Promise<void> {
+  /** Commits queued requests, several per transaction, until none are left. */
+  private async commitLoop(): Promise<void> {
     while (this.pendingIngest.length > 0) {
       const group: typeof this.pendingIngest = []
       let size = 0
@@ -142,7 +153,6 @@ export class Pipeline {
         for (const g of group) g.reject(err)
       }
     }
-    this.ingesting = undefined
   }
 
   /** Sends partial batches at once instead of waiting for their window (end of a one-shot input). */
@@ -159,7 +169,7 @@ export class Pipeline {
   /** Resolves once nothing is left to route and no deliverable change is pending. */
   async whenIdle(checkEveryMs = 50): Promise<void> {
     for (;;) {
-      if (!this.ingesting && (await countDeliverablePending(this.store.db)) === 0) return
+      if (this.committers.size === 0 && (await countDeliverablePending(this.store.db)) === 0) return
       await new Promise((r) => setTimeout(r, checkEveryMs))
     }
   }

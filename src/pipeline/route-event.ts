@@ -38,46 +38,60 @@ export function addressedTo(integrations: unknown, name: string, isOurs: (names:
   return true
 }
 
-export function routeEvent(event: Ev, audienceKey: string | undefined, target: RouteTarget, isOurs: (names: string[]) => boolean): RouteOutcome[] {
+/**
+ * Routes several events of one source to one destination; per event, its outcomes in mapping
+ * order. Each mapping maps all its matching events in one call (mapping-kit checks the mapping once).
+ */
+export function routeEvents(items: { event: Ev; audienceKey: string | undefined }[], target: RouteTarget, isOurs: (names: string[]) => boolean): RouteOutcome[][] {
   const dest = target.destination
-  if (!dest.enabled || !addressedTo(event.integrations, dest.name, isOurs)) return []
-  const connection = audienceKey ? target.connections.get(audienceKey) : undefined
-  let mapped = event
-  if (connection) {
+  const outcomes: RouteOutcome[][] = items.map(() => [])
+  if (!dest.enabled) return outcomes
+  // What reaches this destination, stamped like Segment's platform does for a connected audience.
+  const stamped: (Ev | undefined)[] = items.map(({ event, audienceKey }) => {
+    if (!addressedTo(event.integrations, dest.name, isOurs)) return undefined
+    const connection = audienceKey ? target.connections.get(audienceKey) : undefined
+    if (!connection) return event
     // Segment's side-panel toggles: the connection decides which calls reach this destination.
-    if (event.type === 'track' && !connection.sendTrack) return []
-    if (event.type === 'identify' && !connection.sendIdentify) return []
-    mapped = stampPersonas(event, connection.externalAudienceId, connection.advertiserId)
-  }
-  const out: RouteOutcome[] = []
+    if (event.type === 'track' && !connection.sendTrack) return undefined
+    if (event.type === 'identify' && !connection.sendIdentify) return undefined
+    return stampPersonas(event, connection.externalAudienceId, connection.advertiserId)
+  })
+  const settings = { mode: dest.mode, advertiserIds: dest.advertiserIds, normalization: dest.normalization, defaultPhoneRegion: dest.defaultPhoneRegion ?? undefined }
   for (const m of target.mappings) {
-    if (!m.compiled) {
-      out.push({ ok: false, mapping: m, action: 'invalid', code: 'INVALID_MAPPING', message: m.error ?? 'invalid mapping' })
-      continue
+    const matched: number[] = []
+    for (let i = 0; i < stamped.length; i++) {
+      const e = stamped[i]
+      if (!e) continue
+      if (!m.compiled) outcomes[i].push({ ok: false, mapping: m, action: 'invalid', code: 'INVALID_MAPPING', message: m.error ?? 'invalid mapping' })
+      else if (m.compiled.matches(e)) matched.push(i)
     }
+    if (!m.compiled || matched.length === 0) continue
     const compiled = m.compiled
-    if (!compiled.matches(mapped)) continue
     const action = compiled.action.key
     if (!dest.accessToken) {
-      out.push({ ok: false, mapping: m, action, code: 'NO_ACCESS_TOKEN', message: `Destination "${dest.name}" has no TikTok access token: connect TikTok (OAuth) or set accessToken` })
+      const message = `Destination "${dest.name}" has no TikTok access token: connect TikTok (OAuth) or set accessToken`
+      for (const i of matched) outcomes[i].push({ ok: false, mapping: m, action, code: 'NO_ACCESS_TOKEN', message })
       continue
     }
-    let change: Change
-    try {
-      change = toChange(compiled, compiled.map(mapped), {
-        event: mapped,
-        settings: { mode: dest.mode, advertiserIds: dest.advertiserIds, normalization: dest.normalization, defaultPhoneRegion: dest.defaultPhoneRegion ?? undefined },
-        audienceSettings: mapped.context?.personas?.audience_settings
-      })
-    } catch (err) {
-      if (!(err instanceof PayloadValidationError)) throw err
-      out.push({ ok: false, mapping: m, action, code: err.code, message: err.message })
-      continue
-    }
-    if (change.kind === 'error') out.push({ ok: false, mapping: m, action, code: change.code, message: change.message, quality: change.quality })
-    else out.push({ ok: true, mapping: m, action, change })
+    const payloads = compiled.mapBatch(matched.map((i) => stamped[i]!))
+    matched.forEach((i, k) => {
+      const payload = payloads[k]
+      if (payload instanceof PayloadValidationError) {
+        outcomes[i].push({ ok: false, mapping: m, action, code: payload.code, message: payload.message })
+        return
+      }
+      const e = stamped[i]!
+      const change: Change = toChange(compiled, payload, { event: e, settings, audienceSettings: e.context?.personas?.audience_settings })
+      if (change.kind === 'error') outcomes[i].push({ ok: false, mapping: m, action, code: change.code, message: change.message, quality: change.quality })
+      else outcomes[i].push({ ok: true, mapping: m, action, change })
+    })
   }
-  return out
+  return outcomes
+}
+
+/** One event to one destination. */
+export function routeEvent(event: Ev, audienceKey: string | undefined, target: RouteTarget, isOurs: (names: string[]) => boolean): RouteOutcome[] {
+  return routeEvents([{ event, audienceKey }], target, isOurs)[0]
 }
 
 /** Where a change queues: its partition (`<destination>|<advertisers>|<audience>`) and batch kind. */

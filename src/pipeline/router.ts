@@ -14,8 +14,8 @@ import type { AutoConnector } from './auto-connect.js'
 import { audienceOf, type SegmentEvent } from './event.js'
 import type { QualityCounters } from './quality.js'
 import { redactEvent } from './redact.js'
-import { queueKeys, routeEvent } from './route-event.js'
-import type { RoutedDestination, RoutingTable } from './routing-table.js'
+import { queueKeys, routeEvents, type RouteOutcome } from './route-event.js'
+import type { RoutingTable } from './routing-table.js'
 
 export interface RouterOptions {
   windowMs: number
@@ -61,19 +61,27 @@ export class Router {
       const changes: QueuedChange[] = []
       const samples = new Map<number, string>()
       const seen = new Map<string, { sourceId: number; key: string; name: string | null; at: number }>()
+      // Per source, per destination: its new events in order (each partition belongs to one
+      // destination, so destination-major insertion keeps every partition in event order).
+      const bySource = new Map<number, { eventId: number; event: SegmentEvent; audienceKey: string | undefined }[]>()
       items.forEach((item, i) => {
         const eventId = ids[i]
         if (eventId === undefined) return
         const audience = audienceOf(item.event)
         if (audience) this.noteAudienceSeen(item.sourceId, audience, now, seen)
-        for (const routed of this.table.destinationsOf(item.sourceId)) {
-          const before = changes.length
-          this.routeToDestination(eventId, item.event, audience?.key, routed, changes, now)
-          for (let c = before; c < changes.length; c++) {
-            if (changes[c].status === 'failed' && !samples.has(eventId)) samples.set(eventId, JSON.stringify(redactEvent(item.event)))
-          }
-        }
+        let list = bySource.get(item.sourceId)
+        if (!list) bySource.set(item.sourceId, (list = []))
+        list.push({ eventId, event: item.event, audienceKey: audience?.key })
       })
+      for (const [sourceId, list] of bySource) {
+        for (const routed of this.table.destinationsOf(sourceId)) {
+          const outcomes = routeEvents(list, routed, this.isOurs)
+          list.forEach((item, i) => {
+            const failed = this.toQueued(item.eventId, outcomes[i], routed.destination.id, changes, now)
+            if (failed && !samples.has(item.eventId)) samples.set(item.eventId, JSON.stringify(redactEvent(item.event)))
+          })
+        }
+      }
       await this.queue(db, changes, now, created)
       await storeEventSamples(db, samples)
       if (seen.size > 0) await recordAudiencesSeen(db, [...seen.values()].sort((a, b) => a.key.localeCompare(b.key)))
@@ -114,13 +122,15 @@ export class Router {
     seen.set(k, { sourceId, key: audience.key, name: audience.name, at: now })
   }
 
-  private routeToDestination(eventId: number, event: SegmentEvent, audienceKey: string | undefined, routed: RoutedDestination, out: QueuedChange[], now: number): void {
-    const destinationId = routed.destination.id
+  /** Turns one event's outcomes for one destination into queue rows; true when any failed. */
+  private toQueued(eventId: number, outcomes: RouteOutcome[], destinationId: number, out: QueuedChange[], now: number): boolean {
     const base = { eventId, destinationId, createdAt: now, batchKey: null, ids: null, payload: null, error: null, errorCode: null, partitionId: null }
-    for (const o of routeEvent(event, audienceKey, routed, this.isOurs)) {
+    let failed = false
+    for (const o of outcomes) {
       const quality = o.ok ? (o.change.kind === 'membership' ? o.change.quality : undefined) : o.quality
       if (quality) this.quality.add(destinationId, quality)
       if (!o.ok) {
+        failed = true
         out.push({ ...base, mappingId: o.mapping.id, action: o.action, status: 'failed', error: o.message, errorCode: o.code })
         continue
       }
@@ -137,5 +147,6 @@ export class Router {
         partitionKey
       })
     }
+    return failed
   }
 }
