@@ -124,28 +124,22 @@ export class Router {
 
   /** Turns one event's outcomes for one destination into queue rows; true when any failed. */
   private toQueued(eventId: number, outcomes: RouteOutcome[], destinationId: number, out: QueuedChange[], now: number): boolean {
-    const base = { eventId, destinationId, createdAt: now, batchKey: null, ids: null, payload: null, error: null, errorCode: null, partitionId: null }
     let failed = false
     for (const o of outcomes) {
-      const quality = o.ok ? (o.change.kind === 'membership' ? o.change.quality : undefined) : o.quality
-      if (quality) this.quality.add(destinationId, quality)
       if (!o.ok) {
+        if (o.quality) this.quality.add(destinationId, o.quality)
         failed = true
-        out.push({ ...base, mappingId: o.mapping.id, action: o.action, status: 'failed', error: o.message, errorCode: o.code })
+        out.push({ eventId, destinationId, mappingId: o.mapping.id, partitionId: null, action: o.action, batchKey: null, ids: null, payload: null, status: 'failed', error: o.message, errorCode: o.code, createdAt: now })
         continue
       }
-      const { partitionKey, batchKey } = queueKeys(destinationId, o.change)
       const c = o.change
-      out.push({
-        ...base,
-        mappingId: o.mapping.id,
-        action: c.kind === 'create' ? 'create' : c.action,
-        status: 'pending',
-        batchKey,
-        ids: c.kind === 'membership' ? JSON.stringify(c.ids) : null,
-        payload: c.kind === 'create' ? JSON.stringify({ advertiserId: c.advertiserId, name: c.name }) : null,
-        partitionKey
-      })
+      const { partitionKey, batchKey } = queueKeys(destinationId, c)
+      if (c.kind === 'membership') {
+        this.quality.add(destinationId, c.quality)
+        out.push({ eventId, destinationId, mappingId: o.mapping.id, partitionId: null, action: c.action, batchKey, ids: JSON.stringify(c.ids), payload: null, status: 'pending', error: null, errorCode: null, createdAt: now, partitionKey })
+      } else {
+        out.push({ eventId, destinationId, mappingId: o.mapping.id, partitionId: null, action: 'create', batchKey, ids: null, payload: JSON.stringify({ advertiserId: c.advertiserId, name: c.name }), status: 'pending', error: null, errorCode: null, createdAt: now, partitionKey })
+      }
     }
     return failed
   }

@@ -11,6 +11,8 @@ export class Metrics {
   readonly retries: Counter<'reason'>
   readonly tiktokLatency: Histogram<'endpoint' | 'outcome'>
   readonly queueDepth: Gauge
+  /** Set once the pipeline exists: the identifier-quality tallies it keeps. */
+  qualitySource?: () => Map<number, Record<string, Record<string, number>>>
 
   constructor(store: Store) {
     const registers = [this.registry]
@@ -33,6 +35,22 @@ export class Metrics {
       async collect() {
         const r = await store.db.get<{ n: number | null }>('SELECT SUM(pending) AS n FROM partitions')
         this.set(Number(r?.n ?? 0))
+      }
+    })
+    const metrics = this
+    new Counter({
+      name: 'tiktok_audiences_identifiers_total',
+      help: 'Identifiers seen while routing, by destination, kind (email, phone, advertising_id) and outcome (hashed, prehashed, repaired, rejected, empty, disabled)',
+      labelNames: ['destination', 'kind', 'status'],
+      registers,
+      collect() {
+        // Tallied in the router (no label lookups per event), copied here at scrape time.
+        this.reset()
+        for (const [destination, tally] of metrics.qualitySource?.() ?? []) {
+          for (const [kind, statuses] of Object.entries(tally)) {
+            for (const [status, n] of Object.entries(statuses)) this.inc({ destination: String(destination), kind, status }, n)
+          }
+        }
       }
     })
   }

@@ -53,6 +53,8 @@ test('first start: banner with console URL, admin password and a curl line that 
     assert.match(metrics, /tiktok_audiences_changes_total\{outcome="delivered"\} 1/)
     assert.match(metrics, /tiktok_audiences_tiktok_request_seconds_count\{endpoint="\/segment\/mapping\/",outcome="delivered"\} 1/)
     assert.match(metrics, /tiktok_audiences_queue_depth 0/)
+    assert.match(metrics, /tiktok_audiences_identifiers_total\{destination="\d+",kind="email",status="hashed"\} 1/)
+    assert.match(metrics, /tiktok_audiences_identifiers_total\{destination="\d+",kind="phone",status="empty"\} 1/)
     assert.doesNotMatch(out, /jane\.doe@example\.com"?\s*[,}].*level/, 'no raw identifier in the logs')
   } finally {
     await serve.stop('SIGTERM')
