@@ -2,15 +2,8 @@
  * Admin authentication for `/api` and `/oauth/tiktok/start`: HTTP Basic `admin:<ADMIN_PASSWORD>`
  * (scripts), or a console session cookie plus its CSRF header for writes (session.ts).
  */
-import { timingSafeEqual } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { checkSession } from './session.js'
-
-function safeEqual(a: string, b: string): boolean {
-  const x = Buffer.from(a)
-  const y = Buffer.from(b)
-  return x.length === y.length && timingSafeEqual(x, y)
-}
+import { checkSession, safeEqual } from './session.js'
 
 export function basicAuthOk(header: string | undefined, password: string): boolean {
   if (!header?.startsWith('Basic ')) return false

@@ -2,7 +2,8 @@
  * The HTTP service: one Fastify app, plugins with clear boundaries — health and metrics,
  * Segment-compatible ingestion, the admin API, OAuth, and the built-in TikTok emulator.
  */
-import Fastify, { type FastifyInstance } from 'fastify'
+import type { Server } from 'node:http'
+import Fastify, { type FastifyHttpOptions, type FastifyInstance } from 'fastify'
 import { emulatorPlugin } from '../emulator/index.js'
 import type { ServerContext } from './context.js'
 import { ingestionPlugin } from './ingestion.js'
@@ -17,8 +18,20 @@ export interface AppOptions {
   emulator: boolean
 }
 
+/**
+ * TRUST_PROXY: whether `X-Forwarded-For`/`-Proto` name the client (behind a reverse proxy): `true`,
+ * or the proxies' addresses (comma-separated). Off by default — otherwise any client could pick its own
+ * address and step around the sign-in throttle.
+ */
+export function trustProxySetting(value = process.env.TRUST_PROXY): boolean | string {
+  const v = value?.trim() ?? ''
+  if (v === '' || v === 'false' || v === '0') return false
+  return v === 'true' || v === '1' ? true : v
+}
+
 export async function buildApp(ctx: ServerContext, opts: AppOptions): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, routerOptions: { ignoreTrailingSlash: true }, trustProxy: true })
+  const options: FastifyHttpOptions<Server> = { logger: false, routerOptions: { ignoreTrailingSlash: true }, trustProxy: trustProxySetting() }
+  const app = Fastify(options)
 
   // Requests that arrive before the pipeline is up get a clear 503 instead of a crash.
   app.addHook('onRequest', async (request, reply) => {

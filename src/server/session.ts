@@ -25,7 +25,8 @@ function signingKey(password: string): Buffer {
 
 const mac = (password: string, text: string): string => createHmac('sha256', signingKey(password)).update(text).digest('base64url')
 
-function safeEqual(a: string, b: string): boolean {
+/** Constant-time comparison of two secrets. */
+export function safeEqual(a: string, b: string): boolean {
   const x = Buffer.from(a)
   const y = Buffer.from(b)
   return x.length === y.length && timingSafeEqual(x, y)
@@ -68,8 +69,8 @@ export function checkSession(request: FastifyRequest, password: string): Session
   return typeof sent === 'string' && safeEqual(sent, csrfTokenFor(session, password)) ? { ok: true } : { ok: false, reason: 'csrf' }
 }
 
-function setCookie(request: FastifyRequest, reply: FastifyReply, value: string, maxAgeS: number): void {
-  const secure = request.protocol === 'https' ? '; Secure' : ''
+function setCookie(request: FastifyRequest, reply: FastifyReply, value: string, maxAgeS: number, publicUrl: string): void {
+  const secure = request.protocol === 'https' || publicUrl.startsWith('https:') ? '; Secure' : ''
   reply.header('set-cookie', `${SESSION_COOKIE}=${encodeURIComponent(value)}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeS}${secure}`)
 }
 
@@ -84,6 +85,8 @@ export const sessionPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = async (
 
   app.post<{ Body: { password?: unknown } }>('/session', async (request, reply) => {
     const now = Date.now()
+    // Forget addresses whose failures are over a minute old, so the map cannot grow without bound.
+    for (const [ip, times] of failures) if (now - times[times.length - 1] >= 60_000) failures.delete(ip)
     const recent = (failures.get(request.ip) ?? []).filter((t) => now - t < 60_000)
     if (recent.length >= MAX_FAILURES_PER_MINUTE) return reply.code(429).send({ error: 'Too many failed sign-ins from this address: wait a minute and try again.' })
     const password = request.body?.password
@@ -94,14 +97,14 @@ export const sessionPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = async (
     }
     failures.delete(request.ip)
     const session = createSessionToken(ctx.adminPassword, now)
-    setCookie(request, reply, session, SESSION_TTL_MS / 1000)
+    setCookie(request, reply, session, SESSION_TTL_MS / 1000, ctx.publicUrl)
     return { signedIn: true, csrfToken: csrfTokenFor(session, ctx.adminPassword) }
   })
 
   app.delete('/session', async (request, reply) => {
     // Signing out is a write: only the page holding the CSRF token may do it.
     if (!checkSession(request, ctx.adminPassword).ok) return reply.code(403).send({ error: 'not signed in, or missing CSRF token' })
-    setCookie(request, reply, '', 0)
+    setCookie(request, reply, '', 0, ctx.publicUrl)
     return { signedIn: false }
   })
 }

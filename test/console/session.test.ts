@@ -70,3 +70,22 @@ test('the console is served at / with a SPA fallback; other prefixes keep their 
   assert.equal((await fetch(`${service.url}/v1/nope`)).status, 404)
   assert.equal((await fetch(`${service.url}/assets/../../package.json`)).status, 404)
 })
+
+// Last in this file: it leaves the throttle of this client's address tripped for a minute.
+test('failed sign-ins are throttled per client address, which X-Forwarded-For cannot change (TRUST_PROXY unset)', async () => {
+  const { trustProxySetting } = await import('../../src/server/app.js')
+  assert.equal(trustProxySetting(undefined), false)
+  assert.equal(trustProxySetting('true'), true)
+  assert.equal(trustProxySetting('0'), false)
+  assert.equal(trustProxySetting('10.0.0.1'), '10.0.0.1')
+  const attempt = (i: number) =>
+    fetch(`${service.url}/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-forwarded-for': `203.0.113.${i}` },
+      body: JSON.stringify({ password: `guess-${i}` })
+    })
+  const statuses: number[] = []
+  for (let i = 0; i < 12; i++) statuses.push((await attempt(i)).status)
+  assert.ok(statuses.slice(0, 9).every((s) => s === 401), statuses.join(','))
+  assert.deepEqual(statuses.slice(10), [429, 429])
+})
