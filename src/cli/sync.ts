@@ -7,6 +7,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto'
 import { processIdentifier, type IdentifierKind } from '../destination/identifiers.js'
+import { audienceMembershipEvent } from '../destination/membership.js'
 import { checkEvent, type SegmentEvent } from '../pipeline/event.js'
 import { listDestinations } from '../store/sql/config.js'
 import { outcomesByMessageId } from '../store/sql/changes.js'
@@ -98,22 +99,17 @@ function messageId(destination: string, audience: string, m: MirrorMember, membe
 
 /** A member change as the Engage event the destination's mappings already understand (pre-hashed ids). */
 function memberEvent(destination: string, audience: string, m: MirrorMember, member: boolean, run: string): SegmentEvent {
-  const traits: Record<string, string> = {}
-  if (m.email) traits.email = m.email
-  if (m.phone) traits.phone = m.phone
-  const check = checkEvent({
-    type: 'track',
-    event: member ? 'Audience Entered' : 'Audience Exited',
-    userId: `mirror-${m.memberKey.slice(0, 16)}`,
-    messageId: messageId(destination, audience, m, member, run),
-    properties: { audience_key: audience, [audience]: member },
-    context: {
-      traits,
-      ...(m.advertisingId ? { device: { advertisingId: m.advertisingId } } : {}),
-      personas: { computation_class: 'audience', computation_key: audience, computation_id: `mirror_${audience}`, namespace: 'mirror-sync' }
-    },
-    integrations: { All: false, [destination]: true }
-  })
+  const check = checkEvent(
+    audienceMembershipEvent({
+      audienceKey: audience,
+      destination,
+      member,
+      ids: m,
+      userId: `mirror-${m.memberKey.slice(0, 16)}`,
+      messageId: messageId(destination, audience, m, member, run),
+      origin: { namespace: 'mirror-sync', idPrefix: 'mirror' }
+    })
+  )
   if (!check.ok) throw new Error(`internal: mirror event rejected: ${check.error}`)
   return check.event
 }

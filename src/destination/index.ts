@@ -26,7 +26,7 @@ export {
   type IdentifierStatus,
   type NormalizationPolicy
 } from './identifiers.js'
-export { resolveAudienceMembership } from './membership.js'
+export { audienceMembershipEvent, resolveAudienceMembership, type MemberIdentifiers } from './membership.js'
 export {
   MESSAGES,
   toChange,

@@ -6,6 +6,7 @@
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { createGunzip, createInflate } from 'node:zlib'
+import { audienceMembershipEvent } from '../destination/index.js'
 import { checkEvent, type SegmentEvent } from '../pipeline/event.js'
 import { sourceByWriteKey } from '../store/sql/config.js'
 import type { Source } from '../store/model.js'
@@ -169,21 +170,17 @@ export const ingestionPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = async
 
 /** A member of the plain API as the Engage event our mappings already understand, for one destination only. */
 function membershipEvent(audienceKey: string, destination: string, member: boolean, m: Record<string, string | undefined>): SegmentEvent {
-  const traits: Record<string, string> = {}
-  if (m.email) traits.email = m.email
-  if (m.phone) traits.phone = m.phone
-  const check = checkEvent({
-    type: 'track',
-    event: member ? 'Audience Entered' : 'Audience Exited',
-    userId: m.email ?? m.phone ?? m.advertising_id,
-    properties: { audience_key: audienceKey, [audienceKey]: member },
-    context: {
-      traits,
-      ...(m.advertising_id ? { device: { advertisingId: m.advertising_id } } : {}),
-      personas: { computation_class: 'audience', computation_key: audienceKey, computation_id: `api_${audienceKey}`, namespace: 'members-api' }
-    },
-    integrations: { All: false, [destination]: true }
-  })
+  const check = checkEvent(
+    audienceMembershipEvent({
+      audienceKey,
+      destination,
+      member,
+      ids: { email: m.email, phone: m.phone, advertisingId: m.advertising_id },
+      // The first identifier given (an empty string counts as not given).
+      userId: (m.email || m.phone || m.advertising_id)!,
+      origin: { namespace: 'members-api', idPrefix: 'api' }
+    })
+  )
   if (!check.ok) throw new IngestError(400, check.error)
   return check.event
 }

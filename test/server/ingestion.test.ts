@@ -198,6 +198,11 @@ test('/v1/audiences/:key/members adds and removes members; refuses bad lists', a
   const remove = await post(`/v1/audiences/${AUD}/members`, { destination: 'tiktok', remove: [{ email: emailOf('m-2') }], writeKey: WK })
   assert.equal(remove.status, 200)
   await expectMembers(['m-1', 'm-3'], ['m-2'])
+  // An empty identifier counts as not given: the member is accepted for the ones it has.
+  assert.deepEqual(await post(`/v1/audiences/${AUD}/members`, { destination: 'tiktok', add: [{ email: '', phone: '+14155550100' }] }, basic(WK)), {
+    status: 200,
+    body: { success: true, accepted: 1 }
+  })
 
   const bad: [object, Record<string, string>, number, RegExp][] = [
     [{ add: [{ email: emailOf('m-9') }] }, basic(WK), 400, /"destination"/],
