@@ -40,7 +40,19 @@ export function placeholders(count: number, start = 1): string {
   return out.join(',')
 }
 
-/** Splits `items` into chunks so that one statement stays under the drivers' parameter limits. */
-export function* chunks<T>(items: T[], size: number): Generator<T[]> {
-  for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size)
+/**
+ * Splits `items` into chunks of at most `max`, so that one statement stays under the drivers'
+ * parameter limits. Chunk sizes come from a short ladder (max, max/4, max/16, …, 1) rather than
+ * whatever is left over: a multi-row statement is prepared once per size, and every SQLite prepared
+ * statement holds memory (measured: ~100 MB for 400 sizes of one 13-column insert).
+ */
+export function* chunks<T>(items: T[], max: number): Generator<T[]> {
+  let i = 0
+  while (i < items.length) {
+    const left = items.length - i
+    let size = max
+    while (size > left) size = size >= 4 ? Math.floor(size / 4) : 1
+    yield items.slice(i, i + size)
+    i += size
+  }
 }

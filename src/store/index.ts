@@ -21,10 +21,22 @@ export function describeDatabaseUrl(url: string): { kind: 'sqlite'; path: string
   throw new Error(`DATABASE_URL must be "sqlite:PATH" or "postgres://…", got "${url}"`)
 }
 
+/**
+ * SQLITE_SYNCHRONOUS: FULL (default) syncs the disk on every commit, so an acknowledged event
+ * survives power loss; NORMAL (WAL) survives a killed process but may lose the last commits on
+ * power loss, for fewer disk syncs.
+ */
+function sqliteSynchronousFromEnv(): 'FULL' | 'NORMAL' | undefined {
+  const v = process.env.SQLITE_SYNCHRONOUS?.toUpperCase()
+  if (!v) return undefined
+  if (v === 'FULL' || v === 'NORMAL') return v
+  throw new Error(`SQLITE_SYNCHRONOUS must be FULL or NORMAL, got "${process.env.SQLITE_SYNCHRONOUS}"`)
+}
+
 /** Opens (and migrates) the database named by `url`. */
 export async function openStore(url: string, opts: { secretKey?: string; warn?: (m: string) => void; sqliteSynchronous?: 'FULL' | 'NORMAL' } = {}): Promise<Store> {
   const target = describeDatabaseUrl(url)
-  const db = target.kind === 'postgres' ? openPostgres(target.url) : openSqlite(target.path, { synchronous: opts.sqliteSynchronous })
+  const db = target.kind === 'postgres' ? openPostgres(target.url) : openSqlite(target.path, { synchronous: opts.sqliteSynchronous ?? sqliteSynchronousFromEnv() })
   await migrate(db)
   // Without SECRET_KEY the key lives beside the SQLite file (or in ./data for PostgreSQL; several
   // hosts sharing one PostgreSQL database must share SECRET_KEY).

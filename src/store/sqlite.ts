@@ -31,6 +31,8 @@ class Lock {
   }
 }
 
+const MAX_CACHED_STATEMENTS = 200
+
 /** One better-sqlite3 connection with its prepared-statement cache. */
 class SqliteConnection {
   readonly raw: Database.Database
@@ -49,11 +51,17 @@ class SqliteConnection {
 
   prepare(sql: string): Prepared {
     let p = this.cache.get(sql)
-    if (!p) {
+    if (p) {
+      // Least recently used last out: re-insert on use.
+      this.cache.delete(sql)
+      this.cache.set(sql, p)
+    } else {
       const numbers = [...sql.matchAll(/\$(\d+)/g)].map((m) => Number(m[1]))
       const inOrder = numbers.every((n, i) => n === i + 1)
       p = { stmt: this.raw.prepare(sql.replace(/\$\d+/g, '?')) as Statement, order: inOrder ? null : numbers }
       this.cache.set(sql, p)
+      // A bound on prepared statements: each holds memory until finalised (by the GC, once dropped).
+      if (this.cache.size > MAX_CACHED_STATEMENTS) this.cache.delete(this.cache.keys().next().value!)
     }
     return p
   }
