@@ -24,12 +24,15 @@ class IngestError extends Error {
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 
 export const ingestionPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = async (app, { ctx }) => {
-  const keyCache = new Map<string, { source: Source | undefined; at: number }>()
+  // Known write keys only: caching misses would let anyone grow this map with made-up keys, and
+  // would refuse a source's new key for a while after it was created.
+  const keyCache = new Map<string, { source: Source; at: number }>()
   async function lookupKey(key: string): Promise<Source | undefined> {
     const hit = keyCache.get(key)
     if (hit && Date.now() - hit.at < 5000) return hit.source
     const source = await sourceByWriteKey(ctx.store.db, key)
-    keyCache.set(key, { source, at: Date.now() })
+    if (source) keyCache.set(key, { source, at: Date.now() })
+    else keyCache.delete(key)
     return source
   }
 

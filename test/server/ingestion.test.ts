@@ -220,6 +220,18 @@ test('/v1/audiences/:key/members adds and removes members; refuses bad lists', a
   }
 })
 
+test('a write key refused once is accepted as soon as a source has it (unknown keys are not cached)', async () => {
+  const key = 'wk_created_later'
+  assert.equal((await post('/v1/track', track('later-1'), basic(key))).status, 401)
+  const created = await fetch(`${url}/api/sources`, {
+    method: 'POST',
+    headers: { ...JSON_CT, authorization: `Basic ${Buffer.from('admin:ingest-test-password').toString('base64')}` },
+    body: JSON.stringify({ name: 'created-later', writeKey: key })
+  })
+  assert.equal(created.status, 201)
+  assert.equal((await post('/v1/track', track('later-1'), basic(key))).status, 200)
+})
+
 test("Segment's own Node SDK (@segment/analytics-node) pointed at the service delivers Engage track and identify calls", async () => {
   const statuses: number[] = []
   const errors: unknown[] = []
