@@ -1,6 +1,6 @@
 /**
- * `tiktok-audiences send`: one-shot delivery of an NDJSON file through the same inbox, router,
- * queue, batching, delivery and retry path as the server. Prints a JSON summary as the last line
+ * `tiktok-audiences send`: one-shot delivery of an NDJSON file through the same ingestion (events
+ * recorded and routed in one transaction), queue, batching, delivery and retry path as the server. Prints a JSON summary as the last line
  * of stdout; exits 1 when anything failed.
  */
 import { checkEvent } from '../pipeline/event.js'

@@ -1,7 +1,7 @@
 /**
  * The admin API under `/api`: JSON in and out, schemas on every route, 400 naming the field for
- * bad input, 404 for unknown ids. Authentication is one hook (`requireAdmin`), so a console
- * session can be accepted there later without touching the routes.
+ * bad input, 404 for unknown ids. Authentication is one hook (`requireAdmin`): HTTP Basic, or a
+ * console session with its CSRF token for writes.
  */
 import type { FastifyPluginAsync } from 'fastify'
 import { requireAdmin } from '../admin-auth.js'
