@@ -28,22 +28,26 @@ export interface OneShot {
 
 export const printError = (m: string) => void process.stderr.write(m + '\n')
 
+/** The config file with its warnings printed, or undefined (its problem printed) when it is unusable. */
+export function loadConfigForCli(file: string): ConfigFile | undefined {
+  try {
+    const loaded = loadConfigFile(file)
+    for (const w of loaded.warnings) printError(`config: ${w}`)
+    return loaded.config
+  } catch (e) {
+    if (!(e instanceof ConfigFileError)) throw e
+    printError(e.message)
+    return undefined
+  }
+}
+
 /** Runs `body` with a started pipeline; returns its exit code, or 2 for an unusable config. */
 export async function runOneShot(
   opts: { config: string; db?: string; database: 'temporary' | 'default' },
   body: (run: OneShot) => Promise<number>
 ): Promise<number> {
-  let loaded
-  try {
-    loaded = loadConfigFile(opts.config)
-  } catch (e) {
-    if (e instanceof ConfigFileError) {
-      printError(e.message)
-      return 2
-    }
-    throw e
-  }
-  for (const w of loaded.warnings) printError(`config: ${w}`)
+  const config = loadConfigForCli(opts.config)
+  if (!config) return 2
 
   let url = opts.db || process.env.DATABASE_URL || ''
   let tempDir: string | undefined
@@ -59,11 +63,11 @@ export async function runOneShot(
     const tiktok = new TikTokClient({ baseUrl: tiktokApiUrl() })
     let requests = 0
     tiktok.onExchange = () => void requests++
-    const applied = await applyConfig(store, loaded.config, tiktok)
+    const applied = await applyConfig(store, config, tiktok)
     for (const p of applied.problems) printError(`config: ${p}`)
-    pipeline = new Pipeline(store, tiktok, pipelineOptions(loaded.config.delivery, { failOnAuth: true }), createLogger('warn'))
+    pipeline = new Pipeline(store, tiktok, pipelineOptions(config.delivery, { failOnAuth: true }), createLogger('warn'))
     pipeline.start()
-    return await body({ store, config: loaded.config, applied, pipeline, requests: () => requests })
+    return await body({ store, config, applied, pipeline, requests: () => requests })
   } finally {
     await pipeline?.stop()
     await store.close()

@@ -8,12 +8,12 @@ import { buildCreateAudienceBody, buildMappingBody } from '../destination/reques
 import type { CreateAudienceChange, MembershipChange } from '../destination/changes.js'
 import type { IdentifierKind, IdentifierReport } from '../destination/identifiers.js'
 import { compileMapping } from '../destination/mapping.js'
-import { ConfigFileError, loadConfigFile } from '../config/load.js'
 import type { DestinationConfig } from '../config/schema.js'
 import { audienceOf, checkEvent } from '../pipeline/event.js'
 import { queueKeys, routeEvent, type RouteTarget } from '../pipeline/route-event.js'
 import type { RoutedMapping } from '../pipeline/routing-table.js'
 import { readNdjson } from './ndjson.js'
+import { loadConfigForCli, printError } from './one-shot.js'
 
 /** Stands in for a native audience that `send`/`serve` would create on TikTok when connecting. */
 const UNCREATED = '(created on connect)'
@@ -70,17 +70,9 @@ function targetFor(d: DestinationConfig, problems: string[], at: string): RouteT
 }
 
 export async function runReport(opts: { config: string; events: string; json?: boolean }): Promise<number> {
-  const err = (m: string) => process.stderr.write(m + '\n')
-  let config
-  try {
-    config = loadConfigFile(opts.config).config
-  } catch (e) {
-    if (e instanceof ConfigFileError) {
-      err(e.message)
-      return 2
-    }
-    throw e
-  }
+  const err = printError
+  const config = loadConfigForCli(opts.config)
+  if (!config) return 2
   const problems: string[] = []
   const destinations = config.destinations ?? []
   const targets = destinations.map((d, i) => targetFor(d, problems, `destinations[${i}]`))
