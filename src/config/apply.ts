@@ -5,7 +5,6 @@
  */
 import { compileMapping } from '../destination/mapping.js'
 import { ConfigError } from '../destination/errors.js'
-import { truncateAudienceName } from '../destination/changes.js'
 import type { Store } from '../store/index.js'
 import {
   listConnections,
@@ -15,6 +14,7 @@ import {
   upsertMapping,
   upsertSource
 } from '../store/sql/config.js'
+import { AudienceOwnershipError, createPartnerAudience, verifyOwnership } from '../tiktok/audiences.js'
 import type { TikTokClient } from '../tiktok/client.js'
 import { TikTokError } from '../tiktok/errors.js'
 import type { ConfigFile } from './schema.js'
@@ -111,17 +111,12 @@ export async function applyConfig(store: Store, config: ConfigFile, tiktok: TikT
         try {
           if (!externalAudienceId) {
             // Creating is not idempotent on TikTok (duplicate names are allowed): only when we have no id yet.
-            const { data } = await client.createAudience({
-              advertiser_id: advertiserId,
-              action: 'create',
-              custom_audience_name: truncateAudienceName(a.name ?? a.key)
-            })
-            externalAudienceId = String(data.audience_id)
+            externalAudienceId = await createPartnerAudience(client, advertiserId, a.name ?? a.key)
           } else if (a.externalAudienceId !== undefined && existing.get(a.key)?.externalAudienceId !== externalAudienceId) {
             await verifyOwnership(client, advertiserId, externalAudienceId)
           }
         } catch (err) {
-          if (!(err instanceof TikTokError) && !(err instanceof Error && err.message.startsWith('Unable to verify'))) throw err
+          if (!(err instanceof TikTokError) && !(err instanceof AudienceOwnershipError)) throw err
           problems.push(`${aat}: ${a.externalAudienceId ? 'cannot verify' : 'cannot create'} the TikTok audience: ${(err as Error).message} — connection skipped`)
           continue
         }
@@ -141,14 +136,4 @@ export async function applyConfig(store: Store, config: ConfigFile, tiktok: TikT
     }
   }
   return result
-}
-
-/** Segment's getAudience check: the id must exist for this advertiser (reference messages). */
-export async function verifyOwnership(client: TikTokClient, advertiserId: string, audienceId: string): Promise<void> {
-  const list = await client.getAudiences(advertiserId, [audienceId])
-  const found = list[0]?.audience_details?.audience_id
-  if (!found) throw new Error('Unable to verify ownership over audience. Audience ID not found.')
-  if (String(found) !== audienceId) {
-    throw new Error("Unable to verify ownership over audience. Segment Audience ID doesn't match TikToks Audience ID.")
-  }
 }

@@ -4,11 +4,10 @@
  * and, for native destinations, the TikTok audience created or verified on connect. Plus health.
  */
 import type { FastifyPluginAsync } from 'fastify'
-import { verifyOwnership } from '../../config/apply.js'
-import { truncateAudienceName } from '../../destination/index.js'
 import { listAudiences, listConnections, listDestinations, upsertConnection } from '../../store/sql/config.js'
 import { deleteConnection } from '../../store/sql/admin-config.js'
 import type { Connection, Destination } from '../../store/model.js'
+import { AudienceOwnershipError, createPartnerAudience, verifyOwnership } from '../../tiktok/audiences.js'
 import { TikTokError } from '../../tiktok/errors.js'
 import type { ServerContext } from '../context.js'
 import { ApiError, badRequest, notFound } from './errors.js'
@@ -146,8 +145,7 @@ export const audienceRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async 
         if (!externalAudienceId) {
           // Creating is not idempotent on TikTok (duplicate names are allowed): only without an id.
           try {
-            const r = await client.createAudience({ advertiser_id: advertiserId, action: 'create', custom_audience_name: truncateAudienceName(name ?? key) })
-            externalAudienceId = String(r.data.audience_id)
+            externalAudienceId = await createPartnerAudience(client, advertiserId, name ?? key)
             created = true
           } catch (err) {
             if (err instanceof TikTokError) throw tiktokFailure(err, false)
@@ -158,7 +156,7 @@ export const audienceRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async 
             await verifyOwnership(client, advertiserId, externalAudienceId)
           } catch (err) {
             if (err instanceof TikTokError) throw tiktokFailure(err, true)
-            if (err instanceof Error && err.message.startsWith('Unable to verify')) throw badRequest(err.message, 'externalAudienceId')
+            if (err instanceof AudienceOwnershipError) throw badRequest(err.message, 'externalAudienceId')
             throw err
           }
         }
