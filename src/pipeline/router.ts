@@ -48,10 +48,13 @@ export class Router {
     await this.table.refresh()
     // Creating TikTok audiences is a network call: before the transaction, not inside it.
     if (this.connector?.active) await this.connector.prepare(items)
-    // Partitions created in the transaction are cached only once it commits (a rollback undoes them).
+    // Partitions created and audiences recorded in the transaction are remembered only once it
+    // commits (a rollback undoes them).
     const created = new Map<string, number>()
+    const seen = new Map<string, { sourceId: number; key: string; name: string | null; at: number }>()
     const isNew = await this.store.db.tx(async (db) => {
       created.clear()
+      seen.clear()
       const now = Date.now()
       const ids = await insertEventRecords(
         db,
@@ -60,7 +63,6 @@ export class Router {
       )
       const changes: QueuedChange[] = []
       const samples = new Map<number, string>()
-      const seen = new Map<string, { sourceId: number; key: string; name: string | null; at: number }>()
       // Per source, per destination: its new events in order (each partition belongs to one
       // destination, so destination-major insertion keeps every partition in event order).
       const bySource = new Map<number, { eventId: number; event: SegmentEvent; audienceKey: string | undefined }[]>()
@@ -88,6 +90,7 @@ export class Router {
       return ids.map((id) => id !== undefined)
     })
     for (const [k, id] of created) this.partitionIds.set(k, id)
+    for (const [k, a] of seen) this.audienceSeenAt.set(k, a.at)
     return isNew
   }
 
@@ -114,11 +117,10 @@ export class Router {
     }
   }
 
-  /** Audiences seen in traffic are recorded, at most once a minute per audience. */
+  /** Audiences seen in traffic are recorded, at most once a minute per audience (remembered once committed). */
   private noteAudienceSeen(sourceId: number, audience: { key: string; name: string | null }, now: number, seen: Map<string, { sourceId: number; key: string; name: string | null; at: number }>): void {
     const k = `${sourceId}|${audience.key}`
-    if (now - (this.audienceSeenAt.get(k) ?? 0) <= 60_000) return
-    this.audienceSeenAt.set(k, now)
+    if (seen.has(k) || now - (this.audienceSeenAt.get(k) ?? 0) <= 60_000) return
     seen.set(k, { sourceId, key: audience.key, name: audience.name, at: now })
   }
 

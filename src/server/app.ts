@@ -6,6 +6,7 @@ import type { Server } from 'node:http'
 import Fastify, { type FastifyHttpOptions, type FastifyInstance } from 'fastify'
 import { emulatorPlugin } from '../emulator/index.js'
 import type { ServerContext } from './context.js'
+import { ping } from '../store/sql/config.js'
 import { ingestionPlugin } from './ingestion.js'
 import { adminApiPlugin } from './admin/index.js'
 import { oauthPlugin } from './oauth.js'
@@ -40,7 +41,7 @@ export async function buildApp(ctx: ServerContext, opts: AppOptions): Promise<Fa
 
   app.get('/healthz', async (_request, reply) => {
     try {
-      await ctx.store.db.get('SELECT 1 AS ok')
+      await ping(ctx.store.db)
       return { status: 'ok' }
     } catch (err) {
       return reply.code(503).send({ status: 'error', error: `database unreachable: ${(err as Error).message}` })

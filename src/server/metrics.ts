@@ -2,6 +2,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { Store } from '../store/index.js'
 import type { RequestRecord } from '../store/sql/requests.js'
+import { countPending } from '../store/sql/partitions.js'
 
 export class Metrics {
   readonly registry = new Registry()
@@ -33,8 +34,7 @@ export class Metrics {
       help: 'Changes waiting for delivery',
       registers,
       async collect() {
-        const r = await store.db.get<{ n: number | null }>('SELECT SUM(pending) AS n FROM partitions')
-        this.set(Number(r?.n ?? 0))
+        this.set(await countPending(store.db))
       }
     })
     const metrics = this

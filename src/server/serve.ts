@@ -85,7 +85,14 @@ export async function startService(opts: ServeOptions = {}): Promise<RunningServ
     emulator: useEmulator
   } as ServerContext
   const app = await buildApp(ctx, { emulator: useEmulator })
-  await app.listen({ port, host })
+  try {
+    await app.listen({ port, host })
+  } catch (err) {
+    // E.g. the port is taken: close what is open so the process can exit with the error.
+    await app.close().catch(() => undefined)
+    await store.close()
+    throw err
+  }
   const bound = (app.server.address() as AddressInfo).port
   const localHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host
   const url = `http://${localHost}:${bound}`

@@ -5,7 +5,7 @@ import type { Db, Dialect } from './db.js'
  * dialect's auto-increment key. Applied automatically at open, in order, each in a transaction.
  */
 const MIGRATIONS: string[] = [
-  /* 1: configuration, inbox, queue, request log */ `
+  /* 1: configuration, events, queue, request log */ `
 CREATE TABLE sources (
   id {{id}},
   name TEXT NOT NULL UNIQUE,
@@ -155,6 +155,9 @@ CREATE TABLE mirror_members (
   synced_at BIGINT NOT NULL,
   PRIMARY KEY (destination_id, audience_key, member_key)
 );
+`,
+  /* 4: events are routed in the transaction that records them: no "unrouted" rows to find */ `
+DROP INDEX events_unrouted;
 `
 ]
 

@@ -30,16 +30,18 @@ class PostgresDb implements Db {
   async tx<T>(fn: (db: Db) => Promise<T>): Promise<T> {
     if (this.client) return fn(this)
     const client = await this.pool.connect()
+    let broken: Error | undefined
     try {
       await client.query('BEGIN')
       const result = await fn(new PostgresDb(this.pool, client))
       await client.query('COMMIT')
       return result
     } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined)
+      // A connection whose ROLLBACK fails is discarded rather than returned to the pool.
+      await client.query('ROLLBACK').catch((e: Error) => (broken = e))
       throw err
     } finally {
-      client.release()
+      client.release(broken)
     }
   }
   async close(): Promise<void> {

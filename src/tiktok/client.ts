@@ -59,8 +59,8 @@ export class TikTokClient {
     this.dispatcher = opts.dispatcher ?? defaultAgent()
   }
 
-  withToken(accessToken: string | undefined): TikTokClient {
-    const c = new TikTokClient({ baseUrl: this.baseUrl, accessToken, timeoutMs: this.timeoutMs, dispatcher: this.dispatcher })
+  withToken(accessToken: string | undefined, opts: { timeoutMs?: number } = {}): TikTokClient {
+    const c = new TikTokClient({ baseUrl: this.baseUrl, accessToken, timeoutMs: opts.timeoutMs ?? this.timeoutMs, dispatcher: this.dispatcher })
     c.onExchange = this.onExchange
     return c
   }

@@ -14,7 +14,8 @@ export interface CliResult {
 }
 
 export function spawnCli(args: string[], env: Record<string, string | undefined> = {}): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+  // The same heap bound as bin/tiktok-audiences.js and `npm start`, so tests and benchmarks run the service as users do.
+  return spawn(process.execPath, ['--max-old-space-size=1024', '--import', 'tsx', MAIN, ...args], {
     cwd: ROOT,
     env: { ...process.env, LOG_LEVEL: 'warn', ...env },
     stdio: ['pipe', 'pipe', 'pipe']

@@ -88,18 +88,16 @@ export async function eventOutcomes(db: Db, afterEventId: number): Promise<{ rec
     `SELECT COUNT(*) AS received,
        SUM(CASE WHEN s.n_failed > 0 THEN 1 ELSE 0 END) AS failed,
        SUM(CASE WHEN s.n_failed = 0 AND s.n_pending > 0 THEN 1 ELSE 0 END) AS pending,
-       SUM(CASE WHEN s.n_failed = 0 AND s.n_pending = 0 AND s.n_done > 0 THEN 1 ELSE 0 END) AS delivered,
-       SUM(CASE WHEN s.n_all = 0 AND s.routed = 1 THEN 1 ELSE 0 END) AS filtered
+       SUM(CASE WHEN s.n_failed = 0 AND s.n_pending = 0 AND s.n_all > 0 THEN 1 ELSE 0 END) AS delivered,
+       SUM(CASE WHEN s.n_all = 0 THEN 1 ELSE 0 END) AS filtered
      FROM (
        SELECT e.id,
-         CASE WHEN e.routed_at IS NULL THEN 0 ELSE 1 END AS routed,
          COUNT(c.id) AS n_all,
          SUM(CASE WHEN c.status = 'failed' THEN 1 ELSE 0 END) AS n_failed,
-         SUM(CASE WHEN c.status = 'pending' OR (c.id IS NULL AND e.routed_at IS NULL) THEN 1 ELSE 0 END) AS n_pending,
-         SUM(CASE WHEN c.status IN ('delivered', 'superseded') THEN 1 ELSE 0 END) AS n_done
+         SUM(CASE WHEN c.status = 'pending' THEN 1 ELSE 0 END) AS n_pending
        FROM events e LEFT JOIN changes c ON c.event_id = e.id
        WHERE e.id > $1
-       GROUP BY e.id, e.routed_at
+       GROUP BY e.id
      ) s`,
     [afterEventId]
   )

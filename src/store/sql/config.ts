@@ -9,6 +9,11 @@ import type { Audience, Connection, Destination, Mapping, Source } from '../mode
 const bool = (v: unknown): boolean => v === 1 || v === true || v === '1'
 const int = (b: boolean | undefined): number => (b ? 1 : 0)
 
+/** Whether the database answers (health check). */
+export async function ping(db: Db): Promise<void> {
+  await db.get('SELECT 1 AS ok')
+}
+
 /** Bumped on every configuration write so that running pipelines reload their routing table. */
 export async function bumpConfigVersion(db: Db): Promise<void> {
   await db.run(`UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'config_version'`)

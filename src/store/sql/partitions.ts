@@ -124,3 +124,9 @@ export async function countDeliverablePending(db: Db): Promise<number> {
 export async function dropAllLeases(db: Db): Promise<void> {
   await db.run('UPDATE partitions SET lease_until = 0, lease_owner = NULL WHERE lease_until > 0')
 }
+
+/** Changes waiting for delivery, all destinations (the queue-depth gauge). */
+export async function countPending(db: Db): Promise<number> {
+  const r = await db.get<{ n: number | null }>('SELECT SUM(pending) AS n FROM partitions')
+  return Number(r?.n ?? 0)
+}
