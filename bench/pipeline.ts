@@ -26,7 +26,8 @@ export async function measurePipeline(): Promise<{ result: ThroughputResult; mea
       await writeEventsNdjson(eventsFile, events, { externalAudienceId: audienceId })
       const config = join(dir, 'config.yaml')
       writeFileSync(config, nativeConfigYaml({ writeKey: 'wk_bench', audiences: [{ key: AUDIENCE_KEY, externalAudienceId: audienceId }], delivery: { windowMs: 1000 } }))
-      const run = await runNode(['--import', 'tsx', CLI_MAIN, 'send', '--config', config, '--events', eventsFile], {
+      // The heap bound the tiktok-audiences command runs with (bin/tiktok-audiences.js).
+      const run = await runNode(['--max-old-space-size=1024', '--import', 'tsx', CLI_MAIN, 'send', '--config', config, '--events', eventsFile], {
         env: { TIKTOK_API_URL: emu.apiUrl, DATABASE_URL: '', LOG_LEVEL: 'warn' },
         timeoutMs: 20 * 60_000
       })

@@ -111,7 +111,7 @@ ${table}
    with an email, a phone and a mobile advertising id; native destination, \`addToAudience\` with its
    default fields, \`normalization: segment\`, SQLite temporary file; to the TikTok emulator (standalone,
    in the benchmark process, no rate limit, request log without bodies). Time is the \`durationMs\` that
-   send reports (config, ingest into the durable inbox, route, queue, batch, deliver, confirm), not node
+   send reports (config, record and route each event into the durable queue, batch, deliver, confirm), not node
    start-up. Peak RSS is VmHWM of the child.
 2. **Reference** — the same events through Segment's published destination
    (\`@segment/action-destinations\` 3.497.0 on \`@segment/actions-core\` 3.170.0, pinned in

@@ -188,7 +188,9 @@ export async function waitFor(what: string, check: () => Promise<boolean>, timeo
 export const fmtInt = (n: number): string => Math.round(n).toLocaleString('en-US')
 export const fmtMb = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} MB`
 /** "+12%" when `value` beats `limit` by 12% (direction-aware). */
+/** How far a value is from its target, in plain words: "40% below", "39% over", "2% under the limit". */
 export function margin(value: number, limit: number, higherIsBetter: boolean): string {
-  const pct = ((higherIsBetter ? value / limit : limit / value) - 1) * 100
-  return `${pct >= 0 ? '+' : '−'}${Math.abs(pct).toFixed(0)}%`
+  const pct = Math.abs((value / limit - 1) * 100).toFixed(0)
+  if (higherIsBetter) return value >= limit ? `${pct}% above` : `${pct}% below`
+  return value <= limit ? `${pct}% under the limit` : `${pct}% over`
 }
