@@ -19,6 +19,7 @@ import {
   type PartitionLease
 } from '../store/sql/partitions.js'
 import { insertRequest, type RequestRecord } from '../store/sql/requests.js'
+import { addTotals } from '../store/sql/outcome-totals.js'
 import type { TikTokClient, TikTokExchange } from '../tiktok/client.js'
 import { TikTokError } from '../tiktok/errors.js'
 import type { SegmentMappingBody } from '../tiktok/types.js'
@@ -116,10 +117,10 @@ export class Deliverer {
       if (!failure) {
         const stillOurs = await this.store.db.tx(async (db) => {
           const ref = await insertRequest(db, { ...record, outcome: 'delivered' })
-          const n =
-            (await settleChanges(db, plan.send.map((c) => c.id), { status: 'delivered', requestRef: ref, now, error: createdAudienceId ? `audience_id ${createdAudienceId}` : null })) +
-            (await settleChanges(db, plan.superseded.map((c) => c.id), { status: 'superseded', requestRef: ref, now }))
-          await subtractPending(db, lease.id, n)
+          const delivered = await settleChanges(db, plan.send.map((c) => c.id), { status: 'delivered', requestRef: ref, now, error: createdAudienceId ? `audience_id ${createdAudienceId}` : null })
+          const superseded = await settleChanges(db, plan.superseded.map((c) => c.id), { status: 'superseded', requestRef: ref, now })
+          await subtractPending(db, lease.id, delivered + superseded)
+          await addTotals(db, [{ scope: 'destination', scopeId: dest.id, delivered, superseded }], now)
           return releaseAfterSuccess(db, lease.id, this.owner, now, now + this.opts.leaseMs)
         })
         this.events.onRequest?.({ ...record, outcome: 'delivered' })
@@ -139,6 +140,7 @@ export class Deliverer {
           await this.store.db.tx(async (db) => {
             const ref = await insertRequest(db, { ...record, outcome: 'retry' })
             await addAttempt(db, plan.send.map((c) => c.id), reason, failure!.code !== undefined ? String(failure!.code) : failure!.kind, ref)
+            await addTotals(db, [{ scope: 'destination', scopeId: dest.id, retried: plan.send.length }], now)
             await deferPartition(db, lease.id, this.owner, retryAt, attempts, firstFailureAt!, reason)
           })
           this.events.onRequest?.({ ...record, outcome: 'retry' })
@@ -172,6 +174,7 @@ export class Deliverer {
       const code = failure.code !== undefined ? String(failure.code) : failure.kind.toUpperCase()
       const n = await settleChanges(db, ids, { status: 'failed', error: reason, errorCode: code, requestRef: ref, now })
       await subtractPending(db, lease.id, n)
+      await addTotals(db, [{ scope: 'destination', scopeId: lease.destination_id, failed: n }], now)
       return releaseAfterSuccess(db, lease.id, this.owner, now, now + this.opts.leaseMs)
     })
     this.events.onRequest?.({ ...record, outcome: 'failed' })

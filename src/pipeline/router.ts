@@ -8,6 +8,7 @@ import type { Store } from '../store/index.js'
 import { recordAudiencesSeen } from '../store/sql/config.js'
 import { insertEventRecords } from '../store/sql/events.js'
 import { storeEventSamples } from '../store/sql/event-samples.js'
+import { addTotals, type TotalsDelta } from '../store/sql/outcome-totals.js'
 import { addPending, ensurePartitions } from '../store/sql/partitions.js'
 import { insertChanges, type NewChange } from '../store/sql/changes.js'
 import type { AutoConnector } from './auto-connect.js'
@@ -19,6 +20,20 @@ import type { RoutingTable } from './routing-table.js'
 
 export interface RouterOptions {
   windowMs: number
+}
+
+/** What one transaction adds to the outcome totals: new events per source, changes failed before queueing per destination. */
+function totalsOf(items: AcceptedEvent[], ids: (number | undefined)[], changes: QueuedChange[]): TotalsDelta[] {
+  const received = new Map<number, number>()
+  items.forEach((item, i) => {
+    if (ids[i] !== undefined) received.set(item.sourceId, (received.get(item.sourceId) ?? 0) + 1)
+  })
+  const failed = new Map<number, number>()
+  for (const c of changes) if (c.status === 'failed') failed.set(c.destinationId, (failed.get(c.destinationId) ?? 0) + 1)
+  return [
+    ...[...received].map(([scopeId, n]): TotalsDelta => ({ scope: 'source', scopeId, received: n })),
+    ...[...failed].map(([scopeId, n]): TotalsDelta => ({ scope: 'destination', scopeId, failed: n }))
+  ]
 }
 
 /** An event accepted from a source (shape already checked). */
@@ -86,6 +101,7 @@ export class Router {
       }
       await this.queue(db, changes, now, created)
       await storeEventSamples(db, samples)
+      await addTotals(db, totalsOf(items, ids, changes), now)
       if (seen.size > 0) await recordAudiencesSeen(db, [...seen.values()].sort((a, b) => a.key.localeCompare(b.key)))
       return ids.map((id) => id !== undefined)
     })

@@ -3,6 +3,7 @@
  * with samples, the dead-letter list and its replay.
  */
 import { chunks, placeholders, type Db } from '../db.js'
+import { bucketTotals } from './outcome-totals.js'
 
 export interface BucketCounts {
   start: number
@@ -13,31 +14,22 @@ export interface BucketCounts {
 }
 
 /**
- * Settled changes count in the bucket they settled in; pending ones in the bucket they were queued
- * in (retrying = pending with a failed attempt behind it).
+ * Outcomes per time bucket, from the outcome totals (10-second slots): delivered (superseded
+ * included: their last state was delivered), failed and retried as they happened; pending is what
+ * waits now, shown in the last bucket.
  */
 export async function deliveryBuckets(db: Db, destinationId: number, from: number, to: number, bucketMs: number): Promise<BucketCounts[]> {
-  const rows = await db.all<{ b: number; status: string; retried: number; n: number }>(
-    `SELECT CAST((COALESCE(done_at, created_at) - $2) / $4 AS BIGINT) AS b, status,
-       CASE WHEN attempts > 0 THEN 1 ELSE 0 END AS retried, COUNT(*) AS n
-     FROM changes
-     WHERE destination_id = $1 AND COALESCE(done_at, created_at) >= $2 AND COALESCE(done_at, created_at) < $3
-     GROUP BY 1, 2, 3`,
-    [destinationId, from, to, bucketMs]
-  )
+  const rows = await bucketTotals(db, 'destination', destinationId, from, to, bucketMs)
   const count = Math.max(1, Math.ceil((to - from) / bucketMs))
   const buckets: BucketCounts[] = Array.from({ length: count }, (_, i) => ({ start: from + i * bucketMs, delivered: 0, failed: 0, pending: 0, retrying: 0 }))
   for (const r of rows) {
-    const b = buckets[Number(r.b)]
-    if (!b) continue
-    const n = Number(r.n)
-    if (r.status === 'delivered' || r.status === 'superseded') b.delivered += n
-    else if (r.status === 'failed') b.failed += n
-    else if (r.status === 'pending') {
-      b.pending += n
-      if (Number(r.retried) === 1) b.retrying += n
-    }
+    const b = buckets[Math.min(count - 1, Math.max(0, r.bucket))]
+    b.delivered += r.delivered + r.superseded
+    b.failed += r.failed
+    b.retrying += r.retried
   }
+  const waiting = await db.get<{ n: number | null }>('SELECT SUM(pending) AS n FROM partitions WHERE destination_id = $1', [destinationId])
+  buckets[count - 1].pending = Number(waiting?.n ?? 0)
   return buckets
 }
 
@@ -61,14 +53,22 @@ export interface ErrorGroup {
   sampleChangeId: number
 }
 
-/** Failed (and still-retrying) changes grouped by reason, most frequent first. */
+/**
+ * Failed (and still-retrying) changes grouped by reason, most frequent first. Failed changes come
+ * from their own small index; retrying ones from the partitions that have a failed attempt.
+ */
 export async function errorGroups(db: Db, destinationId: number, from: number, to: number, limit = 50): Promise<ErrorGroup[]> {
   const rows = await db.all<{ status: string; error_code: string | null; error: string | null; n: number; last_at: number; sample: number }>(
     `SELECT status, error_code, error, COUNT(*) AS n, MAX(COALESCE(done_at, created_at)) AS last_at, MAX(id) AS sample
      FROM changes
-     WHERE destination_id = $1 AND error IS NOT NULL AND status IN ('failed', 'pending')
-       AND COALESCE(done_at, created_at) >= $2 AND COALESCE(done_at, created_at) < $3
-     GROUP BY status, error_code, error ORDER BY COUNT(*) DESC LIMIT $4`,
+     WHERE destination_id = $1 AND status = 'failed' AND COALESCE(done_at, created_at) >= $2 AND COALESCE(done_at, created_at) < $3
+     GROUP BY status, error_code, error
+     UNION ALL
+     SELECT status, error_code, error, COUNT(*) AS n, MAX(created_at) AS last_at, MAX(id) AS sample
+     FROM changes
+     WHERE partition_id IN (SELECT id FROM partitions WHERE destination_id = $1 AND attempts > 0) AND status = 'pending' AND error IS NOT NULL
+     GROUP BY status, error_code, error
+     ORDER BY n DESC LIMIT $4`,
     [destinationId, from, to, limit]
   )
   return rows.map((r) => ({ status: r.status, errorCode: r.error_code, error: r.error, count: Number(r.n), lastAt: Number(r.last_at), sampleChangeId: Number(r.sample) }))
