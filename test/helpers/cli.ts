@@ -1,9 +1,16 @@
 /** Runs the `tiktok-audiences` CLI from source in a child process, as a user would. */
 import { spawn, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url))
+
+/** Node's flags from the shebang of bin/tiktok-audiences.js, so tests and benchmarks run the CLI as users do. */
+export const NODE_FLAGS: string[] = readFileSync(new URL('../../bin/tiktok-audiences.js', import.meta.url), 'utf8')
+  .split('\n')[0]
+  .split(/\s+/)
+  .filter((w) => w.startsWith('--'))
 
 export interface CliResult {
   code: number | null
@@ -14,8 +21,7 @@ export interface CliResult {
 }
 
 export function spawnCli(args: string[], env: Record<string, string | undefined> = {}): ChildProcess {
-  // The same heap bound as bin/tiktok-audiences.js and `npm start`, so tests and benchmarks run the service as users do.
-  return spawn(process.execPath, ['--max-old-space-size=1024', '--import', 'tsx', MAIN, ...args], {
+  return spawn(process.execPath, [...NODE_FLAGS, '--import', 'tsx', MAIN, ...args], {
     cwd: ROOT,
     env: { ...process.env, LOG_LEVEL: 'warn', ...env },
     stdio: ['pipe', 'pipe', 'pipe']
