@@ -9,6 +9,7 @@ import { compilePayloadValidator, type MappedPayload } from './payload.js'
 import { sampleEvent } from './samples.js'
 import { mappingKit, validateMapping } from './segmentLibraries.js'
 import { compileTrigger } from './trigger.js'
+import { compileFastMapping } from './fast-mapping.js'
 import type { ActionDefinition } from './types.js'
 
 export interface MappingConfig {
@@ -93,7 +94,8 @@ export function compileMapping(config: MappingConfig): CompiledMapping {
   }
 
   const validatePayload = compilePayloadValidator(action.fields)
-  const map = (event: Record<string, unknown>) => validatePayload(mappingKit.transform(mapping, event))
+  const fast = compileFastMapping(mapping)
+  const map = fast ? (event: Record<string, unknown>) => validatePayload(fast(event)) : (event: Record<string, unknown>) => validatePayload(mappingKit.transform(mapping, event))
   const validateOrReturn = (mapped: Record<string, unknown>): MappedPayload | PayloadValidationError => {
     try {
       return validatePayload(mapped)
@@ -110,6 +112,7 @@ export function compileMapping(config: MappingConfig): CompiledMapping {
     matches: compiledTrigger.matches,
     map,
     mapBatch(events) {
+      if (fast) return events.map((e) => validateOrReturn(fast(e)))
       let mapped: Record<string, unknown>[]
       try {
         mapped = mappingKit.transformBatch(mapping, events)
