@@ -23,6 +23,7 @@ import { buildApp } from './app.js'
 import type { ServerContext } from './context.js'
 import { Metrics } from './metrics.js'
 import { seedEmulatorDemo } from './demo.js'
+import { retentionDays, startRetention } from '../pipeline/retention.js'
 
 export interface ServeOptions {
   config?: string
@@ -121,6 +122,7 @@ export async function startService(opts: ServeOptions = {}): Promise<RunningServ
   if (useEmulator && (await listDestinations(store.db, store.secrets)).length === 0) await seedEmulatorDemo(store, ctx.tiktok)
 
   ctx.pipeline.start()
+  const stopRetention = startRetention(store, retentionDays(), log)
   ctx.ready = true
 
   if (opts.banner !== false) {
@@ -149,6 +151,7 @@ export async function startService(opts: ServeOptions = {}): Promise<RunningServ
     app,
     ctx,
     async close() {
+      stopRetention()
       await app.close()
       await ctx.pipeline.stop()
       await store.close()
