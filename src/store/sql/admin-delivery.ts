@@ -109,8 +109,9 @@ export interface DeadLetter {
 interface DeadLetterRow {
   id: number; event_id: number | null; mapping_id: number | null; action: string; error: string | null; error_code: string | null
   attempts: number; created_at: number; done_at: number | null; partition_id: number | null; ids: string | null; payload: string | null
+  batch_key: string | null
 }
-const DL_COLS = 'id, event_id, mapping_id, action, error, error_code, attempts, created_at, done_at, partition_id, ids, payload'
+const DL_COLS = 'id, event_id, mapping_id, action, error, error_code, attempts, created_at, done_at, partition_id, ids, payload, batch_key'
 const isReplayable = (r: DeadLetterRow): boolean => r.partition_id !== null && (r.ids !== null || r.payload !== null)
 const toDeadLetter = (r: DeadLetterRow): DeadLetter => ({
   id: Number(r.id),
@@ -141,6 +142,22 @@ export type ReplayOutcome = { id: number; replayed: true } | { id: number; repla
  * Puts failed changes back in their partition's queue (attempts reset) and counts them pending
  * there, in one transaction. Without `ids`: every replayable failed change of the destination.
  */
+/**
+ * A change queued after this one for exactly the same identifiers (same id_schema and hashes) that
+ * did not fail: replaying the old one would undo it (an old failed "add" re-adding someone who has
+ * exited since), so it is not replayed.
+ */
+async function laterChangeOfSamePerson(db: Db, r: DeadLetterRow): Promise<{ id: number; action: string; status: string } | undefined> {
+  if (!r.ids || !r.batch_key || !r.batch_key.includes('|')) return undefined
+  const schema = r.batch_key.slice(r.batch_key.indexOf('|'))
+  return db.get<{ id: number; action: string; status: string }>(
+    `SELECT id, action, status FROM changes
+     WHERE partition_id = $1 AND id > $2 AND ids = $3 AND batch_key IN ($4, $5) AND status <> 'failed'
+     ORDER BY id DESC LIMIT 1`,
+    [r.partition_id, r.id, r.ids, `add${schema}`, `delete${schema}`]
+  )
+}
+
 export async function replayDeadLetters(db: Db, destinationId: number, ids: number[] | undefined, now: number): Promise<ReplayOutcome[]> {
   return db.tx(async (t) => {
     let rows: DeadLetterRow[] = []
@@ -159,12 +176,15 @@ export async function replayDeadLetters(db: Db, destinationId: number, ids: numb
     const found = new Map(rows.map((r) => [Number(r.id), r]))
     const outcomes: ReplayOutcome[] = []
     const perPartition = new Map<number, number[]>()
+    let newer: { id: number; action: string; status: string } | undefined
     for (const id of ids ?? rows.map((r) => Number(r.id))) {
       const r = found.get(id)
       if (!r) {
         outcomes.push({ id, replayed: false, reason: 'not a failed change of this destination' })
       } else if (!isReplayable(r)) {
         outcomes.push({ id, replayed: false, reason: `failed before it was queued (${r.error_code ?? 'invalid'}): nothing was built to send; fix the mapping or the event and send the event again` })
+      } else if ((newer = await laterChangeOfSamePerson(t, r))) {
+        outcomes.push({ id, replayed: false, reason: `a later change of the same identifiers (#${newer.id}, ${newer.action}, ${newer.status}) already carries their last state` })
       } else {
         const list = perPartition.get(Number(r.partition_id)) ?? []
         list.push(id)
