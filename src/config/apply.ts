@@ -7,6 +7,10 @@ import { compileMapping } from '../destination/mapping.js'
 import { ConfigError } from '../destination/errors.js'
 import type { Store } from '../store/index.js'
 import {
+  awaitConnectionAudienceId,
+  claimConnection,
+  deleteConnection,
+  ensureSource,
   listConnections,
   listSources,
   upsertConnection,
@@ -20,6 +24,9 @@ import { TikTokError } from '../tiktok/errors.js'
 import type { ConfigFile } from './schema.js'
 
 export const DEFAULT_SOURCE = 'default'
+
+/** How long a process waits for another one that claimed a native audience's creation. */
+const CLAIM_WAIT_MS = 15_000
 
 export interface ApplyResult {
   problems: string[]
@@ -40,7 +47,7 @@ export async function applyConfig(store: Store, config: ConfigFile, tiktok: TikT
   }
   let sources = await listSources(db)
   if (sources.length === 0) {
-    await upsertSource(db, { name: DEFAULT_SOURCE, writeKey: null })
+    await ensureSource(db, { name: DEFAULT_SOURCE, writeKey: null })
     sources = await listSources(db)
   }
   const sourceByName = new Map(sources.map((s) => [s.name, s]))
@@ -110,8 +117,20 @@ export async function applyConfig(store: Store, config: ConfigFile, tiktok: TikT
         }
         try {
           if (!externalAudienceId) {
-            // Creating is not idempotent on TikTok (duplicate names are allowed): only when we have no id yet.
-            externalAudienceId = await createPartnerAudience(client, advertiserId, a.name ?? a.key)
+            // Creating is not idempotent on TikTok (duplicate names are allowed): only the process
+            // whose claim of the connection succeeds creates it; another one starting at the same
+            // time waits for its id.
+            const claim = { destinationId: dest.id, audienceKey: a.key, audienceName: a.name ?? null, advertiserId }
+            const claimed = await claimConnection(db, claim)
+            externalAudienceId = claimed ? null : ((await awaitConnectionAudienceId(db, dest.id, a.key, CLAIM_WAIT_MS)) ?? null)
+            if (!externalAudienceId) {
+              try {
+                externalAudienceId = await createPartnerAudience(client, advertiserId, a.name ?? a.key)
+              } catch (err) {
+                if (claimed) await deleteConnection(db, dest.id, a.key)
+                throw err
+              }
+            }
           } else if (a.externalAudienceId !== undefined && existing.get(a.key)?.externalAudienceId !== externalAudienceId) {
             await verifyOwnership(client, advertiserId, externalAudienceId)
           }

@@ -15,7 +15,7 @@ import type { ConfigFile } from '../config/schema.js'
 import { EMULATOR_CREDENTIALS } from '../emulator/index.js'
 import { Pipeline } from '../pipeline/index.js'
 import { DEFAULT_DATABASE_URL, describeDatabaseUrl, openStore } from '../store/index.js'
-import { listDestinations, listSources, upsertSource } from '../store/sql/config.js'
+import { ensureSource, listDestinations, listSources } from '../store/sql/config.js'
 import { dropAllLeases } from '../store/sql/partitions.js'
 import { TikTokClient } from '../tiktok/client.js'
 import { createLogger } from '../util/log.js'
@@ -117,7 +117,8 @@ export async function startService(opts: ServeOptions = {}): Promise<RunningServ
     for (const p of applied.problems) log.warn({ config: opts.config }, p)
   }
   if ((await listSources(store.db)).length === 0) {
-    await upsertSource(store.db, { name: 'default', writeKey: `wk_${randomBytes(12).toString('hex')}` })
+    // Several processes may start at once on one database: the first one's key stays.
+    await ensureSource(store.db, { name: 'default', writeKey: `wk_${randomBytes(12).toString('hex')}` })
   }
   if (useEmulator && (await listDestinations(store.db, store.secrets)).length === 0) await seedEmulatorDemo(store, ctx.tiktok)
 

@@ -241,3 +241,27 @@ export async function deleteConnection(db: Db, destinationId: number, audienceKe
   await db.run('DELETE FROM connections WHERE destination_id = $1 AND audience_key = $2', [destinationId, audienceKey])
   await bumpConfigVersion(db)
 }
+
+/**
+ * The TikTok audience id of a connection another process claimed and is creating: polled until it
+ * is stored, or undefined after `timeoutMs` (a claim left by a process that died meanwhile).
+ */
+export async function awaitConnectionAudienceId(db: Db, destinationId: number, audienceKey: string, timeoutMs: number): Promise<string | undefined> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const r = await db.get<{ external_audience_id: string | null }>(
+      'SELECT external_audience_id FROM connections WHERE destination_id = $1 AND audience_key = $2',
+      [destinationId, audienceKey]
+    )
+    if (r?.external_audience_id) return r.external_audience_id
+    if (!r || Date.now() > deadline) return undefined
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
+
+/** Creates the source unless one of that name exists (several processes may start at once); returns the stored one. */
+export async function ensureSource(db: Db, s: { name: string; writeKey: string | null }): Promise<Source> {
+  await db.run('INSERT INTO sources (name, write_key, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING', [s.name, s.writeKey, Date.now()])
+  const row = await db.get<SourceRow>('SELECT id, name, write_key FROM sources WHERE name = $1', [s.name])
+  return toSource(row!)
+}
