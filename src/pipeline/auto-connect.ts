@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino'
 import type { Store } from '../store/index.js'
-import { bumpConfigVersion, claimConnection, deleteConnection, listConnections, setConnectionAudienceId } from '../store/sql/config.js'
+import { awaitConnectionAudienceId, bumpConfigVersion, claimConnection, deleteConnection, setConnectionAudienceId } from '../store/sql/config.js'
 import { createPartnerAudience } from '../tiktok/audiences.js'
 import type { TikTokClient } from '../tiktok/client.js'
 import { audienceOf } from './event.js'
@@ -80,10 +80,7 @@ export class AutoConnector {
   /** Another process is creating these audiences (or did): wait until their ids are stored. */
   private async waitForOthers(list: Wanted[]): Promise<boolean> {
     const deadline = Date.now() + OTHER_PROCESS_WAIT_MS
-    for (;;) {
-      const known = new Set((await listConnections(this.store.db)).filter((c) => c.externalAudienceId).map((c) => `${c.destinationId}|${c.audienceKey}`))
-      if (list.every((w) => known.has(`${w.destinationId}|${w.key}`)) || Date.now() > deadline) return true
-      await new Promise((r) => setTimeout(r, 100))
-    }
+    for (const w of list) await awaitConnectionAudienceId(this.store.db, w.destinationId, w.key, Math.max(0, deadline - Date.now()))
+    return true
   }
 }
