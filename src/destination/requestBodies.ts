@@ -18,13 +18,21 @@ export function buildMappingBody(changes: MembershipChange[]): SegmentMappingBod
       )
     }
   }
-  const audienceIds = [first.audienceId]
+  return mappingBodyOf(first, changes.map((c) => c.ids))
+}
+
+/**
+ * The body for rows already known to share one request (the deliverer's batches, built per
+ * partition and kind): no per-row check. Cells share one `audience_ids` array — bodies are
+ * serialised, never mutated.
+ */
+export function mappingBodyOf(request: Pick<MembershipChange, 'action' | 'advertiserIds' | 'audienceId' | 'idSchema'>, rows: (string | null)[][]): SegmentMappingBody {
+  const audienceIds = [request.audienceId]
   return {
-    advertiser_ids: first.advertiserIds,
-    action: first.action,
-    id_schema: first.idSchema,
-    // One fresh array per cell: TikTok's JSON does not care, but callers may mutate bodies.
-    batch_data: changes.map((c) => c.ids.map((id): MappingCell => (id ? { id, audience_ids: [...audienceIds] } : {})))
+    advertiser_ids: request.advertiserIds,
+    action: request.action,
+    id_schema: request.idSchema,
+    batch_data: rows.map((ids) => ids.map((id): MappingCell => (id ? { id, audience_ids: audienceIds } : {})))
   }
 }
 

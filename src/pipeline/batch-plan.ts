@@ -26,9 +26,10 @@ export function parseQueued(rows: PendingChange[]): QueuedChange[] {
   return rows.map((r) => ({ ...r, parsedIds: r.ids ? (JSON.parse(r.ids) as (string | null)[]) : null }))
 }
 
+/** Same id_schema and same hashed ids: the stored ids JSON already is a canonical key. */
 function identity(c: QueuedChange): string {
   const schema = c.batch_key ? c.batch_key.slice(c.batch_key.indexOf('|') + 1) : ''
-  return `${schema}|${c.parsedIds?.join(',') ?? c.id}`
+  return `${schema}|${c.ids ?? c.id}`
 }
 
 export function planBatch(rows: QueuedChange[], maxRows: number): BatchPlan {

@@ -5,8 +5,7 @@
  *   auth → destination paused (queue kept) · permanent → failed with TikTok's reason (dead letter)
  */
 import { randomUUID } from 'node:crypto'
-import { buildCreateAudienceBody, buildMappingBody } from '../destination/requestBodies.js'
-import type { MembershipChange } from '../destination/changes.js'
+import { buildCreateAudienceBody, mappingBodyOf } from '../destination/requestBodies.js'
 import type { Store } from '../store/index.js'
 import { setDestinationStatus } from '../store/sql/config.js'
 import { addAttempt, fetchPendingChanges, settleChanges } from '../store/sql/changes.js'
@@ -185,16 +184,7 @@ export class Deliverer {
 function mappingBody(plan: BatchPlan, partitionKey: string): SegmentMappingBody {
   const { advertiserIds, audienceId } = parsePartitionKey(partitionKey)
   const { action, idSchema } = parseBatchKey(plan.batchKey)
-  const changes: MembershipChange[] = plan.send.map((c) => ({
-    kind: 'membership',
-    action,
-    advertiserIds,
-    audienceId,
-    idSchema,
-    ids: c.parsedIds ?? [],
-    quality: undefined as never
-  }))
-  return buildMappingBody(changes)
+  return mappingBodyOf({ action, advertiserIds, audienceId, idSchema }, plan.send.map((c) => c.parsedIds ?? []))
 }
 
 function requestRecord(destinationId: number, partitionId: number, plan: BatchPlan, sentAt: number, exchange: TikTokExchange | undefined, failure: TikTokError | undefined): RequestRecord {
