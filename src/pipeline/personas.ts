@@ -6,7 +6,16 @@
 type Ev = Record<string, any>
 
 export function stampPersonas(event: Ev, externalAudienceId: string | null, advertiserId: string | null): Ev {
-  const personas = { ...(event.context?.personas ?? {}) }
+  const current = event.context?.personas
+  // Events forwarded by Segment's own pipeline already carry the same stamp: no copy needed.
+  if (
+    current &&
+    (!externalAudienceId || current.external_audience_id === externalAudienceId) &&
+    (!advertiserId || current.audience_settings?.advertiserId === advertiserId)
+  ) {
+    return event
+  }
+  const personas = { ...(current ?? {}) }
   if (externalAudienceId) personas.external_audience_id = externalAudienceId
   if (advertiserId) personas.audience_settings = { ...(personas.audience_settings ?? {}), advertiserId }
   return { ...event, context: { ...(event.context ?? {}), personas } }
