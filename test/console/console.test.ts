@@ -196,3 +196,54 @@ test('legacy flow: Create Audience (Legacy) → Test Mapping shows the new audie
   assert.ok(audiences.audiences.some((a) => String(a.audience_id) === id), 'the audience exists on the (emulated) TikTok')
   await shot('legacy-create-audience')
 }))
+
+test('narrow window: the main screens fit 420 px without sideways scrolling', { skip, timeout: 30_000 }, () => explainFailure(async () => {
+  await page.setViewportSize({ width: 420, height: 900 })
+  try {
+    await page.goto(`${service.url}/`)
+    await page.getByRole('link', { name: 'TikTok Legacy' }).click()
+    for (const tab of ['Settings', 'Mappings', 'Audiences', 'Event Delivery']) {
+      await page.getByRole('tab', { name: tab }).click()
+      await page.waitForTimeout(200)
+      // Elements sticking out of the window that no scrolling container of theirs holds (plain
+      // loops: the page evaluates this source as it is, without tsx's helpers).
+      const { overflow, widest } = await page.evaluate(() => {
+        const over: string[] = []
+        for (const e of document.querySelectorAll('body *')) {
+          if (e.getBoundingClientRect().right <= window.innerWidth + 1) continue
+          let held = false
+          for (let p = e.parentElement; p && !held; p = p.parentElement) held = ['auto', 'scroll', 'hidden'].includes(getComputedStyle(p).overflowX)
+          if (!held) over.push(`${e.tagName.toLowerCase()}.${(e as HTMLElement).className || ''} "${(e.textContent ?? '').trim().slice(0, 40)}"`)
+        }
+        return { overflow: document.documentElement.scrollWidth - window.innerWidth, widest: over.slice(0, 5) }
+      })
+      assert.ok(overflow <= 1, `${tab}: ${overflow} px wider than the window: ${widest.join('; ')}`)
+    }
+  } finally {
+    await page.setViewportSize({ width: 1280, height: 900 })
+  }
+}))
+
+test('keyboard: sign in and move between tabs without a mouse', { skip, timeout: 30_000 }, () => explainFailure(async () => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
+  const kb = await context.newPage()
+  try {
+    await kb.goto(`${service.url}/`)
+    const password = kb.getByLabel('Admin password')
+    await password.waitFor()
+    for (let i = 0; i < 10 && !(await password.evaluate((e) => e === document.activeElement)); i++) await kb.keyboard.press('Tab')
+    await kb.keyboard.type(PASSWORD)
+    await kb.keyboard.press('Enter')
+    await kb.getByRole('heading', { name: 'Destinations' }).waitFor()
+    await kb.getByRole('link', { name: 'TikTok Legacy' }).focus()
+    await kb.keyboard.press('Enter')
+    const settings = kb.getByRole('tab', { name: 'Settings' })
+    await settings.focus()
+    await kb.keyboard.press('ArrowRight')
+    const mappings = kb.getByRole('tab', { name: 'Mappings' })
+    assert.equal(await mappings.getAttribute('aria-selected'), 'true', 'ArrowRight moves to the next tab')
+    assert.ok(await mappings.evaluate((e) => e === document.activeElement), 'and focuses it')
+  } finally {
+    await context.close()
+  }
+}))
