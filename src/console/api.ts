@@ -4,6 +4,15 @@
  * a message next to the field it concerns.
  */
 
+// Response types shared with the server (type-only: nothing of the server is bundled).
+import type { Mapping as StoredMapping, Source } from '../store/model.js'
+import type { Stats } from '../store/sql/admin-stats.js'
+import type { TestResult } from '../server/admin/test-mapping.js'
+
+export type { Source, Stats, TestResult }
+/** A mapping as the admin API returns it: the stored mapping and any trigger warnings. */
+export type Mapping = StoredMapping & { warnings?: string[] }
+
 export class ApiError extends Error {
   constructor(
     readonly status: number,
@@ -94,24 +103,6 @@ export interface Destination {
   statusReason: string | null
 }
 
-export interface Mapping {
-  id: number
-  destinationId: number
-  name: string
-  action: string
-  trigger: string
-  mapping: Record<string, unknown>
-  enabled: boolean
-  position: number
-  warnings?: string[]
-}
-
-export interface Source {
-  id: number
-  name: string
-  writeKey: string | null
-}
-
 export interface Connection {
   destinationId: number
   destinationName: string
@@ -146,18 +137,6 @@ export interface AudienceHealth {
   expired_time: string | null
   warnings: string[]
   note: string
-}
-
-export interface TestResult {
-  matched: boolean
-  payload: Record<string, unknown> | null
-  change: unknown
-  request: { method: string; url: string; body: unknown } | null
-  response: { httpStatus: number; body: unknown } | null
-  error?: { code: string; message: string }
-  warning?: string
-  duplicateOf?: { audience_id: string; name: string }
-  audience_id?: string
 }
 
 export interface DeliveryReport {
@@ -197,10 +176,3 @@ export interface ConsoleInfo {
   emulatorUrl: string | null
 }
 
-export interface Stats {
-  received: number
-  delivered: number
-  failed: number
-  pending: number
-  retrying: number
-}
