@@ -3,6 +3,7 @@
  * Segment's "Add Destination" side panel — Send Track, Send Identify, event names, Advertiser ID —
  * and, for native destinations, the TikTok audience created or verified on connect. Plus health.
  */
+import type { AudienceConfig } from '../../config/schema.js'
 import type { FastifyPluginAsync } from 'fastify'
 import { listAudiences, listConnections, listDestinations, upsertConnection } from '../../store/sql/config.js'
 import { deleteConnection } from '../../store/sql/admin-config.js'
@@ -18,15 +19,8 @@ import { S } from './validation.js'
 const MIN_TARGETABLE = 1000
 const EXPIRY_WARNING_MS = 30 * 24 * 3600_000
 
-interface ConnectionBody {
-  name?: string
-  advertiserId?: string
-  externalAudienceId?: string
-  sendTrack?: boolean
-  sendIdentify?: boolean
-  enterEvent?: string
-  exitEvent?: string
-}
+/** A connection's settings: what the config file's `audiences` entries hold, less the key (in the path). */
+type ConnectionBody = Omit<AudienceConfig, 'key'>
 
 const keyParams = S.obj({ id: S.int({ minimum: 1 }), key: S.nonEmpty({ maxLength: 500 }) }, ['id', 'key'])
 
