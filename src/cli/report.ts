@@ -9,10 +9,10 @@ import type { CreateAudienceChange, MembershipChange } from '../destination/chan
 import type { IdentifierKind, IdentifierReport } from '../destination/identifiers.js'
 import { compileMapping } from '../destination/mapping.js'
 import type { DestinationConfig } from '../config/schema.js'
-import { audienceOf, checkEvent } from '../pipeline/event.js'
+import { audienceOf } from '../pipeline/event.js'
 import { queueKeys, routeEvent, type RouteTarget } from '../pipeline/route-event.js'
 import type { RoutedMapping } from '../pipeline/routing-table.js'
-import { readNdjson } from './ndjson.js'
+import { readEvents } from './ndjson.js'
 import { loadConfigForCli, printError } from './one-shot.js'
 
 /** Stands in for a native audience that `send`/`serve` would create on TikTok when connecting. */
@@ -92,18 +92,18 @@ export async function runReport(opts: { config: string; events: string; json?: b
   let lines = 0
   let invalid = 0
 
-  for await (const item of readNdjson(opts.events)) {
+  for await (const item of readEvents(opts.events)) {
     lines++
-    const check = item.error ? { ok: false as const, error: item.error } : checkEvent(item.value)
-    if (!check.ok) {
+    if (item.problem !== undefined) {
       invalid++
-      err(`${opts.events === '-' ? 'stdin' : opts.events}:${item.line}: ${check.error}`)
+      err(item.problem)
       continue
     }
-    const audience = audienceOf(check.event)?.key
+    const event = item.event
+    const audience = audienceOf(event)?.key
     targets.forEach((target, t) => {
       const r = reports[t]
-      for (const o of routeEvent(check.event, audience, target, isOurs)) {
+      for (const o of routeEvent(event, audience, target, isOurs)) {
         r.matched[o.mapping.name] = (r.matched[o.mapping.name] ?? 0) + 1
         const quality: IdentifierReport | undefined = o.ok ? (o.change.kind === 'membership' ? o.change.quality : undefined) : o.quality
         if (quality) {

@@ -3,12 +3,11 @@
  * recorded and routed in one transaction), queue, batching, delivery and retry path as the server. Prints a JSON summary as the last line
  * of stdout; exits 1 when anything failed.
  */
-import { checkEvent } from '../pipeline/event.js'
 import { listSources } from '../store/sql/config.js'
 import { eventOutcomes, failureReasons } from '../store/sql/changes.js'
 import { maxEventId } from '../store/sql/events.js'
 import type { SegmentEvent } from '../pipeline/event.js'
-import { readNdjson } from './ndjson.js'
+import { readEvents } from './ndjson.js'
 import { printError, runOneShot } from './one-shot.js'
 
 export interface SendOptions {
@@ -54,15 +53,14 @@ export async function runSend(opts: SendOptions): Promise<number> {
       chunk = []
     }
     try {
-      for await (const item of readNdjson(opts.events)) {
+      for await (const item of readEvents(opts.events)) {
         lines++
-        const check = item.error ? { ok: false as const, error: item.error } : checkEvent(item.value)
-        if (!check.ok) {
+        if (item.problem !== undefined) {
           invalid++
-          printError(`${opts.events === '-' ? 'stdin' : opts.events}:${item.line}: ${check.error}`)
+          printError(item.problem)
           continue
         }
-        chunk.push(check.event)
+        chunk.push(item.event)
         if (chunk.length >= INGEST_CHUNK) await flush()
       }
       await flush()
