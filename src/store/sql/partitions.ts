@@ -58,12 +58,6 @@ export async function claimPartition(db: Db, owner: string, now: number, leaseMs
   )
 }
 
-/** Extends a held lease; false when it was lost (expired and taken by another worker). */
-export async function renewLease(db: Db, id: number, owner: string, until: number): Promise<boolean> {
-  const r = await db.run('UPDATE partitions SET lease_until = $3 WHERE id = $1 AND lease_owner = $2', [id, owner, until])
-  return r.changes > 0
-}
-
 /**
  * After a successful request: clears the retry state and extends the lease; the rest of the backlog
  * is ready at once. False when the lease was lost (it expired and another worker claimed the

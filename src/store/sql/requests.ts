@@ -28,7 +28,3 @@ export async function insertRequest(db: Db, r: RequestRecord): Promise<number> {
   return row!.id
 }
 
-export async function countRequests(db: Db, since: number): Promise<number> {
-  const r = await db.get<{ n: number }>('SELECT COUNT(*) AS n FROM requests WHERE sent_at >= $1', [since])
-  return Number(r?.n ?? 0)
-}
