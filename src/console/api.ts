@@ -155,7 +155,7 @@ export interface DeliveryReport {
     status: string
     count: number
     lastAt: number
-    sample: { changeId: number; received: unknown; request: unknown; response: { httpStatus: number | null; body: unknown } | null }
+    sample: { changeId: number | null; received: unknown; request: unknown; response: { httpStatus: number | null; body: unknown } | null }
   }[]
 }
 
@@ -167,6 +167,8 @@ export interface DeadLetter {
   attempts: number
   createdAt: number
   replayable: boolean
+  /** Set when a later change of the same identifiers was delivered (replaying would undo it). */
+  resolvedBy: string | null
 }
 
 export interface ConsoleInfo {

@@ -8,10 +8,13 @@
  * - A change of that kind that shares an identifier with an earlier change of another kind is not
  *   allowed to overtake it: the scan stops there, so per-identifier order is kept.
  */
-import type { PendingChange } from '../store/sql/changes.js'
+import type { OpenChange } from '../store/sql/queue-packs.js'
 
-export interface QueuedChange extends PendingChange {
-  parsedIds: (string | null)[] | null
+export interface QueuedChange extends OpenChange {
+  /** Unique among the changes read for one partition. */
+  id: number
+  /** Same id_schema and same hashed ids: same identity (an audience creation is its own). */
+  identity: string
 }
 
 export interface BatchPlan {
@@ -22,48 +25,46 @@ export interface BatchPlan {
   superseded: QueuedChange[]
 }
 
-export function parseQueued(rows: PendingChange[]): QueuedChange[] {
-  return rows.map((r) => ({ ...r, parsedIds: r.ids ? (JSON.parse(r.ids) as (string | null)[]) : null }))
-}
-
-/** Same id_schema and same hashed ids: the stored ids JSON already is a canonical key. */
-function identity(c: QueuedChange): string {
-  const schema = c.batch_key ? c.batch_key.slice(c.batch_key.indexOf('|') + 1) : ''
-  return `${schema}|${c.ids ?? c.id}`
+/** What `planBatch` needs of an open change: an id and its identity, computed once. */
+export function toQueued(c: OpenChange, id: number): QueuedChange {
+  const k = c.batchKey
+  const identity = c.ids ? `${k.slice(k.indexOf('|') + 1)}|${c.ids.join(',')}` : `create:${c.pack}:${c.at}`
+  return Object.assign(c, { id, identity })
 }
 
 export function planBatch(rows: QueuedChange[], maxRows: number): BatchPlan {
   if (rows.length === 0) throw new Error('planBatch needs at least one change')
-  if (rows[0].action === 'create') return { batchKey: 'create', send: [rows[0]], superseded: [] }
+  if (rows[0].batchKey === 'create') return { batchKey: 'create', send: [rows[0]], superseded: [] }
 
   const lastIndex = new Map<string, number>()
-  const identities = rows.map(identity)
-  identities.forEach((id, i) => {
-    if (rows[i].action !== 'create') lastIndex.set(id, i)
-  })
-  const isSurvivor = (i: number) => rows[i].action === 'create' || lastIndex.get(identities[i]) === i
+  for (let i = 0; i < rows.length; i++) lastIndex.set(rows[i].identity, i)
+  const isSurvivor = (i: number) => lastIndex.get(rows[i].identity) === i
 
   let batchKey: string | undefined
   const send: QueuedChange[] = []
   const sendIdentities = new Set<string>()
   const blocked = new Set<string>()
+  let superseded = 0
   for (let i = 0; i < rows.length && send.length < maxRows; i++) {
-    if (!isSurvivor(i)) continue
     const row = rows[i]
-    if (row.action === 'create') break // audience creations keep their place in the order
-    batchKey ??= row.batch_key ?? ''
-    const ids = row.parsedIds ?? []
-    if (row.batch_key === batchKey) {
-      if (ids.some((h) => h !== null && blocked.has(h))) break
+    if (!isSurvivor(i)) {
+      superseded++
+      continue
+    }
+    if (row.batchKey === 'create') break // audience creations keep their place in the order
+    batchKey ??= row.batchKey
+    const ids = row.ids ?? []
+    if (row.batchKey === batchKey) {
+      if (blocked.size > 0 && ids.some((h) => h !== null && blocked.has(h))) break
       send.push(row)
-      sendIdentities.add(identities[i])
+      sendIdentities.add(row.identity)
     } else {
       for (const h of ids) if (h !== null) blocked.add(h)
     }
   }
-  const superseded: QueuedChange[] = []
-  for (let i = 0; i < rows.length; i++) {
-    if (!isSurvivor(i) && sendIdentities.has(identities[i])) superseded.push(rows[i])
+  const out: QueuedChange[] = []
+  if (superseded > 0) {
+    for (let i = 0; i < rows.length; i++) if (!isSurvivor(i) && sendIdentities.has(rows[i].identity)) out.push(rows[i])
   }
-  return { batchKey: batchKey!, send, superseded }
+  return { batchKey: batchKey!, send, superseded: out }
 }

@@ -8,7 +8,8 @@ import { randomUUID } from 'node:crypto'
 import { buildCreateAudienceBody, mappingBodyOf } from '../destination/requestBodies.js'
 import type { Store } from '../store/index.js'
 import { setDestinationStatus } from '../store/sql/config.js'
-import { addAttempt, fetchPendingChanges, settleChanges } from '../store/sql/changes.js'
+import { failedIdentities, insertChanges, resolveFailed, type NewChange } from '../store/sql/changes.js'
+import { fetchOpenPacks, openChangesOf, settlePositions } from '../store/sql/queue-packs.js'
 import {
   claimPartition,
   deferPartition,
@@ -23,7 +24,8 @@ import type { TikTokClient, TikTokExchange } from '../tiktok/client.js'
 import { TikTokError } from '../tiktok/errors.js'
 import type { SegmentMappingBody } from '../tiktok/types.js'
 import { parseBatchKey, parsePartitionKey } from './route-event.js'
-import { parseQueued, planBatch, type BatchPlan, type QueuedChange } from './batch-plan.js'
+import { planBatch, toQueued, type BatchPlan, type QueuedChange } from './batch-plan.js'
+import type { Db } from '../store/db.js'
 import { RateLimiter, backoffMs } from './rate-limiter.js'
 import type { RoutingTable } from './routing-table.js'
 
@@ -76,6 +78,8 @@ export class Deliverer {
     await this.table.refresh()
     let attempts = lease.attempts
     let firstFailureAt = lease.first_failure_at
+    const queue = new OpenQueue(this.store.db, lease.id)
+    let deadLetters = await failedIdentities(this.store.db, lease.id)
     for (;;) {
       const routed = this.table.destination(lease.destination_id)
       if (!routed || routed.destination.status !== 'active' || !routed.destination.enabled) {
@@ -83,8 +87,7 @@ export class Deliverer {
         return
       }
       const dest = routed.destination
-      const window = Math.max(dest.batchSize * 2, 1000)
-      const rows = parseQueued(await fetchPendingChanges(this.store.db, lease.id, window))
+      const rows = await queue.read(Math.max(dest.batchSize * 2, 1000))
       if (rows.length === 0) {
         await releasePartition(this.store.db, lease.id, this.owner)
         return
@@ -116,12 +119,14 @@ export class Deliverer {
       if (!failure) {
         const stillOurs = await this.store.db.tx(async (db) => {
           const ref = await insertRequest(db, { ...record, outcome: 'delivered' })
-          const delivered = await settleChanges(db, plan.send.map((c) => c.id), { status: 'delivered', requestRef: ref, now, error: createdAudienceId ? `audience_id ${createdAudienceId}` : null })
-          const superseded = await settleChanges(db, plan.superseded.map((c) => c.id), { status: 'superseded', requestRef: ref, now })
+          const delivered = (await settlePositions(db, plan.send)).length
+          const superseded = (await settlePositions(db, plan.superseded)).length
           await subtractPending(db, lease.id, delivered + superseded)
           await addTotals(db, [{ scope: 'destination', scopeId: dest.id, delivered, superseded }], now)
+          if (deadLetters.size > 0) await resolveDeadLetters(db, deadLetters, plan, ref)
           return releaseAfterSuccess(db, lease.id, this.owner, now, now + this.opts.leaseMs)
         })
+        queue.settled(plan.send, plan.superseded)
         this.events.onRequest?.({ ...record, outcome: 'delivered' })
         // The lease expired during the request and another worker took the partition: stop here.
         if (!stillOurs) return
@@ -137,15 +142,16 @@ export class Deliverer {
         if (now - firstFailureAt <= this.opts.retryForMs) {
           const retryAt = now + backoffMs(attempts, this.opts.retryBaseMs, this.opts.retryMaxMs)
           await this.store.db.tx(async (db) => {
-            const ref = await insertRequest(db, { ...record, outcome: 'retry' })
-            await addAttempt(db, plan.send.map((c) => c.id), reason, failure!.code !== undefined ? String(failure!.code) : failure!.kind, ref)
+            await insertRequest(db, { ...record, outcome: 'retry' })
             await addTotals(db, [{ scope: 'destination', scopeId: dest.id, retried: plan.send.length }], now)
-            await deferPartition(db, lease.id, this.owner, retryAt, attempts, firstFailureAt!, reason)
+            await deferPartition(db, lease.id, this.owner, retryAt, attempts, firstFailureAt!, reason, failure!.code !== undefined ? String(failure!.code) : failure!.kind)
           })
           this.events.onRequest?.({ ...record, outcome: 'retry' })
           return
         }
-        if (!(await this.failBatch(lease, plan, record, `gave up after retrying for ${Math.round((now - firstFailureAt) / 1000)} s: ${reason}`, failure))) return
+        if (!(await this.failBatch(lease, plan, record, `gave up after retrying for ${Math.round((now - firstFailureAt) / 1000)} s: ${reason}`, failure, attempts))) return
+        queue.settled(plan.send, plan.superseded)
+        deadLetters = await failedIdentities(this.store.db, lease.id)
         attempts = 0
         firstFailureAt = null
         continue
@@ -160,20 +166,39 @@ export class Deliverer {
         await this.table.refresh(true)
         return
       }
-      if (!(await this.failBatch(lease, plan, record, reason, failure))) return
+      if (!(await this.failBatch(lease, plan, record, reason, failure, attempts + 1))) return
+      queue.settled(plan.send, plan.superseded)
+      deadLetters = await failedIdentities(this.store.db, lease.id)
     }
   }
 
-  /** Settles a batch as failed; false when the partition's lease was lost meanwhile. */
-  private async failBatch(lease: PartitionLease, plan: BatchPlan, record: RequestRecord, reason: string, failure: TikTokError): Promise<boolean> {
+  /** Settles a batch as failed: its changes become dead letters. False when the partition's lease was lost meanwhile. */
+  private async failBatch(lease: PartitionLease, plan: BatchPlan, record: RequestRecord, reason: string, failure: TikTokError, attempts: number): Promise<boolean> {
     const now = Date.now()
     const stillOurs = await this.store.db.tx(async (db) => {
       const ref = await insertRequest(db, { ...record, outcome: 'failed' })
-      const ids = [...plan.send, ...plan.superseded].map((c) => c.id)
       const code = failure.code !== undefined ? String(failure.code) : failure.kind.toUpperCase()
-      const n = await settleChanges(db, ids, { status: 'failed', error: reason, errorCode: code, requestRef: ref, now })
-      await subtractPending(db, lease.id, n)
-      await addTotals(db, [{ scope: 'destination', scopeId: lease.destination_id, failed: n }], now)
+      const settled = await settlePositions(db, [...plan.send, ...plan.superseded])
+      const dead: NewChange[] = settled.map((c) => ({
+        eventId: c.eventId,
+        destinationId: lease.destination_id,
+        mappingId: c.mappingId,
+        partitionId: lease.id,
+        action: c.batchKey === 'create' ? 'create' : c.batchKey.slice(0, c.batchKey.indexOf('|')),
+        batchKey: c.batchKey,
+        ids: c.ids ? JSON.stringify(c.ids) : null,
+        payload: c.payload,
+        status: 'failed',
+        error: reason,
+        errorCode: code,
+        createdAt: c.createdAt,
+        requestRef: ref,
+        doneAt: now,
+        attempts
+      }))
+      await insertChanges(db, dead)
+      await subtractPending(db, lease.id, settled.length)
+      await addTotals(db, [{ scope: 'destination', scopeId: lease.destination_id, failed: settled.length }], now)
       return releaseAfterSuccess(db, lease.id, this.owner, now, now + this.opts.leaseMs)
     })
     this.events.onRequest?.({ ...record, outcome: 'failed' })
@@ -181,10 +206,51 @@ export class Deliverer {
   }
 }
 
+/**
+ * The open changes of one leased partition, read pack by pack and kept decoded across its requests
+ * (only the lease holder settles them; packs queued meanwhile have higher ids and are read next).
+ */
+class OpenQueue {
+  private rows: QueuedChange[] = []
+  private lastPack = 0
+  private nextId = 1
+
+  constructor(
+    private readonly db: Db,
+    private readonly partitionId: number
+  ) {}
+
+  /** At least `window` open changes in order when the queue holds that many. */
+  async read(window: number): Promise<QueuedChange[]> {
+    if (this.rows.length < window) {
+      const packs = await fetchOpenPacks(this.db, this.partitionId, this.lastPack, window - this.rows.length)
+      for (const p of packs) for (const c of openChangesOf(p)) this.rows.push(toQueued(c, this.nextId++))
+      if (packs.length > 0) this.lastPack = Number(packs[packs.length - 1].id)
+    }
+    return this.rows
+  }
+
+  settled(...groups: QueuedChange[][]): void {
+    const done = new Set<number>()
+    for (const g of groups) for (const c of g) done.add(c.id)
+    this.rows = this.rows.filter((c) => !done.has(c.id))
+  }
+}
+
+/** Dead letters of the partition whose identifiers a delivered change just set again: replay would undo that. */
+async function resolveDeadLetters(db: Db, deadLetters: Map<string, number[]>, plan: BatchPlan, requestRef: number): Promise<void> {
+  for (const c of plan.send) {
+    const ids = deadLetters.get(c.identity)
+    if (!ids) continue
+    deadLetters.delete(c.identity)
+    await resolveFailed(db, ids, `a later ${c.batchKey.slice(0, c.batchKey.indexOf('|'))} of the same identifiers was delivered (request #${requestRef})`)
+  }
+}
+
 function mappingBody(plan: BatchPlan, partitionKey: string): SegmentMappingBody {
   const { advertiserIds, audienceId } = parsePartitionKey(partitionKey)
   const { action, idSchema } = parseBatchKey(plan.batchKey)
-  return mappingBodyOf({ action, advertiserIds, audienceId, idSchema }, plan.send.map((c) => c.parsedIds ?? []))
+  return mappingBodyOf({ action, advertiserIds, audienceId, idSchema }, plan.send.map((c) => c.ids ?? []))
 }
 
 function requestRecord(destinationId: number, partitionId: number, plan: BatchPlan, sentAt: number, exchange: TikTokExchange | undefined, failure: TikTokError | undefined): RequestRecord {

@@ -11,6 +11,7 @@ import { storeEventSamples } from '../store/sql/event-samples.js'
 import { addTotals, type TotalsDelta } from '../store/sql/outcome-totals.js'
 import { addPending, ensurePartitions } from '../store/sql/partitions.js'
 import { insertChanges, type NewChange } from '../store/sql/changes.js'
+import { insertPacks, type NewPack } from '../store/sql/queue-packs.js'
 import type { AutoConnector } from './auto-connect.js'
 import { audienceOf, type SegmentEvent } from './event.js'
 import type { QualityCounters } from './quality.js'
@@ -43,7 +44,8 @@ export interface AcceptedEvent {
   receivedAt: number
 }
 
-type QueuedChange = NewChange & { partitionKey?: string }
+type QueuedChange = NewChange & { partitionKey?: string; parsedIds?: (string | null)[] }
+const NONE: RouteOutcome[] = []
 
 export class Router {
   private readonly partitionIds = new Map<string, number>()
@@ -63,6 +65,9 @@ export class Router {
     await this.table.refresh()
     // Creating TikTok audiences is a network call: before the transaction, not inside it.
     if (this.connector?.active) await this.connector.prepare(items)
+    // Routing needs no database: done before the transaction (which then only writes), for every
+    // item; what the insert finds to be a re-sent messageId is dropped after.
+    const routed = this.route(items)
     // Partitions created and audiences recorded in the transaction are remembered only once it
     // commits (a rollback undoes them).
     const created = new Map<string, number>()
@@ -73,32 +78,25 @@ export class Router {
       const now = Date.now()
       const ids = await insertEventRecords(
         db,
-        items.map((i) => ({ sourceId: i.sourceId, messageId: i.event.messageId, receivedAt: i.receivedAt, type: i.event.type, name: typeof i.event.event === 'string' ? i.event.event : null })),
+        items.map((i, k) => ({ sourceId: i.sourceId, messageId: i.event.messageId, receivedAt: i.receivedAt, type: i.event.type, name: typeof i.event.event === 'string' ? i.event.event : null, changes: routed.counts[k] })),
         now
       )
       const changes: QueuedChange[] = []
       const samples = new Map<number, string>()
-      // Per source, per destination: its new events in order (each partition belongs to one
-      // destination, so destination-major insertion keeps every partition in event order).
-      const bySource = new Map<number, { eventId: number; event: SegmentEvent; audienceKey: string | undefined }[]>()
+      // Destination-major (each partition belongs to one destination), events in order within: every partition gets its changes in event order.
+      for (const { destinationId, perItem } of routed.byDestination) {
+        items.forEach((item, i) => {
+          const eventId = ids[i]
+          if (eventId === undefined || perItem[i].length === 0) return
+          const failed = this.toQueued(eventId, perItem[i], destinationId, changes, now)
+          if (failed && !samples.has(eventId)) samples.set(eventId, JSON.stringify(redactEvent(item.event)))
+        })
+      }
       items.forEach((item, i) => {
-        const eventId = ids[i]
-        if (eventId === undefined) return
+        if (ids[i] === undefined) return
         const audience = audienceOf(item.event)
         if (audience) this.noteAudienceSeen(item.sourceId, audience, now, seen)
-        let list = bySource.get(item.sourceId)
-        if (!list) bySource.set(item.sourceId, (list = []))
-        list.push({ eventId, event: item.event, audienceKey: audience?.key })
       })
-      for (const [sourceId, list] of bySource) {
-        for (const routed of this.table.destinationsOf(sourceId)) {
-          const outcomes = routeEvents(list, routed, this.isOurs)
-          list.forEach((item, i) => {
-            const failed = this.toQueued(item.eventId, outcomes[i], routed.destination.id, changes, now)
-            if (failed && !samples.has(item.eventId)) samples.set(item.eventId, JSON.stringify(redactEvent(item.event)))
-          })
-        }
-      }
       await this.queue(db, changes, now, created)
       await storeEventSamples(db, samples)
       await addTotals(db, totalsOf(items, ids, changes), now)
@@ -110,7 +108,32 @@ export class Router {
     return isNew
   }
 
-  /** Inserts the changes and counts them on their partitions (in id order: no deadlock between processes). */
+  /** Every item through every destination of its source: per destination, per item, its outcomes; per item, how many. */
+  private route(items: AcceptedEvent[]): { counts: number[]; byDestination: { destinationId: number; perItem: RouteOutcome[][] }[] } {
+    const counts: number[] = new Array(items.length).fill(0)
+    const byDestination: { destinationId: number; perItem: RouteOutcome[][] }[] = []
+    const bySource = new Map<number, number[]>()
+    items.forEach((item, i) => {
+      let list = bySource.get(item.sourceId)
+      if (!list) bySource.set(item.sourceId, (list = []))
+      list.push(i)
+    })
+    for (const [sourceId, indexes] of bySource) {
+      const list = indexes.map((i) => ({ event: items[i].event, audienceKey: audienceOf(items[i].event)?.key }))
+      for (const target of this.table.destinationsOf(sourceId)) {
+        const outcomes = routeEvents(list, target, this.isOurs)
+        const perItem: RouteOutcome[][] = items.map(() => NONE)
+        indexes.forEach((i, k) => {
+          perItem[i] = outcomes[k]
+          counts[i] += outcomes[k].length
+        })
+        byDestination.push({ destinationId: target.destination.id, perItem })
+      }
+    }
+    return { counts, byDestination }
+  }
+
+  /** Queues the changes as one pack per partition, counts them on their partitions (in id order: no deadlock between processes), records failures. */
   private async queue(db: Store['db'], changes: QueuedChange[], now: number, created: Map<string, number>): Promise<void> {
     const missing = new Map<string, number>()
     for (const c of changes) if (c.partitionKey && !this.partitionIds.has(c.partitionKey)) missing.set(c.partitionKey, c.destinationId)
@@ -118,18 +141,23 @@ export class Router {
       const ids = await ensurePartitions(db, [...missing].map(([key, destinationId]) => ({ key, destinationId })))
       for (const [k, id] of ids) created.set(k, id)
     }
-    const perPartition = new Map<number, { n: number; destinationId: number }>()
+    const packs = new Map<number, NewPack>()
+    const failed: NewChange[] = []
     for (const c of changes) {
-      if (!c.partitionKey) continue
-      c.partitionId = (this.partitionIds.get(c.partitionKey) ?? created.get(c.partitionKey))!
-      const p = perPartition.get(c.partitionId) ?? { n: 0, destinationId: c.destinationId }
-      p.n++
-      perPartition.set(c.partitionId, p)
+      if (!c.partitionKey) {
+        failed.push(c)
+        continue
+      }
+      const partitionId = (this.partitionIds.get(c.partitionKey) ?? created.get(c.partitionKey))!
+      let pack = packs.get(partitionId)
+      if (!pack) packs.set(partitionId, (pack = { partitionId, destinationId: c.destinationId, changes: [], createdAt: now }))
+      pack.changes.push({ eventId: c.eventId, mappingId: c.mappingId, batchKey: c.batchKey!, ids: c.parsedIds ?? null, payload: c.payload })
     }
-    await insertChanges(db, changes)
-    for (const [pid, { n, destinationId }] of [...perPartition].sort((a, b) => a[0] - b[0])) {
-      const batchSize = this.table.destination(destinationId)?.destination.batchSize ?? 10000
-      await addPending(db, pid, n, batchSize, now, this.opts.windowMs)
+    await insertPacks(db, [...packs.values()])
+    await insertChanges(db, failed)
+    for (const [pid, pack] of [...packs].sort((a, b) => a[0] - b[0])) {
+      const batchSize = this.table.destination(pack.destinationId)?.destination.batchSize ?? 10000
+      await addPending(db, pid, pack.changes.length, batchSize, now, this.opts.windowMs)
     }
   }
 
@@ -154,7 +182,7 @@ export class Router {
       const { partitionKey, batchKey } = queueKeys(destinationId, c)
       if (c.kind === 'membership') {
         this.quality.add(destinationId, c.quality)
-        out.push({ eventId, destinationId, mappingId: o.mapping.id, partitionId: null, action: c.action, batchKey, ids: JSON.stringify(c.ids), payload: null, status: 'pending', error: null, errorCode: null, createdAt: now, partitionKey })
+        out.push({ eventId, destinationId, mappingId: o.mapping.id, partitionId: null, action: c.action, batchKey, ids: null, parsedIds: c.ids, payload: null, status: 'pending', error: null, errorCode: null, createdAt: now, partitionKey })
       } else {
         out.push({ eventId, destinationId, mappingId: o.mapping.id, partitionId: null, action: 'create', batchKey, ids: null, payload: JSON.stringify({ advertiserId: c.advertiserId, name: c.name }), status: 'pending', error: null, errorCode: null, createdAt: now, partitionKey })
       }

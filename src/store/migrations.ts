@@ -1,10 +1,13 @@
 import type { Db, Dialect } from './db.js'
+import { insertPacks } from './sql/queue-packs.js'
 
 /**
  * The schema, one entry per version, written once for both databases: `{{id}}` becomes each
  * dialect's auto-increment key. Applied automatically at open, in order, each in a transaction.
  */
-const MIGRATIONS: string[] = [
+type Migration = string | { sql: string; data: (db: Db) => Promise<void> }
+
+const MIGRATIONS: Migration[] = [
   /* 1: configuration, events, queue, request log */ `
 CREATE TABLE sources (
   id {{id}},
@@ -176,8 +179,66 @@ CREATE TABLE outcome_totals (
 );
 DROP INDEX changes_outcome;
 CREATE INDEX changes_failed ON changes (destination_id, id) WHERE status = 'failed';
-`
+`,
+  /* 6: the queue holds packs — the changes one transaction queued for one partition, in order, as
+        one row — instead of a row per change: a row per change cost more than everything else a
+        change costs together (three index updates when queued, a read and an update when settled).
+        Settled changes leave nothing behind but the outcome totals, except failed ones (dead
+        letters, still rows of `changes`). Events record how many changes they made (0: filtered).
+        Pending changes of older versions move into packs. */ {
+    sql: `
+CREATE TABLE queue_packs (
+  id {{id}},
+  partition_id BIGINT NOT NULL,
+  destination_id BIGINT NOT NULL,
+  first_event_id BIGINT,
+  last_event_id BIGINT,
+  n INTEGER NOT NULL,
+  open INTEGER NOT NULL,
+  settled TEXT,
+  body TEXT NOT NULL,
+  created_at BIGINT NOT NULL
+);
+CREATE INDEX queue_packs_queue ON queue_packs (partition_id, id);
+ALTER TABLE events ADD COLUMN n_changes INTEGER;
+ALTER TABLE partitions ADD COLUMN last_error_code TEXT;
+ALTER TABLE changes ADD COLUMN resolved_by TEXT;
+DROP INDEX changes_queue;
+CREATE INDEX changes_failed_partition ON changes (partition_id, id) WHERE status = 'failed';
+`,
+    data: movePendingChangesIntoPacks
+  }
 ]
+
+/** Migration 6: every pending change row becomes part of a pack of its partition, order kept. */
+async function movePendingChangesIntoPacks(db: Db): Promise<void> {
+  const partitions = await db.all<{ p: number }>(`SELECT DISTINCT partition_id AS p FROM changes WHERE status = 'pending' AND partition_id IS NOT NULL`)
+  for (const { p } of partitions) {
+    let after = 0
+    for (;;) {
+      const rows = await db.all<{ id: number; event_id: number | null; destination_id: number; mapping_id: number | null; batch_key: string | null; ids: string | null; payload: string | null; created_at: number }>(
+        `SELECT id, event_id, destination_id, mapping_id, batch_key, ids, payload, created_at FROM changes
+         WHERE partition_id = $1 AND status = 'pending' AND id > $2 ORDER BY id LIMIT 5000`,
+        [p, after]
+      )
+      if (rows.length === 0) break
+      after = Number(rows[rows.length - 1].id)
+      await insertPacks(db, [{
+        partitionId: Number(p),
+        destinationId: Number(rows[0].destination_id),
+        createdAt: Number(rows[0].created_at),
+        changes: rows.map((r) => ({
+          eventId: r.event_id === null ? null : Number(r.event_id),
+          mappingId: r.mapping_id === null ? null : Number(r.mapping_id),
+          batchKey: r.batch_key ?? 'create',
+          ids: r.ids ? (JSON.parse(r.ids) as (string | null)[]) : null,
+          payload: r.payload
+        }))
+      }])
+    }
+  }
+  await db.run(`DELETE FROM changes WHERE status = 'pending'`)
+}
 
 function forDialect(sql: string, dialect: Dialect): string {
   return sql.replaceAll('{{id}}', dialect === 'sqlite' ? 'INTEGER PRIMARY KEY' : 'BIGSERIAL PRIMARY KEY')
@@ -199,7 +260,9 @@ export async function migrate(db: Db): Promise<void> {
       if (t.dialect === 'postgres') await t.run('SELECT pg_advisory_xact_lock(774411)')
       const done = await t.get('SELECT version FROM schema_migrations WHERE version = $1', [v])
       if (done) return
-      await t.exec(forDialect(MIGRATIONS[v - 1], t.dialect))
+      const m = MIGRATIONS[v - 1]
+      await t.exec(forDialect(typeof m === 'string' ? m : m.sql, t.dialect))
+      if (typeof m !== 'string') await m.data(t)
       await t.run('INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)', [v, Date.now()])
     })
   }

@@ -1,13 +1,13 @@
 /** The batch planner: which queued changes of one partition go into the next request, in order. */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { planBatch, type QueuedChange } from '../../src/pipeline/batch-plan.js'
+import { planBatch, toQueued, type QueuedChange } from '../../src/pipeline/batch-plan.js'
 
 let seq = 0
 /** A queued change: action, id_schema and the hashed ids ('a', 'p' stand for hashes). */
 function q(action: 'add' | 'delete', schema: string, ids: (string | null)[]): QueuedChange {
   seq++
-  return { id: seq, event_id: seq, action, batch_key: `${action}|${schema}`, ids: JSON.stringify(ids), parsedIds: ids, payload: null, attempts: 0, created_at: 0 }
+  return toQueued({ pack: 1, at: seq, createdAt: 0, eventId: seq, mappingId: null, batchKey: `${action}|${schema}`, ids, payload: null }, seq)
 }
 const E = 'EMAIL_SHA256'
 const EP = 'EMAIL_SHA256,PHONE_SHA256'
@@ -20,8 +20,8 @@ function drain(rows: QueuedChange[], max = 100) {
   const state = new Map<string, 'in' | 'out'>()
   while (queue.length) {
     const plan = planBatch(queue, max)
-    requests.push(`${plan.batchKey}:${plan.send.map((c) => c.parsedIds!.join('+')).join(',')}`)
-    for (const c of plan.send) for (const h of c.parsedIds!) if (h) state.set(h, c.action === 'add' ? 'in' : 'out')
+    requests.push(`${plan.batchKey}:${plan.send.map((c) => c.ids!.join('+')).join(',')}`)
+    for (const c of plan.send) for (const h of c.ids!) if (h) state.set(h, c.batchKey.startsWith('add') ? 'in' : 'out')
     const done = new Set([...ids(plan.send), ...ids(plan.superseded)])
     queue = queue.filter((c) => !done.has(c.id))
   }
@@ -31,7 +31,7 @@ function drain(rows: QueuedChange[], max = 100) {
 /** The state per identifier if every change were applied one by one in input order. */
 function sequential(rows: QueuedChange[]) {
   const state = new Map<string, 'in' | 'out'>()
-  for (const c of rows) for (const h of c.parsedIds!) if (h) state.set(h, c.action === 'add' ? 'in' : 'out')
+  for (const c of rows) for (const h of c.ids!) if (h) state.set(h, c.batchKey.startsWith('add') ? 'in' : 'out')
   return state
 }
 
@@ -83,7 +83,8 @@ test('any interleaving of adds and deletes ends in the state of applying them in
 })
 
 test('audience creations are sent one at a time', () => {
-  const create = { ...q('add', E, ['x']), action: 'create', batch_key: 'create', parsedIds: null, ids: null, payload: '{}' }
+  seq++
+  const create = toQueued({ pack: 1, at: seq, createdAt: 0, eventId: seq, mappingId: null, batchKey: 'create', ids: null, payload: '{}' }, seq)
   const plan = planBatch([create, q('add', E, ['a'])], 100)
   assert.equal(plan.batchKey, 'create')
   assert.deepEqual(ids(plan.send), [create.id])

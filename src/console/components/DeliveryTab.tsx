@@ -222,7 +222,9 @@ export function DeliveryTab({ destination: d }: { destination: Destination }) {
                           Replay
                         </button>
                       ) : (
-                        <span className="muted">not replayable</span>
+                        <span className="muted" title={x.resolvedBy ?? undefined}>
+                          {x.resolvedBy ? 'resolved by a later change' : 'not replayable'}
+                        </span>
                       )}
                     </td>
                   </tr>

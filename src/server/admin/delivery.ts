@@ -6,6 +6,7 @@
 import type { FastifyPluginAsync } from 'fastify'
 import {
   changeSample,
+  requestSample,
   deliveryBuckets,
   errorGroups,
   listDeadLetters,
@@ -70,7 +71,7 @@ export const deliveryRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async 
       )
       const errors = await Promise.all(
         groups.map(async (g) => {
-          const s = await changeSample(db, g.sampleChangeId)
+          const s = g.sampleChangeId !== null ? await changeSample(db, g.sampleChangeId) : g.sampleRequestId !== null ? await requestSample(db, g.sampleRequestId) : undefined
           return {
             reason: g.error,
             errorCode: g.errorCode,

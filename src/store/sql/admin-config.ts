@@ -73,6 +73,7 @@ export async function deleteDestination(db: Db, id: number): Promise<boolean> {
     await t.run('DELETE FROM mappings WHERE destination_id = $1', [id])
     await t.run('DELETE FROM connections WHERE destination_id = $1', [id])
     await t.run('DELETE FROM changes WHERE destination_id = $1', [id])
+    await t.run('DELETE FROM queue_packs WHERE destination_id = $1', [id])
     await t.run('DELETE FROM partitions WHERE destination_id = $1', [id])
     await t.run('DELETE FROM requests WHERE destination_id = $1', [id])
     await deleteTotals(t, 'destination', id)

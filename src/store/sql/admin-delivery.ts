@@ -4,6 +4,7 @@
  */
 import { chunks, placeholders, type Db } from '../db.js'
 import { bucketTotals } from './outcome-totals.js'
+import { insertPacks, openChangesOfPartition } from './queue-packs.js'
 
 export interface BucketCounts {
   start: number
@@ -45,33 +46,56 @@ export async function p95LatencyMs(db: Db, destinationId: number, from: number, 
 }
 
 export interface ErrorGroup {
-  status: string
+  status: 'failed' | 'pending'
   errorCode: string | null
   error: string | null
   count: number
   lastAt: number
-  sampleChangeId: number
+  /** A failed change of the group (its event and request), or for a retrying group the last request that failed. */
+  sampleChangeId: number | null
+  sampleRequestId: number | null
 }
 
 /**
  * Failed (and still-retrying) changes grouped by reason, most frequent first. Failed changes come
- * from their own small index; retrying ones from the partitions that have a failed attempt.
+ * from their own small index; retrying ones are the pending changes of the partitions whose last
+ * request failed with a retryable error (the partition keeps the reason).
  */
 export async function errorGroups(db: Db, destinationId: number, from: number, to: number, limit = 50): Promise<ErrorGroup[]> {
-  const rows = await db.all<{ status: string; error_code: string | null; error: string | null; n: number; last_at: number; sample: number }>(
-    `SELECT status, error_code, error, COUNT(*) AS n, MAX(COALESCE(done_at, created_at)) AS last_at, MAX(id) AS sample
+  const failed = await db.all<{ error_code: string | null; error: string | null; n: number; last_at: number; sample: number }>(
+    `SELECT error_code, error, COUNT(*) AS n, MAX(COALESCE(done_at, created_at)) AS last_at, MAX(id) AS sample
      FROM changes
      WHERE destination_id = $1 AND status = 'failed' AND COALESCE(done_at, created_at) >= $2 AND COALESCE(done_at, created_at) < $3
-     GROUP BY status, error_code, error
-     UNION ALL
-     SELECT status, error_code, error, COUNT(*) AS n, MAX(created_at) AS last_at, MAX(id) AS sample
-     FROM changes
-     WHERE partition_id IN (SELECT id FROM partitions WHERE destination_id = $1 AND attempts > 0) AND status = 'pending' AND error IS NOT NULL
-     GROUP BY status, error_code, error
-     ORDER BY n DESC LIMIT $4`,
+     GROUP BY error_code, error
+     ORDER BY COUNT(*) DESC LIMIT $4`,
     [destinationId, from, to, limit]
   )
-  return rows.map((r) => ({ status: r.status, errorCode: r.error_code, error: r.error, count: Number(r.n), lastAt: Number(r.last_at), sampleChangeId: Number(r.sample) }))
+  const retrying = await db.all<{ id: number; error_code: string | null; error: string | null; n: number; sample: number | null; last_at: number | null }>(
+    `SELECT p.id, p.last_error_code AS error_code, p.last_error AS error, p.pending AS n,
+       (SELECT MAX(r.id) FROM requests r WHERE r.partition_id = p.id AND r.outcome = 'retry') AS sample,
+       (SELECT MAX(r.sent_at) FROM requests r WHERE r.partition_id = p.id AND r.outcome = 'retry') AS last_at
+     FROM partitions p WHERE p.destination_id = $1 AND p.attempts > 0 AND p.pending > 0`,
+    [destinationId]
+  )
+  const groups: ErrorGroup[] = failed.map((r) => ({ status: 'failed', errorCode: r.error_code, error: r.error, count: Number(r.n), lastAt: Number(r.last_at), sampleChangeId: Number(r.sample), sampleRequestId: null }))
+  const byReason = new Map<string, ErrorGroup>()
+  for (const r of retrying) {
+    const k = `${r.error_code}|${r.error}`
+    const g = byReason.get(k)
+    const lastAt = Number(r.last_at ?? 0)
+    if (!g) {
+      const group: ErrorGroup = { status: 'pending', errorCode: r.error_code, error: r.error, count: Number(r.n), lastAt, sampleChangeId: null, sampleRequestId: r.sample === null ? null : Number(r.sample) }
+      byReason.set(k, group)
+      groups.push(group)
+    } else {
+      g.count += Number(r.n)
+      if (lastAt > g.lastAt) {
+        g.lastAt = lastAt
+        g.sampleRequestId = r.sample === null ? g.sampleRequestId : Number(r.sample)
+      }
+    }
+  }
+  return groups.sort((a, b) => b.count - a.count).slice(0, limit)
 }
 
 export interface ChangeSample {
@@ -80,6 +104,14 @@ export interface ChangeSample {
   response: string | null
   httpStatus: number | null
   code: number | null
+}
+
+/** What Event Delivery shows for one request (a retrying group's sample): the request and the response. */
+export async function requestSample(db: Db, requestId: number): Promise<ChangeSample | undefined> {
+  return db.get<ChangeSample>(
+    `SELECT NULL AS event, r.request_sample AS request, r.response AS response, r.http_status AS "httpStatus", r.code AS code FROM requests r WHERE r.id = $1`,
+    [requestId]
+  )
 }
 
 /** What Event Delivery shows for one change: the event as received (kept for failed events), the request and the response. */
@@ -102,16 +134,19 @@ export interface DeadLetter {
   attempts: number
   createdAt: number
   doneAt: number | null
-  /** Queued before it failed (hashed ids/payload and a partition are kept): can go back to the queue. */
+  /** Queued before it failed (hashed ids/payload and a partition are kept) and not resolved since: can go back to the queue. */
   replayable: boolean
+  /** Why replaying it would be wrong: a later change of the same identifiers was delivered. */
+  resolvedBy: string | null
 }
 
 interface DeadLetterRow {
   id: number; event_id: number | null; mapping_id: number | null; action: string; error: string | null; error_code: string | null
   attempts: number; created_at: number; done_at: number | null; partition_id: number | null; ids: string | null; payload: string | null
   batch_key: string | null
+  resolved_by: string | null
 }
-const DL_COLS = 'id, event_id, mapping_id, action, error, error_code, attempts, created_at, done_at, partition_id, ids, payload, batch_key'
+const DL_COLS = 'id, event_id, mapping_id, action, error, error_code, attempts, created_at, done_at, partition_id, ids, payload, batch_key, resolved_by'
 const isReplayable = (r: DeadLetterRow): boolean => r.partition_id !== null && (r.ids !== null || r.payload !== null)
 const toDeadLetter = (r: DeadLetterRow): DeadLetter => ({
   id: Number(r.id),
@@ -123,7 +158,8 @@ const toDeadLetter = (r: DeadLetterRow): DeadLetter => ({
   attempts: Number(r.attempts),
   createdAt: Number(r.created_at),
   doneAt: r.done_at === null ? null : Number(r.done_at),
-  replayable: isReplayable(r)
+  replayable: isReplayable(r) && !r.resolved_by,
+  resolvedBy: r.resolved_by
 })
 
 /** Failed changes, newest first; `beforeId` pages. */
@@ -139,25 +175,30 @@ export async function listDeadLetters(db: Db, destinationId: number, limit: numb
 export type ReplayOutcome = { id: number; replayed: true } | { id: number; replayed: false; reason: string }
 
 /**
- * Puts failed changes back in their partition's queue (attempts reset) and counts them pending
- * there, in one transaction. Without `ids`: every replayable failed change of the destination.
+ * A reason not to replay `r`: a later change of exactly the same identifiers (same id_schema and
+ * hashes) that did not fail — delivered since (the dead letter was marked resolved then), still
+ * queued, or (rows of versions before packs) delivered. Replaying the old one would undo it (an old
+ * failed "add" re-adding someone who has exited since).
  */
-/**
- * A change queued after this one for exactly the same identifiers (same id_schema and hashes) that
- * did not fail: replaying the old one would undo it (an old failed "add" re-adding someone who has
- * exited since), so it is not replayed.
- */
-async function laterChangeOfSamePerson(db: Db, r: DeadLetterRow): Promise<{ id: number; action: string; status: string } | undefined> {
+async function laterChangeOfSamePerson(db: Db, r: DeadLetterRow, open: (partitionId: number) => Promise<Set<string>>): Promise<string | undefined> {
+  if (r.resolved_by) return r.resolved_by
   if (!r.ids || !r.batch_key || !r.batch_key.includes('|')) return undefined
   const schema = r.batch_key.slice(r.batch_key.indexOf('|'))
-  return db.get<{ id: number; action: string; status: string }>(
+  if ((await open(Number(r.partition_id))).has(`${schema.slice(1)}|${(JSON.parse(r.ids) as (string | null)[]).join(',')}`)) return 'a later change of the same identifiers is queued'
+  const old = await db.get<{ id: number; action: string; status: string }>(
     `SELECT id, action, status FROM changes
      WHERE partition_id = $1 AND id > $2 AND ids = $3 AND batch_key IN ($4, $5) AND status <> 'failed'
      ORDER BY id DESC LIMIT 1`,
     [r.partition_id, r.id, r.ids, `add${schema}`, `delete${schema}`]
   )
+  return old ? `a later change of the same identifiers (#${old.id}, ${old.action}, ${old.status}) already carries their last state` : undefined
 }
 
+/**
+ * Puts failed changes back at the end of their partition's queue (a new pack, in their original
+ * order) and counts them pending there, in one transaction; the dead-letter rows are removed. Without
+ * `ids`: every replayable failed change of the destination.
+ */
 export async function replayDeadLetters(db: Db, destinationId: number, ids: number[] | undefined, now: number): Promise<ReplayOutcome[]> {
   return db.tx(async (t) => {
     let rows: DeadLetterRow[] = []
@@ -173,36 +214,51 @@ export async function replayDeadLetters(db: Db, destinationId: number, ids: numb
         )
       }
     }
+    const openIdentities = new Map<number, Set<string>>()
+    const open = async (partitionId: number): Promise<Set<string>> => {
+      let set = openIdentities.get(partitionId)
+      if (!set) {
+        set = new Set()
+        for (const c of await openChangesOfPartition(t, partitionId)) if (c.ids) set.add(`${c.batchKey.slice(c.batchKey.indexOf('|') + 1)}|${c.ids.join(',')}`)
+        openIdentities.set(partitionId, set)
+      }
+      return set
+    }
     const found = new Map(rows.map((r) => [Number(r.id), r]))
     const outcomes: ReplayOutcome[] = []
-    const perPartition = new Map<number, number[]>()
-    let newer: { id: number; action: string; status: string } | undefined
+    const perPartition = new Map<number, DeadLetterRow[]>()
+    let newer: string | undefined
     for (const id of ids ?? rows.map((r) => Number(r.id))) {
       const r = found.get(id)
       if (!r) {
         outcomes.push({ id, replayed: false, reason: 'not a failed change of this destination' })
       } else if (!isReplayable(r)) {
         outcomes.push({ id, replayed: false, reason: `failed before it was queued (${r.error_code ?? 'invalid'}): nothing was built to send; fix the mapping or the event and send the event again` })
-      } else if ((newer = await laterChangeOfSamePerson(t, r))) {
-        outcomes.push({ id, replayed: false, reason: `a later change of the same identifiers (#${newer.id}, ${newer.action}, ${newer.status}) already carries their last state` })
+      } else if ((newer = await laterChangeOfSamePerson(t, r, open))) {
+        outcomes.push({ id, replayed: false, reason: newer })
       } else {
         const list = perPartition.get(Number(r.partition_id)) ?? []
-        list.push(id)
+        list.push(r)
         perPartition.set(Number(r.partition_id), list)
         outcomes.push({ id, replayed: true })
       }
     }
-    for (const [partitionId, changeIds] of perPartition) {
-      let n = 0
-      for (const part of chunks(changeIds, 500)) {
-        const r = await t.run(
-          `UPDATE changes SET status = 'pending', attempts = 0, error = NULL, error_code = NULL, request_ref = NULL, done_at = NULL
-           WHERE status = 'failed' AND id IN (${placeholders(part.length)})`,
-          part
-        )
-        n += r.changes
-      }
-      await t.run('UPDATE partitions SET pending = pending + $2, ready_at = $3 WHERE id = $1', [partitionId, n, now])
+    for (const [partitionId, list] of perPartition) {
+      list.sort((a, b) => Number(a.id) - Number(b.id))
+      await insertPacks(t, [{
+        partitionId,
+        destinationId,
+        createdAt: now,
+        changes: list.map((r) => ({
+          eventId: r.event_id === null ? null : Number(r.event_id),
+          mappingId: r.mapping_id === null ? null : Number(r.mapping_id),
+          batchKey: r.batch_key ?? 'create',
+          ids: r.ids ? (JSON.parse(r.ids) as (string | null)[]) : null,
+          payload: r.payload
+        }))
+      }])
+      for (const part of chunks(list.map((r) => Number(r.id)), 500)) await t.run(`DELETE FROM changes WHERE id IN (${placeholders(part.length)})`, part)
+      await t.run('UPDATE partitions SET pending = pending + $2, ready_at = $3 WHERE id = $1', [partitionId, list.length, now])
     }
     return outcomes
   })

@@ -1,6 +1,12 @@
-/** The queue proper: one row per TikTok membership change (or audience creation) and its outcome. */
+/**
+ * Changes that failed — before queueing (routing) or at TikTok (dead letters) — one row each, with
+ * what replay needs (partition, hashed ids or payload). Queued changes live in packs
+ * (queue-packs.ts); delivered and superseded ones leave only the outcome totals behind. (Rows of
+ * other statuses are from versions before packs, kept until retention removes them.)
+ */
 import { chunks, placeholders, valuesList, type Db } from '../db.js'
 import type { ChangeStatus } from '../model.js'
+import { openChangesOfEvents } from './queue-packs.js'
 
 export interface NewChange {
   eventId: number | null
@@ -18,95 +24,85 @@ export interface NewChange {
   error: string | null
   errorCode: string | null
   createdAt: number
+  requestRef?: number | null
+  /** When it was settled (default: createdAt, for changes that failed at routing). */
+  doneAt?: number
+  attempts?: number
 }
 
-const COLS = 13
+const COLS = 15
 export async function insertChanges(db: Db, rows: NewChange[]): Promise<void> {
   for (const part of chunks(rows, 400)) {
     const params: (string | number | null)[] = []
     for (const c of part) {
       params.push(c.eventId, c.destinationId, c.mappingId, c.partitionId, c.action, c.batchKey, c.ids, c.payload, c.status,
-        c.error, c.errorCode, c.createdAt, c.status === 'pending' ? null : c.createdAt)
+        c.error, c.errorCode, c.createdAt, c.status === 'pending' ? null : (c.doneAt ?? c.createdAt), c.requestRef ?? null, c.attempts ?? 0)
     }
     await db.run(
       `INSERT INTO changes (event_id, destination_id, mapping_id, partition_id, action, batch_key, ids, payload, status,
-         error, error_code, created_at, done_at) VALUES ${valuesList(part.length, COLS)}`,
+         error, error_code, created_at, done_at, request_ref, attempts) VALUES ${valuesList(part.length, COLS)}`,
       params
     )
   }
 }
 
-export interface PendingChange {
-  id: number
-  event_id: number | null
-  action: string
-  batch_key: string | null
-  ids: string | null
-  payload: string | null
-  attempts: number
-  created_at: number
-}
-
-export async function fetchPendingChanges(db: Db, partitionId: number, limit: number): Promise<PendingChange[]> {
-  return db.all<PendingChange>(
-    `SELECT id, event_id, action, batch_key, ids, payload, attempts, created_at FROM changes
-     WHERE partition_id = $1 AND status = 'pending' ORDER BY id LIMIT $2`,
-    [partitionId, limit]
+/** Failed, unresolved changes of a partition by identity (schema|ids): a later delivered change of the same identity resolves them. */
+export async function failedIdentities(db: Db, partitionId: number): Promise<Map<string, number[]>> {
+  const rows = await db.all<{ id: number; batch_key: string | null; ids: string | null }>(
+    `SELECT id, batch_key, ids FROM changes WHERE partition_id = $1 AND status = 'failed' AND resolved_by IS NULL AND ids IS NOT NULL`,
+    [partitionId]
   )
+  const out = new Map<string, number[]>()
+  for (const r of rows) {
+    if (!r.batch_key) continue
+    const k = `${r.batch_key.slice(r.batch_key.indexOf('|') + 1)}|${(JSON.parse(r.ids!) as (string | null)[]).join(',')}`
+    const list = out.get(k) ?? []
+    list.push(Number(r.id))
+    out.set(k, list)
+  }
+  return out
 }
 
-/** Settles pending changes; returns how many were still pending (a repeat after a lost lease settles nothing). */
-export async function settleChanges(
-  db: Db,
-  ids: number[],
-  outcome: { status: Exclude<ChangeStatus, 'pending'>; error?: string | null; errorCode?: string | null; requestRef?: number | null; now: number }
-): Promise<number> {
-  let n = 0
-  for (const part of chunks(ids, 1000)) {
-    const r = await db.run(
-      `UPDATE changes SET status = $1, error = $2, error_code = $3, request_ref = $4, done_at = $5, attempts = attempts + 1
-       WHERE id IN (${placeholders(part.length, 6)}) AND status = 'pending'`,
-      [outcome.status, outcome.error ?? null, outcome.errorCode ?? null, outcome.requestRef ?? null, outcome.now, ...part]
-    )
-    n += r.changes
+/** Marks dead letters as resolved: a later change of the same identifiers was delivered (replay would undo it). */
+export async function resolveFailed(db: Db, ids: number[], note: string): Promise<void> {
+  for (const part of chunks(ids, 500)) {
+    await db.run(`UPDATE changes SET resolved_by = $1 WHERE id IN (${placeholders(part.length, 2)})`, [note, ...part])
   }
-  return n
 }
 
-export async function addAttempt(db: Db, ids: number[], error: string, errorCode: string | null, requestRef: number | null): Promise<void> {
-  for (const part of chunks(ids, 1000)) {
-    await db.run(
-      `UPDATE changes SET attempts = attempts + 1, error = $1, error_code = $2, request_ref = $3 WHERE id IN (${placeholders(part.length, 4)})`,
-      [error, errorCode, requestRef, ...part]
-    )
+type EventOutcome = 'delivered' | 'failed' | 'pending' | 'filtered'
+/** Changes an event made: recorded with it; events of versions before that count their change rows. */
+const N_CHANGES = `CASE WHEN e.n_changes IS NULL THEN (SELECT COUNT(*) FROM changes c WHERE c.event_id = e.id) ELSE e.n_changes END`
+
+/** Outcome of each of the events `rows` (id, changes made): failed beats pending beats delivered; no change is filtered. */
+async function outcomesOf(db: Db, rows: { id: number; n: number }[]): Promise<Map<number, EventOutcome>> {
+  const out = new Map<number, EventOutcome>()
+  if (rows.length === 0) return out
+  const ids = rows.map((r) => Number(r.id))
+  const min = Math.min(...ids)
+  const max = Math.max(...ids)
+  const failed = new Set<number>()
+  // By range: failed changes are few, and the range is one index scan rather than a lookup per event.
+  for (const r of await db.all<{ e: number }>(`SELECT DISTINCT event_id AS e FROM changes WHERE event_id BETWEEN $1 AND $2 AND status = 'failed'`, [min, max])) failed.add(Number(r.e))
+  const pending = new Set<number>()
+  for (const c of await openChangesOfEvents(db, min, max)) pending.add(c.eventId!)
+  for (const r of rows) {
+    const id = Number(r.id)
+    out.set(id, failed.has(id) ? 'failed' : pending.has(id) ? 'pending' : Number(r.n) > 0 ? 'delivered' : 'filtered')
   }
+  return out
 }
 
 /** Per-event outcome over events with id > `afterEventId`: what `send` reports. */
 export async function eventOutcomes(db: Db, afterEventId: number): Promise<{ received: number; delivered: number; failed: number; pending: number; filtered: number }> {
-  const r = await db.get<{ received: number; delivered: number; failed: number; pending: number; filtered: number }>(
-    `SELECT COUNT(*) AS received,
-       SUM(CASE WHEN s.n_failed > 0 THEN 1 ELSE 0 END) AS failed,
-       SUM(CASE WHEN s.n_failed = 0 AND s.n_pending > 0 THEN 1 ELSE 0 END) AS pending,
-       SUM(CASE WHEN s.n_failed = 0 AND s.n_pending = 0 AND s.n_all > 0 THEN 1 ELSE 0 END) AS delivered,
-       SUM(CASE WHEN s.n_all = 0 THEN 1 ELSE 0 END) AS filtered
-     FROM (
-       SELECT e.id,
-         COUNT(c.id) AS n_all,
-         SUM(CASE WHEN c.status = 'failed' THEN 1 ELSE 0 END) AS n_failed,
-         SUM(CASE WHEN c.status = 'pending' THEN 1 ELSE 0 END) AS n_pending
-       FROM events e LEFT JOIN changes c ON c.event_id = e.id
-       WHERE e.id > $1
-       GROUP BY e.id
-     ) s`,
-    [afterEventId]
-  )
-  return {
-    received: Number(r?.received ?? 0),
-    delivered: Number(r?.delivered ?? 0),
-    failed: Number(r?.failed ?? 0),
-    pending: Number(r?.pending ?? 0),
-    filtered: Number(r?.filtered ?? 0)
+  const totals = { received: 0, delivered: 0, failed: 0, pending: 0, filtered: 0 }
+  let after = afterEventId
+  for (;;) {
+    const rows = await db.all<{ id: number; n: number }>(`SELECT e.id, ${N_CHANGES} AS n FROM events e WHERE e.id > $1 ORDER BY e.id LIMIT 20000`, [after])
+    if (rows.length === 0) return totals
+    totals.received += rows.length
+    for (const o of (await outcomesOf(db, rows)).values()) totals[o]++
+    after = Number(rows[rows.length - 1].id)
   }
 }
 
@@ -121,21 +117,15 @@ export async function failureReasons(db: Db, afterEventId: number): Promise<{ er
 }
 
 /** Outcome per event (by messageId) of one source: delivered, failed, pending or filtered (no change). */
-export async function outcomesByMessageId(db: Db, sourceId: number, messageIds: string[]): Promise<Map<string, 'delivered' | 'failed' | 'pending' | 'filtered'>> {
-  const out = new Map<string, 'delivered' | 'failed' | 'pending' | 'filtered'>()
+export async function outcomesByMessageId(db: Db, sourceId: number, messageIds: string[]): Promise<Map<string, EventOutcome>> {
+  const out = new Map<string, EventOutcome>()
   for (const part of chunks(messageIds, 500)) {
-    const rows = await db.all<{ message_id: string; n_all: number; n_failed: number; n_pending: number }>(
-      `SELECT e.message_id, COUNT(c.id) AS n_all,
-         SUM(CASE WHEN c.status = 'failed' THEN 1 ELSE 0 END) AS n_failed,
-         SUM(CASE WHEN c.status = 'pending' THEN 1 ELSE 0 END) AS n_pending
-       FROM events e LEFT JOIN changes c ON c.event_id = e.id
-       WHERE e.source_id = $1 AND e.message_id IN (${placeholders(part.length, 2)})
-       GROUP BY e.message_id`,
+    const rows = await db.all<{ id: number; message_id: string; n: number }>(
+      `SELECT e.id, e.message_id, ${N_CHANGES} AS n FROM events e WHERE e.source_id = $1 AND e.message_id IN (${placeholders(part.length, 2)})`,
       [sourceId, ...part]
     )
-    for (const r of rows) {
-      out.set(r.message_id, Number(r.n_failed) > 0 ? 'failed' : Number(r.n_pending) > 0 ? 'pending' : Number(r.n_all) > 0 ? 'delivered' : 'filtered')
-    }
+    const outcomes = await outcomesOf(db, rows)
+    for (const r of rows) out.set(r.message_id, outcomes.get(Number(r.id))!)
   }
   return out
 }

@@ -12,6 +12,8 @@ export interface EventRecord {
   receivedAt: number
   type: string | null
   name: string | null
+  /** How many changes routing made of it (0: filtered). */
+  changes: number
 }
 
 const INSERT_CHUNK = 500
@@ -25,13 +27,28 @@ export async function insertEventRecords(db: Db, events: EventRecord[], routedAt
   let offset = 0
   for (const part of chunks(events, INSERT_CHUNK)) {
     const params: (string | number | null)[] = []
-    for (const e of part) params.push(e.sourceId, e.messageId, e.receivedAt, e.type, e.name, routedAt)
-    const rows = await db.all<{ id: number; source_id: number; message_id: string }>(
-      `INSERT INTO events (source_id, message_id, received_at, type, name, routed_at) VALUES ${valuesList(part.length, 6)}
-       ON CONFLICT (source_id, message_id) DO NOTHING RETURNING id, source_id, message_id`,
-      params
-    )
-    const byKey = new Map(rows.map((r) => [`${r.source_id}|${r.message_id}`, Number(r.id)]))
+    for (const e of part) params.push(e.sourceId, e.messageId, e.receivedAt, e.type, e.name, routedAt, e.changes)
+    const insert = `INSERT INTO events (source_id, message_id, received_at, type, name, routed_at, n_changes) VALUES ${valuesList(part.length, 7)}
+       ON CONFLICT (source_id, message_id) DO NOTHING`
+    let byKey: Map<string, number>
+    if (db.dialect === 'sqlite') {
+      // SQLite gives a new row the largest id + 1, row after row, and this transaction is the only
+      // writer: when every row was new their ids are the next ones in order. RETURNING would cost
+      // about as much as the insert itself. Re-sent messageIds (rare) are told apart by reading
+      // back the rows this statement added.
+      const before = await maxEventId(db)
+      const r = await db.run(insert, params)
+      if (r.changes === part.length && (await maxEventId(db)) === before + part.length) {
+        for (let i = 0; i < part.length; i++) ids[offset + i] = before + 1 + i
+        offset += part.length
+        continue
+      }
+      const rows = await db.all<{ id: number; source_id: number; message_id: string }>('SELECT id, source_id, message_id FROM events WHERE id > $1', [before])
+      byKey = new Map(rows.map((r) => [`${r.source_id}|${r.message_id}`, Number(r.id)]))
+    } else {
+      const rows = await db.all<{ id: number; source_id: number; message_id: string }>(`${insert} RETURNING id, source_id, message_id`, params)
+      byKey = new Map(rows.map((r) => [`${r.source_id}|${r.message_id}`, Number(r.id)]))
+    }
     part.forEach((e, i) => {
       const key = `${e.sourceId}|${e.messageId}`
       const id = byKey.get(key)

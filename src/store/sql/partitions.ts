@@ -65,7 +65,7 @@ export async function claimPartition(db: Db, owner: string, now: number, leaseMs
  */
 export async function releaseAfterSuccess(db: Db, id: number, owner: string, now: number, keepLeaseUntil: number): Promise<boolean> {
   const r = await db.run(
-    `UPDATE partitions SET attempts = 0, first_failure_at = NULL, last_error = NULL, retry_at = 0, ready_at = $3, lease_until = $4
+    `UPDATE partitions SET attempts = 0, first_failure_at = NULL, last_error = NULL, last_error_code = NULL, retry_at = 0, ready_at = $3, lease_until = $4
      WHERE id = $1 AND lease_owner = $2`,
     [id, owner, now, keepLeaseUntil]
   )
@@ -78,11 +78,11 @@ export async function subtractPending(db: Db, id: number, count: number): Promis
 }
 
 /** A retryable failure: the partition waits until `retryAt`, holding back its later changes. */
-export async function deferPartition(db: Db, id: number, owner: string, retryAt: number, attempts: number, firstFailureAt: number, error: string): Promise<void> {
+export async function deferPartition(db: Db, id: number, owner: string, retryAt: number, attempts: number, firstFailureAt: number, error: string, errorCode: string): Promise<void> {
   await db.run(
-    `UPDATE partitions SET retry_at = $3, attempts = $4, first_failure_at = $5, last_error = $6, lease_until = 0, lease_owner = NULL
+    `UPDATE partitions SET retry_at = $3, attempts = $4, first_failure_at = $5, last_error = $6, last_error_code = $7, lease_until = 0, lease_owner = NULL
      WHERE id = $1 AND lease_owner = $2`,
-    [id, owner, retryAt, attempts, firstFailureAt, error]
+    [id, owner, retryAt, attempts, firstFailureAt, error, errorCode]
   )
 }
 

@@ -1,11 +1,12 @@
 /**
  * Retention: what is old and settled is deleted, so the database does not grow forever. Kept:
- * pending changes, failed changes (dead letters), the events they belong to, the request records
- * they point at, and the outcome totals. Rows are walked in id order (oldest first) and the walk
+ * queued changes (packs delete themselves once settled), failed changes (dead letters), the events
+ * they belong to, the request records they point at, and the outcome totals. Rows are walked in id order (oldest first) and the walk
  * stops at the first row young enough to keep, so a run costs what it deletes, not the table size;
  * each chunk is its own short statement, so ingestion is never held up for long.
  */
 import { placeholders, type Db } from '../db.js'
+import { oldestOpenEventId } from './queue-packs.js'
 
 const CHUNK = 2000
 
@@ -24,7 +25,7 @@ async function pruneOldest<R extends { id: number; at: number }>(db: Db, select:
   }
 }
 
-/** Deletes settled changes, their events and TikTok request records older than `cutoff`; returns the counts. */
+/** Deletes settled change rows (older versions kept delivered ones), events and TikTok request records older than `cutoff`; returns the counts. */
 export async function pruneBefore(db: Db, cutoff: number): Promise<{ changes: number; events: number; requests: number }> {
   const changes = await pruneOldest<{ id: number; at: number; status: string }>(
     db,
@@ -33,13 +34,15 @@ export async function pruneBefore(db: Db, cutoff: number): Promise<{ changes: nu
     cutoff,
     (r) => r.status === 'delivered' || r.status === 'superseded'
   )
+  // Events of changes still queued stay (their outcome is pending): everything from the oldest on.
+  const oldestOpen = (await oldestOpenEventId(db)) ?? Number.MAX_SAFE_INTEGER
   const events = await pruneOldest<{ id: number; at: number; kept: number }>(
     db,
     `SELECT e.id, e.received_at AS at, EXISTS (SELECT 1 FROM changes c WHERE c.event_id = e.id) AS kept
      FROM events e WHERE e.id > $1 ORDER BY e.id LIMIT $2`,
     'DELETE FROM events WHERE id IN',
     cutoff,
-    (r) => !Number(r.kept)
+    (r) => !Number(r.kept) && Number(r.id) < oldestOpen
   )
   // Request records stay while a dead letter points at them (its samples): one pass over the small
   // index of failed changes, not a lookup per request.

@@ -1,0 +1,210 @@
+/**
+ * The queue proper: packs. A pack is the changes one ingestion transaction queued for one
+ * partition, in order, stored as one row; which of them are settled is a bitmap on the row, and a
+ * pack whose changes are all settled is deleted. Order within a partition is (pack id, position).
+ *
+ * Body (JSON): `{"k": [batch keys], "r": [[eventId, mappingId, keyIndex, ...ids]]}` — for a
+ * membership change the hashed ids aligned with the batch key's id_schema; for an audience creation
+ * (batch key `create`) one element, its payload JSON.
+ */
+import { chunks, placeholders, valuesList, type Db } from '../db.js'
+
+export interface PackChange {
+  eventId: number | null
+  mappingId: number | null
+  /** `add|EMAIL_SHA256,PHONE_SHA256`, `delete|…` or `create`. */
+  batchKey: string
+  /** Hashed ids aligned with the batch key's id_schema (membership changes). */
+  ids: (string | null)[] | null
+  /** What an audience creation needs, as JSON (`create`). */
+  payload: string | null
+}
+
+export interface NewPack {
+  partitionId: number
+  destinationId: number
+  changes: PackChange[]
+  createdAt: number
+}
+
+export interface PackRow {
+  id: number
+  partition_id: number
+  n: number
+  settled: string | null
+  body: string
+  created_at: number
+}
+
+/** A change as read back from its pack: where it lives (pack, position) and what it carries. */
+export interface OpenChange extends PackChange {
+  pack: number
+  at: number
+  createdAt: number
+}
+
+type Encoded = { k: string[]; r: (number | string | null)[][] }
+
+export function encodePack(changes: PackChange[]): string {
+  const keys: string[] = []
+  const keyIndex = new Map<string, number>()
+  const rows: (number | string | null)[][] = new Array(changes.length)
+  for (let i = 0; i < changes.length; i++) {
+    const c = changes[i]
+    let k = keyIndex.get(c.batchKey)
+    if (k === undefined) {
+      k = keys.length
+      keys.push(c.batchKey)
+      keyIndex.set(c.batchKey, k)
+    }
+    const row: (number | string | null)[] = [c.eventId, c.mappingId, k]
+    if (c.batchKey === 'create') row.push(c.payload)
+    else if (c.ids) for (const h of c.ids) row.push(h)
+    rows[i] = row
+  }
+  return JSON.stringify({ k: keys, r: rows } satisfies Encoded)
+}
+
+/** The changes of a pack not settled yet, in order. */
+export function openChangesOf(row: PackRow): OpenChange[] {
+  const { k, r } = JSON.parse(row.body) as Encoded
+  const settled = row.settled
+  const pack = Number(row.id)
+  const createdAt = Number(row.created_at)
+  const out: OpenChange[] = []
+  for (let at = 0; at < r.length; at++) {
+    if (settled !== null && settled.charCodeAt(at) === 49 /* '1' */) continue
+    const e = r[at]
+    const batchKey = k[e[2] as number]
+    const create = batchKey === 'create'
+    out.push({
+      pack,
+      at,
+      createdAt,
+      eventId: e[0] as number | null,
+      mappingId: e[1] as number | null,
+      batchKey,
+      ids: create ? null : (e.slice(3) as (string | null)[]),
+      payload: create ? (e[3] as string | null) : null
+    })
+  }
+  return out
+}
+
+function eventRange(changes: PackChange[]): [number | null, number | null] {
+  let min: number | null = null
+  let max: number | null = null
+  for (const c of changes) {
+    if (c.eventId === null) continue
+    if (min === null || c.eventId < min) min = c.eventId
+    if (max === null || c.eventId > max) max = c.eventId
+  }
+  return [min, max]
+}
+
+const COLS = 8
+/** Queues packs (one multi-row statement per 50). */
+export async function insertPacks(db: Db, packs: NewPack[]): Promise<void> {
+  for (const part of chunks(packs.filter((p) => p.changes.length > 0), 50)) {
+    const params: (string | number | null)[] = []
+    for (const p of part) {
+      const [first, last] = eventRange(p.changes)
+      params.push(p.partitionId, p.destinationId, first, last, p.changes.length, p.changes.length, encodePack(p.changes), p.createdAt)
+    }
+    await db.run(
+      `INSERT INTO queue_packs (partition_id, destination_id, first_event_id, last_event_id, n, open, body, created_at) VALUES ${valuesList(part.length, COLS)}`,
+      params
+    )
+  }
+}
+
+/** The next packs of a partition after pack `afterId`, in order, holding about `changes` open changes. */
+export async function fetchOpenPacks(db: Db, partitionId: number, afterId: number, changes: number): Promise<PackRow[]> {
+  const out: PackRow[] = []
+  let open = 0
+  let after = afterId
+  while (open < changes) {
+    const rows = await db.all<PackRow & { open: number }>(
+      `SELECT id, partition_id, n, open, settled, body, created_at FROM queue_packs WHERE partition_id = $1 AND id > $2 ORDER BY id LIMIT 8`,
+      [partitionId, after]
+    )
+    for (const r of rows) {
+      out.push(r)
+      open += Number(r.open)
+    }
+    if (rows.length < 8) break
+    after = Number(rows[rows.length - 1].id)
+  }
+  return out
+}
+
+/**
+ * Settles changes by position; returns those that were still open (a repeat after a lost lease
+ * settles nothing). A pack left with no open change is deleted.
+ */
+export async function settlePositions<T extends { pack: number; at: number }>(db: Db, changes: T[]): Promise<T[]> {
+  const byPack = new Map<number, T[]>()
+  for (const c of changes) {
+    let list = byPack.get(c.pack)
+    if (!list) byPack.set(c.pack, (list = []))
+    list.push(c)
+  }
+  const settled: T[] = []
+  if (byPack.size === 0) return settled
+  const lock = db.dialect === 'postgres' ? 'FOR UPDATE' : ''
+  for (const part of chunks([...byPack.keys()].sort((a, b) => a - b), 100)) {
+    const rows = await db.all<{ id: number; n: number; open: number; settled: string | null }>(
+      `SELECT id, n, open, settled FROM queue_packs WHERE id IN (${placeholders(part.length)}) ORDER BY id ${lock}`,
+      part
+    )
+    for (const r of rows) {
+      const bits = (r.settled ?? '0'.repeat(Number(r.n))).split('')
+      let newly = 0
+      for (const c of byPack.get(Number(r.id))!) {
+        if (bits[c.at] === '1') continue
+        bits[c.at] = '1'
+        settled.push(c)
+        newly++
+      }
+      if (newly === 0) continue
+      const open = Number(r.open) - newly
+      if (open <= 0) await db.run('DELETE FROM queue_packs WHERE id = $1', [r.id])
+      else await db.run('UPDATE queue_packs SET open = $2, settled = $3 WHERE id = $1', [r.id, open, bits.join('')])
+    }
+  }
+  return settled
+}
+
+/** Open changes of packs holding events in `[fromEventId, toEventId]` (per-event outcomes: which are still pending). */
+export async function openChangesOfEvents(db: Db, fromEventId: number, toEventId: number): Promise<OpenChange[]> {
+  const out: OpenChange[] = []
+  let after = 0
+  for (;;) {
+    const rows = await db.all<PackRow>(
+      `SELECT id, partition_id, n, settled, body, created_at FROM queue_packs
+       WHERE id > $1 AND last_event_id >= $2 AND first_event_id <= $3 ORDER BY id LIMIT 50`,
+      [after, fromEventId, toEventId]
+    )
+    for (const r of rows) for (const c of openChangesOf(r)) if (c.eventId !== null && c.eventId >= fromEventId && c.eventId <= toEventId) out.push(c)
+    if (rows.length < 50) return out
+    after = Number(rows[rows.length - 1].id)
+  }
+}
+
+/** Open changes of one partition (dead-letter replay looks for later changes of the same identifiers). */
+export async function openChangesOfPartition(db: Db, partitionId: number): Promise<OpenChange[]> {
+  const out: OpenChange[] = []
+  let after = 0
+  for (;;) {
+    const rows = await fetchOpenPacks(db, partitionId, after, 50_000)
+    if (rows.length === 0) return out
+    for (const r of rows) out.push(...openChangesOf(r))
+    after = Number(rows[rows.length - 1].id)
+  }
+}
+
+/** The oldest event a pack still holds an open change of (retention keeps it and everything after). */
+export async function oldestOpenEventId(db: Db): Promise<number | undefined> {
+  const r = await db.get<{ m: number | null }>('SELECT MIN(first_event_id) AS m FROM queue_packs')
+  return r?.m == null ? undefined : Number(r.m)
+}
