@@ -203,7 +203,6 @@ CREATE INDEX queue_packs_queue ON queue_packs (partition_id, id);
 ALTER TABLE events ADD COLUMN n_changes INTEGER;
 ALTER TABLE partitions ADD COLUMN last_error_code TEXT;
 ALTER TABLE changes ADD COLUMN resolved_by TEXT;
-DROP INDEX changes_queue;
 CREATE INDEX changes_failed_partition ON changes (partition_id, id) WHERE status = 'failed';
 `,
     data: movePendingChangesIntoPacks
@@ -238,6 +237,9 @@ async function movePendingChangesIntoPacks(db: Db): Promise<void> {
     }
   }
   await db.run(`DELETE FROM changes WHERE status = 'pending'`)
+  // Only now: the reads above page through the pending changes of each partition by this index
+  // (without it, every page scans the whole table, settled rows included).
+  await db.exec('DROP INDEX changes_queue')
 }
 
 function forDialect(sql: string, dialect: Dialect): string {
@@ -246,8 +248,11 @@ function forDialect(sql: string, dialect: Dialect): string {
 
 export const SCHEMA_VERSION = MIGRATIONS.length
 
-/** Brings the database to the newest schema. Safe to run concurrently from several processes. */
-export async function migrate(db: Db): Promise<void> {
+/**
+ * Brings the database to the newest schema (or only up to version `upTo`, for tests of a
+ * migration). Safe to run concurrently from several processes.
+ */
+export async function migrate(db: Db, opts: { upTo?: number } = {}): Promise<void> {
   // PostgreSQL: one migrator at a time across processes. CREATE TABLE IF NOT EXISTS is not safe
   // when two processes run it at once on a fresh database (a unique violation in pg_type), so it
   // takes the same lock.
@@ -255,7 +260,8 @@ export async function migrate(db: Db): Promise<void> {
     if (t.dialect === 'postgres') await t.run('SELECT pg_advisory_xact_lock(774411)')
     await t.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)')
   })
-  for (let v = 1; v <= MIGRATIONS.length; v++) {
+  const last = Math.min(opts.upTo ?? MIGRATIONS.length, MIGRATIONS.length)
+  for (let v = 1; v <= last; v++) {
     await db.tx(async (t) => {
       if (t.dialect === 'postgres') await t.run('SELECT pg_advisory_xact_lock(774411)')
       const done = await t.get('SELECT version FROM schema_migrations WHERE version = $1', [v])
