@@ -9,6 +9,11 @@ import { maxEventId } from '../store/sql/events.js'
 import type { SegmentEvent } from '../pipeline/event.js'
 import { readEvents } from './ndjson.js'
 import { printError, runOneShot } from './one-shot.js'
+import type { Pipeline } from '../pipeline/index.js'
+import type { RouteWorkerData, RouteWorkerMessage } from './route-worker.js'
+import { Worker } from 'node:worker_threads'
+import { extname } from 'node:path'
+import { fileURLToPath } from 'node:url'
 
 export interface SendOptions {
   config: string
@@ -31,6 +36,81 @@ export interface SendSummary {
 
 const INGEST_CHUNK = 1000
 
+type Reader = (file: string, sourceId: number, pipeline: Pipeline, problem: (p: string) => void) => Promise<{ lines: number; accepted: number }>
+
+/** Reads, checks and routes in this thread, committing every INGEST_CHUNK events. */
+const readInThread: Reader = async (file, sourceId, pipeline, problem) => {
+  let lines = 0
+  let accepted = 0
+  let chunk: SegmentEvent[] = []
+  const flush = async () => {
+    if (chunk.length === 0) return
+    accepted += await pipeline.ingest(sourceId, chunk)
+    chunk = []
+  }
+  try {
+    for await (const item of readEvents(file)) {
+      lines++
+      if (item.problem !== undefined) problem(item.problem)
+      else chunk.push(item.event)
+      if (chunk.length >= INGEST_CHUNK) await flush()
+    }
+  } finally {
+    await flush()
+  }
+  return { lines, accepted }
+}
+
+/**
+ * The route worker thread. Run from TypeScript sources (tests, benchmarks), the worker registers
+ * tsx itself first: loader hooks of the main thread do not reach worker threads on Node 20.
+ */
+function startRouteWorker(data: RouteWorkerData): Worker {
+  const fromSources = extname(fileURLToPath(import.meta.url)) === '.ts'
+  const url = new URL(`./route-worker${fromSources ? '.ts' : '.js'}`, import.meta.url)
+  if (!fromSources) return new Worker(url, { workerData: data })
+  const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(url.href)}) })`
+  return new Worker(boot, { eval: true, workerData: data })
+}
+
+/** Reads, checks and routes in a route worker (a second core); this thread commits and delivers. */
+const readInWorker: Reader = (file, sourceId, pipeline, problem) =>
+  new Promise((resolve, reject) => {
+    const data: RouteWorkerData = { file, sourceId, snapshot: pipeline.table.snapshot(), chunk: INGEST_CHUNK, inFlight: 4 }
+    const worker = startRouteWorker(data)
+    let lines = 0
+    let accepted = 0
+    let commits = Promise.resolve()
+    let failed: unknown
+    let ended = false
+    worker.on('message', (m: RouteWorkerMessage) => {
+      lines += m.lines
+      for (const p of m.problems) problem(p)
+      if (m.kind === 'batch') {
+        // Committed in order, one after the other; each commit gives the worker a credit back.
+        commits = commits.then(async () => {
+          if (failed !== undefined) return
+          try {
+            accepted += await pipeline.ingestRouted(m.batch)
+          } catch (e) {
+            failed = e
+          }
+          worker.postMessage('more')
+        })
+        return
+      }
+      ended = true
+      if (m.error !== undefined) problem(`cannot read events from ${file}: ${m.error}`)
+      void commits.then(() => (failed !== undefined ? reject(failed) : resolve({ lines, accepted })))
+    })
+    // A worker that dies before its last message: what it handed over is committed, then the run fails.
+    const died = (err: Error) => void commits.then(() => reject(err))
+    worker.on('error', died)
+    worker.on('exit', (code) => {
+      if (!ended) died(new Error(`the route worker stopped (exit code ${code}) before the end of the file`))
+    })
+  })
+
 export async function runSend(opts: SendOptions): Promise<number> {
   const started = Date.now()
   return runOneShot({ config: opts.config, db: opts.db, database: 'temporary' }, async ({ store, config, applied, pipeline, requests }) => {
@@ -46,27 +126,20 @@ export async function runSend(opts: SendOptions): Promise<number> {
     let lines = 0
     let invalid = 0
     let accepted = 0
-    let chunk: SegmentEvent[] = []
-    const flush = async () => {
-      if (chunk.length === 0) return
-      accepted += await pipeline.ingest(source.id, chunk)
-      chunk = []
+    const problem = (p: string) => {
+      invalid++
+      printError(p)
     }
     try {
-      for await (const item of readEvents(opts.events)) {
-        lines++
-        if (item.problem !== undefined) {
-          invalid++
-          printError(item.problem)
-          continue
-        }
-        chunk.push(item.event)
-        if (chunk.length >= INGEST_CHUNK) await flush()
-      }
-      await flush()
+      await pipeline.table.refresh()
+      // Routing on a second core, unless audiences get connected on the fly (that calls TikTok and
+      // changes the configuration mid-run) or the events come from stdin (the worker cannot read it).
+      const inWorker = opts.events !== '-' && !pipeline.table.autoConnecting() && process.env.TTA_ROUTE_WORKER !== '0'
+      const r = await (inWorker ? readInWorker : readInThread)(opts.events, source.id, pipeline, problem)
+      lines = r.lines
+      accepted = r.accepted
     } catch (e) {
-      printError(`cannot read events from ${opts.events}: ${(e as Error).message}`)
-      invalid++
+      problem(`cannot read events from ${opts.events}: ${(e as Error).message}`)
     }
 
     pipeline.flushAll()

@@ -10,6 +10,7 @@ import type { TikTokClient } from '../tiktok/client.js'
 import { Deliverer, type DeliveryEvents, type DeliveryOptions } from './deliverer.js'
 import { QualityCounters } from './quality.js'
 import { Router, type AcceptedEvent } from './router.js'
+import type { RoutedBatch } from './route-batch.js'
 import type { SegmentEvent } from './event.js'
 import { AutoConnector } from './auto-connect.js'
 import { RoutingTable } from './routing-table.js'
@@ -79,7 +80,7 @@ export class Pipeline {
   readonly deliverer: Deliverer
   private running = false
   private loops: Promise<void>[] = []
-  private pendingIngest: { items: AcceptedEvent[]; resolve: (n: number) => void; reject: (e: unknown) => void }[] = []
+  private pendingIngest: { items?: AcceptedEvent[]; routed?: RoutedBatch; size: number; resolve: (n: number) => void; reject: (e: unknown) => void }[] = []
   private readonly committers = new Set<Promise<void>>()
   private readonly deliverSignal = new Signal()
 
@@ -116,8 +117,21 @@ export class Pipeline {
    */
   ingest(sourceId: number, events: SegmentEvent[], receivedAt = Date.now()): Promise<number> {
     if (events.length === 0) return Promise.resolve(0)
+    return this.enqueue({ items: events.map((event) => ({ sourceId, event, receivedAt })), size: events.length })
+  }
+
+  /**
+   * Accepts events routed elsewhere (a route worker, with this configuration): resolves once they
+   * are committed, with the number that were new.
+   */
+  ingestRouted(batch: RoutedBatch): Promise<number> {
+    if (batch.items.length === 0) return Promise.resolve(0)
+    return this.enqueue({ routed: batch, size: batch.items.length })
+  }
+
+  private enqueue(entry: { items?: AcceptedEvent[]; routed?: RoutedBatch; size: number }): Promise<number> {
     return new Promise((resolve, reject) => {
-      this.pendingIngest.push({ items: events.map((event) => ({ sourceId, event, receivedAt })), resolve, reject })
+      this.pendingIngest.push({ ...entry, resolve, reject })
       // SQLite has one writer; PostgreSQL overlaps a few transactions (their network round trips).
       // Concurrent requests have no order between them, so concurrent commits keep every promise of
       // SPEC §3.3: a request acknowledged before the next one was sent commits before it.
@@ -134,18 +148,20 @@ export class Pipeline {
     while (this.pendingIngest.length > 0) {
       const group: typeof this.pendingIngest = []
       let size = 0
-      while (this.pendingIngest.length > 0 && (group.length === 0 || size + this.pendingIngest[0].items.length <= this.opts.groupCommitEvents)) {
+      while (this.pendingIngest.length > 0 && (group.length === 0 || size + this.pendingIngest[0].size <= this.opts.groupCommitEvents)) {
         const next = this.pendingIngest.shift()!
-        size += next.items.length
+        size += next.size
         group.push(next)
       }
       try {
-        const isNew = await this.router.accept(group.flatMap((g) => g.items))
+        const batches: RoutedBatch[] = []
+        for (const g of group) batches.push(g.routed ?? (await this.router.route(g.items!)))
+        const isNew = await this.router.commit(batches)
         let at = 0
         for (const g of group) {
           let n = 0
-          for (let i = 0; i < g.items.length; i++) if (isNew[at + i]) n++
-          at += g.items.length
+          for (let i = 0; i < g.size; i++) if (isNew[at + i]) n++
+          at += g.size
           g.resolve(n)
         }
         this.deliverSignal.notify()

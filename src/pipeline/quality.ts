@@ -7,13 +7,16 @@ export class QualityCounters {
   private readonly byDestination = new Map<number, QualityTally>()
 
   add(destinationId: number, report: IdentifierReport): void {
+    this.addStatuses(destinationId, report.email.status, report.phone.status, report.advertising_id.status)
+  }
+
+  /** Counts one change by its identifier statuses (email, phone, advertising id); no allocation beyond a status's first count. */
+  addStatuses(destinationId: number, email: string, phone: string, advertisingId: string): void {
     let tally = this.byDestination.get(destinationId)
     if (!tally) this.byDestination.set(destinationId, (tally = { email: {}, phone: {}, advertising_id: {} }))
-    // Hot path (once per change): no allocation beyond the first count of a status.
-    const e = tally.email, p = tally.phone, a = tally.advertising_id
-    e[report.email.status] = (e[report.email.status] ?? 0) + 1
-    p[report.phone.status] = (p[report.phone.status] ?? 0) + 1
-    a[report.advertising_id.status] = (a[report.advertising_id.status] ?? 0) + 1
+    tally.email[email] = (tally.email[email] ?? 0) + 1
+    tally.phone[phone] = (tally.phone[phone] ?? 0) + 1
+    tally.advertising_id[advertisingId] = (tally.advertising_id[advertisingId] ?? 0) + 1
   }
 
   snapshot(): Map<number, QualityTally> {

@@ -2,7 +2,8 @@
  * The router: records accepted events and turns them into queued changes in the same
  * transaction — each destination's audience connections and mappings applied, identifiers hashed —
  * so an event is routed exactly once, and what is acknowledged is already queued. Concurrent
- * requests share one transaction (group commit, see Pipeline.ingest).
+ * requests share one transaction (group commit, see Pipeline.ingest). Routing itself
+ * (route-batch.ts) needs no database: it runs before the transaction, or in a route worker.
  */
 import type { Store } from '../store/index.js'
 import { recordAudiencesSeen } from '../store/sql/config.js'
@@ -13,44 +14,21 @@ import { addPending, ensurePartitions } from '../store/sql/partitions.js'
 import { insertChanges, type NewChange } from '../store/sql/changes.js'
 import { insertPacks, type NewPack } from '../store/sql/queue-packs.js'
 import type { AutoConnector } from './auto-connect.js'
-import { audienceOf, type SegmentEvent } from './event.js'
 import type { QualityCounters } from './quality.js'
-import { redactEvent } from './redact.js'
-import { queueKeys, routeEvents, type RouteOutcome } from './route-event.js'
+import { routeBatch, STATUSES, type AcceptedEvent, type RoutedBatch } from './route-batch.js'
 import type { RoutingTable } from './routing-table.js'
+
+export type { AcceptedEvent } from './route-batch.js'
 
 export interface RouterOptions {
   windowMs: number
 }
 
-/** What one transaction adds to the outcome totals: new events per source, changes failed before queueing per destination. */
-function totalsOf(items: AcceptedEvent[], ids: (number | undefined)[], changes: QueuedChange[]): TotalsDelta[] {
-  const received = new Map<number, number>()
-  items.forEach((item, i) => {
-    if (ids[i] !== undefined) received.set(item.sourceId, (received.get(item.sourceId) ?? 0) + 1)
-  })
-  const failed = new Map<number, number>()
-  for (const c of changes) if (c.status === 'failed') failed.set(c.destinationId, (failed.get(c.destinationId) ?? 0) + 1)
-  return [
-    ...[...received].map(([scopeId, n]): TotalsDelta => ({ scope: 'source', scopeId, received: n })),
-    ...[...failed].map(([scopeId, n]): TotalsDelta => ({ scope: 'destination', scopeId, failed: n }))
-  ]
-}
-
-/** An event accepted from a source (shape already checked). */
-export interface AcceptedEvent {
-  sourceId: number
-  event: SegmentEvent
-  receivedAt: number
-}
-
-type QueuedChange = NewChange & { partitionKey?: string; parsedIds?: (string | null)[] }
-const NONE: RouteOutcome[] = []
+type Seen = Map<string, { sourceId: number; key: string; name: string | null; at: number }>
 
 export class Router {
   private readonly partitionIds = new Map<string, number>()
   private readonly audienceSeenAt = new Map<string, number>()
-  private readonly isOurs = (names: string[]) => this.table.namesAnyDestination(names)
 
   constructor(
     private readonly store: Store,
@@ -60,46 +38,49 @@ export class Router {
     private readonly connector?: AutoConnector
   ) {}
 
-  /** Records and routes `items` in one transaction; per item, whether it was new (not a re-sent messageId). */
-  async accept(items: AcceptedEvent[]): Promise<boolean[]> {
+  /** Routes `items` with the current configuration (audiences connected first where configured). */
+  async route(items: AcceptedEvent[]): Promise<RoutedBatch> {
     await this.table.refresh()
     // Creating TikTok audiences is a network call: before the transaction, not inside it.
     if (this.connector?.active) await this.connector.prepare(items)
-    // Routing needs no database: done before the transaction (which then only writes), for every
-    // item; what the insert finds to be a re-sent messageId is dropped after.
-    const routed = this.route(items)
+    return routeBatch(this.table, items)
+  }
+
+  /** Records and routes `items` in one transaction; per item, whether it was new (not a re-sent messageId). */
+  async accept(items: AcceptedEvent[]): Promise<boolean[]> {
+    return this.commit([await this.route(items)])
+  }
+
+  /**
+   * Records routed batches in one transaction: their events, and the changes of those that were new
+   * (what the insert finds to be a re-sent messageId is dropped). Per item, in order, whether it was new.
+   */
+  async commit(batches: RoutedBatch[]): Promise<boolean[]> {
     // Partitions created and audiences recorded in the transaction are remembered only once it
     // commits (a rollback undoes them).
     const created = new Map<string, number>()
-    const seen = new Map<string, { sourceId: number; key: string; name: string | null; at: number }>()
+    const seen: Seen = new Map()
     const isNew = await this.store.db.tx(async (db) => {
       created.clear()
       seen.clear()
       const now = Date.now()
-      const ids = await insertEventRecords(
-        db,
-        items.map((i, k) => ({ sourceId: i.sourceId, messageId: i.event.messageId, receivedAt: i.receivedAt, type: i.event.type, name: typeof i.event.event === 'string' ? i.event.event : null, changes: routed.counts[k] })),
-        now
-      )
-      const changes: QueuedChange[] = []
+      const items = batches.length === 1 ? batches[0].items : batches.flatMap((b) => b.items)
+      const ids = await insertEventRecords(db, items, now)
       const samples = new Map<number, string>()
-      // Destination-major (each partition belongs to one destination), events in order within: every partition gets its changes in event order.
-      for (const { destinationId, perItem } of routed.byDestination) {
-        items.forEach((item, i) => {
-          const eventId = ids[i]
-          if (eventId === undefined || perItem[i].length === 0) return
-          const failed = this.toQueued(eventId, perItem[i], destinationId, changes, now)
-          if (failed && !samples.has(eventId)) samples.set(eventId, JSON.stringify(redactEvent(item.event)))
-        })
-      }
+      const received = new Map<number, number>()
       items.forEach((item, i) => {
-        if (ids[i] === undefined) return
-        const audience = audienceOf(item.event)
-        if (audience) this.noteAudienceSeen(item.sourceId, audience, now, seen)
+        const eventId = ids[i]
+        if (eventId === undefined) return
+        received.set(item.sourceId, (received.get(item.sourceId) ?? 0) + 1)
+        if (item.sample !== undefined) samples.set(eventId, item.sample)
+        if (item.audience) this.noteAudienceSeen(item.sourceId, item.audience, now, seen)
       })
-      await this.queue(db, changes, now, created)
+      const failed = await this.queue(db, batches, ids, now, created)
       await storeEventSamples(db, samples)
-      await addTotals(db, totalsOf(items, ids, changes), now)
+      await addTotals(db, [
+        ...[...received].map(([scopeId, n]): TotalsDelta => ({ scope: 'source', scopeId, received: n })),
+        ...[...failed].map(([scopeId, n]): TotalsDelta => ({ scope: 'destination', scopeId, failed: n }))
+      ], now)
       if (seen.size > 0) await recordAudiencesSeen(db, [...seen.values()].sort((a, b) => a.key.localeCompare(b.key)))
       return ids.map((id) => id !== undefined)
     })
@@ -108,50 +89,55 @@ export class Router {
     return isNew
   }
 
-  /** Every item through every destination of its source: per destination, per item, its outcomes; per item, how many. */
-  private route(items: AcceptedEvent[]): { counts: number[]; byDestination: { destinationId: number; perItem: RouteOutcome[][] }[] } {
-    const counts: number[] = new Array(items.length).fill(0)
-    const byDestination: { destinationId: number; perItem: RouteOutcome[][] }[] = []
-    const bySource = new Map<number, number[]>()
-    items.forEach((item, i) => {
-      let list = bySource.get(item.sourceId)
-      if (!list) bySource.set(item.sourceId, (list = []))
-      list.push(i)
-    })
-    for (const [sourceId, indexes] of bySource) {
-      const list = indexes.map((i) => ({ event: items[i].event, audienceKey: audienceOf(items[i].event)?.key }))
-      for (const target of this.table.destinationsOf(sourceId)) {
-        const outcomes = routeEvents(list, target, this.isOurs)
-        const perItem: RouteOutcome[][] = items.map(() => NONE)
-        indexes.forEach((i, k) => {
-          perItem[i] = outcomes[k]
-          counts[i] += outcomes[k].length
-        })
-        byDestination.push({ destinationId: target.destination.id, perItem })
-      }
-    }
-    return { counts, byDestination }
-  }
-
-  /** Queues the changes as one pack per partition, counts them on their partitions (in id order: no deadlock between processes), records failures. */
-  private async queue(db: Store['db'], changes: QueuedChange[], now: number, created: Map<string, number>): Promise<void> {
+  /**
+   * Queues the changes of new events as one pack per partition and counts them on their partitions
+   * (in id order: no deadlock between processes); records those that failed at routing. Returns
+   * failures per destination.
+   */
+  private async queue(db: Store['db'], batches: RoutedBatch[], eventIds: (number | undefined)[], now: number, created: Map<string, number>): Promise<Map<number, number>> {
     const missing = new Map<string, number>()
-    for (const c of changes) if (c.partitionKey && !this.partitionIds.has(c.partitionKey)) missing.set(c.partitionKey, c.destinationId)
+    let offset = 0
+    for (const { items, changes: c } of batches) {
+      for (let i = 0; i < c.count; i++) {
+        if (c.key[i] < 0 || eventIds[offset + c.item[i]] === undefined) continue
+        const partitionKey = c.keys[c.key[i]].split('\t')[0]
+        if (!this.partitionIds.has(partitionKey)) missing.set(partitionKey, c.destinationId[i])
+      }
+      offset += items.length
+    }
     if (missing.size > 0) {
       const ids = await ensurePartitions(db, [...missing].map(([key, destinationId]) => ({ key, destinationId })))
       for (const [k, id] of ids) created.set(k, id)
     }
     const packs = new Map<number, NewPack>()
     const failed: NewChange[] = []
-    for (const c of changes) {
-      if (!c.partitionKey) {
-        failed.push(c)
-        continue
+    const failedPer = new Map<number, number>()
+    offset = 0
+    for (const { items, changes: c } of batches) {
+      const tails = c.tails.split('\n')
+      const keys = c.keys.map((k) => {
+        const [partitionKey, batchKey, action] = k.split('\t')
+        return { partitionId: (this.partitionIds.get(partitionKey) ?? created.get(partitionKey))!, batchKey, action }
+      })
+      const failures = new Map(c.failures.map((f) => [f.index, f]))
+      for (let i = 0; i < c.count; i++) {
+        const eventId = eventIds[offset + c.item[i]]
+        if (eventId === undefined) continue
+        const destinationId = c.destinationId[i]
+        const q = c.quality
+        if (q[3 * i] !== 255) this.quality.addStatuses(destinationId, STATUSES[q[3 * i]], STATUSES[q[3 * i + 1]], STATUSES[q[3 * i + 2]])
+        if (c.key[i] < 0) {
+          const f = failures.get(i)!
+          failedPer.set(destinationId, (failedPer.get(destinationId) ?? 0) + 1)
+          failed.push({ eventId, destinationId, mappingId: c.mappingId[i], partitionId: null, action: f.action, batchKey: null, ids: null, payload: null, status: 'failed', error: f.message, errorCode: f.code, createdAt: now })
+          continue
+        }
+        const key = keys[c.key[i]]
+        let pack = packs.get(key.partitionId)
+        if (!pack) packs.set(key.partitionId, (pack = { partitionId: key.partitionId, destinationId, changes: [], createdAt: now }))
+        pack.changes.push({ eventId, mappingId: c.mappingId[i], batchKey: key.batchKey, ids: null, payload: null, json: tails[i] })
       }
-      const partitionId = (this.partitionIds.get(c.partitionKey) ?? created.get(c.partitionKey))!
-      let pack = packs.get(partitionId)
-      if (!pack) packs.set(partitionId, (pack = { partitionId, destinationId: c.destinationId, changes: [], createdAt: now }))
-      pack.changes.push({ eventId: c.eventId, mappingId: c.mappingId, batchKey: c.batchKey!, ids: c.parsedIds ?? null, payload: c.payload })
+      offset += items.length
     }
     await insertPacks(db, [...packs.values()])
     await insertChanges(db, failed)
@@ -159,34 +145,13 @@ export class Router {
       const batchSize = this.table.destination(pack.destinationId)?.destination.batchSize ?? 10000
       await addPending(db, pid, pack.changes.length, batchSize, now, this.opts.windowMs)
     }
+    return failedPer
   }
 
   /** Audiences seen in traffic are recorded, at most once a minute per audience (remembered once committed). */
-  private noteAudienceSeen(sourceId: number, audience: { key: string; name: string | null }, now: number, seen: Map<string, { sourceId: number; key: string; name: string | null; at: number }>): void {
+  private noteAudienceSeen(sourceId: number, audience: { key: string; name: string | null }, now: number, seen: Seen): void {
     const k = `${sourceId}|${audience.key}`
     if (seen.has(k) || now - (this.audienceSeenAt.get(k) ?? 0) <= 60_000) return
     seen.set(k, { sourceId, key: audience.key, name: audience.name, at: now })
-  }
-
-  /** Turns one event's outcomes for one destination into queue rows; true when any failed. */
-  private toQueued(eventId: number, outcomes: RouteOutcome[], destinationId: number, out: QueuedChange[], now: number): boolean {
-    let failed = false
-    for (const o of outcomes) {
-      if (!o.ok) {
-        if (o.quality) this.quality.add(destinationId, o.quality)
-        failed = true
-        out.push({ eventId, destinationId, mappingId: o.mapping.id, partitionId: null, action: o.action, batchKey: null, ids: null, payload: null, status: 'failed', error: o.message, errorCode: o.code, createdAt: now })
-        continue
-      }
-      const c = o.change
-      const { partitionKey, batchKey } = queueKeys(destinationId, c)
-      if (c.kind === 'membership') {
-        this.quality.add(destinationId, c.quality)
-        out.push({ eventId, destinationId, mappingId: o.mapping.id, partitionId: null, action: c.action, batchKey, ids: null, parsedIds: c.ids, payload: null, status: 'pending', error: null, errorCode: null, createdAt: now, partitionKey })
-      } else {
-        out.push({ eventId, destinationId, mappingId: o.mapping.id, partitionId: null, action: 'create', batchKey, ids: null, payload: JSON.stringify({ advertiserId: c.advertiserId, name: c.name }), status: 'pending', error: null, errorCode: null, createdAt: now, partitionKey })
-      }
-    }
-    return failed
   }
 }

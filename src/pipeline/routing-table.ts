@@ -5,7 +5,15 @@
 import { compileMapping, type CompiledMapping } from '../destination/mapping.js'
 import type { Store } from '../store/index.js'
 import { configVersion, listConnections, listDestinations, listMappings } from '../store/sql/config.js'
-import type { Connection, Destination } from '../store/model.js'
+import type { Connection, Destination, Mapping } from '../store/model.js'
+
+/** The stored configuration the table is built from: plain data (a route worker gets a copy). */
+export interface RoutingSnapshot {
+  version: number
+  destinations: Destination[]
+  mappings: Mapping[]
+  connections: Connection[]
+}
 
 export interface RoutedMapping {
   id: number
@@ -27,17 +35,37 @@ export class RoutingTable {
   private byId = new Map<number, RoutedDestination>()
   private names = new Set<string>()
 
-  constructor(private readonly store: Store) {}
+  constructor(private readonly store: Store | undefined) {}
+
+  private loaded: RoutingSnapshot | undefined
 
   /** Reloads when the stored configuration changed since the last load; cheap otherwise. */
   async refresh(force = false): Promise<void> {
-    const v = await configVersion(this.store.db)
+    const v = await configVersion(this.store!.db)
     if (!force && v === this.version) return
     const [destinations, mappings, connections] = await Promise.all([
-      listDestinations(this.store.db, this.store.secrets),
-      listMappings(this.store.db),
-      listConnections(this.store.db)
+      listDestinations(this.store!.db, this.store!.secrets),
+      listMappings(this.store!.db),
+      listConnections(this.store!.db)
     ])
+    this.load({ version: v, destinations, mappings, connections })
+  }
+
+  /** The configuration as last loaded. */
+  snapshot(): RoutingSnapshot {
+    if (!this.loaded) throw new Error('the routing table is not loaded yet')
+    return this.loaded
+  }
+
+  /** A table built once from a snapshot (a route worker's: it never reloads). */
+  static fromSnapshot(snapshot: RoutingSnapshot): RoutingTable {
+    const t = new RoutingTable(undefined)
+    t.load(snapshot)
+    return t
+  }
+
+  private load(snapshot: RoutingSnapshot): void {
+    const { destinations, mappings, connections } = snapshot
     const bySource = new Map<number, RoutedDestination[]>()
     const byId = new Map<number, RoutedDestination>()
     for (const d of destinations) {
@@ -61,7 +89,8 @@ export class RoutingTable {
     this.bySource = bySource
     this.byId = byId
     this.names = new Set(destinations.map((d) => d.name))
-    this.version = v
+    this.version = snapshot.version
+    this.loaded = snapshot
   }
 
   destinationsOf(sourceId: number): RoutedDestination[] {

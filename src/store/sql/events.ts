@@ -10,7 +10,7 @@ export interface EventRecord {
   sourceId: number
   messageId: string
   receivedAt: number
-  type: string | null
+  type: string
   name: string | null
   /** How many changes routing made of it (0: filtered). */
   changes: number

@@ -18,6 +18,8 @@ export interface PackChange {
   ids: (string | null)[] | null
   /** What an audience creation needs, as JSON (`create`). */
   payload: string | null
+  /** The row's tail as JSON text, when routing already wrote it: `"h1","h2",null` or the payload as a JSON string. */
+  json?: string
 }
 
 export interface NewPack {
@@ -45,10 +47,17 @@ export interface OpenChange extends PackChange {
 
 type Encoded = { k: string[]; r: (number | string | null)[][] }
 
+/** The JSON text a change adds after `eventId,mappingId,keyIndex` in its pack row. */
+export function rowTail(c: Pick<PackChange, 'batchKey' | 'ids' | 'payload'>): string {
+  if (c.batchKey === 'create') return JSON.stringify(c.payload)
+  return c.ids && c.ids.length > 0 ? JSON.stringify(c.ids).slice(1, -1) : ''
+}
+
+/** A pack body, written as text (changes routed elsewhere bring their row tails already written). */
 export function encodePack(changes: PackChange[]): string {
   const keys: string[] = []
   const keyIndex = new Map<string, number>()
-  const rows: (number | string | null)[][] = new Array(changes.length)
+  const rows: string[] = new Array(changes.length)
   for (let i = 0; i < changes.length; i++) {
     const c = changes[i]
     let k = keyIndex.get(c.batchKey)
@@ -57,12 +66,10 @@ export function encodePack(changes: PackChange[]): string {
       keys.push(c.batchKey)
       keyIndex.set(c.batchKey, k)
     }
-    const row: (number | string | null)[] = [c.eventId, c.mappingId, k]
-    if (c.batchKey === 'create') row.push(c.payload)
-    else if (c.ids) for (const h of c.ids) row.push(h)
-    rows[i] = row
+    const tail = c.json ?? rowTail(c)
+    rows[i] = `[${c.eventId},${c.mappingId},${k}${tail === '' ? '' : ',' + tail}]`
   }
-  return JSON.stringify({ k: keys, r: rows } satisfies Encoded)
+  return `{"k":${JSON.stringify(keys)},"r":[${rows.join(',')}]}`
 }
 
 /** The changes of a pack not settled yet, in order. */

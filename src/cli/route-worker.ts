@@ -1,0 +1,61 @@
+/**
+ * `send`'s route worker: reads the NDJSON file, checks and routes its events (mappings applied,
+ * identifiers hashed) on a second core, and hands the main thread plain routed batches, which it
+ * only has to commit and deliver. At most `inFlight` batches wait un-committed (memory stays flat).
+ */
+import { parentPort, workerData } from 'node:worker_threads'
+import { routeBatch, type AcceptedEvent, type RoutedBatch } from '../pipeline/route-batch.js'
+import { RoutingTable, type RoutingSnapshot } from '../pipeline/routing-table.js'
+import { readEvents } from './ndjson.js'
+
+export interface RouteWorkerData {
+  file: string
+  sourceId: number
+  snapshot: RoutingSnapshot
+  chunk: number
+  inFlight: number
+}
+
+export type RouteWorkerMessage =
+  | { kind: 'batch'; batch: RoutedBatch; lines: number; problems: string[] }
+  | { kind: 'end'; lines: number; problems: string[]; error?: string }
+
+async function run(port: NonNullable<typeof parentPort>, data: RouteWorkerData): Promise<void> {
+  const table = RoutingTable.fromSnapshot(data.snapshot)
+  let credits = data.inFlight
+  let wake: (() => void) | undefined
+  port.on('message', () => {
+    credits++
+    wake?.()
+  })
+  let items: AcceptedEvent[] = []
+  let problems: string[] = []
+  let lines = 0
+  const flush = async () => {
+    while (credits === 0) await new Promise<void>((r) => (wake = r))
+    credits--
+    const batch = routeBatch(table, items)
+    // The change columns' typed arrays move to the main thread without a copy.
+    const c = batch.changes
+    port.postMessage({ kind: 'batch', batch, lines, problems } satisfies RouteWorkerMessage, [c.item, c.destinationId, c.mappingId, c.key, c.quality].map((a) => a.buffer as ArrayBuffer))
+    items = []
+    problems = []
+    lines = 0
+  }
+  try {
+    for await (const item of readEvents(data.file)) {
+      lines++
+      if (item.problem !== undefined) problems.push(item.problem)
+      else items.push({ sourceId: data.sourceId, event: item.event, receivedAt: Date.now() })
+      if (items.length >= data.chunk) await flush()
+    }
+    if (items.length > 0) await flush()
+    port.postMessage({ kind: 'end', lines, problems } satisfies RouteWorkerMessage)
+  } catch (e) {
+    port.postMessage({ kind: 'end', lines, problems, error: (e as Error).message } satisfies RouteWorkerMessage)
+  } finally {
+    port.close()
+  }
+}
+
+if (parentPort) await run(parentPort, workerData as RouteWorkerData)
