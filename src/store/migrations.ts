@@ -1,5 +1,6 @@
 import type { Db, Dialect } from './db.js'
 import { insertPacks } from './sql/queue-packs.js'
+import { packChangeOfRow } from './sql/changes.js'
 
 /**
  * The schema, one entry per version, written once for both databases: `{{id}}` becomes each
@@ -226,13 +227,7 @@ async function movePendingChangesIntoPacks(db: Db): Promise<void> {
         partitionId: Number(p),
         destinationId: Number(rows[0].destination_id),
         createdAt: Number(rows[0].created_at),
-        changes: rows.map((r) => ({
-          eventId: r.event_id === null ? null : Number(r.event_id),
-          mappingId: r.mapping_id === null ? null : Number(r.mapping_id),
-          batchKey: r.batch_key ?? 'create',
-          ids: r.ids ? (JSON.parse(r.ids) as (string | null)[]) : null,
-          payload: r.payload
-        }))
+        changes: rows.map(packChangeOfRow)
       }])
     }
   }

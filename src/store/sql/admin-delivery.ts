@@ -5,6 +5,7 @@
 import { chunks, placeholders, type Db } from '../db.js'
 import { bucketTotals } from './outcome-totals.js'
 import { insertPacks, openChangesOfPartition } from './queue-packs.js'
+import { packChangeOfRow } from './changes.js'
 
 export interface BucketCounts {
   start: number
@@ -249,13 +250,7 @@ export async function replayDeadLetters(db: Db, destinationId: number, ids: numb
         partitionId,
         destinationId,
         createdAt: now,
-        changes: list.map((r) => ({
-          eventId: r.event_id === null ? null : Number(r.event_id),
-          mappingId: r.mapping_id === null ? null : Number(r.mapping_id),
-          batchKey: r.batch_key ?? 'create',
-          ids: r.ids ? (JSON.parse(r.ids) as (string | null)[]) : null,
-          payload: r.payload
-        }))
+        changes: list.map(packChangeOfRow)
       }])
       for (const part of chunks(list.map((r) => Number(r.id)), 500)) await t.run(`DELETE FROM changes WHERE id IN (${placeholders(part.length)})`, part)
       await t.run('UPDATE partitions SET pending = pending + $2, ready_at = $3 WHERE id = $1', [partitionId, list.length, now])

@@ -6,7 +6,7 @@
  */
 import { chunks, placeholders, valuesList, type Db } from '../db.js'
 import type { ChangeStatus } from '../model.js'
-import { openChangesOfEvents } from './queue-packs.js'
+import { openChangesOfEvents, type PackChange } from './queue-packs.js'
 
 export interface NewChange {
   eventId: number | null
@@ -43,6 +43,17 @@ export async function insertChanges(db: Db, rows: NewChange[]): Promise<void> {
          error, error_code, created_at, done_at, request_ref, attempts) VALUES ${valuesList(part.length, COLS)}`,
       params
     )
+  }
+}
+
+/** A change row as it goes (back) into a pack: migration 6's pending rows, replayed dead letters. */
+export function packChangeOfRow(r: { event_id: number | null; mapping_id: number | null; batch_key: string | null; ids: string | null; payload: string | null }): PackChange {
+  return {
+    eventId: r.event_id === null ? null : Number(r.event_id),
+    mappingId: r.mapping_id === null ? null : Number(r.mapping_id),
+    batchKey: r.batch_key ?? 'create',
+    ids: r.ids ? (JSON.parse(r.ids) as (string | null)[]) : null,
+    payload: r.payload
   }
 }
 
