@@ -36,21 +36,25 @@ export interface SendSummary {
 
 const INGEST_CHUNK = 1000
 
-type Reader = (file: string, sourceId: number, pipeline: Pipeline, problem: (p: string) => void) => Promise<{ lines: number; accepted: number }>
+/** Lines read and events accepted so far: kept when reading stops with an error. */
+interface Tally {
+  lines: number
+  accepted: number
+}
+
+type Reader = (file: string, sourceId: number, pipeline: Pipeline, problem: (p: string) => void, tally: Tally) => Promise<void>
 
 /** Reads, checks and routes in this thread, committing every INGEST_CHUNK events. */
-const readInThread: Reader = async (file, sourceId, pipeline, problem) => {
-  let lines = 0
-  let accepted = 0
+const readInThread: Reader = async (file, sourceId, pipeline, problem, tally) => {
   let chunk: SegmentEvent[] = []
   const flush = async () => {
     if (chunk.length === 0) return
-    accepted += await pipeline.ingest(sourceId, chunk)
+    tally.accepted += await pipeline.ingest(sourceId, chunk)
     chunk = []
   }
   try {
     for await (const item of readEvents(file)) {
-      lines++
+      tally.lines++
       if (item.problem !== undefined) problem(item.problem)
       else chunk.push(item.event)
       if (chunk.length >= INGEST_CHUNK) await flush()
@@ -58,7 +62,6 @@ const readInThread: Reader = async (file, sourceId, pipeline, problem) => {
   } finally {
     await flush()
   }
-  return { lines, accepted }
 }
 
 /**
@@ -74,24 +77,22 @@ function startRouteWorker(data: RouteWorkerData): Worker {
 }
 
 /** Reads, checks and routes in a route worker (a second core); this thread commits and delivers. */
-const readInWorker: Reader = (file, sourceId, pipeline, problem) =>
-  new Promise((resolve, reject) => {
+const readInWorker: Reader = (file, sourceId, pipeline, problem, tally) =>
+  new Promise<void>((resolve, reject) => {
     const data: RouteWorkerData = { file, sourceId, snapshot: pipeline.table.snapshot(), chunk: INGEST_CHUNK, inFlight: 4 }
     const worker = startRouteWorker(data)
-    let lines = 0
-    let accepted = 0
     let commits = Promise.resolve()
     let failed: unknown
     let ended = false
     worker.on('message', (m: RouteWorkerMessage) => {
-      lines += m.lines
+      tally.lines += m.lines
       for (const p of m.problems) problem(p)
       if (m.kind === 'batch') {
         // Committed in order, one after the other; each commit gives the worker a credit back.
         commits = commits.then(async () => {
           if (failed !== undefined) return
           try {
-            accepted += await pipeline.ingestRouted(m.batch)
+            tally.accepted += await pipeline.ingestRouted(m.batch)
           } catch (e) {
             failed = e
           }
@@ -101,7 +102,7 @@ const readInWorker: Reader = (file, sourceId, pipeline, problem) =>
       }
       ended = true
       if (m.error !== undefined) problem(`cannot read events from ${file}: ${m.error}`)
-      void commits.then(() => (failed !== undefined ? reject(failed) : resolve({ lines, accepted })))
+      void commits.then(() => (failed !== undefined ? reject(failed) : resolve()))
     })
     // A worker that dies before its last message: what it handed over is committed, then the run fails.
     const died = (err: Error) => void commits.then(() => reject(err))
@@ -123,9 +124,8 @@ export async function runSend(opts: SendOptions): Promise<number> {
     }
     const firstEventId = await maxEventId(store.db)
 
-    let lines = 0
+    const tally: Tally = { lines: 0, accepted: 0 }
     let invalid = 0
-    let accepted = 0
     const problem = (p: string) => {
       invalid++
       printError(p)
@@ -135,9 +135,7 @@ export async function runSend(opts: SendOptions): Promise<number> {
       // Routing on a second core, unless audiences get connected on the fly (that calls TikTok and
       // changes the configuration mid-run) or the events come from stdin (the worker cannot read it).
       const inWorker = opts.events !== '-' && !pipeline.table.autoConnecting() && process.env.TTA_ROUTE_WORKER !== '0'
-      const r = await (inWorker ? readInWorker : readInThread)(opts.events, source.id, pipeline, problem)
-      lines = r.lines
-      accepted = r.accepted
+      await (inWorker ? readInWorker : readInThread)(opts.events, source.id, pipeline, problem, tally)
     } catch (e) {
       problem(`cannot read events from ${opts.events}: ${(e as Error).message}`)
     }
@@ -148,14 +146,14 @@ export async function runSend(opts: SendOptions): Promise<number> {
     const outcome = await eventOutcomes(store.db, firstEventId)
     for (const r of await failureReasons(store.db, firstEventId)) printError(`failed (${r.n}): ${r.error}`)
     const summary: SendSummary = {
-      received: lines,
+      received: tally.lines,
       delivered: outcome.delivered,
       failed: outcome.failed + invalid,
       requests: requests(),
       durationMs: Date.now() - started,
       invalid,
       filtered: outcome.filtered,
-      duplicates: lines - invalid - accepted,
+      duplicates: tally.lines - invalid - tally.accepted,
       configProblems: applied.problems.length
     }
     process.stdout.write(JSON.stringify(summary) + '\n')

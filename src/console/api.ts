@@ -5,7 +5,7 @@
  */
 
 // Response types shared with the server (type-only: nothing of the server is bundled).
-import type { Mapping as StoredMapping, Source } from '../store/model.js'
+import type { Connection as StoredConnection, Mapping as StoredMapping, Source } from '../store/model.js'
 import type { Stats } from '../store/sql/admin-stats.js'
 import type { TestResult } from '../server/admin/test-mapping.js'
 
@@ -103,18 +103,10 @@ export interface Destination {
   statusReason: string | null
 }
 
-export interface Connection {
-  destinationId: number
+/** An audience connection as the Audiences screen lists it: the stored one and its destination's state. */
+export interface Connection extends Omit<StoredConnection, 'id'> {
   destinationName: string
   mode: 'native' | 'legacy'
-  audienceKey: string
-  audienceName: string | null
-  advertiserId: string | null
-  externalAudienceId: string | null
-  sendTrack: boolean
-  sendIdentify: boolean
-  enterEvent: string
-  exitEvent: string
   status: 'connected' | 'paused' | 'disabled'
 }
 

@@ -9,7 +9,7 @@ import { buildCreateAudienceBody, mappingBodyOf } from '../destination/requestBo
 import type { Store } from '../store/index.js'
 import { setDestinationStatus } from '../store/sql/config.js'
 import { failedIdentities, insertChanges, resolveFailed, type NewChange } from '../store/sql/changes.js'
-import { fetchOpenPacks, openChangesOf, settlePositions } from '../store/sql/queue-packs.js'
+import { actionOf, fetchOpenPacks, openChangesOf, settlePositions } from '../store/sql/queue-packs.js'
 import {
   claimPartition,
   deferPartition,
@@ -184,7 +184,7 @@ export class Deliverer {
         destinationId: lease.destination_id,
         mappingId: c.mappingId,
         partitionId: lease.id,
-        action: c.batchKey === 'create' ? 'create' : c.batchKey.slice(0, c.batchKey.indexOf('|')),
+        action: actionOf(c.batchKey),
         batchKey: c.batchKey,
         ids: c.ids ? JSON.stringify(c.ids) : null,
         payload: c.payload,
@@ -243,7 +243,7 @@ async function resolveDeadLetters(db: Db, deadLetters: Map<string, number[]>, pl
     const ids = deadLetters.get(c.identity)
     if (!ids) continue
     deadLetters.delete(c.identity)
-    await resolveFailed(db, ids, `a later ${c.batchKey.slice(0, c.batchKey.indexOf('|'))} of the same identifiers was delivered (request #${requestRef})`)
+    await resolveFailed(db, ids, `a later ${actionOf(c.batchKey)} of the same identifiers was delivered (request #${requestRef})`)
   }
 }
 

@@ -154,8 +154,19 @@ export class Pipeline {
         group.push(next)
       }
       try {
+        // Requests not routed yet are routed together: one configuration check, one auto-connect pass.
         const batches: RoutedBatch[] = []
-        for (const g of group) batches.push(g.routed ?? (await this.router.route(g.items!)))
+        let unrouted: AcceptedEvent[] = []
+        for (const g of group) {
+          if (g.items) {
+            unrouted = unrouted.length === 0 ? g.items : unrouted.concat(g.items)
+            continue
+          }
+          if (unrouted.length > 0) batches.push(await this.router.route(unrouted))
+          unrouted = []
+          batches.push(g.routed!)
+        }
+        if (unrouted.length > 0) batches.push(await this.router.route(unrouted))
         const isNew = await this.router.commit(batches)
         let at = 0
         for (const g of group) {

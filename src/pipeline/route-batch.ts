@@ -31,7 +31,7 @@ export interface RoutedChanges {
   mappingId: Int32Array
   /** Index into `keys`; -1 for a change that failed at routing (see `failures`). */
   key: Int32Array
-  /** `partitionKey\tbatchKey\taction` of the queued changes. */
+  /** `partitionKey\tbatchKey` of the queued changes. */
   keys: string[]
   /** Identifier statuses (email, phone, advertising id) as indexes into STATUSES, 3 per change; 255: none. */
   quality: Uint8Array
@@ -154,10 +154,10 @@ function toRouted(item: number, destinationId: number, outcomes: RouteOutcome[],
     }
     const c = o.change
     const { partitionKey, batchKey } = queueKeys(destinationId, c)
-    if (c.kind === 'membership') out.push(item, destinationId, o.mapping.id, `${partitionKey}\t${batchKey}\t${c.action}`, c.quality, rowTail({ batchKey, ids: c.ids, payload: null }))
+    if (c.kind === 'membership') out.push(item, destinationId, o.mapping.id, `${partitionKey}\t${batchKey}`, c.quality, rowTail({ batchKey, ids: c.ids, payload: null }))
     else {
       const payload = JSON.stringify({ advertiserId: c.advertiserId, name: c.name })
-      out.push(item, destinationId, o.mapping.id, `${partitionKey}\t${batchKey}\tcreate`, undefined, rowTail({ batchKey, ids: null, payload }))
+      out.push(item, destinationId, o.mapping.id, `${partitionKey}\t${batchKey}`, undefined, rowTail({ batchKey, ids: null, payload }))
     }
   }
   return failed

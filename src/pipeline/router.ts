@@ -95,16 +95,20 @@ export class Router {
    * failures per destination.
    */
   private async queue(db: Store['db'], batches: RoutedBatch[], eventIds: (number | undefined)[], now: number, created: Map<string, number>): Promise<Map<number, number>> {
+    const keysOf = batches.map((b) => b.changes.keys.map((k) => {
+      const [partitionKey, batchKey] = k.split('\t')
+      return { partitionKey, batchKey }
+    }))
     const missing = new Map<string, number>()
     let offset = 0
-    for (const { items, changes: c } of batches) {
+    batches.forEach(({ items, changes: c }, b) => {
       for (let i = 0; i < c.count; i++) {
         if (c.key[i] < 0 || eventIds[offset + c.item[i]] === undefined) continue
-        const partitionKey = c.keys[c.key[i]].split('\t')[0]
+        const { partitionKey } = keysOf[b][c.key[i]]
         if (!this.partitionIds.has(partitionKey)) missing.set(partitionKey, c.destinationId[i])
       }
       offset += items.length
-    }
+    })
     if (missing.size > 0) {
       const ids = await ensurePartitions(db, [...missing].map(([key, destinationId]) => ({ key, destinationId })))
       for (const [k, id] of ids) created.set(k, id)
@@ -113,12 +117,9 @@ export class Router {
     const failed: NewChange[] = []
     const failedPer = new Map<number, number>()
     offset = 0
-    for (const { items, changes: c } of batches) {
+    batches.forEach(({ items, changes: c }, b) => {
       const tails = c.tails.split('\n')
-      const keys = c.keys.map((k) => {
-        const [partitionKey, batchKey, action] = k.split('\t')
-        return { partitionId: (this.partitionIds.get(partitionKey) ?? created.get(partitionKey))!, batchKey, action }
-      })
+      const partitionIds = keysOf[b].map((k) => (this.partitionIds.get(k.partitionKey) ?? created.get(k.partitionKey))!)
       const failures = new Map(c.failures.map((f) => [f.index, f]))
       for (let i = 0; i < c.count; i++) {
         const eventId = eventIds[offset + c.item[i]]
@@ -132,13 +133,13 @@ export class Router {
           failed.push({ eventId, destinationId, mappingId: c.mappingId[i], partitionId: null, action: f.action, batchKey: null, ids: null, payload: null, status: 'failed', error: f.message, errorCode: f.code, createdAt: now })
           continue
         }
-        const key = keys[c.key[i]]
-        let pack = packs.get(key.partitionId)
-        if (!pack) packs.set(key.partitionId, (pack = { partitionId: key.partitionId, destinationId, changes: [], createdAt: now }))
-        pack.changes.push({ eventId, mappingId: c.mappingId[i], batchKey: key.batchKey, ids: null, payload: null, json: tails[i] })
+        const partitionId = partitionIds[c.key[i]]
+        let pack = packs.get(partitionId)
+        if (!pack) packs.set(partitionId, (pack = { partitionId, destinationId, changes: [], createdAt: now }))
+        pack.changes.push({ eventId, mappingId: c.mappingId[i], batchKey: keysOf[b][c.key[i]].batchKey, ids: null, payload: null, json: tails[i] })
       }
       offset += items.length
-    }
+    })
     await insertPacks(db, [...packs.values()])
     await insertChanges(db, failed)
     for (const [pid, pack] of [...packs].sort((a, b) => a[0] - b[0])) {

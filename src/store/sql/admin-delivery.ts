@@ -4,7 +4,7 @@
  */
 import { chunks, placeholders, type Db } from '../db.js'
 import { bucketTotals } from './outcome-totals.js'
-import { insertPacks, openChangesOfPartition } from './queue-packs.js'
+import { identityOf, insertPacks, openChangesOfPartition } from './queue-packs.js'
 import { packChangeOfRow } from './changes.js'
 
 export interface BucketCounts {
@@ -71,28 +71,40 @@ export async function errorGroups(db: Db, destinationId: number, from: number, t
      ORDER BY COUNT(*) DESC LIMIT $4`,
     [destinationId, from, to, limit]
   )
-  const retrying = await db.all<{ id: number; error_code: string | null; error: string | null; n: number; sample: number | null; last_at: number | null }>(
-    `SELECT p.id, p.last_error_code AS error_code, p.last_error AS error, p.pending AS n,
-       (SELECT MAX(r.id) FROM requests r WHERE r.partition_id = p.id AND r.outcome = 'retry') AS sample,
-       (SELECT MAX(r.sent_at) FROM requests r WHERE r.partition_id = p.id AND r.outcome = 'retry') AS last_at
-     FROM partitions p WHERE p.destination_id = $1 AND p.attempts > 0 AND p.pending > 0`,
+  const retrying = await db.all<{ id: number; error_code: string | null; error: string | null; n: number; since: number | null }>(
+    `SELECT id, last_error_code AS error_code, last_error AS error, pending AS n, first_failure_at AS since
+     FROM partitions WHERE destination_id = $1 AND attempts > 0 AND pending > 0`,
     [destinationId]
   )
+  // Their last failed requests: one range of the request log (since the oldest failure began, less
+  // the longest a request can take — it is sent before its failure is recorded), not a scan per partition.
+  const lastRetry = new Map<number, { id: number; at: number }>()
+  if (retrying.length > 0) {
+    const since = Math.min(...retrying.map((r) => Number(r.since ?? 0))) - 5 * 60_000
+    const rows = await db.all<{ p: number; id: number; at: number }>(
+      `SELECT partition_id AS p, MAX(id) AS id, MAX(sent_at) AS at FROM requests
+       WHERE destination_id = $1 AND sent_at >= $2 AND outcome = 'retry' GROUP BY partition_id`,
+      [destinationId, since]
+    )
+    for (const r of rows) lastRetry.set(Number(r.p), { id: Number(r.id), at: Number(r.at) })
+  }
   const groups: ErrorGroup[] = failed.map((r) => ({ status: 'failed', errorCode: r.error_code, error: r.error, count: Number(r.n), lastAt: Number(r.last_at), sampleChangeId: Number(r.sample), sampleRequestId: null }))
   const byReason = new Map<string, ErrorGroup>()
   for (const r of retrying) {
     const k = `${r.error_code}|${r.error}`
     const g = byReason.get(k)
-    const lastAt = Number(r.last_at ?? 0)
+    const last = lastRetry.get(Number(r.id))
+    const lastAt = last?.at ?? 0
+    const sample = last?.id ?? null
     if (!g) {
-      const group: ErrorGroup = { status: 'pending', errorCode: r.error_code, error: r.error, count: Number(r.n), lastAt, sampleChangeId: null, sampleRequestId: r.sample === null ? null : Number(r.sample) }
+      const group: ErrorGroup = { status: 'pending', errorCode: r.error_code, error: r.error, count: Number(r.n), lastAt, sampleChangeId: null, sampleRequestId: sample }
       byReason.set(k, group)
       groups.push(group)
     } else {
       g.count += Number(r.n)
       if (lastAt > g.lastAt) {
         g.lastAt = lastAt
-        g.sampleRequestId = r.sample === null ? g.sampleRequestId : Number(r.sample)
+        g.sampleRequestId = sample ?? g.sampleRequestId
       }
     }
   }
@@ -185,7 +197,7 @@ async function laterChangeOfSamePerson(db: Db, r: DeadLetterRow, open: (partitio
   if (r.resolved_by) return r.resolved_by
   if (!r.ids || !r.batch_key || !r.batch_key.includes('|')) return undefined
   const schema = r.batch_key.slice(r.batch_key.indexOf('|'))
-  if ((await open(Number(r.partition_id))).has(`${schema.slice(1)}|${(JSON.parse(r.ids) as (string | null)[]).join(',')}`)) return 'a later change of the same identifiers is queued'
+  if ((await open(Number(r.partition_id))).has(identityOf(r.batch_key, JSON.parse(r.ids) as (string | null)[]))) return 'a later change of the same identifiers is queued'
   const old = await db.get<{ id: number; action: string; status: string }>(
     `SELECT id, action, status FROM changes
      WHERE partition_id = $1 AND id > $2 AND ids = $3 AND batch_key IN ($4, $5) AND status <> 'failed'
@@ -220,7 +232,7 @@ export async function replayDeadLetters(db: Db, destinationId: number, ids: numb
       let set = openIdentities.get(partitionId)
       if (!set) {
         set = new Set()
-        for (const c of await openChangesOfPartition(t, partitionId)) if (c.ids) set.add(`${c.batchKey.slice(c.batchKey.indexOf('|') + 1)}|${c.ids.join(',')}`)
+        for (const c of await openChangesOfPartition(t, partitionId)) if (c.ids) set.add(identityOf(c.batchKey, c.ids))
         openIdentities.set(partitionId, set)
       }
       return set

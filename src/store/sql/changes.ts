@@ -6,7 +6,7 @@
  */
 import { chunks, placeholders, valuesList, type Db } from '../db.js'
 import type { ChangeStatus } from '../model.js'
-import { openChangesOfEvents, type PackChange } from './queue-packs.js'
+import { identityOf, openChangesOfEvents, type PackChange } from './queue-packs.js'
 
 export interface NewChange {
   eventId: number | null
@@ -66,7 +66,7 @@ export async function failedIdentities(db: Db, partitionId: number): Promise<Map
   const out = new Map<string, number[]>()
   for (const r of rows) {
     if (!r.batch_key) continue
-    const k = `${r.batch_key.slice(r.batch_key.indexOf('|') + 1)}|${(JSON.parse(r.ids!) as (string | null)[]).join(',')}`
+    const k = identityOf(r.batch_key, JSON.parse(r.ids!) as (string | null)[])
     const list = out.get(k) ?? []
     list.push(Number(r.id))
     out.set(k, list)

@@ -47,6 +47,20 @@ export interface OpenChange extends PackChange {
 
 type Encoded = { k: string[]; r: (number | string | null)[][] }
 
+/** The action of a batch key: `add`, `delete` or `create`. */
+export function actionOf(batchKey: string): string {
+  const bar = batchKey.indexOf('|')
+  return bar < 0 ? batchKey : batchKey.slice(0, bar)
+}
+
+/**
+ * Who a membership change is about: its id_schema and hashed ids. Changes of one identity supersede
+ * each other (the last one carries the state); a dead letter is resolved by a later one.
+ */
+export function identityOf(batchKey: string, ids: (string | null)[]): string {
+  return `${batchKey.slice(batchKey.indexOf('|') + 1)}|${ids.join(',')}`
+}
+
 /** The JSON text a change adds after `eventId,mappingId,keyIndex` in its pack row. */
 export function rowTail(c: Pick<PackChange, 'batchKey' | 'ids' | 'payload'>): string {
   if (c.batchKey === 'create') return JSON.stringify(c.payload)
