@@ -1,14 +1,17 @@
 /**
  * 4. Ingestion: `/v1/batch` with 100-event batches from autocannon in its own process against `serve`
- * (child process, built-in emulator, a native destination whose audience is connected), for SQLite
- * and for PostgreSQL. Events/s counts acknowledged (2xx) events; latency is autocannon's, per request.
+ * (child process, a native destination whose audience is connected), for SQLite and for
+ * PostgreSQL. TikTok is the standalone emulator in this process, as in the pipeline benchmark: the
+ * serve process does only its own work (its built-in emulator would run TikTok's side of every
+ * delivery on serve's event loop). Events/s counts acknowledged (2xx) events; latency is
+ * autocannon's, per request.
  */
 import { randomBytes } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startServe, type ServeProcess } from '../test/helpers/serve.js'
-import { AUDIENCE_KEY, nativeConfigYaml } from './lib/scenario.js'
+import { AUDIENCE_KEY, createAudience, nativeConfigYaml, startBenchEmulator } from './lib/scenario.js'
 import { fmtInt, fmtMb, isMain, lastJsonLine, margin, procMemory, runNode, size, withPgDatabase, withTempDir, type Measurement } from './lib/util.js'
 
 export interface IngestionResult {
@@ -28,10 +31,12 @@ async function measureOne(database: 'sqlite' | 'postgres', dir: string, database
   const connections = size('BENCH_INGEST_CONNECTIONS', 10, 1)
   const writeKey = `wk_bench_${randomBytes(4).toString('hex')}`
   const config = join(dir, `config-${database}.yaml`)
-  writeFileSync(config, nativeConfigYaml({ writeKey, audiences: [{ key: AUDIENCE_KEY }] }))
+  const emu = await startBenchEmulator()
   let serve: ServeProcess | undefined
   try {
-    serve = await startServe(['--config', config], { DATABASE_URL: databaseUrl, TIKTOK_API_URL: '', TIKTOK_APP_ID: '', ADMIN_PASSWORD: 'bench', LOG_LEVEL: 'warn' }, 60_000)
+    const audienceId = await createAudience(emu.apiUrl, `bench ingestion ${database}`)
+    writeFileSync(config, nativeConfigYaml({ writeKey, audiences: [{ key: AUDIENCE_KEY, externalAudienceId: audienceId }] }))
+    serve = await startServe(['--config', config], { DATABASE_URL: databaseUrl, TIKTOK_API_URL: emu.apiUrl, TIKTOK_APP_ID: '', ADMIN_PASSWORD: 'bench', LOG_LEVEL: 'warn' }, 60_000)
     const pid = serve.pid
     let peakRss = 0
     const sampler = setInterval(() => (peakRss = Math.max(peakRss, procMemory(pid)?.rss ?? 0)), 200)
@@ -43,6 +48,7 @@ async function measureOne(database: 'sqlite' | 'postgres', dir: string, database
     return { database, eventsPerSecond: (out.ok * 100) / out.durationS, p50: out.p50, p99: out.p99, errors: out.non2xx + out.errors + out.timeouts, peakRss }
   } finally {
     await serve?.stop()
+    await emu.close()
   }
 }
 
@@ -55,7 +61,7 @@ export async function measureIngestion(): Promise<{ results: IngestionResult[]; 
   const measurements: Measurement[] = []
   for (const r of results) {
     const name = r.database === 'sqlite' ? 'SQLite' : 'PostgreSQL'
-    const how = `autocannon child, ${size('BENCH_INGEST_CONNECTIONS', 10, 1)} connections, ${size('BENCH_INGEST_SECONDS', 20, 4)} s; ${r.errors} errors; serve peak RSS ${fmtMb(r.peakRss)}`
+    const how = `autocannon child, emulator in the bench process, ${size('BENCH_INGEST_CONNECTIONS', 10, 1)} connections, ${size('BENCH_INGEST_SECONDS', 20, 4)} s; ${r.errors} errors; serve peak RSS ${fmtMb(r.peakRss)}`
     const targeted = r.database === 'sqlite'
     measurements.push(
       { key: `ingestion.${r.database}.eps`, label: `Ingestion /v1/batch ×100, ${name}`, value: r.eventsPerSecond, unit: 'events/s', how,

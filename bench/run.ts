@@ -121,9 +121,9 @@ ${table}
    not timed. The reference does no durable queueing at all, so the ratio is conservative for us.
 3. **Limit** — JSON.parse of each NDJSON line plus SHA-256 of its three identifiers (email normalised the
    Segment way), one thread, lines in memory: what any implementation pays per event.
-4. **Ingestion** — \`serve\` (child, built-in emulator, native destination with its audience connected,
-   delivery running) receiving \`/v1/batch\` requests of 100 events from autocannon in a separate child
-   process, unique messageIds per request. Events/s counts acknowledged events; latencies are per request.
+4. **Ingestion** — \`serve\` (child, native destination with its audience connected, delivery running
+   to the standalone emulator in the benchmark process, as for the pipeline) receiving \`/v1/batch\`
+   requests of 100 events from autocannon in a separate child process, unique messageIds per request. Events/s counts acknowledged events; latencies are per request.
    PostgreSQL on 127.0.0.1 in a fresh database (dropped afterwards). Target: SQLite on 2 cores.
 5. **Efficiency** — \`serve\` (SQLite, built-in emulator) ingests the backlog while every mapping request is
    held 25 s by an emulator latency fault; once everything is queued the fault is lifted and the share of
