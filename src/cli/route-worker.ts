@@ -6,7 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import { routeBatch, type AcceptedEvent, type RoutedBatch } from '../pipeline/route-batch.js'
 import { RoutingTable, type RoutingSnapshot } from '../pipeline/routing-table.js'
-import { readEvents } from './ndjson.js'
+import { readEventBatches } from './ndjson.js'
 
 export interface RouteWorkerData {
   file: string
@@ -43,11 +43,13 @@ async function run(port: NonNullable<typeof parentPort>, data: RouteWorkerData):
     lines = 0
   }
   try {
-    for await (const item of readEvents(data.file)) {
-      lines++
-      if (item.problem !== undefined) problems.push(item.problem)
-      else items.push({ sourceId: data.sourceId, event: item.event, receivedAt: Date.now() })
-      if (items.length >= data.chunk) await flush()
+    for await (const batch of readEventBatches(data.file)) {
+      for (const item of batch) {
+        lines++
+        if (item.problem !== undefined) problems.push(item.problem)
+        else items.push({ sourceId: data.sourceId, event: item.event, receivedAt: Date.now() })
+        if (items.length >= data.chunk) await flush()
+      }
     }
     if (items.length > 0) await flush()
     port.postMessage({ kind: 'end', lines, problems } satisfies RouteWorkerMessage)
