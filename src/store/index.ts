@@ -22,9 +22,10 @@ export function describeDatabaseUrl(url: string): { kind: 'sqlite'; path: string
 }
 
 /**
- * SQLITE_SYNCHRONOUS: FULL (default) syncs the disk on every commit, so an acknowledged event
- * survives power loss; NORMAL (WAL) survives a killed process but may lose the last commits on
- * power loss, for fewer disk syncs.
+ * SQLITE_SYNCHRONOUS: FULL (default): a write is reported done only after the WAL holding it has
+ * been synced to disk (fdatasync on the thread pool, one sync shared by the commits made while the
+ * previous one ran; SQLite itself runs synchronous=NORMAL), so an acknowledged event survives power
+ * loss. NORMAL: no such sync; survives a killed process but may lose the last commits on power loss.
  */
 function sqliteSynchronousFromEnv(): 'FULL' | 'NORMAL' | undefined {
   const v = process.env.SQLITE_SYNCHRONOUS?.toUpperCase()
