@@ -11,9 +11,7 @@ import { readEventBatches } from './ndjson.js'
 import { printError, runOneShot } from './one-shot.js'
 import type { Pipeline } from '../pipeline/index.js'
 import type { RouteWorkerData, RouteWorkerMessage } from './route-worker.js'
-import { Worker } from 'node:worker_threads'
-import { extname } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { routeWorkerCount, startWorker } from '../util/worker.js'
 
 export interface SendOptions {
   config: string
@@ -66,23 +64,11 @@ const readInThread: Reader = async (file, sourceId, pipeline, problem, tally) =>
   }
 }
 
-/**
- * The route worker thread. Run from TypeScript sources (tests, benchmarks), the worker registers
- * tsx itself first: loader hooks of the main thread do not reach worker threads on Node 20.
- */
-function startRouteWorker(data: RouteWorkerData): Worker {
-  const fromSources = extname(fileURLToPath(import.meta.url)) === '.ts'
-  const url = new URL(`./route-worker${fromSources ? '.ts' : '.js'}`, import.meta.url)
-  if (!fromSources) return new Worker(url, { workerData: data })
-  const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(url.href)}) })`
-  return new Worker(boot, { eval: true, workerData: data })
-}
-
 /** Reads, checks and routes in a route worker (a second core); this thread commits and delivers. */
 const readInWorker: Reader = (file, sourceId, pipeline, problem, tally) =>
   new Promise<void>((resolve, reject) => {
     const data: RouteWorkerData = { file, sourceId, snapshot: pipeline.table.snapshot(), chunk: INGEST_CHUNK, inFlight: 4 }
-    const worker = startRouteWorker(data)
+    const worker = startWorker(import.meta.url, './route-worker', data)
     let commits = Promise.resolve()
     let failed: unknown
     let ended = false
@@ -136,7 +122,7 @@ export async function runSend(opts: SendOptions): Promise<number> {
       await pipeline.table.refresh()
       // Routing on a second core, unless audiences get connected on the fly (that calls TikTok and
       // changes the configuration mid-run) or the events come from stdin (the worker cannot read it).
-      const inWorker = opts.events !== '-' && !pipeline.table.autoConnecting() && process.env.TTA_ROUTE_WORKER !== '0'
+      const inWorker = opts.events !== '-' && !pipeline.table.autoConnecting() && routeWorkerCount() > 0
       await (inWorker ? readInWorker : readInThread)(opts.events, source.id, pipeline, problem, tally)
     } catch (e) {
       problem(`cannot read events from ${opts.events}: ${(e as Error).message}`)

@@ -2,7 +2,8 @@
  * Segment HTTP Tracking API compatible ingestion (SPEC §3.1): `/v1/track`, `/v1/identify`,
  * `/v1/batch` (and `/v1/t`, `/v1/i`), write key by Basic auth or `writeKey` in the body, gzip
  * bodies, Segment's size limits, and the plain membership API. `200 {"success":true}` is sent only
- * after the events are committed.
+ * after the events are committed. `/v1/batch` bodies are parsed and routed by route workers when
+ * there are some (route-pool.ts); the rules they apply are in batch-body.ts.
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { createGunzip, createInflate } from 'node:zlib'
@@ -10,18 +11,10 @@ import { audienceMembershipEvent } from '../destination/index.js'
 import { checkEvent, type SegmentEvent } from '../pipeline/event.js'
 import { sourceByWriteKey } from '../store/sql/config.js'
 import type { Source } from '../store/model.js'
+import { batchEvents, checkOne, IngestError, isObject, MAX_BATCH_BYTES, MAX_EVENT_BYTES, parseBody } from './batch-body.js'
 import type { ServerContext } from './context.js'
-
-export const MAX_EVENT_BYTES = 32 * 1024
-export const MAX_BATCH_BYTES = 500 * 1024
-
-class IngestError extends Error {
-  constructor(readonly status: 400 | 401 | 413, message: string) {
-    super(message)
-  }
-}
-
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+import { routeWorkerCount } from '../util/worker.js'
+import { RoutePool } from './route-pool.js'
 
 export const ingestionPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = async (app, { ctx }) => {
   // Known write keys only: caching misses would let anyone grow this map with made-up keys, and
@@ -51,15 +44,19 @@ export const ingestionPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = async
     return payload.pipe(inflated)
   })
   app.removeAllContentTypeParsers()
-  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
-    const text = body as string
-    if (text.trim() === '') return done(new IngestError(400, 'the request body is empty: expected a JSON object'), undefined)
+  // `/v1/batch` keeps its body as text: a route worker may parse it.
+  app.addContentTypeParser('*', { parseAs: 'string' }, (req, body, done) => {
     try {
-      done(null, JSON.parse(text))
+      done(null, req.routeOptions.url === '/v1/batch' ? body : parseBody(body as string))
     } catch (err) {
-      done(new IngestError(400, `the request body is not valid JSON: ${(err as Error).message}`), undefined)
+      done(err as Error, undefined)
     }
   })
+  // Started on first use: the pipeline is set once the server knows its port.
+  const workers = routeWorkerCount()
+  let pool: RoutePool | undefined
+  const routePool = () => (workers > 0 ? (pool ??= new RoutePool(ctx.pipeline.table, workers, ctx.log)) : undefined)
+  app.addHook('onClose', async () => pool?.close())
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, request, reply) => {
     if (err instanceof IngestError) return refuse(reply, err.status, err.message)
     if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || err.statusCode === 413) {
@@ -78,35 +75,30 @@ export const ingestionPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = async
     return reply.code(status).send({ success: false, error: message })
   }
 
-  async function authenticate(request: FastifyRequest, body: Record<string, unknown>): Promise<Source> {
-    let key: string | undefined
+  /** The write key of the HTTP Basic user name, if any. */
+  function basicKey(request: FastifyRequest): string | undefined {
     const auth = request.headers.authorization
-    if (auth?.startsWith('Basic ')) {
-      const decoded = Buffer.from(auth.slice(6), 'base64').toString('utf8')
-      key = decoded.includes(':') ? decoded.slice(0, decoded.indexOf(':')) : decoded
-    }
-    if (!key && typeof body.writeKey === 'string') key = body.writeKey
+    if (!auth?.startsWith('Basic ')) return undefined
+    const decoded = Buffer.from(auth.slice(6), 'base64').toString('utf8')
+    return (decoded.includes(':') ? decoded.slice(0, decoded.indexOf(':')) : decoded) || undefined
+  }
+
+  async function sourceOf(key: string | undefined): Promise<Source> {
     if (!key) throw new IngestError(401, 'missing write key: send it as the HTTP Basic user name or as "writeKey" in the body')
     const source = await lookupKey(key)
     if (!source) throw new IngestError(401, 'unknown write key')
     return source
   }
 
-  async function accept(source: Source, events: SegmentEvent[]): Promise<void> {
-    const now = Date.now()
+  function authenticate(request: FastifyRequest, body: Record<string, unknown>): Promise<Source> {
+    return sourceOf(basicKey(request) ?? (typeof body.writeKey === 'string' ? body.writeKey : undefined))
+  }
+
+  async function accept(source: Source, events: SegmentEvent[], now = Date.now()): Promise<void> {
     const receivedAt = new Date(now).toISOString()
     for (const e of events) e.receivedAt = receivedAt
     await ctx.pipeline.ingest(source.id, events, now)
     ctx.metrics.received.inc({ source: source.name }, events.length)
-  }
-
-  function checkOne(raw: unknown, typeHint: string | undefined, at: string): SegmentEvent {
-    if (isObject(raw)) delete raw.writeKey
-    const size = Buffer.byteLength(JSON.stringify(raw) ?? '')
-    if (size > MAX_EVENT_BYTES) throw new IngestError(413, `${at}is ${Math.ceil(size / 1024)} KB: Segment's limit is 32 KB per event`)
-    const check = checkEvent(raw, typeHint)
-    if (!check.ok) throw new IngestError(400, `${at}${check.error}`)
-    return check.event
   }
 
   const single = (typeHint: string) => async (request: FastifyRequest, reply: FastifyReply) => {
@@ -123,20 +115,25 @@ export const ingestionPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = async
   }
 
   app.post('/v1/batch', { bodyLimit: MAX_BATCH_BYTES }, async (request, reply) => {
-    const body = request.body
+    const text = request.body as string
+    const now = Date.now()
+    // With the write key in the header, a route worker parses, checks and routes the body.
+    const key = basicKey(request)
+    const workerPool = key ? routePool() : undefined
+    if (workerPool) {
+      const source = await sourceOf(key)
+      const routed = await workerPool.route(text, source.id, now)
+      if (routed) {
+        await ctx.pipeline.ingestRouted(routed)
+        ctx.metrics.received.inc({ source: source.name }, routed.items.length)
+        return reply.send({ success: true })
+      }
+    }
+    const body = parseBody(text)
     if (!isObject(body)) throw new IngestError(400, 'the request body must be a JSON object with a "batch" array')
     const source = await authenticate(request, body)
-    if (!Array.isArray(body.batch)) throw new IngestError(400, '"batch" must be an array of events')
-    if (body.batch.length === 0) return reply.send({ success: true })
-    // Top-level context/integrations apply to every event that has none of its own (Segment's batch semantics).
-    const events = body.batch.map((raw: unknown, i: number) => {
-      if (isObject(raw)) {
-        if (raw.context === undefined && isObject(body.context)) raw.context = body.context
-        if (raw.integrations === undefined && isObject(body.integrations)) raw.integrations = body.integrations
-      }
-      return checkOne(raw, undefined, `batch[${i}]: `)
-    })
-    await accept(source, events)
+    const events = batchEvents(body, new Date(now).toISOString())
+    if (events.length > 0) await accept(source, events, now)
     return reply.send({ success: true })
   })
   app.post('/v1/import', { bodyLimit: MAX_BATCH_BYTES }, async (request, reply) => {
