@@ -114,10 +114,29 @@ export class WalFile {
   private handle: FileHandle | null = null
   private ino = 0n
   private dev = 0n
+  private checkedAt = 0
 
-  constructor(readonly path: string) {}
+  /**
+   * Which file the path names is checked at most every `checkEveryMs`: a stat per sync cost the
+   * event loop about as much as the sync itself, and SQLite does not replace the WAL while this
+   * connection is open.
+   */
+  constructor(
+    readonly path: string,
+    private readonly checkEveryMs = 1000
+  ) {}
 
   async datasync(): Promise<void> {
+    const now = Date.now()
+    if (!this.handle || now - this.checkedAt >= this.checkEveryMs) {
+      if (!(await this.reopenIfReplaced())) return
+      this.checkedAt = now
+    }
+    await this.handle!.datasync()
+  }
+
+  /** Opens the WAL, or reopens it if the path names another file; false when there is none. */
+  private async reopenIfReplaced(): Promise<boolean> {
     let st
     try {
       st = await stat(this.path, { bigint: true })
@@ -126,26 +145,25 @@ export class WalFile {
       // database, which it syncs. Nothing of ours is left unsynced in it.
       if (!isMissing(err)) throw err
       await this.close()
-      return
+      return false
     }
-    if (!this.handle || st.ino !== this.ino || st.dev !== this.dev) {
-      await this.close()
-      // r+: some systems (Windows) refuse to flush a file opened read-only.
-      const handle = await open(this.path, 'r+')
-      try {
-        const hst = await handle.stat({ bigint: true })
-        // A new WAL's directory entry must be durable too: with synchronous=FULL SQLite syncs the
-        // directory on the first sync of a new journal, with NORMAL only at the first checkpoint.
-        if (process.platform !== 'win32') await syncDirectory(dirname(this.path))
-        this.handle = handle
-        this.ino = hst.ino
-        this.dev = hst.dev
-      } catch (err) {
-        await handle.close()
-        throw err
-      }
+    if (this.handle && st.ino === this.ino && st.dev === this.dev) return true
+    await this.close()
+    // r+: some systems (Windows) refuse to flush a file opened read-only.
+    const handle = await open(this.path, 'r+')
+    try {
+      const hst = await handle.stat({ bigint: true })
+      // A new WAL's directory entry must be durable too: with synchronous=FULL SQLite syncs the
+      // directory on the first sync of a new journal, with NORMAL only at the first checkpoint.
+      if (process.platform !== 'win32') await syncDirectory(dirname(this.path))
+      this.handle = handle
+      this.ino = hst.ino
+      this.dev = hst.dev
+    } catch (err) {
+      await handle.close()
+      throw err
     }
-    await this.handle.datasync()
+    return true
   }
 
   async close(): Promise<void> {

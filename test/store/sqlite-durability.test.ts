@@ -204,7 +204,7 @@ test('NORMAL and :memory: never sync', async () => {
 
 test('WalFile: no file yet is nothing to sync; a recreated file (new inode) is reopened', async () => {
   const path = `${tempPath()}-wal`
-  const wal = new WalFile(path)
+  const wal = new WalFile(path, 0)
   const synced: number[] = []
   await spyDatasync(
     (ino) => synced.push(ino),
