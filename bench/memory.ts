@@ -10,7 +10,7 @@ export async function measureMemory(): Promise<{ measurements: Measurement[] }> 
   return {
     measurements: [
       { key: 'memory.rss', label: `Memory: serve RSS, ${fmtInt(r.queued)} events queued`, value: mb, unit: 'MB', target: '< 300 MB', met: mb < TARGET_MB, margin: margin(mb, TARGET_MB, false),
-        how: `SQLite, VmRSS once all ${fmtInt(r.events)} ingested events were routed (delivery held by a 25 s emulator latency fault); peak during ingest ${fmtMb(r.peakRss)}` }
+        how: `SQLite, VmRSS once all ${fmtInt(r.events)} ingested events were routed (delivery held: the emulator answers 503 until then); peak during ingest ${fmtMb(r.peakRss)}` }
     ]
   }
 }

@@ -125,10 +125,11 @@ ${table}
    to the standalone emulator in the benchmark process, as for the pipeline) receiving \`/v1/batch\`
    requests of 100 events from autocannon in a separate child process, unique messageIds per request. Events/s counts acknowledged events; latencies are per request.
    PostgreSQL on 127.0.0.1 in a fresh database (dropped afterwards). Target: SQLite on 2 cores.
-5. **Efficiency** — \`serve\` (SQLite, built-in emulator) ingests the backlog while every mapping request is
-   held 25 s by an emulator latency fault; once everything is queued the fault is lifted and the share of
-   \`/segment/mapping/\` requests sent during the drain that carry 10,000 rows is read from the service's
-   \`requests\` table. The last request of the partition carries the remainder by nature.
+5. **Efficiency** — \`serve\` (SQLite, built-in emulator) ingests the backlog while the emulator answers every
+   mapping request with HTTP 503 (retried with backoff, at most 1 s), so nothing is delivered; once
+   everything is queued the fault is lifted and the share of \`/segment/mapping/\` requests delivered
+   during the drain that carry 10,000 rows is read from the service's \`requests\` table. The last
+   request of the partition carries the remainder by nature.
 6. **Memory** — the same run: VmRSS of \`serve\` once all 1,000,000 events are routed and queued.
 7. **Scale-out** — 1, 2 and 3 \`serve\` processes on one PostgreSQL database, one shared standalone
    emulator; 100,000 events over 6 audiences posted round-robin; events/s until the emulator holds every one.

@@ -1,9 +1,12 @@
 /**
  * The backlog scenario behind measurements 5 (request efficiency) and 6 (memory): `serve` (child,
- * SQLite, built-in emulator) ingests N events while every TikTok mapping request is held for 25 s by
- * an emulator latency fault, so the queue fills; RSS is read once everything is routed and queued.
- * Then the fault is lifted and the backlog drains; the service's `requests` table tells how many
- * mapping requests sent during the drain carried the full 10,000 rows.
+ * SQLite, built-in emulator) ingests N events while TikTok answers every mapping request with a
+ * transient error (HTTP 503, retried with backoff of at most 1 s), so nothing is delivered and the
+ * queue fills; RSS is read once everything is routed and queued. Then the fault is lifted and the
+ * backlog drains; the service's `requests` table tells how many mapping requests delivered during
+ * the drain carried the full 10,000 rows. (A latency fault instead let requests complete during a
+ * slow ingest — TikTok's client gives up after 30 s — and a partial first batch then left a partial
+ * remainder at the end of the drain.)
  */
 import Database from 'better-sqlite3'
 import { randomBytes } from 'node:crypto'
@@ -42,7 +45,7 @@ async function backlog(): Promise<BacklogResult> {
   return withTempDir('tta-bench-backlog-', async (dir) => {
     const writeKey = `wk_bench_${randomBytes(4).toString('hex')}`
     const config = join(dir, 'config.yaml')
-    writeFileSync(config, nativeConfigYaml({ writeKey, audiences: [{ key: AUDIENCE_KEY }] }))
+    writeFileSync(config, nativeConfigYaml({ writeKey, audiences: [{ key: AUDIENCE_KEY }], delivery: { retryBaseMs: 200, retryMaxMs: 1000 } }))
     const dbFile = join(dir, 'bench.db')
     let serve: ServeProcess | undefined
     let db: Database.Database | undefined
@@ -50,7 +53,7 @@ async function backlog(): Promise<BacklogResult> {
       serve = await startServe(['--config', config], { DATABASE_URL: `sqlite:${dbFile}`, TIKTOK_API_URL: '', TIKTOK_APP_ID: '', ADMIN_PASSWORD: 'bench', LOG_LEVEL: 'warn' }, 60_000)
       const { url, pid } = serve
       const faults = `${url}/emulator/_emulator/faults`
-      const hold = await fetch(faults, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ rules: [{ path: '/segment/mapping/', latencyMs: 25_000 }] }) })
+      const hold = await fetch(faults, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ rules: [{ path: '/segment/mapping/', httpStatus: 503 }] }) })
       if (!hold.ok) throw new Error(`emulator fault refused: ${hold.status} ${await hold.text()}`)
 
       let peakRss = 0
@@ -86,7 +89,7 @@ async function backlog(): Promise<BacklogResult> {
         await fetch(faults, { method: 'DELETE' })
         await waitFor('the backlog drained', async () => (pending.get() as { n: number }).n === 0, 15 * 60_000, 250)
         const drainSeconds = (Date.now() - drainFrom) / 1000
-        const rows = db.prepare(`SELECT row_count AS n FROM requests WHERE kind = 'mapping' AND sent_at >= ? ORDER BY id`).all(drainFrom) as { n: number }[]
+        const rows = db.prepare(`SELECT row_count AS n FROM requests WHERE kind = 'mapping' AND outcome = 'delivered' AND sent_at >= ? ORDER BY id`).all(drainFrom) as { n: number }[]
         return {
           events,
           queued,
