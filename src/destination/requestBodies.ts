@@ -37,6 +37,28 @@ export function mappingBodyOf(request: Pick<MembershipChange, 'action' | 'advert
 }
 
 /**
+ * `JSON.stringify(mappingBodyOf(request, rows))`, written directly as text: a 10,000-row request is
+ * 30,000 cells, and building them as objects only to serialise them cost the delivery thread
+ * about as much again as writing the text.
+ */
+export function mappingBodyJson(request: Pick<MembershipChange, 'action' | 'advertiserIds' | 'audienceId' | 'idSchema'>, rows: (string | null)[][]): string {
+  const cellTail = `,"audience_ids":${JSON.stringify([request.audienceId])}}`
+  const parts: string[] = new Array(rows.length)
+  for (let r = 0; r < rows.length; r++) {
+    const ids = rows[r]
+    let row = '['
+    for (let c = 0; c < ids.length; c++) {
+      const id = ids[c]
+      if (c > 0) row += ','
+      row += id ? `{"id":${JSON.stringify(id)}${cellTail}` : '{}'
+    }
+    parts[r] = row + ']'
+  }
+  const head = JSON.stringify({ advertiser_ids: request.advertiserIds, action: request.action, id_schema: request.idSchema })
+  return `${head.slice(0, -1)},"batch_data":[${parts.join(',')}]}`
+}
+
+/**
  * Body of `POST /segment/audience/`. Key order as the reference sends it
  * (`custom_audience_name, advertiser_id, action`).
  */

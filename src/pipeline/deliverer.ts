@@ -5,7 +5,7 @@
  *   auth → destination paused (queue kept) · permanent → failed with TikTok's reason (dead letter)
  */
 import { randomUUID } from 'node:crypto'
-import { buildCreateAudienceBody, mappingBodyOf } from '../destination/requestBodies.js'
+import { buildCreateAudienceBody, mappingBodyJson, mappingBodyOf } from '../destination/requestBodies.js'
 import type { Store } from '../store/index.js'
 import { setDestinationStatus } from '../store/sql/config.js'
 import { failedIdentities, insertChanges, resolveFailed, type NewChange } from '../store/sql/changes.js'
@@ -247,10 +247,15 @@ async function resolveDeadLetters(db: Db, deadLetters: Map<string, number[]>, pl
   }
 }
 
-function mappingBody(plan: BatchPlan, partitionKey: string): SegmentMappingBody {
+/** The request's JSON text, and what its exchange shows: the same body cut to its first rows. */
+function mappingBody(plan: BatchPlan, partitionKey: string): { text: string; shown: SegmentMappingBody & { batch_data_more_rows?: number } } {
   const { advertiserIds, audienceId } = parsePartitionKey(partitionKey)
   const { action, idSchema } = parseBatchKey(plan.batchKey)
-  return mappingBodyOf({ action, advertiserIds, audienceId, idSchema }, plan.send.map((c) => c.ids ?? []))
+  const request = { action, advertiserIds, audienceId, idSchema }
+  const rows = plan.send.map((c) => c.ids ?? [])
+  const shown: SegmentMappingBody & { batch_data_more_rows?: number } = mappingBodyOf(request, rows.slice(0, SAMPLE_ROWS))
+  if (rows.length > SAMPLE_ROWS) shown.batch_data_more_rows = rows.length - SAMPLE_ROWS
+  return { text: mappingBodyJson(request, rows), shown }
 }
 
 function requestRecord(destinationId: number, partitionId: number, plan: BatchPlan, sentAt: number, exchange: TikTokExchange | undefined, failure: TikTokError | undefined): RequestRecord {
@@ -273,7 +278,7 @@ function requestRecord(destinationId: number, partitionId: number, plan: BatchPl
   }
 }
 
-/** The request as sent, with `batch_data` cut to its first rows (a full one is megabytes). */
+/** The request as sent, with `batch_data` cut to its first rows (a full one is megabytes; mapping bodies come cut already). */
 function sampleRequest(exchange: TikTokExchange | undefined): string {
   if (!exchange) return ''
   const body = exchange.request.body as { batch_data?: unknown[] } | undefined

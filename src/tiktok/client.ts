@@ -81,7 +81,7 @@ export class TikTokClient {
   async call<T>(
     method: 'GET' | 'POST',
     path: string,
-    opts: { query?: Record<string, string | number | undefined>; body?: unknown; bodyText?: string; auth?: boolean } = {}
+    opts: { query?: Record<string, string | number | undefined>; body?: unknown; bodyText?: string; auth?: boolean; bodyShown?: unknown } = {}
   ): Promise<{ data: T; exchange: TikTokExchange<T> }> {
     const url = this.url(path, opts.query)
     const headers: Record<string, string> = {}
@@ -98,7 +98,7 @@ export class TikTokClient {
     }
     const started = performance.now()
     const exchange: TikTokExchange<T> = {
-      request: { method, url, body: opts.body ?? opts.bodyText },
+      request: { method, url, body: opts.bodyShown ?? opts.body ?? opts.bodyText },
       httpStatus: 0,
       response: '',
       durationMs: 0
@@ -190,8 +190,13 @@ export class TikTokClient {
     return this.call<{ audience_id: string }>('POST', '/segment/audience/', { body })
   }
 
-  async segmentMapping(body: SegmentMappingBody): Promise<TikTokExchange> {
-    return (await this.call('POST', '/segment/mapping/', { body })).exchange
+  /**
+   * `/segment/mapping/` with a body, or with its JSON text already written plus what the exchange
+   * should show of it (a 10,000-row body is megabytes: its first rows).
+   */
+  async segmentMapping(body: SegmentMappingBody | { text: string; shown: unknown }): Promise<TikTokExchange> {
+    const opts = 'text' in body ? { bodyText: body.text, bodyShown: body.shown } : { body }
+    return (await this.call('POST', '/segment/mapping/', opts)).exchange
   }
 
   async listAudiences(advertiserId: string, page = 1, pageSize = 100): Promise<{ list: AudienceDetails[]; page_info: PageInfo }> {

@@ -15,6 +15,7 @@ import {
   type ChangeContext,
   type MembershipChange
 } from '../../src/destination/index.js'
+import { mappingBodyJson, mappingBodyOf } from '../../src/destination/requestBodies.js'
 
 const native = { mode: 'native' as const, advertiserIds: [], normalization: 'segment' as const }
 const ctxFor = (event: any, settings: ChangeContext['settings'] = native): ChangeContext => ({
@@ -157,4 +158,16 @@ test('request bodies: key order, rows, create body and name truncation', () => {
     JSON.stringify(buildCreateAudienceBody(create as any)),
     JSON.stringify({ custom_audience_name: `${'x'.repeat(67)}...`, advertiser_id: '1', action: 'create' })
   )
+})
+
+test('a mapping body written as text is byte for byte the serialised body', () => {
+  const request = { action: 'delete' as const, advertiserIds: ['7000000000000000001', '7000000000000000002'], audienceId: '123"quoted', idSchema: ['EMAIL_SHA256', 'PHONE_SHA256', 'IDFA_SHA256'] as MembershipChange['idSchema'] }
+  const rows: (string | null)[][] = [
+    [sha256Hex('a'), null, sha256Hex('b')],
+    [null, null, null],
+    [sha256Hex('c'), sha256Hex('d'), 'not\\hex"but escaped'],
+    []
+  ]
+  assert.equal(mappingBodyJson(request, rows), JSON.stringify(mappingBodyOf(request, rows)))
+  assert.equal(mappingBodyJson(request, []), JSON.stringify(mappingBodyOf(request, [])))
 })

@@ -7,6 +7,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, beforeEach, test } from 'node:test'
+import Database from 'better-sqlite3'
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js'
 import { runCli } from '../helpers/cli.js'
 import { audienceEvent, ndjson, sha256, type Person } from '../helpers/events.js'
@@ -94,7 +95,8 @@ async function setFaults(rules: unknown[]): Promise<void> {
 test('native: audience created on apply, members added and removed through several batches', async () => {
   const ps = people(35)
   const events = [...ps.map((p) => audienceEvent(p, 'first_time_shopper', true)), ...ps.slice(0, 5).map((p) => audienceEvent(p, 'first_time_shopper', false))]
-  const r = await runCli(['send', '--config', write('native.yaml', nativeConfig()), '--events', write('native.ndjson', ndjson(events))], { env: env() })
+  const dbFile = join(dir, 'native.db')
+  const r = await runCli(['send', '--config', write('native.yaml', nativeConfig()), '--db', `sqlite:${dbFile}`, '--events', write('native.ndjson', ndjson(events))], { env: env() })
   assert.equal(r.code, 0, r.stderr)
   assert.equal(r.summary?.received, 40)
   assert.equal(r.summary?.delivered, 40)
@@ -119,6 +121,20 @@ test('native: audience created on apply, members added and removed through sever
     assert.deepEqual(q.body.advertiser_ids, [ADV])
   }
   assert.equal(r.summary?.requests, reqs.length + 1, 'requests counts mapping calls and the audience creation')
+
+  // Event Delivery's sample of a request is the body as sent, cut to its first 3 rows.
+  const db = new Database(dbFile, { readonly: true })
+  try {
+    const stored = db.prepare("SELECT row_count AS n, request_sample AS sample FROM requests WHERE kind = 'mapping' ORDER BY id LIMIT 1").get() as { n: number; sample: string }
+    const sample = JSON.parse(stored.sample) as { method: string; url: string; body: typeof reqs[0]['body'] & { batch_data_more_rows?: number } }
+    assert.equal(stored.n, 10)
+    assert.equal(sample.method, 'POST')
+    assert.match(sample.url, /\/segment\/mapping\/$/)
+    assert.deepEqual({ ...sample.body, batch_data_more_rows: undefined }, { ...reqs[0].body, batch_data: reqs[0].body.batch_data.slice(0, 3), batch_data_more_rows: undefined })
+    assert.equal(sample.body.batch_data_more_rows, 7)
+  } finally {
+    db.close()
+  }
 })
 
 test('native: applying the same config twice reuses the audience (idempotent)', async () => {
