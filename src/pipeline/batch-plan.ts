@@ -8,7 +8,7 @@
  * - A change of that kind that shares an identifier with an earlier change of another kind is not
  *   allowed to overtake it: the scan stops there, so per-identifier order is kept.
  */
-import { identityOf, type OpenChange } from '../store/sql/queue-packs.js'
+import { identityOfTail, type OpenChange } from '../store/sql/queue-packs.js'
 
 export interface QueuedChange extends OpenChange {
   /** Unique among the changes read for one partition. */
@@ -27,7 +27,7 @@ export interface BatchPlan {
 
 /** What `planBatch` needs of an open change: an id and its identity, computed once. */
 export function toQueued(c: OpenChange, id: number): QueuedChange {
-  return Object.assign(c, { id, identity: c.ids ? identityOf(c.batchKey, c.ids) : `create:${c.pack}:${c.at}` })
+  return Object.assign(c, { id, identity: c.ids ? identityOfTail(c.batchKey, c.tail) : `create:${c.pack}:${c.at}` })
 }
 
 export function planBatch(rows: QueuedChange[], maxRows: number): BatchPlan {

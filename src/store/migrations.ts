@@ -207,6 +207,11 @@ ALTER TABLE changes ADD COLUMN resolved_by TEXT;
 CREATE INDEX changes_failed_partition ON changes (partition_id, id) WHERE status = 'failed';
 `,
     data: movePendingChangesIntoPacks
+  },
+  /* 7: pack bodies become lines (queue-packs.ts): read back by cutting each line at three commas
+        instead of parsing the whole body as JSON. Packs written as JSON are rewritten. */ {
+    sql: '',
+    data: packBodiesAsLines
   }
 ]
 
@@ -235,6 +240,25 @@ async function movePendingChangesIntoPacks(db: Db): Promise<void> {
   // Only now: the reads above page through the pending changes of each partition by this index
   // (without it, every page scans the whole table, settled rows included).
   await db.exec('DROP INDEX changes_queue')
+}
+
+/** Migration 7: every pack body written as JSON (`{"k": [keys], "r": [[eventId, mappingId, keyIndex, ...tail]]}`) becomes lines. */
+async function packBodiesAsLines(db: Db): Promise<void> {
+  let after = 0
+  for (;;) {
+    const rows = await db.all<{ id: number; body: string }>(`SELECT id, body FROM queue_packs WHERE id > $1 ORDER BY id LIMIT 200`, [after])
+    if (rows.length === 0) return
+    after = Number(rows[rows.length - 1].id)
+    for (const r of rows) {
+      if (!r.body.startsWith('{')) continue
+      const { k, r: entries } = JSON.parse(r.body) as { k: string[]; r: (number | string | null)[][] }
+      const lines = entries.map((e) => {
+        const tail = JSON.stringify(e.slice(3)).slice(1, -1)
+        return `${e[0]},${e[1]},${e[2]}${tail === '' ? '' : ',' + tail}`
+      })
+      await db.run('UPDATE queue_packs SET body = $2 WHERE id = $1', [r.id, `${JSON.stringify(k)}\n${lines.join('\n')}`])
+    }
+  }
 }
 
 function forDialect(sql: string, dialect: Dialect): string {

@@ -1,11 +1,11 @@
-/** Migration 6 moves the pending change rows of version 5 into queue packs: nothing queued is lost. */
+/** Migrations 6 and 7: pending change rows of version 5 move into queue packs, JSON pack bodies of version 6 become lines; nothing queued is lost. */
 import assert from 'node:assert/strict'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import type { Db } from '../../src/store/db.js'
-import { migrate } from '../../src/store/migrations.js'
+import { migrate, SCHEMA_VERSION } from '../../src/store/migrations.js'
 import { oldestOpenEventId, openChangesOfPartition } from '../../src/store/sql/queue-packs.js'
 import { openSqlite } from '../../src/store/sqlite.js'
 
@@ -73,7 +73,7 @@ test('migration 6: pending changes of two interleaved partitions become packs in
 
     await migrate(db)
 
-    assert.equal(Number((await db.get<{ v: number }>('SELECT MAX(version) AS v FROM schema_migrations'))!.v), 6)
+    assert.equal(Number((await db.get<{ v: number }>('SELECT MAX(version) AS v FROM schema_migrations'))!.v), SCHEMA_VERSION)
     assert.equal(Number((await db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM changes WHERE status = 'pending'`))!.n), 0, 'no pending rows remain')
     const settledAfter = await db.all<Record<string, unknown>>(`SELECT * FROM changes WHERE status <> 'pending' ORDER BY id`)
     assert.deepEqual(
@@ -154,6 +154,48 @@ test('migration 6: a partition with more than 5,000 pending changes keeps all of
       [[4_999, 'delete|EMAIL_SHA256', ['x']]]
     )
     assert.equal(Number((await db.get<{ pending: number }>('SELECT pending FROM partitions WHERE id = 1'))!.pending), N)
+  } finally {
+    await db.close()
+  }
+})
+
+test('migration 7: pack bodies written as JSON by version 6 become lines, settled positions and all', async () => {
+  const db = tempDb()
+  try {
+    await migrate(db, { upTo: 6 })
+    await db.run(`INSERT INTO sources (id, name, created_at) VALUES (1, 's', 0)`)
+    await db.run(`INSERT INTO destinations (id, name, source_id, mode, created_at, updated_at) VALUES (1, 'd', 1, 'native', 0, 0)`)
+    await db.run(`INSERT INTO partitions (id, key, destination_id, pending) VALUES (1, '1|7|100', 1, 4)`)
+    const create = '{"advertiserId":"7","name":"a \\"quoted\\" name"}'
+    // As version 6 wrote them: {"k": [batch keys], "r": [[eventId, mappingId, keyIndex, ...ids or payload]]}.
+    const v6 = (r: unknown[][], k: string[]) => JSON.stringify({ k, r })
+    const packs = [
+      { id: 1, n: 3, open: 2, settled: '010', body: v6([[1, 10, 0, create], [2, 10, 1, 'e2', null], [3, null, 1, null, 'p3']], ['create', 'add|EMAIL_SHA256,PHONE_SHA256']) },
+      { id: 2, n: 2, open: 2, settled: null, body: v6([[4, 11, 0], [5, 11, 1, 'e\\5']], ['delete|', 'delete|EMAIL_SHA256']) }
+    ]
+    for (const p of packs) {
+      await db.run(
+        `INSERT INTO queue_packs (id, partition_id, destination_id, first_event_id, last_event_id, n, open, settled, body, created_at) VALUES ($1, 1, 1, 1, 5, $2, $3, $4, $5, 1000)`,
+        [p.id, p.n, p.open, p.settled, p.body]
+      )
+    }
+    await migrate(db)
+    const bodies = await db.all<{ body: string }>('SELECT body FROM queue_packs ORDER BY id')
+    assert.ok(bodies.every((b) => !b.body.startsWith('{')), 'no JSON body left')
+    const open = await openChangesOfPartition(db, 1)
+    assert.deepEqual(
+      open.map((c) => ({ at: c.at, eventId: c.eventId, mappingId: c.mappingId, batchKey: c.batchKey, ids: c.ids, payload: c.payload })),
+      [
+        { at: 0, eventId: 1, mappingId: 10, batchKey: 'create', ids: null, payload: create },
+        { at: 2, eventId: 3, mappingId: null, batchKey: 'add|EMAIL_SHA256,PHONE_SHA256', ids: [null, 'p3'], payload: null },
+        { at: 0, eventId: 4, mappingId: 11, batchKey: 'delete|', ids: [], payload: null },
+        { at: 1, eventId: 5, mappingId: 11, batchKey: 'delete|EMAIL_SHA256', ids: ['e\\5'], payload: null }
+      ],
+      'the open changes, in order, as version 6 held them (the settled one stays settled)'
+    )
+    assert.equal(open[1].tail, 'null,"p3"')
+    await migrate(db)
+    assert.deepEqual(await db.all<{ body: string }>('SELECT body FROM queue_packs ORDER BY id'), bodies, 'a second migrate changes nothing')
   } finally {
     await db.close()
   }

@@ -3,9 +3,12 @@
  * partition, in order, stored as one row; which of them are settled is a bitmap on the row, and a
  * pack whose changes are all settled is deleted. Order within a partition is (pack id, position).
  *
- * Body (JSON): `{"k": [batch keys], "r": [[eventId, mappingId, keyIndex, ...ids]]}` — for a
- * membership change the hashed ids aligned with the batch key's id_schema; for an audience creation
- * (batch key `create`) one element, its payload JSON.
+ * Body (text, migration 7): the batch keys as a JSON array on the first line, then a line per
+ * change: `eventId,mappingId,keyIndex` and, after a comma, its *tail* as JSON text — for a
+ * membership change the hashed ids aligned with the batch key's id_schema (`"h1",null,"h3"`), for
+ * an audience creation its payload as one JSON string. JSON text holds no raw newline, so a pack is
+ * read by splitting lines and cutting at three commas, without parsing the hashes (the deliverer
+ * reads every change of the queue back once; the tail also serves as the change's identity).
  */
 import { chunks, placeholders, valuesList, type Db } from '../db.js'
 
@@ -43,9 +46,9 @@ export interface OpenChange extends PackChange {
   pack: number
   at: number
   createdAt: number
+  /** Its row's tail as stored (see rowTail). */
+  tail: string
 }
-
-type Encoded = { k: string[]; r: (number | string | null)[][] }
 
 /** The action of a batch key: `add`, `delete` or `create`. */
 export function actionOf(batchKey: string): string {
@@ -58,7 +61,12 @@ export function actionOf(batchKey: string): string {
  * each other (the last one carries the state); a dead letter is resolved by a later one.
  */
 export function identityOf(batchKey: string, ids: (string | null)[]): string {
-  return `${batchKey.slice(batchKey.indexOf('|') + 1)}|${ids.join(',')}`
+  return identityOfTail(batchKey, JSON.stringify(ids).slice(1, -1))
+}
+
+/** identityOf from a change's stored tail (the same text: no need to look at the ids). */
+export function identityOfTail(batchKey: string, tail: string): string {
+  return `${batchKey.slice(batchKey.indexOf('|') + 1)}|${tail}`
 }
 
 /** The JSON text a change adds after `eventId,mappingId,keyIndex` in its pack row. */
@@ -67,7 +75,7 @@ export function rowTail(c: Pick<PackChange, 'batchKey' | 'ids' | 'payload'>): st
   return c.ids && c.ids.length > 0 ? JSON.stringify(c.ids).slice(1, -1) : ''
 }
 
-/** A pack body, written as text (changes routed elsewhere bring their row tails already written). */
+/** A pack body (changes routed elsewhere bring their row tails already written). */
 export function encodePack(changes: PackChange[]): string {
   const keys: string[] = []
   const keyIndex = new Map<string, number>()
@@ -81,33 +89,68 @@ export function encodePack(changes: PackChange[]): string {
       keyIndex.set(c.batchKey, k)
     }
     const tail = c.json ?? rowTail(c)
-    rows[i] = `[${c.eventId},${c.mappingId},${k}${tail === '' ? '' : ',' + tail}]`
+    rows[i] = `${c.eventId},${c.mappingId},${k}${tail === '' ? '' : ',' + tail}`
   }
-  return `{"k":${JSON.stringify(keys)},"r":[${rows.join(',')}]}`
+  return `${JSON.stringify(keys)}\n${rows.join('\n')}`
+}
+
+const numberOrNull = (text: string): number | null => (text === 'null' ? null : Number(text))
+
+/** The ids of a membership tail (`"h1",null,"h3"`); hex hashes are cut out without a JSON parse. */
+export function idsOfTail(tail: string): (string | null)[] {
+  if (tail === '') return []
+  // Without a backslash no string holds an escaped quote: the next quote closes it.
+  if (tail.indexOf('\\') !== -1) return JSON.parse(`[${tail}]`) as (string | null)[]
+  const ids: (string | null)[] = []
+  let i = 0
+  while (i < tail.length) {
+    if (tail.charCodeAt(i) === 34 /* " */) {
+      const close = tail.indexOf('"', i + 1)
+      ids.push(tail.slice(i + 1, close))
+      i = close + 2
+    } else {
+      ids.push(null)
+      i += 5 // null,
+    }
+  }
+  return ids
 }
 
 /** The changes of a pack not settled yet, in order. */
 export function openChangesOf(row: PackRow): OpenChange[] {
-  const { k, r } = JSON.parse(row.body) as Encoded
+  const body = row.body
   const settled = row.settled
   const pack = Number(row.id)
   const createdAt = Number(row.created_at)
+  const n = Number(row.n)
+  const firstBreak = body.indexOf('\n')
+  const keys = JSON.parse(body.slice(0, firstBreak)) as string[]
   const out: OpenChange[] = []
-  for (let at = 0; at < r.length; at++) {
-    if (settled !== null && settled.charCodeAt(at) === 49 /* '1' */) continue
-    const e = r[at]
-    const batchKey = k[e[2] as number]
-    const create = batchKey === 'create'
-    out.push({
-      pack,
-      at,
-      createdAt,
-      eventId: e[0] as number | null,
-      mappingId: e[1] as number | null,
-      batchKey,
-      ids: create ? null : (e.slice(3) as (string | null)[]),
-      payload: create ? (e[3] as string | null) : null
-    })
+  let start = firstBreak + 1
+  for (let at = 0; at < n; at++) {
+    let end = body.indexOf('\n', start)
+    if (end === -1) end = body.length
+    if (settled === null || settled.charCodeAt(at) !== 49 /* '1' */) {
+      const c1 = body.indexOf(',', start)
+      const c2 = body.indexOf(',', c1 + 1)
+      let c3 = body.indexOf(',', c2 + 1)
+      if (c3 === -1 || c3 > end) c3 = end
+      const batchKey = keys[Number(body.slice(c2 + 1, c3))]
+      const tail = c3 < end ? body.slice(c3 + 1, end) : ''
+      const create = batchKey === 'create'
+      out.push({
+        pack,
+        at,
+        createdAt,
+        eventId: numberOrNull(body.slice(start, c1)),
+        mappingId: numberOrNull(body.slice(c1 + 1, c2)),
+        batchKey,
+        tail,
+        ids: create ? null : idsOfTail(tail),
+        payload: create ? (JSON.parse(tail) as string | null) : null
+      })
+    }
+    start = end + 1
   }
   return out
 }
