@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { AUDIENCE_KEY, createAudience, emailMembers, nativeConfigYaml, startBenchEmulator, writeEventsNdjson } from './lib/scenario.js'
 import { NODE_FLAGS } from '../test/helpers/cli.js'
-import { CLI_MAIN, fmtInt, fmtMb, isMain, lastJsonLine, runNode, size, withTempDir, type Measurement } from './lib/util.js'
+import { builtCli, fmtInt, fmtMb, isMain, lastJsonLine, runNode, size, withTempDir, type Measurement } from './lib/util.js'
 
 export interface ThroughputResult {
   events: number
@@ -28,7 +28,7 @@ export async function measurePipeline(): Promise<{ result: ThroughputResult; mea
       const config = join(dir, 'config.yaml')
       writeFileSync(config, nativeConfigYaml({ writeKey: 'wk_bench', audiences: [{ key: AUDIENCE_KEY, externalAudienceId: audienceId }], delivery: { windowMs: 1000 } }))
       // The heap settings the tiktok-audiences command runs with (bin/tiktok-audiences.js).
-      const run = await runNode([...NODE_FLAGS, '--import', 'tsx', CLI_MAIN, 'send', '--config', config, '--events', eventsFile], {
+      const run = await runNode([...NODE_FLAGS, builtCli(), 'send', '--config', config, '--events', eventsFile], {
         env: { TIKTOK_API_URL: emu.apiUrl, DATABASE_URL: '', LOG_LEVEL: 'warn' },
         timeoutMs: 20 * 60_000
       })

@@ -107,7 +107,7 @@ ${table}
 
 ## What each number is
 
-1. **Pipeline** — \`tiktok-audiences send\` (child process) of 100,000 Engage "Audience Entered" events, each
+1. **Pipeline** — \`tiktok-audiences send\` (child process, the compiled CLI as \`bin/tiktok-audiences.js\` runs it, built first from the current sources) of 100,000 Engage "Audience Entered" events, each
    with an email, a phone and a mobile advertising id; native destination, \`addToAudience\` with its
    default fields, \`normalization: segment\`, SQLite temporary file; to the TikTok emulator (standalone,
    in the benchmark process, no rate limit, request log without bodies). Time is the \`durationMs\` that

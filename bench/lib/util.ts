@@ -11,7 +11,19 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import pg from 'pg'
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
-export const CLI_MAIN = join(ROOT, 'src/cli/main.ts')
+/** The compiled CLI, as `bin/tiktok-audiences.js` runs it (see builtCli). */
+const CLI_DIST = join(ROOT, 'dist/cli/main.js')
+
+let built: string | undefined
+/**
+ * The CLI as users run it — compiled, not through tsx (whose transpiling of every module, in the
+ * route worker too, would count in a timed run) — compiled first from the current sources.
+ */
+export function builtCli(): string {
+  if (built) return built
+  execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json')], { stdio: 'inherit' })
+  return (built = CLI_DIST)
+}
 export const EMULATOR_TOKEN = 'emulator-access-token'
 export const ADVERTISER_ID = '7000000000000000001'
 
