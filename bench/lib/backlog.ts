@@ -1,6 +1,7 @@
 /**
  * The backlog scenario behind measurements 5 (request efficiency) and 6 (memory): `serve` (child,
- * SQLite, built-in emulator) ingests N events while TikTok answers every mapping request with a
+ * SQLite; TikTok is the standalone emulator in this process, so serve's memory is its own) ingests
+ * N events while TikTok answers every mapping request with a
  * transient error (HTTP 503, retried with backoff of at most 1 s), so nothing is delivered and the
  * queue fills; RSS is read once everything is routed and queued. Then the fault is lifted and the
  * backlog drains; the service's `requests` table tells how many mapping requests delivered during
@@ -13,7 +14,7 @@ import { randomBytes } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { startServe, type ServeProcess } from '../../test/helpers/serve.js'
-import { AUDIENCE_KEY, basicAuth, batchBody, nativeConfigYaml } from './scenario.js'
+import { AUDIENCE_KEY, basicAuth, batchBody, createAudience, nativeConfigYaml, startBenchEmulator } from './scenario.js'
 import { procMemory, size, waitFor, withTempDir } from './util.js'
 
 export interface BacklogResult {
@@ -45,14 +46,16 @@ async function backlog(): Promise<BacklogResult> {
   return withTempDir('tta-bench-backlog-', async (dir) => {
     const writeKey = `wk_bench_${randomBytes(4).toString('hex')}`
     const config = join(dir, 'config.yaml')
-    writeFileSync(config, nativeConfigYaml({ writeKey, audiences: [{ key: AUDIENCE_KEY }], delivery: { retryBaseMs: 200, retryMaxMs: 1000 } }))
     const dbFile = join(dir, 'bench.db')
+    const emu = await startBenchEmulator()
     let serve: ServeProcess | undefined
     let db: Database.Database | undefined
     try {
-      serve = await startServe(['--config', config], { DATABASE_URL: `sqlite:${dbFile}`, TIKTOK_API_URL: '', TIKTOK_APP_ID: '', ADMIN_PASSWORD: 'bench', LOG_LEVEL: 'warn' }, 60_000)
+      const audienceId = await createAudience(emu.apiUrl, 'bench backlog')
+      writeFileSync(config, nativeConfigYaml({ writeKey, audiences: [{ key: AUDIENCE_KEY, externalAudienceId: audienceId }], delivery: { retryBaseMs: 200, retryMaxMs: 1000 } }))
+      serve = await startServe(['--config', config], { DATABASE_URL: `sqlite:${dbFile}`, TIKTOK_API_URL: emu.apiUrl, TIKTOK_APP_ID: '', ADMIN_PASSWORD: 'bench', LOG_LEVEL: 'warn' }, 60_000)
       const { url, pid } = serve
-      const faults = `${url}/emulator/_emulator/faults`
+      const faults = `${emu.url}/_emulator/faults`
       const hold = await fetch(faults, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ rules: [{ path: '/segment/mapping/', httpStatus: 503 }] }) })
       if (!hold.ok) throw new Error(`emulator fault refused: ${hold.status} ${await hold.text()}`)
 
@@ -107,6 +110,7 @@ async function backlog(): Promise<BacklogResult> {
     } finally {
       db?.close()
       await serve?.stop()
+      await emu.close()
     }
   })
 }
