@@ -9,7 +9,8 @@ import { buildCreateAudienceBody, mappingBodyJson, mappingBodyOf } from '../dest
 import type { Store } from '../store/index.js'
 import { setDestinationStatus } from '../store/sql/config.js'
 import { failedIdentities, insertChanges, resolveFailed, type NewChange } from '../store/sql/changes.js'
-import { actionOf, fetchOpenPacks, openChangesOf, settlePositions } from '../store/sql/queue-packs.js'
+import { actionOf, settlePositions } from '../store/sql/queue-packs.js'
+import { OpenQueue } from './open-queue.js'
 import {
   claimPartition,
   deferPartition,
@@ -24,7 +25,7 @@ import type { TikTokClient, TikTokExchange } from '../tiktok/client.js'
 import { TikTokError } from '../tiktok/errors.js'
 import type { SegmentMappingBody } from '../tiktok/types.js'
 import { parseBatchKey, parsePartitionKey } from './route-event.js'
-import { planBatch, toQueued, type BatchPlan, type QueuedChange } from './batch-plan.js'
+import { planBatch, type BatchPlan } from './batch-plan.js'
 import type { Db } from '../store/db.js'
 import { RateLimiter, backoffMs } from './rate-limiter.js'
 import type { RoutingTable } from './routing-table.js'
@@ -203,37 +204,6 @@ export class Deliverer {
     })
     this.events.onRequest?.({ ...record, outcome: 'failed' })
     return stillOurs
-  }
-}
-
-/**
- * The open changes of one leased partition, read pack by pack and kept decoded across its requests
- * (only the lease holder settles them; packs queued meanwhile have higher ids and are read next).
- */
-class OpenQueue {
-  private rows: QueuedChange[] = []
-  private lastPack = 0
-  private nextId = 1
-
-  constructor(
-    private readonly db: Db,
-    private readonly partitionId: number
-  ) {}
-
-  /** At least `window` open changes in order when the queue holds that many. */
-  async read(window: number): Promise<QueuedChange[]> {
-    if (this.rows.length < window) {
-      const packs = await fetchOpenPacks(this.db, this.partitionId, this.lastPack, window - this.rows.length)
-      for (const p of packs) for (const c of openChangesOf(p)) this.rows.push(toQueued(c, this.nextId++))
-      if (packs.length > 0) this.lastPack = Number(packs[packs.length - 1].id)
-    }
-    return this.rows
-  }
-
-  settled(...groups: QueuedChange[][]): void {
-    const done = new Set<number>()
-    for (const g of groups) for (const c of g) done.add(c.id)
-    this.rows = this.rows.filter((c) => !done.has(c.id))
   }
 }
 

@@ -203,6 +203,21 @@ export async function fetchOpenPacks(db: Db, partitionId: number, afterId: numbe
 }
 
 /**
+ * Open packs of a partition up to pack `upToId` other than those in `held` (the queue's reader has
+ * them): packs that became visible after later ones were read (see pipeline/open-queue.ts).
+ */
+export async function fetchPacksBelow(db: Db, partitionId: number, upToId: number, held: ReadonlySet<number>): Promise<PackRow[]> {
+  const ids = (await db.all<{ id: number }>('SELECT id FROM queue_packs WHERE partition_id = $1 AND id <= $2 ORDER BY id', [partitionId, upToId]))
+    .map((r) => Number(r.id))
+    .filter((id) => !held.has(id))
+  const out: PackRow[] = []
+  for (const part of chunks(ids, 200)) {
+    out.push(...(await db.all<PackRow>(`SELECT id, partition_id, n, settled, body, created_at FROM queue_packs WHERE id IN (${placeholders(part.length)}) ORDER BY id`, part)))
+  }
+  return out
+}
+
+/**
  * Settles changes by position; returns those that were still open (a repeat after a lost lease
  * settles nothing). A pack left with no open change is deleted.
  */

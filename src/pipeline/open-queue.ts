@@ -1,0 +1,48 @@
+/**
+ * The open changes of one leased partition, read pack by pack and kept decoded across its requests
+ * (only the lease holder settles them), in queue order: pack id, then position.
+ *
+ * Packs are read after the last one read, and also below it: on PostgreSQL a transaction may
+ * commit after one that took a later pack id (ids are handed out at insert, commits of several
+ * processes overlap), so a pack can become visible after later ones were read. Such a pack was
+ * concurrent with them — no order between them to keep — but it precedes every pack committed
+ * after it, so it is merged in by id before anything queued later is sent.
+ */
+import type { Db } from '../store/db.js'
+import { fetchOpenPacks, fetchPacksBelow, openChangesOf, type PackRow } from '../store/sql/queue-packs.js'
+import { toQueued, type QueuedChange } from './batch-plan.js'
+
+export class OpenQueue {
+  private rows: QueuedChange[] = []
+  private lastPack = 0
+  private nextId = 1
+
+  constructor(
+    private readonly db: Db,
+    private readonly partitionId: number
+  ) {}
+
+  /** At least `window` open changes in order when the queue holds that many. */
+  async read(window: number): Promise<QueuedChange[]> {
+    if (this.rows.length >= window) return this.rows
+    const held = new Set(this.rows.map((c) => c.pack))
+    const late = this.lastPack > 0 ? await fetchPacksBelow(this.db, this.partitionId, this.lastPack, held) : []
+    const next = await fetchOpenPacks(this.db, this.partitionId, this.lastPack, window - this.rows.length)
+    this.add(late)
+    this.add(next)
+    if (next.length > 0) this.lastPack = Number(next[next.length - 1].id)
+    // Late packs go before everything read after them (ids order the queue).
+    if (late.length > 0) this.rows.sort((a, b) => a.pack - b.pack || a.at - b.at)
+    return this.rows
+  }
+
+  private add(packs: PackRow[]): void {
+    for (const p of packs) for (const c of openChangesOf(p)) this.rows.push(toQueued(c, this.nextId++))
+  }
+
+  settled(...groups: QueuedChange[][]): void {
+    const done = new Set<number>()
+    for (const g of groups) for (const c of g) done.add(c.id)
+    this.rows = this.rows.filter((c) => !done.has(c.id))
+  }
+}
