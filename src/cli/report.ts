@@ -12,7 +12,7 @@ import type { DestinationConfig } from '../config/schema.js'
 import { audienceOf } from '../pipeline/event.js'
 import { queueKeys, routeEvent, type RouteTarget } from '../pipeline/route-event.js'
 import type { RoutedMapping } from '../pipeline/routing-table.js'
-import { readEventBatches } from './ndjson.js'
+import { readEvents } from './ndjson.js'
 import { loadConfigForCli, printError } from './one-shot.js'
 
 /** Stands in for a native audience that `send`/`serve` would create on TikTok when connecting. */
@@ -92,41 +92,39 @@ export async function runReport(opts: { config: string; events: string; json?: b
   let lines = 0
   let invalid = 0
 
-  for await (const batch of readEventBatches(opts.events)) {
-    for (const item of batch) {
-      lines++
-      if (item.problem !== undefined) {
-        invalid++
-        err(item.problem)
-        continue
-      }
-      const event = item.event
-      const audience = audienceOf(event)?.key
-      targets.forEach((target, t) => {
-        const r = reports[t]
-        for (const o of routeEvent(event, audience, target, isOurs)) {
-          r.matched[o.mapping.name] = (r.matched[o.mapping.name] ?? 0) + 1
-          const quality: IdentifierReport | undefined = o.ok ? (o.change.kind === 'membership' ? o.change.quality : undefined) : o.quality
-          if (quality) {
-            for (const kind of Object.keys(quality) as IdentifierKind[]) {
-              const q = quality[kind]
-              r.identifiers[kind][q.status] = (r.identifiers[kind][q.status] ?? 0) + 1
-              if (q.reason) r.reasons[`${kind} ${q.status}: ${q.reason}`] = (r.reasons[`${kind} ${q.status}: ${q.reason}`] ?? 0) + 1
-            }
-          }
-          if (!o.ok) {
-            r.failed[o.message] = (r.failed[o.message] ?? 0) + 1
-            continue
-          }
-          r.changes[o.change.kind === 'create' ? 'create' : o.change.action]++
-          const { partitionKey, batchKey } = queueKeys(t, o.change)
-          const key = `${partitionKey}#${batchKey}`
-          const q = queues[t].get(key) ?? []
-          q.push(o.change)
-          queues[t].set(key, q)
-        }
-      })
+  for await (const item of readEvents(opts.events)) {
+    lines++
+    if (item.problem !== undefined) {
+      invalid++
+      err(item.problem)
+      continue
     }
+    const event = item.event
+    const audience = audienceOf(event)?.key
+    targets.forEach((target, t) => {
+      const r = reports[t]
+      for (const o of routeEvent(event, audience, target, isOurs)) {
+        r.matched[o.mapping.name] = (r.matched[o.mapping.name] ?? 0) + 1
+        const quality: IdentifierReport | undefined = o.ok ? (o.change.kind === 'membership' ? o.change.quality : undefined) : o.quality
+        if (quality) {
+          for (const kind of Object.keys(quality) as IdentifierKind[]) {
+            const q = quality[kind]
+            r.identifiers[kind][q.status] = (r.identifiers[kind][q.status] ?? 0) + 1
+            if (q.reason) r.reasons[`${kind} ${q.status}: ${q.reason}`] = (r.reasons[`${kind} ${q.status}: ${q.reason}`] ?? 0) + 1
+          }
+        }
+        if (!o.ok) {
+          r.failed[o.message] = (r.failed[o.message] ?? 0) + 1
+          continue
+        }
+        r.changes[o.change.kind === 'create' ? 'create' : o.change.action]++
+        const { partitionKey, batchKey } = queueKeys(t, o.change)
+        const key = `${partitionKey}#${batchKey}`
+        const q = queues[t].get(key) ?? []
+        q.push(o.change)
+        queues[t].set(key, q)
+      }
+    })
   }
 
   targets.forEach((target, t) => {

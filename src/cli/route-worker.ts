@@ -4,7 +4,7 @@
  * only has to commit and deliver. At most `inFlight` batches wait un-committed (memory stays flat).
  */
 import { parentPort, workerData } from 'node:worker_threads'
-import { routeBatch, type AcceptedEvent, type RoutedBatch } from '../pipeline/route-batch.js'
+import { routeBatch, transferables, type AcceptedEvent, type RoutedBatch } from '../pipeline/route-batch.js'
 import { RoutingTable, type RoutingSnapshot } from '../pipeline/routing-table.js'
 import { readEventBatches } from './ndjson.js'
 
@@ -35,9 +35,7 @@ async function run(port: NonNullable<typeof parentPort>, data: RouteWorkerData):
     while (credits === 0) await new Promise<void>((r) => (wake = r))
     credits--
     const batch = routeBatch(table, items)
-    // The change columns' typed arrays move to the main thread without a copy.
-    const c = batch.changes
-    port.postMessage({ kind: 'batch', batch, lines, problems } satisfies RouteWorkerMessage, [c.item, c.destinationId, c.mappingId, c.key, c.quality].map((a) => a.buffer as ArrayBuffer))
+    port.postMessage({ kind: 'batch', batch, lines, problems } satisfies RouteWorkerMessage, transferables(batch))
     items = []
     problems = []
     lines = 0

@@ -7,7 +7,7 @@ import { listSources } from '../store/sql/config.js'
 import { eventOutcomes, failureReasons } from '../store/sql/changes.js'
 import { maxEventId } from '../store/sql/events.js'
 import type { SegmentEvent } from '../pipeline/event.js'
-import { readEventBatches } from './ndjson.js'
+import { readEvents } from './ndjson.js'
 import { printError, runOneShot } from './one-shot.js'
 import type { Pipeline } from '../pipeline/index.js'
 import type { RouteWorkerData, RouteWorkerMessage } from './route-worker.js'
@@ -51,13 +51,11 @@ const readInThread: Reader = async (file, sourceId, pipeline, problem, tally) =>
     chunk = []
   }
   try {
-    for await (const batch of readEventBatches(file)) {
-      for (const item of batch) {
-        tally.lines++
-        if (item.problem !== undefined) problem(item.problem)
-        else chunk.push(item.event)
-        if (chunk.length >= INGEST_CHUNK) await flush()
-      }
+    for await (const item of readEvents(file)) {
+      tally.lines++
+      if (item.problem !== undefined) problem(item.problem)
+      else chunk.push(item.event)
+      if (chunk.length >= INGEST_CHUNK) await flush()
     }
   } finally {
     await flush()

@@ -61,6 +61,12 @@ export interface RoutedBatch {
   changes: RoutedChanges
 }
 
+/** The typed arrays of a routed batch: moved to another thread with it, not copied. */
+export function transferables(batch: RoutedBatch): ArrayBuffer[] {
+  const c = batch.changes
+  return [c.item, c.destinationId, c.mappingId, c.key, c.quality].map((a) => a.buffer as ArrayBuffer)
+}
+
 /** Collects routed changes column by column. */
 class ChangeColumns {
   item: number[] = []

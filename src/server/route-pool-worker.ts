@@ -4,7 +4,7 @@
  * request thread only authenticates, commits and answers. See route-pool.ts.
  */
 import { parentPort } from 'node:worker_threads'
-import { routeBatch, type RoutedBatch } from '../pipeline/route-batch.js'
+import { routeBatch, transferables, type RoutedBatch } from '../pipeline/route-batch.js'
 import { RoutingTable, type RoutingSnapshot } from '../pipeline/routing-table.js'
 import { batchFromText, IngestError } from './batch-body.js'
 
@@ -16,12 +16,6 @@ export type RoutePoolReply =
   | { id: number; ok: true; batch: RoutedBatch }
   | { id: number; ok: false; status: 400 | 401 | 413; message: string }
   | { id: number; ok: false; status: 500; message: string }
-
-/** The typed arrays of a routed batch: moved to the request thread, not copied. */
-export function transferables(batch: RoutedBatch): ArrayBuffer[] {
-  const c = batch.changes
-  return [c.item, c.destinationId, c.mappingId, c.key, c.quality].map((a) => a.buffer as ArrayBuffer)
-}
 
 function serve(port: NonNullable<typeof parentPort>): void {
   let table: RoutingTable | undefined

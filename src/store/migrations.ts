@@ -1,5 +1,5 @@
 import type { Db, Dialect } from './db.js'
-import { insertPacks } from './sql/queue-packs.js'
+import { encodePack, insertPacks } from './sql/queue-packs.js'
 import { packChangeOfRow } from './sql/changes.js'
 
 /**
@@ -252,11 +252,9 @@ async function packBodiesAsLines(db: Db): Promise<void> {
     for (const r of rows) {
       if (!r.body.startsWith('{')) continue
       const { k, r: entries } = JSON.parse(r.body) as { k: string[]; r: (number | string | null)[][] }
-      const lines = entries.map((e) => {
-        const tail = JSON.stringify(e.slice(3)).slice(1, -1)
-        return `${e[0]},${e[1]},${e[2]}${tail === '' ? '' : ',' + tail}`
-      })
-      await db.run('UPDATE queue_packs SET body = $2 WHERE id = $1', [r.id, `${JSON.stringify(k)}\n${lines.join('\n')}`])
+      // An old entry's elements after the key index are its row tail, as JSON values.
+      const changes = entries.map((e) => ({ eventId: e[0] as number | null, mappingId: e[1] as number | null, batchKey: k[e[2] as number], ids: null, payload: null, json: JSON.stringify(e.slice(3)).slice(1, -1) }))
+      await db.run('UPDATE queue_packs SET body = $2 WHERE id = $1', [r.id, encodePack(changes)])
     }
   }
 }
