@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** The `tiktok-audiences` command line (INTERFACE.md "CLI"). */
 import { Command, InvalidArgumentError } from 'commander'
-import { runSend } from './send.js'
+import { startRouteWorker } from './route-worker-start.js'
 
 const program = new Command()
 program
@@ -25,7 +25,10 @@ program
   .option('--db <url>', 'database: sqlite:PATH or postgres://… (default: DATABASE_URL, else a fresh temporary SQLite file)')
   .option('--source <name>', 'the source the events come from (default: the first source of the config)')
   .action(async (o: { config: string; events: string; db?: string; source?: string }) => {
-    process.exitCode = await runSend(o)
+    // The route worker starts up while this thread loads the pipeline (route-worker-start.ts).
+    const routeWorker = startRouteWorker(o.events)
+    const { runSend } = await import('./send.js')
+    process.exitCode = await runSend(o, routeWorker)
   })
 
 program

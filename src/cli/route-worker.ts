@@ -2,13 +2,18 @@
  * `send`'s route worker: reads the NDJSON file, checks and routes its events (mappings applied,
  * identifiers hashed) on a second core, and hands the main thread plain routed batches, which it
  * only has to commit and deliver. At most `inFlight` batches wait un-committed (memory stays flat).
+ *
+ * It is started before the main thread has loaded its own modules and the config (route-worker-start.ts),
+ * so that its start-up overlaps theirs; what to read and how to route arrive in its first message
+ * (`RouteWorkerStart`), every later message is a credit.
  */
-import { parentPort, workerData } from 'node:worker_threads'
+import { parentPort } from 'node:worker_threads'
 import { routeBatch, transferables, type AcceptedEvent, type RoutedBatch } from '../pipeline/route-batch.js'
 import { RoutingTable, type RoutingSnapshot } from '../pipeline/routing-table.js'
 import { readEventBatches } from './ndjson.js'
 
-export interface RouteWorkerData {
+export interface RouteWorkerStart {
+  kind: 'start'
   file: string
   sourceId: number
   snapshot: RoutingSnapshot
@@ -20,7 +25,7 @@ export type RouteWorkerMessage =
   | { kind: 'batch'; batch: RoutedBatch; lines: number; problems: string[] }
   | { kind: 'end'; lines: number; problems: string[]; error?: string }
 
-async function run(port: NonNullable<typeof parentPort>, data: RouteWorkerData): Promise<void> {
+async function run(port: NonNullable<typeof parentPort>, data: RouteWorkerStart): Promise<void> {
   const table = RoutingTable.fromSnapshot(data.snapshot)
   let credits = data.inFlight
   let wake: (() => void) | undefined
@@ -58,4 +63,7 @@ async function run(port: NonNullable<typeof parentPort>, data: RouteWorkerData):
   }
 }
 
-if (parentPort) await run(parentPort, workerData as RouteWorkerData)
+if (parentPort) {
+  const port = parentPort
+  port.once('message', (start: RouteWorkerStart) => void run(port, start))
+}

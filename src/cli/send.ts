@@ -10,8 +10,8 @@ import type { SegmentEvent } from '../pipeline/event.js'
 import { readEvents } from './ndjson.js'
 import { printError, runOneShot } from './one-shot.js'
 import type { Pipeline } from '../pipeline/index.js'
-import type { RouteWorkerData, RouteWorkerMessage } from './route-worker.js'
-import { routeWorkerCount, startWorker } from '../util/worker.js'
+import type { RouteWorkerMessage, RouteWorkerStart } from './route-worker.js'
+import { startRouteWorker, type RouteWorkerHandle } from './route-worker-start.js'
 
 export interface SendOptions {
   config: string
@@ -63,10 +63,9 @@ const readInThread: Reader = async (file, sourceId, pipeline, problem, tally) =>
 }
 
 /** Reads, checks and routes in a route worker (a second core); this thread commits and delivers. */
-const readInWorker: Reader = (file, sourceId, pipeline, problem, tally) =>
+const readInWorker = (handle: RouteWorkerHandle): Reader => (file, sourceId, pipeline, problem, tally) =>
   new Promise<void>((resolve, reject) => {
-    const data: RouteWorkerData = { file, sourceId, snapshot: pipeline.table.snapshot(), chunk: INGEST_CHUNK, inFlight: 4 }
-    const worker = startWorker(import.meta.url, './route-worker', data)
+    const { worker } = handle
     let commits = Promise.resolve()
     let failed: unknown
     let ended = false
@@ -91,15 +90,29 @@ const readInWorker: Reader = (file, sourceId, pipeline, problem, tally) =>
       void commits.then(() => (failed !== undefined ? reject(failed) : resolve()))
     })
     // A worker that dies before its last message: what it handed over is committed, then the run fails.
-    const died = (err: Error) => void commits.then(() => reject(err))
-    worker.on('error', died)
-    worker.on('exit', (code) => {
-      if (!ended) died(new Error(`the route worker stopped (exit code ${code}) before the end of the file`))
+    void handle.stopped.then((err) => {
+      if (!ended) void commits.then(() => reject(err))
     })
+    worker.ref()
+    const start: RouteWorkerStart = { kind: 'start', file, sourceId, snapshot: pipeline.table.snapshot(), chunk: INGEST_CHUNK, inFlight: 4 }
+    worker.postMessage(start)
   })
 
-export async function runSend(opts: SendOptions): Promise<number> {
+/**
+ * `routeWorker`: started by the caller before it loaded this module (route-worker-start.ts), or
+ * here; stopped here when it is not used.
+ */
+export async function runSend(opts: SendOptions, routeWorker = startRouteWorker(opts.events)): Promise<number> {
   const started = Date.now()
+  try {
+    return await sendWith(opts, started, routeWorker)
+  } finally {
+    // Unused (a config error, audiences connected on the fly) or done: it must not outlive the run.
+    await routeWorker?.worker.terminate()
+  }
+}
+
+async function sendWith(opts: SendOptions, started: number, routeWorker: RouteWorkerHandle | undefined): Promise<number> {
   return runOneShot({ config: opts.config, db: opts.db, database: 'temporary' }, async ({ store, config, applied, pipeline, requests }) => {
     const sources = await listSources(store.db)
     const sourceName = opts.source ?? config.sources?.[0]?.name ?? sources[0]?.name
@@ -120,8 +133,8 @@ export async function runSend(opts: SendOptions): Promise<number> {
       await pipeline.table.refresh()
       // Routing on a second core, unless audiences get connected on the fly (that calls TikTok and
       // changes the configuration mid-run) or the events come from stdin (the worker cannot read it).
-      const inWorker = opts.events !== '-' && !pipeline.table.autoConnecting() && routeWorkerCount() > 0
-      await (inWorker ? readInWorker : readInThread)(opts.events, source.id, pipeline, problem, tally)
+      const read = routeWorker && !pipeline.table.autoConnecting() ? readInWorker(routeWorker) : readInThread
+      await read(opts.events, source.id, pipeline, problem, tally)
     } catch (e) {
       problem(`cannot read events from ${opts.events}: ${(e as Error).message}`)
     }

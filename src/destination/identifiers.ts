@@ -70,9 +70,28 @@ const WHITESPACE_ONLY: IdentifierOutcome = Object.freeze({
   reason: 'whitespace only'
 }) as IdentifierOutcome
 
-/** Segment's email normaliser (applied to every domain, not only Gmail). */
-export function segmentEmailNormalization(email: string): string {
+/** Segment's email normaliser (applied to every domain, not only Gmail), as Segment writes it. */
+export function segmentEmailNormalizationRegex(email: string): string {
   return email.replace(/\+.*@/, '@').replace(/\.(?=.*@)/g, '').toLowerCase()
+}
+
+/** A line terminator: where `.` in Segment's regexes stops matching. */
+const LINE_TERMINATOR = /[\n\r\u2028\u2029]/
+
+/**
+ * Segment's email normaliser (segmentEmailNormalizationRegex, same result): of the part before the
+ * last `@`, what follows its first `+` is dropped and so are its dots; then lower case. Written out
+ * because the regexes' look-ahead cost more than hashing the address (1.4 µs per event). Text with
+ * a line terminator, where `.` stops matching, goes through the regexes.
+ */
+export function segmentEmailNormalization(email: string): string {
+  const at = email.lastIndexOf('@')
+  if (at < 0 || LINE_TERMINATOR.test(email)) return segmentEmailNormalizationRegex(email)
+  let local = email.slice(0, at)
+  const plus = local.indexOf('+')
+  if (plus >= 0) local = local.slice(0, plus)
+  if (local.includes('.')) local = local.replaceAll('.', '')
+  return (local + email.slice(at)).toLowerCase()
 }
 
 // Deliberately loose: rejects only what cannot be an address (no @, no dot in the domain, spaces).

@@ -18,6 +18,7 @@ export {
   isSha256Hex,
   processIdentifier,
   segmentEmailNormalization,
+  segmentEmailNormalizationRegex,
   sha256Hex,
   type IdentifierKind,
   type IdentifierOptions,

@@ -21,8 +21,14 @@ export interface Db {
   close(): Promise<void>
 }
 
+/** valuesList texts by shape: hot inserts ask for the same few shapes (the chunk ladder) per transaction. */
+const valuesLists = new Map<string, string>()
+
 /** `VALUES ($1,$2),($3,$4)` for `rows` rows of `width` columns, numbering from `start`. */
 export function valuesList(rows: number, width: number, start = 1): string {
+  const shape = `${rows},${width},${start}`
+  let text = valuesLists.get(shape)
+  if (text !== undefined) return text
   const parts: string[] = new Array(rows)
   let n = start
   for (let r = 0; r < rows; r++) {
@@ -30,7 +36,10 @@ export function valuesList(rows: number, width: number, start = 1): string {
     for (let c = 0; c < width; c++) cols[c] = `$${n++}`
     parts[r] = `(${cols.join(',')})`
   }
-  return parts.join(',')
+  text = parts.join(',')
+  if (valuesLists.size >= 256) valuesLists.clear() // shapes outside the ladders are rare: a bound, not an LRU
+  valuesLists.set(shape, text)
+  return text
 }
 
 /** `$1,$2,…,$n` for an `IN (…)` list. */

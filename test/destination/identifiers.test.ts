@@ -82,3 +82,22 @@ test('recommended: repairs and rejections are reported', () => {
   // Mobile ids keep their case (documented in identifiers.ts).
   assert.equal(processIdentifier('advertising_id', 'ABC', true, rec).hash, sha256Hex('ABC'))
 })
+
+test('segment email normaliser: the written-out form gives what Segment\'s regexes give', async () => {
+  const { segmentEmailNormalization, segmentEmailNormalizationRegex } = await import('../../src/destination/index.js')
+  const cases = [
+    'Person.r.0+promo@Example.COM', 'a.b.c@d.e', 'plain@x.io', 'no-at-sign.here', '', '@', '+@', '.@.', 'a+b+c@d@e.f',
+    'a@b+c@d.e', 'a.b@c.d@e.f', 'x+y@', '+', '..', 'A+.B@C', 'line\nbreak.a+b@c.d', 'a.b\r@c.d', 'a+\u2028b@c', 'É.ö+x@Ü.DE',
+    ' spaced .dot @ x.y ', 'tail@x.com+tag'
+  ]
+  for (const c of cases) assert.equal(segmentEmailNormalization(c), segmentEmailNormalizationRegex(c), JSON.stringify(c))
+  // Random strings over the characters that matter.
+  const parts = ['a', '.', '+', '@', 'B', '\n', 'x.y', '+t', '@@', ' ', '\u2028', 'É']
+  let seed = 42
+  const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % n)
+  for (let i = 0; i < 20000; i++) {
+    let s = ''
+    for (let k = rnd(9); k > 0; k--) s += parts[rnd(parts.length)]
+    assert.equal(segmentEmailNormalization(s), segmentEmailNormalizationRegex(s), JSON.stringify(s))
+  }
+})

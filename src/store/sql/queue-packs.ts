@@ -11,6 +11,7 @@
  * reads every change of the queue back once; the tail also serves as the change's identity).
  */
 import { chunks, placeholders, valuesList, type Db } from '../db.js'
+import { jsonItems } from '../../util/json.js'
 
 export interface PackChange {
   eventId: number | null
@@ -61,7 +62,7 @@ export function actionOf(batchKey: string): string {
  * each other (the last one carries the state); a dead letter is resolved by a later one.
  */
 export function identityOf(batchKey: string, ids: (string | null)[]): string {
-  return identityOfTail(batchKey, JSON.stringify(ids).slice(1, -1))
+  return identityOfTail(batchKey, jsonItems(ids))
 }
 
 /** identityOf from a change's stored tail (the same text: no need to look at the ids). */
@@ -72,7 +73,7 @@ export function identityOfTail(batchKey: string, tail: string): string {
 /** The JSON text a change adds after `eventId,mappingId,keyIndex` in its pack row. */
 export function rowTail(c: Pick<PackChange, 'batchKey' | 'ids' | 'payload'>): string {
   if (c.batchKey === 'create') return JSON.stringify(c.payload)
-  return c.ids && c.ids.length > 0 ? JSON.stringify(c.ids).slice(1, -1) : ''
+  return c.ids ? jsonItems(c.ids) : ''
 }
 
 /** A pack body (changes routed elsewhere bring their row tails already written). */
