@@ -10,6 +10,7 @@ import type { SegmentEvent } from '../pipeline/event.js'
 import { readEvents } from './ndjson.js'
 import { printError, runOneShot } from './one-shot.js'
 import type { Pipeline } from '../pipeline/index.js'
+import type { RoutedBatch } from '../pipeline/route-batch.js'
 import type { RouteWorkerMessage, RouteWorkerStart } from './route-worker.js'
 import { startRouteWorker, type RouteWorkerHandle } from './route-worker-start.js'
 
@@ -69,20 +70,28 @@ const readInWorker = (handle: RouteWorkerHandle): Reader => (file, sourceId, pip
     let commits = Promise.resolve()
     let failed: unknown
     let ended = false
+    // Batches that arrived while a commit ran: committed together by the next (one transaction,
+    // in order), so a busy database takes bigger transactions instead of falling behind.
+    let arrived: RoutedBatch[] = []
+    const commitArrived = async () => {
+      const batches = arrived
+      arrived = []
+      if (failed === undefined) {
+        try {
+          tally.accepted += await pipeline.ingestRouted(batches)
+        } catch (e) {
+          failed = e
+        }
+      }
+      // Each batch committed gives the worker a credit back.
+      for (let i = 0; i < batches.length; i++) worker.postMessage('more')
+    }
     worker.on('message', (m: RouteWorkerMessage) => {
       tally.lines += m.lines
       for (const p of m.problems) problem(p)
       if (m.kind === 'batch') {
-        // Committed in order, one after the other; each commit gives the worker a credit back.
-        commits = commits.then(async () => {
-          if (failed !== undefined) return
-          try {
-            tally.accepted += await pipeline.ingestRouted(m.batch)
-          } catch (e) {
-            failed = e
-          }
-          worker.postMessage('more')
-        })
+        arrived.push(m.batch)
+        if (arrived.length === 1) commits = commits.then(commitArrived)
         return
       }
       ended = true

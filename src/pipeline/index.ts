@@ -80,7 +80,7 @@ export class Pipeline {
   readonly deliverer: Deliverer
   private running = false
   private loops: Promise<void>[] = []
-  private pendingIngest: { items?: AcceptedEvent[]; routed?: RoutedBatch; size: number; resolve: (n: number) => void; reject: (e: unknown) => void }[] = []
+  private pendingIngest: { items?: AcceptedEvent[]; routed?: RoutedBatch[]; size: number; resolve: (n: number) => void; reject: (e: unknown) => void }[] = []
   private readonly committers = new Set<Promise<void>>()
   private readonly deliverSignal = new Signal()
 
@@ -121,15 +121,17 @@ export class Pipeline {
   }
 
   /**
-   * Accepts events routed elsewhere (a route worker, with this configuration): resolves once they
-   * are committed, with the number that were new.
+   * Accepts events routed elsewhere (a route worker, with this configuration), in order, in one
+   * transaction: resolves once they are committed, with the number that were new.
    */
-  ingestRouted(batch: RoutedBatch): Promise<number> {
-    if (batch.items.length === 0) return Promise.resolve(0)
-    return this.enqueue({ routed: batch, size: batch.items.length })
+  ingestRouted(batches: RoutedBatch[]): Promise<number> {
+    let size = 0
+    for (const b of batches) size += b.items.length
+    if (size === 0) return Promise.resolve(0)
+    return this.enqueue({ routed: batches, size })
   }
 
-  private enqueue(entry: { items?: AcceptedEvent[]; routed?: RoutedBatch; size: number }): Promise<number> {
+  private enqueue(entry: { items?: AcceptedEvent[]; routed?: RoutedBatch[]; size: number }): Promise<number> {
     return new Promise((resolve, reject) => {
       this.pendingIngest.push({ ...entry, resolve, reject })
       // SQLite has one writer; PostgreSQL overlaps a few transactions (their network round trips).
@@ -164,7 +166,7 @@ export class Pipeline {
           }
           if (unrouted.length > 0) batches.push(await this.router.route(unrouted))
           unrouted = []
-          batches.push(g.routed!)
+          batches.push(...g.routed!)
         }
         if (unrouted.length > 0) batches.push(await this.router.route(unrouted))
         const isNew = await this.router.commit(batches)

@@ -124,7 +124,7 @@ export const ingestionPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = async
       const source = await sourceOf(key)
       const routed = await workerPool.route(text, source.id, now)
       if (routed) {
-        await ctx.pipeline.ingestRouted(routed)
+        await ctx.pipeline.ingestRouted([routed])
         ctx.metrics.received.inc({ source: source.name }, routed.items.length)
         return reply.send({ success: true })
       }
