@@ -126,7 +126,7 @@ export class Pipeline {
    */
   ingestRouted(batches: RoutedBatch[]): Promise<number> {
     let size = 0
-    for (const b of batches) size += b.items.length
+    for (const b of batches) size += b.items.count
     if (size === 0) return Promise.resolve(0)
     return this.enqueue({ routed: batches, size })
   }

@@ -64,17 +64,30 @@ export class Router {
       created.clear()
       seen.clear()
       const now = Date.now()
-      const items = batches.length === 1 ? batches[0].items : batches.flatMap((b) => b.items)
-      const ids = await insertEventRecords(db, items, now)
+      const ids: (number | undefined)[] = []
+      for (const b of batches) for (const id of await insertEventRecords(db, b.items, now)) ids.push(id)
       const samples = new Map<number, string>()
       const received = new Map<number, number>()
-      items.forEach((item, i) => {
-        const eventId = ids[i]
-        if (eventId === undefined) return
-        received.set(item.sourceId, (received.get(item.sourceId) ?? 0) + 1)
-        if (item.sample !== undefined) samples.set(eventId, item.sample)
-        if (item.audience) this.noteAudienceSeen(item.sourceId, item.audience, now, seen)
-      })
+      let offset = 0
+      for (const { items } of batches) {
+        let lastSource = -1
+        let lastAudience = -1
+        for (let i = 0; i < items.count; i++) {
+          if (ids[offset + i] === undefined) continue
+          const sourceId = items.sourceId[i]
+          received.set(sourceId, (received.get(sourceId) ?? 0) + 1)
+          // Consecutive events are mostly about the same audience: noted once per run of them.
+          const a = items.audience[i]
+          if (a >= 0 && (a !== lastAudience || sourceId !== lastSource)) this.noteAudienceSeen(sourceId, items.audiences[a], now, seen)
+          lastSource = sourceId
+          lastAudience = a
+        }
+        for (const sample of items.samples) {
+          const eventId = ids[offset + sample.index]
+          if (eventId !== undefined) samples.set(eventId, sample.text)
+        }
+        offset += items.count
+      }
       const failed = await this.queue(db, batches, ids, now, created)
       await storeEventSamples(db, samples)
       await addTotals(db, [
@@ -107,7 +120,7 @@ export class Router {
         const { partitionKey } = keysOf[b][c.key[i]]
         if (!this.partitionIds.has(partitionKey)) missing.set(partitionKey, c.destinationId[i])
       }
-      offset += items.length
+      offset += items.count
     })
     if (missing.size > 0) {
       const ids = await ensurePartitions(db, [...missing].map(([key, destinationId]) => ({ key, destinationId })))
@@ -138,7 +151,7 @@ export class Router {
         if (!pack) packs.set(partitionId, (pack = { partitionId, destinationId, changes: [], createdAt: now }))
         pack.changes.push({ eventId, mappingId: c.mappingId[i], batchKey: keysOf[b][c.key[i]].batchKey, ids: null, payload: null, json: tails[i] })
       }
-      offset += items.length
+      offset += items.count
     })
     await insertPacks(db, [...packs.values()])
     await insertChanges(db, failed)

@@ -125,7 +125,7 @@ export const ingestionPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = async
       const routed = await workerPool.route(text, source.id, now)
       if (routed) {
         await ctx.pipeline.ingestRouted([routed])
-        ctx.metrics.received.inc({ source: source.name }, routed.items.length)
+        ctx.metrics.received.inc({ source: source.name }, routed.items.count)
         return reply.send({ success: true })
       }
     }

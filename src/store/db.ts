@@ -58,10 +58,15 @@ export function placeholders(count: number, start = 1): string {
 export function* chunks<T>(items: T[], max: number): Generator<T[]> {
   let i = 0
   while (i < items.length) {
-    const left = items.length - i
-    let size = max
-    while (size > left) size = size >= 4 ? Math.floor(size / 4) : 1
+    const size = chunkSize(items.length - i, max)
     yield items.slice(i, i + size)
     i += size
   }
+}
+
+/** The size of the next chunk (see chunks) when `left` items are left. */
+export function chunkSize(left: number, max: number): number {
+  let size = max
+  while (size > left) size = size >= 4 ? Math.floor(size / 4) : 1
+  return size
 }

@@ -292,19 +292,19 @@ class SqliteDb implements Db {
   all<T>(sql: string, params: Param[] = []): Promise<T[]> {
     return this.locked(() => {
       const p = this.root.prepare(sql)
-      return { result: p.stmt.all(...bindValues(p, params)) as T[], wrote: !p.stmt.readonly }
+      return { result: p.stmt.all(bindValues(p, params)) as T[], wrote: !p.stmt.readonly }
     })
   }
   get<T>(sql: string, params: Param[] = []): Promise<T | undefined> {
     return this.locked(() => {
       const p = this.root.prepare(sql)
-      return { result: p.stmt.get(...bindValues(p, params)) as T | undefined, wrote: !p.stmt.readonly }
+      return { result: p.stmt.get(bindValues(p, params)) as T | undefined, wrote: !p.stmt.readonly }
     })
   }
   run(sql: string, params: Param[] = []): Promise<RunResult> {
     return this.locked(() => {
       const p = this.root.prepare(sql)
-      return { result: { changes: p.stmt.run(...bindValues(p, params)).changes }, wrote: !p.stmt.readonly }
+      return { result: { changes: p.stmt.run(bindValues(p, params)).changes }, wrote: !p.stmt.readonly }
     })
   }
   exec(sql: string): Promise<void> {

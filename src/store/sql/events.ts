@@ -4,31 +4,44 @@
  * the insert, so no raw body is ever stored — except a redacted copy of an event that failed, kept
  * as the sample Event Delivery shows (event-samples.ts).
  */
-import { chunks, valuesList, type Db } from '../db.js'
+import { chunkSize, valuesList, type Db } from '../db.js'
 
-export interface EventRecord {
-  sourceId: number
-  messageId: string
-  receivedAt: number
-  type: string
-  name: string | null
-  /** How many changes routing made of it (0: filtered). */
-  changes: number
+/** Event records as columns (a routed batch's items): index i of every column is one event. */
+export interface EventRecords {
+  count: number
+  sourceId: ArrayLike<number>
+  messageId: string[]
+  receivedAt: ArrayLike<number>
+  type: string[]
+  name: (string | null)[]
+  /** How many changes routing made of each (0: filtered). */
+  changes: ArrayLike<number>
 }
 
 const INSERT_CHUNK = 500
+const COLS = 7
 
 /**
  * Inserts event records, routed as of `routedAt`; returns the id of each record that was new, by
- * index into `events` (a duplicate, also within the same call, has none).
+ * index (a duplicate, also within the same call, has none).
  */
-export async function insertEventRecords(db: Db, events: EventRecord[], routedAt: number): Promise<(number | undefined)[]> {
-  const ids: (number | undefined)[] = new Array(events.length)
+export async function insertEventRecords(db: Db, events: EventRecords, routedAt: number): Promise<(number | undefined)[]> {
+  const ids: (number | undefined)[] = new Array(events.count)
   let offset = 0
-  for (const part of chunks(events, INSERT_CHUNK)) {
-    const params: (string | number | null)[] = []
-    for (const e of part) params.push(e.sourceId, e.messageId, e.receivedAt, e.type, e.name, routedAt, e.changes)
-    const insert = `INSERT INTO events (source_id, message_id, received_at, type, name, routed_at, n_changes) VALUES ${valuesList(part.length, 7)}
+  while (offset < events.count) {
+    const size = chunkSize(events.count - offset, INSERT_CHUNK)
+    const params: (string | number | null)[] = new Array(size * COLS)
+    for (let i = 0, p = 0; i < size; i++) {
+      const e = offset + i
+      params[p++] = events.sourceId[e]
+      params[p++] = events.messageId[e]
+      params[p++] = events.receivedAt[e]
+      params[p++] = events.type[e]
+      params[p++] = events.name[e]
+      params[p++] = routedAt
+      params[p++] = events.changes[e]
+    }
+    const insert = `INSERT INTO events (source_id, message_id, received_at, type, name, routed_at, n_changes) VALUES ${valuesList(size, COLS)}
        ON CONFLICT (source_id, message_id) DO NOTHING`
     let byKey: Map<string, number>
     if (db.dialect === 'sqlite') {
@@ -38,9 +51,9 @@ export async function insertEventRecords(db: Db, events: EventRecord[], routedAt
       // back the rows this statement added.
       const before = await maxEventId(db)
       const r = await db.run(insert, params)
-      if (r.changes === part.length && (await maxEventId(db)) === before + part.length) {
-        for (let i = 0; i < part.length; i++) ids[offset + i] = before + 1 + i
-        offset += part.length
+      if (r.changes === size && (await maxEventId(db)) === before + size) {
+        for (let i = 0; i < size; i++) ids[offset + i] = before + 1 + i
+        offset += size
         continue
       }
       const rows = await db.all<{ id: number; source_id: number; message_id: string }>('SELECT id, source_id, message_id FROM events WHERE id > $1', [before])
@@ -49,15 +62,15 @@ export async function insertEventRecords(db: Db, events: EventRecord[], routedAt
       const rows = await db.all<{ id: number; source_id: number; message_id: string }>(`${insert} RETURNING id, source_id, message_id`, params)
       byKey = new Map(rows.map((r) => [`${r.source_id}|${r.message_id}`, Number(r.id)]))
     }
-    part.forEach((e, i) => {
-      const key = `${e.sourceId}|${e.messageId}`
+    for (let i = 0; i < size; i++) {
+      const key = `${events.sourceId[offset + i]}|${events.messageId[offset + i]}`
       const id = byKey.get(key)
       if (id !== undefined) {
         ids[offset + i] = id
         byKey.delete(key) // a second copy in the same call is a duplicate
       }
-    })
-    offset += part.length
+    }
+    offset += size
   }
   return ids
 }
