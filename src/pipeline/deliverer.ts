@@ -9,7 +9,7 @@ import { buildCreateAudienceBody, mappingBodyJson, mappingBodyOf } from '../dest
 import type { Store } from '../store/index.js'
 import { setDestinationStatus } from '../store/sql/config.js'
 import { failedIdentities, insertChanges, resolveFailed, type NewChange } from '../store/sql/changes.js'
-import { actionOf, settlePositions } from '../store/sql/queue-packs.js'
+import { actionOf, identityOfTail, settlePositions } from '../store/sql/queue-packs.js'
 import { OpenQueue } from './open-queue.js'
 import {
   claimPartition,
@@ -210,9 +210,11 @@ export class Deliverer {
 /** Dead letters of the partition whose identifiers a delivered change just set again: replay would undo that. */
 async function resolveDeadLetters(db: Db, deadLetters: Map<string, number[]>, plan: BatchPlan, requestRef: number): Promise<void> {
   for (const c of plan.send) {
-    const ids = deadLetters.get(c.identity)
+    if (!c.ids) continue
+    const identity = identityOfTail(c.batchKey, c.tail)
+    const ids = deadLetters.get(identity)
     if (!ids) continue
-    deadLetters.delete(c.identity)
+    deadLetters.delete(identity)
     await resolveFailed(db, ids, `a later ${actionOf(c.batchKey)} of the same identifiers was delivered (request #${requestRef})`)
   }
 }

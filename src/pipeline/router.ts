@@ -12,7 +12,7 @@ import { storeEventSamples } from '../store/sql/event-samples.js'
 import { addTotals, type TotalsDelta } from '../store/sql/outcome-totals.js'
 import { addPending, ensurePartitions } from '../store/sql/partitions.js'
 import { insertChanges, type NewChange } from '../store/sql/changes.js'
-import { insertPacks, type NewPack } from '../store/sql/queue-packs.js'
+import { insertPacks, PackBody, type NewPack } from '../store/sql/queue-packs.js'
 import type { AutoConnector } from './auto-connect.js'
 import type { QualityCounters } from './quality.js'
 import { routeBatch, STATUSES, type AcceptedEvent, type RoutedBatch } from './route-batch.js'
@@ -148,8 +148,8 @@ export class Router {
         }
         const partitionId = partitionIds[c.key[i]]
         let pack = packs.get(partitionId)
-        if (!pack) packs.set(partitionId, (pack = { partitionId, destinationId, changes: [], createdAt: now }))
-        pack.changes.push({ eventId, mappingId: c.mappingId[i], batchKey: keysOf[b][c.key[i]].batchKey, ids: null, payload: null, json: tails[i] })
+        if (!pack) packs.set(partitionId, (pack = { partitionId, destinationId, body: new PackBody(), createdAt: now }))
+        pack.body.add(eventId, c.mappingId[i], keysOf[b][c.key[i]].batchKey, tails[i])
       }
       offset += items.count
     })
@@ -157,7 +157,7 @@ export class Router {
     await insertChanges(db, failed)
     for (const [pid, pack] of [...packs].sort((a, b) => a[0] - b[0])) {
       const batchSize = this.table.destination(pack.destinationId)?.destination.batchSize ?? 10000
-      await addPending(db, pid, pack.changes.length, batchSize, now, this.opts.windowMs)
+      await addPending(db, pid, pack.body.count, batchSize, now, this.opts.windowMs)
     }
     return failedPer
   }

@@ -1,5 +1,5 @@
 import type { Db, Dialect } from './db.js'
-import { encodePack, insertPacks } from './sql/queue-packs.js'
+import { encodePack, insertPacks, PackBody } from './sql/queue-packs.js'
 import { packChangeOfRow } from './sql/changes.js'
 
 /**
@@ -232,7 +232,7 @@ async function movePendingChangesIntoPacks(db: Db): Promise<void> {
         partitionId: Number(p),
         destinationId: Number(rows[0].destination_id),
         createdAt: Number(rows[0].created_at),
-        changes: rows.map(packChangeOfRow)
+        body: PackBody.of(rows.map(packChangeOfRow))
       }])
     }
   }

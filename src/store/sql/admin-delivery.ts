@@ -4,7 +4,7 @@
  */
 import { chunks, placeholders, type Db } from '../db.js'
 import { bucketTotals } from './outcome-totals.js'
-import { identityOf, insertPacks, openChangesOfPartition } from './queue-packs.js'
+import { identityOf, insertPacks, openChangesOfPartition, PackBody } from './queue-packs.js'
 import { packChangeOfRow } from './changes.js'
 
 export interface BucketCounts {
@@ -262,7 +262,7 @@ export async function replayDeadLetters(db: Db, destinationId: number, ids: numb
         partitionId,
         destinationId,
         createdAt: now,
-        changes: list.map(packChangeOfRow)
+        body: PackBody.of(list.map(packChangeOfRow))
       }])
       for (const part of chunks(list.map((r) => Number(r.id)), 500)) await t.run(`DELETE FROM changes WHERE id IN (${placeholders(part.length)})`, part)
       await t.run('UPDATE partitions SET pending = pending + $2, ready_at = $3 WHERE id = $1', [partitionId, list.length, now])

@@ -29,7 +29,7 @@ export interface PackChange {
 export interface NewPack {
   partitionId: number
   destinationId: number
-  changes: PackChange[]
+  body: PackBody
   createdAt: number
 }
 
@@ -76,23 +76,50 @@ export function rowTail(c: Pick<PackChange, 'batchKey' | 'ids' | 'payload'>): st
   return c.ids ? jsonItems(c.ids) : ''
 }
 
+/**
+ * A pack's body, written as its changes are added: routing adds them by the thousand, straight from
+ * its columns, without an object per change.
+ */
+export class PackBody {
+  private readonly keys: string[] = []
+  private readonly keyIndex = new Map<string, number>()
+  private readonly rows: string[] = []
+  firstEventId: number | null = null
+  lastEventId: number | null = null
+
+  static of(changes: PackChange[]): PackBody {
+    const body = new PackBody()
+    for (const c of changes) body.add(c.eventId, c.mappingId, c.batchKey, c.json ?? rowTail(c))
+    return body
+  }
+
+  get count(): number {
+    return this.rows.length
+  }
+
+  /** `tail`: the change's rowTail. */
+  add(eventId: number | null, mappingId: number | null, batchKey: string, tail: string): void {
+    let k = this.keyIndex.get(batchKey)
+    if (k === undefined) {
+      k = this.keys.length
+      this.keys.push(batchKey)
+      this.keyIndex.set(batchKey, k)
+    }
+    this.rows.push(tail === '' ? `${eventId},${mappingId},${k}` : `${eventId},${mappingId},${k},${tail}`)
+    if (eventId !== null) {
+      if (this.firstEventId === null || eventId < this.firstEventId) this.firstEventId = eventId
+      if (this.lastEventId === null || eventId > this.lastEventId) this.lastEventId = eventId
+    }
+  }
+
+  text(): string {
+    return `${JSON.stringify(this.keys)}\n${this.rows.join('\n')}`
+  }
+}
+
 /** A pack body (changes routed elsewhere bring their row tails already written). */
 export function encodePack(changes: PackChange[]): string {
-  const keys: string[] = []
-  const keyIndex = new Map<string, number>()
-  const rows: string[] = new Array(changes.length)
-  for (let i = 0; i < changes.length; i++) {
-    const c = changes[i]
-    let k = keyIndex.get(c.batchKey)
-    if (k === undefined) {
-      k = keys.length
-      keys.push(c.batchKey)
-      keyIndex.set(c.batchKey, k)
-    }
-    const tail = c.json ?? rowTail(c)
-    rows[i] = `${c.eventId},${c.mappingId},${k}${tail === '' ? '' : ',' + tail}`
-  }
-  return `${JSON.stringify(keys)}\n${rows.join('\n')}`
+  return PackBody.of(changes).text()
 }
 
 const numberOrNull = (text: string): number | null => (text === 'null' ? null : Number(text))
@@ -156,25 +183,13 @@ export function openChangesOf(row: PackRow): OpenChange[] {
   return out
 }
 
-function eventRange(changes: PackChange[]): [number | null, number | null] {
-  let min: number | null = null
-  let max: number | null = null
-  for (const c of changes) {
-    if (c.eventId === null) continue
-    if (min === null || c.eventId < min) min = c.eventId
-    if (max === null || c.eventId > max) max = c.eventId
-  }
-  return [min, max]
-}
-
 const COLS = 8
 /** Queues packs (one multi-row statement per 50). */
 export async function insertPacks(db: Db, packs: NewPack[]): Promise<void> {
-  for (const part of chunks(packs.filter((p) => p.changes.length > 0), 50)) {
+  for (const part of chunks(packs.filter((p) => p.body.count > 0), 50)) {
     const params: (string | number | null)[] = []
-    for (const p of part) {
-      const [first, last] = eventRange(p.changes)
-      params.push(p.partitionId, p.destinationId, first, last, p.changes.length, p.changes.length, encodePack(p.changes), p.createdAt)
+    for (const { partitionId, destinationId, body, createdAt } of part) {
+      params.push(partitionId, destinationId, body.firstEventId, body.lastEventId, body.count, body.count, body.text(), createdAt)
     }
     await db.run(
       `INSERT INTO queue_packs (partition_id, destination_id, first_event_id, last_event_id, n, open, body, created_at) VALUES ${valuesList(part.length, COLS)}`,
