@@ -68,7 +68,11 @@ export class RoutePool {
     if (this.started) return
     this.started = true
     for (let i = 0; i < this.size; i++) {
-      const w: PoolWorker = { worker: startWorker(import.meta.url, './route-pool-worker', undefined), pending: new Map() }
+      // A young generation of 24 MB (V8's default is 48 on 64 bits: two 16 MB semi-spaces and
+      // room for large objects): a request body's garbage is a few MB, and each worker's unused
+      // young generation is resident memory of serve (with 1,000,000 queued: 300 → 264 MB measured).
+      const worker = startWorker(import.meta.url, './route-pool-worker', undefined, { resourceLimits: { maxYoungGenerationSizeMb: 24 } })
+      const w: PoolWorker = { worker, pending: new Map() }
       // The HTTP server keeps the process alive while requests wait; an idle worker must not.
       w.worker.unref()
       w.worker.on('message', (reply: RoutePoolReply) => {

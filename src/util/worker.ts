@@ -4,17 +4,17 @@
  * worker threads on Node 20.
  */
 import { availableParallelism } from 'node:os'
-import { Worker } from 'node:worker_threads'
+import { Worker, type WorkerOptions } from 'node:worker_threads'
 import { extname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 /** `name` is the module's path relative to `callerUrl` without its extension (`./route-worker`). */
-export function startWorker(callerUrl: string, name: string, workerData: unknown): Worker {
+export function startWorker(callerUrl: string, name: string, workerData: unknown, options: Pick<WorkerOptions, 'resourceLimits'> = {}): Worker {
   const fromSources = extname(fileURLToPath(callerUrl)) === '.ts'
   const url = new URL(`${name}${fromSources ? '.ts' : '.js'}`, callerUrl)
-  if (!fromSources) return new Worker(url, { workerData })
+  if (!fromSources) return new Worker(url, { ...options, workerData })
   const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(url.href)}) })`
-  return new Worker(boot, { eval: true, workerData })
+  return new Worker(boot, { ...options, eval: true, workerData })
 }
 
 /**
