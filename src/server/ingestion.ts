@@ -94,9 +94,8 @@ export const ingestionPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = async
     return sourceOf(basicKey(request) ?? (typeof body.writeKey === 'string' ? body.writeKey : undefined))
   }
 
-  async function accept(source: Source, events: SegmentEvent[], now = Date.now()): Promise<void> {
-    const receivedAt = new Date(now).toISOString()
-    for (const e of events) e.receivedAt = receivedAt
+  /** `events` are stamped with `receivedAt` (the ISO form of `now`) already. */
+  async function accept(source: Source, events: SegmentEvent[], now: number): Promise<void> {
     await ctx.pipeline.ingest(source.id, events, now)
     ctx.metrics.received.inc({ source: source.name }, events.length)
   }
@@ -106,7 +105,10 @@ export const ingestionPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = async
     if (!isObject(body)) throw new IngestError(400, 'the request body must be a JSON object (one event)')
     const source = await authenticate(request, body)
     if (body.type !== undefined && body.type !== typeHint) throw new IngestError(400, `"type" is ${JSON.stringify(body.type)} but this endpoint takes ${typeHint} calls`)
-    await accept(source, [checkOne(body, typeHint, '')])
+    const now = Date.now()
+    const event = checkOne(body, typeHint, '')
+    event.receivedAt = new Date(now).toISOString()
+    await accept(source, [event], now)
     return reply.send({ success: true })
   }
   const eventLimit = { bodyLimit: MAX_EVENT_BYTES + 1024 }
@@ -163,7 +165,10 @@ export const ingestionPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = async
       })
     }
     if (events.length === 0) throw new IngestError(400, 'nothing to do: "add" and "remove" are both empty')
-    await accept(source, events)
+    const now = Date.now()
+    const receivedAt = new Date(now).toISOString()
+    for (const e of events) e.receivedAt = receivedAt
+    await accept(source, events, now)
     return reply.send({ success: true, accepted: events.length })
   })
 }
