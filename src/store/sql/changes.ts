@@ -104,17 +104,25 @@ async function outcomesOf(db: Db, rows: { id: number; n: number }[]): Promise<Ma
   return out
 }
 
-/** Per-event outcome over events with id > `afterEventId`: what `send` reports. */
+/**
+ * Per-event outcome over events with id > `afterEventId`: what `send` reports. Counted, not read
+ * event by event (that cost ~6% of a 100,000-event send): failed and pending events are few, and
+ * found by their changes; every other event with changes was delivered.
+ */
 export async function eventOutcomes(db: Db, afterEventId: number): Promise<{ received: number; delivered: number; failed: number; pending: number; filtered: number }> {
-  const totals = { received: 0, delivered: 0, failed: 0, pending: 0, filtered: 0 }
-  let after = afterEventId
-  for (;;) {
-    const rows = await db.all<{ id: number; n: number }>(`SELECT e.id, ${N_CHANGES} AS n FROM events e WHERE e.id > $1 ORDER BY e.id LIMIT 20000`, [after])
-    if (rows.length === 0) return totals
-    totals.received += rows.length
-    for (const o of (await outcomesOf(db, rows)).values()) totals[o]++
-    after = Number(rows[rows.length - 1].id)
-  }
+  const counts = await db.get<{ received: number; filtered: number | null; last: number | null }>(
+    `SELECT COUNT(*) AS received, SUM(CASE WHEN n = 0 THEN 1 ELSE 0 END) AS filtered, MAX(id) AS last
+     FROM (SELECT e.id, ${N_CHANGES} AS n FROM events e WHERE e.id > $1) AS recorded`,
+    [afterEventId]
+  )
+  const received = Number(counts?.received ?? 0)
+  const filtered = Number(counts?.filtered ?? 0)
+  if (received === 0) return { received, delivered: 0, failed: 0, pending: 0, filtered }
+  const failed = new Set<number>()
+  for (const r of await db.all<{ e: number }>(`SELECT DISTINCT event_id AS e FROM changes WHERE event_id > $1 AND status = 'failed'`, [afterEventId])) failed.add(Number(r.e))
+  const pending = new Set<number>()
+  for (const c of await openChangesOfEvents(db, afterEventId + 1, Number(counts!.last))) if (!failed.has(c.eventId!)) pending.add(c.eventId!)
+  return { received, delivered: received - filtered - failed.size - pending.size, failed: failed.size, pending: pending.size, filtered }
 }
 
 /** The failures of a run, grouped by reason: what `send` prints to stderr. */
