@@ -13,3 +13,37 @@ test('jsonItems writes JSON.stringify(array) without its brackets', () => {
   for (const l of lists) assert.equal(jsonItems(l), JSON.stringify(l).slice(1, -1))
   assert.equal(jsonItems([undefined]), JSON.stringify([undefined]).slice(1, -1))
 })
+
+test('jsonBytesBound is never below the serialised size, and stops early past its limit', async () => {
+  const { jsonBytesBound } = await import('../../src/util/json.js')
+  const exact = (v: unknown) => Buffer.byteLength(JSON.stringify(v))
+  const values: unknown[] = [
+    null, true, false, 0, -0, 1e21, -1.7976931348623157e308, 5e-324, -2.2250738585072014e-308, 0.0000012345678901234567, -123456789012345680000,
+    '', '"', '\\', '\n\u0000\u001f', '\ud800', '😀', '\u2028é', 'plain', [], {}, [null, [[]], {}], { '': '', 'k"\n': ['\u0001', 1e-7] },
+    JSON.parse('{"a":{"b":[1,2,{"c":"\\u00e9\\u0000"}]},"d":1e308}')
+  ]
+  // Random JSON values over the cases that escape or expand.
+  let seed = 7
+  const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % n)
+  const pieces = ['a', '"', '\\', '\n', '\u0007', 'é', '😀', '\ud800', '\u2028', ' ']
+  const gen = (depth: number): unknown => {
+    switch (rnd(depth > 3 ? 4 : 6)) {
+      case 0: { let s = ''; for (let k = rnd(20); k > 0; k--) s += pieces[rnd(pieces.length)]; return s }
+      case 1: return [1, -1e21, 123.456e-10, 0.1, 2 ** 53, -1.5e300][rnd(6)]
+      case 2: return [true, false, null][rnd(3)]
+      case 3: return ''
+      case 4: return Array.from({ length: rnd(4) }, () => gen(depth + 1))
+      default: return Object.fromEntries(Array.from({ length: rnd(4) }, () => [pieces[rnd(pieces.length)] + rnd(9), gen(depth + 1)]))
+    }
+  }
+  for (let i = 0; i < 3000; i++) values.push(gen(0))
+  for (const v of values) assert.ok(jsonBytesBound(v, Infinity) >= exact(v), JSON.stringify(v))
+  // Past the limit it stops: a cycle ends, a deep value reports Infinity.
+  const cyclic: Record<string, unknown> = { a: 'x' }
+  cyclic.self = cyclic
+  assert.ok(jsonBytesBound(cyclic, 1000) > 1000)
+  let deep: unknown = 1
+  for (let i = 0; i < 2000; i++) deep = [deep]
+  assert.equal(jsonBytesBound(deep, Infinity), Infinity)
+  assert.equal(jsonBytesBound({ u: undefined }, 100), Infinity, 'not from JSON: left to serialising')
+})
