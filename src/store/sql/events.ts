@@ -22,6 +22,21 @@ const INSERT_CHUNK = 500
 const COLS = 7
 
 /**
+ * The insert of `rows` rows, the same string each time: the driver finds its prepared statement by
+ * the text, and a text built anew (7 KB for 500 rows) is hashed anew on every call.
+ */
+const insertSqls = new Map<number, string>()
+function insertSql(rows: number): string {
+  let sql = insertSqls.get(rows)
+  if (sql === undefined) {
+    sql = `INSERT INTO events (source_id, message_id, received_at, type, name, routed_at, n_changes) VALUES ${valuesList(rows, COLS)}
+       ON CONFLICT (source_id, message_id) DO NOTHING`
+    insertSqls.set(rows, sql) // a few sizes: the chunk ladder (chunkSize)
+  }
+  return sql
+}
+
+/**
  * Inserts event records, routed as of `routedAt`; returns the id of each record that was new, by
  * index (a duplicate, also within the same call, has none).
  */
@@ -41,8 +56,7 @@ export async function insertEventRecords(db: Db, events: EventRecords, routedAt:
       params[p++] = routedAt
       params[p++] = events.changes[e]
     }
-    const insert = `INSERT INTO events (source_id, message_id, received_at, type, name, routed_at, n_changes) VALUES ${valuesList(size, COLS)}
-       ON CONFLICT (source_id, message_id) DO NOTHING`
+    const insert = insertSql(size)
     let byKey: Map<string, number>
     if (db.dialect === 'sqlite') {
       // SQLite gives a new row the largest id + 1, row after row, and this transaction is the only
