@@ -95,8 +95,8 @@ const readInWorker = (handle: RouteWorkerHandle): Reader => (file, sourceId, pip
         return
       }
       ended = true
-      if (m.error !== undefined) problem(`cannot read events from ${file}: ${m.error}`)
-      void commits.then(() => (failed !== undefined ? reject(failed) : resolve()))
+      const error = failed ?? (m.error !== undefined ? new Error(m.error) : undefined)
+      void commits.then(() => (error !== undefined ? reject(error) : resolve()))
     })
     // A worker that dies before its last message: what it handed over is committed, then the run fails.
     void handle.stopped.then((err) => {
@@ -134,8 +134,11 @@ async function sendWith(opts: SendOptions, started: number, routeWorker: RouteWo
 
     const tally: Tally = { lines: 0, accepted: 0 }
     let invalid = 0
+    // A line that is no event (counted among the lines read), or the input that could not be read (not a line).
+    let invalidLines = 0
     const problem = (p: string) => {
       invalid++
+      invalidLines++
       printError(p)
     }
     try {
@@ -145,7 +148,8 @@ async function sendWith(opts: SendOptions, started: number, routeWorker: RouteWo
       const read = routeWorker && !pipeline.table.autoConnecting() ? readInWorker(routeWorker) : readInThread
       await read(opts.events, source.id, pipeline, problem, tally)
     } catch (e) {
-      problem(`cannot read events from ${opts.events}: ${(e as Error).message}`)
+      invalid++
+      printError(`cannot read events from ${opts.events}: ${(e as Error).message}`)
     }
 
     pipeline.flushAll()
@@ -161,7 +165,7 @@ async function sendWith(opts: SendOptions, started: number, routeWorker: RouteWo
       durationMs: Date.now() - started,
       invalid,
       filtered: outcome.filtered,
-      duplicates: tally.lines - invalid - tally.accepted,
+      duplicates: tally.lines - invalidLines - tally.accepted,
       configProblems: applied.problems.length
     }
     process.stdout.write(JSON.stringify(summary) + '\n')

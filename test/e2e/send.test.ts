@@ -278,6 +278,15 @@ test('bad input: each problem is named, and the other events still go through', 
   assert.deepEqual((await members(aud.audience_id)).EMAIL_SHA256, recommendedHashes(ps).EMAIL_SHA256, 'the valid events reached TikTok')
 })
 
+test('bad input: an events file that cannot be read is named, counted once as invalid, and no line is taken for a duplicate', async () => {
+  for (const workers of ['0', '1']) {
+    const r = await runCli(['send', '--config', write('unreadable.yaml', nativeConfig()), '--events', join(dir, 'no-such-file.ndjson')], { env: { ...env(), TTA_ROUTE_WORKERS: workers } })
+    assert.equal(r.code, 1, `TTA_ROUTE_WORKERS=${workers}`)
+    assert.match(r.stderr, /cannot read events from .*no-such-file\.ndjson: ENOENT/)
+    assert.deepEqual([r.summary?.received, r.summary?.invalid, r.summary?.failed, r.summary?.duplicates], [0, 1, 1, 0], `TTA_ROUTE_WORKERS=${workers}`)
+  }
+})
+
 test('bad input: an unusable config file is refused with exit 2 and names the problem', async () => {
   const r = await runCli(['send', '--config', write('unusable.yaml', 'destinations:\n  - name: x\n    mode: hybrid\n    batchSize: 20000\n'), '--events', write('none.ndjson', '')], { env: env() })
   assert.equal(r.code, 2)
