@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startServe, type ServeProcess } from '../test/helpers/serve.js'
 import { AUDIENCE_KEY, createAudience, nativeConfigYaml, startBenchEmulator } from './lib/scenario.js'
-import { fmtInt, fmtMb, isMain, lastJsonLine, margin, procMemory, runNode, size, withPgDatabase, withTempDir, type Measurement } from './lib/util.js'
+import { builtCli, fmtInt, fmtMb, isMain, lastJsonLine, margin, procMemory, runNode, size, withPgDatabase, withTempDir, type Measurement } from './lib/util.js'
 
 export interface IngestionResult {
   database: 'sqlite' | 'postgres'
@@ -36,7 +36,7 @@ async function measureOne(database: 'sqlite' | 'postgres', dir: string, database
   try {
     const audienceId = await createAudience(emu.apiUrl, `bench ingestion ${database}`)
     writeFileSync(config, nativeConfigYaml({ writeKey, audiences: [{ key: AUDIENCE_KEY, externalAudienceId: audienceId }] }))
-    serve = await startServe(['--config', config], { DATABASE_URL: databaseUrl, TIKTOK_API_URL: emu.apiUrl, TIKTOK_APP_ID: '', ADMIN_PASSWORD: 'bench', LOG_LEVEL: 'warn' }, 60_000)
+    serve = await startServe(['--config', config], { DATABASE_URL: databaseUrl, TIKTOK_API_URL: emu.apiUrl, TIKTOK_APP_ID: '', ADMIN_PASSWORD: 'bench', LOG_LEVEL: 'warn' }, 60_000, builtCli())
     const pid = serve.pid
     let peakRss = 0
     const sampler = setInterval(() => (peakRss = Math.max(peakRss, procMemory(pid)?.rss ?? 0)), 200)

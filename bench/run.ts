@@ -125,7 +125,7 @@ ${table}
    not timed. The reference does no durable queueing at all, so the ratio is conservative for us.
 3. **Limit** — JSON.parse of each NDJSON line plus SHA-256 of its three identifiers (email normalised the
    Segment way), one thread, lines in memory: what any implementation pays per event.
-4. **Ingestion** — \`serve\` (child, native destination with its audience connected, delivery running
+4. **Ingestion** — \`serve\` (child, the compiled CLI like every \`serve\` below; native destination with its audience connected, delivery running
    to the standalone emulator in the benchmark process, as for the pipeline) receiving \`/v1/batch\`
    requests of 100 events from autocannon in a separate child process, unique messageIds per request.
    Events/s counts acknowledged events; latencies are per request. PostgreSQL on 127.0.0.1 in a fresh

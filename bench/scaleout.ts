@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { startServe, type ServeProcess } from '../test/helpers/serve.js'
 import { basicAuth, batchBody, createAudience, emailMembers, nativeConfigYaml, startBenchEmulator } from './lib/scenario.js'
-import { fmtInt, isMain, size, waitFor, withPgDatabase, withTempDir, type Measurement } from './lib/util.js'
+import { builtCli, fmtInt, isMain, size, waitFor, withPgDatabase, withTempDir, type Measurement } from './lib/util.js'
 
 const AUDIENCES = 6
 const EVENTS_PER_POST = 500
@@ -27,8 +27,8 @@ async function measureProcesses(processes: number, dir: string): Promise<number>
       const serves: ServeProcess[] = []
       try {
         const env = { DATABASE_URL: databaseUrl, TIKTOK_API_URL: emu.apiUrl, ADMIN_PASSWORD: 'bench', LOG_LEVEL: 'warn' }
-        serves.push(await startServe(['--config', config], env, 60_000)) // the first applies the config and migrations alone
-        for (let p = 1; p < processes; p++) serves.push(await startServe([], env, 60_000))
+        serves.push(await startServe(['--config', config], env, 60_000, builtCli())) // the first applies the config and migrations alone
+        for (let p = 1; p < processes; p++) serves.push(await startServe([], env, 60_000, builtCli()))
         const started = performance.now()
         let next = 0
         let post = 0

@@ -15,7 +15,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { startServe, type ServeProcess } from '../../test/helpers/serve.js'
 import { AUDIENCE_KEY, basicAuth, batchBody, createAudience, nativeConfigYaml, startBenchEmulator } from './scenario.js'
-import { procMemory, size, waitFor, withTempDir } from './util.js'
+import { builtCli, procMemory, size, waitFor, withTempDir } from './util.js'
 
 export interface BacklogResult {
   events: number
@@ -53,7 +53,7 @@ async function backlog(): Promise<BacklogResult> {
     try {
       const audienceId = await createAudience(emu.apiUrl, 'bench backlog')
       writeFileSync(config, nativeConfigYaml({ writeKey, audiences: [{ key: AUDIENCE_KEY, externalAudienceId: audienceId }], delivery: { retryBaseMs: 200, retryMaxMs: 1000 } }))
-      serve = await startServe(['--config', config], { DATABASE_URL: `sqlite:${dbFile}`, TIKTOK_API_URL: emu.apiUrl, TIKTOK_APP_ID: '', ADMIN_PASSWORD: 'bench', LOG_LEVEL: 'warn' }, 60_000)
+      serve = await startServe(['--config', config], { DATABASE_URL: `sqlite:${dbFile}`, TIKTOK_API_URL: emu.apiUrl, TIKTOK_APP_ID: '', ADMIN_PASSWORD: 'bench', LOG_LEVEL: 'warn' }, 60_000, builtCli())
       const { url, pid } = serve
       const faults = `${emu.url}/_emulator/faults`
       const hold = await fetch(faults, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ rules: [{ path: '/segment/mapping/', httpStatus: 503 }] }) })

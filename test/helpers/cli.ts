@@ -20,8 +20,10 @@ export interface CliResult {
   summary?: Record<string, number>
 }
 
-export function spawnCli(args: string[], env: Record<string, string | undefined> = {}): ChildProcess {
-  return spawn(process.execPath, [...NODE_FLAGS, '--import', 'tsx', MAIN, ...args], {
+/** `compiledCli`: run that compiled entry point (dist/cli/main.js, as benchmarks do) instead of the sources through tsx. */
+export function spawnCli(args: string[], env: Record<string, string | undefined> = {}, compiledCli?: string): ChildProcess {
+  const entry = compiledCli ? [compiledCli] : ['--import', 'tsx', MAIN]
+  return spawn(process.execPath, [...NODE_FLAGS, ...entry, ...args], {
     cwd: ROOT,
     env: { ...process.env, LOG_LEVEL: 'warn', ...env },
     stdio: ['pipe', 'pipe', 'pipe']

@@ -21,8 +21,9 @@ process.on('exit', () => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
 })
 
-export async function startServe(args: string[], env: Record<string, string | undefined>, timeoutMs = 30_000): Promise<ServeProcess> {
-  const child = spawnCli(['serve', '--port', '0', ...args], { PUBLIC_URL: '', HOST: '127.0.0.1', ...env })
+/** `compiledCli`: see spawnCli (benchmarks run the compiled CLI, as users do; tests run the sources). */
+export async function startServe(args: string[], env: Record<string, string | undefined>, timeoutMs = 30_000, compiledCli?: string): Promise<ServeProcess> {
+  const child = spawnCli(['serve', '--port', '0', ...args], { PUBLIC_URL: '', HOST: '127.0.0.1', ...env }, compiledCli)
   children.add(child)
   child.stdin!.end()
   let out = ''
