@@ -133,11 +133,10 @@ async function sendWith(opts: SendOptions, started: number, routeWorker: RouteWo
     const firstEventId = await maxEventId(store.db)
 
     const tally: Tally = { lines: 0, accepted: 0 }
-    let invalid = 0
-    // A line that is no event (counted among the lines read), or the input that could not be read (not a line).
+    // Lines that are no event (counted among the lines read); the input that could not be read is no line.
     let invalidLines = 0
+    let unreadable = 0
     const problem = (p: string) => {
-      invalid++
       invalidLines++
       printError(p)
     }
@@ -148,13 +147,14 @@ async function sendWith(opts: SendOptions, started: number, routeWorker: RouteWo
       const read = routeWorker && !pipeline.table.autoConnecting() ? readInWorker(routeWorker) : readInThread
       await read(opts.events, source.id, pipeline, problem, tally)
     } catch (e) {
-      invalid++
+      unreadable++
       printError(`cannot read events from ${opts.events}: ${(e as Error).message}`)
     }
 
     pipeline.flushAll()
     await pipeline.whenIdle(10) // a one-shot run ends as soon as it can: a cheap count every 10 ms
 
+    const invalid = invalidLines + unreadable
     const outcome = await eventOutcomes(store.db, firstEventId)
     for (const r of await failureReasons(store.db, firstEventId)) printError(`failed (${r.n}): ${r.error}`)
     const summary: SendSummary = {
