@@ -81,6 +81,8 @@ export class Deliverer {
     let firstFailureAt = lease.first_failure_at
     const queue = new OpenQueue(this.store.db, lease.id)
     let deadLetters = await failedIdentities(this.store.db, lease.id)
+    // The next request, prepared while TikTok handled the previous one (see `prepareAhead`).
+    let ahead: PreparedRequest | undefined
     for (;;) {
       const routed = this.table.destination(lease.destination_id)
       if (!routed || routed.destination.status !== 'active' || !routed.destination.enabled) {
@@ -88,12 +90,18 @@ export class Deliverer {
         return
       }
       const dest = routed.destination
-      const rows = await queue.read(Math.max(dest.batchSize * 2, 1000))
-      if (rows.length === 0) {
-        await releasePartition(this.store.db, lease.id, this.owner)
-        return
+      let prepared = ahead?.dest === dest ? ahead : undefined // not when the configuration changed meanwhile
+      ahead = undefined
+      if (!prepared) {
+        const rows = await queue.read(readWindow(dest.batchSize))
+        if (rows.length === 0) {
+          await releasePartition(this.store.db, lease.id, this.owner)
+          return
+        }
+        prepared = prepareRequest(planBatch(rows, dest.batchSize), lease.key, dest)
       }
-      const plan = planBatch(rows, dest.batchSize)
+      const { plan } = prepared
+      queue.hold(plan.send, plan.superseded)
       const client = this.tiktok.withToken(dest.accessToken ?? undefined)
       await this.limiter.take()
       const sentAt = Date.now()
@@ -107,7 +115,14 @@ export class Deliverer {
           exchange = r.exchange
           createdAudienceId = r.data.audience_id
         } else {
-          exchange = await client.segmentMapping(mappingBody(plan, lease.key))
+          const answer = client.segmentMapping(prepared.mapping!)
+          // Awaited before anything else: a rejection must find its handler (no await in between).
+          const next = this.prepareAhead(queue, lease.key, dest)
+          try {
+            exchange = await answer
+          } finally {
+            ahead = await next
+          }
         }
       } catch (err) {
         if (!(err instanceof TikTokError)) throw err
@@ -173,6 +188,29 @@ export class Deliverer {
     }
   }
 
+  /**
+   * The request after the one in flight, planned and written while TikTok handles that one, so that
+   * the partition's requests follow each other without our planning between them (one partition is
+   * sent one request at a time, in order). Only a full batch, or any batch once input is complete
+   * (`flushAll`): a partial one is planned after the answer, with what was queued meanwhile. It
+   * assumes the request in flight succeeds; if not, the drain stops (retry, pause) or settles that
+   * request's changes as failed, and the plan still holds. Never throws: without it the next
+   * request is planned as usual.
+   */
+  private async prepareAhead(queue: OpenQueue, partitionKey: string, dest: RoutedDestination): Promise<PreparedRequest | undefined> {
+    try {
+      // One turn of the event loop first: the request in flight gets written out before this work.
+      await new Promise((resolve) => setImmediate(resolve))
+      const rows = await queue.read(readWindow(dest.batchSize))
+      if (rows.length === 0) return undefined
+      const plan = planBatch(rows, dest.batchSize)
+      if (plan.send.length < dest.batchSize && !this.flushAll) return undefined
+      return prepareRequest(plan, partitionKey, dest)
+    } catch {
+      return undefined
+    }
+  }
+
   /** Settles a batch as failed: its changes become dead letters. False when the partition's lease was lost meanwhile. */
   private async failBatch(lease: PartitionLease, plan: BatchPlan, record: RequestRecord, reason: string, failure: TikTokError, attempts: number): Promise<boolean> {
     const now = Date.now()
@@ -205,6 +243,24 @@ export class Deliverer {
     this.events.onRequest?.({ ...record, outcome: 'failed' })
     return stillOurs
   }
+}
+
+type RoutedDestination = NonNullable<ReturnType<RoutingTable['destination']>>['destination']
+
+/** A planned request and its body (membership changes), for the destination as configured when it was planned. */
+interface PreparedRequest {
+  plan: BatchPlan
+  dest: RoutedDestination
+  mapping?: ReturnType<typeof mappingBody>
+}
+
+/** How many open changes a plan looks at: twice a batch, so that a change superseded a batch later is not sent. */
+function readWindow(batchSize: number): number {
+  return Math.max(batchSize * 2, 1000)
+}
+
+function prepareRequest(plan: BatchPlan, partitionKey: string, dest: RoutedDestination): PreparedRequest {
+  return { plan, dest, mapping: plan.batchKey === 'create' ? undefined : mappingBody(plan, partitionKey) }
 }
 
 /** Dead letters of the partition whose identifiers a delivered change just set again: replay would undo that. */

@@ -14,6 +14,8 @@ import { toQueued, type QueuedChange } from './batch-plan.js'
 
 export class OpenQueue {
   private rows: QueuedChange[] = []
+  /** Ids of rows sent in a request whose answer is awaited: still open, not to be planned again. */
+  private readonly inFlight = new Set<number>()
   private lastPack = 0
   private nextId = 1
 
@@ -22,18 +24,29 @@ export class OpenQueue {
     private readonly partitionId: number
   ) {}
 
-  /** At least `window` open changes in order when the queue holds that many. */
+  /** At least `window` open changes in order, not in flight, when the queue holds that many. */
   async read(window: number): Promise<QueuedChange[]> {
-    if (this.rows.length >= window) return this.rows
+    const free = this.rows.length - this.inFlight.size
+    if (free >= window) return this.free()
+    // Rows in flight stay held: their packs are still open and must not come back as late packs.
     const held = new Set(this.rows.map((c) => c.pack))
     const late = this.lastPack > 0 ? await fetchPacksBelow(this.db, this.partitionId, this.lastPack, held) : []
-    const next = await fetchOpenPacks(this.db, this.partitionId, this.lastPack, window - this.rows.length)
+    const next = await fetchOpenPacks(this.db, this.partitionId, this.lastPack, window - free)
     this.add(late)
     this.add(next)
     if (next.length > 0) this.lastPack = Number(next[next.length - 1].id)
     // Late packs go before everything read after them (ids order the queue).
     if (late.length > 0) this.rows.sort((a, b) => a.pack - b.pack || a.at - b.at)
-    return this.rows
+    return this.free()
+  }
+
+  /** Marks rows as sent: `read` leaves them out until they are settled. */
+  hold(...groups: QueuedChange[][]): void {
+    for (const g of groups) for (const c of g) this.inFlight.add(c.id)
+  }
+
+  private free(): QueuedChange[] {
+    return this.inFlight.size === 0 ? this.rows : this.rows.filter((c) => !this.inFlight.has(c.id))
   }
 
   private add(packs: PackRow[]): void {
@@ -44,5 +57,6 @@ export class OpenQueue {
     const done = new Set<number>()
     for (const g of groups) for (const c of g) done.add(c.id)
     this.rows = this.rows.filter((c) => !done.has(c.id))
+    for (const id of done) this.inFlight.delete(id)
   }
 }
