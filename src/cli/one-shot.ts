@@ -55,8 +55,8 @@ export async function runOneShot(
     tempDir = mkdtempSync(join(tmpdir(), 'tiktok-audiences-'))
     url = `sqlite:${join(tempDir, 'run.db')}`
   }
-  // A throw-away database needs neither power-loss durability nor a kept secret key.
-  const store = await openStore(url || DEFAULT_DATABASE_URL, tempDir ? { sqliteSynchronous: 'NORMAL', secretKey: randomBytes(32).toString('base64') } : {})
+  // A throw-away database needs neither syncing (not even at checkpoints) nor a kept secret key.
+  const store = await openStore(url || DEFAULT_DATABASE_URL, tempDir ? { sqliteSynchronous: 'OFF', secretKey: randomBytes(32).toString('base64') } : {})
   let pipeline: Pipeline | undefined
   try {
     if (store.db.dialect === 'sqlite') await dropAllLeases(store.db)

@@ -35,7 +35,7 @@ function sqliteSynchronousFromEnv(): 'FULL' | 'NORMAL' | undefined {
 }
 
 /** Opens (and migrates) the database named by `url`. */
-export async function openStore(url: string, opts: { secretKey?: string; warn?: (m: string) => void; sqliteSynchronous?: 'FULL' | 'NORMAL' } = {}): Promise<Store> {
+export async function openStore(url: string, opts: { secretKey?: string; warn?: (m: string) => void; sqliteSynchronous?: 'FULL' | 'NORMAL' | 'OFF' } = {}): Promise<Store> {
   const target = describeDatabaseUrl(url)
   const db = target.kind === 'postgres' ? openPostgres(target.url) : openSqlite(target.path, { synchronous: opts.sqliteSynchronous ?? sqliteSynchronousFromEnv() })
   await migrate(db)

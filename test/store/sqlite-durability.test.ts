@@ -185,15 +185,18 @@ test('a failing sync rejects the writes waiting for it; later writes get a sync 
   await db2.close()
 })
 
-test('NORMAL and :memory: never sync', async () => {
+test('NORMAL, OFF and :memory: never sync', async () => {
   for (const [path, synchronous] of [
     [tempPath(), 'NORMAL'],
+    [tempPath(), 'OFF'],
     [':memory:', 'FULL'],
     [':memory:', undefined]
   ] as const) {
     let syncs = 0
     const db = openSqlite(path, { synchronous, walSync: async () => void syncs++ })
     if (synchronous === 'NORMAL') assert.deepEqual(await db.get('PRAGMA synchronous'), { synchronous: 1 })
+    // OFF (send's throw-away database): SQLite does not sync at checkpoints either.
+    if (synchronous === 'OFF') assert.deepEqual(await db.get('PRAGMA synchronous'), { synchronous: 0 })
     await db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)')
     await insert(db, 1)
     await db.run(`INSERT INTO t (id, v) VALUES (2, 'b')`)
