@@ -49,11 +49,11 @@ class ByIdentity<T> {
   }
 
   set(c: QueuedChange, value: T): void {
-    if (c.ids) this.of(c.batchKey).set(c.tail, value)
+    if (c.batchKey !== 'create') this.of(c.batchKey).set(c.tail, value)
   }
 
   get(c: QueuedChange): T | undefined {
-    return c.ids ? this.of(c.batchKey).get(c.tail) : undefined
+    return c.batchKey !== 'create' ? this.of(c.batchKey).get(c.tail) : undefined
   }
 }
 
@@ -63,7 +63,7 @@ export function planBatch(rows: QueuedChange[], maxRows: number): BatchPlan {
 
   const lastIndex = new ByIdentity<number>()
   for (let i = 0; i < rows.length; i++) lastIndex.set(rows[i], i)
-  const isSurvivor = (i: number) => (rows[i].ids ? lastIndex.get(rows[i]) === i : true)
+  const isSurvivor = (i: number) => (rows[i].batchKey !== 'create' ? lastIndex.get(rows[i]) === i : true)
 
   let batchKey: string | undefined
   const send: QueuedChange[] = []
@@ -78,13 +78,13 @@ export function planBatch(rows: QueuedChange[], maxRows: number): BatchPlan {
     }
     if (row.batchKey === 'create') break // audience creations keep their place in the order
     batchKey ??= row.batchKey
-    const ids = row.ids ?? []
+    // Ids are cut out of the tail only where another kind came first (usually never).
     if (row.batchKey === batchKey) {
-      if (blocked.size > 0 && ids.some((h) => h !== null && blocked.has(h))) break
+      if (blocked.size > 0 && (row.ids ?? []).some((h) => h !== null && blocked.has(h))) break
       send.push(row)
       sendIdentities.set(row, true)
     } else {
-      for (const h of ids) if (h !== null) blocked.add(h)
+      for (const h of row.ids ?? []) if (h !== null) blocked.add(h)
     }
   }
   const out: QueuedChange[] = []

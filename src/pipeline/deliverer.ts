@@ -5,7 +5,7 @@
  *   auth → destination paused (queue kept) · permanent → failed with TikTok's reason (dead letter)
  */
 import { randomUUID } from 'node:crypto'
-import { buildCreateAudienceBody, mappingBodyJson, mappingBodyOf } from '../destination/requestBodies.js'
+import { buildCreateAudienceBody, mappingBodyJsonOfItems, mappingBodyOf } from '../destination/requestBodies.js'
 import type { Store } from '../store/index.js'
 import { setDestinationStatus } from '../store/sql/config.js'
 import { failedIdentities, insertChanges, resolveFailed, type NewChange } from '../store/sql/changes.js'
@@ -225,7 +225,7 @@ export class Deliverer {
         partitionId: lease.id,
         action: actionOf(c.batchKey),
         batchKey: c.batchKey,
-        ids: c.ids ? JSON.stringify(c.ids) : null,
+        ids: c.batchKey === 'create' ? null : JSON.stringify(c.ids),
         payload: c.payload,
         status: 'failed',
         error: reason,
@@ -266,7 +266,7 @@ function prepareRequest(plan: BatchPlan, partitionKey: string, dest: RoutedDesti
 /** Dead letters of the partition whose identifiers a delivered change just set again: replay would undo that. */
 async function resolveDeadLetters(db: Db, deadLetters: Map<string, number[]>, plan: BatchPlan, requestRef: number): Promise<void> {
   for (const c of plan.send) {
-    if (!c.ids) continue
+    if (c.batchKey === 'create') continue
     const identity = identityOfTail(c.batchKey, c.tail)
     const ids = deadLetters.get(identity)
     if (!ids) continue
@@ -280,10 +280,9 @@ function mappingBody(plan: BatchPlan, partitionKey: string): { text: string; sho
   const { advertiserIds, audienceId } = parsePartitionKey(partitionKey)
   const { action, idSchema } = parseBatchKey(plan.batchKey)
   const request = { action, advertiserIds, audienceId, idSchema }
-  const rows = plan.send.map((c) => c.ids ?? [])
-  const shown: SegmentMappingBody & { batch_data_more_rows?: number } = mappingBodyOf(request, rows.slice(0, SAMPLE_ROWS))
-  if (rows.length > SAMPLE_ROWS) shown.batch_data_more_rows = rows.length - SAMPLE_ROWS
-  return { text: mappingBodyJson(request, rows), shown }
+  const shown: SegmentMappingBody & { batch_data_more_rows?: number } = mappingBodyOf(request, plan.send.slice(0, SAMPLE_ROWS).map((c) => c.ids ?? []))
+  if (plan.send.length > SAMPLE_ROWS) shown.batch_data_more_rows = plan.send.length - SAMPLE_ROWS
+  return { text: mappingBodyJsonOfItems(request, plan.send.map((c) => c.tail)), shown }
 }
 
 function requestRecord(destinationId: number, partitionId: number, plan: BatchPlan, sentAt: number, exchange: TikTokExchange | undefined, failure: TikTokError | undefined): RequestRecord {

@@ -15,7 +15,8 @@ import {
   type ChangeContext,
   type MembershipChange
 } from '../../src/destination/index.js'
-import { mappingBodyJson, mappingBodyOf } from '../../src/destination/requestBodies.js'
+import { mappingBodyJson, mappingBodyJsonOfItems, mappingBodyOf } from '../../src/destination/requestBodies.js'
+import { jsonItems } from '../../src/util/json.js'
 
 const native = { mode: 'native' as const, advertiserIds: [], normalization: 'segment' as const }
 const ctxFor = (event: any, settings: ChangeContext['settings'] = native): ChangeContext => ({
@@ -170,4 +171,22 @@ test('a mapping body written as text is byte for byte the serialised body', () =
   ]
   assert.equal(mappingBodyJson(request, rows), JSON.stringify(mappingBodyOf(request, rows)))
   assert.equal(mappingBodyJson(request, []), JSON.stringify(mappingBodyOf(request, [])))
+})
+
+test('a mapping body written from the rows as queued (JSON items) is byte for byte the serialised body', () => {
+  const request = { action: 'add' as const, advertiserIds: ['7000000000000000001'], audienceId: '9"9', idSchema: ['EMAIL_SHA256', 'PHONE_SHA256', 'IDFA_SHA256'] as MembershipChange['idSchema'] }
+  const pick = (k: number): string | null => {
+    switch (k % 7) {
+      case 0: return null
+      case 1: return ''
+      case 2: return 'with "quote", comma and \\ backslash'
+      case 3: return 'null'
+      case 4: return '\u2028 line,"x"'
+      default: return sha256Hex(String(k))
+    }
+  }
+  const rows: (string | null)[][] = [[], [null, null, null], [sha256Hex('a'), null, sha256Hex('b')]]
+  for (let r = 0; r < 300; r++) rows.push([pick(r * 3), pick(r * 5 + 1), pick(r * 11 + 2)])
+  assert.equal(mappingBodyJsonOfItems(request, rows.map(jsonItems)), JSON.stringify(mappingBodyOf(request, rows)))
+  assert.equal(mappingBodyJsonOfItems(request, []), JSON.stringify(mappingBodyOf(request, [])))
 })

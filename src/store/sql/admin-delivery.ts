@@ -4,7 +4,7 @@
  */
 import { chunks, placeholders, type Db } from '../db.js'
 import { bucketTotals } from './outcome-totals.js'
-import { identityOf, insertPacks, openChangesOfPartition, PackBody } from './queue-packs.js'
+import { identityOf, identityOfTail, insertPacks, openChangesOfPartition, PackBody } from './queue-packs.js'
 import { packChangeOfRow } from './changes.js'
 
 export interface BucketCounts {
@@ -232,7 +232,7 @@ export async function replayDeadLetters(db: Db, destinationId: number, ids: numb
       let set = openIdentities.get(partitionId)
       if (!set) {
         set = new Set()
-        for (const c of await openChangesOfPartition(t, partitionId)) if (c.ids) set.add(identityOf(c.batchKey, c.ids))
+        for (const c of await openChangesOfPartition(t, partitionId)) if (c.batchKey !== 'create') set.add(identityOfTail(c.batchKey, c.tail))
         openIdentities.set(partitionId, set)
       }
       return set

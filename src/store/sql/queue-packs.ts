@@ -42,13 +42,28 @@ export interface PackRow {
   created_at: number
 }
 
-/** A change as read back from its pack: where it lives (pack, position) and what it carries. */
-export interface OpenChange extends PackChange {
-  pack: number
-  at: number
-  createdAt: number
-  /** Its row's tail as stored (see rowTail). */
-  tail: string
+/**
+ * A change as read back from its pack: where it lives (pack, position) and what it carries. Its
+ * hashed ids are cut out of the stored tail only when asked for: requests are written from the
+ * tails themselves (mappingBodyJsonOfItems), and supersession compares tails.
+ */
+export class OpenChange implements PackChange {
+  constructor(
+    readonly pack: number,
+    readonly at: number,
+    readonly createdAt: number,
+    readonly eventId: number | null,
+    readonly mappingId: number | null,
+    readonly batchKey: string,
+    /** Its row's tail as stored (see rowTail). */
+    readonly tail: string,
+    readonly payload: string | null
+  ) {}
+
+  /** Hashed ids aligned with the batch key's id_schema (membership changes); computed from the tail. */
+  get ids(): (string | null)[] | null {
+    return this.batchKey === 'create' ? null : idsOfTail(this.tail)
+  }
 }
 
 /** The action of a batch key: `add`, `delete` or `create`. */
@@ -165,18 +180,8 @@ export function openChangesOf(row: PackRow): OpenChange[] {
       if (c3 === -1 || c3 > end) c3 = end
       const batchKey = keys[Number(body.slice(c2 + 1, c3))]
       const tail = c3 < end ? body.slice(c3 + 1, end) : ''
-      const create = batchKey === 'create'
-      out.push({
-        pack,
-        at,
-        createdAt,
-        eventId: numberOrNull(body.slice(start, c1)),
-        mappingId: numberOrNull(body.slice(c1 + 1, c2)),
-        batchKey,
-        tail,
-        ids: create ? null : idsOfTail(tail),
-        payload: create ? (JSON.parse(tail) as string | null) : null
-      })
+      const payload = batchKey === 'create' ? (JSON.parse(tail) as string | null) : null
+      out.push(new OpenChange(pack, at, createdAt, numberOrNull(body.slice(start, c1)), numberOrNull(body.slice(c1 + 1, c2)), batchKey, tail, payload))
     }
     start = end + 1
   }
