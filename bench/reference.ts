@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import { writeEventsNdjson } from './lib/scenario.js'
-import { fmtInt, fmtMb, isMain, lastJsonLine, ROOT, runNode, size, withTempDir, type Measurement } from './lib/util.js'
+import { benchRuns, fmtInt, fmtMb, isMain, lastJsonLine, median, ROOT, runNode, size, withTempDir, type Measurement } from './lib/util.js'
 import type { ThroughputResult } from './pipeline.js'
 
 const REFERENCE_SOURCE = process.env.BENCH_REFERENCE_SOURCE || join(ROOT, '../shared/bench-reference')
@@ -47,13 +47,17 @@ export async function measureReference(): Promise<{ result: ThroughputResult; me
     const runner = fileURLToPath(new URL('./reference-runner.ts', import.meta.url))
     // tsx resolved from the product; the runner requires everything else from the reference install.
     const tsx = import.meta.resolve('tsx')
-    const run = await runNode(['--import', tsx, runner, refDir, eventsFile, '1000'], { cwd: refDir, timeoutMs: 20 * 60_000 })
-    if (run.code !== 0) throw new Error(`reference runner exited ${run.code}:\n${run.stderr.slice(-3000)}`)
-    const out = lastJsonLine<{ events: number; ms: number; requests: number; maxRss: number }>(run.stdout)
-    const seconds = out.ms / 1000
-    const peakRss = Math.max(out.maxRss, run.peakRss)
+    const runs: { seconds: number; peakRss: number; requests: number }[] = []
+    for (let r = 0; r < benchRuns(); r++) {
+      const run = await runNode(['--import', tsx, runner, refDir, eventsFile, '1000'], { cwd: refDir, timeoutMs: 20 * 60_000 })
+      if (run.code !== 0) throw new Error(`reference runner exited ${run.code}:\n${run.stderr.slice(-3000)}`)
+      const out = lastJsonLine<{ events: number; ms: number; requests: number; maxRss: number }>(run.stdout)
+      runs.push({ seconds: out.ms / 1000, peakRss: Math.max(out.maxRss, run.peakRss), requests: out.requests })
+    }
+    const seconds = median(runs.map((r) => r.seconds))
+    const peakRss = Math.max(...runs.map((r) => r.peakRss))
     const result = { events, seconds, eventsPerSecond: events / seconds, peakRss }
-    const how = `Segment actions-core testBatchAction, batches of 1,000, nock; ${out.requests} requests`
+    const how = `Segment actions-core testBatchAction, batches of 1,000, nock; median of ${runs.length} runs (${runs.map((r) => fmtInt(events / r.seconds)).join(', ')} events/s); ${runs[0].requests} requests`
     return {
       result,
       measurements: [

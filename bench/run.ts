@@ -116,13 +116,16 @@ ${table}
    in the benchmark process, no rate limit, request log without bodies). Time is the \`durationMs\` that
    send reports (config, record and route each event into the durable queue, batch, deliver, confirm), not node
    start-up and module loading (the reference's excludes loading its modules too); the route worker is
-   started with the command, so its own start-up runs while the main thread loads. Peak RSS is VmHWM of the child.
+   started with the command, so its own start-up runs while the main thread loads. Each of \`BENCH_RUNS\` (3)
+   runs sends to an empty audience of its own; the median run counts (the others are listed: on a 2-core
+   machine a single run varies by ±8%). Peak RSS is the largest VmHWM of the children.
 2. **Reference** — the same events through Segment's published destination
    (\`@segment/action-destinations\` 3.497.0 on \`@segment/actions-core\` 3.170.0, pinned in
    shared/bench-reference) executed by Segment's runtime in a child process:
    \`createTestIntegration(dest).testBatchAction('addToAudience', { events, useDefaultMappings: true })\` in
    batches of 1,000, \`nock\` answering TikTok with \`{code:0}\`. Parsing the events and loading modules are
-   not timed. The reference does no durable queueing at all, so the ratio is conservative for us.
+   not timed; the median of \`BENCH_RUNS\` (3) runs counts, as for the pipeline. The reference does no
+   durable queueing at all, so the ratio is conservative for us.
 3. **Limit** — JSON.parse of each NDJSON line plus SHA-256 of its three identifiers (email normalised the
    Segment way), one thread, lines in memory: what any implementation pays per event.
 4. **Ingestion** — \`serve\` (child, the compiled CLI like every \`serve\` below; native destination with its audience connected, delivery running
@@ -143,7 +146,7 @@ ${table}
    emulator; 100,000 events over 6 audiences posted round-robin; events/s until the emulator holds every one.
    On a 2-core machine the processes, PostgreSQL, the poster and the emulator share the same two cores.
 
-Sizes: \`BENCH_EVENTS\` (1–3), \`BENCH_INGEST_SECONDS\`, \`BENCH_INGEST_CONNECTIONS\`, \`BENCH_BACKLOG_EVENTS\`,
+Sizes: \`BENCH_EVENTS\` (1–3), \`BENCH_RUNS\` (1–2), \`BENCH_INGEST_SECONDS\`, \`BENCH_INGEST_CONNECTIONS\`, \`BENCH_BACKLOG_EVENTS\`,
 \`BENCH_SCALEOUT_EVENTS\`; \`--quick\` divides the defaults. Run a subset: \`npm run bench -- pipeline reference\`; re-write this document from the last
 results (after a change of its text): \`npm run bench -- --render\`.
 `

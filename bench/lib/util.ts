@@ -55,6 +55,15 @@ export function size(name: string, fallback: number, quickDivisor = 20): number 
   return isQuick() ? Math.max(1, Math.round(fallback / quickDivisor)) : fallback
 }
 
+/** How many times the pipeline and the reference run (BENCH_RUNS, default 3; --quick: 1): each reports its median. */
+export const benchRuns = (): number => size('BENCH_RUNS', 3, 3)
+
+/** The median of `values` (the lower middle one for an even count). */
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.floor((sorted.length - 1) / 2)]
+}
+
 export const isQuick = (): boolean => process.env.BENCH_QUICK === '1' || process.argv.includes('--quick')
 
 /** True when this module is the script node was started with (`node --import tsx bench/x.ts`). */
