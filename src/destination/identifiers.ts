@@ -75,9 +75,6 @@ export function segmentEmailNormalizationRegex(email: string): string {
   return email.replace(/\+.*@/, '@').replace(/\.(?=.*@)/g, '').toLowerCase()
 }
 
-/** A line terminator: where `.` in Segment's regexes stops matching. */
-const LINE_TERMINATOR = /[\n\r\u2028\u2029]/
-
 /**
  * Segment's email normaliser (segmentEmailNormalizationRegex, same result): of the part before the
  * last `@`, what follows its first `+` is dropped and so are its dots; then lower case. Written out
@@ -86,12 +83,22 @@ const LINE_TERMINATOR = /[\n\r\u2028\u2029]/
  */
 export function segmentEmailNormalization(email: string): string {
   const at = email.lastIndexOf('@')
-  if (at < 0 || LINE_TERMINATOR.test(email)) return segmentEmailNormalizationRegex(email)
-  let local = email.slice(0, at)
-  const plus = local.indexOf('+')
-  if (plus >= 0) local = local.slice(0, plus)
-  if (local.includes('.')) local = local.replaceAll('.', '')
-  return (local + email.slice(at)).toLowerCase()
+  if (at < 0) return segmentEmailNormalizationRegex(email)
+  // One pass: line terminators anywhere, and in the part before the last `@` its first `+` and
+  // whether a dot comes before that.
+  let end = at
+  let dots = false
+  for (let i = 0; i < email.length; i++) {
+    const c = email.charCodeAt(i)
+    if (c === 10 || c === 13 || c === 0x2028 || c === 0x2029) return segmentEmailNormalizationRegex(email)
+    if (i < end) {
+      if (c === 43 /* + */) end = i
+      else if (c === 46 /* . */) dots = true
+    }
+  }
+  if (end === at && !dots) return email.toLowerCase()
+  const local = email.slice(0, end)
+  return ((dots ? local.replaceAll('.', '') : local) + email.slice(at)).toLowerCase()
 }
 
 // Deliberately loose: rejects only what cannot be an address (no @, no dot in the domain, spaces).

@@ -65,17 +65,23 @@ function coerceScalar(value: unknown, type: FieldDefinition['type']): unknown {
 interface CompiledField {
   key: string
   field: FieldDefinition
+  /** How its type reads in an error message (written once, not per payload). */
+  expected: string
 }
 
 export type PayloadValidator = (mapped: Record<string, unknown>) => MappedPayload
 
 /** Builds the validator of one action's payloads; throws PayloadValidationError per bad payload. */
 export function compilePayloadValidator(fields: FieldDefinitions): PayloadValidator {
-  const compiled: CompiledField[] = Object.entries(fields).map(([key, field]) => ({ key, field }))
+  const compiled: CompiledField[] = Object.entries(fields).map(([key, field]) => ({
+    key,
+    field,
+    expected: field.type === 'integer' ? 'an integer' : field.type === 'object' ? 'an object' : `a ${field.type}`
+  }))
   return (mapped) => {
     const out: MappedPayload = {}
     let errors: string[] | undefined
-    for (const { key, field } of compiled) {
+    for (const { key, field, expected } of compiled) {
       let value = mapped[key]
       // removeEmptyValues: null is never allowed here; '' is dropped at the top level (Segment's
       // single-event path) so that a required field mapped to '' reports as missing.
@@ -83,7 +89,6 @@ export function compilePayloadValidator(fields: FieldDefinitions): PayloadValida
         if (field.required) (errors ??= []).push(`The root value is missing the required field '${key}'.`)
         continue
       }
-      const expected = field.type === 'integer' ? 'an integer' : field.type === 'object' ? 'an object' : `a ${field.type}`
       if (field.multiple) {
         const items = Array.isArray(value) ? value : [value]
         const coerced: unknown[] = []

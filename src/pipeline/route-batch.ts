@@ -75,19 +75,40 @@ export function transferables(batch: RoutedBatch): ArrayBuffer[] {
   return [c.item, c.destinationId, c.mappingId, c.key, c.quality, i.sourceId, i.receivedAt, i.changes, i.audience].map((a) => a.buffer as ArrayBuffer)
 }
 
+/** A column of 32-bit integers that grows as values are pushed (no array of numbers to convert at the end). */
+class IntColumn {
+  private data = new Int32Array(1024)
+  length = 0
+
+  push(v: number): void {
+    if (this.length === this.data.length) {
+      const bigger = new Int32Array(this.data.length * 2)
+      bigger.set(this.data)
+      this.data = bigger
+    }
+    this.data[this.length++] = v
+  }
+
+  /** The values pushed, in an array of their own (its buffer is handed to another thread). */
+  done(): Int32Array {
+    return this.data.slice(0, this.length)
+  }
+}
+
 /** Collects routed changes column by column. */
 class ChangeColumns {
-  item: number[] = []
-  destinationId: number[] = []
-  mappingId: number[] = []
-  key: number[] = []
+  readonly item = new IntColumn()
+  readonly destinationId = new IntColumn()
+  readonly mappingId = new IntColumn()
+  readonly key = new IntColumn()
   keys: string[] = []
   private keyIndex = new Map<string, number>()
-  quality: number[] = []
+  private quality = new Uint8Array(3 * 1024)
   tails: string[] = []
   failures: RoutedChanges['failures'] = []
 
   push(item: number, destinationId: number, mappingId: number, key: string | null, quality: IdentifierReport | undefined, tail: string): void {
+    const i = this.item.length
     this.item.push(item)
     this.destinationId.push(destinationId)
     this.mappingId.push(mappingId)
@@ -101,8 +122,17 @@ class ChangeColumns {
       }
     }
     this.key.push(k)
-    if (quality) this.quality.push(STATUS_INDEX.get(quality.email.status)!, STATUS_INDEX.get(quality.phone.status)!, STATUS_INDEX.get(quality.advertising_id.status)!)
-    else this.quality.push(255, 255, 255)
+    if (3 * i + 3 > this.quality.length) {
+      const bigger = new Uint8Array(this.quality.length * 2)
+      bigger.set(this.quality)
+      this.quality = bigger
+    }
+    const q = this.quality
+    if (quality) {
+      q[3 * i] = STATUS_INDEX.get(quality.email.status)!
+      q[3 * i + 1] = STATUS_INDEX.get(quality.phone.status)!
+      q[3 * i + 2] = STATUS_INDEX.get(quality.advertising_id.status)!
+    } else q[3 * i] = q[3 * i + 1] = q[3 * i + 2] = 255
     this.tails.push(tail)
   }
 
@@ -111,16 +141,16 @@ class ChangeColumns {
     this.push(item, destinationId, mappingId, null, quality, '')
   }
 
-  /** `new Int32Array(array)`: Int32Array.from goes through the iterator protocol (~10× slower). */
   done(): RoutedChanges {
+    const count = this.item.length
     return {
-      count: this.item.length,
-      item: new Int32Array(this.item),
-      destinationId: new Int32Array(this.destinationId),
-      mappingId: new Int32Array(this.mappingId),
-      key: new Int32Array(this.key),
+      count,
+      item: this.item.done(),
+      destinationId: this.destinationId.done(),
+      mappingId: this.mappingId.done(),
+      key: this.key.done(),
       keys: this.keys,
-      quality: new Uint8Array(this.quality),
+      quality: this.quality.slice(0, 3 * count),
       tails: this.tails.join('\n'),
       failures: this.failures
     }

@@ -92,7 +92,7 @@ test('segment email normaliser: the written-out form gives what Segment\'s regex
   ]
   for (const c of cases) assert.equal(segmentEmailNormalization(c), segmentEmailNormalizationRegex(c), JSON.stringify(c))
   // Random strings over the characters that matter.
-  const parts = ['a', '.', '+', '@', 'B', '\n', 'x.y', '+t', '@@', ' ', '\u2028', 'É']
+  const parts = ['a', '.', '+', '@', 'B', '\n', 'x.y', '+t', '@@', ' ', '\u2028', 'É', '\r', '\u2029']
   let seed = 42
   const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % n)
   for (let i = 0; i < 20000; i++) {
