@@ -6,6 +6,7 @@
  */
 import type { Worker } from 'node:worker_threads'
 import { routeWorkerCount, startWorker } from '../util/worker.js'
+import type { RouteWorkerData } from './route-worker.js'
 
 export interface RouteWorkerHandle {
   worker: Worker
@@ -17,7 +18,8 @@ export interface RouteWorkerHandle {
 export function startRouteWorker(events: string): RouteWorkerHandle | undefined {
   // The worker reads the file itself; it cannot read this process's stdin.
   if (events === '-' || routeWorkerCount() === 0) return undefined
-  const worker = startWorker(import.meta.url, './route-worker', undefined)
+  // It starts reading the file at once (route-worker.ts): routing waits for the start message.
+  const worker = startWorker(import.meta.url, './route-worker', { file: events } satisfies RouteWorkerData)
   const stopped = new Promise<Error>((resolve) => {
     worker.once('error', resolve)
     worker.once('exit', (code) => resolve(new Error(`the route worker stopped (exit code ${code}) before the end of the file`)))

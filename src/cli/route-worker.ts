@@ -7,10 +7,10 @@
  * so that its start-up overlaps theirs; what to read and how to route arrive in its first message
  * (`RouteWorkerStart`), every later message is a credit.
  */
-import { parentPort } from 'node:worker_threads'
+import { parentPort, workerData } from 'node:worker_threads'
 import { routeBatch, transferables, type AcceptedEvent, type RoutedBatch } from '../pipeline/route-batch.js'
 import { RoutingTable, type RoutingSnapshot } from '../pipeline/routing-table.js'
-import { readEventBatches } from './ndjson.js'
+import { readEventBatches, type EventLine } from './ndjson.js'
 
 export interface RouteWorkerStart {
   kind: 'start'
@@ -25,7 +25,63 @@ export type RouteWorkerMessage =
   | { kind: 'batch'; batch: RoutedBatch; lines: number; problems: string[] }
   | { kind: 'end'; lines: number; problems: string[]; error?: string }
 
-async function run(port: NonNullable<typeof parentPort>, data: RouteWorkerStart): Promise<void> {
+/** What the worker is started with (route-worker-start.ts): the file it will be asked to read. */
+export interface RouteWorkerData {
+  file: string
+}
+
+/** At most this many events are read ahead of the start message (~15 MB parsed). */
+const READ_AHEAD_EVENTS = 10_000
+
+/**
+ * The file's first lines, read and parsed while the main thread still applies the configuration
+ * (the routing table comes with the start message; reading needs none): the first batches are
+ * routed as soon as it arrives. A read error is kept and raised once the run has started.
+ */
+class ReadAhead {
+  private readonly lines: AsyncIterator<EventLine[]>
+  private readonly batches: EventLine[][] = []
+  private events = 0
+  private ended = false
+  private error: unknown
+  private stopped = false
+  readonly reading: Promise<void>
+
+  constructor(readonly file: string) {
+    this.lines = readEventBatches(file)[Symbol.asyncIterator]()
+    this.reading = this.read()
+  }
+
+  private async read(): Promise<void> {
+    while (!this.stopped && !this.ended && this.events < READ_AHEAD_EVENTS) {
+      try {
+        const r = await this.lines.next()
+        if (r.done) this.ended = true
+        else {
+          this.batches.push(r.value)
+          this.events += r.value.length
+        }
+      } catch (e) {
+        this.error = e
+        this.ended = true
+      }
+      // A turn of the event loop between reads: the start message gets in.
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+  }
+
+  /** Stops reading ahead; then the lines read so far and the rest of the file. */
+  async *all(): AsyncGenerator<EventLine[]> {
+    this.stopped = true
+    await this.reading
+    yield* this.batches.splice(0)
+    if (this.error !== undefined) throw this.error
+    if (this.ended) return
+    for (let r = await this.lines.next(); !r.done; r = await this.lines.next()) yield r.value
+  }
+}
+
+async function run(port: NonNullable<typeof parentPort>, data: RouteWorkerStart, ahead: ReadAhead | undefined): Promise<void> {
   const table = RoutingTable.fromSnapshot(data.snapshot)
   let credits = data.inFlight
   let wake: (() => void) | undefined
@@ -46,7 +102,8 @@ async function run(port: NonNullable<typeof parentPort>, data: RouteWorkerStart)
     lines = 0
   }
   try {
-    for await (const batch of readEventBatches(data.file)) {
+    const read = ahead?.file === data.file ? ahead.all() : readEventBatches(data.file)
+    for await (const batch of read) {
       for (const item of batch) {
         lines++
         if (item.problem !== undefined) problems.push(item.problem)
@@ -65,5 +122,7 @@ async function run(port: NonNullable<typeof parentPort>, data: RouteWorkerStart)
 
 if (parentPort) {
   const port = parentPort
-  port.once('message', (start: RouteWorkerStart) => void run(port, start))
+  const file = (workerData as RouteWorkerData | undefined)?.file
+  const ahead = file !== undefined ? new ReadAhead(file) : undefined
+  port.once('message', (start: RouteWorkerStart) => void run(port, start, ahead))
 }
