@@ -67,7 +67,6 @@ export function planBatch(rows: QueuedChange[], maxRows: number): BatchPlan {
 
   let batchKey: string | undefined
   const send: QueuedChange[] = []
-  const sendIdentities = new ByIdentity<true>()
   const blocked = new Set<string>()
   let superseded = 0
   for (let i = 0; i < rows.length && send.length < maxRows; i++) {
@@ -82,13 +81,15 @@ export function planBatch(rows: QueuedChange[], maxRows: number): BatchPlan {
     if (row.batchKey === batchKey) {
       if (blocked.size > 0 && (row.ids ?? []).some((h) => h !== null && blocked.has(h))) break
       send.push(row)
-      sendIdentities.set(row, true)
     } else {
       for (const h of row.ids ?? []) if (h !== null) blocked.add(h)
     }
   }
   const out: QueuedChange[] = []
   if (superseded > 0) {
+    // Which identities the request sends: only needed when something was superseded (seldom).
+    const sendIdentities = new ByIdentity<true>()
+    for (const c of send) sendIdentities.set(c, true)
     for (let i = 0; i < rows.length; i++) if (!isSurvivor(i) && sendIdentities.get(rows[i])) out.push(rows[i])
   }
   return { batchKey: batchKey!, send, superseded: out }
