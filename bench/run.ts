@@ -63,6 +63,7 @@ for (const m of previous?.measurements ?? []) byKey.set(m.key, m)
 for (const m of fresh) byKey.set(m.key, m)
 byKey.delete('pipeline.ratio')
 byKey.delete('limit.fraction')
+byKey.delete('ingestion.fraction')
 
 // Derived rows: ours / reference (target ≥ 2×) and ours as a fraction of the floor.
 const pipeline = byKey.get('pipeline.eps')
@@ -75,8 +76,14 @@ if (pipeline && reference) {
 if (pipeline && limit) {
   byKey.set('limit.fraction', { key: 'limit.fraction', label: 'Pipeline as a share of the limit', value: (100 * pipeline.value) / limit.value, unit: '%', how: 'events/s of send ÷ events/s of parse + hash alone' })
 }
+// The ingestion target is absolute, and these machines' speed moves (the limit measured 158k–228k
+// events/s within an hour): its share of the limit, from the same run, says how the code fared.
+const ingestion = byKey.get('ingestion.sqlite.eps')
+if (ingestion && limit) {
+  byKey.set('ingestion.fraction', { key: 'ingestion.fraction', label: 'Ingestion SQLite as a share of the limit', value: (100 * ingestion.value) / limit.value, unit: '%', how: 'events/s acknowledged ÷ events/s of parse + hash alone (the machine\'s speed in the same run)' })
+}
 
-const order = ['pipeline.eps', 'pipeline.rss', 'reference.eps', 'reference.rss', 'pipeline.ratio', 'limit.eps', 'limit.fraction', 'ingestion.sqlite.eps', 'ingestion.sqlite.p50', 'ingestion.sqlite.p99',
+const order = ['pipeline.eps', 'pipeline.rss', 'reference.eps', 'reference.rss', 'pipeline.ratio', 'limit.eps', 'limit.fraction', 'ingestion.sqlite.eps', 'ingestion.fraction', 'ingestion.sqlite.p50', 'ingestion.sqlite.p99',
   'ingestion.postgres.eps', 'ingestion.postgres.p50', 'ingestion.postgres.p99', 'efficiency.full', 'memory.rss', 'scaleout.1', 'scaleout.2', 'scaleout.3']
 const rows = [...byKey.values()].sort((a, b) => (order.indexOf(a.key) + 1 || 99) - (order.indexOf(b.key) + 1 || 99))
 
@@ -132,7 +139,8 @@ ${table}
    to the standalone emulator in the benchmark process, as for the pipeline) receiving \`/v1/batch\`
    requests of 100 events from autocannon in a separate child process, unique messageIds per request.
    Events/s counts acknowledged events; latencies are per request. PostgreSQL on 127.0.0.1 in a fresh
-   database (dropped afterwards). Target: SQLite on 2 cores.
+   database (dropped afterwards). Target: SQLite on 2 cores. The target is absolute while these
+   machines' speed moves, so SQLite's events/s is also given as a share of the limit of the same run.
 5. **Efficiency** — \`serve\` (SQLite; the standalone emulator in the benchmark process, so that TikTok's
    request log is not in serve's memory) ingests the backlog while the emulator answers every
    mapping request with HTTP 503 (retried with backoff, at most 1 s), so nothing is delivered; once
