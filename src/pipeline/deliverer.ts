@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto'
 import { buildCreateAudienceBody, mappingBodyJsonOfItems, mappingBodyOf } from '../destination/requestBodies.js'
 import type { Store } from '../store/index.js'
+import type { Destination } from '../store/model.js'
 import { setDestinationStatus } from '../store/sql/config.js'
 import { failedIdentities, insertChanges, resolveFailed, type NewChange } from '../store/sql/changes.js'
 import { actionOf, identityOfTail, settlePositions } from '../store/sql/queue-packs.js'
@@ -90,15 +91,12 @@ export class Deliverer {
         return
       }
       const dest = routed.destination
-      let prepared = ahead?.dest === dest ? ahead : undefined // not when the configuration changed meanwhile
+      // The request planned ahead, unless the configuration changed meanwhile.
+      const prepared = (ahead?.dest === dest ? ahead : undefined) ?? (await planRequest(queue, lease.key, dest))
       ahead = undefined
       if (!prepared) {
-        const rows = await queue.read(readWindow(dest.batchSize))
-        if (rows.length === 0) {
-          await releasePartition(this.store.db, lease.id, this.owner)
-          return
-        }
-        prepared = prepareRequest(planBatch(rows, dest.batchSize), lease.key, dest)
+        await releasePartition(this.store.db, lease.id, this.owner)
+        return
       }
       const { plan } = prepared
       queue.hold(plan.send, plan.superseded)
@@ -197,15 +195,12 @@ export class Deliverer {
    * request's changes as failed, and the plan still holds. Never throws: without it the next
    * request is planned as usual.
    */
-  private async prepareAhead(queue: OpenQueue, partitionKey: string, dest: RoutedDestination): Promise<PreparedRequest | undefined> {
+  private async prepareAhead(queue: OpenQueue, partitionKey: string, dest: Destination): Promise<PreparedRequest | undefined> {
     try {
       // One turn of the event loop first: the request in flight gets written out before this work.
       await new Promise((resolve) => setImmediate(resolve))
-      const rows = await queue.read(readWindow(dest.batchSize))
-      if (rows.length === 0) return undefined
-      const plan = planBatch(rows, dest.batchSize)
-      if (plan.send.length < dest.batchSize && !this.flushAll) return undefined
-      return prepareRequest(plan, partitionKey, dest)
+      const next = await planRequest(queue, partitionKey, dest)
+      return next && (next.plan.send.length >= dest.batchSize || this.flushAll) ? next : undefined
     } catch {
       return undefined
     }
@@ -245,21 +240,21 @@ export class Deliverer {
   }
 }
 
-type RoutedDestination = NonNullable<ReturnType<RoutingTable['destination']>>['destination']
-
 /** A planned request and its body (membership changes), for the destination as configured when it was planned. */
 interface PreparedRequest {
   plan: BatchPlan
-  dest: RoutedDestination
+  dest: Destination
   mapping?: ReturnType<typeof mappingBody>
 }
 
-/** How many open changes a plan looks at: twice a batch, so that a change superseded a batch later is not sent. */
-function readWindow(batchSize: number): number {
-  return Math.max(batchSize * 2, 1000)
-}
-
-function prepareRequest(plan: BatchPlan, partitionKey: string, dest: RoutedDestination): PreparedRequest {
+/**
+ * The next request of the partition from its open changes (none left: undefined). A plan looks at
+ * twice a batch, so that a change superseded a batch later is not sent.
+ */
+async function planRequest(queue: OpenQueue, partitionKey: string, dest: Destination): Promise<PreparedRequest | undefined> {
+  const rows = await queue.read(Math.max(dest.batchSize * 2, 1000))
+  if (rows.length === 0) return undefined
+  const plan = planBatch(rows, dest.batchSize)
   return { plan, dest, mapping: plan.batchKey === 'create' ? undefined : mappingBody(plan, partitionKey) }
 }
 

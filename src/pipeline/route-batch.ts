@@ -75,14 +75,18 @@ export function transferables(batch: RoutedBatch): ArrayBuffer[] {
   return [c.item, c.destinationId, c.mappingId, c.key, c.quality, i.sourceId, i.receivedAt, i.changes, i.audience].map((a) => a.buffer as ArrayBuffer)
 }
 
-/** A column of 32-bit integers that grows as values are pushed (no array of numbers to convert at the end). */
-class IntColumn {
-  private data = new Int32Array(1024)
+/** A column of numbers in a typed array that grows as they are pushed (no array of numbers to convert at the end). */
+class TypedColumn<A extends Int32Array | Uint8Array> {
+  private data: A
   length = 0
+
+  constructor(private readonly make: (length: number) => A) {
+    this.data = make(1024)
+  }
 
   push(v: number): void {
     if (this.length === this.data.length) {
-      const bigger = new Int32Array(this.data.length * 2)
+      const bigger = this.make(this.data.length * 2)
       bigger.set(this.data)
       this.data = bigger
     }
@@ -90,25 +94,27 @@ class IntColumn {
   }
 
   /** The values pushed, in an array of their own (its buffer is handed to another thread). */
-  done(): Int32Array {
-    return this.data.slice(0, this.length)
+  done(): A {
+    return this.data.slice(0, this.length) as A
   }
 }
 
+const ints = () => new TypedColumn((n) => new Int32Array(n))
+
 /** Collects routed changes column by column. */
 class ChangeColumns {
-  readonly item = new IntColumn()
-  readonly destinationId = new IntColumn()
-  readonly mappingId = new IntColumn()
-  readonly key = new IntColumn()
+  readonly item = ints()
+  readonly destinationId = ints()
+  readonly mappingId = ints()
+  readonly key = ints()
   keys: string[] = []
   private keyIndex = new Map<string, number>()
-  private quality = new Uint8Array(3 * 1024)
+  /** 3 per change: email, phone, advertising id. */
+  private readonly quality = new TypedColumn((n) => new Uint8Array(n))
   tails: string[] = []
   failures: RoutedChanges['failures'] = []
 
   push(item: number, destinationId: number, mappingId: number, key: string | null, quality: IdentifierReport | undefined, tail: string): void {
-    const i = this.item.length
     this.item.push(item)
     this.destinationId.push(destinationId)
     this.mappingId.push(mappingId)
@@ -122,17 +128,12 @@ class ChangeColumns {
       }
     }
     this.key.push(k)
-    if (3 * i + 3 > this.quality.length) {
-      const bigger = new Uint8Array(this.quality.length * 2)
-      bigger.set(this.quality)
-      this.quality = bigger
-    }
     const q = this.quality
     if (quality) {
-      q[3 * i] = STATUS_INDEX.get(quality.email.status)!
-      q[3 * i + 1] = STATUS_INDEX.get(quality.phone.status)!
-      q[3 * i + 2] = STATUS_INDEX.get(quality.advertising_id.status)!
-    } else q[3 * i] = q[3 * i + 1] = q[3 * i + 2] = 255
+      q.push(STATUS_INDEX.get(quality.email.status)!)
+      q.push(STATUS_INDEX.get(quality.phone.status)!)
+      q.push(STATUS_INDEX.get(quality.advertising_id.status)!)
+    } else for (let j = 0; j < 3; j++) q.push(255)
     this.tails.push(tail)
   }
 
@@ -142,15 +143,14 @@ class ChangeColumns {
   }
 
   done(): RoutedChanges {
-    const count = this.item.length
     return {
-      count,
+      count: this.item.length,
       item: this.item.done(),
       destinationId: this.destinationId.done(),
       mappingId: this.mappingId.done(),
       key: this.key.done(),
       keys: this.keys,
-      quality: this.quality.slice(0, 3 * count),
+      quality: this.quality.done(),
       tails: this.tails.join('\n'),
       failures: this.failures
     }

@@ -272,7 +272,9 @@ class SqliteDb implements Db {
   /**
    * One statement (or `exec` batch); `fn` says whether it wrote. Outside a transaction it takes the
    * lock, and its promise resolves only once what it wrote, or read, is synced — after the lock is
-   * released, so that other work runs during the sync.
+   * released, so that other work runs during the sync. A write that returns rows (`RETURNING`, the
+   * only kind `get` and `all` run) and returned none changed nothing: it waits like a read, not for
+   * a sync of its own (the delivery loops' claim after every commit mostly finds nothing).
    */
   private async locked<T>(fn: () => { result: T; wrote: boolean }): Promise<T> {
     if (this.txState) {
@@ -293,13 +295,15 @@ class SqliteDb implements Db {
   all<T>(sql: string, params: Param[] = []): Promise<T[]> {
     return this.locked(() => {
       const p = this.root.prepare(sql)
-      return { result: p.stmt.all(bindValues(p, params)) as T[], wrote: !p.stmt.readonly }
+      const rows = p.stmt.all(bindValues(p, params)) as T[]
+      return { result: rows, wrote: !p.stmt.readonly && rows.length > 0 }
     })
   }
   get<T>(sql: string, params: Param[] = []): Promise<T | undefined> {
     return this.locked(() => {
       const p = this.root.prepare(sql)
-      return { result: p.stmt.get(bindValues(p, params)) as T | undefined, wrote: !p.stmt.readonly }
+      const row = p.stmt.get(bindValues(p, params)) as T | undefined
+      return { result: row, wrote: !p.stmt.readonly && row !== undefined }
     })
   }
   run(sql: string, params: Param[] = []): Promise<RunResult> {

@@ -125,6 +125,18 @@ test('a write outside a transaction (run, exec, INSERT … RETURNING through get
   await db.close()
 })
 
+test('a write that returns rows and returned none changed nothing: it costs no sync; one that returned a row does', async () => {
+  const { db, syncs } = await recorded()
+  await db.run(`INSERT INTO t (id, v) VALUES (1, 'a')`)
+  const before = syncs.length
+  assert.equal(await db.get(`UPDATE t SET v = 'x' WHERE id = 99 RETURNING id`), undefined)
+  assert.deepEqual(await db.all(`DELETE FROM t WHERE id = 99 RETURNING id`), [])
+  assert.equal(syncs.length, before, 'nothing matched: no sync')
+  assert.deepEqual(await db.get(`UPDATE t SET v = 'x' WHERE id = 1 RETURNING id`), { id: 1 })
+  assert.equal(syncs.length, before + 1, 'a row changed: synced before it resolved')
+  await db.close()
+})
+
 test('20 concurrent transactions share about two syncs, and each resolves after a sync that started after its COMMIT', async () => {
   const { db, syncs, syncedAfterCommit } = await recorded({ delayMs: 20 })
   const resolvedUncovered: number[] = []

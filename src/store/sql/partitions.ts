@@ -45,20 +45,16 @@ export async function addPending(db: Db, partitionId: number, count: number, bat
 /** Takes the lease of the partition that has waited longest among those ready, or none. */
 export async function claimPartition(db: Db, owner: string, now: number, leaseMs: number, flushAll: boolean): Promise<PartitionLease | undefined> {
   const lock = db.dialect === 'postgres' ? 'FOR UPDATE OF p SKIP LOCKED' : ''
-  const readyTest = flushAll ? '' : 'AND p.ready_at <= $1'
-  const ready = `SELECT p.id FROM partitions p JOIN destinations d ON d.id = p.destination_id
-       WHERE p.pending > 0 ${readyTest} AND p.retry_at <= $1 AND p.lease_until <= $1
-         AND d.status = 'active' AND d.enabled = 1
-       ORDER BY p.ready_at, p.id LIMIT 1`
-  // SQLite: looked for with a read first. The delivery loops look after every commit, mostly in
-  // vain, and a write statement — even one that changes nothing — resolves only after a sync of
-  // the WAL: that was a second fdatasync per ingestion commit. (The update below checks again.)
-  if (db.dialect === 'sqlite' && !(await db.get<{ id: number }>(ready, [now]))) return undefined
+  const readyTest = flushAll ? '' : 'AND p.ready_at <= $3'
   return db.get<PartitionLease>(
-    `UPDATE partitions SET lease_owner = $2, lease_until = $3
-     WHERE id = (${ready} ${lock})
+    `UPDATE partitions SET lease_owner = $1, lease_until = $2
+     WHERE id = (
+       SELECT p.id FROM partitions p JOIN destinations d ON d.id = p.destination_id
+       WHERE p.pending > 0 ${readyTest} AND p.retry_at <= $3 AND p.lease_until <= $3
+         AND d.status = 'active' AND d.enabled = 1
+       ORDER BY p.ready_at, p.id LIMIT 1 ${lock})
      RETURNING id, key, destination_id, attempts, first_failure_at`,
-    [now, owner, now + leaseMs]
+    [owner, now + leaseMs, now]
   )
 }
 
