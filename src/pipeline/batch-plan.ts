@@ -13,6 +13,8 @@ import type { OpenChange } from '../store/sql/queue-packs.js'
 export interface QueuedChange extends OpenChange {
   /** Unique among the changes read for one partition. */
   id: number
+  /** The reader's mark (OpenQueue): 0 open, 1 sent and awaiting TikTok's answer, 2 settled. */
+  state: 0 | 1 | 2
 }
 
 export interface BatchPlan {
@@ -23,9 +25,13 @@ export interface BatchPlan {
   superseded: QueuedChange[]
 }
 
-/** What `planBatch` needs of an open change: an id. */
+/** An open change as the queue's reader keeps it: numbered, open. */
 export function toQueued(c: OpenChange, id: number): QueuedChange {
-  return Object.assign(c, { id })
+  // Set one by one, in the same order for every change: one hidden class for all of them.
+  const q = c as QueuedChange
+  q.id = id
+  q.state = 0
+  return q
 }
 
 /**
@@ -36,8 +42,12 @@ export function toQueued(c: OpenChange, id: number): QueuedChange {
 class ByIdentity<T> {
   private readonly bySchema = new Map<string, Map<string, T>>()
   private readonly forKey = new Map<string, Map<string, T>>()
+  /** The last batch key looked up and its map: changes come in runs of one kind. */
+  private lastKey = ''
+  private last: Map<string, T> | undefined
 
   private of(batchKey: string): Map<string, T> {
+    if (batchKey === this.lastKey && this.last) return this.last
     let m = this.forKey.get(batchKey)
     if (!m) {
       const schema = batchKey.slice(batchKey.indexOf('|') + 1)
@@ -45,6 +55,8 @@ class ByIdentity<T> {
       if (!m) this.bySchema.set(schema, (m = new Map()))
       this.forKey.set(batchKey, m)
     }
+    this.lastKey = batchKey
+    this.last = m
     return m
   }
 

@@ -7,6 +7,9 @@
  * processes overlap), so a pack can become visible after later ones were read. Such a pack was
  * concurrent with them — no order between them to keep — but it precedes every pack committed
  * after it, so it is merged in by id before anything queued later is sent.
+ *
+ * Which changes are in flight or settled is a mark on the change itself, not a set of ids: the
+ * queue holds twice a batch (20,000 changes) and every request marks and drops 10,000 of them.
  */
 import type { Db } from '../store/db.js'
 import { fetchOpenPacks, fetchPacksBelow, openChangesOf, type PackRow } from '../store/sql/queue-packs.js'
@@ -14,8 +17,8 @@ import { toQueued, type QueuedChange } from './batch-plan.js'
 
 export class OpenQueue {
   private rows: QueuedChange[] = []
-  /** Ids of rows sent in a request whose answer is awaited: still open, not to be planned again. */
-  private readonly inFlight = new Set<number>()
+  /** How many of `rows` were sent in a request whose answer is awaited: still open, not to be planned again. */
+  private inFlight = 0
   private lastPack = 0
   private nextId = 1
 
@@ -26,11 +29,10 @@ export class OpenQueue {
 
   /** At least `window` open changes in order, not in flight, when the queue holds that many. */
   async read(window: number): Promise<QueuedChange[]> {
-    const free = this.rows.length - this.inFlight.size
+    const free = this.rows.length - this.inFlight
     if (free >= window) return this.free()
     // Rows in flight stay held: their packs are still open and must not come back as late packs.
-    const held = new Set(this.rows.map((c) => c.pack))
-    const late = this.lastPack > 0 ? await fetchPacksBelow(this.db, this.partitionId, this.lastPack, held) : []
+    const late = this.lastPack > 0 ? await fetchPacksBelow(this.db, this.partitionId, this.lastPack, this.packsHeld()) : []
     const next = await fetchOpenPacks(this.db, this.partitionId, this.lastPack, window - free)
     this.add(late)
     this.add(next)
@@ -42,21 +44,41 @@ export class OpenQueue {
 
   /** Marks rows as sent: `read` leaves them out until they are settled. */
   hold(...groups: QueuedChange[][]): void {
-    for (const g of groups) for (const c of g) this.inFlight.add(c.id)
+    for (const g of groups) {
+      for (const c of g) {
+        if (c.state !== 0) continue
+        c.state = 1
+        this.inFlight++
+      }
+    }
+  }
+
+  /** Drops settled rows (sent or not). */
+  settled(...groups: QueuedChange[][]): void {
+    for (const g of groups) {
+      for (const c of g) {
+        if (c.state === 1) this.inFlight--
+        c.state = 2
+      }
+    }
+    this.rows = this.rows.filter((c) => c.state !== 2)
   }
 
   private free(): QueuedChange[] {
-    return this.inFlight.size === 0 ? this.rows : this.rows.filter((c) => !this.inFlight.has(c.id))
+    return this.inFlight === 0 ? this.rows : this.rows.filter((c) => c.state === 0)
+  }
+
+  /** The packs the queue holds rows of (rows are in pack order: a pack's rows are adjacent). */
+  private packsHeld(): Set<number> {
+    const held = new Set<number>()
+    let last = -1
+    for (const c of this.rows) {
+      if (c.pack !== last) held.add((last = c.pack))
+    }
+    return held
   }
 
   private add(packs: PackRow[]): void {
     for (const p of packs) for (const c of openChangesOf(p)) this.rows.push(toQueued(c, this.nextId++))
-  }
-
-  settled(...groups: QueuedChange[][]): void {
-    const done = new Set<number>()
-    for (const g of groups) for (const c of g) done.add(c.id)
-    this.rows = this.rows.filter((c) => !done.has(c.id))
-    for (const id of done) this.inFlight.delete(id)
   }
 }
