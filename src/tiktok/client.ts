@@ -81,7 +81,7 @@ export class TikTokClient {
   async call<T>(
     method: 'GET' | 'POST',
     path: string,
-    opts: { query?: Record<string, string | number | undefined>; body?: unknown; bodyText?: string; auth?: boolean; bodyShown?: unknown } = {}
+    opts: { query?: Record<string, string | number | undefined>; body?: unknown; bodyText?: string | Buffer; auth?: boolean; bodyShown?: unknown } = {}
   ): Promise<{ data: T; exchange: TikTokExchange<T> }> {
     const url = this.url(path, opts.query)
     const headers: Record<string, string> = {}
@@ -91,7 +91,7 @@ export class TikTokClient {
       }
       headers['access-token'] = this.accessToken
     }
-    let payload: string | undefined
+    let payload: string | Buffer | undefined
     if (opts.bodyText !== undefined || opts.body !== undefined) {
       payload = opts.bodyText ?? JSON.stringify(opts.body)
       headers['content-type'] = 'application/json'
@@ -191,10 +191,10 @@ export class TikTokClient {
   }
 
   /**
-   * `/segment/mapping/` with a body, or with its JSON text already written plus what the exchange
-   * should show of it (a 10,000-row body is megabytes: its first rows).
+   * `/segment/mapping/` with a body, or with its JSON already written (text, or UTF-8 bytes) plus
+   * what the exchange should show of it (a 10,000-row body is megabytes: its first rows).
    */
-  async segmentMapping(body: SegmentMappingBody | { text: string; shown: unknown }): Promise<TikTokExchange> {
+  async segmentMapping(body: SegmentMappingBody | { text: string | Buffer; shown: unknown }): Promise<TikTokExchange> {
     const opts = 'text' in body ? { bodyText: body.text, bodyShown: body.shown } : { body }
     return (await this.call('POST', '/segment/mapping/', opts)).exchange
   }

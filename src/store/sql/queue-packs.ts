@@ -45,7 +45,7 @@ export interface PackRow {
 /**
  * A change as read back from its pack: where it lives (pack, position) and what it carries. Its
  * hashed ids are cut out of the stored tail only when asked for: requests are written from the
- * tails themselves (mappingBodyJsonOfItems), and supersession compares tails.
+ * tails themselves (mappingBodyOfItems), and supersession compares tails.
  */
 export class OpenChange implements PackChange {
   constructor(
