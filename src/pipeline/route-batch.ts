@@ -54,8 +54,6 @@ export interface RoutedItems {
   /** How many changes (queued or failed) routing made of each. */
   changes: Int32Array
   messageId: string[]
-  type: string[]
-  name: (string | null)[]
   /** Index into `audiences` of the Engage audience the event is about; -1: none. */
   audience: Int32Array
   audiences: { key: string; name: string | null }[]
@@ -166,8 +164,6 @@ export function routeBatch(table: RoutingTable, items: AcceptedEvent[]): RoutedB
     receivedAt: new Float64Array(n),
     changes: new Int32Array(n),
     messageId: new Array(n),
-    type: new Array(n),
-    name: new Array(n),
     audience: new Int32Array(n),
     audiences: [],
     samples: []
@@ -179,8 +175,6 @@ export function routeBatch(table: RoutingTable, items: AcceptedEvent[]): RoutedB
     routed.sourceId[i] = sourceId
     routed.receivedAt[i] = receivedAt
     routed.messageId[i] = event.messageId
-    routed.type[i] = event.type
-    routed.name[i] = typeof event.event === 'string' ? event.event : null
     const audience = audienceOf(event)
     let a = -1
     if (audience) {

@@ -65,7 +65,7 @@ export class Router {
       seen.clear()
       const now = Date.now()
       const ids: (number | undefined)[] = []
-      for (const b of batches) for (const id of await insertEventRecords(db, b.items, now)) ids.push(id)
+      for (const b of batches) for (const id of await insertEventRecords(db, b.items)) ids.push(id)
       const samples = new Map<number, string>()
       const received = new Map<number, number>()
       let offset = 0
