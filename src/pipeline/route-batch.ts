@@ -3,7 +3,9 @@
  * records, queued changes, failures) without the database. Pure given the routing table, so it can
  * run where the events are parsed — in a route worker for `send` — and hand its result over.
  */
+import type { MembershipChange } from '../destination/changes.js'
 import type { IdentifierReport, IdentifierStatus } from '../destination/identifiers.js'
+import { jsonItems } from '../util/json.js'
 import { rowTail } from '../store/sql/queue-packs.js'
 import { audienceOf, type SegmentEvent } from './event.js'
 import { redactEvent } from './redact.js'
@@ -112,19 +114,38 @@ class ChangeColumns {
   tails: string[] = []
   failures: RoutedChanges['failures'] = []
 
-  push(item: number, destinationId: number, mappingId: number, key: string | null, quality: IdentifierReport | undefined, tail: string): void {
+  /** The last membership change's queue keys, as parts and as an index into `keys`. */
+  private last: { destinationId: number; change: MembershipChange; k: number } | undefined
+
+  /**
+   * Index into `keys` of a membership change's `partitionKey\tbatchKey`. Consecutive changes mostly
+   * share them (same destination, audience, action and id_schema): compared by their parts, the
+   * keys are not written out and hashed again for every change.
+   */
+  membershipKey(destinationId: number, c: MembershipChange): number {
+    const last = this.last
+    if (last && last.destinationId === destinationId && sameQueue(last.change, c)) return last.k
+    const { partitionKey, batchKey } = queueKeys(destinationId, c)
+    const k = this.keyOf(`${partitionKey}\t${batchKey}`)
+    this.last = { destinationId, change: c, k }
+    return k
+  }
+
+  keyOf(key: string): number {
+    let k = this.keyIndex.get(key)
+    if (k === undefined) {
+      k = this.keys.length
+      this.keys.push(key)
+      this.keyIndex.set(key, k)
+    }
+    return k
+  }
+
+  /** `k`: index into `keys` (membershipKey, keyOf), -1 for a change that failed at routing. */
+  push(item: number, destinationId: number, mappingId: number, k: number, quality: IdentifierReport | undefined, tail: string): void {
     this.item.push(item)
     this.destinationId.push(destinationId)
     this.mappingId.push(mappingId)
-    let k = -1
-    if (key !== null) {
-      k = this.keyIndex.get(key) ?? -1
-      if (k === -1) {
-        k = this.keys.length
-        this.keys.push(key)
-        this.keyIndex.set(key, k)
-      }
-    }
     this.key.push(k)
     const q = this.quality
     if (quality) {
@@ -137,7 +158,7 @@ class ChangeColumns {
 
   fail(item: number, destinationId: number, mappingId: number, quality: IdentifierReport | undefined, action: string, code: string, message: string): void {
     this.failures.push({ index: this.item.length, action, code, message })
-    this.push(item, destinationId, mappingId, null, quality, '')
+    this.push(item, destinationId, mappingId, -1, quality, '')
   }
 
   done(): RoutedChanges {
@@ -214,6 +235,18 @@ export function routeBatch(table: RoutingTable, items: AcceptedEvent[]): RoutedB
   return { items: routed, changes: changes.done() }
 }
 
+/** Whether two membership changes queue alike: same partition and batch kind (queueKeys) from the same destination. */
+function sameQueue(a: MembershipChange, b: MembershipChange): boolean {
+  return a.action === b.action && a.audienceId === b.audienceId && sameStrings(a.advertiserIds, b.advertiserIds) && sameStrings(a.idSchema, b.idSchema)
+}
+
+function sameStrings(a: readonly string[], b: readonly string[]): boolean {
+  if (a === b) return true
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
 /** One event's outcomes for one destination as routed changes; true when any failed. */
 function toRouted(item: number, destinationId: number, outcomes: RouteOutcome[], out: ChangeColumns): boolean {
   let failed = false
@@ -224,11 +257,12 @@ function toRouted(item: number, destinationId: number, outcomes: RouteOutcome[],
       continue
     }
     const c = o.change
-    const { partitionKey, batchKey } = queueKeys(destinationId, c)
-    if (c.kind === 'membership') out.push(item, destinationId, o.mapping.id, `${partitionKey}\t${batchKey}`, c.quality, rowTail({ batchKey, ids: c.ids, payload: null }))
+    // A membership change's row tail (rowTail) is its ids as JSON items.
+    if (c.kind === 'membership') out.push(item, destinationId, o.mapping.id, out.membershipKey(destinationId, c), c.quality, jsonItems(c.ids))
     else {
+      const { partitionKey, batchKey } = queueKeys(destinationId, c)
       const payload = JSON.stringify({ advertiserId: c.advertiserId, name: c.name })
-      out.push(item, destinationId, o.mapping.id, `${partitionKey}\t${batchKey}`, undefined, rowTail({ batchKey, ids: null, payload }))
+      out.push(item, destinationId, o.mapping.id, out.keyOf(`${partitionKey}\t${batchKey}`), undefined, rowTail({ batchKey, ids: null, payload }))
     }
   }
   return failed

@@ -154,3 +154,15 @@ test('a worker that stops fails its pending bodies (not stored), and routing fal
     await pool.close()
   }
 })
+
+test('each routed change is keyed by its own partition and batch kind, also when consecutive changes differ', async () => {
+  const table = new RoutingTable(store)
+  const now = Date.now()
+  const event = (t: string, audienceId: string) =>
+    audienceEvent({ userId: t, email: `${t}@pool.example.com` }, 'unconnected_aud', true, { messageId: `keys-${t}`, externalAudienceId: audienceId, advertiserId: '7000000000000000001' })
+  const events = [event('k1', '111'), event('k2', '111'), event('k3', '222'), event('k4', '111'), event('k5', '222'), event('k6', '222')]
+  const routed = await inThread(table, JSON.stringify({ batch: events }), now)
+  const audiences = Array.from(routed.changes.key, (k) => routed.changes.keys[k].split('\t')[0].split('|')[2])
+  assert.deepEqual(audiences, ['111', '111', '222', '111', '222', '222'])
+  assert.equal(new Set(routed.changes.keys).size, routed.changes.keys.length, 'each key once')
+})
