@@ -81,9 +81,10 @@ async function backlog(): Promise<BacklogResult> {
         const ingestSeconds = (performance.now() - started) / 1000
 
         db = new Database(dbFile, { readonly: true, fileMustExist: true })
-        const unrouted = db.prepare('SELECT COUNT(*) AS n FROM events WHERE routed_at IS NULL')
+        // An acknowledged event is recorded and routed (one transaction): every post was answered.
+        const recorded = (db.prepare('SELECT COUNT(*) AS n FROM events').get() as { n: number }).n
+        if (recorded !== events) throw new Error(`${recorded} of ${events} acknowledged events are recorded`)
         const pending = db.prepare('SELECT COALESCE(SUM(pending), 0) AS n FROM partitions')
-        await waitFor('every event routed', async () => (unrouted.get() as { n: number }).n === 0, 15 * 60_000, 500)
         await new Promise((r) => setTimeout(r, 2000)) // let the heap settle after routing
         const queued = (pending.get() as { n: number }).n
         const rssQueued = procMemory(pid)?.rss ?? 0
