@@ -17,14 +17,23 @@ export interface ThroughputResult {
   peakRss: number
 }
 
-export async function measurePipeline(): Promise<{ result: ThroughputResult; measurements: Measurement[] }> {
+/** One timed `send` run. */
+export interface PipelineRun {
+  seconds: number
+  peakRss: number
+  requests: number
+}
+
+/**
+ * Runs `fn` with `run(r)`, which makes one timed send of N events into an empty audience of its own;
+ * the emulator is up meanwhile. (bench/run.ts alternates these runs with the reference's.)
+ */
+export async function withPipelineRuns<T>(fn: (run: (r: number) => Promise<PipelineRun>) => Promise<T>): Promise<T> {
   const events = size('BENCH_EVENTS', 100_000)
   const emu = await startBenchEmulator()
   try {
-    return await withTempDir('tta-bench-pipeline-', async (dir) => {
-      const runs: { seconds: number; peakRss: number; requests: number }[] = []
-      for (let r = 0; r < benchRuns(); r++) {
-        // Each run into an audience of its own, empty like the first one's.
+    return await withTempDir('tta-bench-pipeline-', (dir) =>
+      fn(async (r) => {
         const audienceId = await createAudience(emu.apiUrl, `bench pipeline ${r + 1}`)
         const eventsFile = join(dir, `events-${r}.ndjson`)
         await writeEventsNdjson(eventsFile, events, { externalAudienceId: audienceId })
@@ -41,24 +50,37 @@ export async function measurePipeline(): Promise<{ result: ThroughputResult; mea
         if (summary.delivered !== events || members !== events) {
           throw new Error(`send delivered ${summary.delivered} of ${events} events; the emulator holds ${members} emails`)
         }
-        runs.push({ seconds: summary.durationMs / 1000, peakRss: run.peakRss, requests: summary.requests })
         rmSync(eventsFile)
-      }
-      const seconds = median(runs.map((r) => r.seconds))
-      const peakRss = Math.max(...runs.map((r) => r.peakRss))
-      const result = { events, seconds, eventsPerSecond: events / seconds, peakRss }
-      const how = `send child, SQLite temp file, median of ${runs.length} runs (${runs.map((r) => fmtInt(events / r.seconds)).join(', ')} events/s), ${runs.map((r) => r.requests).join('/')} TikTok requests`
-      return {
-        result,
-        measurements: [
-          { key: 'pipeline.eps', label: `Pipeline: send ${fmtInt(events)} events`, value: result.eventsPerSecond, unit: 'events/s', how },
-          { key: 'pipeline.rss', label: 'Pipeline: peak RSS of send', value: peakRss / 2 ** 20, unit: 'MB', how: 'VmHWM of the send child, the largest of the runs' }
-        ]
-      }
-    })
+        return { seconds: summary.durationMs / 1000, peakRss: run.peakRss, requests: summary.requests }
+      })
+    )
   } finally {
     await emu.close()
   }
+}
+
+/** The pipeline's rows from its runs: the median run's events/s, the largest peak RSS. */
+export function pipelineMeasurements(runs: PipelineRun[]): { result: ThroughputResult; measurements: Measurement[] } {
+  const events = size('BENCH_EVENTS', 100_000)
+  const seconds = median(runs.map((r) => r.seconds))
+  const peakRss = Math.max(...runs.map((r) => r.peakRss))
+  const result = { events, seconds, eventsPerSecond: events / seconds, peakRss }
+  const how = `send child, SQLite temp file, median of ${runs.length} runs (${runs.map((r) => fmtInt(events / r.seconds)).join(', ')} events/s), ${runs.map((r) => r.requests).join('/')} TikTok requests`
+  return {
+    result,
+    measurements: [
+      { key: 'pipeline.eps', label: `Pipeline: send ${fmtInt(events)} events`, value: result.eventsPerSecond, unit: 'events/s', how },
+      { key: 'pipeline.rss', label: 'Pipeline: peak RSS of send', value: peakRss / 2 ** 20, unit: 'MB', how: 'VmHWM of the send child, the largest of the runs' }
+    ]
+  }
+}
+
+export async function measurePipeline(): Promise<{ result: ThroughputResult; measurements: Measurement[] }> {
+  return withPipelineRuns(async (run) => {
+    const runs: PipelineRun[] = []
+    for (let r = 0; r < benchRuns(); r++) runs.push(await run(r))
+    return pipelineMeasurements(runs)
+  })
 }
 
 if (isMain(import.meta.url)) {

@@ -37,7 +37,15 @@ export async function referenceInstall(): Promise<string> {
   return dir
 }
 
-export async function measureReference(): Promise<{ result: ThroughputResult; measurements: Measurement[] }> {
+/** One timed run of the reference. */
+export interface ReferenceRun {
+  seconds: number
+  peakRss: number
+  requests: number
+}
+
+/** Runs `fn` with `run()`, which makes one timed run of the reference over the same N events. */
+export async function withReferenceRuns<T>(fn: (run: () => Promise<ReferenceRun>) => Promise<T>): Promise<T> {
   const events = size('BENCH_EVENTS', 100_000)
   const refDir = await referenceInstall()
   return withTempDir('tta-bench-reference-', async (dir) => {
@@ -47,24 +55,36 @@ export async function measureReference(): Promise<{ result: ThroughputResult; me
     const runner = fileURLToPath(new URL('./reference-runner.ts', import.meta.url))
     // tsx resolved from the product; the runner requires everything else from the reference install.
     const tsx = import.meta.resolve('tsx')
-    const runs: { seconds: number; peakRss: number; requests: number }[] = []
-    for (let r = 0; r < benchRuns(); r++) {
+    return fn(async () => {
       const run = await runNode(['--import', tsx, runner, refDir, eventsFile, '1000'], { cwd: refDir, timeoutMs: 20 * 60_000 })
       if (run.code !== 0) throw new Error(`reference runner exited ${run.code}:\n${run.stderr.slice(-3000)}`)
       const out = lastJsonLine<{ events: number; ms: number; requests: number; maxRss: number }>(run.stdout)
-      runs.push({ seconds: out.ms / 1000, peakRss: Math.max(out.maxRss, run.peakRss), requests: out.requests })
-    }
-    const seconds = median(runs.map((r) => r.seconds))
-    const peakRss = Math.max(...runs.map((r) => r.peakRss))
-    const result = { events, seconds, eventsPerSecond: events / seconds, peakRss }
-    const how = `Segment actions-core testBatchAction, batches of 1,000, nock; median of ${runs.length} runs (${runs.map((r) => fmtInt(events / r.seconds)).join(', ')} events/s); ${runs[0].requests} requests`
-    return {
-      result,
-      measurements: [
-        { key: 'reference.eps', label: `Reference: Segment's destination, ${fmtInt(events)} events`, value: result.eventsPerSecond, unit: 'events/s', how },
-        { key: 'reference.rss', label: 'Reference: peak RSS', value: peakRss / 2 ** 20, unit: 'MB', how: 'maxRSS of the runner child (holds all parsed events)' }
-      ]
-    }
+      return { seconds: out.ms / 1000, peakRss: Math.max(out.maxRss, run.peakRss), requests: out.requests }
+    })
+  })
+}
+
+/** The reference's rows from its runs: the median run's events/s, the largest peak RSS. */
+export function referenceMeasurements(runs: ReferenceRun[]): { result: ThroughputResult; measurements: Measurement[] } {
+  const events = size('BENCH_EVENTS', 100_000)
+  const seconds = median(runs.map((r) => r.seconds))
+  const peakRss = Math.max(...runs.map((r) => r.peakRss))
+  const result = { events, seconds, eventsPerSecond: events / seconds, peakRss }
+  const how = `Segment actions-core testBatchAction, batches of 1,000, nock; median of ${runs.length} runs (${runs.map((r) => fmtInt(events / r.seconds)).join(', ')} events/s); ${runs[0].requests} requests`
+  return {
+    result,
+    measurements: [
+      { key: 'reference.eps', label: `Reference: Segment's destination, ${fmtInt(events)} events`, value: result.eventsPerSecond, unit: 'events/s', how },
+      { key: 'reference.rss', label: 'Reference: peak RSS', value: peakRss / 2 ** 20, unit: 'MB', how: 'maxRSS of the runner child (holds all parsed events)' }
+    ]
+  }
+}
+
+export async function measureReference(): Promise<{ result: ThroughputResult; measurements: Measurement[] }> {
+  return withReferenceRuns(async (run) => {
+    const runs: ReferenceRun[] = []
+    for (let r = 0; r < benchRuns(); r++) runs.push(await run())
+    return referenceMeasurements(runs)
   })
 }
 
