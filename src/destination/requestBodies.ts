@@ -1,7 +1,6 @@
 /** TikTok request bodies, with the key order of Segment's requests (byte-compatible JSON). */
 import type { MappingCell, SegmentAudienceBody, SegmentMappingBody } from '../tiktok/types.js'
 import type { CreateAudienceChange, MembershipChange } from './changes.js'
-import { jsonString } from '../util/json.js'
 
 /** Changes that may share one `/segment/mapping/` request. */
 export function requestKey(change: MembershipChange): string {
@@ -38,35 +37,12 @@ export function mappingBodyOf(request: Pick<MembershipChange, 'action' | 'advert
 }
 
 /**
- * `JSON.stringify(mappingBodyOf(request, rows))`, written directly as text: a 10,000-row request is
- * 30,000 cells, and building them as objects only to serialise them cost ~25% more (measured with
- * the request's Buffer: 83 → 64 ms per 100,000 rows).
- */
-export function mappingBodyJson(request: Pick<MembershipChange, 'action' | 'advertiserIds' | 'audienceId' | 'idSchema'>, rows: (string | null)[][]): string {
-  const cellTail = `,"audience_ids":${JSON.stringify([request.audienceId])}}`
-  // Rows joined rather than appended to one string: a rope of 100,000 pieces costs more to flatten
-  // (into the request's Buffer) than join's single copy (~35% of this function, measured).
-  const data: string[] = new Array(rows.length)
-  for (let r = 0; r < rows.length; r++) {
-    const ids = rows[r]
-    let row = '['
-    for (let c = 0; c < ids.length; c++) {
-      const id = ids[c]
-      if (c > 0) row += ','
-      row += id ? '{"id":' + jsonString(id) + cellTail : '{}'
-    }
-    data[r] = row + ']'
-  }
-  const head = JSON.stringify({ advertiser_ids: request.advertiserIds, action: request.action, id_schema: request.idSchema })
-  return `${head.slice(0, -1)},"batch_data":[${data.join(',')}]}`
-}
-
-/**
- * `mappingBodyJson` for rows given as the queue stores them (each row's ids as JSON items,
- * `"h1",null,"h3"`: see rowTail), as the bytes sent. The cells are cut out of that text as they
- * are, without an array and three strings per row to build first, and each row is written
- * straight into the request's buffer: no joined text of the whole body to allocate, flatten and
- * encode again (10,000 rows are 3 MB; 100 → 56 ms per 100,000 rows, measured).
+ * `JSON.stringify(mappingBodyOf(request, rows))` as the bytes sent, for rows given as the queue
+ * stores them (each row's ids as JSON items, `"h1",null,"h3"`: see rowTail). Written directly: a
+ * 10,000-row request is 30,000 cells, and building them as objects only to serialise them cost
+ * ~25% more. The cells are cut out of the items as they are, and each row is written straight
+ * into the request's buffer: no joined text of the whole body to allocate, flatten and encode
+ * again (10,000 rows are 3 MB; 100 → 56 ms per 100,000 rows, measured).
  */
 export function mappingBodyOfItems(request: Pick<MembershipChange, 'action' | 'advertiserIds' | 'audienceId' | 'idSchema'>, items: string[]): Buffer {
   const cellTail = `,"audience_ids":${JSON.stringify([request.audienceId])}}`
