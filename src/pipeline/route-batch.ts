@@ -5,8 +5,7 @@
  */
 import type { MembershipChange } from '../destination/changes.js'
 import type { IdentifierReport, IdentifierStatus } from '../destination/identifiers.js'
-import { jsonItems } from '../util/json.js'
-import { rowTail } from '../store/sql/queue-packs.js'
+import { membershipTail, rowTail } from '../store/sql/queue-packs.js'
 import { audienceOf, type SegmentEvent } from './event.js'
 import { redactEvent } from './redact.js'
 import { queueKeys, routeEvents, type RouteOutcome } from './route-event.js'
@@ -257,8 +256,7 @@ function toRouted(item: number, destinationId: number, outcomes: RouteOutcome[],
       continue
     }
     const c = o.change
-    // A membership change's row tail (rowTail) is its ids as JSON items.
-    if (c.kind === 'membership') out.push(item, destinationId, o.mapping.id, out.membershipKey(destinationId, c), c.quality, jsonItems(c.ids))
+    if (c.kind === 'membership') out.push(item, destinationId, o.mapping.id, out.membershipKey(destinationId, c), c.quality, membershipTail(c.ids))
     else {
       const { partitionKey, batchKey } = queueKeys(destinationId, c)
       const payload = JSON.stringify({ advertiserId: c.advertiserId, name: c.name })

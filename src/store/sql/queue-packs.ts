@@ -77,7 +77,7 @@ export function actionOf(batchKey: string): string {
  * each other (the last one carries the state); a dead letter is resolved by a later one.
  */
 export function identityOf(batchKey: string, ids: (string | null)[]): string {
-  return identityOfTail(batchKey, jsonItems(ids))
+  return identityOfTail(batchKey, membershipTail(ids))
 }
 
 /** identityOf from a change's stored tail (the same text: no need to look at the ids). */
@@ -88,7 +88,12 @@ export function identityOfTail(batchKey: string, tail: string): string {
 /** The JSON text a change adds after `eventId,mappingId,keyIndex` in its pack row. */
 export function rowTail(c: Pick<PackChange, 'batchKey' | 'ids' | 'payload'>): string {
   if (c.batchKey === 'create') return JSON.stringify(c.payload)
-  return c.ids ? jsonItems(c.ids) : ''
+  return c.ids ? membershipTail(c.ids) : ''
+}
+
+/** rowTail of a membership change: its hashed ids as JSON items (`"h1",null,"h3"`). */
+export function membershipTail(ids: readonly (string | null)[]): string {
+  return jsonItems(ids)
 }
 
 /**
