@@ -8,27 +8,13 @@ import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { AUDIENCE_KEY, createAudience, emailMembers, nativeConfigYaml, startBenchEmulator, writeEventsNdjson } from './lib/scenario.js'
 import { NODE_FLAGS } from '../test/helpers/cli.js'
-import { benchRuns, builtCli, fmtInt, fmtMb, isMain, lastJsonLine, median, runNode, size, withTempDir, type Measurement } from './lib/util.js'
-
-export interface ThroughputResult {
-  events: number
-  seconds: number
-  eventsPerSecond: number
-  peakRss: number
-}
-
-/** One timed `send` run. */
-export interface PipelineRun {
-  seconds: number
-  peakRss: number
-  requests: number
-}
+import { benchRuns, builtCli, fmtInt, fmtMb, isMain, lastJsonLine, runNode, size, throughputOf, withTempDir, type Measurement, type ThroughputResult, type TimedRun } from './lib/util.js'
 
 /**
  * Runs `fn` with `run(r)`, which makes one timed send of N events into an empty audience of its own;
  * the emulator is up meanwhile. (bench/run.ts alternates these runs with the reference's.)
  */
-export async function withPipelineRuns<T>(fn: (run: (r: number) => Promise<PipelineRun>) => Promise<T>): Promise<T> {
+export async function withPipelineRuns<T>(fn: (run: (r: number) => Promise<TimedRun>) => Promise<T>): Promise<T> {
   const events = size('BENCH_EVENTS', 100_000)
   const emu = await startBenchEmulator()
   try {
@@ -60,24 +46,22 @@ export async function withPipelineRuns<T>(fn: (run: (r: number) => Promise<Pipel
 }
 
 /** The pipeline's rows from its runs: the median run's events/s, the largest peak RSS. */
-export function pipelineMeasurements(runs: PipelineRun[]): { result: ThroughputResult; measurements: Measurement[] } {
+export function pipelineMeasurements(runs: TimedRun[]): { result: ThroughputResult; measurements: Measurement[] } {
   const events = size('BENCH_EVENTS', 100_000)
-  const seconds = median(runs.map((r) => r.seconds))
-  const peakRss = Math.max(...runs.map((r) => r.peakRss))
-  const result = { events, seconds, eventsPerSecond: events / seconds, peakRss }
+  const result = throughputOf(events, runs)
   const how = `send child, SQLite temp file, median of ${runs.length} runs (${runs.map((r) => fmtInt(events / r.seconds)).join(', ')} events/s), ${runs.map((r) => r.requests).join('/')} TikTok requests`
   return {
     result,
     measurements: [
       { key: 'pipeline.eps', label: `Pipeline: send ${fmtInt(events)} events`, value: result.eventsPerSecond, unit: 'events/s', how },
-      { key: 'pipeline.rss', label: 'Pipeline: peak RSS of send', value: peakRss / 2 ** 20, unit: 'MB', how: 'VmHWM of the send child, the largest of the runs' }
+      { key: 'pipeline.rss', label: 'Pipeline: peak RSS of send', value: result.peakRss / 2 ** 20, unit: 'MB', how: 'VmHWM of the send child, the largest of the runs' }
     ]
   }
 }
 
 export async function measurePipeline(): Promise<{ result: ThroughputResult; measurements: Measurement[] }> {
   return withPipelineRuns(async (run) => {
-    const runs: PipelineRun[] = []
+    const runs: TimedRun[] = []
     for (let r = 0; r < benchRuns(); r++) runs.push(await run(r))
     return pipelineMeasurements(runs)
   })

@@ -12,8 +12,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import { writeEventsNdjson } from './lib/scenario.js'
-import { benchRuns, fmtInt, fmtMb, isMain, lastJsonLine, median, ROOT, runNode, size, withTempDir, type Measurement } from './lib/util.js'
-import type { ThroughputResult } from './pipeline.js'
+import { benchRuns, fmtInt, fmtMb, isMain, lastJsonLine, ROOT, runNode, size, throughputOf, withTempDir, type Measurement, type ThroughputResult, type TimedRun } from './lib/util.js'
 
 const REFERENCE_SOURCE = process.env.BENCH_REFERENCE_SOURCE || join(ROOT, '../shared/bench-reference')
 
@@ -37,15 +36,8 @@ export async function referenceInstall(): Promise<string> {
   return dir
 }
 
-/** One timed run of the reference. */
-export interface ReferenceRun {
-  seconds: number
-  peakRss: number
-  requests: number
-}
-
 /** Runs `fn` with `run()`, which makes one timed run of the reference over the same N events. */
-export async function withReferenceRuns<T>(fn: (run: () => Promise<ReferenceRun>) => Promise<T>): Promise<T> {
+export async function withReferenceRuns<T>(fn: (run: () => Promise<TimedRun>) => Promise<T>): Promise<T> {
   const events = size('BENCH_EVENTS', 100_000)
   const refDir = await referenceInstall()
   return withTempDir('tta-bench-reference-', async (dir) => {
@@ -65,24 +57,22 @@ export async function withReferenceRuns<T>(fn: (run: () => Promise<ReferenceRun>
 }
 
 /** The reference's rows from its runs: the median run's events/s, the largest peak RSS. */
-export function referenceMeasurements(runs: ReferenceRun[]): { result: ThroughputResult; measurements: Measurement[] } {
+export function referenceMeasurements(runs: TimedRun[]): { result: ThroughputResult; measurements: Measurement[] } {
   const events = size('BENCH_EVENTS', 100_000)
-  const seconds = median(runs.map((r) => r.seconds))
-  const peakRss = Math.max(...runs.map((r) => r.peakRss))
-  const result = { events, seconds, eventsPerSecond: events / seconds, peakRss }
+  const result = throughputOf(events, runs)
   const how = `Segment actions-core testBatchAction, batches of 1,000, nock; median of ${runs.length} runs (${runs.map((r) => fmtInt(events / r.seconds)).join(', ')} events/s); ${runs[0].requests} requests`
   return {
     result,
     measurements: [
       { key: 'reference.eps', label: `Reference: Segment's destination, ${fmtInt(events)} events`, value: result.eventsPerSecond, unit: 'events/s', how },
-      { key: 'reference.rss', label: 'Reference: peak RSS', value: peakRss / 2 ** 20, unit: 'MB', how: 'maxRSS of the runner child (holds all parsed events)' }
+      { key: 'reference.rss', label: 'Reference: peak RSS', value: result.peakRss / 2 ** 20, unit: 'MB', how: 'maxRSS of the runner child (holds all parsed events)' }
     ]
   }
 }
 
 export async function measureReference(): Promise<{ result: ThroughputResult; measurements: Measurement[] }> {
   return withReferenceRuns(async (run) => {
-    const runs: ReferenceRun[] = []
+    const runs: TimedRun[] = []
     for (let r = 0; r < benchRuns(); r++) runs.push(await run())
     return referenceMeasurements(runs)
   })

@@ -6,7 +6,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { barChartSvg, type Bar } from './lib/chart.js'
-import { benchRuns, fmtInt, gitCommit, isQuick, machine, margin, median, ROOT, type Measurement } from './lib/util.js'
+import { benchRuns, fmtInt, gitCommit, isQuick, machine, margin, median, ROOT, type Measurement, type TimedRun } from './lib/util.js'
 
 const ALL = ['pipeline', 'reference', 'limit', 'ingestion', 'efficiency', 'memory', 'scaleout'] as const
 type Part = (typeof ALL)[number]
@@ -29,11 +29,10 @@ const runners: Record<Part, () => Promise<{ measurements: Measurement[] }>> = {
 async function pipelineBesideReference(): Promise<{ measurements: Measurement[] }> {
   const { withPipelineRuns, pipelineMeasurements } = await import('./pipeline.js')
   const { withReferenceRuns, referenceMeasurements } = await import('./reference.js')
-  type Run = { seconds: number; peakRss: number; requests: number }
   return withPipelineRuns((send) =>
     withReferenceRuns(async (reference) => {
-      const ours: Run[] = []
-      const theirs: Run[] = []
+      const ours: TimedRun[] = []
+      const theirs: TimedRun[] = []
       for (let r = 0; r < benchRuns(); r++) {
         ours.push(await send(r))
         theirs.push(await reference())

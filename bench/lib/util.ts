@@ -64,6 +64,26 @@ export function median(values: number[]): number {
   return sorted[Math.floor((sorted.length - 1) / 2)]
 }
 
+/** One timed run of the pipeline or the reference. */
+export interface TimedRun {
+  seconds: number
+  peakRss: number
+  requests: number
+}
+
+export interface ThroughputResult {
+  events: number
+  seconds: number
+  eventsPerSecond: number
+  peakRss: number
+}
+
+/** What `runs` over `events` events amount to: the median run's time, the largest peak RSS. */
+export function throughputOf(events: number, runs: TimedRun[]): ThroughputResult {
+  const seconds = median(runs.map((r) => r.seconds))
+  return { events, seconds, eventsPerSecond: events / seconds, peakRss: Math.max(...runs.map((r) => r.peakRss)) }
+}
+
 export const isQuick = (): boolean => process.env.BENCH_QUICK === '1' || process.argv.includes('--quick')
 
 /** True when this module is the script node was started with (`node --import tsx bench/x.ts`). */
