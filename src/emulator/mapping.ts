@@ -12,6 +12,8 @@ export interface ValidatedMapping {
   idSchema: IdType[]
   /** `batch_data` as sent; every non-empty cell has been checked to be `{id, audience_ids}`. */
   rows: unknown[][]
+  /** Whether any id has an upper-case hex digit (ids are stored lower case; most bodies have none to convert). */
+  upperCase: boolean
 }
 
 const ID_TYPE_SET: ReadonlySet<string> = new Set(ID_TYPES)
@@ -22,13 +24,16 @@ for (let c = 48; c <= 57; c++) HEX_CLASS[c] = 1
 for (let c = 97; c <= 102; c++) HEX_CLASS[c] = 1
 for (let c = 65; c <= 70; c++) HEX_CLASS[c] = 2
 
-function isHexDigest(value: string, length: number): boolean {
-  if (value.length !== length) return false
+/** 0: not a hex digest of `length` characters; 1: one in lower case; 3: one with an upper-case digit. */
+function hexDigestCase(value: string, length: number): 0 | 1 | 3 {
+  if (value.length !== length) return 0
+  let classes = 0
   for (let i = 0; i < length; i++) {
     const c = value.charCodeAt(i)
-    if (c >= 128 || HEX_CLASS[c] === 0) return false
+    if (c >= 128 || HEX_CLASS[c] === 0) return 0
+    classes |= HEX_CLASS[c]
   }
-  return true
+  return classes === 1 ? 1 : 3
 }
 
 function digestLength(type: IdType): number {
@@ -90,6 +95,7 @@ export function validateMapping(
 
   // Rows usually repeat the same audience id; remember the last one found valid to skip lookups.
   let lastAudienceId: unknown = undefined // JSON never yields undefined, so the first id is always looked up
+  let upperCase = false
   for (let r = 0; r < rows.length; r++) {
     const row: unknown = rows[r]
     if (!Array.isArray(row)) return `batch_data[${r}] must be a list`
@@ -105,7 +111,9 @@ export function validateMapping(
         continue
       }
       if (typeof id !== 'string') return `batch_data[${r}][${c}].id must be a string`
-      if (!isHexDigest(id, lengths[c])) {
+      const digestCase = hexDigestCase(id, lengths[c])
+      if (digestCase === 3) upperCase = true
+      else if (digestCase === 0) {
         return `batch_data[${r}][${c}].id is not ${lengths[c] === 32 ? 'an MD5' : 'a SHA-256'} hex digest (${idSchema[c]})`
       }
       if (!Array.isArray(audienceIds) || audienceIds.length === 0) {
@@ -122,7 +130,7 @@ export function validateMapping(
       }
     }
   }
-  return { action, idSchema, rows }
+  return { action, idSchema, rows, upperCase }
 }
 
 function hasOwnKeys(o: object): boolean {
@@ -132,7 +140,7 @@ function hasOwnKeys(o: object): boolean {
 
 /** Adds/removes every id of a validated body to/from its audiences (set semantics: idempotent). */
 export function applyMapping(mapping: ValidatedMapping, audiences: ReadonlyMap<string, EmulatorAudience>): void {
-  const { idSchema, rows } = mapping
+  const { idSchema, rows, upperCase } = mapping
   const add = mapping.action === 'add'
   const width = idSchema.length
   let lastAudienceId = ''
@@ -142,7 +150,7 @@ export function applyMapping(mapping: ValidatedMapping, audiences: ReadonlyMap<s
     for (let c = 0; c < width; c++) {
       const cell = row[c] as { id?: string; audience_ids?: string[] }
       if (cell.id === undefined) continue
-      const id = cell.id.toLowerCase()
+      const id = upperCase ? cell.id.toLowerCase() : cell.id
       const type = idSchema[c]
       const audienceIds = cell.audience_ids as string[]
       for (let a = 0; a < audienceIds.length; a++) {
