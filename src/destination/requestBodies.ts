@@ -56,7 +56,15 @@ export function mappingBodyOfItems(request: Pick<MembershipChange, 'action' | 'a
     rows[r] = row
     size += Buffer.byteLength(row)
   }
-  const bytes = Buffer.allocUnsafe(size)
+  return writeBody(Buffer.allocUnsafe(size), start, rows)
+}
+
+/**
+ * `start`, the rows joined by commas, `]}`: a function of its own, so that V8 compiles this loop
+ * with the feedback of its own runs (optimised on the stack during the first loop, the writes had
+ * none yet and were thrown away again, request after request).
+ */
+function writeBody(bytes: Buffer, start: string, rows: string[]): Buffer {
   let at = bytes.write(start, 0)
   for (let r = 0; r < rows.length; r++) {
     if (r > 0) bytes[at++] = 44 // ,
