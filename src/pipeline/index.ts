@@ -172,10 +172,8 @@ export class Pipeline {
         const isNew = await this.router.commit(batches)
         let at = 0
         for (const g of group) {
-          let n = 0
-          for (let i = 0; i < g.size; i++) if (isNew[at + i]) n++
+          g.resolve(countTrue(isNew, at, g.size))
           at += g.size
-          g.resolve(n)
         }
         this.deliverSignal.notify()
       } catch (err) {
@@ -218,4 +216,15 @@ export class Pipeline {
       await this.deliverSignal.wait(wait)
     }
   }
+}
+
+/**
+ * How many of `flags[from … from + count)` are true. Out of commitLoop on purpose: a loop over every
+ * event made that coroutine hot, and V8 then compiled it with all it inlines (router, store) at
+ * ~50 ms of a core per compile, for a function that only awaits.
+ */
+function countTrue(flags: boolean[], from: number, count: number): number {
+  let n = 0
+  for (let i = from; i < from + count; i++) if (flags[i]) n++
+  return n
 }

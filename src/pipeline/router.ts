@@ -24,6 +24,12 @@ export interface RouterOptions {
   windowMs: number
 }
 
+/** A routed batch's queue keys, by index (`keys` of its changes). */
+interface QueueKeys {
+  partitionKey: string
+  batchKey: string
+}
+
 type Seen = Map<string, { sourceId: number; key: string; name: string | null; at: number }>
 
 export class Router {
@@ -65,29 +71,8 @@ export class Router {
       seen.clear()
       const now = Date.now()
       const ids: (number | undefined)[] = []
-      for (const b of batches) for (const id of await insertEventRecords(db, b.items)) ids.push(id)
-      const samples = new Map<number, string>()
-      const received = new Map<number, number>()
-      let offset = 0
-      for (const { items } of batches) {
-        let lastSource = -1
-        let lastAudience = -1
-        for (let i = 0; i < items.count; i++) {
-          if (ids[offset + i] === undefined) continue
-          const sourceId = items.sourceId[i]
-          received.set(sourceId, (received.get(sourceId) ?? 0) + 1)
-          // Consecutive events are mostly about the same audience: noted once per run of them.
-          const a = items.audience[i]
-          if (a >= 0 && (a !== lastAudience || sourceId !== lastSource)) this.noteAudienceSeen(sourceId, items.audiences[a], now, seen)
-          lastSource = sourceId
-          lastAudience = a
-        }
-        for (const sample of items.samples) {
-          const eventId = ids[offset + sample.index]
-          if (eventId !== undefined) samples.set(eventId, sample.text)
-        }
-        offset += items.count
-      }
+      for (const b of batches) appendAll(ids, await insertEventRecords(db, b.items))
+      const { received, samples } = this.recorded(batches, ids, now, seen)
       const failed = await this.queue(db, batches, ids, now, created)
       await storeEventSamples(db, samples)
       await addTotals(db, [
@@ -103,6 +88,37 @@ export class Router {
   }
 
   /**
+   * What the new events (those with an id) bring: counts per source, audiences seen, failure samples
+   * by event id. A loop over every event, kept out of the transaction's coroutine: V8 would otherwise
+   * compile that coroutine, and all it inlines, again and again (most of its work is awaiting).
+   */
+  private recorded(batches: RoutedBatch[], ids: (number | undefined)[], now: number, seen: Seen): { received: Map<number, number>; samples: Map<number, string> } {
+    const samples = new Map<number, string>()
+    const received = new Map<number, number>()
+    let offset = 0
+    for (const { items } of batches) {
+      let lastSource = -1
+      let lastAudience = -1
+      for (let i = 0; i < items.count; i++) {
+        if (ids[offset + i] === undefined) continue
+        const sourceId = items.sourceId[i]
+        received.set(sourceId, (received.get(sourceId) ?? 0) + 1)
+        // Consecutive events are mostly about the same audience: noted once per run of them.
+        const a = items.audience[i]
+        if (a >= 0 && (a !== lastAudience || sourceId !== lastSource)) this.noteAudienceSeen(sourceId, items.audiences[a], now, seen)
+        lastSource = sourceId
+        lastAudience = a
+      }
+      for (const sample of items.samples) {
+        const eventId = ids[offset + sample.index]
+        if (eventId !== undefined) samples.set(eventId, sample.text)
+      }
+      offset += items.count
+    }
+    return { received, samples }
+  }
+
+  /**
    * Queues the changes of new events as one pack per partition and counts them on their partitions
    * (in id order: no deadlock between processes); records those that failed at routing. Returns
    * failures per destination.
@@ -112,25 +128,48 @@ export class Router {
       const [partitionKey, batchKey] = k.split('\t')
       return { partitionKey, batchKey }
     }))
+    const missing = this.missingPartitions(batches, keysOf, eventIds)
+    if (missing.size > 0) {
+      const ids = await ensurePartitions(db, [...missing].map(([key, destinationId]) => ({ key, destinationId })))
+      for (const [k, id] of ids) created.set(k, id)
+    }
+    const { packs, failed, failedPer } = this.packsOf(batches, keysOf, eventIds, now, created)
+    await insertPacks(db, [...packs.values()])
+    await insertChanges(db, failed)
+    for (const [pid, pack] of [...packs].sort((a, b) => a[0] - b[0])) {
+      const batchSize = this.table.destination(pack.destinationId)?.destination.batchSize ?? 10000
+      await addPending(db, pid, pack.body.count, batchSize, now, this.opts.windowMs)
+    }
+    return failedPer
+  }
+
+  /** Partitions the new events' changes go to that are not known yet, with their destination. */
+  private missingPartitions(batches: RoutedBatch[], keysOf: QueueKeys[][], eventIds: (number | undefined)[]): Map<string, number> {
     const missing = new Map<string, number>()
     let offset = 0
-    batches.forEach(({ items, changes: c }, b) => {
+    for (let b = 0; b < batches.length; b++) {
+      const { items, changes: c } = batches[b]
       for (let i = 0; i < c.count; i++) {
         if (c.key[i] < 0 || eventIds[offset + c.item[i]] === undefined) continue
         const { partitionKey } = keysOf[b][c.key[i]]
         if (!this.partitionIds.has(partitionKey)) missing.set(partitionKey, c.destinationId[i])
       }
       offset += items.count
-    })
-    if (missing.size > 0) {
-      const ids = await ensurePartitions(db, [...missing].map(([key, destinationId]) => ({ key, destinationId })))
-      for (const [k, id] of ids) created.set(k, id)
     }
+    return missing
+  }
+
+  /**
+   * The new events' changes as one pack per partition, and those that failed at routing. Loops over
+   * every change, out of queue's coroutine (see `recorded`).
+   */
+  private packsOf(batches: RoutedBatch[], keysOf: QueueKeys[][], eventIds: (number | undefined)[], now: number, created: Map<string, number>): { packs: Map<number, NewPack>; failed: NewChange[]; failedPer: Map<number, number> } {
     const packs = new Map<number, NewPack>()
     const failed: NewChange[] = []
     const failedPer = new Map<number, number>()
-    offset = 0
-    batches.forEach(({ items, changes: c }, b) => {
+    let offset = 0
+    for (let b = 0; b < batches.length; b++) {
+      const { items, changes: c } = batches[b]
       const tails = c.tails.split('\n')
       const partitionIds = keysOf[b].map((k) => (this.partitionIds.get(k.partitionKey) ?? created.get(k.partitionKey))!)
       const failures = new Map(c.failures.map((f) => [f.index, f]))
@@ -152,14 +191,8 @@ export class Router {
         pack.body.add(eventId, c.mappingId[i], keysOf[b][c.key[i]].batchKey, tails[i])
       }
       offset += items.count
-    })
-    await insertPacks(db, [...packs.values()])
-    await insertChanges(db, failed)
-    for (const [pid, pack] of [...packs].sort((a, b) => a[0] - b[0])) {
-      const batchSize = this.table.destination(pack.destinationId)?.destination.batchSize ?? 10000
-      await addPending(db, pid, pack.body.count, batchSize, now, this.opts.windowMs)
     }
-    return failedPer
+    return { packs, failed, failedPer }
   }
 
   /** Audiences seen in traffic are recorded, at most once a minute per audience (remembered once committed). */
@@ -168,4 +201,9 @@ export class Router {
     if (seen.has(k) || now - (this.audienceSeenAt.get(k) ?? 0) <= 60_000) return
     seen.set(k, { sourceId, key: audience.key, name: audience.name, at: now })
   }
+}
+
+/** Appends `values` to `to`, in order (a loop here, not in the transaction's coroutine: see `recorded`). */
+function appendAll<T>(to: T[], values: readonly T[]): void {
+  for (let i = 0; i < values.length; i++) to.push(values[i])
 }

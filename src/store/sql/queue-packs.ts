@@ -248,12 +248,7 @@ export async function fetchPacksBelow(db: Db, partitionId: number, upToId: numbe
  * settles nothing). A pack left with no open change is deleted.
  */
 export async function settlePositions<T extends { pack: number; at: number }>(db: Db, changes: T[]): Promise<T[]> {
-  const byPack = new Map<number, T[]>()
-  for (const c of changes) {
-    let list = byPack.get(c.pack)
-    if (!list) byPack.set(c.pack, (list = []))
-    list.push(c)
-  }
+  const byPack = groupByPack(changes)
   const settled: T[] = []
   if (byPack.size === 0) return settled
   const lock = db.dialect === 'postgres' ? 'FOR UPDATE' : ''
@@ -263,21 +258,40 @@ export async function settlePositions<T extends { pack: number; at: number }>(db
       part
     )
     for (const r of rows) {
-      const bits = (r.settled ?? '0'.repeat(Number(r.n))).split('')
-      let newly = 0
-      for (const c of byPack.get(Number(r.id))!) {
-        if (bits[c.at] === '1') continue
-        bits[c.at] = '1'
-        settled.push(c)
-        newly++
-      }
+      const before = settled.length
+      const bits = settleBits(r.settled ?? '0'.repeat(Number(r.n)), byPack.get(Number(r.id))!, settled)
+      const newly = settled.length - before
       if (newly === 0) continue
       const open = Number(r.open) - newly
       if (open <= 0) await db.run('DELETE FROM queue_packs WHERE id = $1', [r.id])
-      else await db.run('UPDATE queue_packs SET open = $2, settled = $3 WHERE id = $1', [r.id, open, bits.join('')])
+      else await db.run('UPDATE queue_packs SET open = $2, settled = $3 WHERE id = $1', [r.id, open, bits])
     }
   }
   return settled
+}
+
+// The loops over every change are functions of their own, out of settlePositions' coroutine: in it,
+// they made V8 compile the coroutine, with the store it inlines, several times per run.
+
+function groupByPack<T extends { pack: number }>(changes: T[]): Map<number, T[]> {
+  const byPack = new Map<number, T[]>()
+  for (const c of changes) {
+    let list = byPack.get(c.pack)
+    if (!list) byPack.set(c.pack, (list = []))
+    list.push(c)
+  }
+  return byPack
+}
+
+/** Marks the positions of `changes` in a pack's settled bits; those not settled before go to `settled`. Returns the new bits. */
+function settleBits<T extends { at: number }>(before: string, changes: T[], settled: T[]): string {
+  const bits = before.split('')
+  for (const c of changes) {
+    if (bits[c.at] === '1') continue
+    bits[c.at] = '1'
+    settled.push(c)
+  }
+  return bits.join('')
 }
 
 /** Open changes of packs holding events in `[fromEventId, toEventId]` (per-event outcomes: which are still pending). */
