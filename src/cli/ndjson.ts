@@ -49,48 +49,73 @@ async function* readLineBatches<T>(file: string, map: (text: string, line: numbe
   const input = file === '-' ? process.stdin : fileChunks(file, options.chunkSize ?? NDJSON_CHUNK_SIZE)
   // A multi-byte character split across two reads is held back until it is complete.
   const decoder = new StringDecoder('utf8')
-  let line = 0
-  let pending = '' // the start of a line that has not ended yet
-  let skipLf = false // the previous read ended with '\r': a '\n' starting this one belongs to it
-  let batch: T[] = []
-  const take = (text: string) => {
-    line++
-    if (text.trim() !== '') batch.push(map(text, line))
-  }
+  const lines = new LineSplitter(map)
   for await (const chunk of input as AsyncIterable<Buffer | string> | Iterable<Buffer>) {
-    let text = typeof chunk === 'string' ? chunk : decoder.write(chunk)
-    if (text === '') continue
-    if (skipLf) {
-      skipLf = false
+    const batch = lines.write(typeof chunk === 'string' ? chunk : decoder.write(chunk))
+    if (batch.length > 0) yield batch
+  }
+  // Like readline, bytes of an unfinished character at the very end are dropped (no decoder.end()).
+  const last = lines.end()
+  if (last.length > 0) yield last
+}
+
+/**
+ * readLineBatches' splitting, a class of its own: its loop over every line, inside the generator,
+ * made V8 compile the generator with all it inlines, and again after every deoptimisation.
+ */
+class LineSplitter<T> {
+  private line = 0
+  private pending = '' // the start of a line that has not ended yet
+  private skipLf = false // the previous read ended with '\r': a '\n' starting this one belongs to it
+  private batch: T[] = []
+
+  constructor(private readonly map: (text: string, line: number) => T) {}
+
+  /** The lines `text` completes, mapped. */
+  write(text: string): T[] {
+    if (text === '') return []
+    if (this.skipLf) {
+      this.skipLf = false
       if (text.charCodeAt(0) === 10) text = text.slice(1)
     }
     let start = 0
     if (text.indexOf('\r') === -1) {
       // The common case: '\n' only, found with indexOf rather than a regular expression.
       for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', start)) {
-        take(pending === '' ? text.slice(start, nl) : pending + text.slice(start, nl))
-        pending = ''
+        this.take(this.pending === '' ? text.slice(start, nl) : this.pending + text.slice(start, nl))
+        this.pending = ''
         start = nl + 1
       }
     } else {
       const breaks = /\r\n|\r|\n/g
       for (let m = breaks.exec(text); m !== null; m = breaks.exec(text)) {
-        take(pending === '' ? text.slice(start, m.index) : pending + text.slice(start, m.index))
-        pending = ''
+        this.take(this.pending === '' ? text.slice(start, m.index) : this.pending + text.slice(start, m.index))
+        this.pending = ''
         start = breaks.lastIndex
       }
-      skipLf = text.charCodeAt(text.length - 1) === 13
+      this.skipLf = text.charCodeAt(text.length - 1) === 13
     }
-    if (start < text.length) pending += text.slice(start)
-    if (batch.length > 0) {
-      const full = batch
-      batch = []
-      yield full
-    }
+    if (start < text.length) this.pending += text.slice(start)
+    return this.done()
   }
-  // Like readline, bytes of an unfinished character at the very end are dropped (no decoder.end()).
-  if (pending !== '') take(pending)
-  if (batch.length > 0) yield batch
+
+  /** The last line, if the input did not end with a break. */
+  end(): T[] {
+    if (this.pending !== '') this.take(this.pending)
+    this.pending = ''
+    return this.done()
+  }
+
+  private take(text: string): void {
+    this.line++
+    if (text.trim() !== '') this.batch.push(this.map(text, this.line))
+  }
+
+  private done(): T[] {
+    const batch = this.batch
+    this.batch = []
+    return batch
+  }
 }
 
 function parseLine(text: string, line: number): NdjsonLine {
