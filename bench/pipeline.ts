@@ -6,7 +6,7 @@
  */
 import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { AUDIENCE_KEY, createAudience, emailMembers, nativeConfigYaml, startBenchEmulator, writeEventsNdjson } from './lib/scenario.js'
+import { AUDIENCE_KEY, createAudience, deleteAudience, emailMembers, nativeConfigYaml, startBenchEmulator, writeEventsNdjson } from './lib/scenario.js'
 import { NODE_FLAGS } from '../test/helpers/cli.js'
 import { benchRuns, builtCli, fmtInt, fmtMb, isMain, lastJsonLine, runNode, size, throughputOf, withTempDir, type Measurement, type ThroughputResult, type TimedRun } from './lib/util.js'
 
@@ -36,6 +36,7 @@ export async function withPipelineRuns<T>(fn: (run: (r: number) => Promise<Timed
         if (summary.delivered !== events || members !== events) {
           throw new Error(`send delivered ${summary.delivered} of ${events} events; the emulator holds ${members} emails`)
         }
+        await deleteAudience(emu.apiUrl, audienceId)
         rmSync(eventsFile)
         return { seconds: summary.durationMs / 1000, peakRss: run.peakRss, requests: summary.requests }
       })

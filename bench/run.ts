@@ -160,15 +160,15 @@ ${table}
    in the benchmark process, no rate limit, request log without bodies). Time is the \`durationMs\` that
    send reports (config, record and route each event into the durable queue, batch, deliver, confirm), not node
    start-up and module loading (the reference's excludes loading its modules too); the route worker is
-   started with the command, so its own start-up runs while the main thread loads. Each of \`BENCH_RUNS\` (3)
-   runs sends to an empty audience of its own; the median run counts (the others are listed: on a 2-core
+   started with the command, so its own start-up runs while the main thread loads. Each of \`BENCH_RUNS\` (5)
+   runs sends to an empty audience of its own (deleted once its members are counted); the median run counts (the others are listed: on a 2-core
    machine a single run varies by ±8%). Peak RSS is the largest VmHWM of the children.
 2. **Reference** — the same events through Segment's published destination
    (\`@segment/action-destinations\` 3.497.0 on \`@segment/actions-core\` 3.170.0, pinned in
    shared/bench-reference) executed by Segment's runtime in a child process:
    \`createTestIntegration(dest).testBatchAction('addToAudience', { events, useDefaultMappings: true })\` in
    batches of 1,000, \`nock\` answering TikTok with \`{code:0}\`. Parsing the events and loading modules are
-   not timed; the median of \`BENCH_RUNS\` (3) runs counts, as for the pipeline. The reference does no
+   not timed; the median of \`BENCH_RUNS\` (5) runs counts, as for the pipeline. The reference does no
    durable queueing at all, so the ratio is conservative for us. Run together (the default), send and
    the reference alternate — send, reference, send, … — and the ratio is the median of the pairs'
    ratios: the machine's speed drifts by minutes, and a pair meets it at the same speed.

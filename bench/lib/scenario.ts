@@ -112,6 +112,21 @@ export async function createAudience(apiUrl: string, name: string): Promise<stri
   return body.data.audience_id
 }
 
+/**
+ * Deletes a TikTok audience through the emulator's Business API: a counted run's members leave the
+ * emulator's heap, so that every run meets an emulator of the same size (its garbage collector marks
+ * what is alive).
+ */
+export async function deleteAudience(apiUrl: string, audienceId: string): Promise<void> {
+  const res = await fetch(`${apiUrl}/v1.3/segment/audience/`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'Access-Token': EMULATOR_TOKEN },
+    body: JSON.stringify({ advertiser_id: ADVERTISER_ID, action: 'delete', delete_audience_id: audienceId })
+  })
+  const body = (await res.json()) as { code: number; message: string }
+  if (body.code !== 0) throw new Error(`emulator refused to delete audience ${audienceId}: ${body.code} ${body.message}`)
+}
+
 /** Members (distinct hashed emails) an emulator audience holds: one per delivered event here. */
 export function emailMembers(emu: RunningEmulator, audienceId: string): number {
   return emu.state.audiences.get(audienceId)?.members.EMAIL_SHA256.size ?? 0

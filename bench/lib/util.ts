@@ -55,8 +55,12 @@ export function size(name: string, fallback: number, quickDivisor = 20): number 
   return isQuick() ? Math.max(1, Math.round(fallback / quickDivisor)) : fallback
 }
 
-/** How many times the pipeline and the reference run (BENCH_RUNS, default 3; --quick: 1): each reports its median. */
-export const benchRuns = (): number => size('BENCH_RUNS', 3, 3)
+/**
+ * How many times the pipeline and the reference run (BENCH_RUNS, default 5; --quick: 2): each reports
+ * its median. Five, not three: on a shared 2-core machine single pairs ranged 1.75–2.45× within an
+ * hour, and the median of three moved with them.
+ */
+export const benchRuns = (): number => size('BENCH_RUNS', 5, 3)
 
 /** The median of `values` (the lower middle one for an even count). */
 export function median(values: number[]): number {
