@@ -8,7 +8,7 @@ import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { AUDIENCE_KEY, createAudience, deleteAudience, emailMembers, nativeConfigYaml, startBenchEmulator, writeEventsNdjson } from './lib/scenario.js'
 import { NODE_FLAGS } from '../test/helpers/cli.js'
-import { benchRuns, builtCli, fmtInt, fmtMb, isMain, lastJsonLine, runNode, size, throughputOf, withTempDir, type Measurement, type ThroughputResult, type TimedRun } from './lib/util.js'
+import { builtCli, fmtInt, fmtMb, isMain, lastJsonLine, runNode, runsInARow, size, throughputMeasurements, withTempDir, type Measurement, type ThroughputResult, type TimedRun } from './lib/util.js'
 
 /**
  * Runs `fn` with `run(r)`, which makes one timed send of N events into an empty audience of its own;
@@ -48,24 +48,17 @@ export async function withPipelineRuns<T>(fn: (run: (r: number) => Promise<Timed
 
 /** The pipeline's rows from its runs: the median run's events/s, the largest peak RSS. */
 export function pipelineMeasurements(runs: TimedRun[]): { result: ThroughputResult; measurements: Measurement[] } {
-  const events = size('BENCH_EVENTS', 100_000)
-  const result = throughputOf(events, runs)
-  const how = `send child, SQLite temp file, median of ${runs.length} runs (${runs.map((r) => fmtInt(events / r.seconds)).join(', ')} events/s), ${runs.map((r) => r.requests).join('/')} TikTok requests`
-  return {
-    result,
-    measurements: [
-      { key: 'pipeline.eps', label: `Pipeline: send ${fmtInt(events)} events`, value: result.eventsPerSecond, unit: 'events/s', how },
-      { key: 'pipeline.rss', label: 'Pipeline: peak RSS of send', value: result.peakRss / 2 ** 20, unit: 'MB', how: 'VmHWM of the send child, the largest of the runs' }
-    ]
-  }
+  return throughputMeasurements(runs, {
+    key: 'pipeline',
+    label: (events) => `Pipeline: send ${events} events`,
+    how: (median) => `send child, SQLite temp file, ${median}, ${runs.map((r) => r.requests).join('/')} TikTok requests`,
+    rssLabel: 'Pipeline: peak RSS of send',
+    rssHow: 'VmHWM of the send child, the largest of the runs'
+  })
 }
 
 export async function measurePipeline(): Promise<{ result: ThroughputResult; measurements: Measurement[] }> {
-  return withPipelineRuns(async (run) => {
-    const runs: TimedRun[] = []
-    for (let r = 0; r < benchRuns(); r++) runs.push(await run(r))
-    return pipelineMeasurements(runs)
-  })
+  return withPipelineRuns(async (run) => pipelineMeasurements(await runsInARow(run)))
 }
 
 if (isMain(import.meta.url)) {

@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import { writeEventsNdjson } from './lib/scenario.js'
-import { benchRuns, fmtInt, fmtMb, isMain, lastJsonLine, ROOT, runNode, size, throughputOf, withTempDir, type Measurement, type ThroughputResult, type TimedRun } from './lib/util.js'
+import { fmtInt, fmtMb, isMain, lastJsonLine, ROOT, runNode, runsInARow, size, throughputMeasurements, withTempDir, type Measurement, type ThroughputResult, type TimedRun } from './lib/util.js'
 
 const REFERENCE_SOURCE = process.env.BENCH_REFERENCE_SOURCE || join(ROOT, '../shared/bench-reference')
 
@@ -58,24 +58,17 @@ export async function withReferenceRuns<T>(fn: (run: () => Promise<TimedRun>) =>
 
 /** The reference's rows from its runs: the median run's events/s, the largest peak RSS. */
 export function referenceMeasurements(runs: TimedRun[]): { result: ThroughputResult; measurements: Measurement[] } {
-  const events = size('BENCH_EVENTS', 100_000)
-  const result = throughputOf(events, runs)
-  const how = `Segment actions-core testBatchAction, batches of 1,000, nock; median of ${runs.length} runs (${runs.map((r) => fmtInt(events / r.seconds)).join(', ')} events/s); ${runs[0].requests} requests`
-  return {
-    result,
-    measurements: [
-      { key: 'reference.eps', label: `Reference: Segment's destination, ${fmtInt(events)} events`, value: result.eventsPerSecond, unit: 'events/s', how },
-      { key: 'reference.rss', label: 'Reference: peak RSS', value: result.peakRss / 2 ** 20, unit: 'MB', how: 'maxRSS of the runner child (holds all parsed events)' }
-    ]
-  }
+  return throughputMeasurements(runs, {
+    key: 'reference',
+    label: (events) => `Reference: Segment's destination, ${events} events`,
+    how: (median) => `Segment actions-core testBatchAction, batches of 1,000, nock; ${median}; ${runs[0].requests} requests`,
+    rssLabel: 'Reference: peak RSS',
+    rssHow: 'maxRSS of the runner child (holds all parsed events)'
+  })
 }
 
 export async function measureReference(): Promise<{ result: ThroughputResult; measurements: Measurement[] }> {
-  return withReferenceRuns(async (run) => {
-    const runs: TimedRun[] = []
-    for (let r = 0; r < benchRuns(); r++) runs.push(await run())
-    return referenceMeasurements(runs)
-  })
+  return withReferenceRuns(async (run) => referenceMeasurements(await runsInARow(() => run())))
 }
 
 if (isMain(import.meta.url)) {

@@ -78,10 +78,11 @@ const failures: string[] = []
 const sideBySide = parts.includes('pipeline') && parts.includes('reference')
 for (const part of sideBySide ? parts.filter((p) => p !== 'reference') : parts) {
   const t = performance.now()
-  const name = sideBySide && part === 'pipeline' ? 'pipeline beside reference' : part
+  const paired = sideBySide && part === 'pipeline'
+  const name = paired ? 'pipeline beside reference' : part
   console.error(`— ${name} …`)
   try {
-    fresh.push(...(await (sideBySide && part === 'pipeline' ? pipelineBesideReference() : runners[part]())).measurements)
+    fresh.push(...(await (paired ? pipelineBesideReference : runners[part])()).measurements)
     console.error(`  ${name} done in ${((performance.now() - t) / 1000).toFixed(0)} s`)
   } catch (err) {
     failures.push(`${name}: ${(err as Error).message.split('\n')[0]}`)

@@ -88,6 +88,38 @@ export function throughputOf(events: number, runs: TimedRun[]): ThroughputResult
   return { events, seconds, eventsPerSecond: events / seconds, peakRss: Math.max(...runs.map((r) => r.peakRss)) }
 }
 
+/** How a side's two rows (`<key>.eps`, `<key>.rss`) are labelled and explained. */
+export interface ThroughputRows {
+  key: string
+  /** Given the number of events, formatted. */
+  label: (events: string) => string
+  /** Given `median of N runs (… events/s)`. */
+  how: (runs: string) => string
+  rssLabel: string
+  rssHow: string
+}
+
+/** A side's rows from its runs over BENCH_EVENTS events: the median run's events/s, the largest peak RSS. */
+export function throughputMeasurements(runs: TimedRun[], rows: ThroughputRows): { result: ThroughputResult; measurements: Measurement[] } {
+  const events = size('BENCH_EVENTS', 100_000)
+  const result = throughputOf(events, runs)
+  const runsText = `median of ${runs.length} runs (${runs.map((r) => fmtInt(events / r.seconds)).join(', ')} events/s)`
+  return {
+    result,
+    measurements: [
+      { key: `${rows.key}.eps`, label: rows.label(fmtInt(events)), value: result.eventsPerSecond, unit: 'events/s', how: rows.how(runsText) },
+      { key: `${rows.key}.rss`, label: rows.rssLabel, value: result.peakRss / 2 ** 20, unit: 'MB', how: rows.rssHow }
+    ]
+  }
+}
+
+/** BENCH_RUNS runs of one side, one after the other (run alone, not beside the other side). */
+export async function runsInARow(run: (r: number) => Promise<TimedRun>): Promise<TimedRun[]> {
+  const runs: TimedRun[] = []
+  for (let r = 0; r < benchRuns(); r++) runs.push(await run(r))
+  return runs
+}
+
 export const isQuick = (): boolean => process.env.BENCH_QUICK === '1' || process.argv.includes('--quick')
 
 /** True when this module is the script node was started with (`node --import tsx bench/x.ts`). */
