@@ -8,7 +8,8 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyPluginAsy
 import { CONSENT_PATH, registerConsentRoutes } from './consent-page.js'
 import { newRequestId, TikTokCode } from './envelope.js'
 import { exchangeNote, noteAnswer, noteRequestStart, pathWithoutPrefix } from './http.js'
-import { API_BASE, registerApiRoutes } from './routes-api.js'
+import { scanMappingBody } from './mapping.js'
+import { API_BASE, isMappingRoute, registerApiRoutes } from './routes-api.js'
 import { CONTROL_BASE, registerControlRoutes } from './routes-control.js'
 import { EMULATOR_CREDENTIALS, EmulatorState, type EmulatorOptions } from './state.js'
 
@@ -46,14 +47,15 @@ export const emulatorPlugin: FastifyPluginAsync<EmulatorPluginOptions> = async (
   const config = app.initialConfig as { routerOptions?: { ignoreTrailingSlash?: boolean }; ignoreTrailingSlash?: boolean }
   const withSlashlessAliases = !(config.routerOptions?.ignoreTrailingSlash ?? config.ignoreTrailingSlash ?? false)
 
-  // Plain JSON.parse: the mapping route takes multi-megabyte bodies and every millisecond counts.
+  // Plain JSON.parse: the mapping route takes multi-megabyte bodies and every millisecond counts;
+  // its bodies are scanned without it when they are in the form senders write (scanMappingBody).
   // An empty body is accepted as "no body" so control POSTs like /_emulator/reset need none.
   if (app.hasContentTypeParser('application/json')) app.removeContentTypeParser('application/json')
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
-    const text = body as string
-    if (text.length === 0) return done(null, undefined)
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    const bytes = body as Buffer
+    if (bytes.length === 0) return done(null, undefined)
     try {
-      done(null, JSON.parse(text))
+      done(null, (isMappingRoute(request.routeOptions.url) && scanMappingBody(bytes)) || JSON.parse(bytes.toString('utf8')))
     } catch {
       done(invalidJsonError(), undefined)
     }

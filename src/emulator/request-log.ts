@@ -12,6 +12,7 @@ export interface RequestLogEntry {
   /** Path without the plugin prefix and query string, e.g. `/open_api/v1.3/segment/mapping/`. */
   path: string
   query: unknown
+  /** As received: parsed JSON, or a scanned mapping body (ScannedMappingBody: its text, serialised as the JSON sent). */
   body: unknown
   httpStatus: number
   /** TikTok code of the answer, or null when the answer was not an envelope (HTML, redirect). */

@@ -253,6 +253,11 @@ const segmentAudience: ApiRoute = {
   },
 }
 
+/** Whether a registered route URL (any prefix, with or without its trailing slash) is `/segment/mapping/`. */
+export function isMappingRoute(url: string | undefined): boolean {
+  return url !== undefined && (url.endsWith(`${API_BASE}/segment/mapping/`) || url.endsWith(`${API_BASE}/segment/mapping`))
+}
+
 const segmentMapping: ApiRoute = {
   method: 'POST',
   path: '/segment/mapping/',

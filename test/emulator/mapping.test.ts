@@ -1,5 +1,6 @@
 import { after, before, beforeEach, test } from 'node:test'
 import assert from 'node:assert/strict'
+import { scanMappingBody } from '../../src/emulator/mapping.js'
 import { ADV1, ADV2, EmulatorClient, md5, sha256, TOKEN } from './helpers.js'
 
 let em: EmulatorClient
@@ -181,4 +182,86 @@ test('10,000 rows are accepted, 10,001 are refused with the limit in the message
   rows.push([cell(sha256('one more')), {}, {}])
   await expectRejected(mapping(rows, { action: 'delete' }), /10001 rows; at most 10000/)
   assert.equal(em.state.coverNum(em.state.audiences.get(audience)!), 20_000, 'nothing deleted')
+})
+
+test('compact bodies are scanned without JSON.parse; any other form is left to it', () => {
+  const body = mapping([[cell(E1), {}, cell(M1.toUpperCase())], [{}, cell(P1), {}]])
+  const scanned = scanMappingBody(Buffer.from(JSON.stringify(body)))
+  assert.ok(scanned)
+  assert.deepEqual(scanned.advertiser_ids, [ADV1])
+  assert.equal(scanned.action, 'add')
+  assert.deepEqual(scanned.id_schema, ['EMAIL_SHA256', 'PHONE_SHA256', 'IDFA_SHA256'])
+  assert.equal(scanned.width, 3)
+  assert.deepEqual(scanned.ids, [E1, null, M1.toUpperCase(), null, P1, null])
+  assert.deepEqual(scanned.audienceIds, [audience])
+  assert.equal(scanned.upperCase, true)
+  // Read back as the JSON that was sent (request log, control API).
+  assert.deepEqual(JSON.parse(JSON.stringify(scanned)), body)
+  assert.deepEqual(scanned.batch_data, body.batch_data)
+
+  const notScanned = [
+    JSON.stringify(body, null, 1), // whitespace
+    JSON.stringify({ action: body.action, advertiser_ids: body.advertiser_ids, id_schema: body.id_schema, batch_data: body.batch_data }), // another key order
+    JSON.stringify({ ...body, extra: 1 }),
+    JSON.stringify(mapping([[cell(E1), cell(P1, ['1', '2'])]])), // audiences differ between cells
+    JSON.stringify(mapping([[cell(E1)], [cell(E2), {}]])), // rows of different widths
+    JSON.stringify(mapping([[cell('not-hex')]])),
+    JSON.stringify(mapping([[{ id: E1, audience_ids: [audience], x: 1 }]])),
+    JSON.stringify(mapping([[cell(E1)]], { advertiser_ids: [Number(ADV1.slice(0, 15))] })),
+    JSON.stringify(mapping([[cell(E1)]], { advertiser_ids: ['a"b'] })), // an escape
+    JSON.stringify(mapping([[cell(E1)]], { advertiser_ids: ['7000000000000000001é'] })), // not ASCII
+    JSON.stringify(mapping([])),
+    JSON.stringify(mapping([[]])),
+    JSON.stringify(body).slice(0, -1), // cut short
+    JSON.stringify(body) + ' ',
+  ]
+  for (const text of notScanned) assert.equal(scanMappingBody(Buffer.from(text)), undefined, text.slice(0, 200))
+})
+
+test('a scanned body is answered and applied exactly as the same body parsed', async () => {
+  // Each body compact (scanned) and indented (parsed), each time from the same seeded state.
+  const mine = '7300000000000000001'
+  const foreign = '7300000000000000002'
+  const seeded = await EmulatorClient.start({
+    qps: 0,
+    seed: { audiences: [{ advertiser_id: ADV1, name: 'Mine', audience_id: mine, members: { EMAIL_SHA256: [E2] } }, { advertiser_id: ADV2, name: 'Foreign', audience_id: foreign }] },
+  })
+  const c = (id: string, audienceIds = [mine]) => ({ id, audience_ids: audienceIds })
+  const send = async (text: string) => {
+    seeded.state.reset()
+    const res = await fetch(`${seeded.emulator.apiUrl}/v1.3/segment/mapping/`, { method: 'POST', headers: { 'Access-Token': TOKEN, 'content-type': 'application/json' }, body: text })
+    const answer = (await res.json()) as { code: number; message: string }
+    const members = await Promise.all([mine, foreign].map(async (id) => (await seeded.control('GET', `/audiences/${id}/members`)).json.members))
+    return { code: answer.code, message: answer.message, members }
+  }
+  try {
+    const bodies: Record<string, unknown>[] = [
+      mapping([[c(E1), c(P1), c(M1)], [c(E2), {}, {}]]),
+      mapping([[c(E2.toUpperCase()), {}, {}]], { action: 'DELETE' }),
+      mapping([[c(E2), {}, {}]], { action: 'delete' }),
+      mapping([[c(E1), {}, {}], [c(E2), {}]]),
+      mapping([[c(E1), {}, {}], [c(E2.slice(1)), {}, {}]]),
+      mapping([[c(md5('a')), {}, {}]]),
+      mapping([[c(E1, [foreign]), {}, {}]]),
+      mapping([[c(E1, [foreign, mine]), {}, {}]], { advertiser_ids: [ADV1, ADV2] }),
+      mapping([[c(E1, ['123']), {}, {}]]),
+      mapping([[c(E1), {}, {}]], { id_schema: ['EMAIL_SHA256', 'email_sha256', 'IDFA_SHA256'] }),
+      mapping([[c(E1), {}]], { id_schema: ['email_sha256', 'PHONE_SHA256'] }),
+      mapping([[c(md5('i')), c(md5('g'))]], { id_schema: ['IDFA_MD5', 'AAID_MD5'] }),
+      mapping([[c(E1), {}, {}]], { action: 'replace' }),
+      mapping([[c(E1), {}, {}]], { advertiser_ids: [] }),
+      mapping([[c(E1), {}, {}]], { advertiser_ids: [''] }),
+      mapping([[{}, {}, {}]]),
+      mapping(Array.from({ length: 10_000 }, (_, i) => [c(sha256(`r${i}`)), {}, c(sha256(`m${i}`))])),
+      mapping(Array.from({ length: 10_001 }, (_, i) => [c(sha256(`r${i}`)), {}, {}])),
+    ]
+    for (const [i, body] of bodies.entries()) {
+      const compact = JSON.stringify(body)
+      const scanned = scanMappingBody(Buffer.from(compact)) !== undefined
+      assert.deepEqual(await send(compact), await send(JSON.stringify(body, null, 1)), `body ${i} (${scanned ? 'scanned' : 'not scanned'})`)
+    }
+    assert.ok(scanMappingBody(Buffer.from(JSON.stringify(bodies[0]))), 'the valid bodies are scanned')
+  } finally {
+    await seeded.close()
+  }
 })
