@@ -45,18 +45,60 @@ export function mappingBodyOf(request: Pick<MembershipChange, 'action' | 'advert
  * again (10,000 rows are 3 MB; 100 → 56 ms per 100,000 rows, measured).
  */
 export function mappingBodyOfItems(request: Pick<MembershipChange, 'action' | 'advertiserIds' | 'audienceId' | 'idSchema'>, items: string[]): Buffer {
-  const cellTail = `,"audience_ids":${JSON.stringify([request.audienceId])}}`
-  const head = JSON.stringify({ advertiser_ids: request.advertiserIds, action: request.action, id_schema: request.idSchema })
-  const start = `${head.slice(0, -1)},"batch_data":[`
-  const rows: string[] = new Array(items.length)
-  // Exact UTF-8 sizes: ids are hex digests, but nothing here relies on it.
-  let size = Buffer.byteLength(start) + Math.max(0, items.length - 1) + 2
-  for (let r = 0; r < items.length; r++) {
-    const row = rowOfItems(items[r], cellTail)
-    rows[r] = row
-    size += Buffer.byteLength(row)
+  const body = new MappingBodyWriter(request, items.length)
+  body.addRows(items, 0, items.length)
+  return body.finish()
+}
+
+/**
+ * mappingBodyOfItems `slice` rows at a time, awaiting `pause` between slices: a 10,000-row body is
+ * ~10 ms of its thread, which requests waiting for the same thread (ingestion's acknowledgements)
+ * would otherwise wait out.
+ */
+export async function mappingBodyOfItemsInSlices(
+  request: Pick<MembershipChange, 'action' | 'advertiserIds' | 'audienceId' | 'idSchema'>,
+  items: string[],
+  slice: number,
+  pause: () => Promise<void>
+): Promise<Buffer> {
+  const body = new MappingBodyWriter(request, items.length)
+  for (let from = 0; from < items.length; from += slice) {
+    if (from > 0) await pause()
+    body.addRows(items, from, Math.min(items.length, from + slice))
   }
-  return writeBody(Buffer.allocUnsafe(size), start, rows)
+  return body.finish()
+}
+
+/** A mapping body's rows as they are added, then its bytes. */
+class MappingBodyWriter {
+  private readonly cellTail: string
+  private readonly start: string
+  private readonly rows: string[]
+  private size: number
+
+  constructor(request: Pick<MembershipChange, 'action' | 'advertiserIds' | 'audienceId' | 'idSchema'>, count: number) {
+    this.cellTail = `,"audience_ids":${JSON.stringify([request.audienceId])}}`
+    const head = JSON.stringify({ advertiser_ids: request.advertiserIds, action: request.action, id_schema: request.idSchema })
+    this.start = `${head.slice(0, -1)},"batch_data":[`
+    this.rows = new Array(count)
+    // Exact UTF-8 sizes: ids are hex digests, but nothing here relies on it.
+    this.size = Buffer.byteLength(this.start) + Math.max(0, count - 1) + 2
+  }
+
+  addRows(items: string[], from: number, to: number): void {
+    const { rows, cellTail } = this
+    let size = 0
+    for (let r = from; r < to; r++) {
+      const row = rowOfItems(items[r], cellTail)
+      rows[r] = row
+      size += Buffer.byteLength(row)
+    }
+    this.size += size
+  }
+
+  finish(): Buffer {
+    return writeBody(Buffer.allocUnsafe(this.size), this.start, this.rows)
+  }
 }
 
 /**

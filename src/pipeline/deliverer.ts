@@ -5,7 +5,7 @@
  *   auth → destination paused (queue kept) · permanent → failed with TikTok's reason (dead letter)
  */
 import { randomUUID } from 'node:crypto'
-import { buildCreateAudienceBody, mappingBodyOf, mappingBodyOfItems } from '../destination/requestBodies.js'
+import { buildCreateAudienceBody, mappingBodyOf, mappingBodyOfItemsInSlices } from '../destination/requestBodies.js'
 import type { Store } from '../store/index.js'
 import type { Destination } from '../store/model.js'
 import { setDestinationStatus } from '../store/sql/config.js'
@@ -46,6 +46,10 @@ export interface DeliveryEvents {
 }
 
 const SAMPLE_ROWS = 3
+/** Rows of a request body written per turn of the event loop (~1 ms of work). */
+const BODY_SLICE_ROWS = 1000
+/** One turn of the event loop: what waits for this thread (requests, commits) goes first. */
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
 
 export class Deliverer {
   readonly owner = `${process.pid}-${randomUUID().slice(0, 8)}`
@@ -198,7 +202,7 @@ export class Deliverer {
   private async prepareAhead(queue: OpenQueue, partitionKey: string, dest: Destination): Promise<PreparedRequest | undefined> {
     try {
       // One turn of the event loop first: the request in flight gets written out before this work.
-      await new Promise((resolve) => setImmediate(resolve))
+      await nextTurn()
       const next = await planRequest(queue, partitionKey, dest)
       return next && (next.plan.send.length >= dest.batchSize || this.flushAll) ? next : undefined
     } catch {
@@ -244,7 +248,7 @@ export class Deliverer {
 interface PreparedRequest {
   plan: BatchPlan
   dest: Destination
-  mapping?: ReturnType<typeof mappingBody>
+  mapping?: Awaited<ReturnType<typeof mappingBody>>
 }
 
 /**
@@ -255,7 +259,7 @@ async function planRequest(queue: OpenQueue, partitionKey: string, dest: Destina
   const rows = await queue.read(Math.max(dest.batchSize * 2, 1000))
   if (rows.length === 0) return undefined
   const plan = planBatch(rows, dest.batchSize)
-  return { plan, dest, mapping: plan.batchKey === 'create' ? undefined : mappingBody(plan, partitionKey) }
+  return { plan, dest, mapping: plan.batchKey === 'create' ? undefined : await mappingBody(plan, partitionKey) }
 }
 
 /** Dead letters of the partition whose identifiers a delivered change just set again: replay would undo that. */
@@ -271,13 +275,13 @@ async function resolveDeadLetters(db: Db, deadLetters: Map<string, number[]>, pl
 }
 
 /** The request's JSON body (bytes), and what its exchange shows: the same body cut to its first rows. */
-function mappingBody(plan: BatchPlan, partitionKey: string): { text: Buffer; shown: SegmentMappingBody & { batch_data_more_rows?: number } } {
+async function mappingBody(plan: BatchPlan, partitionKey: string): Promise<{ text: Buffer; shown: SegmentMappingBody & { batch_data_more_rows?: number } }> {
   const { advertiserIds, audienceId } = parsePartitionKey(partitionKey)
   const { action, idSchema } = parseBatchKey(plan.batchKey)
   const request = { action, advertiserIds, audienceId, idSchema }
   const shown: SegmentMappingBody & { batch_data_more_rows?: number } = mappingBodyOf(request, plan.send.slice(0, SAMPLE_ROWS).map((c) => c.ids ?? []))
   if (plan.send.length > SAMPLE_ROWS) shown.batch_data_more_rows = plan.send.length - SAMPLE_ROWS
-  return { text: mappingBodyOfItems(request, plan.send.map((c) => c.tail)), shown }
+  return { text: await mappingBodyOfItemsInSlices(request, plan.send.map((c) => c.tail), BODY_SLICE_ROWS, nextTurn), shown }
 }
 
 function requestRecord(destinationId: number, partitionId: number, plan: BatchPlan, sentAt: number, exchange: TikTokExchange | undefined, failure: TikTokError | undefined): RequestRecord {

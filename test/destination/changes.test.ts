@@ -15,7 +15,7 @@ import {
   type ChangeContext,
   type MembershipChange
 } from '../../src/destination/index.js'
-import { mappingBodyOf, mappingBodyOfItems } from '../../src/destination/requestBodies.js'
+import { mappingBodyOf, mappingBodyOfItems, mappingBodyOfItemsInSlices } from '../../src/destination/requestBodies.js'
 import { jsonItems } from '../../src/util/json.js'
 
 const native = { mode: 'native' as const, advertiserIds: [], normalization: 'segment' as const }
@@ -189,4 +189,18 @@ test('a mapping body written from the rows as queued (JSON items) is byte for by
   for (let r = 0; r < 300; r++) rows.push([pick(r * 3), pick(r * 5 + 1), pick(r * 11 + 2)])
   assert.deepEqual(mappingBodyOfItems(request, rows.map(jsonItems)), Buffer.from(JSON.stringify(mappingBodyOf(request, rows))))
   assert.deepEqual(mappingBodyOfItems(request, []), Buffer.from(JSON.stringify(mappingBodyOf(request, []))))
+})
+
+test('a mapping body written in slices, pausing between them, is the same body', async () => {
+  const request = { action: 'add' as const, advertiserIds: ['7000000000000000001'], audienceId: '9"9', idSchema: ['EMAIL_SHA256', 'PHONE_SHA256'] as MembershipChange['idSchema'] }
+  const rows: (string | null)[][] = []
+  for (let r = 0; r < 25; r++) rows.push([r % 4 === 0 ? null : sha256Hex(`e${r}`), r % 3 === 0 ? 'é "x"' : sha256Hex(`p${r}`)])
+  const whole = Buffer.from(JSON.stringify(mappingBodyOf(request, rows)))
+  for (const slice of [1, 7, 25, 100]) {
+    let pauses = 0
+    const body = await mappingBodyOfItemsInSlices(request, rows.map(jsonItems), slice, async () => void pauses++)
+    assert.deepEqual(body, whole, `slices of ${slice}`)
+    assert.equal(pauses, Math.ceil(rows.length / slice) - 1)
+  }
+  assert.deepEqual(await mappingBodyOfItemsInSlices(request, [], 10, async () => assert.fail('no pause for no rows')), Buffer.from(JSON.stringify(mappingBodyOf(request, []))))
 })
