@@ -46,48 +46,59 @@ function insertSql(rows: number): string {
  */
 export async function insertEventRecords(db: Db, events: EventRecords): Promise<(number | undefined)[]> {
   const ids: (number | undefined)[] = new Array(events.count)
-  let offset = 0
-  while (offset < events.count) {
+  if (events.count === 0) return ids
+  if (db.dialect === 'sqlite') {
+    // SQLite gives a new row the largest id + 1, row after row, and this transaction is the only
+    // writer: when every row was new their ids are the next ones in order. RETURNING would cost
+    // about as much as the insert itself. Re-sent messageIds (rare) are told apart by reading
+    // back the rows this call added.
+    const before = await maxEventId(db)
+    let added = 0
+    for (let offset = 0; offset < events.count; ) {
+      const size = chunkSize(events.count - offset, INSERT_CHUNK)
+      added += (await db.run(insertSql(size), insertParams(events, offset, size))).changes
+      offset += size
+    }
+    if (added === events.count && (await maxEventId(db)) === before + added) {
+      for (let i = 0; i < events.count; i++) ids[i] = before + 1 + i
+      return ids
+    }
+    const rows = await db.all<{ id: number; source_id: number; message_id: string }>('SELECT id, source_id, message_id FROM events WHERE id > $1', [before])
+    assignIds(ids, events, 0, events.count, new Map(rows.map((r) => [`${r.source_id}|${r.message_id}`, Number(r.id)])))
+    return ids
+  }
+  for (let offset = 0; offset < events.count; ) {
     const size = chunkSize(events.count - offset, INSERT_CHUNK)
-    const params: (string | number | null)[] = new Array(size * COLS)
-    for (let i = 0, p = 0; i < size; i++) {
-      const e = offset + i
-      params[p++] = events.sourceId[e]
-      params[p++] = events.messageId[e]
-      params[p++] = events.receivedAt[e]
-      params[p++] = events.changes[e]
-    }
-    const insert = insertSql(size)
-    let byKey: Map<string, number>
-    if (db.dialect === 'sqlite') {
-      // SQLite gives a new row the largest id + 1, row after row, and this transaction is the only
-      // writer: when every row was new their ids are the next ones in order. RETURNING would cost
-      // about as much as the insert itself. Re-sent messageIds (rare) are told apart by reading
-      // back the rows this statement added.
-      const before = await maxEventId(db)
-      const r = await db.run(insert, params)
-      if (r.changes === size && (await maxEventId(db)) === before + size) {
-        for (let i = 0; i < size; i++) ids[offset + i] = before + 1 + i
-        offset += size
-        continue
-      }
-      const rows = await db.all<{ id: number; source_id: number; message_id: string }>('SELECT id, source_id, message_id FROM events WHERE id > $1', [before])
-      byKey = new Map(rows.map((r) => [`${r.source_id}|${r.message_id}`, Number(r.id)]))
-    } else {
-      const rows = await db.all<{ id: number; source_id: number; message_id: string }>(`${insert} RETURNING id, source_id, message_id`, params)
-      byKey = new Map(rows.map((r) => [`${r.source_id}|${r.message_id}`, Number(r.id)]))
-    }
-    for (let i = 0; i < size; i++) {
-      const key = `${events.sourceId[offset + i]}|${events.messageId[offset + i]}`
-      const id = byKey.get(key)
-      if (id !== undefined) {
-        ids[offset + i] = id
-        byKey.delete(key) // a second copy in the same call is a duplicate
-      }
-    }
+    const rows = await db.all<{ id: number; source_id: number; message_id: string }>(`${insertSql(size)} RETURNING id, source_id, message_id`, insertParams(events, offset, size))
+    assignIds(ids, events, offset, size, new Map(rows.map((r) => [`${r.source_id}|${r.message_id}`, Number(r.id)])))
     offset += size
   }
   return ids
+}
+
+/** The insert's parameters for records `offset … offset + size`. */
+function insertParams(events: EventRecords, offset: number, size: number): (string | number | null)[] {
+  const params: (string | number | null)[] = new Array(size * COLS)
+  for (let i = 0, p = 0; i < size; i++) {
+    const e = offset + i
+    params[p++] = events.sourceId[e]
+    params[p++] = events.messageId[e]
+    params[p++] = events.receivedAt[e]
+    params[p++] = events.changes[e]
+  }
+  return params
+}
+
+/** Ids of the records `offset … offset + size` that the insert added (`byKey`: `source|messageId` → id); a second copy gets none. */
+function assignIds(ids: (number | undefined)[], events: EventRecords, offset: number, size: number, byKey: Map<string, number>): void {
+  for (let i = offset; i < offset + size; i++) {
+    const key = `${events.sourceId[i]}|${events.messageId[i]}`
+    const id = byKey.get(key)
+    if (id !== undefined) {
+      ids[i] = id
+      byKey.delete(key) // a second copy in the same call is a duplicate
+    }
+  }
 }
 
 export async function maxEventId(db: Db): Promise<number> {
