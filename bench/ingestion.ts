@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startServe, type ServeProcess } from '../test/helpers/serve.js'
 import { AUDIENCE_KEY, createAudience, nativeConfigYaml, startBenchEmulator } from './lib/scenario.js'
-import { builtCli, fmtInt, fmtMb, isMain, lastJsonLine, margin, procMemory, runNode, size, withPgDatabase, withTempDir, type Measurement } from './lib/util.js'
+import { builtCli, fmtInt, fmtMb, isMain, lastJsonLine, margin, median, procMemory, runNode, size, withPgDatabase, withTempDir, type Measurement } from './lib/util.js'
 
 export interface IngestionResult {
   database: 'sqlite' | 'postgres'
@@ -21,6 +21,27 @@ export interface IngestionResult {
   p99: number
   errors: number
   peakRss: number
+  /** Each run's events/s and P99, when the result is the median of several. */
+  runs?: { eventsPerSecond: number; p99: number }[]
+}
+
+/**
+ * Runs per database (BENCH_INGEST_RUNS, default 3; --quick: 1), each against a fresh `serve`,
+ * database and emulator; the result is the median of each figure. Single 20-second runs ranged
+ * 40–63k events/s within an hour on a shared 2-core machine.
+ */
+const ingestRuns = () => Math.round(size('BENCH_INGEST_RUNS', 3, 3))
+
+function medianOf(database: IngestionResult['database'], runs: IngestionResult[]): IngestionResult {
+  return {
+    database,
+    eventsPerSecond: median(runs.map((r) => r.eventsPerSecond)),
+    p50: median(runs.map((r) => r.p50)),
+    p99: median(runs.map((r) => r.p99)),
+    errors: runs.reduce((n, r) => n + r.errors, 0),
+    peakRss: Math.max(...runs.map((r) => r.peakRss)),
+    runs: runs.map((r) => ({ eventsPerSecond: r.eventsPerSecond, p99: r.p99 }))
+  }
 }
 
 const TARGET_EPS = 50_000
@@ -55,19 +76,26 @@ async function measureOne(database: 'sqlite' | 'postgres', dir: string, database
 export async function measureIngestion(): Promise<{ results: IngestionResult[]; measurements: Measurement[] }> {
   const results: IngestionResult[] = []
   await withTempDir('tta-bench-ingest-', async (dir) => {
-    results.push(await measureOne('sqlite', dir, `sqlite:${join(dir, 'bench.db')}`))
-    results.push(await withPgDatabase((url) => measureOne('postgres', dir, url)))
+    const sqlite: IngestionResult[] = []
+    const postgres: IngestionResult[] = []
+    for (let r = 0; r < ingestRuns(); r++) {
+      sqlite.push(await measureOne('sqlite', dir, `sqlite:${join(dir, `bench-${r}.db`)}`))
+      postgres.push(await withPgDatabase((url) => measureOne('postgres', dir, url)))
+    }
+    results.push(medianOf('sqlite', sqlite), medianOf('postgres', postgres))
   })
   const measurements: Measurement[] = []
   for (const r of results) {
     const name = r.database === 'sqlite' ? 'SQLite' : 'PostgreSQL'
-    const how = `autocannon child, emulator in the bench process, ${size('BENCH_INGEST_CONNECTIONS', 10, 1)} connections, ${size('BENCH_INGEST_SECONDS', 20, 4)} s; ${r.errors} errors; serve peak RSS ${fmtMb(r.peakRss)}`
+    const runs = r.runs && r.runs.length > 1 ? `median of ${r.runs.length} runs (${r.runs.map((x) => fmtInt(x.eventsPerSecond)).join(', ')} events/s), each ` : ''
+    const how = `${runs}autocannon child, emulator in the bench process, ${size('BENCH_INGEST_CONNECTIONS', 10, 1)} connections, ${size('BENCH_INGEST_SECONDS', 20, 4)} s; ${r.errors} errors; serve peak RSS ${fmtMb(r.peakRss)}`
+    const p99How = r.runs && r.runs.length > 1 ? `per request of 100 events; median of the runs' P99 (${r.runs.map((x) => `${x.p99} ms`).join(', ')})` : 'per request of 100 events'
     const targeted = r.database === 'sqlite'
     measurements.push(
       { key: `ingestion.${r.database}.eps`, label: `Ingestion /v1/batch ×100, ${name}`, value: r.eventsPerSecond, unit: 'events/s', how,
         ...(targeted ? { target: '≥ 50,000 events/s', met: r.eventsPerSecond >= TARGET_EPS, margin: margin(r.eventsPerSecond, TARGET_EPS, true) } : {}) },
-      { key: `ingestion.${r.database}.p50`, label: `Ingestion ack latency P50, ${name}`, value: r.p50, unit: 'ms', how: 'per request of 100 events' },
-      { key: `ingestion.${r.database}.p99`, label: `Ingestion ack latency P99, ${name}`, value: r.p99, unit: 'ms', how: 'per request of 100 events',
+      { key: `ingestion.${r.database}.p50`, label: `Ingestion ack latency P50, ${name}`, value: r.p50, unit: 'ms', how: r.runs && r.runs.length > 1 ? 'per request of 100 events; median of the runs\' P50' : 'per request of 100 events' },
+      { key: `ingestion.${r.database}.p99`, label: `Ingestion ack latency P99, ${name}`, value: r.p99, unit: 'ms', how: p99How,
         ...(targeted ? { target: '< 50 ms', met: r.p99 < TARGET_P99_MS, margin: margin(r.p99, TARGET_P99_MS, false) } : {}) }
     )
   }

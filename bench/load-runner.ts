@@ -25,9 +25,10 @@ const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon
 const [url, writeKey, seconds, connections, perBatch, runId] = process.argv.slice(2)
 if (!url || !writeKey || !runId) throw new Error('usage: load-runner.ts <baseUrl> <writeKey> <seconds> <connections> <eventsPerBatch> <runId>')
 
-// One template, a unique token per request: building 100 events per request would load this process.
+// One template, a unique token per request: building 100 events per request would load this process
+// (joining the template's pieces around the token costs less than searching it for the token each time).
 const TOKEN = 'RUNTOKEN'
-const template = batchBody(0, Number(perBatch), { run: TOKEN })
+const pieces = batchBody(0, Number(perBatch), { run: TOKEN }).split(TOKEN)
 let counter = 0
 
 const result = await new Promise<AutocannonResult>((resolve, reject) => {
@@ -41,7 +42,7 @@ const result = await new Promise<AutocannonResult>((resolve, reject) => {
           method: 'POST',
           path: '/v1/batch',
           headers: { 'content-type': 'application/json', authorization: basicAuth(writeKey) },
-          setupRequest: (r: AutocannonRequest) => ({ ...r, body: template.replaceAll(TOKEN, `${runId}q${counter++}`) })
+          setupRequest: (r: AutocannonRequest) => ({ ...r, body: pieces.join(`${runId}q${counter++}`) })
         }
       ]
     },
