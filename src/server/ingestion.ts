@@ -44,10 +44,10 @@ export const ingestionPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = async
     return payload.pipe(inflated)
   })
   app.removeAllContentTypeParsers()
-  // `/v1/batch` keeps its body as text: a route worker may parse it.
-  app.addContentTypeParser('*', { parseAs: 'string' }, (req, body, done) => {
+  // `/v1/batch` keeps its body as bytes: a route worker decodes and parses it, not this thread.
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (req, body, done) => {
     try {
-      done(null, req.routeOptions.url === '/v1/batch' ? body : parseBody(body as string))
+      done(null, req.routeOptions.url === '/v1/batch' ? body : parseBody((body as Buffer).toString('utf8')))
     } catch (err) {
       done(err as Error, undefined)
     }
@@ -117,21 +117,21 @@ export const ingestionPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = async
   }
 
   app.post('/v1/batch', { bodyLimit: MAX_BATCH_BYTES }, async (request, reply) => {
-    const text = request.body as string
+    const bytes = request.body as Buffer
     const now = Date.now()
     // With the write key in the header, a route worker parses, checks and routes the body.
     const key = basicKey(request)
     const workerPool = key ? routePool() : undefined
     if (workerPool) {
       const source = await sourceOf(key)
-      const routed = await workerPool.route(text, source.id, now)
+      const routed = await workerPool.route(bytes, source.id, now)
       if (routed) {
         await ctx.pipeline.ingestRouted([routed])
         ctx.metrics.received.inc({ source: source.name }, routed.items.count)
         return reply.send({ success: true })
       }
     }
-    const body = parseBody(text)
+    const body = parseBody(bytes.toString('utf8'))
     if (!isObject(body)) throw new IngestError(400, 'the request body must be a JSON object with a "batch" array')
     const source = await authenticate(request, body)
     const events = batchEvents(body, new Date(now).toISOString())

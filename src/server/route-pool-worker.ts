@@ -10,7 +10,7 @@ import { batchFromText, IngestError } from './batch-body.js'
 
 export type RoutePoolRequest =
   | { kind: 'table'; snapshot: RoutingSnapshot }
-  | { kind: 'batch'; id: number; text: string; sourceId: number; receivedAt: number }
+  | { kind: 'batch'; id: number; bytes: Uint8Array; sourceId: number; receivedAt: number }
 
 export type RoutePoolReply =
   | { id: number; ok: true; batch: RoutedBatch }
@@ -27,7 +27,8 @@ function serve(port: NonNullable<typeof parentPort>): void {
     let reply: RoutePoolReply
     try {
       if (!table) throw new Error('no routing table received before the first batch')
-      const events = batchFromText(m.text, new Date(m.receivedAt).toISOString())
+      const text = Buffer.from(m.bytes.buffer, m.bytes.byteOffset, m.bytes.byteLength).toString('utf8')
+      const events = batchFromText(text, new Date(m.receivedAt).toISOString())
       const batch = routeBatch(table, events.map((event) => ({ sourceId: m.sourceId, event, receivedAt: m.receivedAt })))
       port.postMessage({ id: m.id, ok: true, batch } satisfies RoutePoolReply, transferables(batch))
       return

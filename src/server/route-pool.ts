@@ -41,11 +41,11 @@ export class RoutePool {
   ) {}
 
   /**
-   * Routes a `/v1/batch` body of `sourceId` in a worker. Undefined when no worker can (none
-   * configured or left, or audiences are being connected on the fly): route in this thread then.
-   * Throws IngestError for a body that is refused.
+   * Routes a `/v1/batch` body of `sourceId` (its bytes, as received) in a worker. Undefined when no
+   * worker can (none configured or left, or audiences are being connected on the fly): route in
+   * this thread then. Throws IngestError for a body that is refused.
    */
-  async route(text: string, sourceId: number, receivedAt: number): Promise<RoutedBatch | undefined> {
+  async route(body: Uint8Array, sourceId: number, receivedAt: number): Promise<RoutedBatch | undefined> {
     await this.table.refresh()
     if (this.table.autoConnecting()) return undefined
     this.start()
@@ -58,9 +58,13 @@ export class RoutePool {
     let target = this.workers[0]
     for (const w of this.workers) if (w.pending.size < target.pending.size) target = w
     const id = this.nextId++
+    // A copy of its own moves to the worker (the received bytes may share their memory with other
+    // buffers): a memcpy here instead of decoding the body to a string and cloning that.
+    const bytes = new Uint8Array(body.byteLength)
+    bytes.set(body)
     return new Promise<RoutedBatch>((resolve, reject) => {
       target.pending.set(id, { resolve, reject })
-      target.worker.postMessage({ kind: 'batch', id, text, sourceId, receivedAt } satisfies RoutePoolRequest)
+      target.worker.postMessage({ kind: 'batch', id, bytes, sourceId, receivedAt } satisfies RoutePoolRequest, [bytes.buffer])
     })
   }
 

@@ -79,7 +79,7 @@ test('a body routed in a worker equals routing it in the request thread; a chang
   try {
     const now = Date.now()
     const text = body(['a', 'b', 'c'])
-    const routed = await pool.route(text, sourceId, now)
+    const routed = await pool.route(Buffer.from(text), sourceId, now)
     assert.ok(routed, 'routed by a worker')
     assert.deepEqual(routed, await inThread(new RoutingTable(store), text, now))
     assert.equal(routed.changes.count, 3)
@@ -91,7 +91,7 @@ test('a body routed in a worker equals routing it in the request thread; a chang
     assert.deepEqual((await applyConfig(store, changed, new TikTokClient({ baseUrl: emu.apiUrl }))).problems, [])
     for (const t of ['d', 'e']) {
       const text2 = body([t])
-      const again = await pool.route(text2, sourceId, now)
+      const again = await pool.route(Buffer.from(text2), sourceId, now)
       assert.deepEqual(again, await inThread(new RoutingTable(store), text2, now))
       assert.match(again!.changes.tails, /^"[0-9a-f]{64}",null/, 'phone no longer sent')
     }
@@ -118,14 +118,14 @@ test('a refused body: the same status and message as in the request thread', asy
         expected = err as IngestError
       }
       assert.ok(expected instanceof IngestError, `in-thread refuses ${text.slice(0, 40)}`)
-      await assert.rejects(pool.route(text, sourceId, Date.now()), (err: unknown) => {
+      await assert.rejects(pool.route(Buffer.from(text), sourceId, Date.now()), (err: unknown) => {
         assert.ok(err instanceof IngestError)
         assert.equal(err.status, expected!.status)
         assert.equal(err.message, expected!.message)
         return true
       })
     }
-    assert.ok(await pool.route(body(['h']), sourceId, Date.now()), 'the worker still routes after refusals')
+    assert.ok(await pool.route(Buffer.from(body(['h'])), sourceId, Date.now()), 'the worker still routes after refusals')
   } finally {
     await pool.close()
   }
@@ -134,7 +134,7 @@ test('a refused body: the same status and message as in the request thread', asy
 test('a worker that stops fails its pending bodies (not stored), and routing falls back to the request thread', async () => {
   const pool = new RoutePool(new RoutingTable(store), 1)
   try {
-    assert.ok(await pool.route(body(['i']), sourceId, Date.now()), 'the worker is up')
+    assert.ok(await pool.route(Buffer.from(body(['i'])), sourceId, Date.now()), 'the worker is up')
     type Internals = { workers: { worker: { postMessage(m: unknown): void; terminate(): Promise<number> } }[] }
     const { workers } = pool as unknown as Internals
     assert.equal(workers.length, 1)
@@ -146,10 +146,10 @@ test('a worker that stops fails its pending bodies (not stored), and routing fal
       post(m)
       stopped = w.terminate()
     }
-    const pending = pool.route(body(Array.from({ length: 20_000 }, (_, i) => `big-${i}`)), sourceId, Date.now())
+    const pending = pool.route(Buffer.from(body(Array.from({ length: 20_000 }, (_, i) => `big-${i}`))), sourceId, Date.now())
     await assert.rejects(pending, /the route worker stopped/)
     await stopped
-    assert.equal(await pool.route(body(['j']), sourceId, Date.now()), undefined, 'no worker left: the request thread routes')
+    assert.equal(await pool.route(Buffer.from(body(['j'])), sourceId, Date.now()), undefined, 'no worker left: the request thread routes')
   } finally {
     await pool.close()
   }
