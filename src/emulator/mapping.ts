@@ -58,7 +58,7 @@ export function parseIdList(value: unknown, field: string): string[] | string {
 }
 
 /** What every mapping body is checked for before its rows: action and id_schema. */
-function validateHead(body: Record<string, unknown>): { action: MappingAction; idSchema: IdType[] } | string {
+function validateHead(body: { action?: unknown; id_schema?: unknown }): { action: MappingAction; idSchema: IdType[] } | string {
   let action: MappingAction
   if (body.action === undefined) action = 'add'
   else if (typeof body.action === 'string' && (body.action.toLowerCase() === 'add' || body.action.toLowerCase() === 'delete')) {
@@ -219,7 +219,7 @@ function applyIds(mapping: ValidatedMapping, ids: (string | null)[], audienceIds
  */
 function validateScanned(body: ScannedMappingBody, advertiserIds: readonly string[], audiences: ReadonlyMap<string, EmulatorAudience>): ValidatedMapping | string {
   const general = () => validateMapping(body.parse(), advertiserIds, audiences)
-  const head = validateHead(body as unknown as Record<string, unknown>)
+  const head = validateHead(body)
   if (typeof head === 'string') return head
   const { idSchema } = head
   const width = idSchema.length

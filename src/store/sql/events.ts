@@ -63,14 +63,12 @@ export async function insertEventRecords(db: Db, events: EventRecords): Promise<
       for (let i = 0; i < events.count; i++) ids[i] = before + 1 + i
       return ids
     }
-    const rows = await db.all<{ id: number; source_id: number; message_id: string }>('SELECT id, source_id, message_id FROM events WHERE id > $1', [before])
-    assignIds(ids, events, 0, events.count, new Map(rows.map((r) => [`${r.source_id}|${r.message_id}`, Number(r.id)])))
+    assignIds(ids, events, 0, events.count, await db.all<AddedRow>('SELECT id, source_id, message_id FROM events WHERE id > $1', [before]))
     return ids
   }
   for (let offset = 0; offset < events.count; ) {
     const size = chunkSize(events.count - offset, INSERT_CHUNK)
-    const rows = await db.all<{ id: number; source_id: number; message_id: string }>(`${insertSql(size)} RETURNING id, source_id, message_id`, insertParams(events, offset, size))
-    assignIds(ids, events, offset, size, new Map(rows.map((r) => [`${r.source_id}|${r.message_id}`, Number(r.id)])))
+    assignIds(ids, events, offset, size, await db.all<AddedRow>(`${insertSql(size)} RETURNING id, source_id, message_id`, insertParams(events, offset, size)))
     offset += size
   }
   return ids
@@ -89,8 +87,16 @@ function insertParams(events: EventRecords, offset: number, size: number): (stri
   return params
 }
 
-/** Ids of the records `offset … offset + size` that the insert added (`byKey`: `source|messageId` → id); a second copy gets none. */
-function assignIds(ids: (number | undefined)[], events: EventRecords, offset: number, size: number, byKey: Map<string, number>): void {
+/** A record an insert added, as read back. */
+interface AddedRow {
+  id: number
+  source_id: number
+  message_id: string
+}
+
+/** Ids of the records `offset … offset + size` among the rows the insert added; a second copy in the call gets none. */
+function assignIds(ids: (number | undefined)[], events: EventRecords, offset: number, size: number, added: AddedRow[]): void {
+  const byKey = new Map(added.map((r) => [`${r.source_id}|${r.message_id}`, Number(r.id)]))
   for (let i = offset; i < offset + size; i++) {
     const key = `${events.sourceId[i]}|${events.messageId[i]}`
     const id = byKey.get(key)
