@@ -3,6 +3,7 @@
  * A problem in one item (a bad trigger, an unknown action, an audience TikTok will not create) is
  * reported by its path and skipped; the rest is applied.
  */
+import { setSourceSharedSecret } from '../store/sql/source-secrets.js'
 import { compileMapping } from '../destination/mapping.js'
 import { ConfigError } from '../destination/errors.js'
 import type { Store } from '../store/index.js'
@@ -42,7 +43,9 @@ export async function applyConfig(store: Store, config: ConfigFile, tiktok: TikT
   const result: ApplyResult = { problems, sources: 0, destinations: 0, mappings: 0, connections: 0 }
 
   for (const s of config.sources ?? []) {
-    await upsertSource(db, { name: s.name, writeKey: s.writeKey || null })
+    const stored = await upsertSource(db, { name: s.name, writeKey: s.writeKey || null })
+    // Present (even empty) → set or removed; absent → left as the console set it.
+    if (s.sharedSecret !== undefined) await setSourceSharedSecret(db, secrets, stored.id, s.sharedSecret || null)
     result.sources++
   }
   let sources = await listSources(db)

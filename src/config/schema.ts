@@ -48,7 +48,7 @@ export interface DeliveryConfig {
 }
 
 export interface ConfigFile {
-  sources?: { name: string; writeKey?: string }[]
+  sources?: { name: string; writeKey?: string; sharedSecret?: string }[]
   destinations?: DestinationConfig[]
   delivery?: DeliveryConfig
 }
@@ -66,7 +66,7 @@ export const configSchema = {
         type: 'object',
         additionalProperties: false,
         required: ['name'],
-        properties: { name: str, writeKey: { type: 'string' } }
+        properties: { name: str, writeKey: { type: 'string' }, sharedSecret: { type: 'string' } }
       }
     },
     destinations: {

@@ -15,6 +15,7 @@ import { batchEvents, checkOne, IngestError, isObject, MAX_BATCH_BYTES, MAX_EVEN
 import type { ServerContext } from './context.js'
 import { routeWorkerCount } from '../util/worker.js'
 import { RoutePool } from './route-pool.js'
+import { webhookPlugin } from './webhook/index.js'
 
 export const ingestionPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = async (app, { ctx }) => {
   // Known write keys only: caching misses would let anyone grow this map with made-up keys, and
@@ -171,6 +172,9 @@ export const ingestionPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = async
     await accept(source, events, now)
     return reply.send({ success: true, accepted: events.length })
   })
+
+  // Segment's webhook destinations: same parsing, gzip, errors and commit-then-200 as above.
+  await app.register(webhookPlugin, { ctx, sourceOf, basicKey, accept })
 }
 
 /** A member of the plain API as the Engage event our mappings already understand, for one destination only. */

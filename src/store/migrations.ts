@@ -212,7 +212,10 @@ CREATE INDEX changes_failed_partition ON changes (partition_id, id) WHERE status
         instead of parsing the whole body as JSON. Packs written as JSON are rewritten. */ {
     sql: '',
     data: packBodiesAsLines
-  }
+  },
+  /* 8: a source's shared secret (encrypted, like tokens): when set, `/v1/webhook` requires Segment's
+        X-Signature HMAC (src/server/webhook/signature.ts). */
+  `ALTER TABLE sources ADD COLUMN shared_secret TEXT;`
 ]
 
 /** Migration 6: every pending change row becomes part of a pack of its partition, order kept. */

@@ -23,3 +23,20 @@ export async function verifyOwnership(client: TikTokClient, advertiserId: string
     throw new AudienceOwnershipError("Unable to verify ownership over audience. Segment Audience ID doesn't match TikToks Audience ID.")
   }
 }
+
+/**
+ * The advertiser's audience of that name (as TikTok stores it: cut to 70 characters), if any —
+ * every page of the audience list is read. Used so that creating an audience never makes a twin.
+ */
+export async function audienceNamed(client: TikTokClient, advertiserId: string, name: string): Promise<string | undefined> {
+  const wanted = truncateAudienceName(name)
+  const found = (await client.listAllAudiences(advertiserId)).find((a) => a.name === wanted)
+  return found ? String(found.audience_id) : undefined
+}
+
+/** The advertiser's audience of that name, or a new one: `reused` says which. */
+export async function createOrReuseAudience(client: TikTokClient, advertiserId: string, name: string): Promise<{ audienceId: string; reused: boolean }> {
+  const existing = await audienceNamed(client, advertiserId, name)
+  if (existing) return { audienceId: existing, reused: true }
+  return { audienceId: await createPartnerAudience(client, advertiserId, name), reused: false }
+}

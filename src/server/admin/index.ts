@@ -13,7 +13,7 @@ import { destinationAuthRoutes } from './destination-auth.js'
 import { destinationRoutes } from './destinations.js'
 import { adminErrorHandler } from './errors.js'
 import { mappingRoutes } from './mappings.js'
-import { sourceRoutes } from './sources.js'
+import { segmentConnectRoutes, sourceRoutes } from './sources.js'
 import { statsRoutes } from './stats.js'
 import { testMappingRoutes } from './test-mapping.js'
 import { adminValidatorCompiler } from './validation.js'
@@ -23,7 +23,7 @@ export const adminApiPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = async 
   app.setValidatorCompiler(adminValidatorCompiler)
   app.setErrorHandler(adminErrorHandler(ctx.log))
   app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: `no admin route ${request.method} ${request.url}` }))
-  for (const routes of [statsRoutes, sourceRoutes, destinationRoutes, destinationAuthRoutes, mappingRoutes, testMappingRoutes, audienceRoutes, deliveryRoutes]) {
+  for (const routes of [statsRoutes, sourceRoutes, segmentConnectRoutes, destinationRoutes, destinationAuthRoutes, mappingRoutes, testMappingRoutes, audienceRoutes, deliveryRoutes]) {
     await app.register(routes, { ctx })
   }
   await app.register(actionRoutes)
