@@ -170,3 +170,15 @@ export interface ConsoleInfo {
   emulatorUrl: string | null
 }
 
+
+/** GET /api/sources/{id}/segment: what to paste into Segment's Webhook Audiences / Webhooks (Actions). */
+export interface SegmentConnect {
+  sourceId: number
+  writeKey: string | null
+  webhookUrl: string | null
+  createAudienceUrl: string | null
+  getAudienceUrl: string | null
+  sharedSecretSet: boolean
+  extrasExample: string
+  destinations: { name: string; advertiserIds: string[] }[]
+}

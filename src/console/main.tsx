@@ -6,6 +6,7 @@ import { Link, navigate, useLocation } from './router'
 import { ErrorText, formatNumber } from './ui'
 import { DestinationsPage, NewDestinationPage } from './components/Destinations'
 import { DestinationPage } from './components/DestinationPage'
+import { SourcesPage } from './components/Sources'
 import './styles.css'
 
 type Session = { signedIn: boolean; csrfToken?: string }
@@ -85,6 +86,7 @@ function Console({ info, onSignOut }: { info: ConsoleInfo | undefined; onSignOut
   let page
   if (parts[0] === 'destinations' && parts[1] === 'new') page = <NewDestinationPage />
   else if (parts[0] === 'destinations' && parts[1]) page = <DestinationPage id={Number(parts[1])} tab={parts[2] ?? 'settings'} rest={parts.slice(3)} info={info} />
+  else if (parts[0] === 'sources') page = <SourcesPage />
   else page = <DestinationsPage />
 
   return (
@@ -97,8 +99,11 @@ function Console({ info, onSignOut }: { info: ConsoleInfo | undefined; onSignOut
           TikTok Audiences
         </Link>
         <nav aria-label="Main">
-          <Link href="/destinations" aria-current={parts[0] !== 'destinations' || parts.length <= 1 ? 'page' : undefined}>
+          <Link href="/destinations" aria-current={parts[0] !== 'sources' && (parts[0] !== 'destinations' || parts.length <= 1) ? 'page' : undefined}>
             Destinations
+          </Link>
+          <Link href="/sources" aria-current={parts[0] === 'sources' ? 'page' : undefined}>
+            Sources
           </Link>
         </nav>
         {info?.emulator && (
