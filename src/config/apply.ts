@@ -19,7 +19,7 @@ import {
   upsertMapping,
   upsertSource
 } from '../store/sql/config.js'
-import { AudienceOwnershipError, createPartnerAudience, verifyOwnership } from '../tiktok/audiences.js'
+import { AudienceOwnershipError, createOrReuseAudience, createPartnerAudience, verifyOwnership } from '../tiktok/audiences.js'
 import type { TikTokClient } from '../tiktok/client.js'
 import { TikTokError } from '../tiktok/errors.js'
 import type { ConfigFile } from './schema.js'
@@ -128,7 +128,10 @@ export async function applyConfig(store: Store, config: ConfigFile, tiktok: TikT
             externalAudienceId = claimed ? null : ((await awaitConnectionAudienceId(db, dest.id, a.key, CLAIM_WAIT_MS)) ?? null)
             if (!externalAudienceId) {
               try {
-                externalAudienceId = await createPartnerAudience(client, advertiserId, a.name ?? a.key)
+                // The advertiser's audience of that name is used, not twinned, unless asked for.
+                externalAudienceId = a.allowDuplicate
+                  ? await createPartnerAudience(client, advertiserId, a.name ?? a.key)
+                  : (await createOrReuseAudience(client, advertiserId, a.name ?? a.key)).audienceId
               } catch (err) {
                 if (claimed) await deleteConnection(db, dest.id, a.key)
                 throw err

@@ -13,6 +13,8 @@ export interface AudienceConfig {
   name?: string
   advertiserId?: string
   externalAudienceId?: string
+  /** Native: create a new TikTok audience even when the advertiser has one of this name (default: use that one). */
+  allowDuplicate?: boolean
   sendTrack?: boolean
   sendIdentify?: boolean
   enterEvent?: string
@@ -107,6 +109,7 @@ export const configSchema = {
                 name: str,
                 advertiserId: { type: ['string', 'number'] },
                 externalAudienceId: { type: ['string', 'number'] },
+                allowDuplicate: bool,
                 sendTrack: bool,
                 sendIdentify: bool,
                 enterEvent: str,

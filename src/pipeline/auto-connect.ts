@@ -6,7 +6,7 @@
 import type { Logger } from 'pino'
 import type { Store } from '../store/index.js'
 import { awaitConnectionAudienceId, bumpConfigVersion, claimConnection, deleteConnection, setConnectionAudienceId } from '../store/sql/config.js'
-import { createPartnerAudience } from '../tiktok/audiences.js'
+import { createOrReuseAudience } from '../tiktok/audiences.js'
 import type { TikTokClient } from '../tiktok/client.js'
 import { audienceOf } from './event.js'
 import type { RoutingTable } from './routing-table.js'
@@ -61,10 +61,11 @@ export class AutoConnector {
       }
       try {
         const client = this.tiktok.withToken(w.token, { timeoutMs: CREATE_TIMEOUT_MS })
-        const audienceId = await createPartnerAudience(client, w.advertiserId, w.name ?? w.key)
+        // An audience of that name the advertiser already has is used, never twinned.
+        const { audienceId, reused } = await createOrReuseAudience(client, w.advertiserId, w.name ?? w.key)
         await setConnectionAudienceId(this.store.db, w.destinationId, w.key, audienceId)
         changed = true
-        this.log?.info({ destination: w.destinationId, audience: w.key, audienceId }, 'auto-connected audience')
+        this.log?.info({ destination: w.destinationId, audience: w.key, audienceId, reused }, 'auto-connected audience')
       } catch (err) {
         // Give the claim back so a later event retries; the events routed meanwhile fail with a clear reason.
         await deleteConnection(this.store.db, w.destinationId, w.key)

@@ -94,3 +94,31 @@ delivery: { windowMs: 10 }
   assert.equal(r.summary?.filtered, 1, 'the track call was dropped by Send Track off')
   assert.deepEqual(await emails(audienceId), [sha256('ann@example.com')])
 })
+
+test('config: a native audience without an id uses the advertiser\'s audience of that name instead of creating a twin; allowDuplicate creates one', async () => {
+  const created = await fetch(`${emu.apiUrl}/v1.3/segment/audience/`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'access-token': 'emulator-access-token' },
+    body: JSON.stringify({ advertiser_id: '7000000000000000001', action: 'create', custom_audience_name: 'Repeat buyers' })
+  })
+  const existing = ((await created.json()) as { data: { audience_id: string } }).data.audience_id
+  const cfg = (allowDuplicate: boolean) => write(`dupes-${allowDuplicate}.yaml`, `
+destinations:
+  - name: tiktok-${allowDuplicate}
+    mode: native
+    accessToken: emulator-access-token
+    advertiserIds: ["7000000000000000001"]
+    mappings:
+      - { name: Add, action: addToAudience, mapping: { send_phone: false, send_advertising_id: false } }
+    audiences:
+      - { key: repeat_buyers, name: Repeat buyers, allowDuplicate: ${allowDuplicate} }
+`)
+  const events = write('dupes.ndjson', ndjson([audienceEvent({ userId: 'rb1', email: 'rb1@example.com' }, 'repeat_buyers', true)]))
+  const reused = await runCli(['send', '--config', cfg(false), '--events', events], { env: env() })
+  assert.equal(reused.code, 0, reused.stderr)
+  assert.deepEqual(await emails(existing), [sha256('rb1@example.com')])
+  assert.equal((await audiences()).filter((a) => a.name === 'Repeat buyers').length, 1)
+  const twin = await runCli(['send', '--config', cfg(true), '--events', events], { env: env() })
+  assert.equal(twin.code, 0, twin.stderr)
+  assert.equal((await audiences()).filter((a) => a.name === 'Repeat buyers').length, 2)
+})

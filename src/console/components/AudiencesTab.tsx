@@ -157,15 +157,19 @@ function AddDestinationPanel(props: { destination: Destination; audienceKey: str
   const fieldError = (f: string) => (error instanceof ApiError && error.field === f ? error.message : undefined)
   const otherError = error instanceof ApiError ? (['advertiserId', 'externalAudienceId', 'enterEvent', 'exitEvent', 'name'].includes(error.field ?? '') ? undefined : error.message) : error
 
-  const save = async (e: FormEvent) => {
-    e.preventDefault()
+  // The advertiser already has an audience of this name: the user picks it or asks for a twin.
+  const duplicateOf = error instanceof ApiError && error.status === 409 ? ((error.body as { duplicateOf?: string } | undefined)?.duplicateOf ?? undefined) : undefined
+
+  const submit = async (choice: { externalAudienceId?: string; allowDuplicate?: boolean } = {}) => {
     setBusy(true)
     setError(undefined)
     try {
       const body: Record<string, unknown> = { sendTrack, sendIdentify, enterEvent, exitEvent }
       if (advertiserId) body.advertiserId = advertiserId
-      if (externalId.trim() && externalId.trim() !== c?.externalAudienceId) body.externalAudienceId = externalId.trim()
+      const id = choice.externalAudienceId ?? externalId.trim()
+      if (id && id !== c?.externalAudienceId) body.externalAudienceId = id
       if (name.trim()) body.name = name.trim()
+      if (choice.allowDuplicate) body.allowDuplicate = true
       await api('PUT', `/api/destinations/${d.id}/audiences/${encodeURIComponent(props.audienceKey)}`, body)
       await props.onSaved()
     } catch (err) {
@@ -173,6 +177,10 @@ function AddDestinationPanel(props: { destination: Destination; audienceKey: str
     } finally {
       setBusy(false)
     }
+  }
+  const save = (e: FormEvent) => {
+    e.preventDefault()
+    void submit()
   }
 
   return (
@@ -229,7 +237,19 @@ function AddDestinationPanel(props: { destination: Destination; audienceKey: str
             <p id="panel-external-hint" className="hint">
               Leave empty and a new Partner audience is created on TikTok when you save. Give an id to reuse an audience you own (ownership is checked).
             </p>
-            <ErrorText id="panel-external-error">{fieldError('externalAudienceId')}</ErrorText>
+            {duplicateOf ? (
+              <div role="alert" className="duplicate-choice">
+                <p>{error instanceof ApiError ? error.message : ''}</p>
+                <button type="button" className="primary" disabled={busy} onClick={() => void submit({ externalAudienceId: duplicateOf })}>
+                  Use existing audience {duplicateOf}
+                </button>{' '}
+                <button type="button" disabled={busy} onClick={() => void submit({ allowDuplicate: true })}>
+                  Create another with the same name
+                </button>
+              </div>
+            ) : (
+              <ErrorText id="panel-external-error">{fieldError('externalAudienceId')}</ErrorText>
+            )}
           </>
         )}
         <p className="hint">{DELAY_NOTE}</p>

@@ -8,7 +8,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import { listAudiences, listConnections, listDestinations, upsertConnection } from '../../store/sql/config.js'
 import { deleteConnection } from '../../store/sql/admin-config.js'
 import type { Connection, Destination } from '../../store/model.js'
-import { AudienceOwnershipError, createPartnerAudience, verifyOwnership } from '../../tiktok/audiences.js'
+import { AudienceOwnershipError, audienceNamed, createPartnerAudience, verifyOwnership } from '../../tiktok/audiences.js'
 import { TikTokError } from '../../tiktok/errors.js'
 import type { ServerContext } from '../context.js'
 import { ApiError, badRequest, notFound } from './errors.js'
@@ -110,7 +110,8 @@ export const audienceRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async 
           sendTrack: S.bool(),
           sendIdentify: S.bool(),
           enterEvent: S.nonEmpty({ maxLength: 200 }),
-          exitEvent: S.nonEmpty({ maxLength: 200 })
+          exitEvent: S.nonEmpty({ maxLength: 200 }),
+          allowDuplicate: S.bool()
         })
       }
     },
@@ -137,8 +138,13 @@ export const audienceRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async 
         if (!d.accessToken) throw new ApiError(409, AUTH_MESSAGES.noToken)
         const client = ctx.tiktok.withToken(d.accessToken)
         if (!externalAudienceId) {
-          // Creating is not idempotent on TikTok (duplicate names are allowed): only without an id.
+          // Creating is not idempotent on TikTok (duplicate names are allowed): only without an id,
+          // and a twin of an audience the advertiser already has only when asked for.
           try {
+            const twin = b.allowDuplicate ? undefined : await audienceNamed(client, advertiserId, name ?? key)
+            if (twin) {
+              throw new ApiError(409, `advertiser ${advertiserId} already has an audience named "${name ?? key}" (${twin}): connect that one (externalAudienceId: "${twin}") or create another (allowDuplicate: true)`, 'externalAudienceId', { duplicateOf: twin })
+            }
             externalAudienceId = await createPartnerAudience(client, advertiserId, name ?? key)
             created = true
           } catch (err) {
