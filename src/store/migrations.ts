@@ -212,7 +212,14 @@ CREATE INDEX changes_failed_partition ON changes (partition_id, id) WHERE status
         instead of parsing the whole body as JSON. Packs written as JSON are rewritten. */ {
     sql: '',
     data: packBodiesAsLines
-  }
+  },
+  /* 8: console sessions signed out before they expire (the session token itself stays stateless),
+        shared by every process; rows are dropped once the session would have expired anyway */ `
+CREATE TABLE revoked_sessions (
+  session_id TEXT PRIMARY KEY,
+  expires_at BIGINT NOT NULL
+);
+`
 ]
 
 /** Migration 6: every pending change row becomes part of a pack of its partition, order kept. */
