@@ -13,10 +13,13 @@ import { oauthPlugin } from './oauth.js'
 import { consolePlugin } from './console.js'
 import { sessionPlugin } from './session.js'
 import { consoleSupportPlugin } from './admin/console-support.js'
+import { httpLimits, httpServerOptions, type HttpLimits } from './http-limits.js'
 
 export interface AppOptions {
   /** Mount the TikTok emulator at /emulator. */
   emulator: boolean
+  /** Timeouts and the connection cap (default: from the environment). */
+  limits?: HttpLimits
 }
 
 /**
@@ -31,8 +34,31 @@ export function trustProxySetting(value = process.env.TRUST_PROXY): boolean | st
 }
 
 export async function buildApp(ctx: ServerContext, opts: AppOptions): Promise<FastifyInstance> {
-  const options: FastifyHttpOptions<Server> = { logger: false, routerOptions: { ignoreTrailingSlash: true }, trustProxy: trustProxySetting() }
+  const limits = opts.limits ?? httpLimits()
+  const options: FastifyHttpOptions<Server> = {
+    logger: false,
+    routerOptions: { ignoreTrailingSlash: true },
+    trustProxy: trustProxySetting(),
+    http: httpServerOptions(limits),
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    connectionTimeout: limits.idleTimeoutMs
+  }
   const app = Fastify(options)
+  app.server.maxConnections = limits.maxConnections
+  let lastDropWarning = 0
+  app.server.on('drop', () => {
+    // Once a minute at most: a flood of refused connections must not flood the log too.
+    const now = Date.now()
+    if (now - lastDropWarning < 60_000) return
+    lastDropWarning = now
+    ctx.log.warn({ maxConnections: limits.maxConnections }, 'connection refused: TTA_MAX_CONNECTIONS connections are open')
+  })
+
+  // Every answer: browsers must not guess a type other than the declared one (an upload read as HTML).
+  app.addHook('onRequest', async (_request, reply) => {
+    reply.header('x-content-type-options', 'nosniff')
+  })
 
   // Requests that arrive before the pipeline is up get a clear 503 instead of a crash.
   app.addHook('onRequest', async (request, reply) => {

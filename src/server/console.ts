@@ -34,6 +34,23 @@ export function consoleDir(): string | undefined {
   return [join(here, '..', 'console'), join(here, '..', '..', 'dist', 'console')].find((d) => existsSync(join(d, 'index.html')) && existsSync(join(d, 'assets')))
 }
 
+/**
+ * The console's Content-Security-Policy: its own scripts, styles and API only — the built page has
+ * no inline script or style (React sets style properties through the DOM, which CSP allows) — and
+ * it may not be framed, change its base URL or load plugins.
+ */
+export const CONSOLE_CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'"
+].join('; ')
+
 const NOT_BUILT = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Console not built</title></head><body><main>
 <h1>The console is not built</h1><p>Run <code>npm run build</code> (or <code>npm install</code>, which builds it) and restart the service.
 The API under <code>/api</code> works without it.</p></main></body></html>`
@@ -42,9 +59,10 @@ export const consolePlugin: FastifyPluginAsync = async (app) => {
   const dir = consoleDir()
 
   const sendIndex = async (reply: FastifyReply) => {
+    reply.header('content-security-policy', CONSOLE_CSP).header('x-frame-options', 'DENY')
     if (!dir) return reply.code(503).type(CONTENT_TYPES['.html']).send(NOT_BUILT)
     // index.html names the current hashed assets: never cache it.
-    return reply.type(CONTENT_TYPES['.html']).header('cache-control', 'no-cache').header('x-frame-options', 'DENY').send(await readFile(join(dir, 'index.html')))
+    return reply.type(CONTENT_TYPES['.html']).header('cache-control', 'no-cache').send(await readFile(join(dir, 'index.html')))
   }
 
   app.get('/', async (_request, reply) => sendIndex(reply))
@@ -55,6 +73,7 @@ export const consolePlugin: FastifyPluginAsync = async (app) => {
     const file = normalize(join(assets, request.params['*']))
     if (!file.startsWith(assets + sep) || !existsSync(file)) return reply.code(404).send({ error: 'no such console asset' })
     return reply
+      .header('content-security-policy', CONSOLE_CSP)
       .type(CONTENT_TYPES[extname(file)] ?? 'application/octet-stream')
       .header('cache-control', 'public, max-age=31536000, immutable')
       .send(await readFile(file))

@@ -3,6 +3,7 @@ import type { Pipeline } from '../pipeline/index.js'
 import type { Store } from '../store/index.js'
 import type { TikTokClient } from '../tiktok/client.js'
 import type { Metrics } from './metrics.js'
+import type { PasswordThrottle } from './password-throttle.js'
 
 /** TikTok OAuth app settings (SPEC §2.6); the built-in emulator's when no app is configured. */
 export interface OAuthSettings {
@@ -27,6 +28,8 @@ export interface ServerContext {
   metrics: Metrics
   log: Logger
   adminPassword: string
+  /** Wrong admin passwords per client address, shared by every route that checks the password. */
+  passwordThrottle: PasswordThrottle
   publicUrl: string
   oauth: OAuthSettings
   /** True when TikTok is the built-in emulator (the console labels it). */

@@ -23,6 +23,8 @@ function page(reply: FastifyReply, status: number, title: string, message: strin
   return reply
     .code(status)
     .type('text/html; charset=utf-8')
+    // A page without script or style: allow nothing.
+    .header('content-security-policy', "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
     .send(
       `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head>` +
         `<body><main><h1>${escapeHtml(title)}</h1><p role="alert">${escapeHtml(message)}</p><p><a href="/">Back to the console</a></p></main></body></html>`
@@ -36,7 +38,7 @@ const STATE_PROBLEMS = {
 } as const
 
 export const oauthPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = async (app, { ctx }) => {
-  app.get<{ Querystring: { destination?: string } }>('/oauth/tiktok/start', { onRequest: requireAdmin(ctx.adminPassword) }, async (request, reply) => {
+  app.get<{ Querystring: { destination?: string } }>('/oauth/tiktok/start', { onRequest: requireAdmin(ctx) }, async (request, reply) => {
     const id = Number(request.query.destination)
     if (!Number.isInteger(id) || id < 1) return reply.code(400).send({ error: '"destination" (the destination id) is required', field: 'destination' })
     if (!(await getDestination(ctx.store.db, ctx.store.secrets, id))) return reply.code(404).send({ error: `destination ${id} not found` })

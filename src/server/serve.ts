@@ -22,6 +22,8 @@ import { createLogger } from '../util/log.js'
 import { buildApp } from './app.js'
 import type { ServerContext } from './context.js'
 import { Metrics } from './metrics.js'
+import { PasswordThrottle } from './password-throttle.js'
+import { httpLimits } from './http-limits.js'
 import { seedEmulatorDemo } from './demo.js'
 import { retentionDays, startRetention } from '../pipeline/retention.js'
 
@@ -71,6 +73,9 @@ export async function startService(opts: ServeOptions = {}): Promise<RunningServ
     config = loaded.config
   }
 
+  // Settings from the environment first: a bad value stops the start before anything is opened.
+  const passwordThrottle = new PasswordThrottle()
+  const limits = httpLimits()
   const store = await openStore(dbUrl, { warn: (m) => log.warn(m) })
   if (store.db.dialect === 'sqlite') await dropAllLeases(store.db)
   const admin = adminPassword(dataDir)
@@ -83,9 +88,10 @@ export async function startService(opts: ServeOptions = {}): Promise<RunningServ
     log,
     metrics: new Metrics(store),
     adminPassword: admin.password,
+    passwordThrottle,
     emulator: useEmulator
   } as ServerContext
-  const app = await buildApp(ctx, { emulator: useEmulator })
+  const app = await buildApp(ctx, { emulator: useEmulator, limits })
   try {
     await app.listen({ port, host })
   } catch (err) {

@@ -1,21 +1,21 @@
 /**
- * Console sign-in sessions. Stateless on purpose: a session is a signed, expiring token in an
- * HttpOnly cookie, so several service processes behind one address (SPEC §3.2) accept the same
- * session without sharing memory, and changing ADMIN_PASSWORD signs every session out.
+ * Console sign-in sessions. A session is a signed, expiring token in an HttpOnly cookie, so several
+ * service processes behind one address (SPEC §3.2) accept the same session without sharing memory,
+ * and changing ADMIN_PASSWORD signs every session out. Signing out records the session's id in the
+ * database (revoked_sessions, kept until the token would have expired), which every process checks.
  * CSRF: the cookie is SameSite=Strict, and every state-changing request must also carry the
  * session's CSRF token in `x-csrf-token` (derived from the session, handed to the page at sign-in),
  * which another site can neither read nor forge.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import { isSessionRevoked, revokeSession } from '../store/sql/admin-sessions.js'
 import type { ServerContext } from './context.js'
+import { sendTooManyFailures } from './password-throttle.js'
 
 export const SESSION_COOKIE = 'tta_session'
 export const CSRF_HEADER = 'x-csrf-token'
 export const SESSION_TTL_MS = 12 * 3600_000
-
-/** Failed sign-ins per client address within a minute before answering 429. */
-const MAX_FAILURES_PER_MINUTE = 10
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
 
@@ -37,15 +37,25 @@ export function createSessionToken(password: string, now = Date.now()): string {
   return `${body}.${mac(password, body)}`
 }
 
-/** The session token when it is well signed and not expired. */
-export function verifySessionToken(token: string | undefined, password: string, now = Date.now()): string | undefined {
+export interface Session {
+  token: string
+  /** The token's random part: what signing out records. */
+  id: string
+  expiresAt: number
+}
+
+/** The session when its token is well signed and not expired (revocation is checked by `checkSession`). */
+export function parseSessionToken(token: string | undefined, password: string, now = Date.now()): Session | undefined {
   if (!token) return undefined
   const parts = token.split('.')
   if (parts.length !== 4 || parts[0] !== 'v1') return undefined
   const body = parts.slice(0, 3).join('.')
   if (!safeEqual(parts[3], mac(password, body))) return undefined
-  return Number(parts[1]) > now ? token : undefined
+  const expiresAt = Number(parts[1])
+  return expiresAt > now ? { token, id: parts[2], expiresAt } : undefined
 }
+
+export const verifySessionToken = (token: string | undefined, password: string, now = Date.now()): string | undefined => parseSessionToken(token, password, now)?.token
 
 export const csrfTokenFor = (session: string, password: string): string => mac(password, `csrf:${session}`)
 
@@ -58,15 +68,21 @@ export function cookieValue(header: string | undefined, name: string): string | 
   return undefined
 }
 
-export type SessionCheck = { ok: true } | { ok: false; reason: 'no-session' | 'csrf' }
+export type SessionCheck = { ok: true; session: Session } | { ok: false; reason: 'no-session' | 'csrf' }
+
+/** The request's session when signed, unexpired and not signed out. */
+async function currentSession(request: FastifyRequest, ctx: ServerContext): Promise<Session | undefined> {
+  const session = parseSessionToken(cookieValue(request.headers.cookie, SESSION_COOKIE), ctx.adminPassword)
+  return session && !(await isSessionRevoked(ctx.store.db, session.id)) ? session : undefined
+}
 
 /** A valid session cookie passes for reads; writes need the matching CSRF header too. */
-export function checkSession(request: FastifyRequest, password: string): SessionCheck {
-  const session = verifySessionToken(cookieValue(request.headers.cookie, SESSION_COOKIE), password)
+export async function checkSession(request: FastifyRequest, ctx: ServerContext): Promise<SessionCheck> {
+  const session = await currentSession(request, ctx)
   if (!session) return { ok: false, reason: 'no-session' }
-  if (SAFE_METHODS.has(request.method)) return { ok: true }
+  if (SAFE_METHODS.has(request.method)) return { ok: true, session }
   const sent = request.headers[CSRF_HEADER]
-  return typeof sent === 'string' && safeEqual(sent, csrfTokenFor(session, password)) ? { ok: true } : { ok: false, reason: 'csrf' }
+  return typeof sent === 'string' && safeEqual(sent, csrfTokenFor(session.token, ctx.adminPassword)) ? { ok: true, session } : { ok: false, reason: 'csrf' }
 }
 
 function setCookie(request: FastifyRequest, reply: FastifyReply, value: string, maxAgeS: number, publicUrl: string): void {
@@ -76,26 +92,20 @@ function setCookie(request: FastifyRequest, reply: FastifyReply, value: string, 
 
 /** `/session`: sign in with the admin password, ask who is signed in, sign out. */
 export const sessionPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = async (app, { ctx }) => {
-  const failures = new Map<string, number[]>()
-
   app.get('/session', async (request) => {
-    const session = verifySessionToken(cookieValue(request.headers.cookie, SESSION_COOKIE), ctx.adminPassword)
-    return session ? { signedIn: true, csrfToken: csrfTokenFor(session, ctx.adminPassword) } : { signedIn: false }
+    const session = await currentSession(request, ctx)
+    return session ? { signedIn: true, csrfToken: csrfTokenFor(session.token, ctx.adminPassword) } : { signedIn: false }
   })
 
   app.post<{ Body: { password?: unknown } }>('/session', async (request, reply) => {
     const now = Date.now()
-    // Forget addresses whose failures are over a minute old, so the map cannot grow without bound.
-    for (const [ip, times] of failures) if (now - times[times.length - 1] >= 60_000) failures.delete(ip)
-    const recent = (failures.get(request.ip) ?? []).filter((t) => now - t < 60_000)
-    if (recent.length >= MAX_FAILURES_PER_MINUTE) return reply.code(429).send({ error: 'Too many failed sign-ins from this address: wait a minute and try again.' })
+    const wait = ctx.passwordThrottle.retryAfterSeconds(request.ip, now)
+    if (wait > 0) return sendTooManyFailures(reply, wait)
     const password = request.body?.password
     if (typeof password !== 'string' || !safeEqual(password, ctx.adminPassword)) {
-      recent.push(now)
-      failures.set(request.ip, recent)
+      ctx.passwordThrottle.recordFailure(request.ip, now)
       return reply.code(401).send({ error: 'Wrong password. Use the admin password printed by `npm start` (or ADMIN_PASSWORD).', field: 'password' })
     }
-    failures.delete(request.ip)
     const session = createSessionToken(ctx.adminPassword, now)
     setCookie(request, reply, session, SESSION_TTL_MS / 1000, ctx.publicUrl)
     return { signedIn: true, csrfToken: csrfTokenFor(session, ctx.adminPassword) }
@@ -103,7 +113,10 @@ export const sessionPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = async (
 
   app.delete('/session', async (request, reply) => {
     // Signing out is a write: only the page holding the CSRF token may do it.
-    if (!checkSession(request, ctx.adminPassword).ok) return reply.code(403).send({ error: 'not signed in, or missing CSRF token' })
+    const check = await checkSession(request, ctx)
+    if (!check.ok) return reply.code(403).send({ error: 'not signed in, or missing CSRF token' })
+    // Revoked for every process, not only forgotten by this browser: a copied cookie stops working too.
+    await revokeSession(ctx.store.db, check.session.id, check.session.expiresAt, Date.now())
     setCookie(request, reply, '', 0, ctx.publicUrl)
     return { signedIn: false }
   })

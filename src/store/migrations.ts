@@ -215,7 +215,14 @@ CREATE INDEX changes_failed_partition ON changes (partition_id, id) WHERE status
   },
   /* 8: a source's shared secret (encrypted, like tokens): when set, `/v1/webhook` requires Segment's
         X-Signature HMAC (src/server/webhook/signature.ts). */
-  `ALTER TABLE sources ADD COLUMN shared_secret TEXT;`
+  `ALTER TABLE sources ADD COLUMN shared_secret TEXT;`,
+  /* 9: console sessions signed out before they expire (the session token itself stays stateless),
+        shared by every process; rows are dropped once the session would have expired anyway */ `
+CREATE TABLE revoked_sessions (
+  session_id TEXT PRIMARY KEY,
+  expires_at BIGINT NOT NULL
+);
+`
 ]
 
 /** Migration 6: every pending change row becomes part of a pack of its partition, order kept. */

@@ -7,7 +7,7 @@ import { requireAdmin } from '../admin-auth.js'
 import type { ServerContext } from '../context.js'
 
 export const consoleSupportPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = async (app, { ctx }) => {
-  app.addHook('onRequest', requireAdmin(ctx.adminPassword))
+  app.addHook('onRequest', requireAdmin(ctx))
   app.get('/info', async () => ({
     emulator: ctx.emulator,
     oauthConfigured: Boolean(ctx.oauth.appId && ctx.oauth.secret),

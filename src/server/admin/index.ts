@@ -19,7 +19,7 @@ import { testMappingRoutes } from './test-mapping.js'
 import { adminValidatorCompiler } from './validation.js'
 
 export const adminApiPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = async (app, { ctx }) => {
-  app.addHook('onRequest', requireAdmin(ctx.adminPassword))
+  app.addHook('onRequest', requireAdmin(ctx))
   app.setValidatorCompiler(adminValidatorCompiler)
   app.setErrorHandler(adminErrorHandler(ctx.log))
   app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: `no admin route ${request.method} ${request.url}` }))
