@@ -51,6 +51,12 @@ export interface IdentifierOutcome {
 
 export type IdentifierReport = Record<IdentifierKind, IdentifierOutcome>
 
+/**
+ * The phone region a new destination starts with (console, admin API, config), shown as its value:
+ * without one every national number is dropped. `null` (chosen explicitly) means none.
+ */
+export const DEFAULT_PHONE_REGION = 'US'
+
 export interface IdentifierOptions {
   policy: NormalizationPolicy
   /** ISO 3166 region for phone numbers without country code (`recommended` only), e.g. 'US'. */
