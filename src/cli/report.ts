@@ -6,7 +6,7 @@
  */
 import { buildCreateAudienceBody, buildMappingBody } from '../destination/requestBodies.js'
 import type { CreateAudienceChange, MembershipChange } from '../destination/changes.js'
-import type { IdentifierKind, IdentifierReport } from '../destination/identifiers.js'
+import { DEFAULT_PHONE_REGION, type IdentifierKind, type IdentifierReport } from '../destination/identifiers.js'
 import { compileMapping } from '../destination/mapping.js'
 import type { DestinationConfig } from '../config/schema.js'
 import { audienceOf } from '../pipeline/event.js'
@@ -62,7 +62,8 @@ function targetFor(d: DestinationConfig, problems: string[], at: string): RouteT
       accessToken: d.accessToken?.trim() || 'dry-run',
       advertiserIds: (d.advertiserIds ?? []).map(String),
       normalization: d.normalization ?? 'recommended',
-      defaultPhoneRegion: d.defaultPhoneRegion ?? null
+      // As applying this config to a new destination would set it (config/apply.ts).
+      defaultPhoneRegion: d.defaultPhoneRegion === undefined ? DEFAULT_PHONE_REGION : d.defaultPhoneRegion
     },
     mappings,
     connections

@@ -4,6 +4,7 @@
  * reported by its path and skipped; the rest is applied.
  */
 import { setSourceSharedSecret } from '../store/sql/source-secrets.js'
+import { DEFAULT_PHONE_REGION } from '../destination/identifiers.js'
 import { compileMapping } from '../destination/mapping.js'
 import { ConfigError } from '../destination/errors.js'
 import type { Store } from '../store/index.js'
@@ -14,6 +15,7 @@ import {
   ensureSource,
   listConnections,
   listSources,
+  storedPhoneRegion,
   upsertConnection,
   upsertDestination,
   upsertMapping,
@@ -73,6 +75,13 @@ export async function applyConfig(store: Store, config: ConfigFile, tiktok: TikT
     }
     const mode = d.mode ?? 'native'
     const accessToken = d.accessToken?.trim() || null
+    // Omitted: a new destination gets the default region, an existing one keeps its own (no silent
+    // change of how its phones hash); `null` chooses none.
+    let defaultPhoneRegion = d.defaultPhoneRegion
+    if (defaultPhoneRegion === undefined) {
+      const stored = await storedPhoneRegion(db, d.name)
+      defaultPhoneRegion = stored === undefined ? DEFAULT_PHONE_REGION : stored
+    }
     if (!accessToken) problems.push(`${at}.accessToken: missing: this destination cannot deliver until TikTok is connected (OAuth) or a token is set`)
     const dest = await upsertDestination(db, secrets, {
       name: d.name,
@@ -80,7 +89,7 @@ export async function applyConfig(store: Store, config: ConfigFile, tiktok: TikT
       mode,
       enabled: d.enabled ?? true,
       normalization: d.normalization ?? 'recommended',
-      defaultPhoneRegion: d.defaultPhoneRegion ?? null,
+      defaultPhoneRegion,
       accessToken,
       advertiserIds: (d.advertiserIds ?? []).map(String),
       batchSize: d.batchSize ?? 10000,

@@ -27,7 +27,8 @@ export interface DestinationConfig {
   mode?: 'native' | 'legacy'
   enabled?: boolean
   normalization?: 'recommended' | 'segment'
-  defaultPhoneRegion?: string
+  /** Omitted: US for a new destination, an existing one keeps its region; null: none. */
+  defaultPhoneRegion?: string | null
   accessToken?: string
   advertiserIds?: string[]
   batchSize?: number
@@ -83,7 +84,7 @@ export const configSchema = {
           mode: { enum: ['native', 'legacy'] },
           enabled: bool,
           normalization: { enum: ['recommended', 'segment'] },
-          defaultPhoneRegion: { type: 'string', pattern: '^[A-Z]{2}$' },
+          defaultPhoneRegion: { type: ['string', 'null'], pattern: '^[A-Z]{2}$' },
           accessToken: { type: 'string' },
           advertiserIds: { type: 'array', items: { type: ['string', 'number'] } },
           batchSize: { type: 'integer', minimum: 1, maximum: 10000 },

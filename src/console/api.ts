@@ -148,7 +148,8 @@ export interface DeliveryReport {
     count: number
     lastAt: number
     sample: { changeId: number | null; received: unknown; request: unknown; response: { httpStatus: number | null; body: unknown } | null }
-  }[]
+  }[]  /** Values a mapping had but did not send (also of delivered events), most first. */
+  identifiersDropped: { identifier: string; reason: string; count: number }[]
 }
 
 export interface DeadLetter {

@@ -20,7 +20,9 @@
  *          the device reported it (IDFA upper, GAID lower), so re-casing would change the hash of
  *          every existing member; it is left to a mapping (`@case`) to choose;
  *   pre-hashed values: lowercased (the hex digest's case carries no meaning, TikTok's own hashes are
- *          lower case), never hashed twice.
+ *          lower case), never hashed twice;
+ *   any kind: text with U+FFFD (invalid UTF-8), a control character (NUL…) or a lone surrogate is
+ *          rejected — no real identifier contains them, and their hash can never match.
  * Every value gets a status so the identifier-quality report (SPEC §5 item 4) can count them.
  */
 import { hash } from 'node:crypto'
@@ -30,15 +32,30 @@ export type NormalizationPolicy = 'segment' | 'recommended'
 export type IdentifierKind = 'email' | 'phone' | 'advertising_id'
 export type IdentifierStatus = 'hashed' | 'prehashed' | 'repaired' | 'rejected' | 'empty' | 'disabled'
 
+/**
+ * Why a value the mapping produced was not sent (counted per destination, identifier and reason in
+ * Event Delivery and `/metrics`): `empty` is a whitespace-only value; the others are rejections.
+ */
+export type DropReason = 'invalid' | 'national_without_region' | 'invalid_utf8' | 'control_character' | 'lone_surrogate' | 'empty'
+export const DROP_REASONS: readonly DropReason[] = ['invalid', 'national_without_region', 'invalid_utf8', 'control_character', 'lone_surrogate', 'empty']
+
 export interface IdentifierOutcome {
   status: IdentifierStatus
   /** The 64-hex value to send, or null when nothing is sent for this identifier. */
   hash: string | null
   /** Why a value was repaired, rejected or passed through differently; absent when unremarkable. */
   reason?: string
+  /** Set when a value was there but nothing is sent for it (rejected, or whitespace only). */
+  drop?: DropReason
 }
 
 export type IdentifierReport = Record<IdentifierKind, IdentifierOutcome>
+
+/**
+ * The phone region a new destination starts with (console, admin API, config), shown as its value:
+ * without one every national number is dropped. `null` (chosen explicitly) means none.
+ */
+export const DEFAULT_PHONE_REGION = 'US'
 
 export interface IdentifierOptions {
   policy: NormalizationPolicy
@@ -67,8 +84,28 @@ const EMPTY: IdentifierOutcome = Object.freeze({ status: 'empty', hash: null }) 
 const WHITESPACE_ONLY: IdentifierOutcome = Object.freeze({
   status: 'empty',
   hash: null,
-  reason: 'whitespace only'
+  reason: 'whitespace only',
+  drop: 'empty'
 }) as IdentifierOutcome
+
+const rejected = (drop: DropReason, reason: string): IdentifierOutcome => ({ status: 'rejected', hash: null, reason, drop })
+
+/**
+ * Text no real identifier contains, whatever its kind (`recommended` only): U+FFFD is what invalid
+ * UTF-8 decodes to; a control character (NUL included; tabs and line breaks are whitespace, handled
+ * per kind) is no part of an address, a number or a device id; a lone surrogate cannot be encoded as
+ * UTF-8 (it would be hashed as U+FFFD). One regex test on the common path.
+ */
+const SUSPECT = /[\u0000-\u0008\u000e-\u001f\u007f\ufffd\ud800-\udfff]/
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
+
+function malformed(value: string): IdentifierOutcome | undefined {
+  if (!SUSPECT.test(value)) return undefined
+  if (value.includes('\ufffd')) return rejected('invalid_utf8', 'contains U+FFFD (the text was not valid UTF-8)')
+  if (/[\u0000-\u0008\u000e-\u001f\u007f]/.test(value)) return rejected('control_character', 'contains a NUL or another control character')
+  if (LONE_SURROGATE.test(value)) return rejected('lone_surrogate', 'contains a lone surrogate (not encodable as UTF-8)')
+  return undefined
+}
 
 /** Segment's email normaliser (applied to every domain, not only Gmail), as Segment writes it. */
 export function segmentEmailNormalizationRegex(email: string): string {
@@ -121,7 +158,9 @@ function email(value: string, policy: NormalizationPolicy): IdentifierOutcome {
   const trimmed = value.trim()
   const normalized = segmentEmailNormalization(trimmed)
   if (isSha256Hex(normalized)) return prehashed(trimmed, policy)
-  if (!EMAIL_SHAPE.test(normalized)) return { status: 'rejected', hash: null, reason: 'not a valid email address' }
+  if (!EMAIL_SHAPE.test(normalized)) return rejected('invalid', 'not a valid email address')
+  const bad = malformed(trimmed)
+  if (bad) return bad
   const hash = sha256Hex(normalized)
   return trimmed === value ? { status: 'hashed', hash } : { status: 'repaired', hash, reason: 'trimmed whitespace' }
 }
@@ -139,6 +178,9 @@ function phone(value: string, policy: NormalizationPolicy, region: string | unde
     const hash = sha256Hex(trimmed)
     return trimmed === value ? { status: 'hashed', hash } : { status: 'repaired', hash, reason: 'trimmed whitespace' }
   }
+  // libphonenumber reads the digits out of any text: what no number contains is refused first.
+  const bad = malformed(trimmed)
+  if (bad) return bad
   // "00" is the international prefix in most of the world; libphonenumber only knows it for regions
   // that use it, so it is turned into "+" first.
   const international = trimmed.replace(/^\s*00(?=[1-9])/, '+')
@@ -149,8 +191,8 @@ function phone(value: string, policy: NormalizationPolicy, region: string | unde
     parsed = undefined
   }
   if (!parsed || !parsed.isPossible()) {
-    const hint = !international.startsWith('+') && !region ? ' (no country code, and no defaultPhoneRegion is set)' : ''
-    return { status: 'rejected', hash: null, reason: `not a possible phone number${hint}` }
+    if (!international.startsWith('+') && !region) return rejected('national_without_region', 'not a possible phone number (no country code, and no defaultPhoneRegion is set)')
+    return rejected('invalid', 'not a possible phone number')
   }
   return { status: 'repaired', hash: sha256Hex(parsed.number), reason: 'formatted to E.164' }
 }
@@ -161,6 +203,8 @@ function advertisingId(value: string, policy: NormalizationPolicy): IdentifierOu
   }
   const trimmed = value.trim()
   if (isSha256Hex(trimmed)) return prehashed(trimmed, policy)
+  const bad = malformed(trimmed)
+  if (bad) return bad
   const hash = sha256Hex(trimmed)
   return trimmed === value ? { status: 'hashed', hash } : { status: 'repaired', hash, reason: 'trimmed whitespace' }
 }

@@ -1,10 +1,16 @@
-/** Identifier-quality counters (SPEC §5 item 4): how many values were hashed, pre-hashed, repaired, rejected. */
+/**
+ * Identifier-quality counters (SPEC §5 item 4): how many values were hashed, pre-hashed, repaired,
+ * rejected; and the identifiers a mapping dropped, by reason (what `/metrics` shows of this process).
+ */
 import type { IdentifierReport } from '../destination/identifiers.js'
 
 export type QualityTally = Record<string, Record<string, number>>
+/** Per destination id: `identifier|reason` → count. */
+export type DropTally = Map<number, Map<string, number>>
 
 export class QualityCounters {
   private readonly byDestination = new Map<number, QualityTally>()
+  private readonly dropped: DropTally = new Map()
 
   add(destinationId: number, report: IdentifierReport): void {
     this.addStatuses(destinationId, report.email.status, report.phone.status, report.advertising_id.status)
@@ -19,7 +25,19 @@ export class QualityCounters {
     tally.advertising_id[advertisingId] = (tally.advertising_id[advertisingId] ?? 0) + 1
   }
 
+  /** Counts identifiers dropped once the transaction that recorded them committed. */
+  addDrops(destinationId: number, identifier: string, reason: string, n: number): void {
+    let tally = this.dropped.get(destinationId)
+    if (!tally) this.dropped.set(destinationId, (tally = new Map()))
+    const k = `${identifier}|${reason}`
+    tally.set(k, (tally.get(k) ?? 0) + n)
+  }
+
   snapshot(): Map<number, QualityTally> {
     return this.byDestination
+  }
+
+  drops(): DropTally {
+    return this.dropped
   }
 }

@@ -2,6 +2,10 @@
  * Masks identifiers in an event kept as a failure sample, so that no raw email, phone or mobile id
  * is stored past routing (SPEC §5 item 8, issue "no raw PII past hashing"). Enough stays to debug
  * a mapping: the shape, the domain of an email, the last digits of a phone.
+ *
+ * Two passes: values under an identifier key (email, phone, advertisingId…) are masked whole; and
+ * every other string — any key, any depth, object keys too — has what looks like an email address
+ * or a phone number masked where it stands (Engage `userId`s are often emails).
  */
 const PII_KEY = /e-?mail|phone|mobile|advertising_?id|idfa|gaid|aaid|maid/i
 
@@ -15,12 +19,40 @@ export function maskIdentifier(key: string, value: string): string {
   return value.length > 4 ? `***${value.slice(-4)}` : '***'
 }
 
+// Loose on purpose (a false positive only masks a little more): local@domain.tld anywhere in a text.
+const EMAIL_IN_TEXT = /[^\s@<>()[\]{},;:"'`]+@[^\s@<>()[\]{},;:"'`]+\.[^\s@<>()[\]{},;:"'`.]+/g
+// International numbers (`+` then 7 to 15 digits, with the usual separators) anywhere in a text.
+const INTERNATIONAL_PHONE_IN_TEXT = /\+\d(?:[\s().-]*\d){6,14}/g
+// North American national numbers written with separators: (415) 555-0123, 415-555-0123, 415.555.0123.
+const NATIONAL_PHONE_IN_TEXT = /(?<![\w.:+-])\(?\d{3}\)?[\s.-]?\d{3}[\s.-]\d{4}(?![\w:-])/g
+// A whole value that is only a number (7 to 15 digits, separators allowed), unless it reads as a date.
+const PHONE_VALUE = /^\+?[\d\s().-]+$/
+const DATE_VALUE = /^\d{4}-\d{2}-\d{2}$/
+
+const maskPhone = (phone: string): string => `***${phone.slice(-2)}`
+
+/** `text` with the email addresses and phone numbers in it masked (as maskIdentifier does), the rest kept. */
+export function redactText(text: string): string {
+  // The common case (no `@`, no run of digits) costs two scans and no allocation.
+  const hasAt = text.includes('@')
+  if (!hasAt && !/\d{3}/.test(text)) return text
+  let out = hasAt ? text.replace(EMAIL_IN_TEXT, (email) => maskIdentifier('email', email)) : text
+  if (PHONE_VALUE.test(out) && !DATE_VALUE.test(out)) {
+    const digits = out.replace(/\D/g, '').length
+    if (digits >= 7 && digits <= 15) return maskPhone(out.trim())
+  }
+  out = out.replace(INTERNATIONAL_PHONE_IN_TEXT, maskPhone).replace(NATIONAL_PHONE_IN_TEXT, maskPhone)
+  return out
+}
+
 export function redactEvent(value: unknown, key = ''): unknown {
-  if (typeof value === 'string') return PII_KEY.test(key) ? maskIdentifier(key, value) : value
+  if (typeof value === 'string') return PII_KEY.test(key) ? maskIdentifier(key, value) : redactText(value)
+  // A phone sent as a JSON number is as much a phone.
+  if (typeof value === 'number' && PII_KEY.test(key)) return maskIdentifier(key, String(value))
   if (Array.isArray(value)) return value.map((v) => redactEvent(v, key))
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {}
-    for (const [k, v] of Object.entries(value)) out[k] = redactEvent(v, k)
+    for (const [k, v] of Object.entries(value)) out[redactText(k)] = redactEvent(v, k)
     return out
   }
   return value

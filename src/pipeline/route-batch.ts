@@ -4,7 +4,7 @@
  * run where the events are parsed — in a route worker for `send` — and hand its result over.
  */
 import type { MembershipChange } from '../destination/changes.js'
-import type { IdentifierReport, IdentifierStatus } from '../destination/identifiers.js'
+import { DROP_REASONS, type DropReason, type IdentifierKind, type IdentifierReport, type IdentifierStatus } from '../destination/identifiers.js'
 import { membershipTail, rowTail } from '../store/sql/queue-packs.js'
 import { audienceOf, type SegmentEvent } from './event.js'
 import { redactEvent } from './redact.js'
@@ -38,11 +38,23 @@ export interface RoutedChanges {
   quality: Uint8Array
   /** Per change, the JSON text of its pack row's tail (rowTail), joined by newlines (JSON text has none). */
   tails: string
+  /**
+   * Identifiers the mapping dropped (rejected, whitespace only), 2 per drop: the change's index and
+   * `kind * 8 + reason` (indexes into DROP_KINDS and DROP_REASONS). Empty unless something was dropped.
+   */
+  dropped: Int32Array
   failures: { index: number; action: string; code: string; message: string }[]
 }
 
 export const STATUSES: IdentifierStatus[] = ['hashed', 'prehashed', 'repaired', 'rejected', 'empty', 'disabled']
 const STATUS_INDEX = new Map<string, number>(STATUSES.map((s, i) => [s, i]))
+export const DROP_KINDS: IdentifierKind[] = ['email', 'phone', 'advertising_id']
+const REASON_INDEX = new Map<DropReason, number>(DROP_REASONS.map((r, i) => [r, i]))
+
+/** A routed batch's drops (`dropped`), decoded: change index, identifier, reason. */
+export function decodeDrop(code: number): { identifier: IdentifierKind; reason: DropReason } {
+  return { identifier: DROP_KINDS[code >> 3], reason: DROP_REASONS[code & 7] }
+}
 
 /**
  * The batch's events, as columns too (an array of objects costs ~7× more to hand to another thread:
@@ -71,7 +83,7 @@ export interface RoutedBatch {
 export function transferables(batch: RoutedBatch): ArrayBuffer[] {
   const c = batch.changes
   const i = batch.items
-  return [c.item, c.destinationId, c.mappingId, c.key, c.quality, i.sourceId, i.receivedAt, i.changes, i.audience].map((a) => a.buffer as ArrayBuffer)
+  return [c.item, c.destinationId, c.mappingId, c.key, c.quality, c.dropped, i.sourceId, i.receivedAt, i.changes, i.audience].map((a) => a.buffer as ArrayBuffer)
 }
 
 /** A column of numbers in a typed array that grows as they are pushed (no array of numbers to convert at the end). */
@@ -110,6 +122,8 @@ class ChangeColumns {
   private keyIndex = new Map<string, number>()
   /** 3 per change: email, phone, advertising id. */
   private readonly quality = new TypedColumn((n) => new Uint8Array(n))
+  /** 2 per dropped identifier (RoutedChanges.dropped); allocated at the first drop. */
+  private dropped: TypedColumn<Int32Array> | undefined
   tails: string[] = []
   failures: RoutedChanges['failures'] = []
 
@@ -151,8 +165,21 @@ class ChangeColumns {
       q.push(STATUS_INDEX.get(quality.email.status)!)
       q.push(STATUS_INDEX.get(quality.phone.status)!)
       q.push(STATUS_INDEX.get(quality.advertising_id.status)!)
+      // Cheap when nothing was dropped: three property reads.
+      if (quality.email.drop || quality.phone.drop || quality.advertising_id.drop) this.drop(this.item.length - 1, quality)
     } else for (let j = 0; j < 3; j++) q.push(255)
     this.tails.push(tail)
+  }
+
+  private drop(change: number, quality: IdentifierReport): void {
+    const d = (this.dropped ??= ints())
+    for (let k = 0; k < 3; k++) {
+      const reason = quality[DROP_KINDS[k]].drop
+      if (reason) {
+        d.push(change)
+        d.push(k * 8 + REASON_INDEX.get(reason)!)
+      }
+    }
   }
 
   fail(item: number, destinationId: number, mappingId: number, quality: IdentifierReport | undefined, action: string, code: string, message: string): void {
@@ -170,6 +197,7 @@ class ChangeColumns {
       keys: this.keys,
       quality: this.quality.done(),
       tails: this.tails.join('\n'),
+      dropped: this.dropped?.done() ?? new Int32Array(0),
       failures: this.failures
     }
   }

@@ -9,13 +9,14 @@ import type { Store } from '../store/index.js'
 import { recordAudiencesSeen } from '../store/sql/config.js'
 import { insertEventRecords } from '../store/sql/events.js'
 import { storeEventSamples } from '../store/sql/event-samples.js'
+import { addDrops, type DropDelta } from '../store/sql/identifier-drops.js'
 import { addTotals, type TotalsDelta } from '../store/sql/outcome-totals.js'
 import { addPending, ensurePartitions } from '../store/sql/partitions.js'
 import { insertChanges, type NewChange } from '../store/sql/changes.js'
 import { insertPacks, PackBody, type NewPack } from '../store/sql/queue-packs.js'
 import type { AutoConnector } from './auto-connect.js'
 import type { QualityCounters } from './quality.js'
-import { routeBatch, STATUSES, type AcceptedEvent, type RoutedBatch } from './route-batch.js'
+import { decodeDrop, routeBatch, STATUSES, type AcceptedEvent, type RoutedBatch } from './route-batch.js'
 import type { RoutingTable } from './routing-table.js'
 
 export type { AcceptedEvent } from './route-batch.js'
@@ -66,6 +67,7 @@ export class Router {
     // commits (a rollback undoes them).
     const created = new Map<string, number>()
     const seen: Seen = new Map()
+    let drops: DropDelta[] = []
     const isNew = await this.store.db.tx(async (db) => {
       created.clear()
       seen.clear()
@@ -75,6 +77,8 @@ export class Router {
       const { received, samples } = this.recorded(batches, ids, now, seen)
       const failed = await this.queue(db, batches, ids, now, created)
       await storeEventSamples(db, samples)
+      drops = droppedOf(batches, ids)
+      await addDrops(db, drops, now)
       await addTotals(db, [
         ...[...received].map(([scopeId, n]): TotalsDelta => ({ scope: 'source', scopeId, received: n })),
         ...[...failed].map(([scopeId, n]): TotalsDelta => ({ scope: 'destination', scopeId, failed: n }))
@@ -84,6 +88,7 @@ export class Router {
     })
     for (const [k, id] of created) this.partitionIds.set(k, id)
     for (const [k, a] of seen) this.audienceSeenAt.set(k, a.at)
+    for (const d of drops) this.quality.addDrops(d.destinationId, d.identifier, d.reason, d.count)
     return isNew
   }
 
@@ -201,6 +206,27 @@ export class Router {
     if (seen.has(k) || now - (this.audienceSeenAt.get(k) ?? 0) <= 60_000) return
     seen.set(k, { sourceId, key: audience.key, name: audience.name, at: now })
   }
+}
+
+/** The identifiers dropped in the new events' changes, per destination, identifier and reason (none: no loop at all). */
+function droppedOf(batches: RoutedBatch[], eventIds: (number | undefined)[]): DropDelta[] {
+  const byKey = new Map<string, DropDelta>()
+  let offset = 0
+  for (const { items, changes: c } of batches) {
+    const d = c.dropped
+    for (let j = 0; j < d.length; j += 2) {
+      const change = d[j]
+      if (eventIds[offset + c.item[change]] === undefined) continue // a re-sent messageId: not routed again
+      const destinationId = c.destinationId[change]
+      const { identifier, reason } = decodeDrop(d[j + 1])
+      const k = `${destinationId}|${identifier}|${reason}`
+      const delta = byKey.get(k)
+      if (delta) delta.count++
+      else byKey.set(k, { destinationId, identifier, reason, count: 1 })
+    }
+    offset += items.count
+  }
+  return [...byKey.values()]
 }
 
 /** Appends `values` to `to`, in order (a loop here, not in the transaction's coroutine: see `recorded`). */

@@ -14,6 +14,8 @@ export class Metrics {
   readonly queueDepth: Gauge
   /** Set once the pipeline exists: the identifier-quality tallies it keeps. */
   qualitySource?: () => Map<number, Record<string, Record<string, number>>>
+  /** Set once the pipeline exists: identifiers dropped by mappings, per destination id, `identifier|reason` → count. */
+  dropSource?: () => Map<number, Map<string, number>>
 
   constructor(store: Store) {
     const registers = [this.registry]
@@ -49,6 +51,21 @@ export class Metrics {
         for (const [destination, tally] of metrics.qualitySource?.() ?? []) {
           for (const [kind, statuses] of Object.entries(tally)) {
             for (const [status, n] of Object.entries(statuses)) this.inc({ destination: String(destination), kind, status }, n)
+          }
+        }
+      }
+    })
+    new Counter({
+      name: 'tiktok_audiences_identifiers_dropped_total',
+      help: 'Identifiers a mapping had a value for but did not send, by destination, identifier (email, phone, advertising_id) and reason (invalid, national_without_region, invalid_utf8, control_character, lone_surrogate, empty); counted also when the event was delivered with its other identifiers',
+      labelNames: ['destination', 'identifier', 'reason'],
+      registers,
+      collect() {
+        this.reset()
+        for (const [destination, tally] of metrics.dropSource?.() ?? []) {
+          for (const [k, n] of tally) {
+            const [identifier, reason] = k.split('|')
+            this.inc({ destination: String(destination), identifier, reason }, n)
           }
         }
       }

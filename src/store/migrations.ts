@@ -1,6 +1,8 @@
 import type { Db, Dialect } from './db.js'
 import { encodePack, insertPacks, PackBody } from './sql/queue-packs.js'
 import { packChangeOfRow } from './sql/changes.js'
+// A pure function of the event (no pipeline state): the samples at rest are redacted as new ones are.
+import { redactEvent } from '../pipeline/redact.js'
 
 /**
  * The schema, one entry per version, written once for both databases: `{{id}}` becomes each
@@ -222,7 +224,24 @@ CREATE TABLE revoked_sessions (
   session_id TEXT PRIMARY KEY,
   expires_at BIGINT NOT NULL
 );
-`
+`,
+  /* 10: identifier drops: identifiers a mapping dropped (rejected or whitespace only), per destination,
+     identifier, reason and 10-second slot (identifier-drops.ts). Failure samples kept by earlier
+     versions are redacted again: those masked only identifier keys, not emails or phones elsewhere
+     (a userId that is an email). */ {
+    sql: `
+CREATE TABLE identifier_drops (
+  destination_id BIGINT NOT NULL,
+  slot BIGINT NOT NULL,
+  identifier TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  shard TEXT NOT NULL,
+  n BIGINT NOT NULL DEFAULT 0,
+  PRIMARY KEY (destination_id, slot, identifier, reason, shard)
+);
+`,
+    data: redactKeptSamples
+  }
 ]
 
 /** Migration 6: every pending change row becomes part of a pack of its partition, order kept. */
@@ -265,6 +284,26 @@ async function packBodiesAsLines(db: Db): Promise<void> {
       // An old entry's elements after the key index are its row tail, as JSON values.
       const changes = entries.map((e) => ({ eventId: e[0] as number | null, mappingId: e[1] as number | null, batchKey: k[e[2] as number], ids: null, payload: null, json: JSON.stringify(e.slice(3)).slice(1, -1) }))
       await db.run('UPDATE queue_packs SET body = $2 WHERE id = $1', [r.id, encodePack(changes)])
+    }
+  }
+}
+
+/** Migration "identifier drops": every kept failure sample (events.body) redacted as samples are now. */
+async function redactKeptSamples(db: Db): Promise<void> {
+  let after = 0
+  for (;;) {
+    const rows = await db.all<{ id: number; body: string }>(`SELECT id, body FROM events WHERE id > $1 AND body IS NOT NULL ORDER BY id LIMIT 200`, [after])
+    if (rows.length === 0) return
+    after = Number(rows[rows.length - 1].id)
+    for (const r of rows) {
+      let event: unknown
+      try {
+        event = JSON.parse(r.body)
+      } catch {
+        event = r.body // not JSON: redacted as text
+      }
+      const body = JSON.stringify(redactEvent(event))
+      if (body !== r.body) await db.run('UPDATE events SET body = $2 WHERE id = $1', [r.id, body])
     }
   }
 }

@@ -90,6 +90,9 @@ test('native flow: sign in, connect TikTok, enable, connect an audience, map, te
 
   // Settings: enabling is refused until TikTok is connected, with the reason.
   await page.getByRole('heading', { name: 'TikTok Native' }).waitFor()
+  // A new destination's phone region is a value (US), not a grey placeholder.
+  assert.equal(await page.getByLabel('Default phone region').inputValue(), 'US')
+  assert.equal(await page.getByLabel('Default phone region').getAttribute('placeholder'), null)
   await page.getByRole('switch', { name: 'Enable Destination' }).click()
   await page.locator('#enable-refusal').waitFor()
   assert.equal(await page.getByRole('switch', { name: 'Enable Destination' }).getAttribute('aria-checked'), 'false')
@@ -151,7 +154,8 @@ test('native flow: sign in, connect TikTok, enable, connect an audience, map, te
     messageId: `console-test-${i}`,
     userId: `user-${i}`,
     properties: { audience_key: 'first_time_shopper', first_time_shopper: true },
-    context: { traits: { email }, personas: { computation_class: 'audience', computation_key: 'first_time_shopper', computation_id: 'aud_1', namespace: 'spa_1' } }
+    // One phone that is not a possible number: dropped, counted, the email still delivered.
+    context: { traits: i === 0 ? { email, phone: '12' } : { email }, personas: { computation_class: 'audience', computation_key: 'first_time_shopper', computation_id: 'aud_1', namespace: 'spa_1' } }
   }))
   const posted = await fetch(`${service.url}/v1/batch`, {
     method: 'POST',
@@ -163,6 +167,8 @@ test('native flow: sign in, connect TikTok, enable, connect an audience, map, te
   await page.getByRole('tab', { name: 'Event Delivery' }).click()
   await page.waitForFunction(() => Number(document.querySelector('[data-testid="delivered-count"]')?.textContent?.replace(/,/g, '')) >= 3, undefined, { timeout: 20_000 })
   await page.getByRole('img', { name: /Delivery over time/ }).waitFor()
+  const dropped = page.getByRole('table', { name: 'Identifiers dropped' })
+  await dropped.getByRole('row', { name: /Phone.*invalid.*1/ }).waitFor()
   await shot('event-delivery')
 
   const dest = ((await (await fetch(`${service.url}/api/destinations`, { headers: basic() })).json()) as { id: number; name: string }[]).find((d) => d.name === 'TikTok Native')!

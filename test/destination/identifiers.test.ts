@@ -45,7 +45,7 @@ test('empty, whitespace-only and disabled', () => {
   for (const policy of [seg, rec]) {
     assert.equal(processIdentifier('email', '', true, policy).status, 'empty')
     assert.equal(processIdentifier('email', undefined, true, policy).status, 'empty')
-    assert.deepEqual(processIdentifier('phone', '   ', true, policy), { status: 'empty', hash: null, reason: 'whitespace only' })
+    assert.deepEqual(processIdentifier('phone', '   ', true, policy), { status: 'empty', hash: null, reason: 'whitespace only', drop: 'empty' })
     assert.deepEqual(processIdentifier('email', 'a@b.co', false, policy), { status: 'disabled', hash: null })
   }
 })
@@ -77,6 +77,9 @@ test('recommended: repairs and rejections are reported', () => {
   const noRegion = processIdentifier('phone', '(415) 555-0123', true, { policy: 'recommended' })
   assert.equal(noRegion.status, 'rejected')
   assert.match(noRegion.reason!, /defaultPhoneRegion/)
+  assert.equal(noRegion.drop, 'national_without_region')
+  assert.equal(processIdentifier('email', 'a@b', true, rec).drop, 'invalid')
+  assert.equal(processIdentifier('phone', '12', true, rec).drop, 'invalid')
   assert.equal(processIdentifier('phone', 'call me', true, rec).status, 'rejected')
   assert.deepEqual(processIdentifier('advertising_id', ' abc ', true, rec), { status: 'repaired', hash: sha256Hex('abc'), reason: 'trimmed whitespace' })
   // Mobile ids keep their case (documented in identifiers.ts).
@@ -99,5 +102,38 @@ test('segment email normaliser: the written-out form gives what Segment\'s regex
     let s = ''
     for (let k = rnd(9); k > 0; k--) s += parts[rnd(parts.length)]
     assert.equal(segmentEmailNormalization(s), segmentEmailNormalizationRegex(s), JSON.stringify(s))
+  }
+})
+
+test('recommended: invalid UTF-8 (U+FFFD), NUL and other control characters, lone surrogates are rejected with their reason', () => {
+  const cases: [kind: 'email' | 'phone' | 'advertising_id', value: string, drop: string][] = [
+    ['email', 'jane\ufffd@example.com', 'invalid_utf8'],
+    ['email', 'ja\u0000ne@example.com', 'control_character'],
+    ['email', 'jane@exa\u0007mple.com', 'control_character'],
+    ['email', 'ja\ud800ne@example.com', 'lone_surrogate'],
+    ['email', 'jane@example.com\udc00', 'lone_surrogate'],
+    ['phone', '(415) 555\ufffd0123', 'invalid_utf8'],
+    ['phone', '415 555\u00000123', 'control_character'],
+    ['advertising_id', '6D92078A-8246-4BA4-AE5B-76104861E7D\ufffd', 'invalid_utf8'],
+    ['advertising_id', 'abc\u0000', 'control_character'],
+    ['advertising_id', 'abc\ud83d', 'lone_surrogate']
+  ]
+  for (const [kind, value, drop] of cases) {
+    const r = processIdentifier(kind, value, true, rec)
+    assert.equal(r.status, 'rejected', `${kind} ${JSON.stringify(value)}`)
+    assert.equal(r.hash, null)
+    assert.equal(r.drop, drop, `${kind} ${JSON.stringify(value)}`)
+    assert.ok(r.reason, 'a reason a person can read')
+  }
+  // What is well-formed stays accepted: a surrogate pair (emoji), non-ASCII letters, a padded value.
+  assert.equal(processIdentifier('email', 'ja😀ne@example.com', true, rec).status, 'hashed')
+  assert.equal(processIdentifier('email', 'ünïcødé@exämple.de', true, rec).status, 'hashed')
+  assert.equal(processIdentifier('email', '\tjane@example.com\n', true, rec).status, 'repaired')
+  assert.notEqual(processIdentifier('phone', '+1 415\t555 0123', true, rec).drop, 'control_character', 'a tab is whitespace')
+})
+
+test('segment policy keeps byte parity: the same values are hashed as given', () => {
+  for (const [kind, value] of [['email', 'jane\ufffd@example.com'], ['email', 'ja\u0000ne@example.com'], ['phone', '415\u0000'], ['advertising_id', 'abc\ud800']] as const) {
+    assert.equal(processIdentifier(kind, value, true, seg).status, 'hashed', JSON.stringify(value))
   }
 })

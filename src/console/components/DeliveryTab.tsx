@@ -1,6 +1,6 @@
 /**
  * Event Delivery: Delivered / Not Delivered / Retrying over time (a small SVG chart), P95
- * latency, errors by reason with samples (You Sent, Request to Destination, Response from
+ * latency, identifiers dropped by reason, errors by reason with samples (You Sent, Request to Destination, Response from
  * Destination) and the dead-letter list with replay. Refreshes every few seconds.
  */
 import { useEffect, useState } from 'react'
@@ -13,6 +13,47 @@ const PERIODS = [
   { key: '7d', label: 'Last 7 days', rangeMs: 7 * 24 * 3600_000, bucket: '6h' }
 ]
 const REFRESH_MS = 3000
+
+const IDENTIFIER_LABELS: Record<string, string> = { email: 'Email', phone: 'Phone', advertising_id: 'Advertising ID' }
+const DROP_LABELS: Record<string, string> = {
+  invalid: 'not a valid value (an email without local@domain.tld, a phone that is not a possible number)',
+  national_without_region: 'a national phone number and no default phone region (Settings)',
+  invalid_utf8: 'contains U+FFFD: the text was not valid UTF-8',
+  control_character: 'contains a NUL or another control character',
+  lone_surrogate: 'contains a lone surrogate (not encodable as UTF-8)',
+  empty: 'whitespace only'
+}
+
+/** Identifiers the mappings had a value for but did not send, also of events delivered with their other identifiers. */
+function DroppedIdentifiers({ report }: { report: DeliveryReport }) {
+  const rows = report.identifiersDropped ?? []
+  if (rows.length === 0) return <p>No identifier was dropped in this period.</p>
+  return (
+    <div className="table-wrap">
+      <table>
+        <caption className="visually-hidden">Identifiers dropped</caption>
+        <thead>
+          <tr>
+            <th scope="col">Identifier</th>
+            <th scope="col">Reason</th>
+            <th scope="col">Dropped</th>
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((r) => (
+            <tr key={`${r.identifier}|${r.reason}`}>
+              <td>{IDENTIFIER_LABELS[r.identifier] ?? r.identifier}</td>
+              <td>
+                <code>{r.reason}</code> {DROP_LABELS[r.reason] ?? ''}
+              </td>
+              <td>{formatNumber(r.count)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  )
+}
 
 const SERIES = [
   { key: 'delivered', label: 'Delivered', color: '#1a7f37' },
@@ -157,6 +198,10 @@ export function DeliveryTab({ destination: d }: { destination: Destination }) {
             </div>
           </dl>
           <DeliveryChart report={report} />
+
+          <h3>Identifiers dropped</h3>
+          <p className="hint">Values a mapping had but did not send — counted also when the event was delivered with its other identifiers.</p>
+          <DroppedIdentifiers report={report} />
 
           <h3>Errors</h3>
           {report.errors.length === 0 ? (

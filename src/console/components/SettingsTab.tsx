@@ -169,11 +169,11 @@ export function SettingsTab({ destination: d, info, onChanged }: { destination: 
           value={region}
           onChange={(e) => setRegion(e.target.value)}
           maxLength={2}
-          placeholder="US"
           aria-describedby="settings-region-hint settings-region-error"
         />
         <p id="settings-region-hint" className="hint">
-          Two-letter country code used to format national phone numbers to E.164 (Recommended policy).
+          Two-letter country code (new destinations start with US) used to format national phone numbers to E.164 (Recommended policy).
+          {region.trim() === '' && ' Empty: none — phone numbers without a +country code are dropped, and counted in Event Delivery.'}
         </p>
         <ErrorText id="settings-region-error">{fieldError('defaultPhoneRegion')}</ErrorText>
 

@@ -13,6 +13,7 @@ import {
   p95LatencyMs,
   replayDeadLetters
 } from '../../store/sql/admin-delivery.js'
+import { dropTotals } from '../../store/sql/identifier-drops.js'
 import type { ServerContext } from '../context.js'
 import { badRequest } from './errors.js'
 import { destinationOr404 } from './lookup.js'
@@ -60,10 +61,11 @@ export const deliveryRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async 
       if (from >= to) throw badRequest('"from" must be before "to"', 'from')
       const bucket = parseDuration(request.query.bucket, 3600_000)
       if ((to - from) / bucket > MAX_BUCKETS) throw badRequest(`"bucket" is too small for this range: at most ${MAX_BUCKETS} buckets`, 'bucket')
-      const [buckets, latency, groups] = await Promise.all([
+      const [buckets, latency, groups, dropped] = await Promise.all([
         deliveryBuckets(db, d.id, from, to, bucket),
         p95LatencyMs(db, d.id, from, to),
-        errorGroups(db, d.id, from, to)
+        errorGroups(db, d.id, from, to),
+        dropTotals(db, d.id, from, to)
       ])
       const totals = buckets.reduce(
         (t, b) => ({ delivered: t.delivered + b.delivered, failed: t.failed + b.failed, pending: t.pending + b.pending, retrying: t.retrying + b.retrying }),
@@ -99,7 +101,9 @@ export const deliveryRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async 
         p95LatencyMs: latency.p95,
         requests: latency.requests,
         buckets,
-        errors
+        errors,
+        // Values a mapping had but did not send (rejected, whitespace only), also of delivered events.
+        identifiersDropped: dropped
       }
     }
   )

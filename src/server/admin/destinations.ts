@@ -4,6 +4,7 @@
  * auth test passes, with the reference's messages.
  */
 import type { FastifyPluginAsync } from 'fastify'
+import { DEFAULT_PHONE_REGION } from '../../destination/identifiers.js'
 import { getDestination, listDestinations, listSources, upsertDestination } from '../../store/sql/config.js'
 import { deleteDestination, destinationIdByName, updateDestinationSettings, type DestinationSettingsPatch } from '../../store/sql/admin-config.js'
 import type { Mode, Normalization } from '../../store/model.js'
@@ -82,7 +83,8 @@ export const destinationRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = asy
         mode: b.mode ?? 'native',
         enabled: false,
         normalization: b.normalization ?? 'recommended',
-        defaultPhoneRegion: b.defaultPhoneRegion ?? null,
+        // Omitted: the default a user expects (a value they see and can change); null: none, chosen.
+        defaultPhoneRegion: b.defaultPhoneRegion === undefined ? DEFAULT_PHONE_REGION : b.defaultPhoneRegion,
         accessToken: null,
         advertiserIds: [],
         batchSize: b.batchSize ?? 10000,

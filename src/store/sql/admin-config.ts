@@ -2,6 +2,7 @@
  * Configuration writes the admin API needs beyond the config file's upserts: partial updates,
  * deletes, token storage. Every write bumps `config_version` so running pipelines reload.
  */
+import { deleteDrops } from './identifier-drops.js'
 import { deleteTotals } from './outcome-totals.js'
 import type { Db } from '../db.js'
 import type { SecretBox } from '../../util/secrets.js'
@@ -77,6 +78,7 @@ export async function deleteDestination(db: Db, id: number): Promise<boolean> {
     await t.run('DELETE FROM partitions WHERE destination_id = $1', [id])
     await t.run('DELETE FROM requests WHERE destination_id = $1', [id])
     await deleteTotals(t, 'destination', id)
+    await deleteDrops(t, id)
     await t.run('DELETE FROM oauth_states WHERE destination_id = $1', [id])
     const r = await t.run('DELETE FROM destinations WHERE id = $1', [id])
     await bumpConfigVersion(t)

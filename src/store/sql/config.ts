@@ -75,6 +75,12 @@ function toDestination(r: DestinationRow, secrets: SecretBox): Destination {
   }
 }
 
+/** A destination's stored phone region by name; undefined when there is no such destination. */
+export async function storedPhoneRegion(db: Db, name: string): Promise<string | null | undefined> {
+  const r = await db.get<{ default_phone_region: string | null }>('SELECT default_phone_region FROM destinations WHERE name = $1', [name])
+  return r ? r.default_phone_region : undefined
+}
+
 export type DestinationInput = Omit<Destination, 'id' | 'status' | 'statusReason' | 'updatedAt'>
 
 export async function upsertDestination(db: Db, secrets: SecretBox, d: DestinationInput): Promise<Destination> {

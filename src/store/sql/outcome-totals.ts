@@ -31,7 +31,8 @@ export interface Totals {
 // Concurrent transactions of one process spread over a few shards; other processes have their own.
 const processShard = randomUUID().slice(0, 8)
 let nextShard = 0
-const shard = () => `${processShard}:${nextShard++ % 4}`
+/** The shard a write of this process goes to (identifier-drops.ts shares it). */
+export const shard = () => `${processShard}:${nextShard++ % 4}`
 
 export async function addTotals(db: Db, deltas: TotalsDelta[], at: number): Promise<void> {
   const rows = deltas.filter((d) => (d.received ?? 0) + (d.delivered ?? 0) + (d.superseded ?? 0) + (d.failed ?? 0) + (d.retried ?? 0) > 0)
