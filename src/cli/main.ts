@@ -2,6 +2,7 @@
 /** The `tiktok-audiences` command line (INTERFACE.md "CLI"). */
 import { Command, InvalidArgumentError } from 'commander'
 import { startRouteWorker } from './route-worker-start.js'
+import { describeFatal } from '../util/user-error.js'
 
 const program = new Command()
 program
@@ -89,6 +90,6 @@ program
   })
 
 program.parseAsync(process.argv).catch((err: unknown) => {
-  process.stderr.write(`error: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`)
+  process.stderr.write(describeFatal(err) + '\n')
   process.exitCode = 1
 })

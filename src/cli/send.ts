@@ -31,6 +31,33 @@ export interface SendSummary {
   filtered: number
   duplicates: number
   configProblems: number
+  /** Each reason an event failed or a line was no event, once, with how many it concerned. */
+  reasons: Record<string, number>
+}
+
+/** `events.ndjson:12: not valid JSON (…)`: the file, line and problem of a line that is no event. */
+const lineProblem = /^(.*):(\d+): (.*)$/s
+/** What makes two problems the same reason: not JSON.parse's wording per line, nor a batch's retry time. */
+const reasonKey = (text: string) =>
+  text.startsWith('not valid JSON') ? 'not valid JSON' : text.replace(/^gave up after retrying for \d+ s: /, 'gave up after retrying: ')
+
+/** Reasons once each, with how many they concerned and where the first few were (file:line). */
+class ReasonTally {
+  private readonly byKey = new Map<string, { text: string; n: number; file?: string; lines: string[] }>()
+  add(text: string, n = 1, at?: { file: string; line: string }): void {
+    const key = reasonKey(text)
+    const entry = this.byKey.get(key) ?? { text: key === text ? text : text.startsWith('not valid JSON') ? text : key, n: 0, file: at?.file, lines: [] }
+    entry.n += n
+    if (at && entry.lines.length < 5) entry.lines.push(at.line)
+    this.byKey.set(key, entry)
+  }
+  /** `failed ×3: reason`, `invalid ×2: reason — events.ndjson:2, 7`. */
+  *lines(kind: string): Generator<{ line: string; key: string; n: number }> {
+    for (const [key, e] of this.byKey) {
+      const where = e.lines.length ? ` — ${e.file}:${e.lines.join(', ')}${e.n > e.lines.length ? ', …' : ''}` : ''
+      yield { line: `${kind} ×${e.n}: ${e.text}${where}`, key, n: e.n }
+    }
+  }
 }
 
 /**
@@ -142,9 +169,12 @@ async function sendWith(opts: SendOptions, started: number, routeWorker: RouteWo
     // Lines that are no event (counted among the lines read); the input that could not be read is no line.
     let invalidLines = 0
     let unreadable = 0
+    const invalidReasons = new ReasonTally()
     const problem = (p: string) => {
       invalidLines++
-      printError(p)
+      const at = lineProblem.exec(p)
+      if (at) invalidReasons.add(at[3], 1, { file: at[1], line: at[2] })
+      else invalidReasons.add(p)
     }
     try {
       await pipeline.table.refresh()
@@ -162,7 +192,15 @@ async function sendWith(opts: SendOptions, started: number, routeWorker: RouteWo
 
     const invalid = invalidLines + unreadable
     const outcome = await eventOutcomes(store.db, firstEventId)
-    for (const r of await failureReasons(store.db, firstEventId)) printError(`failed (${r.n}): ${r.error}`)
+    const failedReasons = new ReasonTally()
+    for (const r of await failureReasons(store.db, firstEventId)) failedReasons.add(r.error, r.n)
+    const reasons: Record<string, number> = {}
+    for (const [kind, tally] of [['invalid', invalidReasons], ['failed', failedReasons]] as const) {
+      for (const { line, key, n } of tally.lines(kind)) {
+        printError(line)
+        reasons[key] = (reasons[key] ?? 0) + n
+      }
+    }
     const summary: SendSummary = {
       received: tally.lines,
       delivered: outcome.delivered,
@@ -172,7 +210,8 @@ async function sendWith(opts: SendOptions, started: number, routeWorker: RouteWo
       invalid,
       filtered: outcome.filtered,
       duplicates: tally.lines - invalidLines - tally.accepted,
-      configProblems: applied.problems.length
+      configProblems: applied.problems.length,
+      reasons
     }
     process.stdout.write(JSON.stringify(summary) + '\n')
     return summary.failed > 0 || applied.problems.length > 0 ? 1 : 0

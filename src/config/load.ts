@@ -1,10 +1,11 @@
 import { Ajv, type ErrorObject } from 'ajv'
 import { readFileSync } from 'node:fs'
 import { parse as parseYaml } from 'yaml'
+import { UserError } from '../util/user-error.js'
 import { configSchema, type ConfigFile } from './schema.js'
 
 /** A problem in the config file, named by its path (`destinations[0].mappings[1].trigger`). */
-export class ConfigFileError extends Error {
+export class ConfigFileError extends UserError {
   override readonly name = 'ConfigFileError'
   constructor(readonly problems: string[], file?: string) {
     super(`${file ? `${file}: ` : ''}invalid config:\n  - ${problems.join('\n  - ')}`)
@@ -58,6 +59,22 @@ function expandEnv(value: unknown, path: string, missing: string[]): unknown {
   return value
 }
 
+/**
+ * The yaml package's error as a person reads it: what is wrong, where, and the offending line with
+ * a caret under the column (its own message ends at "line 4, column 1:" once cut to one line).
+ */
+function yamlProblem(err: unknown, text: string): string {
+  const e = err as Error & { code?: string; linePos?: [{ line: number; col: number }, ...unknown[]] }
+  const what = e.message.split(' at line ')[0].split('\n')[0]
+  const at = e.linePos?.[0]
+  if (!at) return `not valid YAML/JSON: ${what}`
+  const lines = text.split(/\r?\n/)
+  const gutter = String(at.line).length
+  const show = (n: number) => `      ${String(n).padStart(gutter)} | ${lines[n - 1] ?? ''}`
+  const context = [at.line > 1 ? show(at.line - 1) : undefined, show(at.line), `      ${' '.repeat(gutter)} | ${' '.repeat(Math.max(0, at.col - 1))}^`]
+  return `not valid YAML/JSON at line ${at.line}, column ${at.col}: ${what}${e.code ? ` (${e.code})` : ''}\n${context.filter((l) => l !== undefined).join('\n')}`
+}
+
 export interface LoadedConfig {
   config: ConfigFile
   /** Non-fatal findings (unset variables). */
@@ -70,7 +87,7 @@ export function parseConfig(text: string, file?: string): LoadedConfig {
   try {
     raw = parseYaml(text, { prettyErrors: true })
   } catch (err) {
-    throw new ConfigFileError([`not valid YAML/JSON: ${(err as Error).message.split('\n')[0]}`], file)
+    throw new ConfigFileError([yamlProblem(err, text)], file)
   }
   if (raw === null || raw === undefined) raw = {}
   if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigFileError(['(top level): must be a mapping with sources/destinations'], file)

@@ -137,10 +137,19 @@ export interface DeliveryReport {
   from: number
   to: number
   bucketMs: number
-  totals: { delivered: number; failed: number; pending: number; retrying: number }
+  /** delivered, failed, retried: over the period; pending and retrying: now. */
+  totals: { delivered: number; failed: number; pending: number; retrying: number; retried: number }
   p95LatencyMs: number | null
   requests: number
-  buckets: { start: number; delivered: number; failed: number; pending: number; retrying: number }[]
+  buckets: { start: number; delivered: number; failed: number; pending: number; retried: number }[]
+  retried: {
+    errorCode: string | null
+    reason: string | null
+    retries: number
+    changes: number
+    lastAt: number
+    then: { delivered: number; failed: number; paused: number; retrying: number }
+  }[]
   errors: {
     reason: string | null
     errorCode: string | null

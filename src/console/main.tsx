@@ -67,8 +67,11 @@ function StatsBar() {
   if (!stats) return null
   return (
     <p className="stats-bar" aria-label="Service totals">
-      Received {formatNumber(stats.received)} · Delivered {formatNumber(stats.delivered)} · Not delivered {formatNumber(stats.failed)} · Pending{' '}
-      {formatNumber(stats.pending)} · Retrying {formatNumber(stats.retrying)}
+      <span title="Events accepted from your sources (each counted once)">Events received {formatNumber(stats.received)}</span> ·{' '}
+      <span title="Changes sent to TikTok: one per event and destination it is for">
+        Deliveries (one per destination): {formatNumber(stats.delivered)} delivered · {formatNumber(stats.failed)} not delivered · {formatNumber(stats.pending)} pending ·{' '}
+        {formatNumber(stats.retrying)} retrying now
+      </span>
     </p>
   )
 }

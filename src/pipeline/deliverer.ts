@@ -27,6 +27,7 @@ import { TikTokError } from '../tiktok/errors.js'
 import type { SegmentMappingBody } from '../tiktok/types.js'
 import { parseBatchKey, parsePartitionKey } from './route-event.js'
 import { planBatch, type BatchPlan } from './batch-plan.js'
+import { explainTikTokFailure } from './explain.js'
 import type { Db } from '../store/db.js'
 import { RateLimiter, backoffMs } from './rate-limiter.js'
 import type { RoutingTable } from './routing-table.js'
@@ -153,7 +154,7 @@ export class Deliverer {
         continue
       }
 
-      const reason = failure.code !== undefined ? `TikTok ${failure.code}: ${failure.message}` : failure.message
+      const reason = explainTikTokFailure(failure, requestAdvertisers(lease.key, plan), dest.advertiserIds)
       if (failure.retryable) {
         attempts++
         firstFailureAt ??= now
@@ -177,7 +178,7 @@ export class Deliverer {
       if (failure.kind === 'auth' && !this.opts.failOnAuth) {
         await this.store.db.tx(async (db) => {
           await insertRequest(db, { ...record, outcome: 'paused' })
-          await setDestinationStatus(db, dest.id, 'paused', `TikTok rejected the access token (${reason}). Re-authorise TikTok in Settings; queued changes are kept and resume afterwards.`)
+          await setDestinationStatus(db, dest.id, 'paused', `${reason}; queued changes are kept and resume afterwards.`)
           await releasePartition(db, lease.id, this.owner)
         })
         this.events.onRequest?.({ ...record, outcome: 'paused' })
@@ -282,6 +283,13 @@ async function mappingBody(plan: BatchPlan, partitionKey: string): Promise<{ tex
   const shown: SegmentMappingBody & { batch_data_more_rows?: number } = mappingBodyOf(request, plan.send.slice(0, SAMPLE_ROWS).map((c) => c.ids ?? []))
   if (plan.send.length > SAMPLE_ROWS) shown.batch_data_more_rows = plan.send.length - SAMPLE_ROWS
   return { text: await mappingBodyOfItemsInSlices(request, plan.send.map((c) => c.tail), BODY_SLICE_ROWS, nextTurn), shown }
+}
+
+/** The advertisers a request was for: the partition's, or a Create Audience change's own. */
+function requestAdvertisers(partitionKey: string, plan: BatchPlan): string[] {
+  if (plan.batchKey !== 'create') return parsePartitionKey(partitionKey).advertiserIds
+  const payload = JSON.parse(plan.send[0]?.payload ?? '{}') as { advertiserId?: string }
+  return payload.advertiserId ? [payload.advertiserId] : []
 }
 
 function requestRecord(destinationId: number, partitionId: number, plan: BatchPlan, sentAt: number, exchange: TikTokExchange | undefined, failure: TikTokError | undefined): RequestRecord {

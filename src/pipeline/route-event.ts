@@ -9,6 +9,7 @@ import { toChange } from '../destination/changes.js'
 import { PayloadValidationError } from '../destination/errors.js'
 import type { IdentifierReport } from '../destination/identifiers.js'
 import type { Connection, Destination } from '../store/model.js'
+import { explainRouteError } from './explain.js'
 import { stampPersonas } from './personas.js'
 import type { RoutedMapping } from './routing-table.js'
 import type { IdType } from '../tiktok/types.js'
@@ -82,7 +83,10 @@ export function routeEvents(items: { event: Ev; audienceKey: string | undefined 
       }
       const e = stamped[i]!
       const change: Change = toChange(compiled, payload, { event: e, settings, audienceSettings: e.context?.personas?.audience_settings })
-      if (change.kind === 'error') outcomes[i].push({ ok: false, mapping: m, action, code: change.code, message: change.message, quality: change.quality })
+      if (change.kind === 'error') {
+        const message = explainRouteError(change.message, { destination: dest.name, audienceKey: items[i].audienceKey })
+        outcomes[i].push({ ok: false, mapping: m, action, code: change.code, message, quality: change.quality })
+      }
       else outcomes[i].push({ ok: true, mapping: m, action, change })
     })
   }

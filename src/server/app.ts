@@ -9,6 +9,7 @@ import type { ServerContext } from './context.js'
 import { ping } from '../store/sql/config.js'
 import { ingestionPlugin } from './ingestion.js'
 import { adminApiPlugin } from './admin/index.js'
+import { registerOpenApi } from './openapi.js'
 import { oauthPlugin } from './oauth.js'
 import { consolePlugin } from './console.js'
 import { sessionPlugin } from './session.js'
@@ -59,6 +60,7 @@ export async function buildApp(ctx: ServerContext, opts: AppOptions): Promise<Fa
   app.addHook('onRequest', async (_request, reply) => {
     reply.header('x-content-type-options', 'nosniff')
   })
+  await registerOpenApi(app)
 
   // Requests that arrive before the pipeline is up get a clear 503 instead of a crash.
   app.addHook('onRequest', async (request, reply) => {

@@ -19,6 +19,7 @@ import { ensureSource, listDestinations, listSources } from '../store/sql/config
 import { dropAllLeases } from '../store/sql/partitions.js'
 import { TikTokClient } from '../tiktok/client.js'
 import { createLogger } from '../util/log.js'
+import { listenError } from '../util/user-error.js'
 import { buildApp } from './app.js'
 import type { ServerContext } from './context.js'
 import { Metrics } from './metrics.js'
@@ -98,7 +99,7 @@ export async function startService(opts: ServeOptions = {}): Promise<RunningServ
     // E.g. the port is taken: close what is open so the process can exit with the error.
     await app.close().catch(() => undefined)
     await store.close()
-    throw err
+    throw listenError(err, port, host)
   }
   const bound = (app.server.address() as AddressInfo).port
   const localHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host

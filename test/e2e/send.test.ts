@@ -222,7 +222,7 @@ for (const code of [40001, 40002]) {
     assert.equal(r.code, 1)
     assert.equal(r.summary?.failed, 10, 'the first batch of 10 was dead-lettered')
     assert.equal(r.summary?.delivered, 15)
-    assert.match(r.stderr, new RegExp(`failed \\(10\\): TikTok ${code}: `))
+    assert.match(r.stderr, new RegExp(`failed ×10: .*TikTok ${code}: `))
     const reqs = await mappingRequests()
     assert.equal(reqs.filter((q) => q.code === code).length, 1, 'a permanent error is not retried')
   })
@@ -264,9 +264,9 @@ test('bad input: each problem is named, and the other events still go through', 
   ]
   const r = await runCli(['send', '--config', write('bad.yaml', cfg), '--events', write('bad.ndjson', lines.join('\n') + '\n')], { env: { ...env(), TEST_UNSET_TOKEN: undefined } })
   assert.equal(r.code, 1)
-  assert.match(r.stderr, /bad\.ndjson:2: not valid JSON/)
-  assert.match(r.stderr, /bad\.ndjson:3: a track event needs a non-empty "event" name/)
-  assert.match(r.stderr, /bad\.ndjson:4: an event must be a JSON object, got an array/)
+  assert.match(r.stderr, /invalid ×1: not valid JSON .* — .*bad\.ndjson:2\n/)
+  assert.match(r.stderr, /invalid ×1: a track event needs a non-empty "event" name — .*bad\.ndjson:3\n/)
+  assert.match(r.stderr, /invalid ×1: an event must be a JSON object, got an array — .*bad\.ndjson:4\n/)
   assert.match(r.stderr, /destinations\[0\]\.mappings\[2\]\.trigger \("Broken trigger"\)/)
   assert.match(r.stderr, /destinations\[0\]\.mappings\[3\]\.email \("Broken directive"\)/)
   assert.match(r.stderr, /destinations\[0\]\.mappings\[4\]\.action \("Unknown action"\): Unknown action "addEverybody": valid actions are .*createAudience/)
@@ -292,4 +292,31 @@ test('bad input: an unusable config file is refused with exit 2 and names the pr
   assert.equal(r.code, 2)
   assert.match(r.stderr, /destinations\[0\]\.mode: must be one of "native", "legacy"/)
   assert.match(r.stderr, /destinations\[0\]\.batchSize: must be <= 10000/)
+})
+
+test('send names what is wrong and how to fix it, each reason once with its count', async () => {
+  const cfg = nativeConfig().replace('    batchSize:', `    advertiserIds: ["${ADV}", "${ADV2}"]\n    batchSize:`)
+  const ps = people(7)
+  const FOREIGN = '7000000000000000009'
+  const lines = [
+    '{"type": "track"',
+    '{"type": ',
+    '[1]',
+    // Forwarded with a TikTok audience id but no audience settings, for an audience never connected here.
+    ...ps.slice(0, 2).map((p) => JSON.stringify(audienceEvent(p, 'vip_customers', true, { externalAudienceId: '7123456789012345678' }))),
+    // Forwarded for an advertiser the token was not granted.
+    ...ps.slice(2, 5).map((p) => JSON.stringify(audienceEvent(p, 'big_spenders', true, { externalAudienceId: '7123456789012345679', advertiserId: FOREIGN })))
+  ]
+  const r = await runCli(['send', '--config', write('reasons.yaml', cfg), '--events', write('reasons.ndjson', lines.join('\n') + '\n')], { env: env() })
+  assert.equal(r.code, 1)
+  const printed = r.stderr.split('\n').filter((l) => /^(invalid|failed) ×/.test(l))
+  assert.equal(printed.length, 4, r.stderr)
+  assert.match(r.stderr, /^invalid ×2: not valid JSON .* — .*reasons\.ndjson:1, 2$/m)
+  assert.match(r.stderr, /^invalid ×1: an event must be a JSON object, got an array — .*reasons\.ndjson:3$/m)
+  assert.match(r.stderr, /^failed ×2: Audience "vip_customers" is not connected to destination "tiktok": connect it in the destination's Audiences tab/m)
+  assert.match(r.stderr, new RegExp(`^failed ×3: Advertiser ${FOREIGN} is not one this destination's TikTok token may use \\(these are: ${ADV}, ${ADV2}\\)`, 'm'))
+  assert.doesNotMatch(r.stderr, /audienceSettings/)
+  const reasons = (r.summary as unknown as { reasons: Record<string, number> }).reasons
+  assert.deepEqual(Object.values(reasons).sort(), [1, 2, 2, 3])
+  assert.equal(reasons['not valid JSON'], 2)
 })

@@ -103,7 +103,7 @@ test('a revoked token pauses the destination and keeps its queue; re-authorising
     return d.status === 'paused' ? d : undefined
   })
   assert.match(paused.statusReason, /access token/)
-  assert.match(paused.statusReason, /Re-authorise/)
+  assert.match(paused.statusReason, /Reauthorize/)
   const stats = (await s.api('GET', '/api/stats')).body
   assert.equal(stats.pending, 2, JSON.stringify(stats))
   assert.equal(stats.failed, 0)

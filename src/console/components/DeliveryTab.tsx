@@ -58,7 +58,7 @@ function DroppedIdentifiers({ report }: { report: DeliveryReport }) {
 const SERIES = [
   { key: 'delivered', label: 'Delivered', color: '#1a7f37' },
   { key: 'failed', label: 'Not delivered', color: '#cf222e' },
-  { key: 'retrying', label: 'Retrying', color: '#bf8700' },
+  { key: 'retried', label: 'Retried', color: '#bf8700' },
   { key: 'pending', label: 'Pending', color: '#8c959f' }
 ] as const
 
@@ -67,11 +67,11 @@ function DeliveryChart({ report }: { report: DeliveryReport }) {
   const height = 180
   const pad = { left: 36, bottom: 22, top: 8 }
   const buckets = report.buckets
-  const max = Math.max(1, ...buckets.map((b) => b.delivered + b.failed + b.retrying + b.pending))
+  const max = Math.max(1, ...buckets.map((b) => b.delivered + b.failed + b.retried + b.pending))
   const slots = Math.max(1, Math.round((report.to - report.from) / report.bucketMs))
   const barW = (width - pad.left) / slots
   const y = (v: number) => ((height - pad.bottom - pad.top) * v) / max
-  const summary = `Delivered ${report.totals.delivered}, not delivered ${report.totals.failed}, retrying ${report.totals.retrying}, pending ${report.totals.pending} over the period`
+  const summary = `Over the period delivered ${report.totals.delivered}, not delivered ${report.totals.failed}, retried ${report.totals.retried}; pending now ${report.totals.pending}`
   return (
     <figure className="chart">
       <svg viewBox={`0 0 ${width} ${height}`} role="img" aria-label={`Delivery over time: ${summary}`} preserveAspectRatio="none">
@@ -87,7 +87,7 @@ function DeliveryChart({ report }: { report: DeliveryReport }) {
           let base = height - pad.bottom
           return (
             <g key={b.start}>
-              <title>{`${formatTime(b.start)}: ${b.delivered} delivered, ${b.failed} not delivered, ${b.retrying} retrying, ${b.pending} pending`}</title>
+              <title>{`${formatTime(b.start)}: ${b.delivered} delivered, ${b.failed} not delivered, ${b.retried} retried, ${b.pending} pending`}</title>
               {SERIES.map((s) => {
                 const h = y(b[s.key])
                 base -= h
@@ -112,6 +112,14 @@ function DeliveryChart({ report }: { report: DeliveryReport }) {
       </figcaption>
     </figure>
   )
+}
+
+/** "then delivered", "then 2 delivered, 1 still retrying": what came of the partitions retried. */
+function retryOutcome(then: DeliveryReport['retried'][number]['then']): string {
+  const parts = (['delivered', 'failed', 'paused', 'retrying'] as const).filter((k) => then[k] > 0)
+  const words = { delivered: 'delivered', failed: 'failed', paused: 'paused', retrying: 'still retrying' }
+  if (parts.length === 1) return `then ${words[parts[0]]}`
+  return `then ${parts.map((k) => `${then[k]} ${words[k]}`).join(', ')}`
 }
 
 export function DeliveryTab({ destination: d }: { destination: Destination }) {
@@ -150,7 +158,7 @@ export function DeliveryTab({ destination: d }: { destination: Destination }) {
   const replay = async (ids?: number[]) => {
     try {
       const r = await api<{ replayed: number; notReplayed: number; warning?: string }>('POST', `/api/destinations/${d.id}/dead-letters/replay`, ids ? { ids } : {})
-      setMessage(`Replayed ${r.replayed} change(s)${r.notReplayed ? `, ${r.notReplayed} could not be replayed` : ''}.${r.warning ? ` ${r.warning}` : ''}`)
+      setMessage(`Replayed ${r.replayed} dead letter(s)${r.notReplayed ? `; ${r.notReplayed} cannot be replayed` : ''}.${r.warning ? ` ${r.warning}` : ''}`)
       setTick((t) => t + 1)
     } catch (err) {
       setError(errorText(err))
@@ -185,11 +193,11 @@ export function DeliveryTab({ destination: d }: { destination: Destination }) {
               <dd>{formatNumber(report.totals.failed)}</dd>
             </div>
             <div>
-              <dt>Retrying</dt>
-              <dd>{formatNumber(report.totals.retrying)}</dd>
+              <dt>Retrying now</dt>
+              <dd data-testid="retrying-count">{formatNumber(report.totals.retrying)}</dd>
             </div>
             <div>
-              <dt>Pending</dt>
+              <dt>Pending now</dt>
               <dd>{formatNumber(report.totals.pending)}</dd>
             </div>
             <div>
@@ -205,7 +213,7 @@ export function DeliveryTab({ destination: d }: { destination: Destination }) {
 
           <h3>Errors</h3>
           {report.errors.length === 0 ? (
-            <p>No errors in this period.</p>
+            <p>{report.retried.length === 0 ? 'No errors in this period.' : 'Nothing failed in this period; some changes were retried (below).'}</p>
           ) : (
             <ul className="error-groups">
               {report.errors.map((g, i) => (
@@ -227,16 +235,32 @@ export function DeliveryTab({ destination: d }: { destination: Destination }) {
         </>
       )}
 
+      {report && report.retried.length > 0 && (
+        <>
+          <h3>Retried</h3>
+          <ul className="error-groups" aria-label="Retried changes by reason">
+            {report.retried.map((r, i) => (
+              <li key={i}>
+                <strong>{r.errorCode ?? 'error'}</strong> {r.reason ?? '(no reason recorded)'} ×{formatNumber(r.retries)}
+                {r.changes > 0 && ` (${formatNumber(r.changes)} change${r.changes === 1 ? '' : 's'} sent again)`}, {retryOutcome(r.then)} · last {formatTime(r.lastAt)}
+              </li>
+            ))}
+          </ul>
+        </>
+      )}
+
       <h3>Dead letters</h3>
       {message && <Notice kind="success">{message}</Notice>}
-      {dead && dead.total === 0 && <p>Nothing failed permanently.</p>}
+      {dead && dead.total === 0 && <p>No dead letters: nothing failed permanently.</p>}
       {dead && dead.total > 0 && (
         <>
           <p>
-            {formatNumber(dead.total)} change(s) failed permanently and are kept with their reason.{' '}
-            <button type="button" onClick={() => replay()}>
-              Replay all
-            </button>
+            {formatNumber(dead.total)} dead letter(s): changes that failed permanently, kept with their reason. Replay puts one back at the end of its queue.{' '}
+            {dead.items.some((x) => x.replayable) && (
+              <button type="button" onClick={() => replay()}>
+                Replay all
+              </button>
+            )}
           </p>
           <div className="table-wrap">
             <table>
@@ -268,7 +292,7 @@ export function DeliveryTab({ destination: d }: { destination: Destination }) {
                         </button>
                       ) : (
                         <span className="muted" title={x.resolvedBy ?? undefined}>
-                          {x.resolvedBy ? 'resolved by a later change' : 'not replayable'}
+                          {x.resolvedBy ? 'Cannot be replayed: resolved by a later change' : 'Cannot be replayed: it failed before it was queued'}
                         </span>
                       )}
                     </td>

@@ -7,6 +7,12 @@ import { api, ApiError, errorText, type ConsoleInfo, type Destination, type Sour
 import { useLocation } from '../router'
 import { ErrorText, Notice, Switch, useLoad } from '../ui'
 
+/** One status, agreeing with the page's pill: a paused destination is not "Connected". */
+function connectionStatus(d: Destination): string {
+  if (d.status === 'paused') return 'Paused: TikTok rejected the access token (Reauthorize below)'
+  return d.connected ? 'Connected to TikTok' : 'Not connected'
+}
+
 export function SettingsTab({ destination: d, info, onChanged }: { destination: Destination; info: ConsoleInfo | undefined; onChanged(): Promise<void> }) {
   const url = useLocation()
   const sources = useLoad(() => api<Source[]>('GET', '/api/sources'), [])
@@ -17,6 +23,8 @@ export function SettingsTab({ destination: d, info, onChanged }: { destination: 
   const [autoConnect, setAutoConnect] = useState(d.autoConnectAudiences)
   const [enabled, setEnabled] = useState(d.enabled)
   const [enableRefusal, setEnableRefusal] = useState<string>()
+  // Switched on but refused: Save Changes asks again, so a refusal is never followed by "Changes saved."
+  const [enableWanted, setEnableWanted] = useState(false)
   const [error, setError] = useState<ApiError | string>()
   const [saved, setSaved] = useState<string>()
   const [token, setToken] = useState('')
@@ -29,6 +37,7 @@ export function SettingsTab({ destination: d, info, onChanged }: { destination: 
     setBatchSize(String(d.batchSize))
     setAutoConnect(d.autoConnectAudiences)
     setEnabled(d.enabled)
+    setEnableWanted(false)
   }, [d])
 
   const fieldError = (f: string) => (error instanceof ApiError && error.field === f ? error.message : undefined)
@@ -36,6 +45,8 @@ export function SettingsTab({ destination: d, info, onChanged }: { destination: 
   // Like Segment: switching Enable Destination on runs the auth test at once and says why it cannot.
   const toggleEnabled = async (on: boolean) => {
     setEnableRefusal(undefined)
+    setSaved(undefined)
+    setEnableWanted(on)
     if (!on) return setEnabled(false)
     try {
       const auth = await api<{ ok: boolean; message?: string }>('POST', `/api/destinations/${d.id}/test-auth`)
@@ -57,7 +68,7 @@ export function SettingsTab({ destination: d, info, onChanged }: { destination: 
         defaultPhoneRegion: region.trim() ? region.trim().toUpperCase() : null,
         batchSize: Number(batchSize),
         autoConnectAudiences: autoConnect,
-        enabled
+        enabled: enabled || enableWanted
       })
       setSaved('Changes saved.')
       await onChanged()
@@ -65,6 +76,7 @@ export function SettingsTab({ destination: d, info, onChanged }: { destination: 
       if (err instanceof ApiError && err.field === 'enabled') {
         setEnableRefusal(err.message)
         setEnabled(false)
+        setEnableWanted(true)
       } else setError(err instanceof ApiError ? err : errorText(err))
     }
   }
@@ -103,7 +115,7 @@ export function SettingsTab({ destination: d, info, onChanged }: { destination: 
           </Notice>
         )}
         <p>
-          Status: <strong>{d.connected ? 'Connected to TikTok' : 'Not connected'}</strong>
+          Status: <strong data-testid="connection-status">{connectionStatus(d)}</strong>
         </p>
         <div className="actions">
           <a className="button primary" href={oauthUrl} aria-describedby="oauth-hint">

@@ -11,7 +11,9 @@ import {
   errorGroups,
   listDeadLetters,
   p95LatencyMs,
-  replayDeadLetters
+  replayDeadLetters,
+  retriedReasons,
+  retryingNow
 } from '../../store/sql/admin-delivery.js'
 import { dropTotals } from '../../store/sql/identifier-drops.js'
 import type { ServerContext } from '../context.js'
@@ -61,15 +63,18 @@ export const deliveryRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async 
       if (from >= to) throw badRequest('"from" must be before "to"', 'from')
       const bucket = parseDuration(request.query.bucket, 3600_000)
       if ((to - from) / bucket > MAX_BUCKETS) throw badRequest(`"bucket" is too small for this range: at most ${MAX_BUCKETS} buckets`, 'bucket')
-      const [buckets, latency, groups, dropped] = await Promise.all([
+      const [buckets, latency, groups, dropped, retried, retrying] = await Promise.all([
         deliveryBuckets(db, d.id, from, to, bucket),
         p95LatencyMs(db, d.id, from, to),
         errorGroups(db, d.id, from, to),
-        dropTotals(db, d.id, from, to)
+        dropTotals(db, d.id, from, to),
+        retriedReasons(db, d.id, from, to),
+        retryingNow(db, d.id)
       ])
+      // delivered, failed, retried: over the period; pending and retrying: now.
       const totals = buckets.reduce(
-        (t, b) => ({ delivered: t.delivered + b.delivered, failed: t.failed + b.failed, pending: t.pending + b.pending, retrying: t.retrying + b.retrying }),
-        { delivered: 0, failed: 0, pending: 0, retrying: 0 }
+        (t, b) => ({ ...t, delivered: t.delivered + b.delivered, failed: t.failed + b.failed, pending: t.pending + b.pending, retried: t.retried + b.retried }),
+        { delivered: 0, failed: 0, pending: 0, retrying, retried: 0 }
       )
       const errors = await Promise.all(
         groups.map(async (g) => {
@@ -103,7 +108,8 @@ export const deliveryRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async 
         buckets,
         errors,
         // Values a mapping had but did not send (rejected, whitespace only), also of delivered events.
-        identifiersDropped: dropped
+        identifiersDropped: dropped,
+        retried
       }
     }
   )

@@ -17,6 +17,7 @@ import { segmentConnectRoutes, sourceRoutes } from './sources.js'
 import { statsRoutes } from './stats.js'
 import { testMappingRoutes } from './test-mapping.js'
 import { adminValidatorCompiler } from './validation.js'
+import { openApiRoute } from '../openapi.js'
 
 export const adminApiPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = async (app, { ctx }) => {
   app.addHook('onRequest', requireAdmin(ctx))
@@ -27,4 +28,5 @@ export const adminApiPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = async 
     await app.register(routes, { ctx })
   }
   await app.register(actionRoutes)
+  openApiRoute(app)
 }

@@ -7,6 +7,7 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { buildCreateAudienceBody, buildMappingBody, compileMapping, PayloadValidationError, toChange, type CompiledMapping } from '../../destination/index.js'
 import { audienceOf } from '../../pipeline/event.js'
+import { explainRouteError, explainTikTokFailure } from '../../pipeline/explain.js'
 import { stampPersonas } from '../../pipeline/personas.js'
 import { listConnections } from '../../store/sql/config.js'
 import type { Destination } from '../../store/model.js'
@@ -72,7 +73,7 @@ export async function runTestMapping(ctx: ServerContext, dest: Destination, comp
   })
   result.change = change
   if (change.kind === 'error') {
-    result.error = { code: change.code, message: change.message }
+    result.error = { code: change.code, message: explainRouteError(change.message, { destination: dest.name, audienceKey: audience?.key }) }
     return result
   }
   if (!dest.accessToken) {
@@ -99,7 +100,8 @@ export async function runTestMapping(ctx: ServerContext, dest: Destination, comp
   } catch (err) {
     if (!(err instanceof TikTokError)) throw err
     Object.assign(result, shown(err.details.exchange))
-    result.error = { code: err.code !== undefined ? String(err.code) : err.kind.toUpperCase(), message: err.message }
+    const advertisers = change.kind === 'create' ? [change.advertiserId] : change.advertiserIds
+    result.error = { code: err.code !== undefined ? String(err.code) : err.kind.toUpperCase(), message: explainTikTokFailure(err, advertisers, dest.advertiserIds) }
   }
   return result
 }

@@ -12,7 +12,8 @@ export interface BucketCounts {
   delivered: number
   failed: number
   pending: number
-  retrying: number
+  /** Changes sent again after a retryable failure in this bucket (one per attempt). */
+  retried: number
 }
 
 /**
@@ -23,16 +24,72 @@ export interface BucketCounts {
 export async function deliveryBuckets(db: Db, destinationId: number, from: number, to: number, bucketMs: number): Promise<BucketCounts[]> {
   const rows = await bucketTotals(db, 'destination', destinationId, from, to, bucketMs)
   const count = Math.max(1, Math.ceil((to - from) / bucketMs))
-  const buckets: BucketCounts[] = Array.from({ length: count }, (_, i) => ({ start: from + i * bucketMs, delivered: 0, failed: 0, pending: 0, retrying: 0 }))
+  const buckets: BucketCounts[] = Array.from({ length: count }, (_, i) => ({ start: from + i * bucketMs, delivered: 0, failed: 0, pending: 0, retried: 0 }))
   for (const r of rows) {
     const b = buckets[Math.min(count - 1, Math.max(0, r.bucket))]
     b.delivered += r.delivered + r.superseded
     b.failed += r.failed
-    b.retrying += r.retried
+    b.retried += r.retried
   }
   const waiting = await db.get<{ n: number | null }>('SELECT SUM(pending) AS n FROM partitions WHERE destination_id = $1', [destinationId])
   buckets[count - 1].pending = Number(waiting?.n ?? 0)
   return buckets
+}
+
+/** Changes waiting now behind a retry (their partition's last request failed with a retryable error). */
+export async function retryingNow(db: Db, destinationId: number): Promise<number> {
+  const r = await db.get<{ n: number | null }>('SELECT SUM(pending) AS n FROM partitions WHERE destination_id = $1 AND attempts > 0', [destinationId])
+  return Number(r?.n ?? 0)
+}
+
+export interface RetriedReason {
+  errorCode: string | null
+  reason: string | null
+  /** Requests that failed with this reason and were retried. */
+  retries: number
+  /** Changes those requests carried (a change retried three times counts three times). */
+  changes: number
+  lastAt: number
+  /** What came of the partitions retried for this reason, by their last request since: how many of each. */
+  then: { delivered: number; failed: number; paused: number; retrying: number }
+}
+
+/**
+ * Why changes were retried in the range, by TikTok's code and message, and what came of it — e.g.
+ * 40100 throttled ×3, then delivered. From the request log (kept RETENTION_DAYS).
+ */
+export async function retriedReasons(db: Db, destinationId: number, from: number, to: number, limit = 20): Promise<RetriedReason[]> {
+  const rows = await db.all<{ code: number | null; http_status: number | null; message: string | null; p: number | null; n: number; rows: number | null; last_id: number; last_at: number }>(
+    `SELECT code, http_status, message, partition_id AS p, COUNT(*) AS n, SUM(row_count) AS rows, MAX(id) AS last_id, MAX(sent_at) AS last_at
+     FROM requests WHERE destination_id = $1 AND outcome = 'retry' AND sent_at >= $2 AND sent_at < $3
+     GROUP BY code, http_status, message, partition_id`,
+    [destinationId, from, to]
+  )
+  if (rows.length === 0) return []
+  const partitions = [...new Set(rows.map((r) => r.p).filter((p): p is number => p !== null).map(Number))]
+  const lastOutcome = new Map<number, { id: number; outcome: string }>()
+  for (const part of chunks(partitions, 500)) {
+    const last = await db.all<{ p: number; id: number; outcome: string }>(
+      `SELECT partition_id AS p, id, outcome FROM requests WHERE id IN (
+         SELECT MAX(id) FROM requests WHERE destination_id = $1 AND sent_at >= $2 AND partition_id IN (${placeholders(part.length, 3)}) GROUP BY partition_id)`,
+      [destinationId, from, ...part]
+    )
+    for (const l of last) lastOutcome.set(Number(l.p), { id: Number(l.id), outcome: l.outcome })
+  }
+  const byReason = new Map<string, RetriedReason>()
+  for (const r of rows) {
+    const errorCode = r.code !== null ? String(r.code) : r.http_status !== null ? `HTTP ${r.http_status}` : null
+    const key = `${errorCode}|${r.message}`
+    const g = byReason.get(key) ?? { errorCode, reason: r.message, retries: 0, changes: 0, lastAt: 0, then: { delivered: 0, failed: 0, paused: 0, retrying: 0 } }
+    g.retries += Number(r.n)
+    g.changes += Number(r.rows ?? 0)
+    g.lastAt = Math.max(g.lastAt, Number(r.last_at))
+    const last = r.p === null ? undefined : lastOutcome.get(Number(r.p))
+    const outcome = !last || last.outcome === 'retry' ? 'retrying' : last.outcome
+    if (outcome === 'delivered' || outcome === 'failed' || outcome === 'paused' || outcome === 'retrying') g.then[outcome]++
+    byReason.set(key, g)
+  }
+  return [...byReason.values()].sort((a, b) => b.retries - a.retries).slice(0, limit)
 }
 
 /** P95 of TikTok request durations in the range (ms), null without requests. */
