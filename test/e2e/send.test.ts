@@ -120,7 +120,7 @@ test('native: audience created on apply, members added and removed through sever
     assert.deepEqual(q.body.id_schema, ['EMAIL_SHA256', 'PHONE_SHA256', 'IDFA_SHA256'])
     assert.deepEqual(q.body.advertiser_ids, [ADV])
   }
-  assert.equal(r.summary?.requests, reqs.length + 1, 'requests counts mapping calls and the audience creation')
+  assert.equal(r.summary?.requests, reqs.length + 2, 'requests counts mapping calls, the audience list read for a same-name audience (no twin) and the creation')
 
   // Event Delivery's sample of a request is the body as sent, cut to its first 3 rows.
   const db = new Database(dbFile, { readonly: true })
