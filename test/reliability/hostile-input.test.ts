@@ -94,7 +94,7 @@ async function post(path: string, body: string | Buffer, headers: Record<string,
 
 /** JSON text of `levels` nested containers around 1 (built as text: JSON.stringify cannot write it). */
 function nested(kind: 'object' | 'array', levels: number): string {
-  return kind === 'object' ? '{"a":'.repeat(levels) + '1' + '}'.repeat(levels) : '['.repeat(levels) + '1' + ']'.repeat(levels)
+  return kind === 'object' ? '{"":'.repeat(levels) + '1' + '}'.repeat(levels) : '['.repeat(levels) + '1' + ']'.repeat(levels)
 }
 
 let seq = 0
