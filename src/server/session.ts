@@ -9,6 +9,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import type { ServerContext } from './context.js'
+import { retryLater } from './retry-later.js'
 
 export const SESSION_COOKIE = 'tta_session'
 export const CSRF_HEADER = 'x-csrf-token'
@@ -88,7 +89,9 @@ export const sessionPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = async (
     // Forget addresses whose failures are over a minute old, so the map cannot grow without bound.
     for (const [ip, times] of failures) if (now - times[times.length - 1] >= 60_000) failures.delete(ip)
     const recent = (failures.get(request.ip) ?? []).filter((t) => now - t < 60_000)
-    if (recent.length >= MAX_FAILURES_PER_MINUTE) return reply.code(429).send({ error: 'Too many failed sign-ins from this address: wait a minute and try again.' })
+    if (recent.length >= MAX_FAILURES_PER_MINUTE) {
+      return retryLater(reply, 429, 'Too many failed sign-ins from this address: wait a minute and try again.', { seconds: Math.max(1, Math.ceil((recent[0] + 60_000 - now) / 1000)) })
+    }
     const password = request.body?.password
     if (typeof password !== 'string' || !safeEqual(password, ctx.adminPassword)) {
       recent.push(now)
