@@ -8,6 +8,8 @@ import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { connect } from 'node:net'
+import { once } from 'node:events'
 import { after, before, test } from 'node:test'
 import { audienceEvent, sha256 } from '../helpers/events.js'
 import { emuAudiences, emuFaults, emuMembers, sleep, waitFor } from '../helpers/emu-control.js'
@@ -152,4 +154,32 @@ test('the bounds are read from the environment and refused when not numbers', as
   assert.deepEqual(backPressureBounds({ TTA_MAX_QUEUED: '10', TTA_MIN_FREE_DISK_MB: '0' }), { maxQueued: 10, minFreeDiskMb: 0 })
   assert.throws(() => backPressureBounds({ TTA_MAX_QUEUED: 'lots' }), /TTA_MAX_QUEUED must be a number/)
   assert.throws(() => backPressureBounds({ TTA_MIN_FREE_DISK_MB: '-1' }), /TTA_MIN_FREE_DISK_MB must be a number/)
+})
+
+test('a request arriving while the service shuts down is answered 503 with Retry-After; the one in flight completes', async () => {
+  process.env.DATABASE_URL = `sqlite:${join(dir, 'closing.sqlite')}`
+  const closing = await startService({ port: 0, banner: false, config, emulator: true, dataDir: dir })
+  const { port } = new URL(closing.url)
+  const socket = connect(Number(port), '127.0.0.1')
+  await once(socket, 'connect')
+  let received = ''
+  socket.on('data', (d: Buffer) => (received += d.toString()))
+  const request = (body: string) => `POST /v1/track HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nauthorization: ${HEADER.authorization}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n`
+  const first = JSON.stringify(track('bp-in-flight'))
+  // The first request has arrived (its body not yet) when shutdown begins; the second comes after.
+  socket.write(request(first) + first.slice(0, 10))
+  await sleep(200)
+  const closed = closing.close()
+  await sleep(200)
+  const second = JSON.stringify(track('bp-while-closing'))
+  socket.write(first.slice(10) + request(second) + second)
+  const complete = await waitFor(async () => (received.match(/HTTP\/1\.1 \d{3}/g) ?? []).length >= 2, 10_000)
+  socket.destroy()
+  await closed
+  assert.ok(complete, `two answers expected, got:\n${received}`)
+  const [answer1, answer2] = received.split(/(?=HTTP\/1\.1 \d{3})/)
+  assert.match(answer1, /^HTTP\/1\.1 200/)
+  assert.match(answer2, /^HTTP\/1\.1 503/)
+  assert.match(answer2, /\r\nretry-after: 5\r\n/i)
+  assert.match(answer2, /shutting down/)
 })
