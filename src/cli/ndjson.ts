@@ -1,6 +1,7 @@
 import { closeSync, openSync, readSync } from 'node:fs'
 import { StringDecoder } from 'node:string_decoder'
-import { checkEvent, type SegmentEvent } from '../pipeline/event.js'
+import { checkEvent, MAX_EVENT_DEPTH, TOO_DEEP_ERROR, type SegmentEvent } from '../pipeline/event.js'
+import { jsonDeeperThan } from '../util/json.js'
 
 export interface NdjsonLine {
   line: number
@@ -146,7 +147,13 @@ export function readEventBatches(file: string, options?: NdjsonReadOptions): Asy
     file,
     (text, line): EventLine => {
       const parsed = parseLine(text, line)
-      const check = parsed.error !== undefined ? { ok: false as const, error: parsed.error } : checkEvent(parsed.value)
+      // The depth limit of ingestion (batch-body.ts): what follows (storage, mappings) may recurse over an event.
+      const check =
+        parsed.error !== undefined
+          ? { ok: false as const, error: parsed.error }
+          : jsonDeeperThan(parsed.value, MAX_EVENT_DEPTH)
+            ? { ok: false as const, error: TOO_DEEP_ERROR }
+            : checkEvent(parsed.value)
       return check.ok ? { event: check.event } : { problem: `${name}:${line}: ${check.error}` }
     },
     options

@@ -4,6 +4,15 @@
  */
 import { randomUUID } from 'node:crypto'
 
+/**
+ * How deeply an event may nest objects and arrays (the event itself is level 1). Far past any real
+ * Segment event, and low enough that everything after ingestion may recurse over an event.
+ */
+export const MAX_EVENT_DEPTH = 64
+
+/** The refusal of an event nested deeper than MAX_EVENT_DEPTH, on every path that takes events. */
+export const TOO_DEEP_ERROR = `the event is nested more than ${MAX_EVENT_DEPTH} levels deep (objects and arrays): the limit is ${MAX_EVENT_DEPTH}`
+
 export const EVENT_TYPES = new Set(['track', 'identify', 'page', 'screen', 'group', 'alias'])
 
 export type SegmentEvent = Record<string, unknown> & { type: string; messageId: string }

@@ -15,6 +15,7 @@ import { consolePlugin } from './console.js'
 import { sessionPlugin } from './session.js'
 import { consoleSupportPlugin } from './admin/console-support.js'
 import { httpLimits, httpServerOptions, type HttpLimits } from './http-limits.js'
+import { retryLater } from './retry-later.js'
 
 export interface AppOptions {
   /** Mount the TikTok emulator at /emulator. */
@@ -43,9 +44,15 @@ export async function buildApp(ctx: ServerContext, opts: AppOptions): Promise<Fa
     http: httpServerOptions(limits),
     requestTimeout: limits.requestTimeoutMs,
     keepAliveTimeout: limits.keepAliveTimeoutMs,
-    connectionTimeout: limits.idleTimeoutMs
+    connectionTimeout: limits.idleTimeoutMs,
+    // Requests arriving while the server closes are answered by the hook below (with Retry-After).
+    return503OnClosing: false
   }
   const app = Fastify(options)
+  let closing = false
+  app.addHook('preClose', async () => {
+    closing = true
+  })
   app.server.maxConnections = limits.maxConnections
   let lastDropWarning = 0
   app.server.on('drop', () => {
@@ -62,9 +69,18 @@ export async function buildApp(ctx: ServerContext, opts: AppOptions): Promise<Fa
   })
   await registerOpenApi(app)
 
-  // Requests that arrive before the pipeline is up get a clear 503 instead of a crash.
+  // Requests that arrive before the pipeline is up or after shutdown began get a clear 503 with
+  // Retry-After instead of a crash; ingestion past a back-pressure bound a 429 (backpressure.ts).
   app.addHook('onRequest', async (request, reply) => {
-    if (!ctx.ready && !request.url.startsWith('/emulator')) return reply.code(503).send({ error: 'starting up, retry in a moment' })
+    if (closing) return retryLater(reply, 503, 'the service is shutting down: retry in a moment')
+    if (!ctx.ready && !request.url.startsWith('/emulator')) return retryLater(reply, 503, 'starting up, retry in a moment')
+    if (request.method === 'POST' && request.url.startsWith('/v1/')) {
+      const refusal = ctx.backPressure?.check()
+      if (refusal !== undefined) {
+        ctx.metrics.rejected.inc({ reason: '429' })
+        return retryLater(reply, 429, refusal)
+      }
+    }
   })
 
   app.get('/healthz', async (_request, reply) => {
@@ -72,7 +88,7 @@ export async function buildApp(ctx: ServerContext, opts: AppOptions): Promise<Fa
       await ping(ctx.store.db)
       return { status: 'ok' }
     } catch (err) {
-      return reply.code(503).send({ status: 'error', error: `database unreachable: ${(err as Error).message}` })
+      return retryLater(reply, 503, `database unreachable: ${(err as Error).message}`, { body: { status: 'error' } })
     }
   })
 

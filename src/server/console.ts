@@ -9,6 +9,7 @@ import { readFile } from 'node:fs/promises'
 import { extname, join, normalize, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import { RETRY_AFTER_SECONDS } from './retry-later.js'
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -60,7 +61,7 @@ export const consolePlugin: FastifyPluginAsync = async (app) => {
 
   const sendIndex = async (reply: FastifyReply) => {
     reply.header('content-security-policy', CONSOLE_CSP).header('x-frame-options', 'DENY')
-    if (!dir) return reply.code(503).type(CONTENT_TYPES['.html']).send(NOT_BUILT)
+    if (!dir) return reply.code(503).header('retry-after', String(RETRY_AFTER_SECONDS)).type(CONTENT_TYPES['.html']).send(NOT_BUILT)
     // index.html names the current hashed assets: never cache it.
     return reply.type(CONTENT_TYPES['.html']).header('cache-control', 'no-cache').send(await readFile(join(dir, 'index.html')))
   }

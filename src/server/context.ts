@@ -2,6 +2,7 @@ import type { Logger } from 'pino'
 import type { Pipeline } from '../pipeline/index.js'
 import type { Store } from '../store/index.js'
 import type { TikTokClient } from '../tiktok/client.js'
+import type { BackPressure } from './backpressure.js'
 import type { Metrics } from './metrics.js'
 import type { PasswordThrottle } from './password-throttle.js'
 
@@ -34,4 +35,6 @@ export interface ServerContext {
   oauth: OAuthSettings
   /** True when TikTok is the built-in emulator (the console labels it). */
   emulator: boolean
+  /** The bounds past which ingestion answers 429 (backpressure.ts); none before the service is up. */
+  backPressure?: BackPressure
 }

@@ -11,7 +11,7 @@ import { audienceMembershipEvent } from '../destination/index.js'
 import { checkEvent, type SegmentEvent } from '../pipeline/event.js'
 import { sourceByWriteKey } from '../store/sql/config.js'
 import type { Source } from '../store/model.js'
-import { batchEvents, checkOne, IngestError, isObject, MAX_BATCH_BYTES, MAX_EVENT_BYTES, parseBody } from './batch-body.js'
+import { asIngestError, batchEvents, checkOne, decodeBody, IngestError, isObject, MAX_BATCH_BYTES, MAX_EVENT_BYTES, parseBody } from './batch-body.js'
 import type { ServerContext } from './context.js'
 import { routeWorkerCount } from '../util/worker.js'
 import { RoutePool } from './route-pool.js'
@@ -48,7 +48,7 @@ export const ingestionPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = async
   // `/v1/batch` keeps its body as bytes: a route worker decodes and parses it, not this thread.
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (req, body, done) => {
     try {
-      done(null, req.routeOptions.url === '/v1/batch' ? body : parseBody((body as Buffer).toString('utf8')))
+      done(null, req.routeOptions.url === '/v1/batch' ? body : parseBody(decodeBody(body as Buffer)))
     } catch (err) {
       done(err as Error, undefined)
     }
@@ -59,10 +59,9 @@ export const ingestionPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = async
   const routePool = () => (workers > 0 ? (pool ??= new RoutePool(ctx.pipeline.table, workers, ctx.log)) : undefined)
   app.addHook('onClose', async () => pool?.close())
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, request, reply) => {
-    if (err instanceof IngestError) return refuse(reply, err.status, err.message)
-    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || err.statusCode === 413) {
-      return refuse(reply, 413, `the request body is larger than Segment's limit of ${request.url.includes('batch') ? '500 KB per batch' : '32 KB per event'}`)
-    }
+    const refused = asIngestError(err)
+    if (refused) return refuse(reply, refused.status, refused.message)
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || err.statusCode === 413) return refuse(reply, 413, `the request body is larger than ${bodyLimitText(request.routeOptions.url)}`)
     if (err.code === 'Z_DATA_ERROR' || err.code === 'Z_BUF_ERROR' || /incorrect header check|unexpected end of file/.test(err.message)) {
       return refuse(reply, 400, 'the request body is not valid gzip')
     }
@@ -105,7 +104,7 @@ export const ingestionPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = async
     const body = request.body
     if (!isObject(body)) throw new IngestError(400, 'the request body must be a JSON object (one event)')
     const source = await authenticate(request, body)
-    if (body.type !== undefined && body.type !== typeHint) throw new IngestError(400, `"type" is ${JSON.stringify(body.type)} but this endpoint takes ${typeHint} calls`)
+    if (body.type !== undefined && body.type !== typeHint) throw new IngestError(400, `"type" is ${describe(body.type)} but this endpoint takes ${typeHint} calls`)
     const now = Date.now()
     const event = checkOne(body, typeHint, '')
     event.receivedAt = new Date(now).toISOString()
@@ -132,7 +131,7 @@ export const ingestionPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = async
         return reply.send({ success: true })
       }
     }
-    const body = parseBody(bytes.toString('utf8'))
+    const body = parseBody(decodeBody(bytes))
     if (!isObject(body)) throw new IngestError(400, 'the request body must be a JSON object with a "batch" array')
     const source = await authenticate(request, body)
     const events = batchEvents(body, new Date(now).toISOString())
@@ -175,6 +174,20 @@ export const ingestionPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = async
 
   // Segment's webhook destinations: same parsing, gzip, errors and commit-then-200 as above.
   await app.register(webhookPlugin, { ctx, sourceOf, basicKey, accept })
+}
+
+/** What a request body's limit is, as its 413 names it. */
+function bodyLimitText(route: string | undefined): string {
+  if (route === '/v1/batch' || route === '/v1/import') return "Segment's limit of 500 KB per batch"
+  if (route?.startsWith('/v1/audiences/')) return 'the limit of 500 KB per request'
+  return "Segment's limit of 32 KB per event"
+}
+
+/** A value of a refused field, short and without serialising what may be hostile (deep, huge). */
+function describe(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)
+  if (v === null) return 'null'
+  return Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : String(v)
 }
 
 /** A member of the plain API as the Engage event our mappings already understand, for one destination only. */

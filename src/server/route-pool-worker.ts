@@ -6,7 +6,7 @@
 import { parentPort } from 'node:worker_threads'
 import { routeBatch, transferables, type RoutedBatch } from '../pipeline/route-batch.js'
 import { RoutingTable, type RoutingSnapshot } from '../pipeline/routing-table.js'
-import { batchFromText, IngestError } from './batch-body.js'
+import { asIngestError, batchFromBytes } from './batch-body.js'
 
 export type RoutePoolRequest =
   | { kind: 'table'; snapshot: RoutingSnapshot }
@@ -27,14 +27,14 @@ function serve(port: NonNullable<typeof parentPort>): void {
     let reply: RoutePoolReply
     try {
       if (!table) throw new Error('no routing table received before the first batch')
-      const text = Buffer.from(m.bytes.buffer, m.bytes.byteOffset, m.bytes.byteLength).toString('utf8')
-      const events = batchFromText(text, new Date(m.receivedAt).toISOString())
+      const events = batchFromBytes(m.bytes, new Date(m.receivedAt).toISOString())
       const batch = routeBatch(table, events.map((event) => ({ sourceId: m.sourceId, event, receivedAt: m.receivedAt })))
       port.postMessage({ id: m.id, ok: true, batch } satisfies RoutePoolReply, transferables(batch))
       return
     } catch (err) {
-      reply = err instanceof IngestError
-        ? { id: m.id, ok: false, status: err.status, message: err.message }
+      const refused = asIngestError(err)
+      reply = refused
+        ? { id: m.id, ok: false, status: refused.status, message: refused.message }
         : { id: m.id, ok: false, status: 500, message: (err as Error).stack ?? String(err) }
     }
     port.postMessage(reply)

@@ -27,6 +27,8 @@ import { PasswordThrottle } from './password-throttle.js'
 import { httpLimits } from './http-limits.js'
 import { seedEmulatorDemo } from './demo.js'
 import { retentionDays, startRetention } from '../pipeline/retention.js'
+import { countPending } from '../store/sql/partitions.js'
+import { BackPressure, backPressureBounds } from './backpressure.js'
 
 export interface ServeOptions {
   config?: string
@@ -38,6 +40,9 @@ export interface ServeOptions {
   dataDir?: string
   /** Print the start banner (default true). */
   banner?: boolean
+  /** Back-pressure bounds (default TTA_MAX_QUEUED, TTA_MIN_FREE_DISK_MB); 0 turns one off. */
+  maxQueued?: number
+  minFreeDiskMb?: number
 }
 
 export interface RunningService {
@@ -66,6 +71,7 @@ export async function startService(opts: ServeOptions = {}): Promise<RunningServ
   const target = describeDatabaseUrl(dbUrl)
   const dataDir = opts.dataDir ?? (target.kind === 'sqlite' && target.path !== ':memory:' ? dirname(target.path) : 'data')
   const useEmulator = opts.emulator ?? (!process.env.TIKTOK_APP_ID && !process.env.TIKTOK_API_URL)
+  const bounds = backPressureBounds()
 
   let config: ConfigFile | undefined
   if (opts.config) {
@@ -130,6 +136,11 @@ export async function startService(opts: ServeOptions = {}): Promise<RunningServ
   }
   if (useEmulator && (await listDestinations(store.db, store.secrets)).length === 0) await seedEmulatorDemo(store, ctx.tiktok)
 
+  // The disk the database grows on (SQLite's folder), else the data folder's.
+  const diskPath = target.kind === 'sqlite' && target.path !== ':memory:' ? dirname(target.path) : dataDir
+  ctx.backPressure = new BackPressure({ maxQueued: opts.maxQueued ?? bounds.maxQueued, minFreeDiskMb: opts.minFreeDiskMb ?? bounds.minFreeDiskMb }, () => countPending(store.db), diskPath, log)
+  await ctx.backPressure.start()
+
   ctx.pipeline.start()
   const stopRetention = startRetention(store, retentionDays(), log)
   ctx.ready = true
@@ -161,6 +172,7 @@ export async function startService(opts: ServeOptions = {}): Promise<RunningServ
     ctx,
     async close() {
       stopRetention()
+      ctx.backPressure?.stop()
       await app.close()
       await ctx.pipeline.stop()
       await store.close()

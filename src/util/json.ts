@@ -19,21 +19,24 @@ export function jsonItems(ids: readonly (string | null | undefined)[]): string {
   return out
 }
 
+/** What {@link jsonBytesBound} reports for a value nested deeper than its `maxDepth`. */
+export const TOO_DEEP = -1
+
 /**
  * An upper bound of `Buffer.byteLength(JSON.stringify(value))` for JSON-parsed values, found without
  * serialising: a string counts 6 bytes per UTF-16 unit (the longest escape, `\uXXXX`) plus quotes,
  * a number 25 (the longest a double prints), every separator once. It stops counting once past
- * `limit` (so a cycle or a very deep value ends early) and reports Infinity past a depth of 1,000.
- * About 2.5× cheaper than serialising: what a size limit needs when nearly every value is far below it.
+ * `limit` (so a cycle ends early), and reports TOO_DEEP when objects and arrays nest more than
+ * `maxDepth` levels before that (the value itself is level 1): its recursion never goes deeper, so
+ * hostile nesting cannot overflow the stack. About 2.5× cheaper than serialising: what a size limit
+ * needs when nearly every value is far below it.
  */
-export function jsonBytesBound(value: unknown, limit: number): number {
+export function jsonBytesBound(value: unknown, limit: number, maxDepth: number): number {
   let total = 0
+  let tooDeep = false
+  // `depth`: the containers around `v`.
   const walk = (v: unknown, depth: number): void => {
     if (total > limit) return
-    if (depth > 1000) {
-      total = Infinity
-      return
-    }
     switch (typeof v) {
       case 'string':
         total += 6 * v.length + 2
@@ -46,6 +49,10 @@ export function jsonBytesBound(value: unknown, limit: number): number {
         return
       case 'object':
         if (v === null) total += 4
+        else if (depth >= maxDepth) {
+          tooDeep = true
+          total = Infinity
+        }
         else if (Array.isArray(v)) {
           total += 2 + v.length
           for (let i = 0; i < v.length; i++) walk(v[i], depth + 1)
@@ -63,5 +70,20 @@ export function jsonBytesBound(value: unknown, limit: number): number {
     }
   }
   walk(value, 0)
-  return total
+  return tooDeep ? TOO_DEEP : total
+}
+
+/** Whether objects and arrays in `value` nest more than `maxDepth` levels (the value itself is level 1); never recurses deeper. */
+export function jsonDeeperThan(value: unknown, maxDepth: number): boolean {
+  const deeper = (v: unknown, depth: number): boolean => {
+    if (typeof v !== 'object' || v === null) return false
+    if (depth >= maxDepth) return true
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) if (deeper(v[i], depth + 1)) return true
+    } else {
+      for (const key in v) if (deeper((v as Record<string, unknown>)[key], depth + 1)) return true
+    }
+    return false
+  }
+  return deeper(value, 0)
 }

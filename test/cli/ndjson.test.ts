@@ -162,6 +162,16 @@ test('events: checked per line, problems name file:line; the per-item wrappers g
   assert.deepEqual(lines, (await all(file)).lines)
 })
 
+test("events nested deeper than ingestion's limit are problems naming the limit, not a stack overflow later", async () => {
+  const event = (deep: string) => `{"type":"track","event":"x","userId":"u","properties":{"d":${deep}}}`
+  const file = write([event('['.repeat(20_000) + ']'.repeat(20_000)), event('{"a":'.repeat(62) + '1' + '}'.repeat(62)), event('{"a":'.repeat(63) + '1' + '}'.repeat(63))].join('\n'))
+  const items = []
+  for await (const item of readEvents(file)) items.push(item)
+  assert.match(items[0].problem ?? '', /:1: the event is nested more than 64 levels deep/)
+  assert.equal(items[1].event?.type, 'track', '64 levels: accepted')
+  assert.match(items[2].problem ?? '', /:3: the event is nested more than 64 levels deep/)
+})
+
 test('a missing file rejects', async () => {
   await assert.rejects(all(join(dir, 'missing.ndjson')), /ENOENT/)
 })

@@ -14,7 +14,7 @@ import type { ConfigFile } from '../../src/config/schema.js'
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js'
 import { routeBatch } from '../../src/pipeline/route-batch.js'
 import { RoutingTable } from '../../src/pipeline/routing-table.js'
-import { batchFromText, IngestError } from '../../src/server/batch-body.js'
+import { batchFromBytes, IngestError } from '../../src/server/batch-body.js'
 import { RoutePool } from '../../src/server/route-pool.js'
 import { routeWorkerCount } from '../../src/util/worker.js'
 import { openStore, type Store } from '../../src/store/index.js'
@@ -62,7 +62,7 @@ const body = (tags: string[], extra: object[] = []) =>
 /** What the request thread would make of the same body with the same configuration. */
 async function inThread(table: RoutingTable, text: string, receivedAt: number) {
   await table.refresh()
-  const events = batchFromText(text, new Date(receivedAt).toISOString())
+  const events = batchFromBytes(Buffer.from(text), new Date(receivedAt).toISOString())
   return routeBatch(table, events.map((event) => ({ sourceId, event, receivedAt })))
 }
 
@@ -108,12 +108,13 @@ test('a refused body: the same status and message as in the request thread', asy
       '"hello"',
       JSON.stringify({ events: [] }),
       body(['f'], [{ type: 'track', userId: 'u' }]),
-      body(['g'], [{ type: 'track', event: 'x', userId: 'u', properties: { pad: 'x'.repeat(33 * 1024) } }])
+      body(['g'], [{ type: 'track', event: 'x', userId: 'u', properties: { pad: 'x'.repeat(33 * 1024) } }]),
+      `{"batch":[${'['.repeat(20_000)}${']'.repeat(20_000)}]}`
     ]
     for (const text of bad) {
       let expected: IngestError | undefined
       try {
-        batchFromText(text, new Date().toISOString())
+        batchFromBytes(Buffer.from(text), new Date().toISOString())
       } catch (err) {
         expected = err as IngestError
       }

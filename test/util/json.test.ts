@@ -14,8 +14,8 @@ test('jsonItems writes JSON.stringify(array) without its brackets', () => {
   assert.equal(jsonItems([undefined]), JSON.stringify([undefined]).slice(1, -1))
 })
 
-test('jsonBytesBound is never below the serialised size, and stops early past its limit', async () => {
-  const { jsonBytesBound } = await import('../../src/util/json.js')
+test('jsonBytesBound is never below the serialised size, stops early past its limit, and reports nesting past its depth', async () => {
+  const { jsonBytesBound, jsonDeeperThan, TOO_DEEP } = await import('../../src/util/json.js')
   const exact = (v: unknown) => Buffer.byteLength(JSON.stringify(v))
   const values: unknown[] = [
     null, true, false, 0, -0, 1e21, -1.7976931348623157e308, 5e-324, -2.2250738585072014e-308, 0.0000012345678901234567, -123456789012345680000,
@@ -37,13 +37,26 @@ test('jsonBytesBound is never below the serialised size, and stops early past it
     }
   }
   for (let i = 0; i < 3000; i++) values.push(gen(0))
-  for (const v of values) assert.ok(jsonBytesBound(v, Infinity) >= exact(v), JSON.stringify(v))
-  // Past the limit it stops: a cycle ends, a deep value reports Infinity.
+  for (const v of values) assert.ok(jsonBytesBound(v, Infinity, 1000) >= exact(v), JSON.stringify(v))
+  // Past the limit it stops: a cycle ends; past the depth it reports TOO_DEEP, without recursing deeper.
   const cyclic: Record<string, unknown> = { a: 'x' }
   cyclic.self = cyclic
-  assert.ok(jsonBytesBound(cyclic, 1000) > 1000)
-  let deep: unknown = 1
-  for (let i = 0; i < 2000; i++) deep = [deep]
-  assert.equal(jsonBytesBound(deep, Infinity), Infinity)
-  assert.equal(jsonBytesBound({ u: undefined }, 100), Infinity, 'not from JSON: left to serialising')
+  assert.ok(jsonBytesBound(cyclic, 1000, 1e6) > 1000)
+  assert.equal(jsonBytesBound(cyclic, Infinity, 64), TOO_DEEP)
+  const nest = (levels: number, wrap: (v: unknown) => unknown) => {
+    let v: unknown = 1
+    for (let i = 0; i < levels; i++) v = wrap(v)
+    return v
+  }
+  for (const wrap of [(v: unknown) => [v], (v: unknown) => ({ k: v })]) {
+    assert.equal(jsonBytesBound(nest(100_000, wrap), Infinity, 64), TOO_DEEP, 'no stack overflow at 100,000 levels')
+    assert.equal(jsonBytesBound(nest(65, wrap), Infinity, 64), TOO_DEEP)
+    assert.ok(jsonBytesBound(nest(64, wrap), Infinity, 64) >= exact(nest(64, wrap)))
+    assert.equal(jsonBytesBound(['x'.repeat(100), nest(65, wrap)], 50, 64) > 50, true, 'past the limit first: the size decides')
+    assert.equal(jsonDeeperThan(nest(100_000, wrap), 64), true)
+    assert.equal(jsonDeeperThan(nest(65, wrap), 64), true)
+    assert.equal(jsonDeeperThan(nest(64, wrap), 64), false)
+    assert.equal(jsonDeeperThan([[1], [[nest(63, wrap)]]], 64), true)
+  }
+  assert.equal(jsonBytesBound({ u: undefined }, 100, 64), Infinity, 'not from JSON: left to serialising')
 })

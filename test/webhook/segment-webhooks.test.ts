@@ -172,4 +172,10 @@ test('Create / Get Audience refusals name what is missing', async () => {
   const res = await fetch(`${serve.url}/v1/webhook?writeKey=wk_unsigned`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify([body]) })
   assert.equal(res.status, 400)
   assert.match(((await res.json()) as { error: string }).error, /\[0\]: context\.personas\.external_audience_id 424242 is not an audience connected/)
+  // Nested far deeper than any event: refused before the signature is computed over it (no stack overflow).
+  const deep = '['.repeat(20_000) + '"x"' + ']'.repeat(20_000)
+  const text = JSON.stringify({ ...body, properties: { deep: 0 } }).replace('"deep":0', `"deep":${deep}`)
+  const nested = await fetch(`${serve.url}/v1/webhook?writeKey=${WRITE_KEY}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-signature': 'ab' }, body: text })
+  assert.equal(nested.status, 400)
+  assert.match(((await nested.json()) as { error: string }).error, /nested more than 64 levels/)
 })

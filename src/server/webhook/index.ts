@@ -6,7 +6,8 @@
  * Registered inside the ingestion plugin: same body parsing, gzip, errors and commit-then-200.
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
-import type { SegmentEvent } from '../../pipeline/event.js'
+import { MAX_EVENT_DEPTH, TOO_DEEP_ERROR, type SegmentEvent } from '../../pipeline/event.js'
+import { jsonDeeperThan } from '../../util/json.js'
 import type { Source } from '../../store/model.js'
 import { sourceSharedSecret } from '../../store/sql/source-secrets.js'
 import { checkOne, IngestError, isObject } from '../batch-body.js'
@@ -52,7 +53,10 @@ export const webhookPlugin: FastifyPluginAsync<WebhookOptions> = async (app, { c
     const list: unknown[] = Array.isArray(body) ? body : [body]
     if (list.length === 0) throw new IngestError(400, 'the request body is an empty array: expected an event or an array of events')
     list.forEach((raw, i) => {
-      if (!isObject(raw)) throw new IngestError(400, `${Array.isArray(body) ? `[${i}]: ` : ''}an event must be a JSON object`)
+      const at = Array.isArray(body) ? `[${i}]: ` : ''
+      if (!isObject(raw)) throw new IngestError(400, `${at}an event must be a JSON object`)
+      // Before the signature is computed over it: JSON.stringify of a deeper value overflows the stack.
+      if (jsonDeeperThan(raw, MAX_EVENT_DEPTH)) throw new IngestError(400, `${at}${TOO_DEEP_ERROR}`)
     })
     const events = list as Obj[]
     const secret = await secretOf(source.id)
