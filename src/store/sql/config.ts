@@ -114,6 +114,11 @@ export async function markDemoDestination(db: Db, id: number): Promise<void> {
   await bumpConfigVersion(db)
 }
 
+/** Whether some destination is not the demo one: the user's own. */
+export async function hasOwnDestination(db: Db): Promise<boolean> {
+  return (await db.get('SELECT id FROM destinations WHERE demo = 0 LIMIT 1')) !== undefined
+}
+
 /** Pauses delivery (TikTok rejected the token) or resumes it. The queue is kept either way. */
 export async function setDestinationStatus(db: Db, id: number, status: Destination['status'], reason: string | null): Promise<void> {
   await db.run('UPDATE destinations SET status = $2, status_reason = $3, updated_at = $4 WHERE id = $1', [id, status, reason, Date.now()])
