@@ -126,3 +126,23 @@ test('the demo destination stops auto-connecting once the user has a destination
     await s.close()
   }
 })
+
+test('a destination deleted and another made in its place (SQLite gives it the same id) gets its events delivered', async () => {
+  const s = await startTestService()
+  try {
+    const first = await nativeDestination(s, 'first')
+    const audience = await connect(s, first.id, 'shoppers', 'Shoppers')
+    await s.send([audienceEvent({ userId: 'p1', email: 'p1@example.com' }, 'shoppers', true)])
+    await until('delivered by the first', async () => (await members(s, audience)).length === 1)
+    assert.equal((await s.api('DELETE', `/api/destinations/${first.id}`)).status, 204)
+
+    const second = await nativeDestination(s, 'second')
+    assert.equal(second.id, first.id, 'the id is reused (what this test is about)')
+    const again = await s.api('PUT', `/api/destinations/${second.id}/audiences/shoppers`, { name: 'Shoppers', advertiserId: ADV, externalAudienceId: audience })
+    assert.equal(again.status, 201, JSON.stringify(again.body))
+    await s.send([audienceEvent({ userId: 'p2', email: 'p2@example.com' }, 'shoppers', true)])
+    await until('delivered by the second', async () => (await members(s, audience)).length === 2)
+  } finally {
+    await s.close()
+  }
+})
