@@ -1,6 +1,6 @@
 /**
  * Event Delivery: Delivered / Not Delivered / Retrying over time (a small SVG chart), P95
- * latency, errors by reason with samples (You Sent, Request to Destination, Response from
+ * latency, events filtered as not for this destination by reason, errors by reason with samples (You Sent, Request to Destination, Response from
  * Destination) and the dead-letter list with replay. Refreshes every few seconds.
  */
 import { useEffect, useState } from 'react'
@@ -152,11 +152,29 @@ export function DeliveryTab({ destination: d }: { destination: Destination }) {
               <dd>{formatNumber(report.totals.pending)}</dd>
             </div>
             <div>
+              <dt>Filtered</dt>
+              <dd data-testid="filtered-count">{formatNumber(report.totals.filtered)}</dd>
+            </div>
+            <div>
               <dt>P95 Latency</dt>
               <dd>{report.p95LatencyMs === null ? '—' : `${formatNumber(Math.round(report.p95LatencyMs))} ms`}</dd>
             </div>
           </dl>
           <DeliveryChart report={report} />
+
+          {report.filtered.length > 0 && (
+            <>
+              <h3>Not for this destination</h3>
+              <p className="muted">Skipped by routing, not failed: nothing to retry or replay.</p>
+              <ul aria-label="Filtered events by reason">
+                {report.filtered.map((f) => (
+                  <li key={f.reason}>
+                    {formatNumber(f.count)} × {f.description} (<code>{f.reason}</code>)
+                  </li>
+                ))}
+              </ul>
+            </>
+          )}
 
           <h3>Errors</h3>
           {report.errors.length === 0 ? (
