@@ -44,7 +44,8 @@ test('two destinations on one source, an audience each: each audience reaches on
       audienceEvent({ userId: 'a2', email: 'a2@example.com' }, 'audience_a', true),
       audienceEvent({ userId: 'b1', email: 'b1@example.com' }, 'audience_b', true)
     ])
-    await until('both audiences delivered', async () => (await members(s, audA)).length === 2 && (await members(s, audB)).length === 1)
+    // Settled (the totals are written once TikTok answered), not only received by TikTok.
+    await until('both audiences delivered', async () => (await delivery(s, one.id)).totals.delivered === 2 && (await delivery(s, two.id)).totals.delivered === 1)
     assert.deepEqual(await members(s, audA), [sha256('a1@example.com'), sha256('a2@example.com')].sort())
     assert.deepEqual(await members(s, audB), [sha256('b1@example.com')])
 
@@ -117,7 +118,8 @@ test('the demo destination stops auto-connecting once the user has a destination
     const myAudience = await connect(s, mine.id, 'vip', 'VIP')
     const before = (await emuAudiences(s)).length
     await s.send([audienceEvent({ userId: 'v1', email: 'v1@example.com' }, 'vip', true)])
-    await until('delivered to my audience', async () => (await members(s, myAudience)).length === 1)
+    await until('delivered to my audience', async () => (await delivery(s, mine.id)).totals.delivered === 1)
+    assert.equal((await members(s, myAudience)).length, 1)
     await until('the demo filtered it', async () => (await delivery(s, demo.id)).totals.filtered === 1)
     assert.equal((await emuAudiences(s)).length, before, 'no twin TikTok audience made by the demo')
     assert.equal((await delivery(s, demo.id)).totals.failed, 0)
@@ -137,7 +139,8 @@ test('a destination deleted and another made in its place (SQLite gives it the s
     assert.equal((await s.api('DELETE', `/api/destinations/${first.id}`)).status, 204)
 
     const second = await nativeDestination(s, 'second')
-    assert.equal(second.id, first.id, 'the id is reused (what this test is about)')
+    // SQLite gives the new destination the deleted one's id (what this test is about); PostgreSQL's sequences do not.
+    if (!process.env.ADMIN_TEST_DATABASE_URL) assert.equal(second.id, first.id, 'the id is reused')
     const again = await s.api('PUT', `/api/destinations/${second.id}/audiences/shoppers`, { name: 'Shoppers', advertiserId: ADV, externalAudienceId: audience })
     assert.equal(again.status, 201, JSON.stringify(again.body))
     await s.send([audienceEvent({ userId: 'p2', email: 'p2@example.com' }, 'shoppers', true)])
