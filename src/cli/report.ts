@@ -25,6 +25,8 @@ interface DestinationReport {
   matched: Record<string, number>
   changes: { add: number; delete: number; create: number }
   failed: Record<string, number>
+  /** Events skipped as not for this destination, by reason (README "Which destinations an event reaches"). */
+  filtered: Record<string, number>
   identifiers: Record<IdentifierKind, Record<string, number>>
   reasons: Record<string, number>
   /** Per queue (audience × kind): rows, requests at the batch size, and the first request's body (cut to a few rows). */
@@ -54,6 +56,7 @@ function targetFor(d: DestinationConfig, problems: string[], at: string): RouteT
     ])
   )
   return {
+    autoConnects: mode === 'native' && (d.enabled ?? true) && (d.autoConnectAudiences ?? false),
     destination: {
       name: d.name,
       enabled: d.enabled ?? true,
@@ -85,6 +88,7 @@ export async function runReport(opts: { config: string; events: string; json?: b
     matched: {},
     changes: { add: 0, delete: 0, create: 0 },
     failed: {},
+    filtered: {},
     identifiers: { email: {}, phone: {}, advertising_id: {} },
     reasons: {},
     requests: []
@@ -104,7 +108,9 @@ export async function runReport(opts: { config: string; events: string; json?: b
     const audience = audienceOf(event)?.key
     targets.forEach((target, t) => {
       const r = reports[t]
-      for (const o of routeEvent(event, audience, target, isOurs)) {
+      const routed = routeEvent(event, audience, target, isOurs)
+      if (routed.filtered) r.filtered[routed.filtered] = (r.filtered[routed.filtered] ?? 0) + 1
+      for (const o of routed.outcomes) {
         r.matched[o.mapping.name] = (r.matched[o.mapping.name] ?? 0) + 1
         const quality: IdentifierReport | undefined = o.ok ? (o.change.kind === 'membership' ? o.change.quality : undefined) : o.quality
         if (quality) {
@@ -158,6 +164,7 @@ export async function runReport(opts: { config: string; events: string; json?: b
       }
       for (const [reason, n] of Object.entries(r.reasons).sort((a, b) => b[1] - a[1]).slice(0, 10)) out.push(`    ${n} × ${reason}`)
       for (const [message, n] of Object.entries(r.failed)) out.push(`  failed: ${n} × ${message}`)
+      for (const [reason, n] of Object.entries(r.filtered)) out.push(`  filtered (not for this destination): ${n} × ${reason}`)
       for (const q of r.requests) {
         out.push(`  would send ${q.requests} request(s), ${q.rows} row(s): audience ${q.audience}, ${q.kind}`)
         out.push(`    first request: ${JSON.stringify(q.sample)}`)

@@ -97,6 +97,10 @@ export interface Destination {
   defaultPhoneRegion: string | null
   batchSize: number
   autoConnectAudiences: boolean
+  /** The demo destination seeded on first start with the built-in emulator. */
+  demo: boolean
+  /** Whether it connects new audiences by itself now (the demo stops once the user has a destination of their own). */
+  autoConnecting: boolean
   connected: boolean
   advertiserIds: { id: string; name: string | null }[]
   status: 'active' | 'paused'
@@ -137,11 +141,11 @@ export interface DeliveryReport {
   from: number
   to: number
   bucketMs: number
-  /** delivered, failed, retried: over the period; pending and retrying: now. */
-  totals: { delivered: number; failed: number; pending: number; retrying: number; retried: number }
+  /** delivered, failed, retried, filtered: over the period; pending and retrying: now. */
+  totals: { delivered: number; failed: number; pending: number; retrying: number; retried: number; filtered: number }
   p95LatencyMs: number | null
   requests: number
-  buckets: { start: number; delivered: number; failed: number; pending: number; retried: number }[]
+  buckets: { start: number; delivered: number; failed: number; pending: number; retried: number; filtered: number }[]
   retried: {
     errorCode: string | null
     reason: string | null
@@ -150,6 +154,8 @@ export interface DeliveryReport {
     lastAt: number
     then: { delivered: number; failed: number; paused: number; retrying: number }
   }[]
+  /** Events skipped as not for this destination, by reason. */
+  filtered: { reason: string; count: number; description: string }[]
   errors: {
     reason: string | null
     errorCode: string | null

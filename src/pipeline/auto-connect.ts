@@ -45,7 +45,7 @@ export class AutoConnector {
       if (!audience) continue
       for (const routed of this.table.destinationsOf(e.sourceId)) {
         const d = routed.destination
-        if (!d.autoConnect || d.mode !== 'native' || !d.enabled || !d.accessToken || routed.connections.get(audience.key)?.externalAudienceId) continue
+        if (!routed.autoConnects || !d.accessToken || routed.connections.get(audience.key)?.externalAudienceId) continue
         const advertiserId = d.advertiserIds[0]
         if (!advertiserId) continue
         wanted.set(`${d.id}|${audience.key}`, { destinationId: d.id, key: audience.key, name: audience.name, advertiserId, token: d.accessToken })

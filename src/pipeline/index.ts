@@ -8,6 +8,7 @@ import type { Store } from '../store/index.js'
 import { countDeliverablePending, nextWakeAt } from '../store/sql/partitions.js'
 import type { TikTokClient } from '../tiktok/client.js'
 import { Deliverer, type DeliveryEvents, type DeliveryOptions } from './deliverer.js'
+import { FilteredCounters } from './filtered.js'
 import { QualityCounters } from './quality.js'
 import { Router, type AcceptedEvent } from './router.js'
 import type { RoutedBatch } from './route-batch.js'
@@ -76,6 +77,7 @@ class Signal {
 export class Pipeline {
   readonly table: RoutingTable
   readonly quality = new QualityCounters()
+  readonly filtered = new FilteredCounters()
   readonly router: Router
   readonly deliverer: Deliverer
   private running = false
@@ -92,7 +94,7 @@ export class Pipeline {
     events: DeliveryEvents = {}
   ) {
     this.table = new RoutingTable(store)
-    this.router = new Router(store, this.table, this.quality, { windowMs: opts.windowMs }, new AutoConnector(store, this.table, tiktok, log))
+    this.router = new Router(store, this.table, this.quality, this.filtered, { windowMs: opts.windowMs }, new AutoConnector(store, this.table, tiktok, log))
     this.deliverer = new Deliverer(store, this.table, tiktok, opts.delivery, events)
   }
 

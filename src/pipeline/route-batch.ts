@@ -8,7 +8,7 @@ import { DROP_REASONS, type DropReason, type IdentifierKind, type IdentifierRepo
 import { membershipTail, rowTail } from '../store/sql/queue-packs.js'
 import { audienceOf, type SegmentEvent } from './event.js'
 import { redactEvent } from './redact.js'
-import { queueKeys, routeEvents, type RouteOutcome } from './route-event.js'
+import { FILTER_REASONS, queueKeys, routeEvents, type FilterReason, type RouteOutcome } from './route-event.js'
 import type { RoutingTable } from './routing-table.js'
 
 /** An event accepted from a source (shape already checked). */
@@ -49,7 +49,7 @@ export interface RoutedChanges {
 export const STATUSES: IdentifierStatus[] = ['hashed', 'prehashed', 'repaired', 'rejected', 'empty', 'disabled']
 const STATUS_INDEX = new Map<string, number>(STATUSES.map((s, i) => [s, i]))
 export const DROP_KINDS: IdentifierKind[] = ['email', 'phone', 'advertising_id']
-const REASON_INDEX = new Map<DropReason, number>(DROP_REASONS.map((r, i) => [r, i]))
+const DROP_REASON_INDEX = new Map<DropReason, number>(DROP_REASONS.map((r, i) => [r, i]))
 
 /** A routed batch's drops (`dropped`), decoded: change index, identifier, reason. */
 export function decodeDrop(code: number): { identifier: IdentifierKind; reason: DropReason } {
@@ -74,17 +74,30 @@ export interface RoutedItems {
   samples: { index: number; text: string }[]
 }
 
+/** The events routing skipped as not for a destination (route-event.ts FilterReason), one per (event, destination). */
+export interface RoutedFiltered {
+  count: number
+  item: Int32Array
+  destinationId: Int32Array
+  /** Index into FILTER_REASONS. */
+  reason: Uint8Array
+}
+
 export interface RoutedBatch {
   items: RoutedItems
   changes: RoutedChanges
+  filtered: RoutedFiltered
 }
 
 /** The typed arrays of a routed batch: moved to another thread with it, not copied. */
 export function transferables(batch: RoutedBatch): ArrayBuffer[] {
   const c = batch.changes
   const i = batch.items
-  return [c.item, c.destinationId, c.mappingId, c.key, c.quality, c.dropped, i.sourceId, i.receivedAt, i.changes, i.audience].map((a) => a.buffer as ArrayBuffer)
+  const f = batch.filtered
+  return [c.item, c.destinationId, c.mappingId, c.key, c.quality, c.dropped, i.sourceId, i.receivedAt, i.changes, i.audience, f.item, f.destinationId, f.reason].map((a) => a.buffer as ArrayBuffer)
 }
+
+const FILTER_REASON_INDEX = new Map<FilterReason, number>(FILTER_REASONS.map((r, i) => [r, i]))
 
 /** A column of numbers in a typed array that grows as they are pushed (no array of numbers to convert at the end). */
 class TypedColumn<A extends Int32Array | Uint8Array> {
@@ -177,7 +190,7 @@ class ChangeColumns {
       const reason = quality[DROP_KINDS[k]].drop
       if (reason) {
         d.push(change)
-        d.push(k * 8 + REASON_INDEX.get(reason)!)
+        d.push(k * 8 + DROP_REASON_INDEX.get(reason)!)
       }
     }
   }
@@ -243,12 +256,22 @@ export function routeBatch(table: RoutingTable, items: AcceptedEvent[]): RoutedB
     list.push(i)
   })
   const sampled = new Set<number>()
+  const filteredItem = ints()
+  const filteredDestination = ints()
+  const filteredReason = new TypedColumn((n) => new Uint8Array(n))
   for (const [sourceId, indexes] of bySource) {
     const list = indexes.map((i) => ({ event: items[i].event, audienceKey: audienceKeys[i] }))
     for (const target of table.destinationsOf(sourceId)) {
       const destinationId = target.destination.id
-      const outcomes = routeEvents(list, target, isOurs)
+      const { outcomes, filtered } = routeEvents(list, target, isOurs)
       indexes.forEach((i, k) => {
+        const reason = filtered[k]
+        if (reason !== undefined) {
+          filteredItem.push(i)
+          filteredDestination.push(destinationId)
+          filteredReason.push(FILTER_REASON_INDEX.get(reason)!)
+          return
+        }
         const out = outcomes[k]
         if (out.length === 0) return
         routed.changes[i] += out.length
@@ -259,7 +282,8 @@ export function routeBatch(table: RoutingTable, items: AcceptedEvent[]): RoutedB
       })
     }
   }
-  return { items: routed, changes: changes.done() }
+  const filtered: RoutedFiltered = { count: filteredItem.length, item: filteredItem.done(), destinationId: filteredDestination.done(), reason: filteredReason.done() }
+  return { items: routed, changes: changes.done(), filtered }
 }
 
 /** Whether two membership changes queue alike: same partition and batch kind (queueKeys) from the same destination. */

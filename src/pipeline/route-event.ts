@@ -1,6 +1,7 @@
 /**
  * What one event becomes for one destination — the routing decision without the database:
- * Segment's `integrations` filter, the audience connection's toggles and personas stamp, then per
+ * Segment's `integrations` filter, whether an audience's events are this destination's at all
+ * (README "Which destinations an event reaches"), the audience connection's toggles and personas stamp, then per
  * enabled mapping: trigger, mapping-kit, payload validation, identifiers, TikTok change. The router
  * queues the outcomes; `report` (dry run) counts them.
  */
@@ -20,11 +21,28 @@ export interface RouteTarget {
   destination: Pick<Destination, 'name' | 'enabled' | 'mode' | 'accessToken' | 'advertiserIds' | 'normalization' | 'defaultPhoneRegion'>
   mappings: RoutedMapping[]
   connections: Map<string, Pick<Connection, 'sendTrack' | 'sendIdentify' | 'externalAudienceId' | 'advertiserId'>>
+  /** Connects audiences by itself (RoutedDestination.autoConnects): every audience's events are its. */
+  autoConnects: boolean
 }
 
 export type RouteOutcome =
   | { ok: true; mapping: RoutedMapping; action: string; change: MembershipChange | CreateAudienceChange }
   | { ok: false; mapping: RoutedMapping; action: string; code: string; message: string; quality?: IdentifierReport }
+
+/**
+ * Why routing skipped an event for a destination (counted as filtered, never a failure):
+ * `audience_not_connected` — an Engage audience event a native destination has no part in (see
+ * `forThisDestination`); `integrations` — the event's `integrations` object keeps it away;
+ * `send_track_off` / `send_identify_off` — the audience connection's toggles.
+ */
+export const FILTER_REASONS = ['audience_not_connected', 'integrations', 'send_track_off', 'send_identify_off'] as const
+export type FilterReason = (typeof FILTER_REASONS)[number]
+
+/** Per event, its outcomes in mapping order, or why it was filtered (then no outcomes). */
+export interface RoutedEvents {
+  outcomes: RouteOutcome[][]
+  filtered: (FilterReason | undefined)[]
+}
 
 /**
  * Segment's `integrations` object: `{"<name>": false}` keeps an event from that destination, and
@@ -40,21 +58,54 @@ export function addressedTo(integrations: unknown, name: string, isOurs: (names:
 }
 
 /**
+ * Whether an Engage audience event whose audience is not connected to a native destination is
+ * still its, as in Segment (an audience reaches the destinations connected to it): the destination
+ * connects audiences by itself, the event already carries its TikTok audience
+ * (`context.personas.external_audience_id` with `audience_settings`, as Segment's pipeline
+ * forwards it), or its `integrations` object names the destination.
+ */
+function forThisDestination(event: Ev, target: RouteTarget): boolean {
+  if (target.autoConnects) return true
+  const p = event.context?.personas
+  if (p && p.external_audience_id !== undefined && p.external_audience_id !== null && p.external_audience_id !== '' && p.audience_settings) return true
+  const flags = event.integrations
+  return !!flags && typeof flags === 'object' && !!flags[target.destination.name]
+}
+
+/**
  * Routes several events of one source to one destination; per event, its outcomes in mapping
  * order. Each mapping maps all its matching events in one call (mapping-kit checks the mapping once).
  */
-export function routeEvents(items: { event: Ev; audienceKey: string | undefined }[], target: RouteTarget, isOurs: (names: string[]) => boolean): RouteOutcome[][] {
+export function routeEvents(items: { event: Ev; audienceKey: string | undefined }[], target: RouteTarget, isOurs: (names: string[]) => boolean): RoutedEvents {
   const dest = target.destination
   const outcomes: RouteOutcome[][] = items.map(() => [])
-  if (!dest.enabled) return outcomes
+  const filtered: (FilterReason | undefined)[] = new Array(items.length)
+  if (!dest.enabled) return { outcomes, filtered }
+  const native = dest.mode === 'native'
   // What reaches this destination, stamped like Segment's platform does for a connected audience.
-  const stamped: (Ev | undefined)[] = items.map(({ event, audienceKey }) => {
-    if (!addressedTo(event.integrations, dest.name, isOurs)) return undefined
-    const connection = audienceKey ? target.connections.get(audienceKey) : undefined
-    if (!connection) return event
+  const stamped: (Ev | undefined)[] = items.map(({ event, audienceKey }, i) => {
+    if (!addressedTo(event.integrations, dest.name, isOurs)) {
+      filtered[i] = 'integrations'
+      return undefined
+    }
+    const connection = audienceKey !== undefined ? target.connections.get(audienceKey) : undefined
+    if (!connection) {
+      // Legacy destinations keep their triggers' semantics: every event is offered to their mappings.
+      if (native && audienceKey !== undefined && !forThisDestination(event, target)) {
+        filtered[i] = 'audience_not_connected'
+        return undefined
+      }
+      return event
+    }
     // Segment's side-panel toggles: the connection decides which calls reach this destination.
-    if (event.type === 'track' && !connection.sendTrack) return undefined
-    if (event.type === 'identify' && !connection.sendIdentify) return undefined
+    if (event.type === 'track' && !connection.sendTrack) {
+      filtered[i] = 'send_track_off'
+      return undefined
+    }
+    if (event.type === 'identify' && !connection.sendIdentify) {
+      filtered[i] = 'send_identify_off'
+      return undefined
+    }
     return stampPersonas(event, connection.externalAudienceId, connection.advertiserId)
   })
   const settings = { mode: dest.mode, advertiserIds: dest.advertiserIds, normalization: dest.normalization, defaultPhoneRegion: dest.defaultPhoneRegion ?? undefined }
@@ -90,12 +141,13 @@ export function routeEvents(items: { event: Ev; audienceKey: string | undefined 
       else outcomes[i].push({ ok: true, mapping: m, action, change })
     })
   }
-  return outcomes
+  return { outcomes, filtered }
 }
 
 /** One event to one destination. */
-export function routeEvent(event: Ev, audienceKey: string | undefined, target: RouteTarget, isOurs: (names: string[]) => boolean): RouteOutcome[] {
-  return routeEvents([{ event, audienceKey }], target, isOurs)[0]
+export function routeEvent(event: Ev, audienceKey: string | undefined, target: RouteTarget, isOurs: (names: string[]) => boolean): { outcomes: RouteOutcome[]; filtered?: FilterReason } {
+  const routed = routeEvents([{ event, audienceKey }], target, isOurs)
+  return { outcomes: routed.outcomes[0], filtered: routed.filtered[0] }
 }
 
 /** Where a change queues: its partition (`<destination>|<advertisers>|<audience>`) and batch kind. */

@@ -10,13 +10,15 @@ import { recordAudiencesSeen } from '../store/sql/config.js'
 import { insertEventRecords } from '../store/sql/events.js'
 import { storeEventSamples } from '../store/sql/event-samples.js'
 import { addDrops, type DropDelta } from '../store/sql/identifier-drops.js'
-import { addTotals, type TotalsDelta } from '../store/sql/outcome-totals.js'
+import { addFilteredTotals, addTotals, type FilteredDelta, type TotalsDelta } from '../store/sql/outcome-totals.js'
 import { addPending, ensurePartitions } from '../store/sql/partitions.js'
 import { insertChanges, type NewChange } from '../store/sql/changes.js'
 import { insertPacks, PackBody, type NewPack } from '../store/sql/queue-packs.js'
 import type { AutoConnector } from './auto-connect.js'
+import type { FilteredCounters } from './filtered.js'
 import type { QualityCounters } from './quality.js'
 import { decodeDrop, routeBatch, STATUSES, type AcceptedEvent, type RoutedBatch } from './route-batch.js'
+import { FILTER_REASONS } from './route-event.js'
 import type { RoutingTable } from './routing-table.js'
 
 export type { AcceptedEvent } from './route-batch.js'
@@ -34,13 +36,21 @@ interface QueueKeys {
 type Seen = Map<string, { sourceId: number; key: string; name: string | null; at: number }>
 
 export class Router {
-  private readonly partitionIds = new Map<string, number>()
+  /**
+   * Partition ids by key (`<destination>|…`), valid for the configuration they were found with: a
+   * deleted destination's partitions are deleted with it, and SQLite gives the next destination
+   * the same id — a kept entry would queue that one's changes into a partition that no longer is.
+   * Replaced, not cleared: a commit in flight keeps the map it started with.
+   */
+  private partitionIds = new Map<string, number>()
+  private partitionIdsVersion = -1
   private readonly audienceSeenAt = new Map<string, number>()
 
   constructor(
     private readonly store: Store,
     private readonly table: RoutingTable,
     private readonly quality: QualityCounters,
+    private readonly filteredCounts: FilteredCounters,
     private readonly opts: RouterOptions,
     private readonly connector?: AutoConnector
   ) {}
@@ -63,6 +73,12 @@ export class Router {
    * (what the insert finds to be a re-sent messageId is dropped). Per item, in order, whether it was new.
    */
   async commit(batches: RoutedBatch[]): Promise<boolean[]> {
+    if (this.table.loadedVersion !== this.partitionIdsVersion) {
+      this.partitionIds = new Map()
+      this.partitionIdsVersion = this.table.loadedVersion
+    }
+    const known = this.partitionIds
+    let filtered: FilteredDelta[] = []
     // Partitions created and audiences recorded in the transaction are remembered only once it
     // commits (a rollback undoes them).
     const created = new Map<string, number>()
@@ -75,7 +91,9 @@ export class Router {
       const ids: (number | undefined)[] = []
       for (const b of batches) appendAll(ids, await insertEventRecords(db, b.items))
       const { received, samples } = this.recorded(batches, ids, now, seen)
-      const failed = await this.queue(db, batches, ids, now, created)
+      const failed = await this.queue(db, batches, ids, now, known, created)
+      filtered = filteredOf(batches, ids)
+      await addFilteredTotals(db, filtered, now)
       await storeEventSamples(db, samples)
       drops = droppedOf(batches, ids)
       await addDrops(db, drops, now)
@@ -86,9 +104,10 @@ export class Router {
       if (seen.size > 0) await recordAudiencesSeen(db, [...seen.values()].sort((a, b) => a.key.localeCompare(b.key)))
       return ids.map((id) => id !== undefined)
     })
-    for (const [k, id] of created) this.partitionIds.set(k, id)
+    if (known === this.partitionIds) for (const [k, id] of created) known.set(k, id)
     for (const [k, a] of seen) this.audienceSeenAt.set(k, a.at)
     for (const d of drops) this.quality.addDrops(d.destinationId, d.identifier, d.reason, d.count)
+    for (const f of filtered) this.filteredCounts.add(f.destinationId, f.reason, f.n)
     return isNew
   }
 
@@ -128,17 +147,17 @@ export class Router {
    * (in id order: no deadlock between processes); records those that failed at routing. Returns
    * failures per destination.
    */
-  private async queue(db: Store['db'], batches: RoutedBatch[], eventIds: (number | undefined)[], now: number, created: Map<string, number>): Promise<Map<number, number>> {
+  private async queue(db: Store['db'], batches: RoutedBatch[], eventIds: (number | undefined)[], now: number, known: Map<string, number>, created: Map<string, number>): Promise<Map<number, number>> {
     const keysOf = batches.map((b) => b.changes.keys.map((k) => {
       const [partitionKey, batchKey] = k.split('\t')
       return { partitionKey, batchKey }
     }))
-    const missing = this.missingPartitions(batches, keysOf, eventIds)
+    const missing = missingPartitions(batches, keysOf, eventIds, known)
     if (missing.size > 0) {
       const ids = await ensurePartitions(db, [...missing].map(([key, destinationId]) => ({ key, destinationId })))
       for (const [k, id] of ids) created.set(k, id)
     }
-    const { packs, failed, failedPer } = this.packsOf(batches, keysOf, eventIds, now, created)
+    const { packs, failed, failedPer } = this.packsOf(batches, keysOf, eventIds, now, known, created)
     await insertPacks(db, [...packs.values()])
     await insertChanges(db, failed)
     for (const [pid, pack] of [...packs].sort((a, b) => a[0] - b[0])) {
@@ -148,27 +167,11 @@ export class Router {
     return failedPer
   }
 
-  /** Partitions the new events' changes go to that are not known yet, with their destination. */
-  private missingPartitions(batches: RoutedBatch[], keysOf: QueueKeys[][], eventIds: (number | undefined)[]): Map<string, number> {
-    const missing = new Map<string, number>()
-    let offset = 0
-    for (let b = 0; b < batches.length; b++) {
-      const { items, changes: c } = batches[b]
-      for (let i = 0; i < c.count; i++) {
-        if (c.key[i] < 0 || eventIds[offset + c.item[i]] === undefined) continue
-        const { partitionKey } = keysOf[b][c.key[i]]
-        if (!this.partitionIds.has(partitionKey)) missing.set(partitionKey, c.destinationId[i])
-      }
-      offset += items.count
-    }
-    return missing
-  }
-
   /**
    * The new events' changes as one pack per partition, and those that failed at routing. Loops over
    * every change, out of queue's coroutine (see `recorded`).
    */
-  private packsOf(batches: RoutedBatch[], keysOf: QueueKeys[][], eventIds: (number | undefined)[], now: number, created: Map<string, number>): { packs: Map<number, NewPack>; failed: NewChange[]; failedPer: Map<number, number> } {
+  private packsOf(batches: RoutedBatch[], keysOf: QueueKeys[][], eventIds: (number | undefined)[], now: number, known: Map<string, number>, created: Map<string, number>): { packs: Map<number, NewPack>; failed: NewChange[]; failedPer: Map<number, number> } {
     const packs = new Map<number, NewPack>()
     const failed: NewChange[] = []
     const failedPer = new Map<number, number>()
@@ -176,7 +179,7 @@ export class Router {
     for (let b = 0; b < batches.length; b++) {
       const { items, changes: c } = batches[b]
       const tails = c.tails.split('\n')
-      const partitionIds = keysOf[b].map((k) => (this.partitionIds.get(k.partitionKey) ?? created.get(k.partitionKey))!)
+      const partitionIds = keysOf[b].map((k) => (known.get(k.partitionKey) ?? created.get(k.partitionKey))!)
       const failures = new Map(c.failures.map((f) => [f.index, f]))
       for (let i = 0; i < c.count; i++) {
         const eventId = eventIds[offset + c.item[i]]
@@ -227,6 +230,37 @@ function droppedOf(batches: RoutedBatch[], eventIds: (number | undefined)[]): Dr
     offset += items.count
   }
   return [...byKey.values()]
+}
+
+/** Partitions the new events' changes go to that are not known yet, with their destination. */
+function missingPartitions(batches: RoutedBatch[], keysOf: QueueKeys[][], eventIds: (number | undefined)[], known: Map<string, number>): Map<string, number> {
+  const missing = new Map<string, number>()
+  let offset = 0
+  for (let b = 0; b < batches.length; b++) {
+    const { items, changes: c } = batches[b]
+    for (let i = 0; i < c.count; i++) {
+      if (c.key[i] < 0 || eventIds[offset + c.item[i]] === undefined) continue
+      const { partitionKey } = keysOf[b][c.key[i]]
+      if (!known.has(partitionKey)) missing.set(partitionKey, c.destinationId[i])
+    }
+    offset += items.count
+  }
+  return missing
+}
+
+/** What routing filtered of the new events (those with an id), per destination and reason. */
+function filteredOf(batches: RoutedBatch[], ids: (number | undefined)[]): FilteredDelta[] {
+  const counts = new Map<number, number>()
+  let offset = 0
+  for (const { items, filtered: f } of batches) {
+    for (let i = 0; i < f.count; i++) {
+      if (ids[offset + f.item[i]] === undefined) continue
+      const k = f.destinationId[i] * FILTER_REASONS.length + f.reason[i]
+      counts.set(k, (counts.get(k) ?? 0) + 1)
+    }
+    offset += items.count
+  }
+  return [...counts].map(([k, n]) => ({ destinationId: Math.floor(k / FILTER_REASONS.length), reason: FILTER_REASONS[k % FILTER_REASONS.length], n }))
 }
 
 /** Appends `values` to `to`, in order (a loop here, not in the transaction's coroutine: see `recorded`). */

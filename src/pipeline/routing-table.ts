@@ -26,7 +26,13 @@ export interface RoutedMapping {
 export interface RoutedDestination {
   destination: Destination
   mappings: RoutedMapping[]
+  /** By audience key: the audiences connected to this destination (route-event.ts's rule). */
   connections: Map<string, Connection>
+  /**
+   * Whether it connects new audiences by itself now: native, enabled, `autoConnect` on — and not
+   * the demo destination once the user has a destination of their own.
+   */
+  autoConnects: boolean
 }
 
 export class RoutingTable {
@@ -68,8 +74,10 @@ export class RoutingTable {
     const { destinations, mappings, connections } = snapshot
     const bySource = new Map<number, RoutedDestination[]>()
     const byId = new Map<number, RoutedDestination>()
+    const ownDestination = destinations.some((d) => !d.demo)
     for (const d of destinations) {
-      const routed: RoutedDestination = { destination: d, mappings: [], connections: new Map() }
+      const autoConnects = d.autoConnect && d.mode === 'native' && d.enabled && !(d.demo && ownDestination)
+      const routed: RoutedDestination = { destination: d, mappings: [], connections: new Map(), autoConnects }
       byId.set(d.id, routed)
       if (d.sourceId === null) continue
       const list = bySource.get(d.sourceId) ?? []
@@ -93,13 +101,18 @@ export class RoutingTable {
     this.loaded = snapshot
   }
 
+  /** The configuration version last loaded (-1: none yet). */
+  get loadedVersion(): number {
+    return this.version
+  }
+
   destinationsOf(sourceId: number): RoutedDestination[] {
     return this.bySource.get(sourceId) ?? []
   }
 
   /** Whether some destination connects new audiences by itself. */
   autoConnecting(): boolean {
-    for (const r of this.byId.values()) if (r.destination.autoConnect && r.destination.mode === 'native' && r.destination.enabled) return true
+    for (const r of this.byId.values()) if (r.autoConnects) return true
     return false
   }
 

@@ -5,15 +5,23 @@
 import { EMULATOR_CREDENTIALS } from '../emulator/index.js'
 import { applyConfig } from '../config/apply.js'
 import type { Store } from '../store/index.js'
+import { destinationIdByName } from '../store/sql/admin-config.js'
+import { markDemoDestination } from '../store/sql/config.js'
 import type { TikTokClient } from '../tiktok/client.js'
 
+export const DEMO_DESTINATION_NAME = 'TikTok Audiences (emulator)'
+
+/**
+ * The demo auto-connects every audience of the default source — until the user has a destination
+ * of their own (RoutingTable: it would otherwise make a twin TikTok audience of each of theirs).
+ */
 export async function seedEmulatorDemo(store: Store, tiktok: TikTokClient): Promise<void> {
   await applyConfig(
     store,
     {
       destinations: [
         {
-          name: 'TikTok Audiences (emulator)',
+          name: DEMO_DESTINATION_NAME,
           mode: 'native',
           enabled: true,
           normalization: 'recommended',
@@ -31,4 +39,6 @@ export async function seedEmulatorDemo(store: Store, tiktok: TikTokClient): Prom
     },
     tiktok
   )
+  const id = await destinationIdByName(store.db, DEMO_DESTINATION_NAME)
+  if (id !== undefined) await markDemoDestination(store.db, id)
 }

@@ -1,4 +1,4 @@
-/** Prometheus metrics (SPEC §5 item 8): received, delivered, failed, retried by reason, TikTok latency, queue depth. */
+/** Prometheus metrics (SPEC §5 item 8): received, delivered, failed, retried by reason, filtered by reason, TikTok latency, queue depth. */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { Store } from '../store/index.js'
 import type { RequestRecord } from '../store/sql/requests.js'
@@ -16,6 +16,8 @@ export class Metrics {
   qualitySource?: () => Map<number, Record<string, Record<string, number>>>
   /** Set once the pipeline exists: identifiers dropped by mappings, per destination id, `identifier|reason` → count. */
   dropSource?: () => Map<number, Map<string, number>>
+  /** Set once the pipeline exists: the events it filtered per destination and reason. */
+  filteredSource?: () => Map<number, Record<string, number>>
 
   constructor(store: Store) {
     const registers = [this.registry]
@@ -67,6 +69,19 @@ export class Metrics {
             const [identifier, reason] = k.split('|')
             this.inc({ destination: String(destination), identifier, reason }, n)
           }
+        }
+      }
+    })
+    new Counter({
+      name: 'tiktok_audiences_events_filtered_total',
+      help: 'Events routing skipped as not for a destination (no failure, no dead letter), by destination and reason (audience_not_connected, integrations, send_track_off, send_identify_off)',
+      labelNames: ['destination', 'reason'],
+      registers,
+      collect() {
+        // Tallied in the router at commit, copied here at scrape time.
+        this.reset()
+        for (const [destination, tally] of metrics.filteredSource?.() ?? []) {
+          for (const [reason, n] of Object.entries(tally)) this.inc({ destination: String(destination), reason }, n)
         }
       }
     })

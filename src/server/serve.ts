@@ -125,6 +125,7 @@ export async function startService(opts: ServeOptions = {}): Promise<RunningServ
   ctx.pipeline = new Pipeline(store, ctx.tiktok, pipelineOptions(config?.delivery), log, { onRequest: (r) => ctx.metrics.observeRequest(r) })
   ctx.metrics.qualitySource = () => ctx.pipeline.quality.snapshot()
   ctx.metrics.dropSource = () => ctx.pipeline.quality.drops()
+  ctx.metrics.filteredSource = () => ctx.pipeline.filtered.snapshot()
 
   if (config) {
     const applied = await applyConfig(store, config, ctx.tiktok)

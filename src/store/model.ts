@@ -22,6 +22,8 @@ export interface Destination {
   advertiserIds: string[]
   batchSize: number
   autoConnect: boolean
+  /** The destination seeded on first start with the built-in emulator: it stops auto-connecting once the user has a destination of their own. */
+  demo: boolean
   /** `paused` after TikTok rejected the token; delivery resumes on re-authorisation. */
   status: DestinationStatus
   statusReason: string | null

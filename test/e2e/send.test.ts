@@ -238,6 +238,9 @@ test('bad input: each problem is named, and the other events still go through', 
     mappings:
       - name: Add
         action: addToAudience
+    # Takes every audience's events (README "Which destinations an event reaches"): they reach its
+    # mappings and fail for the missing token (without a token it connects nothing).
+    autoConnectAudiences: true
 `
   }).replace(
     '      - name: Remove from Audience\n        action: removeFromAudience\n',

@@ -30,7 +30,8 @@ export interface TestService {
 
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`
 
-export async function startTestService(): Promise<TestService> {
+/** `keepDemo`: keep the demo destination seeded on first start (tests of the demo itself). */
+export async function startTestService(opts: { keepDemo?: boolean } = {}): Promise<TestService> {
   const dir = mkdtempSync(join(tmpdir(), 'tta-admin-'))
   // ADMIN_TEST_DATABASE_URL runs these tests on another database (e.g. a fresh PostgreSQL one).
   process.env.DATABASE_URL = process.env.ADMIN_TEST_DATABASE_URL || `sqlite:${join(dir, 'db.sqlite')}`
@@ -85,7 +86,7 @@ export async function startTestService(): Promise<TestService> {
   }
   // The emulator demo destination seeded on first start listens to the same source: remove it so
   // that only what a test sets up receives events.
-  for (const d of (await api<{ id: number }[]>('GET', '/api/destinations')).body) await api('DELETE', `/api/destinations/${d.id}`)
+  if (!opts.keepDemo) for (const d of (await api<{ id: number }[]>('GET', '/api/destinations')).body) await api('DELETE', `/api/destinations/${d.id}`)
   return t
 }
 

@@ -148,7 +148,8 @@ test('dead letters: a permanent TikTok error shows in Event Delivery with sample
   assert.equal(bad.body.field, 'bucket')
 
   // An event that failed before queueing (no audience settings) keeps its redacted sample and cannot be replayed.
-  await s.send([audienceEvent(person(6), 'unconnected', true)])
+  // (An unconnected audience's event is this destination's only when its integrations object names it.)
+  await s.send([{ ...audienceEvent(person(6), 'unconnected', true), integrations: { 'oauth native': true } }])
   const notQueued = await until('a validation failure', async () => {
     const r = (await s.api('GET', `/api/destinations/${dest.id}/dead-letters`)).body
     return r.items.find((x: { replayable: boolean }) => !x.replayable)

@@ -1,6 +1,6 @@
 /**
  * Event Delivery: Delivered / Not Delivered / Retrying over time (a small SVG chart), P95
- * latency, identifiers dropped by reason, errors by reason with samples (You Sent, Request to Destination, Response from
+ * latency, identifiers dropped by reason, events filtered as not for this destination by reason, errors by reason with samples (You Sent, Request to Destination, Response from
  * Destination) and the dead-letter list with replay. Refreshes every few seconds.
  */
 import { useEffect, useState } from 'react'
@@ -201,6 +201,10 @@ export function DeliveryTab({ destination: d }: { destination: Destination }) {
               <dd>{formatNumber(report.totals.pending)}</dd>
             </div>
             <div>
+              <dt>Filtered</dt>
+              <dd data-testid="filtered-count">{formatNumber(report.totals.filtered)}</dd>
+            </div>
+            <div>
               <dt>P95 Latency</dt>
               <dd>{report.p95LatencyMs === null ? '—' : `${formatNumber(Math.round(report.p95LatencyMs))} ms`}</dd>
             </div>
@@ -210,6 +214,19 @@ export function DeliveryTab({ destination: d }: { destination: Destination }) {
           <h3>Identifiers dropped</h3>
           <p className="hint">Values a mapping had but did not send — counted also when the event was delivered with its other identifiers.</p>
           <DroppedIdentifiers report={report} />
+          {report.filtered.length > 0 && (
+            <>
+              <h3>Not for this destination</h3>
+              <p className="muted">Skipped by routing, not failed: nothing to retry or replay.</p>
+              <ul aria-label="Filtered events by reason">
+                {report.filtered.map((f) => (
+                  <li key={f.reason}>
+                    {formatNumber(f.count)} × {f.description} (<code>{f.reason}</code>)
+                  </li>
+                ))}
+              </ul>
+            </>
+          )}
 
           <h3>Errors</h3>
           {report.errors.length === 0 ? (

@@ -1,8 +1,8 @@
 /** One destination: Segment's tabs Settings, Mappings, Audiences, Event Delivery. */
-import { useRef, type KeyboardEvent } from 'react'
-import { api, type ConsoleInfo, type Destination } from '../api'
+import { useRef, useState, type KeyboardEvent } from 'react'
+import { api, errorText, type ConsoleInfo, type Destination } from '../api'
 import { Link, navigate } from '../router'
-import { ErrorText, useLoad } from '../ui'
+import { ErrorText, Notice, useLoad } from '../ui'
 import { AudiencesTab } from './AudiencesTab'
 import { DeliveryTab } from './DeliveryTab'
 import { destinationState } from './Destinations'
@@ -44,6 +44,7 @@ export function DestinationPage({ id, tab, rest, info }: { id: number; tab: stri
           <span className={`pill pill-${destinationState(destination).toLowerCase()}`}>{destinationState(destination)}</span>
         </span>
       </div>
+      {destination.demo && <DemoNotice destination={destination} />}
       <div role="tablist" aria-label="Destination sections" className="tabs">
         {TABS.map((t, i) => (
           <button
@@ -71,5 +72,49 @@ export function DestinationPage({ id, tab, rest, info }: { id: number; tab: stri
         {current === 'delivery' && <DeliveryTab destination={destination} />}
       </div>
     </section>
+  )
+}
+
+/**
+ * The demo destination (seeded on first start with the built-in emulator) says what it does and
+ * offers to go: once the user has a destination of their own it connects no more audiences.
+ */
+function DemoNotice({ destination: d }: { destination: Destination }) {
+  const [confirming, setConfirming] = useState(false)
+  const [error, setError] = useState<string>()
+  const remove = async () => {
+    try {
+      await api('DELETE', `/api/destinations/${d.id}`)
+      navigate('/destinations')
+    } catch (err) {
+      setError(errorText(err))
+    }
+  }
+  return (
+    <Notice kind={d.autoConnecting ? 'info' : 'warning'}>
+      <p>
+        {d.autoConnecting
+          ? 'This is the demo destination for the built-in TikTok emulator: it connects every audience it sees to an emulated TikTok audience, until you add a destination of your own.'
+          : 'This is the demo destination for the built-in TikTok emulator. You have a destination of your own, so it no longer connects audiences by itself (it would make a second TikTok audience of each of yours); audiences already connected to it still get their events.'}
+      </p>
+      {confirming ? (
+        <p>
+          Remove the demo destination with its mappings, audience connections and queue?{' '}
+          <button type="button" className="primary" onClick={remove}>
+            Remove
+          </button>{' '}
+          <button type="button" onClick={() => setConfirming(false)}>
+            Cancel
+          </button>
+        </p>
+      ) : (
+        <p>
+          <button type="button" onClick={() => setConfirming(true)}>
+            Remove demo destination
+          </button>
+        </p>
+      )}
+      <ErrorText>{error}</ErrorText>
+    </Notice>
   )
 }

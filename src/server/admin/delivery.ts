@@ -1,5 +1,5 @@
 /**
- * Event Delivery of a destination: delivered / failed / pending / retrying over time, P95 TikTok
+ * Event Delivery of a destination: delivered / failed / pending / retrying / filtered over time, P95 TikTok
  * latency, errors by reason with samples (the event received, the request, the response), and the
  * dead-letter list with replay.
  */
@@ -16,12 +16,21 @@ import {
   retryingNow
 } from '../../store/sql/admin-delivery.js'
 import { dropTotals } from '../../store/sql/identifier-drops.js'
+import type { FilterReason } from '../../pipeline/route-event.js'
 import type { ServerContext } from '../context.js'
 import { badRequest } from './errors.js'
 import { destinationOr404 } from './lookup.js'
 import { S } from './validation.js'
 
 const MAX_BUCKETS = 1000
+
+/** What each filter reason (route-event.ts FilterReason) means, for a person. */
+const FILTER_DESCRIPTIONS: Record<FilterReason, string> = {
+  audience_not_connected: 'the event is about an audience that is not connected to this destination',
+  integrations: "the event's integrations object keeps it from this destination",
+  send_track_off: 'a track call of an audience whose connection has "Send Track" off',
+  send_identify_off: 'an identify call of an audience whose connection has "Send Identify" off'
+}
 const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3600_000, d: 86_400_000 }
 
 /** Epoch ms or an ISO date. */
@@ -63,7 +72,7 @@ export const deliveryRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async 
       if (from >= to) throw badRequest('"from" must be before "to"', 'from')
       const bucket = parseDuration(request.query.bucket, 3600_000)
       if ((to - from) / bucket > MAX_BUCKETS) throw badRequest(`"bucket" is too small for this range: at most ${MAX_BUCKETS} buckets`, 'bucket')
-      const [buckets, latency, groups, dropped, retried, retrying] = await Promise.all([
+      const [{ buckets, filteredByReason }, latency, groups, dropped, retried, retrying] = await Promise.all([
         deliveryBuckets(db, d.id, from, to, bucket),
         p95LatencyMs(db, d.id, from, to),
         errorGroups(db, d.id, from, to),
@@ -73,9 +82,11 @@ export const deliveryRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async 
       ])
       // delivered, failed, retried: over the period; pending and retrying: now.
       const totals = buckets.reduce(
-        (t, b) => ({ ...t, delivered: t.delivered + b.delivered, failed: t.failed + b.failed, pending: t.pending + b.pending, retried: t.retried + b.retried }),
-        { delivered: 0, failed: 0, pending: 0, retrying, retried: 0 }
+        (t, b) => ({ ...t, delivered: t.delivered + b.delivered, failed: t.failed + b.failed, pending: t.pending + b.pending, retried: t.retried + b.retried, filtered: t.filtered + b.filtered }),
+        { delivered: 0, failed: 0, pending: 0, retrying, retried: 0, filtered: 0 }
       )
+      // Why events were not for this destination: each reason once, most frequent first.
+      const filtered = Object.entries(filteredByReason).sort((a, b) => b[1] - a[1]).map(([reason, count]) => ({ reason, count, description: FILTER_DESCRIPTIONS[reason as FilterReason] ?? reason }))
       const errors = await Promise.all(
         groups.map(async (g) => {
           const s = g.sampleChangeId !== null ? await changeSample(db, g.sampleChangeId) : g.sampleRequestId !== null ? await requestSample(db, g.sampleRequestId) : undefined
@@ -106,6 +117,7 @@ export const deliveryRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async 
         p95LatencyMs: latency.p95,
         requests: latency.requests,
         buckets,
+        filtered,
         errors,
         // Values a mapping had but did not send (rejected, whitespace only), also of delivered events.
         identifiersDropped: dropped,

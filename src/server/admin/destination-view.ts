@@ -1,5 +1,6 @@
 /** A destination as the admin API shows it: never the token itself, only whether one is connected. */
 import type { Destination } from '../../store/model.js'
+import { hasOwnDestination } from '../../store/sql/config.js'
 import type { ServerContext } from '../context.js'
 import { advertisersWithNames } from './tiktok-lookups.js'
 import { S } from './validation.js'
@@ -14,6 +15,10 @@ export interface DestinationView {
   defaultPhoneRegion: string | null
   batchSize: number
   autoConnectAudiences: boolean
+  /** The demo destination seeded on first start with the built-in emulator. */
+  demo: boolean
+  /** Whether it connects new audiences by itself now (the demo stops once the user has a destination of their own). */
+  autoConnecting: boolean
   connected: boolean
   advertiserIds: { id: string; name: string | null }[]
   status: Destination['status']
@@ -32,6 +37,9 @@ export async function destinationView(ctx: ServerContext, d: Destination): Promi
     defaultPhoneRegion: d.defaultPhoneRegion,
     batchSize: d.batchSize,
     autoConnectAudiences: d.autoConnect,
+    demo: d.demo,
+    // As RoutingTable decides it.
+    autoConnecting: d.autoConnect && d.mode === 'native' && d.enabled && !(d.demo && (await hasOwnDestination(ctx.store.db))),
     connected: d.accessToken !== null,
     advertiserIds: await advertisersWithNames(ctx.tiktok, d.accessToken, d.advertiserIds),
     status: d.status,
@@ -50,6 +58,8 @@ export const destinationSchema = S.out({
   defaultPhoneRegion: S.nullable(S.str()),
   batchSize: S.int(),
   autoConnectAudiences: S.bool(),
+  demo: S.bool(),
+  autoConnecting: S.bool(),
   connected: S.bool(),
   advertiserIds: S.arr(S.out({ id: S.str(), name: S.nullable(S.str()) })),
   status: S.str({ enum: ['active', 'paused'] }),

@@ -3,7 +3,7 @@
  * with samples, the dead-letter list and its replay.
  */
 import { chunks, placeholders, type Db } from '../db.js'
-import { bucketTotals } from './outcome-totals.js'
+import { bucketFiltered, bucketTotals } from './outcome-totals.js'
 import { identityOf, identityOfTail, insertPacks, openChangesOfPartition, PackBody } from './queue-packs.js'
 import { packChangeOfRow } from './changes.js'
 
@@ -14,6 +14,8 @@ export interface BucketCounts {
   pending: number
   /** Changes sent again after a retryable failure in this bucket (one per attempt). */
   retried: number
+  /** Events routing skipped as not for this destination (README "Which destinations an event reaches"). */
+  filtered: number
 }
 
 /**
@@ -21,19 +23,25 @@ export interface BucketCounts {
  * included: their last state was delivered), failed and retried as they happened; pending is what
  * waits now, shown in the last bucket.
  */
-export async function deliveryBuckets(db: Db, destinationId: number, from: number, to: number, bucketMs: number): Promise<BucketCounts[]> {
-  const rows = await bucketTotals(db, 'destination', destinationId, from, to, bucketMs)
+export async function deliveryBuckets(db: Db, destinationId: number, from: number, to: number, bucketMs: number): Promise<{ buckets: BucketCounts[]; filteredByReason: Record<string, number> }> {
+  const [rows, filteredRows] = await Promise.all([bucketTotals(db, 'destination', destinationId, from, to, bucketMs), bucketFiltered(db, destinationId, from, to, bucketMs)])
   const count = Math.max(1, Math.ceil((to - from) / bucketMs))
-  const buckets: BucketCounts[] = Array.from({ length: count }, (_, i) => ({ start: from + i * bucketMs, delivered: 0, failed: 0, pending: 0, retried: 0 }))
+  const buckets: BucketCounts[] = Array.from({ length: count }, (_, i) => ({ start: from + i * bucketMs, delivered: 0, failed: 0, pending: 0, retried: 0, filtered: 0 }))
+  const at = (bucket: number) => buckets[Math.min(count - 1, Math.max(0, bucket))]
   for (const r of rows) {
-    const b = buckets[Math.min(count - 1, Math.max(0, r.bucket))]
+    const b = at(r.bucket)
     b.delivered += r.delivered + r.superseded
     b.failed += r.failed
     b.retried += r.retried
   }
+  const filteredByReason: Record<string, number> = {}
+  for (const r of filteredRows) {
+    at(r.bucket).filtered += r.n
+    filteredByReason[r.reason] = (filteredByReason[r.reason] ?? 0) + r.n
+  }
   const waiting = await db.get<{ n: number | null }>('SELECT SUM(pending) AS n FROM partitions WHERE destination_id = $1', [destinationId])
   buckets[count - 1].pending = Number(waiting?.n ?? 0)
-  return buckets
+  return { buckets, filteredByReason }
 }
 
 /** Changes waiting now behind a retry (their partition's last request failed with a retryable error). */

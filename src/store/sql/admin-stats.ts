@@ -1,6 +1,6 @@
 /** Totals for `GET /api/stats`: events accepted, and changes by outcome — without scanning the queue. */
 import type { Db } from '../db.js'
-import { sumTotals } from './outcome-totals.js'
+import { sumFiltered, sumTotals } from './outcome-totals.js'
 import { countPending, countRetrying } from './partitions.js'
 
 export interface Stats {
@@ -10,6 +10,8 @@ export interface Stats {
   pending: number
   retrying: number
   superseded: number
+  /** Events routing skipped as not for a destination, one per (event, destination). */
+  filtered: number
 }
 
 export async function serviceStats(db: Db): Promise<Stats> {
@@ -23,6 +25,7 @@ export async function serviceStats(db: Db): Promise<Stats> {
     failed: Number(failed?.n ?? 0),
     pending: await countPending(db),
     retrying: await countRetrying(db),
-    superseded: destinations.superseded
+    superseded: destinations.superseded,
+    filtered: await sumFiltered(db)
   }
 }

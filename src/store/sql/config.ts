@@ -51,10 +51,10 @@ export async function sourceByWriteKey(db: Db, writeKey: string): Promise<Source
 interface DestinationRow {
   id: number; name: string; source_id: number | null; mode: string; enabled: number; normalization: string
   default_phone_region: string | null; access_token: string | null; advertiser_ids: string; batch_size: number
-  auto_connect: number; status: string; status_reason: string | null; updated_at: number
+  auto_connect: number; demo: number; status: string; status_reason: string | null; updated_at: number
 }
 const DEST_COLS = `id, name, source_id, mode, enabled, normalization, default_phone_region, access_token, advertiser_ids,
-  batch_size, auto_connect, status, status_reason, updated_at`
+  batch_size, auto_connect, demo, status, status_reason, updated_at`
 
 function toDestination(r: DestinationRow, secrets: SecretBox): Destination {
   return {
@@ -69,6 +69,7 @@ function toDestination(r: DestinationRow, secrets: SecretBox): Destination {
     advertiserIds: JSON.parse(r.advertiser_ids) as string[],
     batchSize: r.batch_size,
     autoConnect: bool(r.auto_connect),
+    demo: bool(r.demo),
     status: r.status as Destination['status'],
     statusReason: r.status_reason,
     updatedAt: r.updated_at
@@ -81,7 +82,7 @@ export async function storedPhoneRegion(db: Db, name: string): Promise<string | 
   return r ? r.default_phone_region : undefined
 }
 
-export type DestinationInput = Omit<Destination, 'id' | 'status' | 'statusReason' | 'updatedAt'>
+export type DestinationInput = Omit<Destination, 'id' | 'demo' | 'status' | 'statusReason' | 'updatedAt'>
 
 export async function upsertDestination(db: Db, secrets: SecretBox, d: DestinationInput): Promise<Destination> {
   const now = Date.now()
@@ -111,6 +112,17 @@ export async function listDestinations(db: Db, secrets: SecretBox): Promise<Dest
 export async function getDestination(db: Db, secrets: SecretBox, id: number): Promise<Destination | undefined> {
   const r = await db.get<DestinationRow>(`SELECT ${DEST_COLS} FROM destinations WHERE id = $1`, [id])
   return r && toDestination(r, secrets)
+}
+
+/** Flags the destination seeded on first start (see Destination.demo). */
+export async function markDemoDestination(db: Db, id: number): Promise<void> {
+  await db.run('UPDATE destinations SET demo = 1 WHERE id = $1', [id])
+  await bumpConfigVersion(db)
+}
+
+/** Whether some destination is not the demo one: the user's own. */
+export async function hasOwnDestination(db: Db): Promise<boolean> {
+  return (await db.get('SELECT id FROM destinations WHERE demo = 0 LIMIT 1')) !== undefined
 }
 
 /** Pauses delivery (TikTok rejected the token) or resumes it. The queue is kept either way. */

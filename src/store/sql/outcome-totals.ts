@@ -1,6 +1,6 @@
 /**
  * Outcome totals: counts of received, delivered, superseded, failed and retried per source or
- * destination and 10-second slot — one upsert per transaction, not a row per event — so that
+ * destination and 10-second slot (and of events filtered, per destination and reason) — one upsert per transaction, not a row per event — so that
  * /api/stats and Event Delivery never scan the queue. Historical: a replayed dead letter counts as
  * failed when it failed and as delivered when it is delivered.
  */
@@ -83,4 +83,44 @@ export async function bucketTotals(db: Db, scope: TotalsScope, scopeId: number, 
 
 export async function deleteTotals(db: Db, scope: TotalsScope, scopeId: number): Promise<void> {
   await db.run('DELETE FROM outcome_totals WHERE scope = $1 AND scope_id = $2', [scope, scopeId])
+  if (scope === 'destination') await db.run('DELETE FROM filtered_totals WHERE destination_id = $1', [scopeId])
+}
+
+/** Events routing skipped as not for a destination, by reason (route-event.ts FILTER_REASONS). */
+export interface FilteredDelta {
+  destinationId: number
+  reason: string
+  n: number
+}
+
+export async function addFilteredTotals(db: Db, deltas: FilteredDelta[], at: number): Promise<void> {
+  const rows = deltas.filter((d) => d.n > 0)
+  if (rows.length === 0) return
+  const slot = Math.floor(at / SLOT_MS) * SLOT_MS
+  const s = shard()
+  // Sorted: concurrent writers lock rows in one order.
+  rows.sort((a, b) => a.destinationId - b.destinationId || (a.reason < b.reason ? -1 : a.reason > b.reason ? 1 : 0))
+  const params: (string | number)[] = []
+  for (const d of rows) params.push(d.destinationId, d.reason, slot, s, d.n)
+  await db.run(
+    `INSERT INTO filtered_totals (destination_id, reason, slot, shard, n) VALUES ${valuesList(rows.length, 5)}
+     ON CONFLICT (destination_id, reason, slot, shard) DO UPDATE SET n = filtered_totals.n + excluded.n`,
+    params
+  )
+}
+
+/** Filtered events of every destination, ever (all reasons). */
+export async function sumFiltered(db: Db): Promise<number> {
+  const r = await db.get<{ n: number | null }>('SELECT SUM(n) AS n FROM filtered_totals')
+  return Number(r?.n ?? 0)
+}
+
+/** Filtered events of one destination per bucket of `bucketMs` in [from, to), and per reason. */
+export async function bucketFiltered(db: Db, destinationId: number, from: number, to: number, bucketMs: number): Promise<{ bucket: number; reason: string; n: number }[]> {
+  const rows = await db.all<{ b: number; reason: string; n: number }>(
+    `SELECT CAST((slot - $2) / $4 AS BIGINT) AS b, reason, SUM(n) AS n FROM filtered_totals
+     WHERE destination_id = $1 AND slot >= $2 AND slot < $3 GROUP BY 1, 2`,
+    [destinationId, Math.floor(from / SLOT_MS) * SLOT_MS, to, bucketMs]
+  )
+  return rows.map((r) => ({ bucket: Number(r.b), reason: r.reason, n: Number(r.n) }))
 }
