@@ -120,6 +120,12 @@ test('native flow: sign in, connect TikTok, enable, connect an audience, map, te
   await panel.getByText('Looking for "ID Type"?').waitFor()
   await shot('add-destination')
   await panel.getByRole('button', { name: 'Save Settings' }).click()
+  // The demo destination seeded on first start made a "First time shopper" audience for the same
+  // advertiser: the panel offers it instead of creating a twin (SPEC §5.10).
+  const duplicate = panel.getByRole('alert').filter({ hasText: 'already has an audience named "First time shopper"' })
+  await duplicate.waitFor()
+  await shot('duplicate-audience')
+  await duplicate.getByRole('button', { name: /Use existing audience/ }).click()
   await panel.waitFor({ state: 'detached' })
   await page.getByRole('definition').filter({ hasText: 'matched users' }).first().waitFor()
   await page.getByText('TikTok takes 24–48 hours').first().waitFor()

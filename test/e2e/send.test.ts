@@ -305,8 +305,9 @@ test('send names what is wrong and how to fix it, each reason once with its coun
     '{"type": "track"',
     '{"type": ',
     '[1]',
-    // Forwarded with a TikTok audience id but no audience settings, for an audience never connected here.
-    ...ps.slice(0, 2).map((p) => JSON.stringify(audienceEvent(p, 'vip_customers', true, { externalAudienceId: '7123456789012345678' }))),
+    // Addressed to this destination by name, for an audience never connected here (without the
+    // integrations entry routing would filter them as not for this destination).
+    ...ps.slice(0, 2).map((p) => JSON.stringify({ ...audienceEvent(p, 'vip_customers', true), integrations: { All: false, tiktok: true } })),
     // Forwarded for an advertiser the token was not granted.
     ...ps.slice(2, 5).map((p) => JSON.stringify(audienceEvent(p, 'big_spenders', true, { externalAudienceId: '7123456789012345679', advertiserId: FOREIGN })))
   ]

@@ -84,7 +84,7 @@ test('an unconnected audience reaches a destination when the event carries its T
     await s.send([audienceEvent({ userId: 'f1', email: 'f1@example.com' }, 'segment_audience', true, { externalAudienceId: forwarded, advertiserId: ADV })])
     await until('delivered by both', async () => (await delivery(s, one.id)).totals.delivered === 1 && (await delivery(s, two.id)).totals.delivered === 1)
     assert.deepEqual(await members(s, forwarded), [sha256('f1@example.com')])
-    for (const d of [one, two]) assert.deepEqual((await delivery(s, d.id)).totals, { delivered: 1, failed: 0, pending: 0, retrying: 0, filtered: 0 })
+    for (const d of [one, two]) assert.deepEqual((await delivery(s, d.id)).totals, { delivered: 1, failed: 0, pending: 0, retrying: 0, retried: 0, filtered: 0 })
 
     // Named by the integrations object: it reaches "one" (which says what is missing: it carries no
     // audience settings), and "two" filters it.
