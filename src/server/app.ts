@@ -13,6 +13,8 @@ import { oauthPlugin } from './oauth.js'
 import { consolePlugin } from './console.js'
 import { sessionPlugin } from './session.js'
 import { consoleSupportPlugin } from './admin/console-support.js'
+import { isDatabaseUnavailable } from '../store/errors.js'
+import { replyDatabaseUnavailable } from './db-unavailable.js'
 
 export interface AppOptions {
   /** Mount the TikTok emulator at /emulator. */
@@ -39,12 +41,19 @@ export async function buildApp(ctx: ServerContext, opts: AppOptions): Promise<Fa
     if (!ctx.ready && !request.url.startsWith('/emulator')) return reply.code(503).send({ error: 'starting up, retry in a moment' })
   })
 
+  // Routes without an error handler of their own (console, OAuth, sessions): the database being
+  // down is a 503 to retry, not a 500; anything else goes on to Fastify's default handler.
+  app.setErrorHandler((err, _request, reply) => {
+    if (isDatabaseUnavailable(err)) return replyDatabaseUnavailable(reply)
+    throw err
+  })
+
   app.get('/healthz', async (_request, reply) => {
     try {
       await ping(ctx.store.db)
       return { status: 'ok' }
     } catch (err) {
-      return reply.code(503).send({ status: 'error', error: `database unreachable: ${(err as Error).message}` })
+      return replyDatabaseUnavailable(reply, { status: 'error', error: `database unreachable: ${(err as Error).message}` })
     }
   })
 

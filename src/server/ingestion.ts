@@ -15,6 +15,8 @@ import { batchEvents, checkOne, IngestError, isObject, MAX_BATCH_BYTES, MAX_EVEN
 import type { ServerContext } from './context.js'
 import { routeWorkerCount } from '../util/worker.js'
 import { RoutePool } from './route-pool.js'
+import { isDatabaseUnavailable } from '../store/errors.js'
+import { replyDatabaseUnavailable } from './db-unavailable.js'
 
 export const ingestionPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = async (app, { ctx }) => {
   // Known write keys only: caching misses would let anyone grow this map with made-up keys, and
@@ -59,6 +61,10 @@ export const ingestionPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = async
   app.addHook('onClose', async () => pool?.close())
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, request, reply) => {
     if (err instanceof IngestError) return refuse(reply, err.status, err.message)
+    if (isDatabaseUnavailable(err)) {
+      ctx.metrics.rejected.inc({ reason: '503' })
+      return replyDatabaseUnavailable(reply, { success: false, error: 'the database is unavailable: the events were not stored; retry later' })
+    }
     if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || err.statusCode === 413) {
       return refuse(reply, 413, `the request body is larger than Segment's limit of ${request.url.includes('batch') ? '500 KB per batch' : '32 KB per event'}`)
     }
