@@ -55,8 +55,8 @@ export interface PgCluster {
   destroy(): Promise<void>
 }
 
-/** initdb into a fresh temp dir and start it on a free port. */
-export async function startPgCluster(): Promise<PgCluster> {
+/** initdb into a fresh temp dir and start it on a free port (`start: false`: only initdb, the port chosen). */
+export async function startPgCluster(opts: { start?: boolean } = {}): Promise<PgCluster> {
   const bin = postgresBinDir()
   if (!bin) throw new Error('initdb not found')
   const asRoot = userInfo().uid === 0
@@ -97,7 +97,7 @@ export async function startPgCluster(): Promise<PgCluster> {
     }
   }
   live.add(cluster)
-  await cluster.start()
+  if (opts.start !== false) await cluster.start()
   return cluster
 }
 
