@@ -35,7 +35,7 @@ program
 program
   .command('serve')
   .description(
-    'The service: Segment-compatible ingestion, admin API, OAuth, console and delivery. Without TIKTOK_APP_ID and TIKTOK_API_URL it serves the built-in TikTok emulator at /emulator and points at it.'
+    'The service: Segment-compatible ingestion, admin API, OAuth, console and delivery. Without TIKTOK_APP_ID and TIKTOK_API_URL it serves the built-in TikTok emulator at /emulator and points at it. A PostgreSQL database (DATABASE_URL) not reachable at start is retried for TTA_DB_START_WAIT_MS (default 30000 ms) with one line on stderr saying why, then serve exits 1; an unusable SQLite path exits 1 at once. Should PostgreSQL go away while serving, serve stays up: ingestion, the admin API and /healthz answer 503 with Retry-After, delivery waits, and all resumes when it is back (connect and statement timeouts: TTA_PG_CONNECT_TIMEOUT_MS 5000, TTA_PG_QUERY_TIMEOUT_MS 10000).'
   )
   .option('--config <file>', 'config file to apply at start (YAML or JSON)')
   .option('--port <n>', 'port to listen on (default: PORT or 3000)', port)
@@ -43,7 +43,13 @@ program
   .option('--emulator', 'use the built-in TikTok emulator even when TikTok settings are present')
   .action(async (o: { config?: string; port?: number; host?: string; emulator?: boolean }) => {
     const { startService } = await import('../server/serve.js')
-    const service = await startService(o)
+    const { DatabaseStartError } = await import('../store/startup.js')
+    const service = await startService(o).catch((err: unknown) => {
+      // The database cannot be used (PostgreSQL down past TTA_DB_START_WAIT_MS, no such database, an unwritable SQLite path): the line says why.
+      if (!(err instanceof DatabaseStartError)) throw err
+      process.stderr.write(`error: ${err.message}\n`)
+      process.exit(1)
+    })
     const stop = () => {
       void service.close().then(() => process.exit(0))
     }

@@ -57,6 +57,13 @@ export class Deliverer {
   private readonly limiter: RateLimiter
   /** Set once input is complete: partial batches go out without waiting for their window. */
   flushAll = false
+  /** Claims so far: each claim has an owner token of its own (see runOnce). */
+  private claims = 0
+  /**
+   * Leases this worker could not give back (the database went away mid-drain): given back first
+   * once it answers again, rather than leaving their partitions idle until the lease expires.
+   */
+  private readonly leasesToRelease: HeldLease[] = []
 
   constructor(
     private readonly store: Store,
@@ -68,20 +75,34 @@ export class Deliverer {
     this.limiter = new RateLimiter(opts.rateLimit)
   }
 
-  /** Claims one ready partition and drains it; false when nothing was ready. */
+  /**
+   * Claims one ready partition and drains it; false when nothing was ready. The lease's owner is
+   * this worker and the claim, so that giving back a lease late (after an outage) cannot give back
+   * the same partition claimed again meanwhile by another loop of this worker.
+   */
   async runOnce(): Promise<boolean> {
-    const lease = await claimPartition(this.store.db, this.owner, Date.now(), this.opts.leaseMs, this.flushAll)
-    if (!lease) return false
+    while (this.leasesToRelease.length > 0) {
+      const stale = this.leasesToRelease.shift()!
+      await releasePartition(this.store.db, stale.id, stale.owner).catch((err: unknown) => {
+        this.leasesToRelease.push(stale)
+        throw err
+      })
+    }
+    const owner = `${this.owner}-${++this.claims}`
+    const claimed = await claimPartition(this.store.db, owner, Date.now(), this.opts.leaseMs, this.flushAll)
+    if (!claimed) return false
+    const lease: HeldLease = { ...claimed, owner }
     try {
       await this.drain(lease)
     } catch (err) {
-      await releasePartition(this.store.db, lease.id, this.owner).catch(() => undefined)
+      // What was sent but not settled stays queued and is sent again: TikTok's adds and removes are idempotent.
+      await releasePartition(this.store.db, lease.id, lease.owner).catch(() => this.leasesToRelease.push(lease))
       throw err
     }
     return true
   }
 
-  private async drain(lease: PartitionLease): Promise<void> {
+  private async drain(lease: HeldLease): Promise<void> {
     await this.table.refresh()
     let attempts = lease.attempts
     let firstFailureAt = lease.first_failure_at
@@ -92,7 +113,7 @@ export class Deliverer {
     for (;;) {
       const routed = this.table.destination(lease.destination_id)
       if (!routed || routed.destination.status !== 'active' || !routed.destination.enabled) {
-        await releasePartition(this.store.db, lease.id, this.owner)
+        await releasePartition(this.store.db, lease.id, lease.owner)
         return
       }
       const dest = routed.destination
@@ -100,7 +121,7 @@ export class Deliverer {
       const prepared = (ahead?.dest === dest ? ahead : undefined) ?? (await planRequest(queue, lease.key, dest))
       ahead = undefined
       if (!prepared) {
-        await releasePartition(this.store.db, lease.id, this.owner)
+        await releasePartition(this.store.db, lease.id, lease.owner)
         return
       }
       const { plan } = prepared
@@ -143,7 +164,7 @@ export class Deliverer {
           await subtractPending(db, lease.id, delivered + superseded)
           await addTotals(db, [{ scope: 'destination', scopeId: dest.id, delivered, superseded }], now)
           if (deadLetters.size > 0) await resolveDeadLetters(db, deadLetters, plan, ref)
-          return releaseAfterSuccess(db, lease.id, this.owner, now, now + this.opts.leaseMs)
+          return releaseAfterSuccess(db, lease.id, lease.owner, now, now + this.opts.leaseMs)
         })
         queue.settled(plan.send, plan.superseded)
         this.events.onRequest?.({ ...record, outcome: 'delivered' })
@@ -163,7 +184,7 @@ export class Deliverer {
           await this.store.db.tx(async (db) => {
             await insertRequest(db, { ...record, outcome: 'retry' })
             await addTotals(db, [{ scope: 'destination', scopeId: dest.id, retried: plan.send.length }], now)
-            await deferPartition(db, lease.id, this.owner, retryAt, attempts, firstFailureAt!, reason, failure!.code !== undefined ? String(failure!.code) : failure!.kind)
+            await deferPartition(db, lease.id, lease.owner, retryAt, attempts, firstFailureAt!, reason, failure!.code !== undefined ? String(failure!.code) : failure!.kind)
           })
           this.events.onRequest?.({ ...record, outcome: 'retry' })
           return
@@ -179,7 +200,7 @@ export class Deliverer {
         await this.store.db.tx(async (db) => {
           await insertRequest(db, { ...record, outcome: 'paused' })
           await setDestinationStatus(db, dest.id, 'paused', `${reason}; queued changes are kept and resume afterwards.`)
-          await releasePartition(db, lease.id, this.owner)
+          await releasePartition(db, lease.id, lease.owner)
         })
         this.events.onRequest?.({ ...record, outcome: 'paused' })
         await this.table.refresh(true)
@@ -212,7 +233,7 @@ export class Deliverer {
   }
 
   /** Settles a batch as failed: its changes become dead letters. False when the partition's lease was lost meanwhile. */
-  private async failBatch(lease: PartitionLease, plan: BatchPlan, record: RequestRecord, reason: string, failure: TikTokError, attempts: number): Promise<boolean> {
+  private async failBatch(lease: HeldLease, plan: BatchPlan, record: RequestRecord, reason: string, failure: TikTokError, attempts: number): Promise<boolean> {
     const now = Date.now()
     const stillOurs = await this.store.db.tx(async (db) => {
       const ref = await insertRequest(db, { ...record, outcome: 'failed' })
@@ -238,12 +259,15 @@ export class Deliverer {
       await insertChanges(db, dead)
       await subtractPending(db, lease.id, settled.length)
       await addTotals(db, [{ scope: 'destination', scopeId: lease.destination_id, failed: settled.length }], now)
-      return releaseAfterSuccess(db, lease.id, this.owner, now, now + this.opts.leaseMs)
+      return releaseAfterSuccess(db, lease.id, lease.owner, now, now + this.opts.leaseMs)
     })
     this.events.onRequest?.({ ...record, outcome: 'failed' })
     return stillOurs
   }
 }
+
+/** A claimed partition and the owner token it was claimed with. */
+type HeldLease = PartitionLease & { owner: string }
 
 /** A planned request and its body (membership changes), for the destination as configured when it was planned. */
 interface PreparedRequest {

@@ -15,6 +15,7 @@ import type { RoutedBatch } from './route-batch.js'
 import type { SegmentEvent } from './event.js'
 import { AutoConnector } from './auto-connect.js'
 import { RoutingTable } from './routing-table.js'
+import { isDatabaseUnavailable } from '../store/errors.js'
 
 export interface PipelineOptions {
   windowMs: number
@@ -85,6 +86,8 @@ export class Pipeline {
   private pendingIngest: { items?: AcceptedEvent[]; routed?: RoutedBatch[]; size: number; resolve: (n: number) => void; reject: (e: unknown) => void }[] = []
   private readonly committers = new Set<Promise<void>>()
   private readonly deliverSignal = new Signal()
+  /** Set while delivery finds the database unreachable (logged once per outage). */
+  private databaseDown = false
 
   constructor(
     readonly store: Store,
@@ -203,11 +206,30 @@ export class Pipeline {
     }
   }
 
+  /** A delivery turn reached the database: the outage (if any) is over. */
+  private databaseBack(): void {
+    if (!this.databaseDown) return
+    this.databaseDown = false
+    this.log?.warn('database reachable again: delivery resumes')
+  }
+
   private async deliveryLoop(): Promise<void> {
+    let dbWaitMs = 0
     while (this.running) {
       try {
-        if (await this.deliverer.runOnce()) continue
+        const worked = await this.deliverer.runOnce()
+        dbWaitMs = 0
+        this.databaseBack()
+        if (worked) continue
       } catch (err) {
+        if (isDatabaseUnavailable(err)) {
+          // Nothing is settled while the database is away: wait (up to 5 s between tries) and retry.
+          if (!this.databaseDown) this.log?.warn({ err: (err as Error).message }, 'database unavailable: delivery waits and retries')
+          this.databaseDown = true
+          dbWaitMs = Math.min(Math.max(dbWaitMs * 2, 250), 5000)
+          await this.deliverSignal.wait(dbWaitMs)
+          continue
+        }
         this.log?.error({ err }, 'delivery failed; retrying')
         await this.deliverSignal.wait(1000)
         continue

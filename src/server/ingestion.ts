@@ -16,6 +16,8 @@ import type { ServerContext } from './context.js'
 import { routeWorkerCount } from '../util/worker.js'
 import { RoutePool } from './route-pool.js'
 import { webhookPlugin } from './webhook/index.js'
+import { isDatabaseUnavailable } from '../store/errors.js'
+import { replyDatabaseUnavailable } from './db-unavailable.js'
 
 export const ingestionPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = async (app, { ctx }) => {
   // Known write keys only: caching misses would let anyone grow this map with made-up keys, and
@@ -61,6 +63,10 @@ export const ingestionPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = async
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, request, reply) => {
     const refused = asIngestError(err)
     if (refused) return refuse(reply, refused.status, refused.message)
+    if (isDatabaseUnavailable(err)) {
+      ctx.metrics.rejected.inc({ reason: '503' })
+      return replyDatabaseUnavailable(reply, 'the database is unavailable: the events were not stored; retry later')
+    }
     if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || err.statusCode === 413) return refuse(reply, 413, `the request body is larger than ${bodyLimitText(request.routeOptions.url)}`)
     if (err.code === 'Z_DATA_ERROR' || err.code === 'Z_BUF_ERROR' || /incorrect header check|unexpected end of file/.test(err.message)) {
       return refuse(reply, 400, 'the request body is not valid gzip')

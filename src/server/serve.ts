@@ -14,7 +14,8 @@ import { loadConfigFile } from '../config/load.js'
 import type { ConfigFile } from '../config/schema.js'
 import { EMULATOR_CREDENTIALS } from '../emulator/index.js'
 import { Pipeline } from '../pipeline/index.js'
-import { DEFAULT_DATABASE_URL, describeDatabaseUrl, openStore } from '../store/index.js'
+import { DEFAULT_DATABASE_URL, describeDatabaseUrl } from '../store/index.js'
+import { openStoreAtStart } from '../store/startup.js'
 import { ensureSource, listDestinations, listSources } from '../store/sql/config.js'
 import { dropAllLeases } from '../store/sql/partitions.js'
 import { TikTokClient } from '../tiktok/client.js'
@@ -83,7 +84,8 @@ export async function startService(opts: ServeOptions = {}): Promise<RunningServ
   // Settings from the environment first: a bad value stops the start before anything is opened.
   const passwordThrottle = new PasswordThrottle()
   const limits = httpLimits()
-  const store = await openStore(dbUrl, { warn: (m) => log.warn(m) })
+  // PostgreSQL not reachable yet: one line on stderr, waited for up to TTA_DB_START_WAIT_MS.
+  const store = await openStoreAtStart(dbUrl, { warn: (m) => log.warn(m), report: (line) => process.stderr.write(`${line}\n`) })
   if (store.db.dialect === 'sqlite') await dropAllLeases(store.db)
   const admin = adminPassword(dataDir)
   const port = opts.port ?? Number(process.env.PORT ?? 3000)

@@ -37,8 +37,26 @@ function sqliteSynchronousFromEnv(): 'FULL' | 'NORMAL' | undefined {
 /** Opens (and migrates) the database named by `url`. */
 export async function openStore(url: string, opts: { secretKey?: string; warn?: (m: string) => void; sqliteSynchronous?: 'FULL' | 'NORMAL' | 'OFF' } = {}): Promise<Store> {
   const target = describeDatabaseUrl(url)
-  const db = target.kind === 'postgres' ? openPostgres(target.url) : openSqlite(target.path, { synchronous: opts.sqliteSynchronous ?? sqliteSynchronousFromEnv() })
-  await migrate(db)
+  let db: Db
+  if (target.kind === 'postgres') {
+    // Migrations on a connection of their own without the statement timeout: rewriting a large
+    // table may take longer than any request should.
+    const migrator = openPostgres(target.url, { max: 1, queryTimeoutMs: 0 })
+    try {
+      await migrate(migrator)
+    } finally {
+      await migrator.close()
+    }
+    db = openPostgres(target.url)
+  } else {
+    db = openSqlite(target.path, { synchronous: opts.sqliteSynchronous ?? sqliteSynchronousFromEnv() })
+    try {
+      await migrate(db)
+    } catch (err) {
+      await db.close().catch(() => undefined)
+      throw err
+    }
+  }
   // Without SECRET_KEY the key lives beside the SQLite file (or in ./data for PostgreSQL; several
   // hosts sharing one PostgreSQL database must share SECRET_KEY).
   const keyFile = target.kind === 'sqlite' ? (target.path === ':memory:' ? undefined : join(dirname(target.path), 'secret.key')) : join('data', 'secret.key')
