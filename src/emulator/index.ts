@@ -20,6 +20,7 @@ export type { RequestLogEntry } from './request-log.js'
 export { API_BASE } from './routes-api.js'
 export { CONTROL_BASE } from './routes-control.js'
 export { CONSENT_PATH } from './consent-page.js'
+export { EMULATOR_STATE_FILE } from './persist.js'
 
 export interface EmulatorPluginOptions extends EmulatorOptions {
   /** Share an existing state (e.g. to inspect it from the host app); otherwise the plugin creates one. */

@@ -14,6 +14,8 @@ import { applyMapping, type MappingAction, type ValidatedMapping } from './mappi
 import { emptyMembers, ID_TYPES, type AuthCode, type EmulatorAdvertiser, type EmulatorApp, type EmulatorAudience, type EmulatorToken, type IdType } from './model.js'
 import type { EmulatorState } from './state.js'
 
+/** The journal's name in a data folder (`emulator --data DIR`, and `serve`'s built-in emulator). */
+export const EMULATOR_STATE_FILE = 'tiktok-emulator.jsonl'
 const JOURNAL_VERSION = 1
 /** Member ids per snapshot line. */
 const IDS_PER_LINE = 10_000
