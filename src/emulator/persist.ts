@@ -134,7 +134,7 @@ class FileJournal implements StateJournal {
   }
 
   rewrite(): void {
-    if (this.closed) return
+    if (this.closed) throw new Error(`emulator journal ${this.file} is closed`)
     const tmp = `${this.file}.tmp`
     const fd = openSync(tmp, 'w')
     let bytes: number

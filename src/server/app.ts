@@ -17,6 +17,8 @@ import { consoleSupportPlugin } from './admin/console-support.js'
 export interface AppOptions {
   /** Mount the TikTok emulator at /emulator. */
   emulator: boolean
+  /** Its journal file (state kept across restarts); in memory without. */
+  emulatorStateFile?: string
 }
 
 /**
@@ -60,6 +62,6 @@ export async function buildApp(ctx: ServerContext, opts: AppOptions): Promise<Fa
   await app.register(consoleSupportPlugin, { ctx, prefix: '/api/console' })
   await app.register(consolePlugin)
 
-  if (opts.emulator) await app.register(emulatorPlugin, { prefix: '/emulator' })
+  if (opts.emulator) await app.register(emulatorPlugin, { prefix: '/emulator', stateFile: opts.emulatorStateFile })
   return app
 }

@@ -12,7 +12,7 @@ import { applyConfig } from '../config/apply.js'
 import { pipelineOptions, tiktokApiUrl } from '../config/delivery.js'
 import { loadConfigFile } from '../config/load.js'
 import type { ConfigFile } from '../config/schema.js'
-import { EMULATOR_CREDENTIALS } from '../emulator/index.js'
+import { EMULATOR_CREDENTIALS, EMULATOR_STATE_FILE, emulatorStateNote } from '../emulator/index.js'
 import { Pipeline } from '../pipeline/index.js'
 import { DEFAULT_DATABASE_URL, describeDatabaseUrl, openStore } from '../store/index.js'
 import { ensureSource, listDestinations, listSources } from '../store/sql/config.js'
@@ -23,6 +23,7 @@ import { buildApp } from './app.js'
 import type { ServerContext } from './context.js'
 import { Metrics } from './metrics.js'
 import { seedEmulatorDemo } from './demo.js'
+import { claimBuiltInEmulator, type EmulatorClaim } from './emulator-claim.js'
 import { retentionDays, startRetention } from '../pipeline/retention.js'
 
 export interface ServeOptions {
@@ -76,6 +77,16 @@ export async function startService(opts: ServeOptions = {}): Promise<RunningServ
   const admin = adminPassword(dataDir)
   const port = opts.port ?? Number(process.env.PORT ?? 3000)
   const host = opts.host ?? process.env.HOST ?? '127.0.0.1'
+  // The built-in emulator keeps its tokens and audiences beside the database that refers to them
+  // (in memory only with an in-memory database); one process per database runs it.
+  const emulatorStateFile = useEmulator && !(target.kind === 'sqlite' && target.path === ':memory:') ? join(dataDir, EMULATOR_STATE_FILE) : undefined
+  let claim: EmulatorClaim | undefined
+  try {
+    if (useEmulator) claim = await claimBuiltInEmulator(store.db, `http://${host}:${port}/emulator`, (m) => log.warn(m))
+  } catch (err) {
+    await store.close()
+    throw err
+  }
 
   const ctx = {
     ready: false,
@@ -85,18 +96,19 @@ export async function startService(opts: ServeOptions = {}): Promise<RunningServ
     adminPassword: admin.password,
     emulator: useEmulator
   } as ServerContext
-  const app = await buildApp(ctx, { emulator: useEmulator })
-  try {
-    await app.listen({ port, host })
-  } catch (err) {
-    // E.g. the port is taken: close what is open so the process can exit with the error.
-    await app.close().catch(() => undefined)
+  // E.g. the emulator's state file is in use, or the port is taken: close what is open so the process can exit with the error.
+  const closeOnError = async (err: unknown, app?: FastifyInstance): Promise<never> => {
+    await app?.close().catch(() => undefined)
+    await claim?.release()
     await store.close()
     throw err
   }
+  const app = await buildApp(ctx, { emulator: useEmulator, emulatorStateFile }).catch((err: unknown) => closeOnError(err))
+  await app.listen({ port, host }).catch((err: unknown) => closeOnError(err, app))
   const bound = (app.server.address() as AddressInfo).port
   const localHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host
   const url = `http://${localHost}:${bound}`
+  claim?.setUrl(`${url}/emulator`)
   const publicUrl = (process.env.PUBLIC_URL || url).replace(/\/+$/, '')
 
   ctx.publicUrl = publicUrl
@@ -132,6 +144,7 @@ export async function startService(opts: ServeOptions = {}): Promise<RunningServ
       `tiktok-audiences is running: console ${publicUrl}/`,
       `  database:  ${target.kind === 'sqlite' ? `SQLite ${target.path}` : 'PostgreSQL'}`,
       `  TikTok:    ${useEmulator ? `built-in EMULATOR at ${url}/emulator (not real TikTok)` : ctx.tiktok.baseUrl}`,
+      ...(useEmulator ? [`  TikTok emulator state: ${emulatorStateNote(emulatorStateFile)}`] : []),
       `  admin:     user "admin", password ${process.env.ADMIN_PASSWORD ? '(ADMIN_PASSWORD)' : `"${admin.password}" (generated, kept in ${join(dataDir, 'admin-password')})`}`
     ]
     if (source?.writeKey) {
@@ -155,6 +168,7 @@ export async function startService(opts: ServeOptions = {}): Promise<RunningServ
       stopRetention()
       await app.close()
       await ctx.pipeline.stop()
+      await claim?.release()
       await store.close()
     }
   }
