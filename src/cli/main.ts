@@ -90,6 +90,8 @@ program
   })
 
 program.parseAsync(process.argv).catch((err: unknown) => {
-  process.stderr.write(`error: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`)
+  // Errors marked `plain` explain themselves and their fix (e.g. a second built-in emulator on one database): no stack.
+  const plain = err instanceof Error && (err as { plain?: unknown }).plain === true
+  process.stderr.write(`error: ${err instanceof Error ? (plain ? err.message : err.stack ?? err.message) : String(err)}\n`)
   process.exitCode = 1
 })

@@ -33,8 +33,10 @@ export interface EmulatorClaim {
   release(): Promise<void>
 }
 
-/** Why a second built-in emulator is refused; `serve` exits with it. */
-export class EmulatorClaimedError extends Error {}
+/** Why a second built-in emulator is refused; `serve` exits with it (its message is the whole story: no stack). */
+export class EmulatorClaimedError extends Error {
+  readonly plain = true
+}
 
 function parseClaim(value: string | null | undefined): Claim | undefined {
   try {
@@ -98,28 +100,34 @@ export async function claimBuiltInEmulator(db: Db, url: string, warn: (message: 
   ownClaims.add(mine.owner)
 
   let lost = false
-  let inFlight: Promise<unknown> = Promise.resolve()
-  const heartbeat = setInterval(() => {
+  const beat = async (): Promise<void> => {
     const next = JSON.stringify({ ...mine, heartbeat: Date.now() })
-    inFlight = db.run(`UPDATE meta SET value = $2 WHERE key = $1 AND value = $3`, [CLAIM_KEY, next, written])
-      .then((r) => {
-        if (r.changes === 1) written = next
-        else if (!lost) {
-          lost = true
-          warn(`another process took over the built-in TikTok emulator of this database (this one missed its heartbeats for ${CLAIM_STALE_MS / 1000} s); they now answer as two different TikToks`)
-        }
-      })
-      .catch((err: unknown) => warn(`built-in emulator claim heartbeat failed: ${(err as Error).message}`))
-  }, CLAIM_HEARTBEAT_MS)
+    try {
+      if ((await db.run(`UPDATE meta SET value = $2 WHERE key = $1 AND value = $3`, [CLAIM_KEY, next, written])).changes === 1) written = next
+      else if (!lost) {
+        lost = true
+        warn(`another process took over the built-in TikTok emulator of this database (this one missed its heartbeats for ${CLAIM_STALE_MS / 1000} s); they now answer as two different TikToks`)
+      }
+    } catch (err) {
+      warn(`built-in emulator claim heartbeat failed: ${(err as Error).message}`)
+    }
+  }
+  // One heartbeat at a time, each comparing with what the one before wrote.
+  let beats: Promise<void> = Promise.resolve()
+  const queueBeat = () => {
+    beats = beats.then(beat)
+  }
+  const heartbeat = setInterval(queueBeat, CLAIM_HEARTBEAT_MS)
   heartbeat.unref()
 
   return {
     setUrl(url) {
       mine.url = url
+      queueBeat()
     },
     async release() {
       clearInterval(heartbeat)
-      await inFlight // else a heartbeat landing after the delete would bring the claim back
+      await beats // else a heartbeat landing after the delete would bring the claim back
       ownClaims.delete(mine.owner)
       await db.run(`DELETE FROM meta WHERE key = $1 AND value = $2`, [CLAIM_KEY, written]).catch(() => undefined)
     },

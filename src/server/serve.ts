@@ -32,7 +32,7 @@ export interface ServeOptions {
   host?: string
   /** Force the built-in emulator even when TikTok settings are present. */
   emulator?: boolean
-  /** Where generated secrets live (default: beside the SQLite file, or ./data). */
+  /** Where the generated admin password and the built-in emulator's state live (default: DATA_DIR, else beside the SQLite file, or ./data). */
   dataDir?: string
   /** Print the start banner (default true). */
   banner?: boolean
@@ -62,7 +62,7 @@ export async function startService(opts: ServeOptions = {}): Promise<RunningServ
   const log = createLogger('info')
   const dbUrl = process.env.DATABASE_URL || DEFAULT_DATABASE_URL
   const target = describeDatabaseUrl(dbUrl)
-  const dataDir = opts.dataDir ?? (target.kind === 'sqlite' && target.path !== ':memory:' ? dirname(target.path) : 'data')
+  const dataDir = opts.dataDir ?? (process.env.DATA_DIR || (target.kind === 'sqlite' && target.path !== ':memory:' ? dirname(target.path) : 'data'))
   const useEmulator = opts.emulator ?? (!process.env.TIKTOK_APP_ID && !process.env.TIKTOK_API_URL)
 
   let config: ConfigFile | undefined
