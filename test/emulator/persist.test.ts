@@ -47,6 +47,7 @@ test('tokens, advertisers, audiences, members and codes survive close and reopen
 
   em = await EmulatorClient.start({ stateFile: file })
   try {
+    assert.equal((await em.control('GET', '')).json.state_file, file)
     assert.deepEqual((await em.api('GET', '/dmp/custom_audience/get/', { query: { advertiser_id: ADV1, custom_audience_ids: JSON.stringify([kept]) } })).json.data, before)
     const list = (await em.api('GET', '/dmp/custom_audience/list/', { query: { advertiser_id: ADV1 } })).json.data.list
     assert.deepEqual(list.map((a: { audience_id: string }) => a.audience_id), [kept], 'the deleted audience stays deleted')
