@@ -90,7 +90,8 @@ program
   .description('The TikTok Business API emulator alone (app emulator-app / emulator-secret, token emulator-access-token).')
   .option('--port <n>', 'port to listen on', port, 3100)
   .option('--host <host>', 'address to listen on', process.env.HOST || '127.0.0.1')
-  .action(async (o: { port: number; host: string }) => {
+  .option('--data <dir>', 'keep its state (tokens, advertisers, audiences, members) in DIR/tiktok-emulator.jsonl across restarts; POST /_emulator/reset forgets (default: in memory)')
+  .action(async (o: { port: number; host: string; data?: string }) => {
     const { runEmulator } = await import('./emulator.js')
     await runEmulator(o)
   })

@@ -20,6 +20,7 @@ export type { RequestLogEntry } from './request-log.js'
 export { API_BASE } from './routes-api.js'
 export { CONTROL_BASE } from './routes-control.js'
 export { CONSENT_PATH } from './consent-page.js'
+export { EMULATOR_STATE_FILE } from './persist.js'
 
 export interface EmulatorPluginOptions extends EmulatorOptions {
   /** Share an existing state (e.g. to inspect it from the host app); otherwise the plugin creates one. */
@@ -43,6 +44,8 @@ function invalidJsonError(): ErrorWithStatus {
 export const emulatorPlugin: FastifyPluginAsync<EmulatorPluginOptions> = async (app, opts) => {
   const { state: sharedState, ...options } = opts
   const state = sharedState ?? new EmulatorState(options)
+  // A state of its own is the plugin's to close (its journal written down); a shared one is its owner's.
+  if (!sharedState) app.addHook('onClose', async () => state.close())
   const prefix = app.prefix
   const config = app.initialConfig as { routerOptions?: { ignoreTrailingSlash?: boolean }; ignoreTrailingSlash?: boolean }
   const withSlashlessAliases = !(config.routerOptions?.ignoreTrailingSlash ?? config.ignoreTrailingSlash ?? false)
@@ -114,8 +117,13 @@ export const emulatorPlugin: FastifyPluginAsync<EmulatorPluginOptions> = async (
   registerControlRoutes(app, state)
 }
 
+/** Where the emulator's state lives, in words (banner lines of the emulator and the service). */
+export function emulatorStateNote(stateFile: string | undefined): string {
+  return stateFile ? `${stateFile} (kept across restarts; POST ${CONTROL_BASE}/reset forgets)` : 'in memory (forgotten when it stops)'
+}
+
 /** The lines the standalone emulator prints at start (the host service can print them too). */
-export function emulatorBanner(baseUrl: string): string[] {
+export function emulatorBanner(baseUrl: string, stateFile?: string): string[] {
   const c = EMULATOR_CREDENTIALS
   return [
     `TikTok Business API EMULATOR (a local stand-in, not TikTok) listening on ${baseUrl}`,
@@ -125,6 +133,7 @@ export function emulatorBanner(baseUrl: string): string[] {
     `  App id / secret:   ${c.appId} / ${c.secret}`,
     `  Access token:      ${c.accessToken}`,
     ...c.advertisers.map((a) => `  Advertiser:        ${a.advertiserId} (${a.name})`),
+    `  State:             ${emulatorStateNote(stateFile)}`,
   ]
 }
 
@@ -154,15 +163,21 @@ export async function startEmulator(opts: StartEmulatorOptions = {}): Promise<Ru
   const { port = 0, host = '127.0.0.1', log = (line: string) => console.log(line), state: sharedState, ...options } = opts
   const state = sharedState ?? new EmulatorState(options)
   const app = Fastify({ logger: false })
+  if (!sharedState) app.addHook('onClose', async () => state.close())
   await app.register(emulatorPlugin, { state })
   app.setNotFoundHandler((request, reply) => {
     return reply.code(404).send({ error: `${request.method} ${request.url.split('?')[0]} is not served by the TikTok emulator` })
   })
-  await app.listen({ port, host })
+  try {
+    await app.listen({ port, host })
+  } catch (err) {
+    await app.close().catch(() => undefined) // releases the state file
+    throw err
+  }
   const address = app.server.address() as AddressInfo
   const urlHost = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '[::1]' : host.includes(':') ? `[${host}]` : host
   const url = `http://${urlHost}:${address.port}`
-  if (log) for (const line of emulatorBanner(url)) log(line)
+  if (log) for (const line of emulatorBanner(url, state.stateFile)) log(line)
   return {
     url,
     apiUrl: `${url}/open_api`,

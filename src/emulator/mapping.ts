@@ -3,7 +3,7 @@
  * A 10,000-row body is checked in one pass without allocating per cell, then applied in a second pass
  * (the whole body is validated before anything changes: all or nothing, like TikTok's single result code).
  */
-import { ID_TYPES, MAX_MAPPING_ROWS, type EmulatorAudience, type IdType } from './state.js'
+import { ID_TYPES, MAX_MAPPING_ROWS, type EmulatorAudience, type IdType } from './model.js'
 
 export type MappingAction = 'add' | 'delete'
 

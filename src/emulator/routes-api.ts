@@ -5,7 +5,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { fail, formatTikTokTime, ok, paramError, permissionMessage, TikTokCode, type EnvelopeResult } from './envelope.js'
 import { pathWithoutPrefix, queryString, runFault, sendEnvelope } from './http.js'
-import { applyMapping, parseIdList, validateMapping } from './mapping.js'
+import { parseIdList, validateMapping } from './mapping.js'
 import { EMULATOR_CREDENTIALS, type EmulatorAdvertiser, type EmulatorAudience, type EmulatorState, type EmulatorToken } from './state.js'
 
 export const API_BASE = '/open_api/v1.3'
@@ -281,7 +281,7 @@ const segmentMapping: ApiRoute = {
     }
     const mapping = validateMapping(body, advertiserIds, state.audiences)
     if (typeof mapping === 'string') return paramError(mapping)
-    applyMapping(mapping, state.audiences)
+    state.applyMapping(mapping)
     return ok({})
   },
 }

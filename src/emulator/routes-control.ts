@@ -37,6 +37,8 @@ export function emulatorSummary(state: EmulatorState): Record<string, unknown> {
       faults: state.faults.size,
     },
     config: state.config,
+    /** Where tokens, audiences and members are kept across restarts; null: in memory. */
+    state_file: state.stateFile ?? null,
   }
 }
 

@@ -1,148 +1,42 @@
 /**
- * In-memory state of the TikTok Business API emulator: apps, OAuth codes, tokens, advertisers,
- * partner audiences with their hashed members, plus the request log, fault rules and rate limiter.
+ * State of the TikTok Business API emulator: apps, OAuth codes, tokens, advertisers, partner
+ * audiences with their hashed members (in memory, and in a journal file when `stateFile` is given:
+ * every change is written there before it is made), plus the request log, fault rules and rate limiter.
  */
 import { randomBytes, randomInt } from 'node:crypto'
 import { formatTikTokTime } from './envelope.js'
 import { FaultInjector } from './faults.js'
+import { applyMapping, type ValidatedMapping } from './mapping.js'
+import {
+  AUDIENCE_LIFETIME_MS,
+  AUTH_CODE_TTL_MS,
+  DEFAULT_BUSINESS_CENTER,
+  DEFAULT_OTHER_QPS,
+  DEFAULT_SEGMENT_QPS,
+  DEFAULT_VALID_THRESHOLD,
+  EMULATOR_CREDENTIALS,
+  emptyMembers,
+  EXPIRING_WINDOW_MS,
+  ID_TYPES,
+  MAX_AUDIENCES_PER_ADVERTISER,
+  TOKEN_SCOPE,
+  truncateAudienceName,
+  type AuthCode,
+  type EmulatorAdvertiser,
+  type EmulatorApp,
+  type EmulatorAudience,
+  type EmulatorConfig,
+  type EmulatorOptions,
+  type EmulatorSeed,
+  type EmulatorToken,
+  type IdType,
+  type TokenExchangeResult,
+} from './model.js'
+import { audienceOp, openJournal, type StateJournal } from './persist.js'
 import { SlidingWindowRateLimiter } from './rate-limit.js'
 import { DEFAULT_REQUEST_LOG_BODY_BYTES, DEFAULT_REQUEST_LOG_SIZE, RequestLog } from './request-log.js'
 
-/** `/segment/mapping/` identifier types (reference §4.2). */
-export const ID_TYPES = ['EMAIL_SHA256', 'PHONE_SHA256', 'IDFA_SHA256', 'AAID_SHA256', 'IDFA_MD5', 'AAID_MD5'] as const
-export type IdType = (typeof ID_TYPES)[number]
-
-/** Credentials the emulator always starts with (and restores on reset). */
-export const EMULATOR_CREDENTIALS = {
-  appId: 'emulator-app',
-  secret: 'emulator-secret',
-  accessToken: 'emulator-access-token',
-  advertisers: [
-    { advertiserId: '7000000000000000001', name: 'Emulator Advertiser' },
-    { advertiserId: '7000000000000000002', name: 'Emulator Advertiser 2' },
-  ],
-} as const
-
-export const MAX_MAPPING_ROWS = 10_000
-export const MAX_AUDIENCES_PER_ADVERTISER = 400
-export const AUDIENCE_NAME_MAX_LENGTH = 70
-export const AUTH_CODE_TTL_MS = 60 * 60 * 1000
-const DAY_MS = 24 * 60 * 60 * 1000
-export const AUDIENCE_LIFETIME_MS = 365 * DAY_MS
-export const EXPIRING_WINDOW_MS = 60 * DAY_MS
-/** Permission ids granted to every token ("Audience Management" and friends; TikTok sends numbers). */
-const TOKEN_SCOPE = [1, 4, 5]
-const DEFAULT_BUSINESS_CENTER = '7100000000000000001'
-
-export interface EmulatorSeed {
-  apps?: Array<{ app_id: string; secret: string; name?: string }>
-  advertisers?: Array<{
-    advertiser_id: string
-    name: string
-    currency?: string
-    timezone?: string
-    country?: string
-    company?: string
-    /** Business Center; one mapping call may only span advertisers of the same one. */
-    bc_id?: string
-  }>
-  tokens?: Array<{ access_token: string; app_id?: string; advertiser_ids: string[] }>
-  audiences?: Array<{
-    advertiser_id: string
-    name: string
-    audience_id?: string
-    members?: Partial<Record<IdType, string[]>>
-  }>
-}
-
-export interface EmulatorOptions {
-  /** Requests per second per app on `/segment/*` routes (TikTok: 50); 0 = unlimited. */
-  qps?: number
-  /** Requests per second per app on the other TikTok routes; 0 = unlimited. Default 1000. */
-  otherQps?: number
-  /** Number of requests the log keeps (default 2000). */
-  requestLogSize?: number
-  /** Total wire size of request bodies the log keeps before dropping the oldest bodies (default 64 MiB). */
-  requestLogBodyBytes?: number
-  /** cover_num from which an audience reports is_valid (TikTok: 1000). */
-  validThreshold?: number
-  /** Extra apps, advertisers, tokens and audiences on top of the fixed credentials; restored by reset. */
-  seed?: EmulatorSeed
-  /** Clock in epoch ms for audience times, auth-code expiry and request ids (tests inject one); rate limiting uses real time. */
-  now?: () => number
-  /** Random source in [0,1) for fault `rate` (tests inject one). */
-  random?: () => number
-}
-
-export const DEFAULT_SEGMENT_QPS = 50
-export const DEFAULT_OTHER_QPS = 1000
-export const DEFAULT_VALID_THRESHOLD = 1000
-
-export interface EmulatorConfig {
-  qps: number
-  otherQps: number
-  validThreshold: number
-}
-
-export interface EmulatorApp {
-  appId: string
-  secret: string
-  name: string
-}
-
-export interface EmulatorAdvertiser {
-  advertiserId: string
-  name: string
-  currency: string
-  timezone: string
-  displayTimezone: string
-  country: string
-  company: string
-  bcId: string
-  /** Epoch seconds. */
-  createTime: number
-}
-
-export interface EmulatorToken {
-  accessToken: string
-  appId: string
-  advertiserIds: string[]
-  scope: number[]
-  revoked: boolean
-  createdAt: number
-}
-
-interface AuthCode {
-  appId: string
-  advertiserIds: string[]
-  expiresAt: number
-  used: boolean
-}
-
-export interface AudienceHistoryEntry {
-  opt_time: string
-  action: string
-  action_detail: string
-  editor: string
-  msg: null
-}
-
-export interface EmulatorAudience {
-  audienceId: string
-  advertiserId: string
-  name: string
-  /** Epoch ms. */
-  createdAt: number
-  /** Creation order, to sort audiences created within the same millisecond. */
-  seq: number
-  /** Hashed ids per id type; hashes are stored lowercase so either case counts as one member. */
-  members: Record<IdType, Set<string>>
-  history: AudienceHistoryEntry[]
-}
-
-export type TokenExchangeResult =
-  | { ok: true; token: EmulatorToken }
-  | { ok: false; reason: 'bad-app' | 'bad-code' }
+export * from './model.js'
 
 export class EmulatorState {
   readonly apps = new Map<string, EmulatorApp>()
@@ -155,11 +49,14 @@ export class EmulatorState {
   config: EmulatorConfig
   readonly now: () => number
 
-  private readonly authCodes = new Map<string, AuthCode>()
+  /** Issued OAuth codes (persist.ts writes and restores them with the rest). */
+  readonly authCodes = new Map<string, AuthCode>()
   private readonly defaults: EmulatorConfig
   private readonly seed: EmulatorSeed
   private audienceSeq = 0
   private nextAudienceId = 0n
+  /** Where changes are written before they are made; none: in memory only. */
+  private journal: StateJournal | undefined
 
   constructor(private readonly options: EmulatorOptions = {}) {
     this.now = options.now ?? Date.now
@@ -176,15 +73,58 @@ export class EmulatorState {
     this.config = { ...this.defaults }
     this.seed = options.seed ?? {}
     this.reset()
+    // A journal that has state replaces the seeded one; a new (or empty) one starts from it.
+    if (options.stateFile) this.journal = openJournal(options.stateFile, this)
   }
 
-  /** Back to the seeded state: fixed credentials + seed; log, faults, rate windows and config restored. */
+  /** The journal file the state is kept in, if any. */
+  get stateFile(): string | undefined {
+    return this.journal?.file
+  }
+
+  /**
+   * Back to the seeded state: fixed credentials + seed; log, faults, rate windows and config restored.
+   * The journal is rewritten to hold only that: a reset is the one way to forget persisted state.
+   */
   reset(): void {
+    const journal = this.journal
+    this.journal = undefined // the seeding below is written as one snapshot afterwards
+    try {
+      this.seedFresh()
+    } finally {
+      this.journal = journal
+    }
+    journal?.rewrite()
+  }
+
+  /** Writes the journal down and closes it (compacting it when it holds much more than the state). */
+  close(): void {
+    this.journal?.close()
+    this.journal = undefined
+  }
+
+  /** Empties apps, advertisers, tokens, codes and audiences (reset, and a journal's replay). */
+  clearEntities(): void {
     this.apps.clear()
     this.advertisers.clear()
     this.tokens.clear()
     this.audiences.clear()
     this.authCodes.clear()
+  }
+
+  /** Id and order counters, as a snapshot keeps them. */
+  counters(): { nextAudienceId: bigint; audienceSeq: number } {
+    return { nextAudienceId: this.nextAudienceId, audienceSeq: this.audienceSeq }
+  }
+
+  /** Raises the counters past a restored audience, so that new ones neither repeat its id nor sort before it. */
+  raiseCounters(nextAudienceId: bigint, audienceSeq: number): void {
+    if (nextAudienceId > this.nextAudienceId) this.nextAudienceId = nextAudienceId
+    if (audienceSeq > this.audienceSeq) this.audienceSeq = audienceSeq
+  }
+
+  private seedFresh(): void {
+    this.clearEntities()
     this.requestLog.clear()
     this.faults.clear()
     this.rateLimiter.clear()
@@ -225,6 +165,7 @@ export class EmulatorState {
 
   addApp(appId: string, secret: string, name = appId): EmulatorApp {
     const app = { appId, secret, name }
+    this.journal?.write({ op: 'app', app })
     this.apps.set(appId, app)
     return app
   }
@@ -241,6 +182,7 @@ export class EmulatorState {
       bcId: a.bc_id ?? DEFAULT_BUSINESS_CENTER,
       createTime: 1_672_531_200, // 2023-01-01, a fixed date so answers are stable
     }
+    this.journal?.write({ op: 'advertiser', advertiser })
     this.advertisers.set(advertiser.advertiserId, advertiser)
     return advertiser
   }
@@ -254,6 +196,7 @@ export class EmulatorState {
       revoked: false,
       createdAt: this.now(),
     }
+    this.journal?.write({ op: 'token', token })
     this.tokens.set(token.accessToken, token)
     return token
   }
@@ -262,6 +205,7 @@ export class EmulatorState {
   revokeToken(accessToken: string): boolean {
     const token = this.tokens.get(accessToken)
     if (!token) return false
+    this.journal?.write({ op: 'revoke', accessToken })
     token.revoked = true
     return true
   }
@@ -281,7 +225,9 @@ export class EmulatorState {
   /** Issues a single-use auth code valid for one hour, as the consent page does on approval. */
   issueAuthCode(appId: string, advertiserIds: string[]): string {
     const code = randomBytes(20).toString('hex')
-    this.authCodes.set(code, { appId, advertiserIds: [...advertiserIds], expiresAt: this.now() + AUTH_CODE_TTL_MS, used: false })
+    const entry: AuthCode = { appId, advertiserIds: [...advertiserIds], expiresAt: this.now() + AUTH_CODE_TTL_MS, used: false }
+    this.journal?.write({ op: 'code', code, entry })
+    this.authCodes.set(code, entry)
     return code
   }
 
@@ -293,6 +239,7 @@ export class EmulatorState {
     if (!entry || entry.used || entry.appId !== app.appId || entry.expiresAt <= this.now()) {
       return { ok: false, reason: 'bad-code' }
     }
+    this.journal?.write({ op: 'code-used', code: authCode as string })
     entry.used = true
     return { ok: true, token: this.createToken({ appId: app.appId, advertiserIds: entry.advertiserIds }) }
   }
@@ -331,6 +278,7 @@ export class EmulatorState {
       history: [{ opt_time: '', action: 'create', action_detail: '0', editor: 'open_api', msg: null }],
     }
     audience.history[0].opt_time = formatTikTokTime(createdAt)
+    this.journal?.write(audienceOp(audience))
     this.audiences.set(audience.audienceId, audience)
     return audience
   }
@@ -339,8 +287,15 @@ export class EmulatorState {
   deleteAudience(advertiserId: string, audienceId: string): boolean {
     const audience = this.audiences.get(audienceId)
     if (!audience || audience.advertiserId !== advertiserId) return false
+    this.journal?.write({ op: 'audience-delete', audienceId })
     this.audiences.delete(audienceId)
     return true
+  }
+
+  /** Adds/removes the ids of a validated `/segment/mapping/` body (written to the journal first). */
+  applyMapping(mapping: ValidatedMapping): void {
+    this.journal?.writeMapping(mapping)
+    applyMapping(mapping, this.audiences)
   }
 
   /** Audiences of one advertiser (or all), newest first. */
@@ -383,20 +338,4 @@ export class EmulatorState {
     } while (this.audiences.has(id))
     return id
   }
-}
-
-export function emptyMembers(): Record<IdType, Set<string>> {
-  return {
-    EMAIL_SHA256: new Set(),
-    PHONE_SHA256: new Set(),
-    IDFA_SHA256: new Set(),
-    AAID_SHA256: new Set(),
-    IDFA_MD5: new Set(),
-    AAID_MD5: new Set(),
-  }
-}
-
-/** TikTok keeps segment audience names to 70 characters: longer ones become the first 67 + "...". */
-export function truncateAudienceName(name: string): string {
-  return name.length > AUDIENCE_NAME_MAX_LENGTH ? name.slice(0, AUDIENCE_NAME_MAX_LENGTH - 3) + '...' : name
 }

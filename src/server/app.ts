@@ -24,6 +24,8 @@ export interface AppOptions {
   emulator: boolean
   /** Timeouts and the connection cap (default: from the environment). */
   limits?: HttpLimits
+  /** Its journal file (state kept across restarts); in memory without. */
+  emulatorStateFile?: string
 }
 
 /**
@@ -113,6 +115,6 @@ export async function buildApp(ctx: ServerContext, opts: AppOptions): Promise<Fa
   await app.register(consoleSupportPlugin, { ctx, prefix: '/api/console' })
   await app.register(consolePlugin)
 
-  if (opts.emulator) await app.register(emulatorPlugin, { prefix: '/emulator' })
+  if (opts.emulator) await app.register(emulatorPlugin, { prefix: '/emulator', stateFile: opts.emulatorStateFile })
   return app
 }

@@ -12,7 +12,7 @@ import { applyConfig } from '../config/apply.js'
 import { pipelineOptions, tiktokApiUrl } from '../config/delivery.js'
 import { loadConfigFile } from '../config/load.js'
 import type { ConfigFile } from '../config/schema.js'
-import { EMULATOR_CREDENTIALS } from '../emulator/index.js'
+import { EMULATOR_CREDENTIALS, EMULATOR_STATE_FILE, emulatorStateNote } from '../emulator/index.js'
 import { Pipeline } from '../pipeline/index.js'
 import { DEFAULT_DATABASE_URL, describeDatabaseUrl } from '../store/index.js'
 import { openStoreAtStart } from '../store/startup.js'
@@ -27,6 +27,7 @@ import { Metrics } from './metrics.js'
 import { PasswordThrottle } from './password-throttle.js'
 import { httpLimits } from './http-limits.js'
 import { seedEmulatorDemo } from './demo.js'
+import { claimBuiltInEmulator, type EmulatorClaim } from './emulator-claim.js'
 import { retentionDays, startRetention } from '../pipeline/retention.js'
 import { countPending } from '../store/sql/partitions.js'
 import { BackPressure, backPressureBounds } from './backpressure.js'
@@ -37,7 +38,7 @@ export interface ServeOptions {
   host?: string
   /** Force the built-in emulator even when TikTok settings are present. */
   emulator?: boolean
-  /** Where generated secrets live (default: beside the SQLite file, or ./data). */
+  /** Where the generated admin password and the built-in emulator's state live (default: DATA_DIR, else beside the SQLite file, or ./data). */
   dataDir?: string
   /** Print the start banner (default true). */
   banner?: boolean
@@ -70,7 +71,7 @@ export async function startService(opts: ServeOptions = {}): Promise<RunningServ
   const log = createLogger('info')
   const dbUrl = process.env.DATABASE_URL || DEFAULT_DATABASE_URL
   const target = describeDatabaseUrl(dbUrl)
-  const dataDir = opts.dataDir ?? (target.kind === 'sqlite' && target.path !== ':memory:' ? dirname(target.path) : 'data')
+  const dataDir = opts.dataDir ?? (process.env.DATA_DIR || (target.kind === 'sqlite' && target.path !== ':memory:' ? dirname(target.path) : 'data'))
   const useEmulator = opts.emulator ?? (!process.env.TIKTOK_APP_ID && !process.env.TIKTOK_API_URL)
   const bounds = backPressureBounds()
 
@@ -90,6 +91,16 @@ export async function startService(opts: ServeOptions = {}): Promise<RunningServ
   const admin = adminPassword(dataDir)
   const port = opts.port ?? Number(process.env.PORT ?? 3000)
   const host = opts.host ?? process.env.HOST ?? '127.0.0.1'
+  // The built-in emulator keeps its tokens and audiences beside the database that refers to them
+  // (in memory only with an in-memory database); one process per database runs it.
+  const emulatorStateFile = useEmulator && !(target.kind === 'sqlite' && target.path === ':memory:') ? join(dataDir, EMULATOR_STATE_FILE) : undefined
+  let claim: EmulatorClaim | undefined
+  try {
+    if (useEmulator) claim = await claimBuiltInEmulator(store.db, `http://${host}:${port}/emulator`, (m) => log.warn(m))
+  } catch (err) {
+    await store.close()
+    throw err
+  }
 
   const ctx = {
     ready: false,
@@ -100,18 +111,19 @@ export async function startService(opts: ServeOptions = {}): Promise<RunningServ
     passwordThrottle,
     emulator: useEmulator
   } as ServerContext
-  const app = await buildApp(ctx, { emulator: useEmulator, limits })
-  try {
-    await app.listen({ port, host })
-  } catch (err) {
-    // E.g. the port is taken: close what is open so the process can exit with the error.
-    await app.close().catch(() => undefined)
+  // E.g. the emulator's state file is in use, or the port is taken: close what is open so the process can exit with the error.
+  const closeOnError = async (err: unknown, app?: FastifyInstance): Promise<never> => {
+    await app?.close().catch(() => undefined)
+    await claim?.release()
     await store.close()
     throw listenError(err, port, host)
   }
+  const app = await buildApp(ctx, { emulator: useEmulator, emulatorStateFile, limits }).catch((err: unknown) => closeOnError(err))
+  await app.listen({ port, host }).catch((err: unknown) => closeOnError(err, app))
   const bound = (app.server.address() as AddressInfo).port
   const localHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host
   const url = `http://${localHost}:${bound}`
+  claim?.setUrl(`${url}/emulator`)
   const publicUrl = (process.env.PUBLIC_URL || url).replace(/\/+$/, '')
 
   ctx.publicUrl = publicUrl
@@ -154,6 +166,7 @@ export async function startService(opts: ServeOptions = {}): Promise<RunningServ
       `tiktok-audiences is running: console ${publicUrl}/`,
       `  database:  ${target.kind === 'sqlite' ? `SQLite ${target.path}` : 'PostgreSQL'}`,
       `  TikTok:    ${useEmulator ? `built-in EMULATOR at ${url}/emulator (not real TikTok)` : ctx.tiktok.baseUrl}`,
+      ...(useEmulator ? [`  TikTok emulator state: ${emulatorStateNote(emulatorStateFile)}`] : []),
       `  admin:     user "admin", password ${process.env.ADMIN_PASSWORD ? '(ADMIN_PASSWORD)' : `"${admin.password}" (generated, kept in ${join(dataDir, 'admin-password')})`}`
     ]
     if (source?.writeKey) {
@@ -178,6 +191,7 @@ export async function startService(opts: ServeOptions = {}): Promise<RunningServ
       ctx.backPressure?.stop()
       await app.close()
       await ctx.pipeline.stop()
+      await claim?.release()
       await store.close()
     }
   }

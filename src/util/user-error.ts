@@ -12,6 +12,8 @@ export class UserError extends Error {
 /** What the CLI prints for an error that ends the command. */
 export function describeFatal(err: unknown): string {
   if (err instanceof UserError) return `error: ${err.message}${err.fix ? `\n  fix: ${err.fix}` : ''}`
+  // Errors marked `plain` explain themselves and their fix (e.g. a second built-in emulator on one database).
+  if (err instanceof Error && (err as { plain?: unknown }).plain === true) return `error: ${err.message}`
   return `error: ${err instanceof Error ? err.stack ?? err.message : String(err)}`
 }
 
