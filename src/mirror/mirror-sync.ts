@@ -5,11 +5,15 @@
  * the destination's own mappings. The synced state (hashes only) advances only for what TikTok
  * confirmed.
  *
- * Bounded memory at any list size: the rows stream from their source into a staging table in
- * batches, the difference is computed there by SQL, and changes are queued, then confirmed, a page
- * at a time in member key order.
+ * Bounded memory at any list size: the rows stream from their source and are sorted by member key
+ * on disk (runs of 100,000, merged); the difference is a merge of that with the synced list, read
+ * from the database in key order a page at a time; the changes go to two files, which are queued,
+ * then confirmed, a page at a time. Memory holds one sort run and a few pages.
  */
 import { createHash, randomUUID } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { processIdentifier, type IdentifierKind } from '../destination/identifiers.js'
 import { audienceMembershipEvent } from '../destination/membership.js'
 import { checkEvent, type SegmentEvent } from '../pipeline/event.js'
@@ -18,8 +22,11 @@ import type { Store } from '../store/index.js'
 import type { Destination } from '../store/model.js'
 import { outcomesByMessageId } from '../store/sql/changes.js'
 import { countDeliverablePending } from '../store/sql/partitions.js'
-import { diffStaged, dropStaging, dropStaleStaging, stageMembers, stagedChanges, updateMirror, type MirrorChange, type MirrorMember } from '../store/sql/mirror.js'
+import { mirrorPage, updateMirror, type MirrorMember } from '../store/sql/mirror.js'
+import { ExternalSort, LineWriter, readLines } from './sorted-lines.js'
 import type { MemberSource } from './source.js'
+
+type MirrorChange = 'add' | 'remove'
 
 export interface MirrorProgress {
   phase: 'reading' | 'comparing' | 'queueing' | 'delivering' | 'recording'
@@ -62,27 +69,26 @@ export interface MirrorSyncRun {
 }
 
 const KINDS: IdentifierKind[] = ['email', 'phone', 'advertising_id']
-/** Rows staged per transaction, and changes queued (one ingestion request) or confirmed per page. */
-const STAGE_BATCH = 5000
+/** Changes queued (one ingestion request) or confirmed per page; synced members read per query. */
 const PAGE = 2000
+const MIRROR_PAGE = 5000
 /** Ingestion requests in flight at once: enough for group commit to fill its transactions. */
 const IN_FLIGHT = 3
 
 export async function mirrorSync(run: MirrorSyncRun): Promise<MirrorSummary> {
   const { store, pipeline, destination: dest, audience } = run
   const db = store.db
-  const runId = randomUUID()
   const progress: MirrorProgress = { phase: 'reading', rows: 0, changes: 0, queued: 0, pending: 0, recorded: 0 }
   const report = () => run.onProgress?.(progress)
   const policy = { policy: dest.normalization, defaultPhoneRegion: dest.defaultPhoneRegion ?? undefined }
-  await dropStaleStaging(db, Date.now())
+  const dir = await mkdtemp(join(tmpdir(), 'tiktok-audiences-sync-'))
   try {
-    // 1. The new list, as the hashes TikTok would receive (the key of a member is its hashes).
+    // 1. The new list, as the hashes TikTok would receive (the key of a member is its hashes),
+    // sorted by member key on disk.
     let invalid = 0
-    let members = 0
-    let batch: MirrorMember[] = []
+    const list = new ExternalSort(dir)
     for await (const item of run.source.rows()) {
-      progress.rows++
+      if (++progress.rows % 10_000 === 0) report()
       if ('error' in item) {
         invalid++
         run.onRowProblem(item.line, item.error)
@@ -97,30 +103,41 @@ export async function mirrorSync(run: MirrorSyncRun): Promise<MirrorSummary> {
       }
       const [email, phone, advertisingId] = hashes.map((h) => h.hash)
       const memberKey = createHash('sha256').update(`${email ?? ''}|${phone ?? ''}|${advertisingId ?? ''}`).digest('hex')
-      batch.push({ memberKey, email, phone, advertisingId })
-      if (batch.length >= STAGE_BATCH) {
-        members += await stageMembers(db, runId, batch, Date.now())
-        batch = []
-        report()
-      }
+      await list.add(toLine({ memberKey, email, phone, advertisingId }))
     }
-    if (batch.length > 0) members += await stageMembers(db, runId, batch, Date.now())
-    batch = []
 
-    // 2. The difference, by SQL against the synced list.
+    // 2. The difference: a merge of the sorted list with the synced one, read in key order.
     progress.phase = 'comparing'
     report()
-    const diff = await diffStaged(db, runId, dest.id, audience, Date.now())
-    progress.changes = diff.added + diff.removed
+    const adds = new LineWriter(join(dir, 'add.txt'))
+    const removes = new LineWriter(join(dir, 'remove.txt'))
+    let members = 0
+    const synced = syncedInKeyOrder(store, dest.id, audience)[Symbol.asyncIterator]()
+    let old = await nextMember(synced)
+    for await (const line of list.sorted()) {
+      members++
+      const key = line.slice(0, KEY_LENGTH)
+      while (old && old.memberKey < key) {
+        await removes.write(toLine(old))
+        old = await nextMember(synced)
+      }
+      if (old && old.memberKey === key) old = await nextMember(synced)
+      else await adds.write(line)
+    }
+    for (; old; old = await nextMember(synced)) await removes.write(toLine(old))
+    await Promise.all([adds.close(), removes.close()])
+    progress.changes = adds.count + removes.count
+    const files = { remove: removes.file, add: adds.file }
 
     // 3. Queue removals, then (once every removal is committed: PostgreSQL commits concurrent
     // requests in any order) additions, a page per ingestion request.
     progress.phase = 'queueing'
-    const ids = runIds(dest.name, audience, runId)
+    report()
+    const ids = runIds(dest.name, audience, randomUUID())
     for (const change of ['remove', 'add'] as const) {
       const inFlight = new Set<Promise<void>>()
       let failure: { error: unknown } | undefined
-      for await (const page of pages(store, runId, change)) {
+      for await (const page of pages(files[change])) {
         const events = page.map((m) => memberEvent(ids, m, change))
         const p: Promise<void> = pipeline
           .ingest(dest.sourceId, events)
@@ -143,6 +160,7 @@ export async function mirrorSync(run: MirrorSyncRun): Promise<MirrorSummary> {
 
     // 4. Wait for every change's outcome.
     progress.phase = 'delivering'
+    report()
     const ticker = run.onProgress ? setInterval(() => void countDeliverablePending(db).then((n) => ((progress.pending = n), report()), () => {}), 500) : undefined
     try {
       await pipeline.whenIdle()
@@ -150,13 +168,14 @@ export async function mirrorSync(run: MirrorSyncRun): Promise<MirrorSummary> {
       clearInterval(ticker)
     }
 
-    // 5. Record what TikTok confirmed, page by page (pages stay the same: they skip what is recorded).
+    // 5. Record what TikTok confirmed, page by page.
     progress.phase = 'recording'
     progress.pending = 0
+    report()
     const confirmed = { add: 0, remove: 0 }
     const reasons = new Set<string>()
     for (const change of ['remove', 'add'] as const) {
-      for await (const page of pages(store, runId, change)) {
+      for await (const page of pages(files[change])) {
         const outcomes = await outcomesByMessageId(db, dest.sourceId, page.map((m) => messageId(ids, m, change)))
         const ok: MirrorMember[] = []
         for (const m of page) {
@@ -177,24 +196,58 @@ export async function mirrorSync(run: MirrorSyncRun): Promise<MirrorSummary> {
       invalid,
       added: confirmed.add,
       removed: confirmed.remove,
-      unchanged: members - diff.added,
+      unchanged: members - adds.count,
       failed: progress.changes - confirmed.add - confirmed.remove,
       failureReasons: [...reasons]
     }
   } finally {
-    await dropStaging(db, runId)
+    await rm(dir, { recursive: true, force: true })
   }
 }
 
-/** The run's changes of one kind, a page at a time in member key order. */
-async function* pages(store: Store, runId: string, change: MirrorChange): AsyncGenerator<MirrorMember[]> {
+const KEY_LENGTH = 64
+
+/** A member as a line of the sorted files: its key first, so that lines sort by key. */
+function toLine(m: MirrorMember): string {
+  return `${m.memberKey},${m.email ?? ''},${m.phone ?? ''},${m.advertisingId ?? ''}`
+}
+
+function fromLine(line: string): MirrorMember {
+  const [memberKey, email, phone, advertisingId] = line.split(',')
+  return { memberKey, email: email || null, phone: phone || null, advertisingId: advertisingId || null }
+}
+
+/** A file of member lines, a page at a time. */
+async function* pages(file: string): AsyncGenerator<MirrorMember[]> {
+  let page: MirrorMember[] = []
+  for await (const line of readLines(file)) {
+    page.push(fromLine(line))
+    if (page.length >= PAGE) {
+      yield page
+      page = []
+    }
+  }
+  if (page.length > 0) yield page
+}
+
+/** The audience's synced members in key order, read a page at a time. */
+async function* syncedInKeyOrder(store: Store, destinationId: number, audience: string): AsyncGenerator<MirrorMember> {
   let after = ''
   for (;;) {
-    const page = await stagedChanges(store.db, runId, change, after, PAGE)
+    const page = await mirrorPage(store.db, destinationId, audience, after, MIRROR_PAGE)
     if (page.length === 0) return
-    yield page
-    after = page[page.length - 1].memberKey
+    for (const m of page) {
+      // The merge is only right if the database orders keys as JavaScript does.
+      if (!(m.memberKey > after)) throw new Error(`internal: the synced list came out of key order (${after} then ${m.memberKey})`)
+      yield m
+      after = m.memberKey
+    }
   }
+}
+
+async function nextMember(it: AsyncIterator<MirrorMember>): Promise<MirrorMember | undefined> {
+  const r = await it.next()
+  return r.done ? undefined : r.value
 }
 
 interface RunIds {

@@ -212,21 +212,7 @@ CREATE INDEX changes_failed_partition ON changes (partition_id, id) WHERE status
         instead of parsing the whole body as JSON. Packs written as JSON are rewritten. */ {
     sql: '',
     data: packBodiesAsLines
-  },
-  /* mirror sync streams: a run's member list is loaded here in batches and diffed against
-     mirror_members by SQL (`change` = 'add' | 'remove', NULL when unchanged), so no list is held in
-     memory; a run deletes its rows at the end, and rows of runs older than a day at its start. */ `
-CREATE TABLE mirror_staging (
-  run_id TEXT NOT NULL,
-  member_key TEXT NOT NULL,
-  email_hash TEXT,
-  phone_hash TEXT,
-  advertising_id_hash TEXT,
-  change TEXT,
-  created_at BIGINT NOT NULL,
-  PRIMARY KEY (run_id, member_key)
-);
-`
+  }
 ]
 
 /** Migration 6: every pending change row becomes part of a pack of its partition, order kept. */
