@@ -69,7 +69,6 @@ delivery: { windowMs: 10 }
   const first = join(dir, 'first.csv')
   await writeList(first, range(0, 100_000))
   const r1 = await sync(first)
-  console.log('first', JSON.stringify(r1.summary))
   assert.equal(r1.code, 0, r1.stderr)
   assert.equal(r1.stderr, '', 'no progress line when stderr is piped, no problem')
   assert.deepEqual(
@@ -83,7 +82,6 @@ delivery: { windowMs: 10 }
   const second = join(dir, 'second.csv')
   await writeList(second, [...kept, ...range(100_000, 110_000)])
   const r2 = await sync(second)
-  console.log('second', JSON.stringify(r2.summary))
   assert.equal(r2.code, 0, r2.stderr)
   assert.deepEqual(
     [r2.summary?.members, r2.summary?.added, r2.summary?.removed, r2.summary?.unchanged, r2.summary?.failed],
