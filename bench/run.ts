@@ -200,7 +200,12 @@ Sizes: \`BENCH_EVENTS\` (1–3), \`BENCH_RUNS\` (1–2), \`BENCH_INGEST_SECONDS\
 \`BENCH_SCALEOUT_EVENTS\`; \`--quick\` divides the defaults. Run a subset: \`npm run bench -- pipeline reference\`; re-write this document from the last
 results (after a change of its text): \`npm run bench -- --render\`.
 `
-writeFileSync(DOC_FILE, doc)
+// The Mirror sync section is bench/mirror-sync.ts's (measured apart): carried over as it stands.
+const previousDoc = existsSync(DOC_FILE) ? readFileSync(DOC_FILE, 'utf8') : ''
+const mirrorAt = previousDoc.indexOf('## Mirror sync')
+const mirrorEnd = mirrorAt === -1 ? -1 : previousDoc.indexOf('\n## ', mirrorAt + 1)
+const mirrorSection = mirrorAt === -1 ? '' : previousDoc.slice(mirrorAt, mirrorEnd === -1 ? undefined : mirrorEnd + 1)
+writeFileSync(DOC_FILE, mirrorSection ? `${doc.trimEnd()}\n\n${mirrorSection}` : doc)
 writeFileSync(RESULTS_FILE, JSON.stringify(saved, null, 2) + '\n')
 
 const value = (key: string) => byKey.get(key)?.value

@@ -60,7 +60,7 @@ program
 program
   .command('sync')
   .description(
-    'Mirror sync: given the full current member list of an audience (CSV with a header of email, phone, advertising_id columns, or NDJSON), send only the changes since the last sync. Keeps the synced state (hashes only) in the database (DATABASE_URL or --db; default ./data). Exit 0 when everything was delivered, 1 otherwise.'
+    'Mirror sync: given the full current member list of an audience (CSV with a header of email, phone, advertising_id columns, or NDJSON), send only the changes since the last sync: removals first, then additions. The list streams (sorted on disk in the temp folder, compared with the synced list page by page), so any size fits in flat memory. Keeps the synced state (hashes only) in the database (DATABASE_URL or --db; default ./data); it advances only for what TikTok confirmed. Shows progress on a terminal; prints a JSON summary. Exit 0 when every row was usable and every change delivered, 1 otherwise.'
   )
   .requiredOption('--config <file>', 'config file (YAML or JSON)')
   .requiredOption('--destination <name>', 'destination name from the config')

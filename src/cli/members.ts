@@ -1,18 +1,12 @@
 /**
  * Reads a full member list for mirror sync: CSV with a header naming `email`, `phone`,
  * `advertising_id` columns (any order, other columns ignored), or NDJSON objects with those keys.
+ * Both stream: one row at a time, whatever the file's size.
  */
 import { parse } from 'csv-parse'
 import { createReadStream } from 'node:fs'
+import type { Member, MemberLine, MemberSource } from '../mirror/source.js'
 import { readNdjson } from './ndjson.js'
-
-export interface Member {
-  email?: string
-  phone?: string
-  advertising_id?: string
-}
-
-export type MemberLine = { line: number; member: Member } | { line: number; error: string }
 
 const COLUMNS = ['email', 'phone', 'advertising_id'] as const
 
@@ -58,4 +52,9 @@ export async function* readMembers(file: string): AsyncGenerator<MemberLine> {
     return
   }
   yield* readCsv(file)
+}
+
+/** A member file as a mirror sync source. */
+export function fileMemberSource(file: string): MemberSource {
+  return { rows: () => readMembers(file) }
 }

@@ -16,6 +16,7 @@ import type { SegmentEvent } from './event.js'
 import { AutoConnector } from './auto-connect.js'
 import { RoutingTable } from './routing-table.js'
 import { isDatabaseUnavailable } from '../store/errors.js'
+import { GroupCommitQueue } from './group-commit.js'
 
 export interface PipelineOptions {
   windowMs: number
@@ -52,6 +53,13 @@ export const DEFAULT_PIPELINE_OPTIONS: PipelineOptions = {
   }
 }
 
+/** A request to ingest: events of one source not routed yet, or batches a route worker routed. */
+interface IngestRequest {
+  items?: AcceptedEvent[]
+  routed?: RoutedBatch[]
+  size: number
+}
+
 /** A wake-up call with a timeout. */
 class Signal {
   private waiters: (() => void)[] = []
@@ -83,8 +91,10 @@ export class Pipeline {
   readonly deliverer: Deliverer
   private running = false
   private loops: Promise<void>[] = []
-  private pendingIngest: { items?: AcceptedEvent[]; routed?: RoutedBatch[]; size: number; resolve: (n: number) => void; reject: (e: unknown) => void }[] = []
-  private readonly committers = new Set<Promise<void>>()
+  // SQLite has one writer; PostgreSQL overlaps a few transactions (their network round trips).
+  // Concurrent requests have no order between them, so concurrent commits keep every promise of
+  // SPEC §3.3: a request acknowledged before the next one was sent commits before it.
+  private readonly ingestion: GroupCommitQueue<IngestRequest>
   private readonly deliverSignal = new Signal()
   /** Set while delivery finds the database unreachable (logged once per outage). */
   private databaseDown = false
@@ -99,6 +109,10 @@ export class Pipeline {
     this.table = new RoutingTable(store)
     this.router = new Router(store, this.table, this.quality, this.filtered, { windowMs: opts.windowMs }, new AutoConnector(store, this.table, tiktok, log))
     this.deliverer = new Deliverer(store, this.table, tiktok, opts.delivery, events)
+    this.ingestion = new GroupCommitQueue((group) => this.commitGroup(group), {
+      maxSize: opts.groupCommitEvents,
+      limit: () => (store.db.dialect === 'sqlite' ? 1 : opts.concurrentCommits)
+    })
   }
 
   start(): void {
@@ -109,7 +123,7 @@ export class Pipeline {
 
   async stop(): Promise<void> {
     this.running = false
-    await Promise.all(this.committers)
+    await this.ingestion.settled()
     this.deliverSignal.notify()
     await Promise.all(this.loops)
     this.loops = []
@@ -136,55 +150,27 @@ export class Pipeline {
     return this.enqueue({ routed: batches, size })
   }
 
-  private enqueue(entry: { items?: AcceptedEvent[]; routed?: RoutedBatch[]; size: number }): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.pendingIngest.push({ ...entry, resolve, reject })
-      // SQLite has one writer; PostgreSQL overlaps a few transactions (their network round trips).
-      // Concurrent requests have no order between them, so concurrent commits keep every promise of
-      // SPEC §3.3: a request acknowledged before the next one was sent commits before it.
-      const limit = this.store.db.dialect === 'sqlite' ? 1 : this.opts.concurrentCommits
-      while (this.committers.size < limit && this.pendingIngest.length > 0) {
-        const c: Promise<void> = this.commitLoop().finally(() => this.committers.delete(c))
-        this.committers.add(c)
-      }
-    })
+  private enqueue(entry: IngestRequest): Promise<number> {
+    return this.ingestion.submit(entry, entry.size)
   }
 
-  /** Commits queued requests, several per transaction, until none are left. */
-  private async commitLoop(): Promise<void> {
-    while (this.pendingIngest.length > 0) {
-      const group: typeof this.pendingIngest = []
-      let size = 0
-      while (this.pendingIngest.length > 0 && (group.length === 0 || size + this.pendingIngest[0].size <= this.opts.groupCommitEvents)) {
-        const next = this.pendingIngest.shift()!
-        size += next.size
-        group.push(next)
+  /** One ingestion transaction for a group of requests; requests not routed yet are routed together (one configuration check, one auto-connect pass). */
+  private async commitGroup(group: IngestRequest[]): Promise<boolean[]> {
+    const batches: RoutedBatch[] = []
+    let unrouted: AcceptedEvent[] = []
+    for (const g of group) {
+      if (g.items) {
+        unrouted = unrouted.length === 0 ? g.items : unrouted.concat(g.items)
+        continue
       }
-      try {
-        // Requests not routed yet are routed together: one configuration check, one auto-connect pass.
-        const batches: RoutedBatch[] = []
-        let unrouted: AcceptedEvent[] = []
-        for (const g of group) {
-          if (g.items) {
-            unrouted = unrouted.length === 0 ? g.items : unrouted.concat(g.items)
-            continue
-          }
-          if (unrouted.length > 0) batches.push(await this.router.route(unrouted))
-          unrouted = []
-          batches.push(...g.routed!)
-        }
-        if (unrouted.length > 0) batches.push(await this.router.route(unrouted))
-        const isNew = await this.router.commit(batches)
-        let at = 0
-        for (const g of group) {
-          g.resolve(countTrue(isNew, at, g.size))
-          at += g.size
-        }
-        this.deliverSignal.notify()
-      } catch (err) {
-        for (const g of group) g.reject(err)
-      }
+      if (unrouted.length > 0) batches.push(await this.router.route(unrouted))
+      unrouted = []
+      batches.push(...g.routed!)
     }
+    if (unrouted.length > 0) batches.push(await this.router.route(unrouted))
+    const isNew = await this.router.commit(batches)
+    this.deliverSignal.notify()
+    return isNew
   }
 
   /** Sends partial batches at once instead of waiting for their window (end of a one-shot input). */
@@ -201,7 +187,7 @@ export class Pipeline {
   /** Resolves once nothing is left to route and no deliverable change is pending. */
   async whenIdle(checkEveryMs = 50): Promise<void> {
     for (;;) {
-      if (this.committers.size === 0 && (await countDeliverablePending(this.store.db)) === 0) return
+      if (!this.ingestion.busy && (await countDeliverablePending(this.store.db)) === 0) return
       await new Promise((r) => setTimeout(r, checkEveryMs))
     }
   }
@@ -240,15 +226,4 @@ export class Pipeline {
       await this.deliverSignal.wait(wait)
     }
   }
-}
-
-/**
- * How many of `flags[from … from + count)` are true. Out of commitLoop on purpose: a loop over every
- * event made that coroutine hot, and V8 then compiled it with all it inlines (router, store) at
- * ~50 ms of a core per compile, for a function that only awaits.
- */
-function countTrue(flags: boolean[], from: number, count: number): number {
-  let n = 0
-  for (let i = from; i < from + count; i++) if (flags[i]) n++
-  return n
 }

@@ -8,12 +8,17 @@ export interface MirrorMember {
   advertisingId: string | null
 }
 
-export async function loadMirror(db: Db, destinationId: number, audienceKey: string): Promise<Map<string, MirrorMember>> {
+/**
+ * Up to `limit` synced members of an audience after member key `after`, in member key order (a
+ * range of the primary key). Keys are lowercase hex, which every collation orders as bytes.
+ */
+export async function mirrorPage(db: Db, destinationId: number, audienceKey: string, after: string, limit: number): Promise<MirrorMember[]> {
   const rows = await db.all<{ member_key: string; email_hash: string | null; phone_hash: string | null; advertising_id_hash: string | null }>(
-    'SELECT member_key, email_hash, phone_hash, advertising_id_hash FROM mirror_members WHERE destination_id = $1 AND audience_key = $2',
-    [destinationId, audienceKey]
+    `SELECT member_key, email_hash, phone_hash, advertising_id_hash FROM mirror_members
+     WHERE destination_id = $1 AND audience_key = $2 AND member_key > $3 ORDER BY member_key LIMIT ${Math.max(1, Math.floor(limit))}`,
+    [destinationId, audienceKey, after]
   )
-  return new Map(rows.map((r) => [r.member_key, { memberKey: r.member_key, email: r.email_hash, phone: r.phone_hash, advertisingId: r.advertising_id_hash }]))
+  return rows.map((r) => ({ memberKey: r.member_key, email: r.email_hash, phone: r.phone_hash, advertisingId: r.advertising_id_hash }))
 }
 
 /** Records what TikTok confirmed: members added, members removed. */
