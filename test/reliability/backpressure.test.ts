@@ -135,7 +135,8 @@ test('TikTok down: past TTA_MAX_QUEUED every ingestion route answers 429 with Re
 test('below TTA_MIN_FREE_DISK_MB free on the data folder, ingestion answers 429 naming that bound; the rest of the service answers', async () => {
   // More free space than any disk has: the bound holds at once (the option overrides the environment as TTA_MIN_FREE_DISK_MB would).
   process.env.DATABASE_URL = `sqlite:${join(dir, 'disk.sqlite')}`
-  const disk = await startService({ port: 0, banner: false, config, emulator: true, dataDir: dir, minFreeDiskMb: 1e12 })
+  // A data folder of its own: the built-in emulator's state file is one per process (emulator/persist.ts).
+  const disk = await startService({ port: 0, banner: false, config, emulator: true, dataDir: mkdtempSync(join(dir, 'disk-')), minFreeDiskMb: 1e12 })
   try {
     const r = await fetch(`${disk.url}/v1/track`, { method: 'POST', headers: HEADER, body: JSON.stringify(track('bp-disk')) })
     const body = (await r.json()) as { error: string }
@@ -158,7 +159,7 @@ test('the bounds are read from the environment and refused when not numbers', as
 
 test('a request arriving while the service shuts down is answered 503 with Retry-After; the one in flight completes', async () => {
   process.env.DATABASE_URL = `sqlite:${join(dir, 'closing.sqlite')}`
-  const closing = await startService({ port: 0, banner: false, config, emulator: true, dataDir: dir })
+  const closing = await startService({ port: 0, banner: false, config, emulator: true, dataDir: mkdtempSync(join(dir, 'closing-')) })
   const { port } = new URL(closing.url)
   const socket = connect(Number(port), '127.0.0.1')
   await once(socket, 'connect')

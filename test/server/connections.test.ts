@@ -87,7 +87,7 @@ test('audience health: cover_num, validity, expiry and the fewer-than-1,000 warn
 })
 
 test('Test Mapping addToAudience sends for real: request shown, TikTok code 0, the member is in the audience', async () => {
-  const conn = (await s.api('PUT', `/api/destinations/${native.id}/audiences/first_time_shopper`, { name: 'First time shopper', advertiserId: ADV })).body
+  const conn = (await s.api('PUT', `/api/destinations/${native.id}/audiences/first_time_shopper`, { name: 'Test Mapping audience', advertiserId: ADV })).body
   const event = sampleEvent('addToAudience')
   const r = await s.api('POST', `/api/destinations/${native.id}/mappings/test`, { action: 'addToAudience', event })
   assert.equal(r.status, 200, JSON.stringify(r.body))

@@ -122,8 +122,10 @@ const pgSkip = await pgSkipReason()
 test('a session signed out on one process is refused by another on the same PostgreSQL database', { skip: pgSkip ?? false }, async () => {
   pgDb = await createPgDatabase()
   try {
-    const env = { DATABASE_URL: pgDb.url, ADMIN_PASSWORD: PASSWORD, TTA_ROUTE_WORKERS: '0' }
-    const [a, b] = [await startServe([], env), await startServe([], env)]
+    const env = { DATABASE_URL: pgDb.url, ADMIN_PASSWORD: PASSWORD, TTA_ROUTE_WORKERS: '0', DATA_DIR: mkdtempSync(join(tmpdir(), 'tta-security-pg-')) }
+    // One built-in emulator per database (server/emulator-claim.ts): the second process uses the first's.
+    const a = await startServe([], env)
+    const b = await startServe([], { ...env, TIKTOK_API_URL: `${a.url}/emulator/open_api` })
     const { cookie, csrfToken } = await signIn(a.url)
     assert.equal((await fetch(`${b.url}/api/stats`, { headers: { cookie } })).status, 200)
     assert.equal((await fetch(`${a.url}/session`, { method: 'DELETE', headers: { cookie, 'x-csrf-token': csrfToken } })).status, 200)
