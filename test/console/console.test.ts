@@ -8,19 +8,17 @@
  * With CONSOLE_SCREENSHOTS=<dir> it saves a PNG of each main screen there (docs/screenshots).
  */
 import { createHash } from 'node:crypto'
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { Browser, Page } from 'playwright-core'
+import { browserSkip, launchBrowser } from '../helpers/browser.js'
 
-const CHROMIUM = '/usr/bin/chromium'
 const PASSWORD = 'console-test-password'
 const shotsDir = process.env.CONSOLE_SCREENSHOTS
-const haveChromium = existsSync(CHROMIUM)
-if (!haveChromium && process.env.CI === 'true') throw new Error(`Chromium is required in CI for the console tests: ${CHROMIUM} is missing (apt-get install chromium)`)
-const skip = haveChromium ? false : `no Chromium at ${CHROMIUM} (apt-get install chromium); the console browser tests are skipped locally`
+const skip = browserSkip
 
 let dir: string
 let service: { url: string; close(): Promise<void> }
@@ -44,11 +42,7 @@ before(async () => {
   const { consoleDir } = await import('../../src/server/console.js')
   assert.ok(consoleDir(), 'the console is not built: run `npm run build` (npm install does it)')
   service = await startService({ port: 0, banner: false, dataDir: dir })
-  const { chromium } = await import('playwright-core')
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync']
-  })
+  browser = await launchBrowser()
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
   page.setDefaultTimeout(10_000)
   page.on('pageerror', (err) => console.error('console page error:', err.message))

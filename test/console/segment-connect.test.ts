@@ -5,19 +5,17 @@
  */
 import assert from 'node:assert/strict'
 import { createHmac } from 'node:crypto'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import type { Browser, Page } from 'playwright-core'
 import { emuMembers, waitFor } from '../helpers/emu-control.js'
 import { audienceEvent, sha256 } from '../helpers/events.js'
+import { browserSkip, launchBrowser } from '../helpers/browser.js'
 
-const CHROMIUM = '/usr/bin/chromium'
 const PASSWORD = 'segment-connect-password'
-const haveChromium = existsSync(CHROMIUM)
-if (!haveChromium && process.env.CI === 'true') throw new Error(`Chromium is required in CI for the console tests: ${CHROMIUM} is missing (apt-get install chromium)`)
-const skip = haveChromium ? false : `no Chromium at ${CHROMIUM} (apt-get install chromium); the console browser tests are skipped locally`
+const skip = browserSkip
 
 let dir: string
 let service: { url: string; close(): Promise<void> }
@@ -33,11 +31,7 @@ before(async () => {
   delete process.env.TIKTOK_API_URL
   const { startService } = await import('../../src/server/serve.js')
   service = await startService({ port: 0, banner: false, dataDir: dir })
-  const { chromium } = await import('playwright-core')
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync']
-  })
+  browser = await launchBrowser()
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
   page.setDefaultTimeout(10_000)
 })

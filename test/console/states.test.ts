@@ -5,21 +5,19 @@
  * were retried and "Retrying now" means now; dead letters use one verb (Replay); a paused
  * destination reads Paused; the favicon comes from the console build.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { Browser, Page } from 'playwright-core'
 import { audienceEvent } from '../helpers/events.js'
+import { browserSkip, launchBrowser } from '../helpers/browser.js'
 
-const CHROMIUM = '/usr/bin/chromium'
 const PASSWORD = 'console-states-password'
 const WRITE_KEY = 'wk_console_states'
 const ADV = '7000000000000000001'
-const haveChromium = existsSync(CHROMIUM)
-if (!haveChromium && process.env.CI === 'true') throw new Error(`Chromium is required in CI for the console tests: ${CHROMIUM} is missing (apt-get install chromium)`)
-const skip = haveChromium ? false : `no Chromium at ${CHROMIUM} (apt-get install chromium); the console browser tests are skipped locally`
+const skip = browserSkip
 
 const destination = (name: string) => `
   - name: ${name}
@@ -100,11 +98,7 @@ before(async () => {
   assert.ok(consoleDir(), 'the console is not built: run `npm run build` (npm install does it)')
   service = await startService({ port: 0, banner: false, dataDir: dir, config: join(dir, 'config.yaml') })
   ids = Object.fromEntries((await getJson<{ id: number; name: string }[]>('/api/destinations')).map((d) => [d.name, d.id]))
-  const { chromium } = await import('playwright-core')
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync']
-  })
+  browser = await launchBrowser()
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
   page.setDefaultTimeout(10_000)
   await page.goto(`${service.url}/`)
