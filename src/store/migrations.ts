@@ -256,7 +256,10 @@ CREATE TABLE filtered_totals (
   n BIGINT NOT NULL DEFAULT 0,
   PRIMARY KEY (destination_id, reason, slot, shard)
 );
-`
+`,
+  /* 12: an OAuth state is bound to the browser that started the flow: the SHA-256 of a nonce kept
+        in that browser's cookie (oauth.ts), so a callback link from someone else's flow is refused. */
+  `ALTER TABLE oauth_states ADD COLUMN binding TEXT;`
 ]
 
 /** Migration 6: every pending change row becomes part of a pack of its partition, order kept. */

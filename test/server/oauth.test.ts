@@ -28,7 +28,7 @@ const destination = async () => (await s.api('GET', `/api/destinations/${dest.id
 const person = (i: number) => ({ userId: `u${i}`, email: `person${i}@example.com` })
 
 /** /oauth/tiktok/start → emulator consent page → approve → our callback; returns the callback's answer. */
-async function authorise(decision: 'approve' | 'deny' = 'approve'): Promise<{ callback: URL; res: Response }> {
+async function authorise(decision: 'approve' | 'deny' = 'approve', withCookie = true): Promise<{ callback: URL; res: Response; cookie: string }> {
   const start = await s.api('GET', `/oauth/tiktok/start?destination=${dest.id}`)
   assert.equal(start.status, 302)
   const consent = new URL(start.headers.get('location')!, s.url)
@@ -42,8 +42,12 @@ async function authorise(decision: 'approve' | 'deny' = 'approve'): Promise<{ ca
   assert.equal(approved.status, 302)
   const callback = new URL(approved.headers.get('location')!)
   assert.equal(callback.pathname, '/oauth/tiktok/callback')
-  const res = await fetch(callback, { redirect: 'manual' })
-  return { callback, res }
+  // The state is bound to the browser that started the flow: its cookie comes back with the callback.
+  const setCookie = start.headers.get('set-cookie') ?? ''
+  assert.match(setCookie, /^tta_oauth=[^;]+; Path=\/oauth\/tiktok\/callback; HttpOnly; SameSite=Lax/)
+  const cookie = setCookie.split(';')[0]
+  const res = await fetch(callback, { redirect: 'manual', headers: withCookie ? { cookie } : {} })
+  return { callback, res, cookie }
 }
 
 async function storedToken(): Promise<{ plain: string; column: string }> {
@@ -66,11 +70,17 @@ test('OAuth: start needs admin auth and a destination; bad states and denial are
 })
 
 test('OAuth round trip: token stored encrypted, destination enabled, events reach the TikTok audience', async () => {
-  const { callback, res } = await authorise()
+  // A callback link from a flow another browser started is refused, and does not use the state up.
+  const foreign = await authorise('approve', false)
+  assert.equal(foreign.res.status, 400)
+  assert.match(await foreign.res.text(), /started in another browser/)
+  const late = await fetch(foreign.callback, { redirect: 'manual', headers: { cookie: foreign.cookie } })
+  assert.equal(late.status, 302, 'the browser that started it can still finish')
+  const { callback, res, cookie } = await authorise()
   assert.equal(res.status, 302)
   assert.equal(res.headers.get('location'), `/?connected=${dest.id}`)
   // The state is single-use.
-  const replay = await fetch(callback)
+  const replay = await fetch(callback, { headers: { cookie } })
   assert.equal(replay.status, 400)
   assert.match(await replay.text(), /already completed/)
 

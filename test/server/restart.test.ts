@@ -48,7 +48,9 @@ async function authorise(serve: ServeProcess, destinationId: number): Promise<vo
   const consent = new URL(start.headers.get('location')!, serve.url)
   const approved = await fetch(`${consent}&approve=1`, { redirect: 'manual' })
   assert.equal(approved.status, 302)
-  const callback = await fetch(approved.headers.get('location')!, { redirect: 'manual' })
+  // The browser brings back the cookie /oauth/tiktok/start set (the state is bound to it).
+  const cookie = start.headers.get('set-cookie')!.split(';')[0]
+  const callback = await fetch(approved.headers.get('location')!, { redirect: 'manual', headers: { cookie } })
   assert.equal(callback.status, 302, await callback.text())
 }
 

@@ -1,9 +1,16 @@
 /** OAuth `state` values: random, bound to one destination, short-lived, single use — in the database so any process can finish the flow. */
 import type { Db } from '../db.js'
 
-export async function insertOAuthState(db: Db, state: string, destinationId: number, now: number, ttlMs: number): Promise<void> {
+/** `binding`: the SHA-256 (hex) of the nonce in the starting browser's cookie. */
+export async function insertOAuthState(db: Db, state: string, destinationId: number, now: number, ttlMs: number, binding: string): Promise<void> {
   await db.run('DELETE FROM oauth_states WHERE expires_at < $1', [now - 24 * 3600_000])
-  await db.run('INSERT INTO oauth_states (state, destination_id, created_at, expires_at) VALUES ($1, $2, $3, $4)', [state, destinationId, now, now + ttlMs])
+  await db.run('INSERT INTO oauth_states (state, destination_id, created_at, expires_at, binding) VALUES ($1, $2, $3, $4, $5)', [state, destinationId, now, now + ttlMs, binding])
+}
+
+/** The binding a state was stored with (undefined: no such state; null: a state from before bindings). */
+export async function oauthStateBinding(db: Db, state: string): Promise<string | null | undefined> {
+  const row = await db.get<{ binding: string | null }>('SELECT binding FROM oauth_states WHERE state = $1', [state])
+  return row ? row.binding : undefined
 }
 
 export type ConsumedState = { ok: true; destinationId: number } | { ok: false; reason: 'unknown' | 'expired' | 'used' }
