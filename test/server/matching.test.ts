@@ -110,3 +110,19 @@ test('recommended: the exit of a person with several emails and phones removes e
   const text = await (await fetch(`${s.url}/metrics`)).text()
   assert.match(text, metric('recommended', 'email', 'multiple', 2))
 })
+
+test('Test Mapping sends what delivery would: an Android person with two emails as two rows under AAID_SHA256', async () => {
+  const e = event('u9', true, { email: ['nine@example.com', 'nine@example.org'] }, { device: { type: 'android', advertisingId: 'gaid-9' } })
+  const r = await s.api('POST', `/api/destinations/${dest.recommended.id}/mappings/test`, { action: 'addToAudience', event: e })
+  assert.equal(r.status, 200, JSON.stringify(r.body))
+  assert.equal(r.body.error, undefined, JSON.stringify(r.body.error))
+  assert.deepEqual(r.body.request.body.id_schema, ['EMAIL_SHA256', 'PHONE_SHA256', 'AAID_SHA256'])
+  assert.deepEqual(
+    r.body.request.body.batch_data.map((row: { id?: string }[]) => row.map((c) => c.id ?? null)),
+    [[sha256('nine@example.com'), null, sha256('gaid-9')], [sha256('nine@example.org'), null, null]]
+  )
+  assert.equal(r.body.response.body.code, 0)
+  const seg = await s.api('POST', `/api/destinations/${dest.segment.id}/mappings/test`, { action: 'addToAudience', event: e })
+  assert.equal(seg.body.error.code, 'PAYLOAD_VALIDATION_FAILED')
+  assert.equal(seg.body.request, null, 'nothing sent')
+})
