@@ -69,26 +69,25 @@ export function identifierRows(payload: MappedPayload, event: unknown, options: 
   if (options.policy === 'recommended' && quality.advertising_id.hash !== null && isAndroidEvent(event)) {
     quality.advertising_id = { ...quality.advertising_id, idType: 'AAID_SHA256' }
   }
+  // Written out, no per-event closure: this runs for every change routed.
   const idSchema: IdType[] = []
   const ids: (string | null)[] = []
-  const columns: IdentifierKind[] = []
-  const column = (kind: IdentifierKind, type: IdType) => {
-    if (quality[kind].status === 'disabled') return
-    idSchema.push(type)
-    ids.push(quality[kind].hash)
-    columns.push(kind)
-  }
-  column('email', 'EMAIL_SHA256')
-  column('phone', 'PHONE_SHA256')
-  column('advertising_id', quality.advertising_id.idType ?? 'IDFA_SHA256')
+  const { email, phone, advertising_id } = quality
+  if (email.status !== 'disabled') (idSchema.push('EMAIL_SHA256'), ids.push(email.hash))
+  if (phone.status !== 'disabled') (idSchema.push('PHONE_SHA256'), ids.push(phone.hash))
+  if (advertising_id.status !== 'disabled') (idSchema.push(advertising_id.idType ?? 'IDFA_SHA256'), ids.push(advertising_id.hash))
   let moreIds: (string | null)[][] | undefined
-  columns.forEach((kind, c) => {
-    for (const o of quality[kind].more ?? []) {
-      if (o.hash === null) continue
-      const row: (string | null)[] = new Array(columns.length).fill(null)
-      row[c] = o.hash
-      ;(moreIds ??= []).push(row)
+  if (email.more || phone.more) {
+    // A further value's column: email is first when sent, phone after it.
+    const columns: [IdentifierOutcome, number][] = [[email, 0], [phone, email.status !== 'disabled' ? 1 : 0]]
+    for (const [outcome, c] of columns) {
+      for (const o of outcome.more ?? []) {
+        if (o.hash === null) continue
+        const row: (string | null)[] = new Array(idSchema.length).fill(null)
+        row[c] = o.hash
+        ;(moreIds ??= []).push(row)
+      }
     }
-  })
+  }
   return moreIds ? { quality, idSchema, ids, moreIds } : { quality, idSchema, ids }
 }
