@@ -75,7 +75,7 @@ program
 program
   .command('report')
   .description(
-    'Identifier-quality dry run: runs the events through each destination of the config as delivery would, and reports usable, pre-hashed, repaired and rejected identifiers, failures and the exact requests that would be sent. Sends nothing.'
+    'Identifier-quality dry run: runs the events through each destination of the config as delivery would, and reports usable, pre-hashed, repaired and rejected identifiers, the matching choices (aaid: Android advertising ids sent as AAID_SHA256; multiple: several emails or phones per person; recommended policy only), failures and the exact requests that would be sent. Sends nothing.'
   )
   .requiredOption('--config <file>', 'config file (YAML or JSON)')
   .requiredOption('--events <file>', 'NDJSON file of Segment events; - for stdin')

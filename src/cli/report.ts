@@ -5,11 +5,12 @@
  * repaired or rejected (and why), what failed, and the exact requests that would be sent.
  */
 import { buildCreateAudienceBody, buildMappingBody } from '../destination/requestBodies.js'
-import type { CreateAudienceChange, MembershipChange } from '../destination/changes.js'
+import { membershipRows, type CreateAudienceChange, type MembershipChange } from '../destination/changes.js'
 import { DEFAULT_PHONE_REGION, type IdentifierKind, type IdentifierReport } from '../destination/identifiers.js'
 import { compileMapping } from '../destination/mapping.js'
 import type { DestinationConfig } from '../config/schema.js'
 import { audienceOf } from '../pipeline/event.js'
+import { choicesOf } from '../pipeline/quality.js'
 import { queueKeys, routeEvent, type RouteTarget } from '../pipeline/route-event.js'
 import type { RoutedMapping } from '../pipeline/routing-table.js'
 import { readEvents } from './ndjson.js'
@@ -27,7 +28,10 @@ interface DestinationReport {
   failed: Record<string, number>
   /** Events skipped as not for this destination, by reason (README "Which destinations an event reaches"). */
   filtered: Record<string, number>
+  /** By status, and by matching choice besides it (`aaid`, `multiple`: README "Identifiers"). */
   identifiers: Record<IdentifierKind, Record<string, number>>
+  /** Further values sent (several emails or phones per person), each one more row. */
+  moreValues: Partial<Record<IdentifierKind, number>>
   reasons: Record<string, number>
   /** Per queue (audience × kind): rows, requests at the batch size, and the first request's body (cut to a few rows). */
   requests: { audience: string; kind: string; rows: number; requests: number; sample: unknown }[]
@@ -90,6 +94,7 @@ export async function runReport(opts: { config: string; events: string; json?: b
     failed: {},
     filtered: {},
     identifiers: { email: {}, phone: {}, advertising_id: {} },
+    moreValues: {},
     reasons: {},
     requests: []
   }))
@@ -117,8 +122,13 @@ export async function runReport(opts: { config: string; events: string; json?: b
           for (const kind of Object.keys(quality) as IdentifierKind[]) {
             const q = quality[kind]
             r.identifiers[kind][q.status] = (r.identifiers[kind][q.status] ?? 0) + 1
-            if (q.reason) r.reasons[`${kind} ${q.status}: ${q.reason}`] = (r.reasons[`${kind} ${q.status}: ${q.reason}`] ?? 0) + 1
+            // A person's further values (several emails or phones): their own repairs and rejections.
+            for (const v of [q, ...(q.more ?? [])]) if (v.reason) r.reasons[`${kind} ${v.status}: ${v.reason}`] = (r.reasons[`${kind} ${v.status}: ${v.reason}`] ?? 0) + 1
+            const sentMore = q.more?.filter((v) => v.hash !== null).length ?? 0
+            if (sentMore > 0) r.moreValues[kind] = (r.moreValues[kind] ?? 0) + sentMore
           }
+          // Matching choices (`aaid`, `multiple`) count besides the status, as in /metrics.
+          for (const [kind, choice] of choicesOf(quality)) r.identifiers[kind][choice] = (r.identifiers[kind][choice] ?? 0) + 1
         }
         if (!o.ok) {
           r.failed[o.message] = (r.failed[o.message] ?? 0) + 1
@@ -128,7 +138,8 @@ export async function runReport(opts: { config: string; events: string; json?: b
         const { partitionKey, batchKey } = queueKeys(t, o.change)
         const key = `${partitionKey}#${batchKey}`
         const q = queues[t].get(key) ?? []
-        q.push(o.change)
+        if (o.change.kind === 'membership') q.push(...membershipRows(o.change))
+        else q.push(o.change)
         queues[t].set(key, q)
       }
     })
@@ -160,7 +171,8 @@ export async function runReport(opts: { config: string; events: string; json?: b
       out.push(`  changes: ${r.changes.add} add, ${r.changes.delete} delete${r.changes.create ? `, ${r.changes.create} create audience` : ''}`)
       for (const kind of ['email', 'phone', 'advertising_id'] as IdentifierKind[]) {
         const counts = Object.entries(r.identifiers[kind]).map(([s, n]) => `${n} ${s}`).join(', ')
-        if (counts) out.push(`  ${kind}: ${counts}`)
+        const more = r.moreValues[kind] ? ` (${r.moreValues[kind]} further value(s) sent, a row each)` : ''
+        if (counts) out.push(`  ${kind}: ${counts}${more}`)
       }
       for (const [reason, n] of Object.entries(r.reasons).sort((a, b) => b[1] - a[1]).slice(0, 10)) out.push(`    ${n} × ${reason}`)
       for (const [message, n] of Object.entries(r.failed)) out.push(`  failed: ${n} × ${message}`)

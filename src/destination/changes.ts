@@ -5,8 +5,9 @@
  * id_schema go to different requests (SPEC §3.3: never mix send_* combinations).
  */
 import type { IdType } from '../tiktok/types.js'
-import { processIdentifier, type IdentifierOptions, type IdentifierReport, type NormalizationPolicy } from './identifiers.js'
+import type { IdentifierOptions, IdentifierReport, NormalizationPolicy } from './identifiers.js'
 import type { CompiledMapping } from './mapping.js'
+import { identifierRows } from './matching.js'
 import { resolveAudienceMembership } from './membership.js'
 import type { MappedPayload } from './payload.js'
 
@@ -33,6 +34,11 @@ export interface MembershipChange {
   idSchema: IdType[]
   /** Hashed identifiers aligned with idSchema; null = `{}` cell. */
   ids: (string | null)[]
+  /**
+   * `recommended`: the person's further rows (several emails or phones, matching.ts), each aligned
+   * with idSchema, sent in the same request as `ids`. Absent when there is one row.
+   */
+  moreIds?: (string | null)[][]
   quality: IdentifierReport
 }
 
@@ -74,19 +80,14 @@ export function truncateAudienceName(name: string): string {
   return chars.length > 70 ? `${chars.slice(0, 67).join('')}...` : name
 }
 
-function identifiers(payload: MappedPayload, options: IdentifierOptions) {
-  const quality: IdentifierReport = {
-    email: processIdentifier('email', payload.email, payload.send_email === true, options),
-    phone: processIdentifier('phone', payload.phone, payload.send_phone === true, options),
-    advertising_id: processIdentifier('advertising_id', payload.advertising_id, payload.send_advertising_id === true, options)
-  }
-  // id_schema order is fixed: EMAIL → PHONE → IDFA (all mobile ids are labelled IDFA, like Segment).
-  const idSchema: IdType[] = []
-  const ids: (string | null)[] = []
-  if (quality.email.status !== 'disabled') (idSchema.push('EMAIL_SHA256'), ids.push(quality.email.hash))
-  if (quality.phone.status !== 'disabled') (idSchema.push('PHONE_SHA256'), ids.push(quality.phone.hash))
-  if (quality.advertising_id.status !== 'disabled') (idSchema.push('IDFA_SHA256'), ids.push(quality.advertising_id.hash))
-  return { quality, idSchema, ids }
+/**
+ * A membership change as TikTok rows: the change itself, then one change per further identifier
+ * value (`moreIds`), sharing its request, quality report included (count it once, not per row).
+ */
+export function membershipRows(change: MembershipChange): MembershipChange[] {
+  if (!change.moreIds) return [change]
+  const { moreIds, ...first } = change
+  return [first, ...moreIds.map((ids) => ({ ...first, ids }))]
 }
 
 function rejectionDetail(quality: IdentifierReport): string {
@@ -127,7 +128,7 @@ export function toChange(compiled: CompiledMapping, payload: MappedPayload, ctx:
     const hasEnabledValue =
       (payload.send_email && payload.email) || (payload.send_phone && payload.phone) || (payload.send_advertising_id && payload.advertising_id)
     if (!hasEnabledValue) return error('PAYLOAD_VALIDATION_FAILED', MESSAGES.noEnabledIdentifier)
-    const { quality, idSchema, ids } = identifiers(payload, options)
+    const { quality, idSchema, ids, moreIds } = identifierRows(payload, ctx.event, options)
     if (recommended && ids.every((id) => id === null)) {
       return error('PAYLOAD_VALIDATION_FAILED', MESSAGES.noEnabledIdentifier + rejectionDetail(quality), quality)
     }
@@ -138,6 +139,7 @@ export function toChange(compiled: CompiledMapping, payload: MappedPayload, ctx:
       audienceId: payload.external_audience_id,
       idSchema,
       ids,
+      ...(moreIds ? { moreIds } : {}),
       quality
     }
   }
@@ -167,7 +169,7 @@ export function toChange(compiled: CompiledMapping, payload: MappedPayload, ctx:
   // Deliberate difference (SPEC §2.2): a phone-only user is sent; the reference drops users
   // without email and advertising id.
   if (!payload.email && !payload.advertising_id && !payload.phone) return error('PAYLOAD_VALIDATION_FAILED', MESSAGES.noUser)
-  const { quality, idSchema, ids } = identifiers(payload, options)
+  const { quality, idSchema, ids, moreIds } = identifierRows(payload, ctx.event, options)
   if (recommended && ids.every((id) => id === null)) {
     return error('PAYLOAD_VALIDATION_FAILED', MESSAGES.noEnabledIdentifier + rejectionDetail(quality), quality)
   }
@@ -178,6 +180,7 @@ export function toChange(compiled: CompiledMapping, payload: MappedPayload, ctx:
     audienceId: String(audienceId),
     idSchema,
     ids,
+    ...(moreIds ? { moreIds } : {}),
     quality
   }
 }

@@ -27,6 +27,7 @@
  */
 import { hash } from 'node:crypto'
 import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js'
+import type { IdType } from '../tiktok/types.js'
 
 export type NormalizationPolicy = 'segment' | 'recommended'
 export type IdentifierKind = 'email' | 'phone' | 'advertising_id'
@@ -36,8 +37,9 @@ export type IdentifierStatus = 'hashed' | 'prehashed' | 'repaired' | 'rejected' 
  * Why a value the mapping produced was not sent (counted per destination, identifier and reason in
  * Event Delivery and `/metrics`): `empty` is a whitespace-only value; the others are rejections.
  */
-export type DropReason = 'invalid' | 'national_without_region' | 'invalid_utf8' | 'control_character' | 'lone_surrogate' | 'empty'
-export const DROP_REASONS: readonly DropReason[] = ['invalid', 'national_without_region', 'invalid_utf8', 'control_character', 'lone_surrogate', 'empty']
+export type DropReason = 'invalid' | 'national_without_region' | 'invalid_utf8' | 'control_character' | 'lone_surrogate' | 'empty' | 'too_many_values'
+/** Encoded in 3 bits where routed changes cross threads (route-batch.ts): at most 8 reasons. */
+export const DROP_REASONS: readonly DropReason[] = ['invalid', 'national_without_region', 'invalid_utf8', 'control_character', 'lone_surrogate', 'empty', 'too_many_values']
 
 export interface IdentifierOutcome {
   status: IdentifierStatus
@@ -47,6 +49,13 @@ export interface IdentifierOutcome {
   reason?: string
   /** Set when a value was there but nothing is sent for it (rejected, or whitespace only). */
   drop?: DropReason
+  /**
+   * `recommended`, several values of one identifier (matching.ts): the outcomes of the values after
+   * this one, each sent as a row of its own when it has a hash. Absent for a single value.
+   */
+  more?: IdentifierOutcome[]
+  /** `recommended`: the id type sent when it is not the kind's usual one (an Android device's AAID_SHA256). */
+  idType?: IdType
 }
 
 export type IdentifierReport = Record<IdentifierKind, IdentifierOutcome>

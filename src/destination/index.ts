@@ -11,7 +11,8 @@ export type {
   SettingDefinition
 } from './types.js'
 export { ConfigError, PayloadValidationError } from './errors.js'
-export { compileMapping, type CompiledMapping, type MappingConfig } from './mapping.js'
+export { compileMapping, SEVERAL_VALUE_FIELDS, type CompiledMapping, type MappingConfig } from './mapping.js'
+export { identifierRows, isAndroidEvent, MAX_VALUES_PER_IDENTIFIER, processValues, type IdentifierRows } from './matching.js'
 export { compileTrigger, type CompiledTrigger } from './trigger.js'
 export type { MappedPayload } from './payload.js'
 export {
@@ -30,6 +31,7 @@ export {
 export { audienceMembershipEvent, resolveAudienceMembership, type MemberIdentifiers } from './membership.js'
 export {
   MESSAGES,
+  membershipRows,
   toChange,
   truncateAudienceName,
   type Change,

@@ -5,7 +5,7 @@
  */
 import { ACTION_KEYS, defaultMapping, isActionKey, tiktokAudiences } from './definition.js'
 import { ConfigError, PayloadValidationError } from './errors.js'
-import { compilePayloadValidator, type MappedPayload } from './payload.js'
+import { compilePayloadValidator, type MappedPayload, type PayloadValidator } from './payload.js'
 import { sampleEvent } from './samples.js'
 import { mappingKit, validateMapping } from './segmentLibraries.js'
 import { compileTrigger } from './trigger.js'
@@ -28,15 +28,21 @@ export interface CompiledMapping {
   /** Non-fatal remarks about the trigger (see trigger.ts). */
   warnings: string[]
   matches(event: unknown): boolean
-  /** Mapping-kit, empty-value removal and payload validation; throws PayloadValidationError. */
-  map(event: Record<string, unknown>): MappedPayload
+  /**
+   * Mapping-kit, empty-value removal and payload validation; throws PayloadValidationError.
+   * `several`: emails and phones may be arrays of several values (the `recommended` policy).
+   */
+  map(event: Record<string, unknown>, several?: boolean): MappedPayload
   /**
    * `map` for many events at once: mapping-kit checks the mapping once per call instead of once
    * per event (measured: about 40% of `transform`'s time). A validation failure is returned in
    * place of its payload.
    */
-  mapBatch(events: Record<string, unknown>[]): (MappedPayload | PayloadValidationError)[]
+  mapBatch(events: Record<string, unknown>[], several?: boolean): (MappedPayload | PayloadValidationError)[]
 }
+
+/** The identifier fields that may hold several values per person under `recommended` (README "Identifiers"). */
+export const SEVERAL_VALUE_FIELDS = ['email', 'phone'] as const
 
 /** Keys Segment's platform itself reads from a mapping; they are not action fields. */
 const PLATFORM_KEYS = /^(__segment_internal_\w+|batch_size|batch_bytes)$/
@@ -93,10 +99,13 @@ export function compileMapping(config: MappingConfig): CompiledMapping {
     throw new ConfigError(`Invalid mapping: ${(err as Error).message}`, 'mapping', ['mapping'])
   }
 
-  const validatePayload = compilePayloadValidator(action.fields)
+  const strict = compilePayloadValidator(action.fields)
+  let lenient: PayloadValidator | undefined
+  const validatorFor = (several: boolean | undefined): PayloadValidator =>
+    several ? (lenient ??= compilePayloadValidator(action.fields, { multipleValues: SEVERAL_VALUE_FIELDS })) : strict
   const fast = compileFastMapping(mapping)
-  const map = fast ? (event: Record<string, unknown>) => validatePayload(fast(event)) : (event: Record<string, unknown>) => validatePayload(mappingKit.transform(mapping, event))
-  const validateOrReturn = (mapped: Record<string, unknown>): MappedPayload | PayloadValidationError => {
+  const map = (event: Record<string, unknown>, several?: boolean) => validatorFor(several)(fast ? fast(event) : mappingKit.transform(mapping, event))
+  const validateOrReturn = (validatePayload: PayloadValidator, mapped: Record<string, unknown>): MappedPayload | PayloadValidationError => {
     try {
       return validatePayload(mapped)
     } catch (err) {
@@ -111,8 +120,9 @@ export function compileMapping(config: MappingConfig): CompiledMapping {
     warnings: compiledTrigger.warnings,
     matches: compiledTrigger.matches,
     map,
-    mapBatch(events) {
-      if (fast) return events.map((e) => validateOrReturn(fast(e)))
+    mapBatch(events, several) {
+      const validatePayload = validatorFor(several)
+      if (fast) return events.map((e) => validateOrReturn(validatePayload, fast(e)))
       let mapped: Record<string, unknown>[]
       try {
         mapped = mappingKit.transformBatch(mapping, events)
@@ -120,14 +130,14 @@ export function compileMapping(config: MappingConfig): CompiledMapping {
         // One event made a directive throw: map them one by one so only that event fails.
         return events.map((e) => {
           try {
-            return map(e)
+            return map(e, several)
           } catch (err) {
             if (err instanceof PayloadValidationError) return err
             return new PayloadValidationError(`Mapping failed: ${(err as Error).message}`)
           }
         })
       }
-      return mapped.map(validateOrReturn)
+      return mapped.map((m) => validateOrReturn(validatePayload, m))
     }
   }
 }

@@ -10,8 +10,9 @@ import type { FieldDefinition, FieldDefinitions } from './types.js'
 
 /** A payload after mapping, cleanup and validation. Keys are the action's field keys. */
 export interface MappedPayload {
-  email?: string
-  phone?: string
+  /** Several values only from a validator compiled with `multipleValues` (see PayloadOptions). */
+  email?: string | string[]
+  phone?: string | string[]
   advertising_id?: string
   send_email?: boolean
   send_phone?: boolean
@@ -64,18 +65,28 @@ function coerceScalar(value: unknown, type: FieldDefinition['type']): unknown {
 
 interface CompiledField {
   key: string
-  field: FieldDefinition
+  /** `severalValues`: a string field given `multipleValues` (PayloadOptions). */
+  field: FieldDefinition & { severalValues?: boolean }
   /** How its type reads in an error message (written once, not per payload). */
   expected: string
 }
 
 export type PayloadValidator = (mapped: Record<string, unknown>) => MappedPayload
 
+export interface PayloadOptions {
+  /**
+   * String fields that may carry several values (the `recommended` policy's emails and phones): an
+   * array of two or more is kept as an array of strings, its empty items (null, '') left out. Without
+   * it such an array fails as in Segment ("must be a string but it was an array").
+   */
+  multipleValues?: readonly string[]
+}
+
 /** Builds the validator of one action's payloads; throws PayloadValidationError per bad payload. */
-export function compilePayloadValidator(fields: FieldDefinitions): PayloadValidator {
+export function compilePayloadValidator(fields: FieldDefinitions, options: PayloadOptions = {}): PayloadValidator {
   const compiled: CompiledField[] = Object.entries(fields).map(([key, field]) => ({
     key,
-    field,
+    field: options.multipleValues?.includes(key) && field.type === 'string' && !field.multiple ? { ...field, severalValues: true } : field,
     expected: field.type === 'integer' ? 'an integer' : field.type === 'object' ? 'an object' : `a ${field.type}`
   }))
   return (mapped) => {
@@ -87,6 +98,19 @@ export function compilePayloadValidator(fields: FieldDefinitions): PayloadValida
       // single-event path) so that a required field mapped to '' reports as missing.
       if (value === undefined || value === null || value === '') {
         if (field.required) (errors ??= []).push(`The root value is missing the required field '${key}'.`)
+        continue
+      }
+      if (field.severalValues && Array.isArray(value)) {
+        // Several values: each must be a string (or a scalar coerced to one); empty items are left
+        // out, and what is left of one value stays a plain string, as without the option.
+        const coerced: string[] = []
+        value.forEach((item, i) => {
+          if (item === null || item === undefined || item === '') return
+          const c = coerceScalar(item, field.type)
+          if (c === NOT_COERCIBLE) (errors ??= []).push(`The value at /${key}/${i} must be ${expected} but it was ${typeName(item)}.`)
+          else coerced.push(c as string)
+        })
+        if (coerced.length > 0) out[key] = coerced.length === 1 ? coerced[0] : coerced
         continue
       }
       if (field.multiple) {

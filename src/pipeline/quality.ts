@@ -1,8 +1,21 @@
 /**
  * Identifier-quality counters (SPEC §5 item 4): how many values were hashed, pre-hashed, repaired,
- * rejected; and the identifiers a mapping dropped, by reason (what `/metrics` shows of this process).
+ * rejected; the `recommended` policy's matching choices (`aaid`, `multiple`: counted besides the
+ * status); and the identifiers a mapping dropped, by reason (what `/metrics` shows of this process).
  */
-import type { IdentifierReport } from '../destination/identifiers.js'
+import type { IdentifierKind, IdentifierReport } from '../destination/identifiers.js'
+
+/** A matching choice (destination/matching.ts), tallied like a status of its identifier. */
+export type MatchingChoice = 'aaid' | 'multiple'
+
+/** The choices an identifier report made: `aaid` (Android id sent as AAID_SHA256), `multiple` (several values). */
+export function choicesOf(report: IdentifierReport): [IdentifierKind, MatchingChoice][] {
+  const out: [IdentifierKind, MatchingChoice][] = []
+  if (report.email.more) out.push(['email', 'multiple'])
+  if (report.phone.more) out.push(['phone', 'multiple'])
+  if (report.advertising_id.idType === 'AAID_SHA256') out.push(['advertising_id', 'aaid'])
+  return out
+}
 
 export type QualityTally = Record<string, Record<string, number>>
 /** Per destination id: `identifier|reason` → count. */
@@ -14,6 +27,13 @@ export class QualityCounters {
 
   add(destinationId: number, report: IdentifierReport): void {
     this.addStatuses(destinationId, report.email.status, report.phone.status, report.advertising_id.status)
+    for (const [kind, choice] of choicesOf(report)) this.addChoice(destinationId, kind, choice)
+  }
+
+  /** Counts a matching choice besides the identifier's status (after addStatuses for the same change). */
+  addChoice(destinationId: number, kind: IdentifierKind, choice: MatchingChoice): void {
+    const tally = this.byDestination.get(destinationId)![kind]
+    tally[choice] = (tally[choice] ?? 0) + 1
   }
 
   /** Counts one change by its identifier statuses (email, phone, advertising id); no allocation beyond a status's first count. */

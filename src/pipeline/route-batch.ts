@@ -7,6 +7,7 @@ import type { MembershipChange } from '../destination/changes.js'
 import { DROP_REASONS, type DropReason, type IdentifierKind, type IdentifierReport, type IdentifierStatus } from '../destination/identifiers.js'
 import { membershipTail, rowTail } from '../store/sql/queue-packs.js'
 import { audienceOf, type SegmentEvent } from './event.js'
+import type { MatchingChoice } from './quality.js'
 import { redactEvent } from './redact.js'
 import { FILTER_REASONS, queueKeys, routeEvents, type FilterReason, type RouteOutcome } from './route-event.js'
 import type { RoutingTable } from './routing-table.js'
@@ -34,7 +35,10 @@ export interface RoutedChanges {
   key: Int32Array
   /** `partitionKey\tbatchKey` of the queued changes. */
   keys: string[]
-  /** Identifier statuses (email, phone, advertising id) as indexes into STATUSES, 3 per change; 255: none. */
+  /**
+   * Identifier statuses (email, phone, advertising id) as indexes into STATUSES, 3 per change, with
+   * CHOICE_FLAG added for a matching choice (CHOICES); 255: none (also a person's further rows).
+   */
   quality: Uint8Array
   /** Per change, the JSON text of its pack row's tail (rowTail), joined by newlines (JSON text has none). */
   tails: string
@@ -48,6 +52,10 @@ export interface RoutedChanges {
 
 export const STATUSES: IdentifierStatus[] = ['hashed', 'prehashed', 'repaired', 'rejected', 'empty', 'disabled']
 const STATUS_INDEX = new Map<string, number>(STATUSES.map((s, i) => [s, i]))
+/** Added to a quality byte (status index < 8) when its identifier made CHOICES' matching choice. */
+export const CHOICE_FLAG = 8
+/** The matching choice each identifier can make (pipeline/quality.ts choicesOf), in quality-byte order. */
+export const CHOICES: readonly [IdentifierKind, MatchingChoice][] = [['email', 'multiple'], ['phone', 'multiple'], ['advertising_id', 'aaid']]
 export const DROP_KINDS: IdentifierKind[] = ['email', 'phone', 'advertising_id']
 const DROP_REASON_INDEX = new Map<DropReason, number>(DROP_REASONS.map((r, i) => [r, i]))
 
@@ -175,11 +183,12 @@ class ChangeColumns {
     this.key.push(k)
     const q = this.quality
     if (quality) {
-      q.push(STATUS_INDEX.get(quality.email.status)!)
-      q.push(STATUS_INDEX.get(quality.phone.status)!)
-      q.push(STATUS_INDEX.get(quality.advertising_id.status)!)
-      // Cheap when nothing was dropped: three property reads.
-      if (quality.email.drop || quality.phone.drop || quality.advertising_id.drop) this.drop(this.item.length - 1, quality)
+      const { email, phone, advertising_id } = quality
+      q.push(STATUS_INDEX.get(email.status)! + (email.more ? CHOICE_FLAG : 0))
+      q.push(STATUS_INDEX.get(phone.status)! + (phone.more ? CHOICE_FLAG : 0))
+      q.push(STATUS_INDEX.get(advertising_id.status)! + (advertising_id.idType === 'AAID_SHA256' ? CHOICE_FLAG : 0))
+      // Cheap when nothing was dropped: a few property reads.
+      if (email.drop || phone.drop || advertising_id.drop || email.more || phone.more) this.drop(this.item.length - 1, quality)
     } else for (let j = 0; j < 3; j++) q.push(255)
     this.tails.push(tail)
   }
@@ -187,10 +196,12 @@ class ChangeColumns {
   private drop(change: number, quality: IdentifierReport): void {
     const d = (this.dropped ??= ints())
     for (let k = 0; k < 3; k++) {
-      const reason = quality[DROP_KINDS[k]].drop
-      if (reason) {
+      const outcome = quality[DROP_KINDS[k]]
+      // The lead value's drop, then those of the person's further values (several emails or phones).
+      for (const o of outcome.more ? [outcome, ...outcome.more] : [outcome]) {
+        if (!o.drop) continue
         d.push(change)
-        d.push(k * 8 + DROP_REASON_INDEX.get(reason)!)
+        d.push(k * 8 + DROP_REASON_INDEX.get(o.drop)!)
       }
     }
   }
@@ -274,7 +285,7 @@ export function routeBatch(table: RoutingTable, items: AcceptedEvent[]): RoutedB
         }
         const out = outcomes[k]
         if (out.length === 0) return
-        routed.changes[i] += out.length
+        routed.changes[i] += rowCount(out)
         if (toRouted(i, destinationId, out, changes) && !sampled.has(i)) {
           sampled.add(i)
           routed.samples.push({ index: i, text: JSON.stringify(redactEvent(items[i].event)) })
@@ -298,6 +309,13 @@ function sameStrings(a: readonly string[], b: readonly string[]): boolean {
   return true
 }
 
+/** How many queued changes (or failures) an event's outcomes make: a membership change is one per row. */
+function rowCount(outcomes: RouteOutcome[]): number {
+  let n = 0
+  for (const o of outcomes) n += o.ok && o.change.kind === 'membership' && o.change.moreIds ? 1 + o.change.moreIds.length : 1
+  return n
+}
+
 /** One event's outcomes for one destination as routed changes; true when any failed. */
 function toRouted(item: number, destinationId: number, outcomes: RouteOutcome[], out: ChangeColumns): boolean {
   let failed = false
@@ -308,8 +326,13 @@ function toRouted(item: number, destinationId: number, outcomes: RouteOutcome[],
       continue
     }
     const c = o.change
-    if (c.kind === 'membership') out.push(item, destinationId, o.mapping.id, out.membershipKey(destinationId, c), c.quality, membershipTail(c.ids))
-    else {
+    if (c.kind === 'membership') {
+      const k = out.membershipKey(destinationId, c)
+      out.push(item, destinationId, o.mapping.id, k, c.quality, membershipTail(c.ids))
+      // The person's further rows (several emails or phones) queue as changes of their own, right
+      // behind, in the same partition and batch: their quality was counted with the first.
+      for (const ids of c.moreIds ?? []) out.push(item, destinationId, o.mapping.id, k, undefined, membershipTail(ids))
+    } else {
       const { partitionKey, batchKey } = queueKeys(destinationId, c)
       const payload = JSON.stringify({ advertiserId: c.advertiserId, name: c.name })
       out.push(item, destinationId, o.mapping.id, out.keyOf(`${partitionKey}\t${batchKey}`), undefined, rowTail({ batchKey, ids: null, payload }))

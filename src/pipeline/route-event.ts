@@ -125,7 +125,8 @@ export function routeEvents(items: { event: Ev; audienceKey: string | undefined 
       for (const i of matched) outcomes[i].push({ ok: false, mapping: m, action, code: 'NO_ACCESS_TOKEN', message })
       continue
     }
-    const payloads = compiled.mapBatch(matched.map((i) => stamped[i]!))
+    // `recommended` takes several emails or phones per person (destination/matching.ts).
+    const payloads = compiled.mapBatch(matched.map((i) => stamped[i]!), dest.normalization === 'recommended')
     matched.forEach((i, k) => {
       const payload = payloads[k]
       if (payload instanceof PayloadValidationError) {

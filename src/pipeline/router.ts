@@ -17,7 +17,7 @@ import { insertPacks, PackBody, type NewPack } from '../store/sql/queue-packs.js
 import type { AutoConnector } from './auto-connect.js'
 import type { FilteredCounters } from './filtered.js'
 import type { QualityCounters } from './quality.js'
-import { decodeDrop, routeBatch, STATUSES, type AcceptedEvent, type RoutedBatch } from './route-batch.js'
+import { CHOICE_FLAG, CHOICES, decodeDrop, routeBatch, STATUSES, type AcceptedEvent, type RoutedBatch } from './route-batch.js'
 import { FILTER_REASONS } from './route-event.js'
 import type { RoutingTable } from './routing-table.js'
 
@@ -186,7 +186,11 @@ export class Router {
         if (eventId === undefined) continue
         const destinationId = c.destinationId[i]
         const q = c.quality
-        if (q[3 * i] !== 255) this.quality.addStatuses(destinationId, STATUSES[q[3 * i]], STATUSES[q[3 * i + 1]], STATUSES[q[3 * i + 2]])
+        if (q[3 * i] !== 255) {
+          const e = q[3 * i], p = q[3 * i + 1], a = q[3 * i + 2]
+          this.quality.addStatuses(destinationId, STATUSES[e & 7], STATUSES[p & 7], STATUSES[a & 7])
+          if ((e | p | a) & CHOICE_FLAG) for (let k = 0; k < 3; k++) if (q[3 * i + k] & CHOICE_FLAG) this.quality.addChoice(destinationId, ...CHOICES[k])
+        }
         if (c.key[i] < 0) {
           const f = failures.get(i)!
           failedPer.set(destinationId, (failedPer.get(destinationId) ?? 0) + 1)

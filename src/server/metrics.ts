@@ -44,7 +44,7 @@ export class Metrics {
     const metrics = this
     new Counter({
       name: 'tiktok_audiences_identifiers_total',
-      help: 'Identifiers seen while routing, by destination, kind (email, phone, advertising_id) and outcome (hashed, prehashed, repaired, rejected, empty, disabled)',
+      help: 'Identifiers seen while routing, by destination, kind (email, phone, advertising_id) and outcome (hashed, prehashed, repaired, rejected, empty, disabled); besides its outcome, a change is also counted under the recommended policy\'s matching choices: aaid (advertising_id sent as AAID_SHA256, an Android device) and multiple (several emails or phones, each sent in a row of its own)',
       labelNames: ['destination', 'kind', 'status'],
       registers,
       collect() {
@@ -59,7 +59,7 @@ export class Metrics {
     })
     new Counter({
       name: 'tiktok_audiences_identifiers_dropped_total',
-      help: 'Identifiers a mapping had a value for but did not send, by destination, identifier (email, phone, advertising_id) and reason (invalid, national_without_region, invalid_utf8, control_character, lone_surrogate, empty); counted also when the event was delivered with its other identifiers',
+      help: 'Identifiers a mapping had a value for but did not send, by destination, identifier (email, phone, advertising_id) and reason (invalid, national_without_region, invalid_utf8, control_character, lone_surrogate, empty, too_many_values); counted also when the event was delivered with its other identifiers',
       labelNames: ['destination', 'identifier', 'reason'],
       registers,
       collect() {

@@ -46,3 +46,44 @@ destinations:
   assert.equal(d.requests[0].sample.batch_data[0][1].id, sha256('+14155550101'))
   assert.equal(d.requests[0].sample.batch_data[1][0].id, sha256('bob@example.com'), 'pre-hashed, lowercased, not hashed twice')
 })
+
+test('report: the matching choices — Android ids as AAID_SHA256, several emails as rows — counted under recommended only', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tta-report-'))
+  const cfg = join(dir, 'c.yaml')
+  const destination = (name: string, normalization: string) => `
+  - name: ${name}
+    mode: native
+    normalization: ${normalization}
+    mappings:
+      - { name: Add, action: addToAudience }
+    audiences:
+      - { key: vip, advertiserId: "7000000000000000001", externalAudienceId: "7300000000000000001" }`
+  writeFileSync(cfg, `destinations:${destination('rec', 'recommended')}${destination('seg', 'segment')}\n`)
+  const android = audienceEvent({ userId: 'a', email: 'ann@example.com', advertisingId: 'gaid-a' }, 'vip', true) as any
+  android.context.device.type = 'android'
+  const ios = audienceEvent({ userId: 'b', email: 'bob@example.com', advertisingId: 'IDFA-B' }, 'vip', true) as any
+  ios.context.device.type = 'ios'
+  const several = audienceEvent({ userId: 'c' }, 'vip', true) as any
+  several.context.traits.email = ['cat@example.com', 'cat@example.org', 'nope']
+  const file = join(dir, 'e.ndjson')
+  writeFileSync(file, ndjson([android, ios, several]))
+  const r = await runCli(['report', '--config', cfg, '--events', file, '--json'], { env: { TIKTOK_API_URL: 'http://127.0.0.1:9/open_api' } })
+  assert.equal(r.code, 0, r.stderr)
+  type Report = { identifiers: Record<string, Record<string, number>>; moreValues: Record<string, number>; reasons: Record<string, number>; failed: Record<string, number>; requests: { kind: string; rows: number; sample: { id_schema: string[]; batch_data: { id?: string }[][] } }[] }
+  const [rec, seg] = (JSON.parse(r.stdout) as { destinations: Report[] }).destinations
+  assert.deepEqual(rec.identifiers.advertising_id, { hashed: 2, aaid: 1, empty: 1 })
+  assert.deepEqual(rec.identifiers.email, { hashed: 3, multiple: 1 })
+  assert.deepEqual(rec.moreValues, { email: 1 })
+  assert.equal(rec.reasons['email rejected: not a valid email address'], 1)
+  const byKind = Object.fromEntries(rec.requests.map((q) => [q.kind, q]))
+  assert.equal(byKind['add|EMAIL_SHA256,PHONE_SHA256,AAID_SHA256'].rows, 1)
+  assert.equal(byKind['add|EMAIL_SHA256,PHONE_SHA256,AAID_SHA256'].sample.batch_data[0][2].id, sha256('gaid-a'))
+  const idfa = byKind['add|EMAIL_SHA256,PHONE_SHA256,IDFA_SHA256']
+  assert.equal(idfa.rows, 3, 'bob, and cat in two rows')
+  assert.deepEqual(idfa.sample.batch_data.map((row) => row[0].id), ['bob@example.com', 'cat@example.com', 'cat@example.org'].map(sha256))
+
+  assert.deepEqual(seg.identifiers.advertising_id, { hashed: 2 })
+  assert.deepEqual(seg.requests.map((q) => q.kind), ['add|EMAIL_SHA256,PHONE_SHA256,IDFA_SHA256'])
+  assert.equal(seg.requests[0].rows, 2)
+  assert.match(Object.keys(seg.failed)[0], /The value at \/email must be a string but it was an array/)
+})

@@ -99,6 +99,19 @@ test('one id may go to several audiences; id_schema is case-insensitive and any 
   assert.deepEqual((await members(audience)).EMAIL_SHA256, [E1])
 })
 
+test('AAID_SHA256 is its own id type: members held apart from IDFA_SHA256, deleted by AAID only', async () => {
+  const add = await em.api('POST', '/segment/mapping/', { body: mapping([[cell(E1), {}, cell(M1)]], { id_schema: ['EMAIL_SHA256', 'PHONE_SHA256', 'AAID_SHA256'] }) })
+  assert.equal(add.json.code, 0, add.json.message)
+  assert.deepEqual((await members()).AAID_SHA256, [M1])
+  assert.deepEqual((await members()).IDFA_SHA256, [])
+  // An IDFA delete of the same hash removes nothing: TikTok keeps them apart.
+  assert.equal((await em.api('POST', '/segment/mapping/', { body: mapping([[{}, {}, cell(M1)]], { action: 'delete' }) })).json.code, 0)
+  assert.deepEqual((await members()).AAID_SHA256, [M1])
+  const del = await em.api('POST', '/segment/mapping/', { body: mapping([[cell(M1)]], { action: 'delete', id_schema: ['aaid_sha256'] }) })
+  assert.equal(del.json.code, 0, del.json.message)
+  assert.deepEqual((await members()).AAID_SHA256, [])
+})
+
 test('MD5 id types take 32-hex digests only', async () => {
   const ok = await em.api('POST', '/segment/mapping/', { body: mapping([[cell(md5('idfa')), cell(md5('aaid'))]], { id_schema: ['IDFA_MD5', 'AAID_MD5'] }) })
   assert.equal(ok.json.code, 0, ok.json.message)

@@ -21,7 +21,8 @@ const DROP_LABELS: Record<string, string> = {
   invalid_utf8: 'contains U+FFFD: the text was not valid UTF-8',
   control_character: 'contains a NUL or another control character',
   lone_surrogate: 'contains a lone surrogate (not encodable as UTF-8)',
-  empty: 'whitespace only'
+  empty: 'whitespace only',
+  too_many_values: 'a person had more than 10 values of this identifier: the others were not sent'
 }
 
 /** Identifiers the mappings had a value for but did not send, also of events delivered with their other identifiers. */

@@ -5,7 +5,7 @@
  * Audience, an existing audience of the same name is reported first (SPEC §5 item 10).
  */
 import type { FastifyPluginAsync } from 'fastify'
-import { buildCreateAudienceBody, buildMappingBody, compileMapping, PayloadValidationError, toChange, type CompiledMapping } from '../../destination/index.js'
+import { buildCreateAudienceBody, buildMappingBody, compileMapping, membershipRows, PayloadValidationError, toChange, type CompiledMapping } from '../../destination/index.js'
 import { audienceOf } from '../../pipeline/event.js'
 import { explainRouteError, explainTikTokFailure } from '../../pipeline/explain.js'
 import { stampPersonas } from '../../pipeline/personas.js'
@@ -60,7 +60,7 @@ export async function runTestMapping(ctx: ServerContext, dest: Destination, comp
     return result
   }
   try {
-    result.payload = compiled.map(event) as Record<string, unknown>
+    result.payload = compiled.map(event, dest.normalization === 'recommended') as Record<string, unknown>
   } catch (err) {
     if (!(err instanceof PayloadValidationError)) throw err
     result.error = { code: err.code, message: err.message }
@@ -95,7 +95,7 @@ export async function runTestMapping(ctx: ServerContext, dest: Destination, comp
       result.audience_id = String(created.data.audience_id)
       Object.assign(result, shown(created.exchange))
     } else {
-      Object.assign(result, shown(await client.segmentMapping(buildMappingBody([change]))))
+      Object.assign(result, shown(await client.segmentMapping(buildMappingBody(membershipRows(change)))))
     }
   } catch (err) {
     if (!(err instanceof TikTokError)) throw err
