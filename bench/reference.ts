@@ -14,7 +14,9 @@ import { fileURLToPath } from 'node:url'
 import { writeEventsNdjson } from './lib/scenario.js'
 import { fmtInt, fmtMb, isMain, lastJsonLine, ROOT, runNode, runsInARow, size, throughputMeasurements, withTempDir, type Measurement, type ThroughputResult, type TimedRun } from './lib/util.js'
 
-const REFERENCE_SOURCE = process.env.BENCH_REFERENCE_SOURCE || join(ROOT, '../shared/bench-reference')
+// The pins of shared/bench-reference, copied into the repository so a clean clone (CI) has them;
+// BENCH_REFERENCE_SOURCE points at another folder holding such a package.json.
+const REFERENCE_SOURCE = process.env.BENCH_REFERENCE_SOURCE || join(ROOT, 'bench/reference-pins')
 
 /** The reference installed in a cached temp folder (npm install once per package.json version). */
 export async function referenceInstall(): Promise<string> {

@@ -5,7 +5,7 @@
  * exact members in the emulator; Audience Exited removes; forged or missing signatures refused.
  */
 import assert from 'node:assert/strict'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -178,4 +178,10 @@ test('Create / Get Audience refusals name what is missing', async () => {
   const nested = await fetch(`${serve.url}/v1/webhook?writeKey=${WRITE_KEY}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-signature': 'ab' }, body: text })
   assert.equal(nested.status, 400)
   assert.match(((await nested.json()) as { error: string }).error, /nested more than 64 levels/)
+})
+
+test("the reference pins in bench/reference-pins are shared/bench-reference's, when that folder is beside the repository", () => {
+  const shared = join(import.meta.dirname, '../../../shared/bench-reference/package.json')
+  if (!existsSync(shared)) return
+  assert.equal(readFileSync(join(import.meta.dirname, '../../bench/reference-pins/package.json'), 'utf8'), readFileSync(shared, 'utf8'))
 })
