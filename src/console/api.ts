@@ -198,3 +198,19 @@ export interface SegmentConnect {
   extrasExample: string
   destinations: { name: string; advertiserIds: string[] }[]
 }
+
+/** One recorded health read of an audience (GET /api/audience-health, …/health/history). */
+export interface HealthRead {
+  checkedAt: number
+  coverNum: number | null
+  isValid: boolean | null
+  isExpiring: boolean | null
+  expiresAt: number | null
+  error: string | null
+  warnings: { reason: 'small' | 'expiring'; message: string }[]
+}
+
+export interface AudienceHealthSummary {
+  audiences: (HealthRead & { destinationId: number; destinationName: string | null; audienceKey: string; advertiserId: string; externalAudienceId: string })[]
+  warnings: number
+}
