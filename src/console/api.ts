@@ -214,3 +214,11 @@ export interface AudienceHealthSummary {
   audiences: (HealthRead & { destinationId: number; destinationName: string | null; audienceKey: string; advertiserId: string; externalAudienceId: string })[]
   warnings: number
 }
+
+/** POST /api/destinations/{id}/migrate: what a legacy → native migration changes (or would). */
+export interface MigrationResult {
+  dryRun: boolean
+  connections: { key: string; name: string; advertiserId: string; externalAudienceId: string; enterEvent: string; exitEvent: string; keyFrom: string }[]
+  mappings: { remove: { name: string; action: string }[]; add: { name: string; action: string; trigger: string; replaces: string }[] }
+  notes: string[]
+}
