@@ -86,6 +86,19 @@ program
   })
 
 program
+  .command('migrate')
+  .description(
+    "Legacy → native: turns a legacy destination's Add Users / Remove Users mappings into native audience connections that keep the same TikTok audience ids (one per audience id and advertiser; the key from the mapping's trigger, else from the TikTok audience's name, whose ownership is checked with TikTok), and native Add to Audience / Remove from Audience mappings in their place (same triggers and identifier fields). Changes already queued are delivered as they were. Prints {\"dryRun\",\"connections\":[{\"key\",\"name\",\"advertiserId\",\"externalAudienceId\"}],\"mappings\",…} as one JSON line. TikTok is TIKTOK_API_URL, else the built-in emulator of a serve running on the same database. Exit 0 when done (or planned), 2 when the destination cannot be migrated (the reason on stderr), 1 when TikTok could not answer."
+  )
+  .requiredOption('--destination <name>', 'the legacy destination')
+  .option('--dry-run', 'print exactly what would change, and change nothing')
+  .option('--db <url>', 'database: sqlite:PATH or postgres://… (default: DATABASE_URL, else sqlite:./data/tiktok-audiences.db)')
+  .action(async (o: { destination: string; dryRun?: boolean; db?: string }) => {
+    const { runMigrate } = await import('./migrate.js')
+    process.exitCode = await runMigrate(o)
+  })
+
+program
   .command('emulator')
   .description('The TikTok Business API emulator alone (app emulator-app / emulator-secret, token emulator-access-token).')
   .option('--port <n>', 'port to listen on', port, 3100)

@@ -198,3 +198,27 @@ export interface SegmentConnect {
   extrasExample: string
   destinations: { name: string; advertiserIds: string[] }[]
 }
+
+/** One recorded health read of an audience (GET /api/audience-health, …/health/history). */
+export interface HealthRead {
+  checkedAt: number
+  coverNum: number | null
+  isValid: boolean | null
+  isExpiring: boolean | null
+  expiresAt: number | null
+  error: string | null
+  warnings: { reason: 'small' | 'expiring'; message: string }[]
+}
+
+export interface AudienceHealthSummary {
+  audiences: (HealthRead & { destinationId: number; destinationName: string | null; audienceKey: string; advertiserId: string; externalAudienceId: string })[]
+  warnings: number
+}
+
+/** POST /api/destinations/{id}/migrate: what a legacy → native migration changes (or would). */
+export interface MigrationResult {
+  dryRun: boolean
+  connections: { key: string; name: string; advertiserId: string; externalAudienceId: string; enterEvent: string; exitEvent: string; keyFrom: string }[]
+  mappings: { remove: { name: string; action: string }[]; add: { name: string; action: string; trigger: string; replaces: string }[] }
+  notes: string[]
+}

@@ -7,6 +7,7 @@ import { ErrorText, formatNumber } from './ui'
 import { DestinationsPage, NewDestinationPage } from './components/Destinations'
 import { DestinationPage } from './components/DestinationPage'
 import { SourcesPage } from './components/Sources'
+import { AudienceHealthBanner } from './components/AudienceHealth'
 import './styles.css'
 
 type Session = { signedIn: boolean; csrfToken?: string }
@@ -120,6 +121,7 @@ function Console({ info, onSignOut }: { info: ConsoleInfo | undefined; onSignOut
       </header>
       <main id="main" tabIndex={-1}>
         <StatsBar />
+        <AudienceHealthBanner />
         {page}
       </main>
     </>

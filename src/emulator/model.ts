@@ -138,6 +138,10 @@ export interface EmulatorAudience {
   /** Hashed ids per id type; hashes are stored lowercase so either case counts as one member. */
   members: Record<IdType, Set<string>>
   history: AudienceHistoryEntry[]
+  /** Set by the control API (`POST /_emulator/audiences/{id}`): what `cover_num` reports instead of the member count. */
+  coverNum?: number
+  /** Set by the control API: the expiry (epoch ms) reported instead of creation + 365 days. */
+  expiresAt?: number
 }
 
 export type TokenExchangeResult =

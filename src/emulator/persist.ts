@@ -316,7 +316,8 @@ function applyLine(text: string, file: string, lineNo: number, state: EmulatorSt
     }
     case 'audience': {
       const { audience } = op
-      state.audiences.set(audience.audienceId, { ...audience, members: emptyMembers() })
+      // A later record of the same audience (its size or expiry set by the control API) keeps its members.
+      state.audiences.set(audience.audienceId, { ...audience, members: state.audiences.get(audience.audienceId)?.members ?? emptyMembers() })
       state.raiseCounters(/^\d{1,30}$/.test(audience.audienceId) ? BigInt(audience.audienceId) : 0n, audience.seq)
       return
     }

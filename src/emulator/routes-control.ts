@@ -58,7 +58,38 @@ export function registerControlRoutes(app: FastifyInstance, state: EmulatorState
         created_at: new Date(a.createdAt).toISOString(),
         members: state.memberCounts(a),
         total: state.coverNum(a),
+        cover_num: state.coverNum(a),
+        expires_at: new Date(state.expiresAt(a)).toISOString(),
       })),
+    }
+  })
+
+  // What `/dmp/custom_audience/get/` reports for an audience: its size (`coverNum`) and expiry
+  // (`expiresAt`, ISO-8601); null returns either to the computed value (member count; creation + 365 days).
+  app.post<{ Params: { id: string } }>(`${base}/audiences/:id`, async (request, reply) => {
+    const audience = state.audiences.get(request.params.id)
+    if (!audience) return reply.code(404).send({ error: `no audience ${request.params.id}` })
+    const body = bodyObject(request)
+    const report: { coverNum?: number | null; expiresAt?: number | null } = {}
+    if (body.coverNum !== undefined) {
+      if (body.coverNum !== null && (typeof body.coverNum !== 'number' || !Number.isInteger(body.coverNum) || body.coverNum < 0)) {
+        return badRequest(reply, 'coverNum must be an integer ≥ 0, or null')
+      }
+      report.coverNum = body.coverNum as number | null
+    }
+    if (body.expiresAt !== undefined) {
+      const at = typeof body.expiresAt === 'string' ? Date.parse(body.expiresAt) : NaN
+      if (body.expiresAt !== null && Number.isNaN(at)) return badRequest(reply, 'expiresAt must be an ISO-8601 time (e.g. "2026-12-31T00:00:00Z"), or null')
+      report.expiresAt = body.expiresAt === null ? null : at
+    }
+    if (report.coverNum === undefined && report.expiresAt === undefined) return badRequest(reply, 'give coverNum and/or expiresAt')
+    state.setAudienceReport(audience, report)
+    return {
+      audience_id: audience.audienceId,
+      cover_num: state.coverNum(audience),
+      expires_at: new Date(state.expiresAt(audience)).toISOString(),
+      is_valid: state.isValid(audience),
+      is_expiring: state.isExpiring(audience),
     }
   })
 

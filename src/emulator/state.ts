@@ -312,14 +312,26 @@ export class EmulatorState {
     return counts
   }
 
+  /** Distinct members (TikTok's matched users grow as members are added), unless the control API set a size. */
   coverNum(audience: EmulatorAudience): number {
+    if (audience.coverNum !== undefined) return audience.coverNum
     let n = 0
     for (const type of ID_TYPES) n += audience.members[type].size
     return n
   }
 
   expiresAt(audience: EmulatorAudience): number {
-    return audience.createdAt + AUDIENCE_LIFETIME_MS
+    return audience.expiresAt ?? audience.createdAt + AUDIENCE_LIFETIME_MS
+  }
+
+  /** The control API's size and expiry of an audience (null: back to the computed one), written to the journal first. */
+  setAudienceReport(audience: EmulatorAudience, report: { coverNum?: number | null; expiresAt?: number | null }): void {
+    const next = { ...audience }
+    if (report.coverNum !== undefined) next.coverNum = report.coverNum ?? undefined
+    if (report.expiresAt !== undefined) next.expiresAt = report.expiresAt ?? undefined
+    this.journal?.write(audienceOp(next))
+    audience.coverNum = next.coverNum
+    audience.expiresAt = next.expiresAt
   }
 
   isExpiring(audience: EmulatorAudience): boolean {

@@ -133,3 +133,10 @@ export async function claimBuiltInEmulator(db: Db, url: string, warn: (message: 
     },
   }
 }
+
+/** Where a running `serve` serves this database's built-in emulator (its claim is live), if one does: commands run beside it talk to it. */
+export async function builtInEmulatorUrl(db: Db): Promise<string | undefined> {
+  const row = await db.get<{ value: string | null }>(`SELECT value FROM meta WHERE key = $1`, [CLAIM_KEY])
+  const c = parseClaim(row?.value)
+  return c && isLive(c, Date.now()) ? c.url : undefined
+}

@@ -3,6 +3,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { Store } from '../store/index.js'
 import type { RequestRecord } from '../store/sql/requests.js'
 import { countPending } from '../store/sql/partitions.js'
+import { healthGauges, type HealthGauges } from '../lifecycle/health/index.js'
 
 export class Metrics {
   readonly registry = new Registry()
@@ -83,6 +84,36 @@ export class Metrics {
         for (const [destination, tally] of metrics.filteredSource?.() ?? []) {
           for (const [reason, n] of Object.entries(tally)) this.inc({ destination: String(destination), reason }, n)
         }
+      }
+    })
+    this.healthGauges(store, registers)
+  }
+
+  /**
+   * Audience health (src/lifecycle/health): read from the database at scrape time, so every process
+   * reports the latest round whichever process polled it. One read serves both gauges of a scrape.
+   */
+  private healthGauges(store: Store, registers: Registry[]): void {
+    let pending: Promise<HealthGauges> | undefined
+    const read = () => (pending ??= healthGauges(store).finally(() => setTimeout(() => (pending = undefined), 0)))
+    new Gauge({
+      name: 'tiktok_audience_matched_users',
+      help: "TikTok's cover_num (matched users) of each connected audience at its last health read",
+      labelNames: ['destination', 'audience', 'advertiser_id'],
+      registers,
+      async collect() {
+        this.reset()
+        for (const g of (await read()).matched) this.set(g.labels, g.value)
+      }
+    })
+    new Gauge({
+      name: 'tiktok_audience_warning',
+      help: '1 while an audience health warning holds: reason small (below 1,000 matched users, not targetable) or expiring (expires within 30 days); 0 otherwise',
+      labelNames: ['destination', 'audience', 'reason'],
+      registers,
+      async collect() {
+        this.reset()
+        for (const g of (await read()).warnings) this.set(g.labels, g.value)
       }
     })
   }

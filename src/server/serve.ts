@@ -31,6 +31,7 @@ import { claimBuiltInEmulator, type EmulatorClaim } from './emulator-claim.js'
 import { retentionDays, startRetention } from '../pipeline/retention.js'
 import { countPending } from '../store/sql/partitions.js'
 import { BackPressure, backPressureBounds } from './backpressure.js'
+import { parseHealthInterval, startAudienceHealth } from '../lifecycle/health/index.js'
 
 export interface ServeOptions {
   config?: string
@@ -85,6 +86,7 @@ export async function startService(opts: ServeOptions = {}): Promise<RunningServ
   // Settings from the environment first: a bad value stops the start before anything is opened.
   const passwordThrottle = new PasswordThrottle()
   const limits = httpLimits()
+  const healthIntervalMs = parseHealthInterval(process.env.AUDIENCE_HEALTH_INTERVAL)
   // PostgreSQL not reachable yet: one line on stderr, waited for up to TTA_DB_START_WAIT_MS.
   const store = await openStoreAtStart(dbUrl, { warn: (m) => log.warn(m), report: (line) => process.stderr.write(`${line}\n`) })
   if (store.db.dialect === 'sqlite') await dropAllLeases(store.db)
@@ -158,6 +160,7 @@ export async function startService(opts: ServeOptions = {}): Promise<RunningServ
 
   ctx.pipeline.start()
   const stopRetention = startRetention(store, retentionDays(), log)
+  const health = startAudienceHealth({ store, tiktok: ctx.tiktok, log, intervalMs: healthIntervalMs })
   ctx.ready = true
 
   if (opts.banner !== false) {
@@ -189,6 +192,7 @@ export async function startService(opts: ServeOptions = {}): Promise<RunningServ
     async close() {
       stopRetention()
       ctx.backPressure?.stop()
+      await health.stop()
       await app.close()
       await ctx.pipeline.stop()
       await claim?.release()

@@ -5,6 +5,7 @@
 import { useEffect, useState, type FormEvent } from 'react'
 import { api, ApiError, errorText, type Audience, type AudienceHealth, type Connection, type Destination } from '../api'
 import { ErrorText, formatNumber, formatTime, Notice, SidePanel, Switch, useLoad } from '../ui'
+import { AudienceHealthHistory } from './AudienceHealth'
 
 const DELAY_NOTE = 'TikTok takes 24–48 hours to show new members in Ads Manager, and needs at least 1,000 matched users before it can target an audience.'
 
@@ -139,6 +140,7 @@ function AudienceHealthCell({ destination: d, connection: c }: { destination: De
           ⚠ {w}
         </p>
       ))}
+      <AudienceHealthHistory destinationId={d.id} audienceKey={c.audienceKey} label={c.audienceName ?? c.audienceKey} />
     </div>
   )
 }

@@ -6,6 +6,7 @@ import { useEffect, useState, type FormEvent } from 'react'
 import { api, ApiError, errorText, type ConsoleInfo, type Destination, type Source } from '../api'
 import { useLocation } from '../router'
 import { ErrorText, Notice, Switch, useLoad } from '../ui'
+import { MigrateToNative } from './MigrateToNative'
 
 /** One status, agreeing with the page's pill: a paused destination is not "Connected". */
 function connectionStatus(d: Destination): string {
@@ -212,6 +213,7 @@ export function SettingsTab({ destination: d, info, onChanged }: { destination: 
           </button>
         </div>
       </form>
+      {d.mode === 'legacy' && <MigrateToNative destination={d} onMigrated={onChanged} />}
     </div>
   )
 }

@@ -15,9 +15,8 @@ import { ApiError, badRequest, notFound } from './errors.js'
 import { destinationOr404 } from './lookup.js'
 import { AUTH_MESSAGES } from './tiktok-auth.js'
 import { S } from './validation.js'
+import { parseTikTokTime, warningsOf } from '../../lifecycle/health/index.js'
 
-const MIN_TARGETABLE = 1000
-const EXPIRY_WARNING_MS = 30 * 24 * 3600_000
 
 /** A connection's settings: what the config file's `audiences` entries hold, less the key (in the path). */
 type ConnectionBody = Omit<AudienceConfig, 'key'>
@@ -50,13 +49,6 @@ function tiktokFailure(err: TikTokError, verifying: boolean): ApiError {
   if (err.kind === 'auth') return new ApiError(409, AUTH_MESSAGES.invalidToken, undefined, tiktok)
   if (verifying && err.kind === 'permanent') return new ApiError(400, 'Unable to verify ownership over audience. Audience ID not found.', 'externalAudienceId', tiktok)
   return new ApiError(502, `TikTok could not ${verifying ? 'verify' : 'create'} the audience: ${err.message}`, undefined, tiktok)
-}
-
-/** TikTok's "YYYY-MM-DD HH:MM:SS" (UTC) as epoch ms. */
-function parseTikTokTime(s: string | undefined): number | undefined {
-  if (!s) return undefined
-  const t = Date.parse(/Z|[+-]\d\d:?\d\d$/.test(s) ? s : `${s.replace(' ', 'T')}Z`)
-  return Number.isNaN(t) ? undefined : t
 }
 
 export const audienceRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (app, { ctx }) => {
@@ -196,14 +188,8 @@ export const audienceRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async 
     }
     const a = list[0]?.audience_details
     if (!a) throw notFound(`TikTok audience ${c.externalAudienceId} of advertiser ${c.advertiserId}`)
-    const warnings: string[] = []
-    if (Number(a.cover_num) < MIN_TARGETABLE) {
-      warnings.push(`Fewer than 1,000 matched users (${a.cover_num}): TikTok needs at least 1,000 to target this audience.`)
-    }
-    const expiresAt = parseTikTokTime(a.expired_time)
-    if (a.is_expiring || (expiresAt !== undefined && expiresAt - Date.now() < EXPIRY_WARNING_MS)) {
-      warnings.push(`The audience expires ${a.expired_time ? `on ${a.expired_time}` : 'soon'} (within 30 days): keep sending to it or TikTok will delete it.`)
-    }
+    // The same rules as the recorded reads (src/lifecycle/health), applied to this live one.
+    const warnings = warningsOf({ coverNum: Number(a.cover_num), expiresAt: parseTikTokTime(a.expired_time) ?? null, isExpiring: a.is_expiring === true, error: null }).map((w) => w.message)
     return {
       audienceKey: c.audienceKey,
       advertiserId: c.advertiserId,

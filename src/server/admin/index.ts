@@ -8,11 +8,13 @@ import { requireAdmin } from '../admin-auth.js'
 import type { ServerContext } from '../context.js'
 import { actionRoutes } from './actions.js'
 import { audienceRoutes } from './audiences.js'
+import { audienceHealthRoutes } from './audience-health.js'
 import { deliveryRoutes } from './delivery.js'
 import { destinationAuthRoutes } from './destination-auth.js'
 import { destinationRoutes } from './destinations.js'
 import { adminErrorHandler } from './errors.js'
 import { mappingRoutes } from './mappings.js'
+import { migrateRoutes } from './migrate.js'
 import { segmentConnectRoutes, sourceRoutes } from './sources.js'
 import { statsRoutes } from './stats.js'
 import { testMappingRoutes } from './test-mapping.js'
@@ -24,7 +26,7 @@ export const adminApiPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = async 
   app.setValidatorCompiler(adminValidatorCompiler)
   app.setErrorHandler(adminErrorHandler(ctx.log))
   app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: `no admin route ${request.method} ${request.url}` }))
-  for (const routes of [statsRoutes, sourceRoutes, segmentConnectRoutes, destinationRoutes, destinationAuthRoutes, mappingRoutes, testMappingRoutes, audienceRoutes, deliveryRoutes]) {
+  for (const routes of [statsRoutes, sourceRoutes, segmentConnectRoutes, destinationRoutes, destinationAuthRoutes, mappingRoutes, testMappingRoutes, audienceRoutes, audienceHealthRoutes, migrateRoutes, deliveryRoutes]) {
     await app.register(routes, { ctx })
   }
   await app.register(actionRoutes)

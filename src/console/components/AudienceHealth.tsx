@@ -1,0 +1,102 @@
+/**
+ * Audience health as recorded by the poller (src/lifecycle/health): the banner over every page
+ * while some audience warns, and one audience's reads over time in the Audiences tab.
+ */
+import { useEffect, useState } from 'react'
+import { api, type AudienceHealthSummary, type HealthRead } from '../api'
+import { Link } from '../router'
+import { formatNumber, formatTime } from '../ui'
+
+const REFRESH_MS = 30_000
+
+/** Shown while any connected audience is below 1,000 matched users or expires within 30 days. */
+export function AudienceHealthBanner() {
+  const [summary, setSummary] = useState<AudienceHealthSummary>()
+  useEffect(() => {
+    let live = true
+    const load = () => api<AudienceHealthSummary>('GET', '/api/audience-health').then((s) => live && setSummary(s), () => {})
+    void load()
+    const timer = setInterval(load, REFRESH_MS)
+    return () => {
+      live = false
+      clearInterval(timer)
+    }
+  }, [])
+  const warned = (summary?.audiences ?? []).filter((a) => a.warnings.length > 0)
+  if (warned.length === 0) return null
+  return (
+    <section className="notice notice-warning health-banner" aria-label="Audience health warnings">
+      <strong>
+        {warned.length === 1 ? '1 audience needs attention' : `${warned.length} audiences need attention`}
+      </strong>
+      <ul>
+        {warned.map((a) => (
+          <li key={`${a.destinationId}|${a.audienceKey}`}>
+            <Link href={`/destinations/${a.destinationId}/audiences`}>
+              {a.audienceKey} ({a.destinationName ?? `destination ${a.destinationId}`})
+            </Link>
+            : {a.warnings.map((w) => w.message).join(' ')}
+          </li>
+        ))}
+      </ul>
+    </section>
+  )
+}
+
+/** A line of the sizes read over time (no scale: the numbers beside it say how much). */
+function Sparkline({ values, label }: { values: number[]; label: string }) {
+  if (values.length < 2) return null
+  const max = Math.max(...values, 1)
+  const w = 120
+  const h = 24
+  const points = values.map((v, i) => `${((i / (values.length - 1)) * w).toFixed(1)},${(h - (v / max) * h).toFixed(1)}`).join(' ')
+  return (
+    <svg className="sparkline" width={w} height={h} viewBox={`0 0 ${w} ${h}`} role="img" aria-label={label}>
+      <polyline points={points} fill="none" stroke="currentColor" strokeWidth="1.5" />
+    </svg>
+  )
+}
+
+/** One audience's recorded reads: the size trend and the last few reads. */
+export function AudienceHealthHistory({ destinationId, audienceKey, label }: { destinationId: number; audienceKey: string; label: string }) {
+  const [reads, setReads] = useState<HealthRead[]>()
+  useEffect(() => {
+    api<{ reads: HealthRead[] }>('GET', `/api/destinations/${destinationId}/audiences/${encodeURIComponent(audienceKey)}/health/history`).then(
+      (r) => setReads(r.reads),
+      () => setReads([])
+    )
+  }, [destinationId, audienceKey])
+  if (!reads) return null
+  if (reads.length === 0) return <p className="muted">No health read recorded yet (TikTok is asked every AUDIENCE_HEALTH_INTERVAL).</p>
+  const sizes = reads.filter((r) => r.coverNum !== null).map((r) => r.coverNum!)
+  const last = reads[reads.length - 1]
+  return (
+    <details className="health-history">
+      <summary>
+        Recorded: {sizes.length > 0 ? `${formatNumber(sizes[0])} → ${formatNumber(sizes[sizes.length - 1])} matched users` : 'no size yet'} over {reads.length} read{reads.length === 1 ? '' : 's'}, last{' '}
+        {formatTime(last.checkedAt)}
+      </summary>
+      <Sparkline values={sizes} label={`Matched users of ${label} over time`} />
+      <table aria-label={`Health history of ${label}`}>
+        <thead>
+          <tr>
+            <th scope="col">Checked</th>
+            <th scope="col">Matched users</th>
+            <th scope="col">Expires</th>
+            <th scope="col">Warnings</th>
+          </tr>
+        </thead>
+        <tbody>
+          {reads.slice(-10).reverse().map((r) => (
+            <tr key={r.checkedAt}>
+              <td>{formatTime(r.checkedAt)}</td>
+              <td>{r.coverNum === null ? '—' : formatNumber(r.coverNum)}</td>
+              <td>{r.expiresAt ? new Date(r.expiresAt).toISOString().slice(0, 10) : '—'}</td>
+              <td>{r.error ? `Read failed: ${r.error}` : r.warnings.map((w) => w.reason).join(', ') || 'none'}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </details>
+  )
+}
