@@ -31,6 +31,7 @@ import { claimBuiltInEmulator, type EmulatorClaim } from './emulator-claim.js'
 import { retentionDays, startRetention } from '../pipeline/retention.js'
 import { countPending } from '../store/sql/partitions.js'
 import { BackPressure, backPressureBounds } from './backpressure.js'
+import { WarehouseSyncs } from '../warehouse/index.js'
 
 export interface ServeOptions {
   config?: string
@@ -157,6 +158,8 @@ export async function startService(opts: ServeOptions = {}): Promise<RunningServ
   await ctx.backPressure.start()
 
   ctx.pipeline.start()
+  ctx.warehouse = new WarehouseSyncs(store, ctx.pipeline, log)
+  ctx.warehouse.startSchedule()
   const stopRetention = startRetention(store, retentionDays(), log)
   ctx.ready = true
 
@@ -187,6 +190,7 @@ export async function startService(opts: ServeOptions = {}): Promise<RunningServ
     app,
     ctx,
     async close() {
+      ctx.warehouse?.stop()
       stopRetention()
       ctx.backPressure?.stop()
       await app.close()
