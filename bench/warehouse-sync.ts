@@ -6,6 +6,7 @@
  * the "Warehouse source" part of docs/BENCHMARKS.md's Mirror sync section. Not part of `npm run bench`.
  */
 import { readFileSync, writeFileSync } from 'node:fs'
+import { loadavg } from 'node:os'
 import { join } from 'node:path'
 import { createAudience, startBenchEmulator } from './lib/scenario.js'
 import { NODE_FLAGS } from '../test/helpers/cli.js'
@@ -27,6 +28,7 @@ interface SyncSummary {
 }
 
 const cli = builtCli()
+const loadAtStart = loadavg()[0]
 const emu = await startBenchEmulator()
 const warehouse = await createPgDatabase()
 const result = await withTempDir('tta-bench-warehouse-', async (dir) => {
@@ -93,6 +95,7 @@ Measured by \`node --import tsx bench/warehouse-sync.ts\` (not part of \`npm run
 * Date: ${new Date().toISOString()}
 * Commit: ${gitCommit()}
 * Machine: ${mc.cpu}, ${mc.cores} cores, ${mc.memory} memory, ${mc.os}, Node ${mc.node}
+* Load: 1-minute load average ${loadAtStart.toFixed(1)} at start, ${loadavg()[0].toFixed(1)} at the end (other work on the machine slows every figure)
 
 | run | changes sent | time | peak RSS | target | verdict |
 |---|---:|---:|---:|---|---|
