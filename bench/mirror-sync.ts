@@ -123,7 +123,10 @@ console.log(section)
 // The section replaces its previous text; the rest of the document is npm run bench's.
 const doc = readFileSync(DOC_FILE, 'utf8')
 const start = doc.indexOf('## Mirror sync')
-const end = start === -1 ? -1 : doc.indexOf('\n## ', start + 1)
+// bench/warehouse-sync.ts's part at the section's end is kept.
+const nextSection = start === -1 ? -1 : doc.indexOf('\n## ', start + 1)
+const warehousePart = start === -1 ? -1 : doc.indexOf('\n### Warehouse source', start)
+const end = warehousePart !== -1 && (nextSection === -1 || warehousePart < nextSection) ? warehousePart : nextSection
 const before = start === -1 ? doc.trimEnd() + '\n\n' : doc.slice(0, start)
-writeFileSync(DOC_FILE, before + section + (end === -1 ? '' : doc.slice(end)))
+writeFileSync(DOC_FILE, before + section + (end === -1 ? '' : '\n' + doc.slice(end).replace(/^\n+/, '')))
 console.error('written: docs/BENCHMARKS.md (Mirror sync)')

@@ -60,16 +60,26 @@ program
 program
   .command('sync')
   .description(
-    'Mirror sync: given the full current member list of an audience (CSV with a header of email, phone, advertising_id columns, or NDJSON), send only the changes since the last sync: removals first, then additions. The list streams (sorted on disk in the temp folder, compared with the synced list page by page), so any size fits in flat memory. Keeps the synced state (hashes only) in the database (DATABASE_URL or --db; default ./data); it advances only for what TikTok confirmed. Shows progress on a terminal; prints a JSON summary. Exit 0 when every row was usable and every change delivered, 1 otherwise.'
+    'Mirror sync: given the full current member list of an audience (CSV with a header of email, phone, advertising_id columns, or NDJSON), send only the changes since the last sync: removals first, then additions. The list streams (sorted on disk in the temp folder, compared with the synced list page by page), so any size fits in flat memory. Keeps the synced state (hashes only) in the database (DATABASE_URL or --db; default ./data); it advances only for what TikTok confirmed. Shows progress on a terminal; prints a JSON summary. Exit 0 when every row was usable and every change delivered, 1 otherwise. With --source NAME instead of --destination/--audience/--members: one run of that warehouse source of the config (kind: postgres): its query is read through a cursor and mirrored into its audience, recorded like a scheduled run; a failing query, or one returning none of the email/phone/advertising_id columns, fails the run with the reason and changes nothing; a run of that source still going elsewhere (serve\'s schedule) makes this one skipped.'
   )
   .requiredOption('--config <file>', 'config file (YAML or JSON)')
-  .requiredOption('--destination <name>', 'destination name from the config')
-  .requiredOption('--audience <key>', 'audience key (connected to the destination, or mapped by its mappings)')
-  .requiredOption('--members <file>', 'the full member list: .csv, or .ndjson/.jsonl')
+  .option('--source <name>', 'a warehouse source of the config (kind: postgres): run its query once')
+  .option('--destination <name>', 'destination name from the config')
+  .option('--audience <key>', 'audience key (connected to the destination, or mapped by its mappings)')
+  .option('--members <file>', 'the full member list: .csv, or .ndjson/.jsonl')
   .option('--db <url>', 'database: sqlite:PATH or postgres://… (default: DATABASE_URL, else sqlite:./data/tiktok-audiences.db)')
-  .action(async (o: { config: string; destination: string; audience: string; members: string; db?: string }) => {
+  .action(async (o: { config: string; source?: string; destination?: string; audience?: string; members?: string; db?: string }, cmd: Command) => {
+    const fileOptions = (['destination', 'audience', 'members'] as const).filter((k) => o[k] !== undefined)
+    if (o.source !== undefined) {
+      if (fileOptions.length > 0) cmd.error(`error: --source runs a warehouse source; it takes no ${fileOptions.map((k) => `--${k}`).join(', ')}`)
+      const { runSourceSync } = await import('./sync.js')
+      process.exitCode = await runSourceSync({ config: o.config, source: o.source, db: o.db })
+      return
+    }
+    const missing = (['destination', 'audience', 'members'] as const).filter((k) => o[k] === undefined)
+    if (missing.length > 0) cmd.error(`error: required option(s) ${missing.map((k) => `--${k}`).join(', ')} not specified (or --source NAME for a warehouse source)`)
     const { runSync } = await import('./sync.js')
-    process.exitCode = await runSync(o)
+    process.exitCode = await runSync({ config: o.config, destination: o.destination!, audience: o.audience!, members: o.members!, db: o.db })
   })
 
 program

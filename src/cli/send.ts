@@ -3,6 +3,7 @@
  * recorded and routed in one transaction), queue, batching, delivery and retry path as the server. Prints a JSON summary as the last line
  * of stdout; exits 1 when anything failed.
  */
+import { isWarehouseSource } from '../config/schema.js'
 import { listSources } from '../store/sql/config.js'
 import { eventOutcomes, failureReasons } from '../store/sql/changes.js'
 import { maxEventId } from '../store/sql/events.js'
@@ -157,7 +158,7 @@ export async function runSend(opts: SendOptions, routeWorker = startRouteWorker(
 async function sendWith(opts: SendOptions, started: number, routeWorker: RouteWorkerHandle | undefined): Promise<number> {
   return runOneShot({ config: opts.config, db: opts.db, database: 'temporary' }, async ({ store, config, applied, pipeline, requests }) => {
     const sources = await listSources(store.db)
-    const sourceName = opts.source ?? config.sources?.[0]?.name ?? sources[0]?.name
+    const sourceName = opts.source ?? config.sources?.find((s) => !isWarehouseSource(s))?.name ?? sources[0]?.name
     const source = sources.find((s) => s.name === sourceName)
     if (!source) {
       printError(`--source: no source named "${opts.source}" (known: ${sources.map((s) => s.name).join(', ')})`)

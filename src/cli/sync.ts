@@ -1,12 +1,14 @@
 /**
  * `tiktok-audiences sync`: mirror sync (SPEC §3.1) of a member file into an audience — the list
- * streams through src/mirror/mirror-sync.ts, which sends only the changes since the last sync.
+ * streams through src/mirror/mirror-sync.ts, which sends only the changes since the last sync —
+ * or (`--source NAME`) one run of a warehouse source of the config (src/warehouse/).
  */
 import { mirrorSync, type MirrorProgress } from '../mirror/mirror-sync.js'
 import { listDestinations } from '../store/sql/config.js'
 import { fileMemberSource } from './members.js'
 import { printError, runOneShot } from './one-shot.js'
 import { ProgressLine } from './progress.js'
+import { getWarehouseSync, listWarehouseSyncs, SKIPPED_MESSAGE, startRun } from '../warehouse/index.js'
 
 export interface SyncOptions {
   config: string
@@ -14,6 +16,60 @@ export interface SyncOptions {
   audience: string
   members: string
   db?: string
+}
+
+export interface SourceSyncOptions {
+  config: string
+  source: string
+  db?: string
+}
+
+/** One run of a warehouse source, recorded like a scheduled one; the same summary as a file sync. */
+export async function runSourceSync(opts: SourceSyncOptions): Promise<number> {
+  const started = Date.now()
+  return runOneShot({ config: opts.config, db: opts.db, database: 'default' }, async ({ store, pipeline, requests, applied }) => {
+    const sync = await getWarehouseSync(store.db, store.secrets, opts.source)
+    if (!sync) {
+      const known = (await listWarehouseSyncs(store.db, store.secrets)).map((s) => s.name)
+      printError(`--source: no warehouse source (kind: postgres) named "${opts.source}" in the database${known.length ? ` (known: ${known.join(', ')})` : ''}`)
+      return 2
+    }
+    const line = new ProgressLine()
+    const { run, done } = await startRun(sync, {
+      store,
+      pipeline,
+      startedBy: 'cli',
+      onRowProblem: (at, message) => {
+        line.clear()
+        printError(`${opts.source}: row ${at}: ${message}`)
+      },
+      onProgress: line.enabled ? (p) => line.update(progressText(p)) : undefined,
+      warn: printError
+    })
+    if (run.status === 'skipped') {
+      printError(`${opts.source}: ${SKIPPED_MESSAGE}`)
+      process.stdout.write(JSON.stringify({ run: run.id, status: run.status }) + '\n')
+      return 1
+    }
+    const { run: finished, summary: s } = await done
+    line.clear()
+    if (finished.error) printError(`${opts.source}: ${finished.error}`)
+    const summary = {
+      members: s?.members ?? 0,
+      rows: s?.rows ?? finished.rowsRead,
+      invalid: s?.invalid ?? 0,
+      added: s?.added ?? 0,
+      removed: s?.removed ?? 0,
+      unchanged: s?.unchanged ?? 0,
+      failed: s?.failed ?? 0,
+      requests: requests(),
+      durationMs: Date.now() - started,
+      run: finished.id,
+      status: finished.status
+    }
+    process.stdout.write(JSON.stringify(summary) + '\n')
+    return finished.status !== 'succeeded' || summary.invalid > 0 || applied.problems.length > 0 ? 1 : 0
+  })
 }
 
 export async function runSync(opts: SyncOptions): Promise<number> {

@@ -14,6 +14,7 @@ import {
   deleteConnection,
   ensureSource,
   listConnections,
+  listDestinations,
   listSources,
   storedPhoneRegion,
   upsertConnection,
@@ -24,7 +25,9 @@ import {
 import { AudienceOwnershipError, createOrReuseAudience, createPartnerAudience, verifyOwnership } from '../tiktok/audiences.js'
 import type { TikTokClient } from '../tiktok/client.js'
 import { TikTokError } from '../tiktok/errors.js'
-import type { ConfigFile } from './schema.js'
+import { parseDuration } from '../warehouse/duration.js'
+import { upsertWarehouseSync } from '../warehouse/records.js'
+import { isWarehouseSource, type ConfigFile } from './schema.js'
 
 export const DEFAULT_SOURCE = 'default'
 
@@ -37,14 +40,17 @@ export interface ApplyResult {
   destinations: number
   mappings: number
   connections: number
+  /** Warehouse sources (kind: postgres) stored. */
+  syncs: number
 }
 
 export async function applyConfig(store: Store, config: ConfigFile, tiktok: TikTokClient): Promise<ApplyResult> {
   const { db, secrets } = store
   const problems: string[] = []
-  const result: ApplyResult = { problems, sources: 0, destinations: 0, mappings: 0, connections: 0 }
+  const result: ApplyResult = { problems, sources: 0, destinations: 0, mappings: 0, connections: 0, syncs: 0 }
 
   for (const s of config.sources ?? []) {
+    if (isWarehouseSource(s)) continue // applied once its destination is
     const stored = await upsertSource(db, { name: s.name, writeKey: s.writeKey || null })
     // Present (even empty) → set or removed; absent → left as the console set it.
     if (s.sharedSecret !== undefined) await setSourceSharedSecret(db, secrets, stored.id, s.sharedSecret || null)
@@ -168,6 +174,19 @@ export async function applyConfig(store: Store, config: ConfigFile, tiktok: TikT
       })
       result.connections++
     }
+  }
+
+  // Warehouse sources last: each names a destination of this config (or one already stored).
+  const destinationIds = new Map((await listDestinations(db, secrets)).map((d) => [d.name, d.id]))
+  for (const [si, s] of (config.sources ?? []).entries()) {
+    if (!isWarehouseSource(s)) continue
+    const destinationId = destinationIds.get(s.destination)
+    if (destinationId === undefined) {
+      problems.push(`sources[${si}].destination: no destination named "${s.destination}" (known: ${[...destinationIds.keys()].join(', ') || 'none'}) — sync skipped`)
+      continue
+    }
+    await upsertWarehouseSync(db, secrets, { name: s.name, url: s.url, query: s.query, destinationId, audienceKey: s.audience, everyMs: parseDuration(s.every)! })
+    result.syncs++
   }
   return result
 }

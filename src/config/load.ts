@@ -2,7 +2,7 @@ import { Ajv, type ErrorObject } from 'ajv'
 import { readFileSync } from 'node:fs'
 import { parse as parseYaml } from 'yaml'
 import { UserError } from '../util/user-error.js'
-import { configSchema, type ConfigFile } from './schema.js'
+import { configSchema, EVENTS_ONLY_KEYS, isWarehouseSource, type ConfigFile } from './schema.js'
 
 /** A problem in the config file, named by its path (`destinations[0].mappings[1].trigger`). */
 export class ConfigFileError extends UserError {
@@ -31,6 +31,14 @@ function describe(e: ErrorObject): string {
       return `${at}: unknown key "${String(e.params.additionalProperty)}"`
     case 'required':
       return `${at}: missing required key "${String(e.params.missingProperty)}"`
+    case 'false schema': {
+      const key = at.split('.').pop() ?? ''
+      return (EVENTS_ONLY_KEYS as readonly string[]).includes(key) ? `${at}: not for a source of kind postgres (it has no write key)` : `${at}: only for a source of kind: postgres`
+    }
+    case 'pattern':
+      if (at.endsWith('.every')) return `${at}: must be a duration such as 30s, 15m, 1h or 1d`
+      if (at.endsWith('.url')) return `${at}: must be a postgres:// URL`
+      return `${at}: ${e.message ?? 'is invalid'}`
     case 'enum':
       return `${at}: must be one of ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`
     default:
@@ -81,6 +89,18 @@ export interface LoadedConfig {
   warnings: string[]
 }
 
+/** A warehouse source shares the name space of sources (`sync --source NAME`, `/api/syncs/NAME`). */
+function duplicateSourceNames(config: ConfigFile): string[] {
+  const first = new Map<string, number>()
+  const problems: string[] = []
+  for (const [i, s] of (config.sources ?? []).entries()) {
+    const j = first.get(s.name)
+    if (j === undefined) first.set(s.name, i)
+    else if (isWarehouseSource(s) || isWarehouseSource(config.sources![j])) problems.push(`sources[${i}].name: "${s.name}" is also the name of sources[${j}]`)
+  }
+  return problems
+}
+
 /** Parses (YAML or JSON), expands `${ENV}` and checks a config file's structure. */
 export function parseConfig(text: string, file?: string): LoadedConfig {
   let raw: unknown
@@ -93,7 +113,10 @@ export function parseConfig(text: string, file?: string): LoadedConfig {
   if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigFileError(['(top level): must be a mapping with sources/destinations'], file)
   const warnings: string[] = []
   const expanded = expandEnv(raw, '', warnings)
-  if (!validate(expanded)) throw new ConfigFileError((validate.errors ?? []).map(describe), file)
+  // An `if` error only repeats the `then`/`else` error under it.
+  if (!validate(expanded)) throw new ConfigFileError((validate.errors ?? []).filter((e) => e.keyword !== 'if').map(describe), file)
+  const duplicates = duplicateSourceNames(expanded)
+  if (duplicates.length > 0) throw new ConfigFileError(duplicates, file)
   return { config: expanded, warnings }
 }
 

@@ -1,4 +1,5 @@
 /** The config file (INTERFACE.md "Config file"): its types and the JSON schema that checks it. */
+import { DURATION_PATTERN } from '../warehouse/duration.js'
 
 export interface MappingConfig {
   name: string
@@ -50,8 +51,39 @@ export interface DeliveryConfig {
   timeoutMs?: number
 }
 
+/** A sender of events, authenticated by its write key (the default kind). */
+export interface EventSourceConfig {
+  name: string
+  kind?: 'events'
+  writeKey?: string
+  sharedSecret?: string
+}
+
+/** A warehouse table mirrored into one audience on a schedule (src/warehouse/). */
+export interface WarehouseSourceConfig {
+  name: string
+  kind: 'postgres'
+  /** postgres://… */
+  url: string
+  /** Returns `email` / `phone` / `advertising_id` columns, any subset. */
+  query: string
+  destination: string
+  /** A key under that destination's audiences. */
+  audience: string
+  /** `30s`, `15m`, `1h`, `1d`. */
+  every: string
+}
+
+export type SourceConfig = EventSourceConfig | WarehouseSourceConfig
+
+export const isWarehouseSource = (s: SourceConfig): s is WarehouseSourceConfig => s.kind === 'postgres'
+
+/** Keys only one kind of source has (named in the config's error messages). */
+export const WAREHOUSE_ONLY_KEYS = ['url', 'query', 'destination', 'audience', 'every'] as const
+export const EVENTS_ONLY_KEYS = ['writeKey', 'sharedSecret'] as const
+
 export interface ConfigFile {
-  sources?: { name: string; writeKey?: string; sharedSecret?: string }[]
+  sources?: SourceConfig[]
   destinations?: DestinationConfig[]
   delivery?: DeliveryConfig
 }
@@ -69,7 +101,21 @@ export const configSchema = {
         type: 'object',
         additionalProperties: false,
         required: ['name'],
-        properties: { name: str, writeKey: { type: 'string' }, sharedSecret: { type: 'string' } }
+        properties: {
+          name: str,
+          kind: { enum: ['events', 'postgres'] },
+          writeKey: { type: 'string' },
+          sharedSecret: { type: 'string' },
+          url: { type: 'string', minLength: 1, pattern: '^postgres(ql)?://' },
+          query: str,
+          destination: str,
+          audience: str,
+          every: { type: 'string', pattern: DURATION_PATTERN }
+        },
+        // Each kind has its own keys; the other kind's are refused by name (load.ts says which).
+        if: { properties: { kind: { const: 'postgres' } }, required: ['kind'] },
+        then: { required: [...WAREHOUSE_ONLY_KEYS], properties: Object.fromEntries(EVENTS_ONLY_KEYS.map((k) => [k, false])) },
+        else: { properties: Object.fromEntries(WAREHOUSE_ONLY_KEYS.map((k) => [k, false])) }
       }
     },
     destinations: {

@@ -222,3 +222,31 @@ export interface MigrationResult {
   mappings: { remove: { name: string; action: string }[]; add: { name: string; action: string; trigger: string; replaces: string }[] }
   notes: string[]
 }
+
+/** GET /api/syncs (src/server/admin/syncs.ts): a warehouse sync and its last runs, newest first. */
+export interface SyncRun {
+  id: number
+  status: 'running' | 'succeeded' | 'failed' | 'skipped'
+  startedBy: 'schedule' | 'console' | 'cli'
+  rowsRead: number
+  invalid: number
+  added: number
+  removed: number
+  failed: number
+  durationMs: number | null
+  error: string | null
+  startedAt: number
+  finishedAt: number | null
+}
+export interface WarehouseSync {
+  name: string
+  kind: string
+  destination: string | null
+  audience: string
+  every: string
+  query: string
+  nextRunAt: number
+  running: boolean
+  lastRun: SyncRun | null
+  runs: SyncRun[]
+}

@@ -5,6 +5,7 @@ import type { TikTokClient } from '../tiktok/client.js'
 import type { BackPressure } from './backpressure.js'
 import type { Metrics } from './metrics.js'
 import type { PasswordThrottle } from './password-throttle.js'
+import type { WarehouseSyncs } from '../warehouse/index.js'
 
 /** TikTok OAuth app settings (SPEC §2.6); the built-in emulator's when no app is configured. */
 export interface OAuthSettings {
@@ -37,4 +38,6 @@ export interface ServerContext {
   emulator: boolean
   /** The bounds past which ingestion answers 429 (backpressure.ts); none before the service is up. */
   backPressure?: BackPressure
+  /** Warehouse syncs: their schedule, Run now and their runs (none before the service is up). */
+  warehouse?: WarehouseSyncs
 }

@@ -32,6 +32,7 @@ import { retentionDays, startRetention } from '../pipeline/retention.js'
 import { countPending } from '../store/sql/partitions.js'
 import { BackPressure, backPressureBounds } from './backpressure.js'
 import { parseHealthInterval, startAudienceHealth } from '../lifecycle/health/index.js'
+import { WarehouseSyncs } from '../warehouse/index.js'
 
 export interface ServeOptions {
   config?: string
@@ -159,6 +160,8 @@ export async function startService(opts: ServeOptions = {}): Promise<RunningServ
   await ctx.backPressure.start()
 
   ctx.pipeline.start()
+  ctx.warehouse = new WarehouseSyncs(store, ctx.pipeline, log)
+  ctx.warehouse.startSchedule()
   const stopRetention = startRetention(store, retentionDays(), log)
   const health = startAudienceHealth({ store, tiktok: ctx.tiktok, log, intervalMs: healthIntervalMs })
   ctx.ready = true
@@ -190,6 +193,7 @@ export async function startService(opts: ServeOptions = {}): Promise<RunningServ
     app,
     ctx,
     async close() {
+      ctx.warehouse?.stop()
       stopRetention()
       ctx.backPressure?.stop()
       await health.stop()

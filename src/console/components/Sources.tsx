@@ -2,11 +2,12 @@
  * Sources (who sends events, by write key) and, per source, "Connect from Segment": the exact
  * values to paste into Segment's Webhook Audiences destination (Engage → Engage Settings →
  * Destinations → Webhook Audiences) and per-audience extras. The shared secret is shown once,
- * when it is generated; afterwards only whether one is set.
+ * when it is generated; afterwards only whether one is set. Warehouse syncs are listed first (Syncs.tsx).
  */
 import { useState } from 'react'
 import { api, errorText, type SegmentConnect, type Source } from '../api'
 import { ErrorText, Notice, useLoad } from '../ui'
+import { SyncsSection } from './Syncs'
 
 function Copyable({ label, value }: { label: string; value: string }) {
   const [copied, setCopied] = useState(false)
@@ -105,6 +106,7 @@ export function SourcesPage() {
         <h1 id="sources-title">Sources</h1>
       </div>
       <ErrorText>{error}</ErrorText>
+      <SyncsSection />
       {data?.map((s) => (
         <article key={s.id} className="card">
           <h2>{s.name}</h2>

@@ -17,6 +17,7 @@ import { mappingRoutes } from './mappings.js'
 import { migrateRoutes } from './migrate.js'
 import { segmentConnectRoutes, sourceRoutes } from './sources.js'
 import { statsRoutes } from './stats.js'
+import { syncRoutes } from './syncs.js'
 import { testMappingRoutes } from './test-mapping.js'
 import { adminValidatorCompiler } from './validation.js'
 import { openApiRoute } from '../openapi.js'
@@ -26,7 +27,7 @@ export const adminApiPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = async 
   app.setValidatorCompiler(adminValidatorCompiler)
   app.setErrorHandler(adminErrorHandler(ctx.log))
   app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: `no admin route ${request.method} ${request.url}` }))
-  for (const routes of [statsRoutes, sourceRoutes, segmentConnectRoutes, destinationRoutes, destinationAuthRoutes, mappingRoutes, testMappingRoutes, audienceRoutes, audienceHealthRoutes, migrateRoutes, deliveryRoutes]) {
+  for (const routes of [statsRoutes, sourceRoutes, segmentConnectRoutes, destinationRoutes, destinationAuthRoutes, mappingRoutes, testMappingRoutes, audienceRoutes, audienceHealthRoutes, migrateRoutes, deliveryRoutes, syncRoutes]) {
     await app.register(routes, { ctx })
   }
   await app.register(actionRoutes)

@@ -1,0 +1,94 @@
+/**
+ * The console's Warehouse syncs list in Debian's headless Chromium: each sync with its last run's
+ * figures, and Run now — a run started there mirrors the table's new rows, and its figures appear.
+ */
+import assert from 'node:assert/strict'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, test } from 'node:test'
+import type { Browser, Page } from 'playwright-core'
+import { emuAudiences, emuMembers } from '../helpers/emu-control.js'
+import { sha256 } from '../helpers/events.js'
+import { createPgDatabase, dropAllPgDatabases, pgSkipReason, type PgDatabase } from '../helpers/pg.js'
+import { createCustomers, customerEmail, insertCustomers, warehouseConfig } from '../warehouse/helpers.js'
+
+const CHROMIUM = '/usr/bin/chromium'
+const PASSWORD = 'warehouse-console-password'
+const haveChromium = existsSync(CHROMIUM)
+if (!haveChromium && process.env.CI === 'true') throw new Error(`Chromium is required in CI for the console tests: ${CHROMIUM} is missing (apt-get install chromium)`)
+const pgSkip = await pgSkipReason()
+const skip = !haveChromium ? `no Chromium at ${CHROMIUM} (apt-get install chromium); the console browser tests are skipped locally` : pgSkip
+
+let dir: string
+let warehouse: PgDatabase
+let service: { url: string; close(): Promise<void> }
+let browser: Browser
+let page: Page
+
+before(async () => {
+  if (skip) return
+  dir = mkdtempSync(join(tmpdir(), 'tta-warehouse-console-'))
+  warehouse = await createPgDatabase()
+  await createCustomers(warehouse, [1, 2, 3, 4])
+  const cfg = join(dir, 'config.json')
+  writeFileSync(cfg, warehouseConfig({ url: warehouse.url, query: 'SELECT email, phone FROM crm.customers WHERE active', every: '1h' }))
+  process.env.DATABASE_URL = `sqlite:${join(dir, 'console.db')}`
+  process.env.ADMIN_PASSWORD = PASSWORD
+  delete process.env.TIKTOK_APP_ID
+  delete process.env.TIKTOK_API_URL
+  const { startService } = await import('../../src/server/serve.js')
+  service = await startService({ port: 0, banner: false, dataDir: dir, config: cfg })
+  const { chromium } = await import('playwright-core')
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync']
+  })
+  page = await browser.newPage({ viewport: { width: 1400, height: 900 } })
+  page.setDefaultTimeout(15_000)
+})
+after(async () => {
+  await browser?.close()
+  await service?.close()
+  await dropAllPgDatabases()
+  if (dir) rmSync(dir, { recursive: true, force: true })
+})
+
+test('Warehouse syncs: the last run with its figures; Run now mirrors the new rows and shows its run', { skip, timeout: 90_000 }, async () => {
+  await page.goto(`${service.url}/`)
+  await page.getByLabel('Admin password').fill(PASSWORD)
+  await page.getByRole('button', { name: 'Sign in' }).click()
+  await page.getByRole('heading', { name: 'Destinations' }).waitFor()
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Sources' }).click()
+  await page.getByRole('heading', { name: 'Warehouse syncs' }).waitFor()
+  const row = page.locator('tr[data-sync="warehouse"]')
+  const cells = async () => (await row.locator('td').allInnerTexts()).map((t) => t.trim())
+
+  // The new sync ran at start: 4 rows read, 4 added.
+  await row.getByText('succeeded').waitFor()
+  let c = await cells()
+  assert.equal(c[0], 'tiktok / vip_customers')
+  assert.equal(c[1], '1h')
+  assert.deepEqual(c.slice(3, 7), ['4', '4', '0', '0'], `rows read, added, removed, failed: ${c.join(' | ')}`)
+  assert.match(c[2], /\(schedule\)/)
+
+  await insertCustomers(warehouse, [5, 6])
+  await warehouse.query('UPDATE crm.customers SET active = false WHERE id = 1')
+  await row.getByRole('button', { name: 'Run warehouse now' }).click()
+  await row.getByText('(console)').waitFor()
+  await row.getByText('succeeded').waitFor()
+  c = await cells()
+  assert.deepEqual(c.slice(3, 7), ['5', '2', '1', '0'], `after Run now: ${c.join(' | ')}`)
+  assert.match(c[7], /^\d+\.\d s$/)
+  assert.equal(c[8], '—')
+
+  const audience = (await emuAudiences(`${service.url}/emulator`)).find((a) => a.name === 'VIP customers')!
+  assert.deepEqual((await emuMembers(`${service.url}/emulator`, audience.audience_id)).EMAIL_SHA256, [2, 3, 4, 5, 6].map((i) => sha256(customerEmail(i))).sort())
+
+  // A failing run shows the database's message as its error.
+  await warehouse.query('ALTER TABLE crm.customers RENAME COLUMN email TO mail')
+  await warehouse.query('ALTER TABLE crm.customers RENAME COLUMN phone TO tel')
+  await row.getByRole('button', { name: 'Run warehouse now' }).click()
+  await row.getByText('failed', { exact: true }).waitFor()
+  assert.match((await cells())[8], /the query failed: column "email" does not exist/)
+})
