@@ -15,6 +15,7 @@ import { ApiError, badRequest, notFound } from './errors.js'
 import { destinationOr404 } from './lookup.js'
 import { AUTH_MESSAGES } from './tiktok-auth.js'
 import { S } from './validation.js'
+import { CONNECTION_DEFAULTS } from '../../util/defaults.js'
 
 const MIN_TARGETABLE = 1000
 const EXPIRY_WARNING_MS = 30 * 24 * 3600_000
@@ -167,10 +168,10 @@ export const audienceRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async 
         audienceName: name,
         advertiserId,
         externalAudienceId,
-        sendTrack: b.sendTrack ?? existing?.sendTrack ?? true,
-        sendIdentify: b.sendIdentify ?? existing?.sendIdentify ?? false,
-        enterEvent: b.enterEvent ?? existing?.enterEvent ?? 'Audience Entered',
-        exitEvent: b.exitEvent ?? existing?.exitEvent ?? 'Audience Exited'
+        sendTrack: b.sendTrack ?? existing?.sendTrack ?? CONNECTION_DEFAULTS.sendTrack,
+        sendIdentify: b.sendIdentify ?? existing?.sendIdentify ?? CONNECTION_DEFAULTS.sendIdentify,
+        enterEvent: b.enterEvent ?? existing?.enterEvent ?? CONNECTION_DEFAULTS.enterEvent,
+        exitEvent: b.exitEvent ?? existing?.exitEvent ?? CONNECTION_DEFAULTS.exitEvent
       })
       ctx.pipeline.poke()
       return reply.code(existing ? 200 : 201).send({ ...connectionView(c, d), created })

@@ -14,12 +14,13 @@ import { ApiError, badRequest } from './errors.js'
 import { destinationOr404 } from './lookup.js'
 import { testAuthentication } from './tiktok-auth.js'
 import { S } from './validation.js'
+import { DESTINATION_DEFAULTS, MAX_BATCH_SIZE } from '../../util/defaults.js'
 
 const settingsProps = {
   name: S.nonEmpty({ maxLength: 200 }),
   normalization: S.str({ enum: ['recommended', 'segment'] }),
   defaultPhoneRegion: S.nullable(S.str({ pattern: '^[A-Z]{2}$' })),
-  batchSize: S.int({ minimum: 1, maximum: 10000 }),
+  batchSize: S.int({ minimum: 1, maximum: MAX_BATCH_SIZE }),
   autoConnectAudiences: S.bool(),
   enabled: S.bool()
 }
@@ -80,15 +81,15 @@ export const destinationRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = asy
       const d = await upsertDestination(db, secrets, {
         name: b.name,
         sourceId,
-        mode: b.mode ?? 'native',
+        mode: b.mode ?? DESTINATION_DEFAULTS.mode,
         enabled: false,
-        normalization: b.normalization ?? 'recommended',
+        normalization: b.normalization ?? DESTINATION_DEFAULTS.normalization,
         // Omitted: the default a user expects (a value they see and can change); null: none, chosen.
         defaultPhoneRegion: b.defaultPhoneRegion === undefined ? DEFAULT_PHONE_REGION : b.defaultPhoneRegion,
         accessToken: null,
         advertiserIds: [],
-        batchSize: b.batchSize ?? 10000,
-        autoConnect: b.autoConnectAudiences ?? false
+        batchSize: b.batchSize ?? DESTINATION_DEFAULTS.batchSize,
+        autoConnect: b.autoConnectAudiences ?? DESTINATION_DEFAULTS.autoConnectAudiences
       })
       return reply.code(201).send(await destinationView(ctx, d))
     }
