@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { applyConfig, type ApplyResult } from '../config/apply.js'
-import { pipelineOptions, tiktokApiUrl } from '../config/delivery.js'
+import { pipelineOptions, tiktokApiUrl, tiktokClientOptions } from '../config/delivery.js'
 import { ConfigFileError, loadConfigFile } from '../config/load.js'
 import type { ConfigFile } from '../config/schema.js'
 import { Pipeline } from '../pipeline/index.js'
@@ -60,7 +60,7 @@ export async function runOneShot(
   let pipeline: Pipeline | undefined
   try {
     if (store.db.dialect === 'sqlite') await dropAllLeases(store.db)
-    const tiktok = new TikTokClient({ baseUrl: tiktokApiUrl() })
+    const tiktok = new TikTokClient({ baseUrl: tiktokApiUrl(), ...tiktokClientOptions(config.delivery) })
     let requests = 0
     tiktok.onExchange = () => void requests++
     const applied = await applyConfig(store, config, tiktok)

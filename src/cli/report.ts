@@ -13,6 +13,7 @@ import { audienceOf } from '../pipeline/event.js'
 import { choicesOf } from '../pipeline/quality.js'
 import { queueKeys, routeEvent, type RouteTarget } from '../pipeline/route-event.js'
 import type { RoutedMapping } from '../pipeline/routing-table.js'
+import { CONNECTION_DEFAULTS, DESTINATION_DEFAULTS } from '../util/defaults.js'
 import { readEvents } from './ndjson.js'
 import { loadConfigForCli, printError } from './one-shot.js'
 
@@ -47,20 +48,20 @@ function targetFor(d: DestinationConfig, problems: string[], at: string): RouteT
       return []
     }
   })
-  const mode = d.mode ?? 'native'
+  const mode = d.mode ?? DESTINATION_DEFAULTS.mode
   const connections = new Map(
     (d.audiences ?? []).map((a) => [
       a.key,
       {
-        sendTrack: a.sendTrack ?? true,
-        sendIdentify: a.sendIdentify ?? false,
+        sendTrack: a.sendTrack ?? CONNECTION_DEFAULTS.sendTrack,
+        sendIdentify: a.sendIdentify ?? CONNECTION_DEFAULTS.sendIdentify,
         externalAudienceId: a.externalAudienceId !== undefined ? String(a.externalAudienceId) : mode === 'native' ? UNCREATED : null,
         advertiserId: a.advertiserId !== undefined ? String(a.advertiserId) : (d.advertiserIds?.[0] !== undefined ? String(d.advertiserIds[0]) : null)
       }
     ])
   )
   return {
-    autoConnects: mode === 'native' && (d.enabled ?? true) && (d.autoConnectAudiences ?? false),
+    autoConnects: mode === 'native' && (d.enabled ?? true) && (d.autoConnectAudiences ?? DESTINATION_DEFAULTS.autoConnectAudiences),
     destination: {
       name: d.name,
       enabled: d.enabled ?? true,
@@ -68,7 +69,7 @@ function targetFor(d: DestinationConfig, problems: string[], at: string): RouteT
       // A dry run needs no token; say so instead of failing every event.
       accessToken: d.accessToken?.trim() || 'dry-run',
       advertiserIds: (d.advertiserIds ?? []).map(String),
-      normalization: d.normalization ?? 'recommended',
+      normalization: d.normalization ?? DESTINATION_DEFAULTS.normalization,
       // As applying this config to a new destination would set it (config/apply.ts).
       defaultPhoneRegion: d.defaultPhoneRegion === undefined ? DEFAULT_PHONE_REGION : d.defaultPhoneRegion
     },
@@ -88,7 +89,7 @@ export async function runReport(opts: { config: string; events: string; json?: b
   const isOurs = (list: string[]) => list.some((n) => names.has(n))
   const reports: DestinationReport[] = destinations.map((d) => ({
     destination: d.name,
-    normalization: d.normalization ?? 'recommended',
+    normalization: d.normalization ?? DESTINATION_DEFAULTS.normalization,
     matched: {},
     changes: { add: 0, delete: 0, create: 0 },
     failed: {},
@@ -146,7 +147,7 @@ export async function runReport(opts: { config: string; events: string; json?: b
   }
 
   targets.forEach((target, t) => {
-    const batchSize = destinations[t].batchSize ?? 10000
+    const batchSize = destinations[t].batchSize ?? DESTINATION_DEFAULTS.batchSize
     for (const [key, changes] of queues[t]) {
       const first = changes[0]
       const [, kind] = key.split('#')

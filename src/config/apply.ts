@@ -5,6 +5,7 @@
  */
 import { setSourceSharedSecret } from '../store/sql/source-secrets.js'
 import { DEFAULT_PHONE_REGION } from '../destination/identifiers.js'
+import { CONNECTION_DEFAULTS, DESTINATION_DEFAULTS } from '../util/defaults.js'
 import { compileMapping } from '../destination/mapping.js'
 import { ConfigError } from '../destination/errors.js'
 import type { Store } from '../store/index.js'
@@ -79,7 +80,7 @@ export async function applyConfig(store: Store, config: ConfigFile, tiktok: TikT
       problems.push(`${at}.source: required when the config has several sources`)
       continue
     }
-    const mode = d.mode ?? 'native'
+    const mode = d.mode ?? DESTINATION_DEFAULTS.mode
     const accessToken = d.accessToken?.trim() || null
     // Omitted: a new destination gets the default region, an existing one keeps its own (no silent
     // change of how its phones hash); `null` chooses none.
@@ -94,12 +95,12 @@ export async function applyConfig(store: Store, config: ConfigFile, tiktok: TikT
       sourceId,
       mode,
       enabled: d.enabled ?? true,
-      normalization: d.normalization ?? 'recommended',
+      normalization: d.normalization ?? DESTINATION_DEFAULTS.normalization,
       defaultPhoneRegion,
       accessToken,
       advertiserIds: (d.advertiserIds ?? []).map(String),
-      batchSize: d.batchSize ?? 10000,
-      autoConnect: d.autoConnectAudiences ?? false
+      batchSize: d.batchSize ?? DESTINATION_DEFAULTS.batchSize,
+      autoConnect: d.autoConnectAudiences ?? DESTINATION_DEFAULTS.autoConnectAudiences
     })
     result.destinations++
 
@@ -167,10 +168,10 @@ export async function applyConfig(store: Store, config: ConfigFile, tiktok: TikT
         audienceName: a.name ?? null,
         advertiserId,
         externalAudienceId,
-        sendTrack: a.sendTrack ?? true,
-        sendIdentify: a.sendIdentify ?? false,
-        enterEvent: a.enterEvent ?? 'Audience Entered',
-        exitEvent: a.exitEvent ?? 'Audience Exited'
+        sendTrack: a.sendTrack ?? CONNECTION_DEFAULTS.sendTrack,
+        sendIdentify: a.sendIdentify ?? CONNECTION_DEFAULTS.sendIdentify,
+        enterEvent: a.enterEvent ?? CONNECTION_DEFAULTS.enterEvent,
+        exitEvent: a.exitEvent ?? CONNECTION_DEFAULTS.exitEvent
       })
       result.connections++
     }

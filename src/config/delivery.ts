@@ -1,4 +1,5 @@
 import { DEFAULT_PIPELINE_OPTIONS, type PipelineOptions } from '../pipeline/index.js'
+import { DELIVERY_DEFAULTS } from '../util/defaults.js'
 import type { DeliveryConfig } from './schema.js'
 
 /** Pipeline options from the config file's `delivery:` section over the defaults. */
@@ -17,6 +18,11 @@ export function pipelineOptions(delivery: DeliveryConfig | undefined, overrides:
       failOnAuth: overrides.failOnAuth ?? d.delivery.failOnAuth
     }
   }
+}
+
+/** What the config's `delivery:` section sets on the TikTok client: how long one request may take. */
+export function tiktokClientOptions(delivery: DeliveryConfig | undefined): { timeoutMs: number } {
+  return { timeoutMs: delivery?.timeoutMs ?? DELIVERY_DEFAULTS.timeoutMs }
 }
 
 export const TIKTOK_PRODUCTION_API_URL = 'https://business-api.tiktok.com/open_api'

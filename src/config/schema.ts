@@ -1,55 +1,83 @@
-/** The config file (INTERFACE.md "Config file"): its types and the JSON schema that checks it. */
+/**
+ * The config file (INTERFACE.md "Config file"): one JSON schema that checks it, and its types
+ * derived from that schema (TypeBox). Defaults live in src/util/defaults.ts.
+ *
+ * A few keywords are written as plain JSON schema (`Type.Unsafe`) rather than TypeBox unions: a
+ * `type` list and an `enum` give one error each ("must be string,number", "must be one of …"),
+ * where `anyOf` would give one per branch.
+ */
+import { Type, type Static } from '@sinclair/typebox'
+import { MAX_BATCH_SIZE } from '../util/defaults.js'
 import { DURATION_PATTERN } from '../warehouse/duration.js'
 
-export interface MappingConfig {
-  name: string
-  action: string
-  trigger?: string
-  mapping?: Record<string, unknown>
-  enabled?: boolean
-}
+const str = () => Type.String({ minLength: 1 })
+const bool = () => Type.Optional(Type.Boolean())
+const stringOrNumber = () => Type.Unsafe<string | number>({ type: ['string', 'number'] })
+const oneOf = <T extends string[]>(...values: T) => Type.Unsafe<T[number]>({ enum: values })
+const closed = { additionalProperties: false } as const
 
-export interface AudienceConfig {
-  key: string
-  name?: string
-  advertiserId?: string
-  externalAudienceId?: string
-  /** Native: create a new TikTok audience even when the advertiser has one of this name (default: use that one). */
-  allowDuplicate?: boolean
-  sendTrack?: boolean
-  sendIdentify?: boolean
-  enterEvent?: string
-  exitEvent?: string
-}
+export const mappingConfigSchema = Type.Object(
+  {
+    name: str(),
+    action: str(),
+    trigger: Type.Optional(Type.String()),
+    mapping: Type.Optional(Type.Unsafe<Record<string, unknown>>({ type: 'object' })),
+    enabled: bool()
+  },
+  closed
+)
 
-export interface DestinationConfig {
-  name: string
-  source?: string
-  mode?: 'native' | 'legacy'
-  enabled?: boolean
-  normalization?: 'recommended' | 'segment'
-  /** Omitted: US for a new destination, an existing one keeps its region; null: none. */
-  defaultPhoneRegion?: string | null
-  accessToken?: string
-  advertiserIds?: string[]
-  batchSize?: number
-  autoConnectAudiences?: boolean
-  mappings?: MappingConfig[]
-  audiences?: AudienceConfig[]
-}
+export const audienceConfigSchema = Type.Object(
+  {
+    key: str(),
+    name: Type.Optional(str()),
+    advertiserId: Type.Optional(stringOrNumber()),
+    externalAudienceId: Type.Optional(stringOrNumber()),
+    /** Native: create a new TikTok audience even when the advertiser has one of this name (default: use that one). */
+    allowDuplicate: bool(),
+    sendTrack: bool(),
+    sendIdentify: bool(),
+    enterEvent: Type.Optional(str()),
+    exitEvent: Type.Optional(str())
+  },
+  closed
+)
 
-export interface DeliveryConfig {
-  /** Client-side limit of TikTok requests per second (per process). */
-  rateLimit?: number
-  /** How long a partition waits for more changes before a partial batch is sent. */
-  windowMs?: number
-  retryBaseMs?: number
-  retryMaxMs?: number
-  /** Give up on retryable failures after this long (default 4 hours). */
-  retryForMs?: number
-  concurrency?: number
-  timeoutMs?: number
-}
+export const destinationConfigSchema = Type.Object(
+  {
+    name: str(),
+    source: Type.Optional(str()),
+    mode: Type.Optional(oneOf('native', 'legacy')),
+    enabled: bool(),
+    normalization: Type.Optional(oneOf('recommended', 'segment')),
+    /** Omitted: US for a new destination, an existing one keeps its region; null: none. */
+    defaultPhoneRegion: Type.Optional(Type.Unsafe<string | null>({ type: ['string', 'null'], pattern: '^[A-Z]{2}$' })),
+    accessToken: Type.Optional(Type.String()),
+    advertiserIds: Type.Optional(Type.Array(stringOrNumber())),
+    batchSize: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_BATCH_SIZE })),
+    autoConnectAudiences: bool(),
+    mappings: Type.Optional(Type.Array(mappingConfigSchema, { maxItems: 50 })),
+    audiences: Type.Optional(Type.Array(audienceConfigSchema))
+  },
+  closed
+)
+
+export const deliveryConfigSchema = Type.Object(
+  {
+    /** Client-side limit of TikTok requests per second (per process). */
+    rateLimit: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+    /** How long a partition waits for more changes before a partial batch is sent. */
+    windowMs: Type.Optional(Type.Integer({ minimum: 0 })),
+    retryBaseMs: Type.Optional(Type.Integer({ minimum: 1 })),
+    retryMaxMs: Type.Optional(Type.Integer({ minimum: 1 })),
+    /** Give up on retryable failures after this long. */
+    retryForMs: Type.Optional(Type.Integer({ minimum: 0 })),
+    concurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
+    /** One TikTok request. */
+    timeoutMs: Type.Optional(Type.Integer({ minimum: 100 }))
+  },
+  closed
+)
 
 /** A sender of events, authenticated by its write key (the default kind). */
 export interface EventSourceConfig {
@@ -82,103 +110,41 @@ export const isWarehouseSource = (s: SourceConfig): s is WarehouseSourceConfig =
 export const WAREHOUSE_ONLY_KEYS = ['url', 'query', 'destination', 'audience', 'every'] as const
 export const EVENTS_ONLY_KEYS = ['writeKey', 'sharedSecret'] as const
 
-export interface ConfigFile {
-  sources?: SourceConfig[]
-  destinations?: DestinationConfig[]
-  delivery?: DeliveryConfig
-}
-
-const str = { type: 'string', minLength: 1 }
-const bool = { type: 'boolean' }
-
-export const configSchema = {
+/**
+ * Plain JSON schema (`Type.Unsafe`): each kind has its own keys, and the other kind's are refused by
+ * name (load.ts says which) — an if/then/else TypeBox has no builder for.
+ */
+export const sourceConfigSchema = Type.Unsafe<SourceConfig>({
   type: 'object',
   additionalProperties: false,
+  required: ['name'],
   properties: {
-    sources: {
-      type: 'array',
-      items: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['name'],
-        properties: {
-          name: str,
-          kind: { enum: ['events', 'postgres'] },
-          writeKey: { type: 'string' },
-          sharedSecret: { type: 'string' },
-          url: { type: 'string', minLength: 1, pattern: '^postgres(ql)?://' },
-          query: str,
-          destination: str,
-          audience: str,
-          every: { type: 'string', pattern: DURATION_PATTERN }
-        },
-        // Each kind has its own keys; the other kind's are refused by name (load.ts says which).
-        if: { properties: { kind: { const: 'postgres' } }, required: ['kind'] },
-        then: { required: [...WAREHOUSE_ONLY_KEYS], properties: Object.fromEntries(EVENTS_ONLY_KEYS.map((k) => [k, false])) },
-        else: { properties: Object.fromEntries(WAREHOUSE_ONLY_KEYS.map((k) => [k, false])) }
-      }
-    },
-    destinations: {
-      type: 'array',
-      items: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['name'],
-        properties: {
-          name: str,
-          source: str,
-          mode: { enum: ['native', 'legacy'] },
-          enabled: bool,
-          normalization: { enum: ['recommended', 'segment'] },
-          defaultPhoneRegion: { type: ['string', 'null'], pattern: '^[A-Z]{2}$' },
-          accessToken: { type: 'string' },
-          advertiserIds: { type: 'array', items: { type: ['string', 'number'] } },
-          batchSize: { type: 'integer', minimum: 1, maximum: 10000 },
-          autoConnectAudiences: bool,
-          mappings: {
-            type: 'array',
-            maxItems: 50,
-            items: {
-              type: 'object',
-              additionalProperties: false,
-              required: ['name', 'action'],
-              properties: { name: str, action: str, trigger: { type: 'string' }, mapping: { type: 'object' }, enabled: bool }
-            }
-          },
-          audiences: {
-            type: 'array',
-            items: {
-              type: 'object',
-              additionalProperties: false,
-              required: ['key'],
-              properties: {
-                key: str,
-                name: str,
-                advertiserId: { type: ['string', 'number'] },
-                externalAudienceId: { type: ['string', 'number'] },
-                allowDuplicate: bool,
-                sendTrack: bool,
-                sendIdentify: bool,
-                enterEvent: str,
-                exitEvent: str
-              }
-            }
-          }
-        }
-      }
-    },
-    delivery: {
-      type: 'object',
-      additionalProperties: false,
-      properties: {
-        rateLimit: { type: 'number', exclusiveMinimum: 0 },
-        windowMs: { type: 'integer', minimum: 0 },
-        retryBaseMs: { type: 'integer', minimum: 1 },
-        retryMaxMs: { type: 'integer', minimum: 1 },
-        retryForMs: { type: 'integer', minimum: 0 },
-        concurrency: { type: 'integer', minimum: 1, maximum: 64 },
-        timeoutMs: { type: 'integer', minimum: 100 }
-      }
-    }
-  }
-} as const
+    name: { type: 'string', minLength: 1 },
+    kind: { enum: ['events', 'postgres'] },
+    writeKey: { type: 'string' },
+    sharedSecret: { type: 'string' },
+    url: { type: 'string', minLength: 1, pattern: '^postgres(ql)?://' },
+    query: { type: 'string', minLength: 1 },
+    destination: { type: 'string', minLength: 1 },
+    audience: { type: 'string', minLength: 1 },
+    every: { type: 'string', pattern: DURATION_PATTERN }
+  },
+  if: { properties: { kind: { const: 'postgres' } }, required: ['kind'] },
+  then: { required: [...WAREHOUSE_ONLY_KEYS], properties: Object.fromEntries(EVENTS_ONLY_KEYS.map((k) => [k, false])) },
+  else: { properties: Object.fromEntries(WAREHOUSE_ONLY_KEYS.map((k) => [k, false])) }
+})
+
+export const configSchema = Type.Object(
+  {
+    sources: Type.Optional(Type.Array(sourceConfigSchema)),
+    destinations: Type.Optional(Type.Array(destinationConfigSchema)),
+    delivery: Type.Optional(deliveryConfigSchema)
+  },
+  closed
+)
+
+export type MappingConfig = Static<typeof mappingConfigSchema>
+export type AudienceConfig = Static<typeof audienceConfigSchema>
+export type DestinationConfig = Static<typeof destinationConfigSchema>
+export type DeliveryConfig = Static<typeof deliveryConfigSchema>
+export type ConfigFile = Static<typeof configSchema>

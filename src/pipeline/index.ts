@@ -17,6 +17,7 @@ import { AutoConnector } from './auto-connect.js'
 import { RoutingTable } from './routing-table.js'
 import { isDatabaseUnavailable } from '../store/errors.js'
 import { GroupCommitQueue } from './group-commit.js'
+import { DELIVERY_DEFAULTS } from '../util/defaults.js'
 
 export interface PipelineOptions {
   windowMs: number
@@ -36,16 +37,16 @@ function positiveInt(v: string | undefined): number | undefined {
 }
 
 export const DEFAULT_PIPELINE_OPTIONS: PipelineOptions = {
-  windowMs: 1000,
-  concurrency: 4,
+  windowMs: DELIVERY_DEFAULTS.windowMs,
+  concurrency: DELIVERY_DEFAULTS.concurrency,
   groupCommitEvents: 5000,
   concurrentCommits: 4,
   pollMs: 500,
   delivery: {
-    rateLimit: 50,
-    retryBaseMs: 1000,
-    retryMaxMs: 5 * 60_000,
-    retryForMs: 4 * 3600_000,
+    rateLimit: DELIVERY_DEFAULTS.rateLimit,
+    retryBaseMs: DELIVERY_DEFAULTS.retryBaseMs,
+    retryMaxMs: DELIVERY_DEFAULTS.retryMaxMs,
+    retryForMs: DELIVERY_DEFAULTS.retryForMs,
     // How long a claimed partition stays with its worker without news (TTA_LEASE_MS): a worker
     // that dies leaves a lease that expires after this long (SPEC §3.3 invariant 5).
     leaseMs: positiveInt(process.env.TTA_LEASE_MS) ?? 60_000,

@@ -20,6 +20,7 @@ import type { QualityCounters } from './quality.js'
 import { CHOICE_FLAG, CHOICES, decodeDrop, routeBatch, STATUSES, type AcceptedEvent, type RoutedBatch } from './route-batch.js'
 import { FILTER_REASONS } from './route-event.js'
 import type { RoutingTable } from './routing-table.js'
+import { DESTINATION_DEFAULTS } from '../util/defaults.js'
 
 export type { AcceptedEvent } from './route-batch.js'
 
@@ -161,7 +162,7 @@ export class Router {
     await insertPacks(db, [...packs.values()])
     await insertChanges(db, failed)
     for (const [pid, pack] of [...packs].sort((a, b) => a[0] - b[0])) {
-      const batchSize = this.table.destination(pack.destinationId)?.destination.batchSize ?? 10000
+      const batchSize = this.table.destination(pack.destinationId)?.destination.batchSize ?? DESTINATION_DEFAULTS.batchSize
       await addPending(db, pid, pack.body.count, batchSize, now, this.opts.windowMs)
     }
     return failedPer

@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import { applyConfig } from '../config/apply.js'
-import { pipelineOptions, tiktokApiUrl } from '../config/delivery.js'
+import { pipelineOptions, tiktokApiUrl, tiktokClientOptions } from '../config/delivery.js'
 import { loadConfigFile } from '../config/load.js'
 import type { ConfigFile } from '../config/schema.js'
 import { EMULATOR_CREDENTIALS, EMULATOR_STATE_FILE, emulatorStateNote } from '../emulator/index.js'
@@ -138,7 +138,7 @@ export async function startService(opts: ServeOptions = {}): Promise<RunningServ
         authUrl: process.env.TIKTOK_AUTH_URL || TIKTOK_CONSENT_URL,
         redirectUri: `${publicUrl}/oauth/tiktok/callback`
       }
-  ctx.tiktok = new TikTokClient({ baseUrl: useEmulator ? `${url}/emulator/open_api` : tiktokApiUrl() })
+  ctx.tiktok = new TikTokClient({ baseUrl: useEmulator ? `${url}/emulator/open_api` : tiktokApiUrl(), ...tiktokClientOptions(config?.delivery) })
   ctx.pipeline = new Pipeline(store, ctx.tiktok, pipelineOptions(config?.delivery), log, { onRequest: (r) => ctx.metrics.observeRequest(r) })
   ctx.metrics.qualitySource = () => ctx.pipeline.quality.snapshot()
   ctx.metrics.dropSource = () => ctx.pipeline.quality.drops()

@@ -7,6 +7,7 @@ import type {
   SegmentMappingBody,
   TikTokEnvelope
 } from './types.js'
+import { DELIVERY_DEFAULTS } from '../util/defaults.js'
 
 export const TIKTOK_API_VERSION = 'v1.3'
 
@@ -14,7 +15,7 @@ export interface TikTokClientOptions {
   /** Base URL up to `/open_api` (TIKTOK_API_URL); the version path is appended. */
   baseUrl: string
   accessToken?: string
-  /** Per-request timeout; TikTok can take seconds on a 10,000-row mapping. */
+  /** Per-request timeout (the config's delivery.timeoutMs). */
   timeoutMs?: number
   dispatcher?: Agent
 }
@@ -55,7 +56,7 @@ export class TikTokClient {
   constructor(opts: TikTokClientOptions) {
     this.baseUrl = opts.baseUrl.replace(/\/+$/, '')
     this.accessToken = opts.accessToken
-    this.timeoutMs = opts.timeoutMs ?? 30_000
+    this.timeoutMs = opts.timeoutMs ?? DELIVERY_DEFAULTS.timeoutMs
     this.dispatcher = opts.dispatcher ?? defaultAgent()
   }
 

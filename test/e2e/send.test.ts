@@ -45,7 +45,7 @@ function write(name: string, text: string): string {
   return file
 }
 
-function nativeConfig(extra: { batchSize?: number; destinations?: string } = {}): string {
+function nativeConfig(extra: { batchSize?: number; destinations?: string; delivery?: string } = {}): string {
   return `
 sources:
   - name: engage
@@ -72,6 +72,7 @@ delivery:
   windowMs: 20
   retryBaseMs: 20
   retryMaxMs: 200
+${extra.delivery ?? ''}
 `
 }
 
@@ -212,6 +213,39 @@ test('faults: throttling (40100), server errors (50000) and a 504 with an HTML b
   assert.equal(new Set(accepted).size, 30)
   const [aud] = await audiences()
   assert.deepEqual((await members(aud.audience_id)).EMAIL_SHA256, recommendedHashes(ps).EMAIL_SHA256)
+})
+
+test('delivery.timeoutMs: a TikTok answering slower than it is a timeout, retried; faster is fine', async () => {
+  for (const { latencyMs, timeoutMs, slow } of [
+    { latencyMs: 1500, timeoutMs: 300, slow: true },
+    { latencyMs: 200, timeoutMs: 1000, slow: false }
+  ]) {
+    await fetch(`${emu.url}/_emulator/reset`, { method: 'POST' })
+    await setFaults([{ path: '/segment/mapping/', latencyMs, count: 1 }])
+    const ps = people(5)
+    const dbFile = join(dir, `timeout${timeoutMs}.db`)
+    const cfg = write(`timeout${timeoutMs}.yaml`, nativeConfig({ delivery: `  timeoutMs: ${timeoutMs}` }))
+    const events = write(`timeout${timeoutMs}.ndjson`, ndjson(ps.map((p) => audienceEvent(p, 'first_time_shopper', true))))
+    const r = await runCli(['send', '--config', cfg, '--db', `sqlite:${dbFile}`, '--events', events], { env: env() })
+    assert.equal(r.code, 0, r.stderr)
+    assert.equal(r.summary?.delivered, 5)
+    assert.equal(r.summary?.failed, 0)
+    const db = new Database(dbFile, { readonly: true })
+    const exchanges = db.prepare(`SELECT outcome, message, duration_ms AS ms FROM requests WHERE kind = 'mapping' ORDER BY id`).all() as { outcome: string; message: string | null; ms: number }[]
+    db.close()
+    const what = `latency ${latencyMs} ms, timeoutMs ${timeoutMs}: ${JSON.stringify(exchanges)}`
+    if (slow) {
+      assert.equal(exchanges.length, 2, what)
+      assert.equal(exchanges[0].outcome, 'retry', what)
+      assert.match(exchanges[0].message ?? '', /timeout/i, what)
+      assert.ok(exchanges[0].ms < latencyMs, `given up after about ${timeoutMs} ms, not when TikTok answered: ${what}`)
+      assert.equal(exchanges[1].outcome, 'delivered', what)
+    } else {
+      assert.deepEqual(exchanges.map((e) => e.outcome), ['delivered'], what)
+    }
+    const [aud] = await audiences()
+    assert.deepEqual((await members(aud.audience_id)).EMAIL_SHA256, recommendedHashes(ps).EMAIL_SHA256)
+  }
 })
 
 for (const code of [40001, 40002]) {

@@ -3,7 +3,6 @@
  * Segment's "Add Destination" side panel — Send Track, Send Identify, event names, Advertiser ID —
  * and, for native destinations, the TikTok audience created or verified on connect. Plus health.
  */
-import type { AudienceConfig } from '../../config/schema.js'
 import type { FastifyPluginAsync } from 'fastify'
 import { listAudiences, listConnections, listDestinations, upsertConnection } from '../../store/sql/config.js'
 import { deleteConnection } from '../../store/sql/admin-config.js'
@@ -14,12 +13,10 @@ import type { ServerContext } from '../context.js'
 import { ApiError, badRequest, notFound } from './errors.js'
 import { destinationOr404 } from './lookup.js'
 import { AUTH_MESSAGES } from './tiktok-auth.js'
-import { S } from './validation.js'
+import { S, typed } from './validation.js'
+import { CONNECTION_DEFAULTS } from '../../util/defaults.js'
 import { parseTikTokTime, warningsOf } from '../../lifecycle/health/index.js'
 
-
-/** A connection's settings: what the config file's `audiences` entries hold, less the key (in the path). */
-type ConnectionBody = Omit<AudienceConfig, 'key'>
 
 const keyParams = S.obj({ id: S.int({ minimum: 1 }), key: S.nonEmpty({ maxLength: 500 }) }, ['id', 'key'])
 
@@ -51,7 +48,8 @@ function tiktokFailure(err: TikTokError, verifying: boolean): ApiError {
   return new ApiError(502, `TikTok could not ${verifying ? 'verify' : 'create'} the audience: ${err.message}`, undefined, tiktok)
 }
 
-export const audienceRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (app, { ctx }) => {
+export const audienceRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (fastify, { ctx }) => {
+  const app = typed(fastify)
   const { db, secrets } = ctx.store
 
   app.get('/audiences', async () => {
@@ -74,7 +72,7 @@ export const audienceRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async 
     return [...out.values()]
   })
 
-  app.get<{ Params: { id: number } }>('/destinations/:id/audiences', { schema: { params: S.idParams } }, async (request) => {
+  app.get('/destinations/:id/audiences', { schema: { params: S.idParams } }, async (request) => {
     const d = await destinationOr404(ctx, request.params.id)
     return (await listConnections(db, d.id)).map((c) => connectionView(c, d))
   })
@@ -85,12 +83,12 @@ export const audienceRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async 
     return c
   }
 
-  app.get<{ Params: { id: number; key: string } }>('/destinations/:id/audiences/:key', { schema: { params: keyParams } }, async (request) => {
+  app.get('/destinations/:id/audiences/:key', { schema: { params: keyParams } }, async (request) => {
     const d = await destinationOr404(ctx, request.params.id)
     return connectionView(await connectionOr404(d, request.params.key), d)
   })
 
-  app.put<{ Params: { id: number; key: string }; Body: ConnectionBody }>(
+  app.put(
     '/destinations/:id/audiences/:key',
     {
       schema: {
@@ -159,23 +157,23 @@ export const audienceRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async 
         audienceName: name,
         advertiserId,
         externalAudienceId,
-        sendTrack: b.sendTrack ?? existing?.sendTrack ?? true,
-        sendIdentify: b.sendIdentify ?? existing?.sendIdentify ?? false,
-        enterEvent: b.enterEvent ?? existing?.enterEvent ?? 'Audience Entered',
-        exitEvent: b.exitEvent ?? existing?.exitEvent ?? 'Audience Exited'
+        sendTrack: b.sendTrack ?? existing?.sendTrack ?? CONNECTION_DEFAULTS.sendTrack,
+        sendIdentify: b.sendIdentify ?? existing?.sendIdentify ?? CONNECTION_DEFAULTS.sendIdentify,
+        enterEvent: b.enterEvent ?? existing?.enterEvent ?? CONNECTION_DEFAULTS.enterEvent,
+        exitEvent: b.exitEvent ?? existing?.exitEvent ?? CONNECTION_DEFAULTS.exitEvent
       })
       ctx.pipeline.poke()
       return reply.code(existing ? 200 : 201).send({ ...connectionView(c, d), created })
     }
   )
 
-  app.delete<{ Params: { id: number; key: string } }>('/destinations/:id/audiences/:key', { schema: { params: keyParams } }, async (request, reply) => {
+  app.delete('/destinations/:id/audiences/:key', { schema: { params: keyParams } }, async (request, reply) => {
     const d = await destinationOr404(ctx, request.params.id)
     if (!(await deleteConnection(db, d.id, request.params.key))) throw notFound(`audience "${request.params.key}" connected to destination ${d.id}`)
     return reply.code(204).send()
   })
 
-  app.get<{ Params: { id: number; key: string } }>('/destinations/:id/audiences/:key/health', { schema: { params: keyParams } }, async (request) => {
+  app.get('/destinations/:id/audiences/:key/health', { schema: { params: keyParams } }, async (request) => {
     const d = await destinationOr404(ctx, request.params.id)
     const c = await connectionOr404(d, request.params.key)
     if (!c.externalAudienceId || !c.advertiserId) throw new ApiError(409, 'this connection has no TikTok audience id (or no advertiser) yet: nothing to check')

@@ -20,7 +20,7 @@ import type { FilterReason } from '../../pipeline/route-event.js'
 import type { ServerContext } from '../context.js'
 import { badRequest } from './errors.js'
 import { destinationOr404 } from './lookup.js'
-import { S } from './validation.js'
+import { S, typed } from './validation.js'
 
 const MAX_BUCKETS = 1000
 
@@ -59,10 +59,11 @@ const parseJson = (s: string | null): unknown => {
   }
 }
 
-export const deliveryRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (app, { ctx }) => {
+export const deliveryRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (fastify, { ctx }) => {
+  const app = typed(fastify)
   const { db } = ctx.store
 
-  app.get<{ Params: { id: number }; Querystring: { from?: string; to?: string; bucket?: string } }>(
+  app.get(
     '/destinations/:id/delivery',
     { schema: { params: S.idParams, querystring: S.obj({ from: S.str(), to: S.str(), bucket: S.str() }) } },
     async (request) => {
@@ -126,7 +127,7 @@ export const deliveryRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async 
     }
   )
 
-  app.get<{ Params: { id: number }; Querystring: { limit?: number; before?: number } }>(
+  app.get(
     '/destinations/:id/dead-letters',
     { schema: { params: S.idParams, querystring: S.obj({ limit: S.int({ minimum: 1, maximum: 1000 }), before: S.int({ minimum: 1 }) }) } },
     async (request) => {
@@ -137,9 +138,9 @@ export const deliveryRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async 
     }
   )
 
-  app.post<{ Params: { id: number }; Body: { ids?: number[] } | undefined }>(
+  app.post(
     '/destinations/:id/dead-letters/replay',
-    { schema: { params: S.idParams, body: { anyOf: [S.obj({ ids: S.arr(S.int({ minimum: 1 })) }), { type: 'null' }] } } },
+    { schema: { params: S.idParams, body: S.nullable(S.obj({ ids: S.arr(S.int({ minimum: 1 })) })) } },
     async (request) => {
       const d = await destinationOr404(ctx, request.params.id)
       const ids = request.body?.ids

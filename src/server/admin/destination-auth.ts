@@ -3,6 +3,7 @@
  * stored encrypted, resumes a paused destination), run the auth test, and the legacy actions'
  * dynamic dropdowns, which call TikTok with the destination's token.
  */
+import type { Static } from '@sinclair/typebox'
 import type { FastifyPluginAsync } from 'fastify'
 import { isActionKey, runDynamicField } from '../../destination/index.js'
 import { getDestination } from '../../store/sql/config.js'
@@ -14,12 +15,15 @@ import { ApiError, badRequest, notFound } from './errors.js'
 import { destinationOr404 } from './lookup.js'
 import { testAuthentication } from './tiktok-auth.js'
 import { dynamicFieldClient } from './tiktok-lookups.js'
-import { S } from './validation.js'
+import { S, typed } from './validation.js'
 
-export const destinationAuthRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (app, { ctx }) => {
+const choicesParams = S.obj({ id: S.int({ minimum: 1 }), action: S.str(), field: S.str() }, ['id', 'action', 'field'])
+
+export const destinationAuthRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (fastify, { ctx }) => {
+  const app = typed(fastify)
   const { db, secrets } = ctx.store
 
-  app.post<{ Params: { id: number }; Body: { accessToken: string; advertiserIds?: string[] } }>(
+  app.post(
     '/destinations/:id/token',
     {
       schema: {
@@ -49,7 +53,7 @@ export const destinationAuthRoutes: FastifyPluginAsync<{ ctx: ServerContext }> =
     }
   )
 
-  app.post<{ Params: { id: number } }>(
+  app.post(
     '/destinations/:id/test-auth',
     { schema: { params: S.idParams, response: { 200: S.out({ ok: S.bool(), message: S.str() }) } } },
     async (request) => {
@@ -59,11 +63,12 @@ export const destinationAuthRoutes: FastifyPluginAsync<{ ctx: ServerContext }> =
     }
   )
 
-  app.post<{ Params: { id: number; action: string; field: string }; Body: Record<string, unknown> | undefined }>(
+  // The body is the mapping's current values, checked here (no schema): any JSON object.
+  app.post<{ Params: Static<typeof choicesParams>; Body: Record<string, unknown> | undefined }>(
     '/destinations/:id/actions/:action/fields/:field/choices',
     {
       schema: {
-        params: S.obj({ id: S.int({ minimum: 1 }), action: S.str(), field: S.str() }, ['id', 'action', 'field'])
+        params: choicesParams
       }
     },
     async (request) => {

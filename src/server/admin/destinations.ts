@@ -3,42 +3,32 @@
  * region, batch size, auto-connect, Enable Destination), delete. Enabling is refused until the
  * auth test passes, with the reference's messages.
  */
+import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsync } from 'fastify'
 import { DEFAULT_PHONE_REGION } from '../../destination/identifiers.js'
 import { getDestination, listDestinations, listSources, upsertDestination } from '../../store/sql/config.js'
 import { deleteDestination, destinationIdByName, updateDestinationSettings, type DestinationSettingsPatch } from '../../store/sql/admin-config.js'
-import type { Mode, Normalization } from '../../store/model.js'
 import type { ServerContext } from '../context.js'
 import { destinationSchema, destinationView } from './destination-view.js'
 import { ApiError, badRequest } from './errors.js'
 import { destinationOr404 } from './lookup.js'
 import { testAuthentication } from './tiktok-auth.js'
-import { S } from './validation.js'
+import { S, typed } from './validation.js'
+import { DESTINATION_DEFAULTS, MAX_BATCH_SIZE } from '../../util/defaults.js'
 
 const settingsProps = {
   name: S.nonEmpty({ maxLength: 200 }),
-  normalization: S.str({ enum: ['recommended', 'segment'] }),
+  normalization: S.oneOf('recommended', 'segment'),
   defaultPhoneRegion: S.nullable(S.str({ pattern: '^[A-Z]{2}$' })),
-  batchSize: S.int({ minimum: 1, maximum: 10000 }),
+  batchSize: S.int({ minimum: 1, maximum: MAX_BATCH_SIZE }),
   autoConnectAudiences: S.bool(),
   enabled: S.bool()
 }
 
-interface SettingsBody {
-  name?: string
-  normalization?: Normalization
-  defaultPhoneRegion?: string | null
-  batchSize?: number
-  autoConnectAudiences?: boolean
-  enabled?: boolean
-}
-interface CreateBody extends SettingsBody {
-  name: string
-  mode?: Mode
-  source?: string | number
-}
+const createBody = S.obj({ ...settingsProps, mode: S.oneOf('native', 'legacy'), source: Type.Union([S.nonEmpty(), S.int()]) }, ['name'])
 
-export const destinationRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (app, { ctx }) => {
+export const destinationRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (fastify, { ctx }) => {
+  const app = typed(fastify)
   const { db, secrets } = ctx.store
 
   async function refuseEnableUnlessAuthorised(accessToken: string | null): Promise<void> {
@@ -50,15 +40,15 @@ export const destinationRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = asy
     Promise.all((await listDestinations(db, secrets)).map((d) => destinationView(ctx, d)))
   )
 
-  app.get<{ Params: { id: number } }>('/destinations/:id', { schema: { params: S.idParams, response: { 200: destinationSchema } } }, async (request) =>
+  app.get('/destinations/:id', { schema: { params: S.idParams, response: { 200: destinationSchema } } }, async (request) =>
     destinationView(ctx, await destinationOr404(ctx, request.params.id))
   )
 
-  app.post<{ Body: CreateBody }>(
+  app.post(
     '/destinations',
     {
       schema: {
-        body: S.obj({ ...settingsProps, mode: S.str({ enum: ['native', 'legacy'] }), source: { anyOf: [S.nonEmpty(), S.int()] } }, ['name']),
+        body: createBody,
         response: { 201: destinationSchema }
       }
     },
@@ -80,21 +70,21 @@ export const destinationRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = asy
       const d = await upsertDestination(db, secrets, {
         name: b.name,
         sourceId,
-        mode: b.mode ?? 'native',
+        mode: b.mode ?? DESTINATION_DEFAULTS.mode,
         enabled: false,
-        normalization: b.normalization ?? 'recommended',
+        normalization: b.normalization ?? DESTINATION_DEFAULTS.normalization,
         // Omitted: the default a user expects (a value they see and can change); null: none, chosen.
         defaultPhoneRegion: b.defaultPhoneRegion === undefined ? DEFAULT_PHONE_REGION : b.defaultPhoneRegion,
         accessToken: null,
         advertiserIds: [],
-        batchSize: b.batchSize ?? 10000,
-        autoConnect: b.autoConnectAudiences ?? false
+        batchSize: b.batchSize ?? DESTINATION_DEFAULTS.batchSize,
+        autoConnect: b.autoConnectAudiences ?? DESTINATION_DEFAULTS.autoConnectAudiences
       })
       return reply.code(201).send(await destinationView(ctx, d))
     }
   )
 
-  app.patch<{ Params: { id: number }; Body: SettingsBody }>(
+  app.patch(
     '/destinations/:id',
     { schema: { params: S.idParams, body: S.obj(settingsProps), response: { 200: destinationSchema } } },
     async (request) => {
@@ -118,7 +108,7 @@ export const destinationRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = asy
     }
   )
 
-  app.delete<{ Params: { id: number } }>('/destinations/:id', { schema: { params: S.idParams } }, async (request, reply) => {
+  app.delete('/destinations/:id', { schema: { params: S.idParams } }, async (request, reply) => {
     await destinationOr404(ctx, request.params.id)
     await deleteDestination(db, request.params.id)
     return reply.code(204).send()

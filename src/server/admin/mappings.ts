@@ -3,6 +3,7 @@
  * given (like Segment's), at most 50 per destination; validated by compiling them, so a bad
  * trigger or directive is refused with the field it is in.
  */
+import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsync } from 'fastify'
 import { compileMapping } from '../../destination/index.js'
 import { countMappings, listMappings, upsertMapping } from '../../store/sql/config.js'
@@ -11,7 +12,7 @@ import type { Mapping } from '../../store/model.js'
 import type { ServerContext } from '../context.js'
 import { ApiError, badRequest } from './errors.js'
 import { destinationOr404, mappingOr404 } from './lookup.js'
-import { S } from './validation.js'
+import { S, typed } from './validation.js'
 
 export const MAX_MAPPINGS = 50
 
@@ -21,7 +22,7 @@ const mappingSchema = S.out({
   name: S.str(),
   action: S.str(),
   trigger: S.str(),
-  mapping: { type: 'object', additionalProperties: true },
+  mapping: Type.Unsafe({ type: 'object', additionalProperties: true }),
   enabled: S.bool(),
   position: S.int()
 })
@@ -29,7 +30,7 @@ const mappingSchema = S.out({
 const editable = {
   name: S.nonEmpty({ maxLength: 200 }),
   trigger: S.nonEmpty({ maxLength: 10_000 }),
-  mapping: { type: 'object' },
+  mapping: S.record(),
   enabled: S.bool()
 }
 
@@ -44,15 +45,16 @@ function view(m: Mapping) {
   return { ...m, warnings }
 }
 
-export const mappingRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (app, { ctx }) => {
+export const mappingRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (fastify, { ctx }) => {
+  const app = typed(fastify)
   const { db } = ctx.store
 
-  app.get<{ Params: { id: number } }>('/destinations/:id/mappings', { schema: { params: S.idParams, response: { 200: S.arr(mappingSchema) } } }, async (request) => {
+  app.get('/destinations/:id/mappings', { schema: { params: S.idParams, response: { 200: S.arr(mappingSchema) } } }, async (request) => {
     await destinationOr404(ctx, request.params.id)
     return (await listMappings(db, request.params.id)).map(view)
   })
 
-  app.post<{ Params: { id: number }; Body: { action: string; name?: string; trigger?: string; mapping?: Record<string, unknown>; enabled?: boolean } }>(
+  app.post(
     '/destinations/:id/mappings',
     { schema: { params: S.idParams, body: S.obj({ ...editable, action: S.nonEmpty() }, ['action']), response: { 201: mappingSchema } } },
     async (request, reply) => {
@@ -77,11 +79,11 @@ export const mappingRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (
     }
   )
 
-  app.get<{ Params: { id: number } }>('/mappings/:id', { schema: { params: S.idParams, response: { 200: mappingSchema } } }, async (request) =>
+  app.get('/mappings/:id', { schema: { params: S.idParams, response: { 200: mappingSchema } } }, async (request) =>
     view(await mappingOr404(ctx, request.params.id))
   )
 
-  app.patch<{ Params: { id: number }; Body: { name?: string; trigger?: string; mapping?: Record<string, unknown>; enabled?: boolean } }>(
+  app.patch(
     '/mappings/:id',
     { schema: { params: S.idParams, body: S.obj(editable), response: { 200: mappingSchema } } },
     async (request) => {
@@ -96,7 +98,7 @@ export const mappingRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (
     }
   )
 
-  app.delete<{ Params: { id: number } }>('/mappings/:id', { schema: { params: S.idParams } }, async (request, reply) => {
+  app.delete('/mappings/:id', { schema: { params: S.idParams } }, async (request, reply) => {
     await mappingOr404(ctx, request.params.id)
     await deleteMapping(db, request.params.id)
     return reply.code(204).send()

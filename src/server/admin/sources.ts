@@ -6,14 +6,15 @@ import { setSourceSharedSecret, sourceSharedSecret } from '../../store/sql/sourc
 import { createSource } from '../../store/sql/admin-config.js'
 import type { ServerContext } from '../context.js'
 import { ApiError } from './errors.js'
-import { S } from './validation.js'
+import { S, typed } from './validation.js'
 
 const source = S.out({ id: S.int(), name: S.str(), writeKey: S.nullable(S.str()) })
 
-export const sourceRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (app, { ctx }) => {
+export const sourceRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (fastify, { ctx }) => {
+  const app = typed(fastify)
   app.get('/sources', { schema: { response: { 200: S.arr(source) } } }, async () => listSources(ctx.store.db))
 
-  app.post<{ Body: { name: string; writeKey?: string } }>(
+  app.post(
     '/sources',
     {
       schema: {
@@ -49,7 +50,8 @@ const segmentConnect = S.out({
  * query: Segment's Create/Get Audience calls carry no headers), per-audience extras, and the shared
  * secret — shown once, when it is set; afterwards only whether one is set.
  */
-export const segmentConnectRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (app, { ctx }) => {
+export const segmentConnectRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (fastify, { ctx }) => {
+  const app = typed(fastify)
   const { db, secrets } = ctx.store
   async function sourceOr404(id: number) {
     const s = (await listSources(db)).find((x) => x.id === id)
@@ -57,7 +59,7 @@ export const segmentConnectRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = 
     return s
   }
 
-  app.get<{ Params: { id: number } }>('/sources/:id/segment', { schema: { params: S.idParams, response: { 200: segmentConnect } } }, async (request) => {
+  app.get('/sources/:id/segment', { schema: { params: S.idParams, response: { 200: segmentConnect } } }, async (request) => {
     const s = await sourceOr404(request.params.id)
     const base = ctx.publicUrl.replace(/\/+$/, '')
     const q = s.writeKey ? `?writeKey=${encodeURIComponent(s.writeKey)}` : null
@@ -75,7 +77,7 @@ export const segmentConnectRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = 
     }
   })
 
-  app.put<{ Params: { id: number }; Body: { sharedSecret?: string } }>(
+  app.put(
     '/sources/:id/shared-secret',
     { schema: { params: S.idParams, body: S.obj({ sharedSecret: S.nonEmpty({ minLength: 16, maxLength: 200 }) }), response: { 200: S.out({ sharedSecret: S.str() }) } } },
     async (request) => {
@@ -86,7 +88,7 @@ export const segmentConnectRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = 
     }
   )
 
-  app.delete<{ Params: { id: number } }>('/sources/:id/shared-secret', { schema: { params: S.idParams } }, async (request, reply) => {
+  app.delete('/sources/:id/shared-secret', { schema: { params: S.idParams } }, async (request, reply) => {
     await sourceOr404(request.params.id)
     await setSourceSharedSecret(db, secrets, request.params.id, null)
     return reply.code(204).send()

@@ -4,6 +4,7 @@
  * once (not queued). TikTok's answer is returned as the response, errors included. For Create
  * Audience, an existing audience of the same name is reported first (SPEC §5 item 10).
  */
+import { Type, type Static } from '@sinclair/typebox'
 import type { FastifyPluginAsync } from 'fastify'
 import { buildCreateAudienceBody, buildMappingBody, compileMapping, membershipRows, PayloadValidationError, toChange, type CompiledMapping } from '../../destination/index.js'
 import { audienceOf } from '../../pipeline/event.js'
@@ -16,17 +17,19 @@ import { TikTokError } from '../../tiktok/errors.js'
 import type { ServerContext } from '../context.js'
 import { destinationOr404, mappingOr404 } from './lookup.js'
 import { AUTH_MESSAGES } from './tiktok-auth.js'
-import { S } from './validation.js'
+import { S, typed } from './validation.js'
 
 type Ev = Record<string, any>
 
-interface TestOptions {
-  event: Ev
+const options = {
+  event: Type.Unsafe<Ev>({ type: 'object' }),
   /** Create Audience: create even when the advertiser already has an audience of that name. */
-  allowDuplicate?: boolean
+  allowDuplicate: S.bool(),
   /** Send even when the event does not match the trigger. */
-  ignoreTrigger?: boolean
+  ignoreTrigger: S.bool()
 }
+const testOptionsBody = S.obj(options, ['event'])
+type TestOptions = Static<typeof testOptionsBody>
 
 export interface TestResult {
   matched: boolean
@@ -106,15 +109,14 @@ export async function runTestMapping(ctx: ServerContext, dest: Destination, comp
   return result
 }
 
-const options = { event: { type: 'object' }, allowDuplicate: S.bool(), ignoreTrigger: S.bool() }
-
-export const testMappingRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (app, { ctx }) => {
-  app.post<{ Params: { id: number }; Body: TestOptions & { action: string; trigger?: string; mapping?: Record<string, unknown> } }>(
+export const testMappingRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (fastify, { ctx }) => {
+  const app = typed(fastify)
+  app.post(
     '/destinations/:id/mappings/test',
     {
       schema: {
         params: S.idParams,
-        body: S.obj({ ...options, action: S.nonEmpty(), trigger: S.nonEmpty(), mapping: { type: 'object' } }, ['action', 'event'])
+        body: S.obj({ ...options, action: S.nonEmpty(), trigger: S.nonEmpty(), mapping: S.record() }, ['action', 'event'])
       }
     },
     async (request) => {
@@ -124,9 +126,9 @@ export const testMappingRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = asy
     }
   )
 
-  app.post<{ Params: { id: number }; Body: TestOptions }>(
+  app.post(
     '/mappings/:id/test',
-    { schema: { params: S.idParams, body: S.obj(options, ['event']) } },
+    { schema: { params: S.idParams, body: testOptionsBody } },
     async (request) => {
       const m = await mappingOr404(ctx, request.params.id)
       const dest = await destinationOr404(ctx, m.destinationId)

@@ -8,6 +8,7 @@ import { upsertConnection } from '../../store/sql/config.js'
 import { createOrReuseAudience } from '../../tiktok/audiences.js'
 import type { ServerContext } from '../context.js'
 import type { RoutedDestination } from '../../pipeline/routing-table.js'
+import { CONNECTION_DEFAULTS } from '../../util/defaults.js'
 
 /** A refusal with its status and a message naming what to fix. */
 export class WebhookError extends Error {
@@ -89,8 +90,8 @@ export async function createWebhookAudience(ctx: ServerContext, sourceId: number
     externalAudienceId: created.audienceId,
     sendTrack: true,
     sendIdentify: true,
-    enterEvent: 'Audience Entered',
-    exitEvent: 'Audience Exited'
+    enterEvent: CONNECTION_DEFAULTS.enterEvent,
+    exitEvent: CONNECTION_DEFAULTS.exitEvent
   })
   await ctx.pipeline.table.refresh(true)
   ctx.log.info({ destination: dest.name, audience: key, audienceId: created.audienceId, reused: created.reused }, 'webhook audience connected')

@@ -46,7 +46,7 @@ export async function insertChanges(db: Db, rows: NewChange[]): Promise<void> {
   }
 }
 
-/** A change row as it goes (back) into a pack: migration 6's pending rows, replayed dead letters. */
+/** A change row as it goes back into a pack: a replayed dead letter. */
 export function packChangeOfRow(r: { event_id: number | null; mapping_id: number | null; batch_key: string | null; ids: string | null; payload: string | null }): PackChange {
   return {
     eventId: r.event_id === null ? null : Number(r.event_id),
