@@ -1,5 +1,6 @@
 import type { Db, Dialect } from './db.js'
-import { encodePack, insertPacks, PackBody } from './sql/queue-packs.js'
+import { insertPacks } from './sql/queue-packs.js'
+import { encodePack, PackBody, type BatchKey } from './queue-format.js'
 import { packChangeOfRow } from './sql/changes.js'
 // A pure function of the event (no pipeline state): the samples at rest are redacted as new ones are.
 import { redactEvent } from '../pipeline/redact.js'
@@ -295,7 +296,7 @@ async function packBodiesAsLines(db: Db): Promise<void> {
     after = Number(rows[rows.length - 1].id)
     for (const r of rows) {
       if (!r.body.startsWith('{')) continue
-      const { k, r: entries } = JSON.parse(r.body) as { k: string[]; r: (number | string | null)[][] }
+      const { k, r: entries } = JSON.parse(r.body) as { k: BatchKey[]; r: (number | string | null)[][] }
       // An old entry's elements after the key index are its row tail, as JSON values.
       const changes = entries.map((e) => ({ eventId: e[0] as number | null, mappingId: e[1] as number | null, batchKey: k[e[2] as number], ids: null, payload: null, json: JSON.stringify(e.slice(3)).slice(1, -1) }))
       await db.run('UPDATE queue_packs SET body = $2 WHERE id = $1', [r.id, encodePack(changes)])
