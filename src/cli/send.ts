@@ -63,7 +63,7 @@ class ReasonTally {
 
 /**
  * Events per routed batch (and per commit when routing in this thread). 500, not 1,000: a batch's
- * texts — its row tails, the packs written from them — then stay under V8's large-object size
+ * texts — what its changes carry, the packs written from them — then stay under V8's large-object size
  * (128 KB), which gets pages of its own from the kernel for every such string (send: a third fewer
  * page faults, 3.4% less time and CPU, 13 MB less peak memory; median of 10 alternating runs).
  */

@@ -8,7 +8,7 @@
  * - A change of that kind that shares an identifier with an earlier change of another kind is not
  *   allowed to overtake it: the scan stops there, so per-identifier order is kept.
  */
-import type { OpenChange } from '../store/sql/queue-packs.js'
+import { CREATE_KEY, identityScope, type BatchKey, type OpenChange } from '../store/queue-format.js'
 
 export interface QueuedChange extends OpenChange {
   /** Unique among the changes read for one partition. */
@@ -18,8 +18,8 @@ export interface QueuedChange extends OpenChange {
 }
 
 export interface BatchPlan {
-  /** The kind shared by every change of the request (`add|EMAIL_SHA256,PHONE_SHA256`, `create`). */
-  batchKey: string
+  /** The kind shared by every change of the request (action and id_schema, or an audience creation). */
+  batchKey: BatchKey
   send: QueuedChange[]
   /** Changes settled together with the request, since a change in `send` replaces them. */
   superseded: QueuedChange[]
@@ -35,24 +35,24 @@ export function toQueued(c: OpenChange, id: number): QueuedChange {
 }
 
 /**
- * Values by identity (same id_schema, same hashed ids: identityOfTail), looked up by schema, then by
- * the change's tail — without writing `schema|tail` out for every change: planBatch sees each
+ * Values by identity (same id_schema, same hashed ids: identityOf), looked up by its scope, then by
+ * the change's serialised ids — without writing the identity out for every change: planBatch sees each
  * change about twice, 20,000 per request. Audience creations have no identity: never found.
  */
 class ByIdentity<T> {
-  private readonly bySchema = new Map<string, Map<string, T>>()
-  private readonly forKey = new Map<string, Map<string, T>>()
+  private readonly byScope = new Map<string, Map<string, T>>()
+  private readonly forKey = new Map<BatchKey, Map<string, T>>()
   /** The last batch key looked up and its map: changes come in runs of one kind. */
-  private lastKey = ''
+  private lastKey = CREATE_KEY
   private last: Map<string, T> | undefined
 
-  private of(batchKey: string): Map<string, T> {
+  private of(batchKey: BatchKey): Map<string, T> {
     if (batchKey === this.lastKey && this.last) return this.last
     let m = this.forKey.get(batchKey)
     if (!m) {
-      const schema = batchKey.slice(batchKey.indexOf('|') + 1)
-      m = this.bySchema.get(schema)
-      if (!m) this.bySchema.set(schema, (m = new Map()))
+      const scope = identityScope(batchKey)
+      m = this.byScope.get(scope)
+      if (!m) this.byScope.set(scope, (m = new Map()))
       this.forKey.set(batchKey, m)
     }
     this.lastKey = batchKey
@@ -61,23 +61,23 @@ class ByIdentity<T> {
   }
 
   set(c: QueuedChange, value: T): void {
-    if (c.batchKey !== 'create') this.of(c.batchKey).set(c.tail, value)
+    if (c.batchKey !== CREATE_KEY) this.of(c.batchKey).set(c.serializedIds, value)
   }
 
   get(c: QueuedChange): T | undefined {
-    return c.batchKey !== 'create' ? this.of(c.batchKey).get(c.tail) : undefined
+    return c.batchKey !== CREATE_KEY ? this.of(c.batchKey).get(c.serializedIds) : undefined
   }
 }
 
 export function planBatch(rows: QueuedChange[], maxRows: number): BatchPlan {
   if (rows.length === 0) throw new Error('planBatch needs at least one change')
-  if (rows[0].batchKey === 'create') return { batchKey: 'create', send: [rows[0]], superseded: [] }
+  if (rows[0].batchKey === CREATE_KEY) return { batchKey: CREATE_KEY, send: [rows[0]], superseded: [] }
 
   const lastIndex = new ByIdentity<number>()
   for (let i = 0; i < rows.length; i++) lastIndex.set(rows[i], i)
-  const isSurvivor = (i: number) => (rows[i].batchKey !== 'create' ? lastIndex.get(rows[i]) === i : true)
+  const isSurvivor = (i: number) => (rows[i].batchKey !== CREATE_KEY ? lastIndex.get(rows[i]) === i : true)
 
-  let batchKey: string | undefined
+  let batchKey: BatchKey | undefined
   const send: QueuedChange[] = []
   const blocked = new Set<string>()
   let superseded = 0
@@ -87,9 +87,9 @@ export function planBatch(rows: QueuedChange[], maxRows: number): BatchPlan {
       superseded++
       continue
     }
-    if (row.batchKey === 'create') break // audience creations keep their place in the order
+    if (row.batchKey === CREATE_KEY) break // audience creations keep their place in the order
     batchKey ??= row.batchKey
-    // Ids are cut out of the tail only where another kind came first (usually never).
+    // Ids are cut out of the serialised ones only where another kind came first (usually never).
     if (row.batchKey === batchKey) {
       if (blocked.size > 0 && (row.ids ?? []).some((h) => h !== null && blocked.has(h))) break
       send.push(row)

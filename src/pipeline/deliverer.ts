@@ -1,45 +1,32 @@
 /**
  * A delivery worker: claims a ready partition, sends its changes to TikTok batch by batch in
- * order, and settles them by what TikTok answered (SPEC §3.3):
- *   success → delivered · throttle/transient → partition retried with backoff (head of line)
- *   auth → destination paused (queue kept) · permanent → failed with TikTok's reason (dead letter)
+ * order, and settles each request by what TikTok answered (SPEC §3.3): classifyExchange decides the
+ * outcome (delivery-outcome.ts), one store function per outcome records it (store/sql/settle-*.ts).
  */
 import { randomUUID } from 'node:crypto'
 import { buildCreateAudienceBody, mappingBodyOf, mappingBodyOfItemsInSlices } from '../destination/requestBodies.js'
 import type { Store } from '../store/index.js'
 import type { Destination } from '../store/model.js'
-import { setDestinationStatus } from '../store/sql/config.js'
-import { failedIdentities, insertChanges, resolveFailed, type NewChange } from '../store/sql/changes.js'
-import { actionOf, identityOfTail, settlePositions } from '../store/sql/queue-packs.js'
+import { failedIdentities } from '../store/sql/changes.js'
+import { CREATE_KEY, parseBatchKey, parsePartitionKey } from '../store/queue-format.js'
 import { OpenQueue } from './open-queue.js'
-import {
-  claimPartition,
-  deferPartition,
-  releaseAfterSuccess,
-  releasePartition,
-  subtractPending,
-  type PartitionLease
-} from '../store/sql/partitions.js'
-import { insertRequest, type RequestRecord } from '../store/sql/requests.js'
-import { addTotals } from '../store/sql/outcome-totals.js'
+import { claimPartition, releasePartition, type PartitionLease } from '../store/sql/partitions.js'
+import type { RequestRecord } from '../store/sql/requests.js'
+import { settleDelivered } from '../store/sql/settle-delivered.js'
+import { settleFailed } from '../store/sql/settle-failed.js'
+import { settlePaused } from '../store/sql/settle-paused.js'
+import { settleRetry } from '../store/sql/settle-retry.js'
 import type { TikTokClient, TikTokExchange } from '../tiktok/client.js'
 import { TikTokError } from '../tiktok/errors.js'
-import type { SegmentMappingBody } from '../tiktok/types.js'
-import { parseBatchKey, parsePartitionKey } from './route-event.js'
+import type { IdType, SegmentMappingBody } from '../tiktok/types.js'
 import { planBatch, type BatchPlan } from './batch-plan.js'
-import { explainTikTokFailure } from './explain.js'
-import type { Db } from '../store/db.js'
-import { RateLimiter, backoffMs } from './rate-limiter.js'
+import { classifyExchange, type RetryPolicy, type RetryState } from './delivery-outcome.js'
+import { RateLimiter } from './rate-limiter.js'
 import type { RoutingTable } from './routing-table.js'
 
-export interface DeliveryOptions {
+export interface DeliveryOptions extends RetryPolicy {
   rateLimit: number
-  retryBaseMs: number
-  retryMaxMs: number
-  retryForMs: number
   leaseMs: number
-  /** One-shot runs (`send`): an auth failure fails the changes instead of pausing the destination. */
-  failOnAuth: boolean
 }
 
 export interface DeliveryEvents {
@@ -104,8 +91,7 @@ export class Deliverer {
 
   private async drain(lease: HeldLease): Promise<void> {
     await this.table.refresh()
-    let attempts = lease.attempts
-    let firstFailureAt = lease.first_failure_at
+    let retry: RetryState = { attempts: lease.attempts, firstFailureAt: lease.first_failure_at }
     const queue = new OpenQueue(this.store.db, lease.id)
     let deadLetters = await failedIdentities(this.store.db, lease.id)
     // The next request, prepared while TikTok handled the previous one (see `prepareAhead`).
@@ -133,7 +119,7 @@ export class Deliverer {
       let failure: TikTokError | undefined
       let createdAudienceId: string | undefined
       try {
-        if (plan.batchKey === 'create') {
+        if (plan.batchKey === CREATE_KEY) {
           const p = JSON.parse(plan.send[0].payload ?? '{}') as { advertiserId: string; name: string }
           const r = await client.createAudience(buildCreateAudienceBody({ kind: 'create', advertiserId: p.advertiserId, name: p.name }))
           exchange = r.exchange
@@ -155,60 +141,46 @@ export class Deliverer {
       }
       const record = requestRecord(dest.id, lease.id, plan, sentAt, exchange, failure)
       const now = Date.now()
-
-      if (!failure) {
-        const stillOurs = await this.store.db.tx(async (db) => {
-          const ref = await insertRequest(db, { ...record, outcome: 'delivered' })
-          const delivered = (await settlePositions(db, plan.send)).length
-          const superseded = (await settlePositions(db, plan.superseded)).length
-          await subtractPending(db, lease.id, delivered + superseded)
-          await addTotals(db, [{ scope: 'destination', scopeId: dest.id, delivered, superseded }], now)
-          if (deadLetters.size > 0) await resolveDeadLetters(db, deadLetters, plan, ref)
-          return releaseAfterSuccess(db, lease.id, lease.owner, now, now + this.opts.leaseMs)
-        })
-        queue.settled(plan.send, plan.superseded)
-        this.events.onRequest?.({ ...record, outcome: 'delivered' })
-        // The lease expired during the request and another worker took the partition: stop here.
-        if (!stillOurs) return
-        attempts = 0
-        firstFailureAt = null
-        continue
-      }
-
-      const reason = explainTikTokFailure(failure, requestAdvertisers(lease.key, plan), dest.advertiserIds)
-      if (failure.retryable) {
-        attempts++
-        firstFailureAt ??= now
-        if (now - firstFailureAt <= this.opts.retryForMs) {
-          const retryAt = now + backoffMs(attempts, this.opts.retryBaseMs, this.opts.retryMaxMs)
-          await this.store.db.tx(async (db) => {
-            await insertRequest(db, { ...record, outcome: 'retry' })
-            await addTotals(db, [{ scope: 'destination', scopeId: dest.id, retried: plan.send.length }], now)
-            await deferPartition(db, lease.id, lease.owner, retryAt, attempts, firstFailureAt!, reason, failure!.code !== undefined ? String(failure!.code) : failure!.kind)
-          })
+      const advertisers = failure ? requestAdvertisers(lease.key, plan) : []
+      const outcome = classifyExchange({ failure, advertisers, destinationAdvertisers: dest.advertiserIds, state: retry, now }, this.opts)
+      const partition = { id: lease.id, owner: lease.owner }
+      const db = this.store.db
+      switch (outcome.kind) {
+        case 'delivered': {
+          const { send, superseded } = plan
+          const stillOurs = await settleDelivered(db, { partition, destinationId: dest.id, request: record, send, superseded, deadLetters, now, leaseMs: this.opts.leaseMs })
+          queue.settled(send, superseded)
+          this.events.onRequest?.({ ...record, outcome: 'delivered' })
+          // The lease expired during the request and another worker took the partition: stop here.
+          if (!stillOurs) return
+          retry = outcome.next
+          continue
+        }
+        case 'retry': {
+          const { retryAt, attempts, firstFailureAt, reason, errorCode } = outcome
+          await settleRetry(db, { partition, destinationId: dest.id, request: record, sent: plan.send.length, now, retryAt, attempts, firstFailureAt, reason, errorCode })
           this.events.onRequest?.({ ...record, outcome: 'retry' })
           return
         }
-        if (!(await this.failBatch(lease, plan, record, `gave up after retrying for ${Math.round((now - firstFailureAt) / 1000)} s: ${reason}`, failure, attempts))) return
-        queue.settled(plan.send, plan.superseded)
-        deadLetters = await failedIdentities(this.store.db, lease.id)
-        attempts = 0
-        firstFailureAt = null
-        continue
+        case 'paused':
+          await settlePaused(db, { partition, destinationId: dest.id, request: record, reason: outcome.reason })
+          this.events.onRequest?.({ ...record, outcome: 'paused' })
+          await this.table.refresh(true)
+          return
+        case 'failed': {
+          const { reason, errorCode, attempts } = outcome
+          const changes = [...plan.send, ...plan.superseded]
+          const stillOurs = await settleFailed(db, { partition, destinationId: lease.destination_id, request: record, changes, reason, errorCode, attempts, now: Date.now(), leaseMs: this.opts.leaseMs })
+          this.events.onRequest?.({ ...record, outcome: 'failed' })
+          if (!stillOurs) return
+          queue.settled(plan.send, plan.superseded)
+          deadLetters = await failedIdentities(db, lease.id)
+          retry = outcome.next
+          continue
+        }
+        default:
+          throw new Error(`unhandled delivery outcome ${JSON.stringify(outcome satisfies never)}`)
       }
-      if (failure.kind === 'auth' && !this.opts.failOnAuth) {
-        await this.store.db.tx(async (db) => {
-          await insertRequest(db, { ...record, outcome: 'paused' })
-          await setDestinationStatus(db, dest.id, 'paused', `${reason}; queued changes are kept and resume afterwards.`)
-          await releasePartition(db, lease.id, lease.owner)
-        })
-        this.events.onRequest?.({ ...record, outcome: 'paused' })
-        await this.table.refresh(true)
-        return
-      }
-      if (!(await this.failBatch(lease, plan, record, reason, failure, attempts + 1))) return
-      queue.settled(plan.send, plan.superseded)
-      deadLetters = await failedIdentities(this.store.db, lease.id)
     }
   }
 
@@ -231,39 +203,6 @@ export class Deliverer {
       return undefined
     }
   }
-
-  /** Settles a batch as failed: its changes become dead letters. False when the partition's lease was lost meanwhile. */
-  private async failBatch(lease: HeldLease, plan: BatchPlan, record: RequestRecord, reason: string, failure: TikTokError, attempts: number): Promise<boolean> {
-    const now = Date.now()
-    const stillOurs = await this.store.db.tx(async (db) => {
-      const ref = await insertRequest(db, { ...record, outcome: 'failed' })
-      const code = failure.code !== undefined ? String(failure.code) : failure.kind.toUpperCase()
-      const settled = await settlePositions(db, [...plan.send, ...plan.superseded])
-      const dead: NewChange[] = settled.map((c) => ({
-        eventId: c.eventId,
-        destinationId: lease.destination_id,
-        mappingId: c.mappingId,
-        partitionId: lease.id,
-        action: actionOf(c.batchKey),
-        batchKey: c.batchKey,
-        ids: c.batchKey === 'create' ? null : JSON.stringify(c.ids),
-        payload: c.payload,
-        status: 'failed',
-        error: reason,
-        errorCode: code,
-        createdAt: c.createdAt,
-        requestRef: ref,
-        doneAt: now,
-        attempts
-      }))
-      await insertChanges(db, dead)
-      await subtractPending(db, lease.id, settled.length)
-      await addTotals(db, [{ scope: 'destination', scopeId: lease.destination_id, failed: settled.length }], now)
-      return releaseAfterSuccess(db, lease.id, lease.owner, now, now + this.opts.leaseMs)
-    })
-    this.events.onRequest?.({ ...record, outcome: 'failed' })
-    return stillOurs
-  }
 }
 
 /** A claimed partition and the owner token it was claimed with. */
@@ -284,34 +223,23 @@ async function planRequest(queue: OpenQueue, partitionKey: string, dest: Destina
   const rows = await queue.read(Math.max(dest.batchSize * 2, 1000))
   if (rows.length === 0) return undefined
   const plan = planBatch(rows, dest.batchSize)
-  return { plan, dest, mapping: plan.batchKey === 'create' ? undefined : await mappingBody(plan, partitionKey) }
-}
-
-/** Dead letters of the partition whose identifiers a delivered change just set again: replay would undo that. */
-async function resolveDeadLetters(db: Db, deadLetters: Map<string, number[]>, plan: BatchPlan, requestRef: number): Promise<void> {
-  for (const c of plan.send) {
-    if (c.batchKey === 'create') continue
-    const identity = identityOfTail(c.batchKey, c.tail)
-    const ids = deadLetters.get(identity)
-    if (!ids) continue
-    deadLetters.delete(identity)
-    await resolveFailed(db, ids, `a later ${actionOf(c.batchKey)} of the same identifiers was delivered (request #${requestRef})`)
-  }
+  return { plan, dest, mapping: plan.batchKey === CREATE_KEY ? undefined : await mappingBody(plan, partitionKey) }
 }
 
 /** The request's JSON body (bytes), and what its exchange shows: the same body cut to its first rows. */
 async function mappingBody(plan: BatchPlan, partitionKey: string): Promise<{ text: Buffer; shown: SegmentMappingBody & { batch_data_more_rows?: number } }> {
   const { advertiserIds, audienceId } = parsePartitionKey(partitionKey)
-  const { action, idSchema } = parseBatchKey(plan.batchKey)
-  const request = { action, advertiserIds, audienceId, idSchema }
+  const kind = parseBatchKey(plan.batchKey)
+  if (kind.action === 'create') throw new Error('an audience creation has no mapping body')
+  const request = { action: kind.action, advertiserIds, audienceId, idSchema: kind.idSchema as IdType[] }
   const shown: SegmentMappingBody & { batch_data_more_rows?: number } = mappingBodyOf(request, plan.send.slice(0, SAMPLE_ROWS).map((c) => c.ids ?? []))
   if (plan.send.length > SAMPLE_ROWS) shown.batch_data_more_rows = plan.send.length - SAMPLE_ROWS
-  return { text: await mappingBodyOfItemsInSlices(request, plan.send.map((c) => c.tail), BODY_SLICE_ROWS, nextTurn), shown }
+  return { text: await mappingBodyOfItemsInSlices(request, plan.send.map((c) => c.serializedIds), BODY_SLICE_ROWS, nextTurn), shown }
 }
 
 /** The advertisers a request was for: the partition's, or a Create Audience change's own. */
 function requestAdvertisers(partitionKey: string, plan: BatchPlan): string[] {
-  if (plan.batchKey !== 'create') return parsePartitionKey(partitionKey).advertiserIds
+  if (plan.batchKey !== CREATE_KEY) return parsePartitionKey(partitionKey).advertiserIds
   const payload = JSON.parse(plan.send[0]?.payload ?? '{}') as { advertiserId?: string }
   return payload.advertiserId ? [payload.advertiserId] : []
 }
@@ -322,7 +250,7 @@ function requestRecord(destinationId: number, partitionId: number, plan: BatchPl
   return {
     destinationId,
     partitionId,
-    kind: plan.batchKey === 'create' ? 'create_audience' : 'mapping',
+    kind: plan.batchKey === CREATE_KEY ? 'create_audience' : 'mapping',
     sentAt,
     durationMs: exchange?.durationMs ?? 0,
     httpStatus: exchange?.httpStatus || failure?.details.httpStatus || null,

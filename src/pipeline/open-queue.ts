@@ -12,7 +12,8 @@
  * queue holds twice a batch (20,000 changes) and every request marks and drops 10,000 of them.
  */
 import type { Db } from '../store/db.js'
-import { fetchOpenPacks, fetchPacksBelow, openChangesOf, type PackRow } from '../store/sql/queue-packs.js'
+import type { OpenChange } from '../store/queue-format.js'
+import { readChangesBelow, readOpenChanges } from '../store/sql/queue-packs.js'
 import { toQueued, type QueuedChange } from './batch-plan.js'
 
 export class OpenQueue {
@@ -32,11 +33,11 @@ export class OpenQueue {
     const free = this.rows.length - this.inFlight
     if (free >= window) return this.free()
     // Rows in flight stay held: their packs are still open and must not come back as late packs.
-    const late = this.lastPack > 0 ? await fetchPacksBelow(this.db, this.partitionId, this.lastPack, this.packsHeld()) : []
-    const next = await fetchOpenPacks(this.db, this.partitionId, this.lastPack, window - free)
+    const late = this.lastPack > 0 ? await readChangesBelow(this.db, this.partitionId, this.lastPack, this.packsHeld()) : []
+    const next = await readOpenChanges(this.db, this.partitionId, this.lastPack, window - free)
     this.add(late)
-    this.add(next)
-    if (next.length > 0) this.lastPack = Number(next[next.length - 1].id)
+    this.add(next.changes)
+    this.lastPack = next.lastPack
     // Late packs go before everything read after them (ids order the queue).
     if (late.length > 0) this.rows.sort((a, b) => a.pack - b.pack || a.at - b.at)
     return this.free()
@@ -78,7 +79,7 @@ export class OpenQueue {
     return held
   }
 
-  private add(packs: PackRow[]): void {
-    for (const p of packs) for (const c of openChangesOf(p)) this.rows.push(toQueued(c, this.nextId++))
+  private add(changes: OpenChange[]): void {
+    for (const c of changes) this.rows.push(toQueued(c, this.nextId++))
   }
 }

@@ -5,7 +5,7 @@
  */
 import type { MembershipChange } from '../destination/changes.js'
 import { DROP_REASONS, type DropReason, type IdentifierKind, type IdentifierReport, type IdentifierStatus } from '../destination/identifiers.js'
-import { membershipTail, rowTail } from '../store/sql/queue-packs.js'
+import { serializeIds, type SerializedIds } from '../store/queue-format.js'
 import { audienceOf, type SegmentEvent } from './event.js'
 import type { MatchingChoice } from './quality.js'
 import { redactEvent } from './redact.js'
@@ -40,8 +40,11 @@ export interface RoutedChanges {
    * CHOICE_FLAG added for a matching choice (CHOICES); 255: none (also a person's further rows).
    */
   quality: Uint8Array
-  /** Per change, the JSON text of its pack row's tail (rowTail), joined by newlines (JSON text has none). */
-  tails: string
+  /**
+   * Per change, what it carries into its pack (PackBody.add): its serialised ids, or an audience
+   * creation's payload (JSON); joined by newlines (JSON text has none).
+   */
+  carried: string
   /**
    * Identifiers the mapping dropped (rejected, whitespace only), 2 per drop: the change's index and
    * `kind * 8 + reason` (indexes into DROP_KINDS and DROP_REASONS). Empty unless something was dropped.
@@ -145,7 +148,7 @@ class ChangeColumns {
   private readonly quality = new TypedColumn((n) => new Uint8Array(n))
   /** 2 per dropped identifier (RoutedChanges.dropped); allocated at the first drop. */
   private dropped: TypedColumn<Int32Array> | undefined
-  tails: string[] = []
+  carried: string[] = []
   failures: RoutedChanges['failures'] = []
 
   /** The last membership change's queue keys, as parts and as an index into `keys`. */
@@ -176,7 +179,7 @@ class ChangeColumns {
   }
 
   /** `k`: index into `keys` (membershipKey, keyOf), -1 for a change that failed at routing. */
-  push(item: number, destinationId: number, mappingId: number, k: number, quality: IdentifierReport | undefined, tail: string): void {
+  push(item: number, destinationId: number, mappingId: number, k: number, quality: IdentifierReport | undefined, carried: SerializedIds | string): void {
     this.item.push(item)
     this.destinationId.push(destinationId)
     this.mappingId.push(mappingId)
@@ -190,7 +193,7 @@ class ChangeColumns {
       // Cheap when nothing was dropped: a few property reads.
       if (email.drop || phone.drop || advertising_id.drop || email.more || phone.more) this.drop(this.item.length - 1, quality)
     } else for (let j = 0; j < 3; j++) q.push(255)
-    this.tails.push(tail)
+    this.carried.push(carried)
   }
 
   private drop(change: number, quality: IdentifierReport): void {
@@ -220,7 +223,7 @@ class ChangeColumns {
       key: this.key.done(),
       keys: this.keys,
       quality: this.quality.done(),
-      tails: this.tails.join('\n'),
+      carried: this.carried.join('\n'),
       dropped: this.dropped?.done() ?? new Int32Array(0),
       failures: this.failures
     }
@@ -328,14 +331,14 @@ function toRouted(item: number, destinationId: number, outcomes: RouteOutcome[],
     const c = o.change
     if (c.kind === 'membership') {
       const k = out.membershipKey(destinationId, c)
-      out.push(item, destinationId, o.mapping.id, k, c.quality, membershipTail(c.ids))
+      out.push(item, destinationId, o.mapping.id, k, c.quality, serializeIds(c.ids))
       // The person's further rows (several emails or phones) queue as changes of their own, right
       // behind, in the same partition and batch: their quality was counted with the first.
-      for (const ids of c.moreIds ?? []) out.push(item, destinationId, o.mapping.id, k, undefined, membershipTail(ids))
+      for (const ids of c.moreIds ?? []) out.push(item, destinationId, o.mapping.id, k, undefined, serializeIds(ids))
     } else {
       const { partitionKey, batchKey } = queueKeys(destinationId, c)
       const payload = JSON.stringify({ advertiserId: c.advertiserId, name: c.name })
-      out.push(item, destinationId, o.mapping.id, out.keyOf(`${partitionKey}\t${batchKey}`), undefined, rowTail({ batchKey, ids: null, payload }))
+      out.push(item, destinationId, o.mapping.id, out.keyOf(`${partitionKey}\t${batchKey}`), undefined, payload)
     }
   }
   return failed

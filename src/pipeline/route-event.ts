@@ -13,7 +13,7 @@ import type { Connection, Destination } from '../store/model.js'
 import { explainRouteError } from './explain.js'
 import { stampPersonas } from './personas.js'
 import type { RoutedMapping } from './routing-table.js'
-import type { IdType } from '../tiktok/types.js'
+import { CREATE_KEY, createPartitionKey, encodeBatchKey, membershipPartitionKey, type BatchKey, type PartitionKey } from '../store/queue-format.js'
 
 type Ev = Record<string, any>
 
@@ -151,19 +151,8 @@ export function routeEvent(event: Ev, audienceKey: string | undefined, target: R
   return { outcomes: routed.outcomes[0], filtered: routed.filtered[0] }
 }
 
-/** Where a change queues: its partition (`<destination>|<advertisers>|<audience>`) and batch kind. */
-export function queueKeys(destinationId: number, change: MembershipChange | CreateAudienceChange): { partitionKey: string; batchKey: string } {
-  if (change.kind === 'create') return { partitionKey: `${destinationId}|create|${change.advertiserId}`, batchKey: 'create' }
-  return { partitionKey: `${destinationId}|${change.advertiserIds.join(',')}|${change.audienceId}`, batchKey: `${change.action}|${change.idSchema.join(',')}` }
-}
-
-/** The inverse of `queueKeys` for membership partitions: what every request of the partition shares. */
-export function parsePartitionKey(key: string): { destinationId: number; advertiserIds: string[]; audienceId: string } {
-  const [destinationId, advertisers, audienceId] = key.split('|')
-  return { destinationId: Number(destinationId), advertiserIds: advertisers.split(','), audienceId }
-}
-
-export function parseBatchKey(key: string): { action: 'add' | 'delete'; idSchema: IdType[] } {
-  const [action, schema] = key.split('|')
-  return { action: action as 'add' | 'delete', idSchema: schema.split(',') as IdType[] }
+/** Where a change queues: its partition and batch kind (the queue's keys, queue-format.ts). */
+export function queueKeys(destinationId: number, change: MembershipChange | CreateAudienceChange): { partitionKey: PartitionKey; batchKey: BatchKey } {
+  if (change.kind === 'create') return { partitionKey: createPartitionKey(destinationId, change.advertiserId), batchKey: CREATE_KEY }
+  return { partitionKey: membershipPartitionKey(destinationId, change.advertiserIds, change.audienceId), batchKey: encodeBatchKey({ action: change.action, idSchema: change.idSchema }) }
 }

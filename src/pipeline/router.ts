@@ -13,7 +13,8 @@ import { addDrops, type DropDelta } from '../store/sql/identifier-drops.js'
 import { addFilteredTotals, addTotals, type FilteredDelta, type TotalsDelta } from '../store/sql/outcome-totals.js'
 import { addPending, ensurePartitions } from '../store/sql/partitions.js'
 import { insertChanges, type NewChange } from '../store/sql/changes.js'
-import { insertPacks, PackBody, type NewPack } from '../store/sql/queue-packs.js'
+import { insertPacks, type NewPack } from '../store/sql/queue-packs.js'
+import { PackBody, type BatchKey, type PartitionKey } from '../store/queue-format.js'
 import type { AutoConnector } from './auto-connect.js'
 import type { FilteredCounters } from './filtered.js'
 import type { QualityCounters } from './quality.js'
@@ -30,8 +31,8 @@ export interface RouterOptions {
 
 /** A routed batch's queue keys, by index (`keys` of its changes). */
 interface QueueKeys {
-  partitionKey: string
-  batchKey: string
+  partitionKey: PartitionKey
+  batchKey: BatchKey
 }
 
 type Seen = Map<string, { sourceId: number; key: string; name: string | null; at: number }>
@@ -150,7 +151,7 @@ export class Router {
    */
   private async queue(db: Store['db'], batches: RoutedBatch[], eventIds: (number | undefined)[], now: number, known: Map<string, number>, created: Map<string, number>): Promise<Map<number, number>> {
     const keysOf = batches.map((b) => b.changes.keys.map((k) => {
-      const [partitionKey, batchKey] = k.split('\t')
+      const [partitionKey, batchKey] = k.split('\t') as [PartitionKey, BatchKey]
       return { partitionKey, batchKey }
     }))
     const missing = missingPartitions(batches, keysOf, eventIds, known)
@@ -179,7 +180,7 @@ export class Router {
     let offset = 0
     for (let b = 0; b < batches.length; b++) {
       const { items, changes: c } = batches[b]
-      const tails = c.tails.split('\n')
+      const carried = c.carried.split('\n')
       const partitionIds = keysOf[b].map((k) => (known.get(k.partitionKey) ?? created.get(k.partitionKey))!)
       const failures = new Map(c.failures.map((f) => [f.index, f]))
       for (let i = 0; i < c.count; i++) {
@@ -201,7 +202,7 @@ export class Router {
         const partitionId = partitionIds[c.key[i]]
         let pack = packs.get(partitionId)
         if (!pack) packs.set(partitionId, (pack = { partitionId, destinationId, body: new PackBody(), createdAt: now }))
-        pack.body.add(eventId, c.mappingId[i], keysOf[b][c.key[i]].batchKey, tails[i])
+        pack.body.add(eventId, c.mappingId[i], keysOf[b][c.key[i]].batchKey, carried[i])
       }
       offset += items.count
     }

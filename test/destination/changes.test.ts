@@ -16,7 +16,7 @@ import {
   type MembershipChange
 } from '../../src/destination/index.js'
 import { mappingBodyOf, mappingBodyOfItems, mappingBodyOfItemsInSlices } from '../../src/destination/requestBodies.js'
-import { jsonItems } from '../../src/util/json.js'
+import { serializeIds } from '../../src/store/queue-format.js'
 
 const native = { mode: 'native' as const, advertiserIds: [], normalization: 'segment' as const }
 const ctxFor = (event: any, settings: ChangeContext['settings'] = native): ChangeContext => ({
@@ -169,7 +169,7 @@ test('a mapping body written as text is byte for byte the serialised body', () =
     [sha256Hex('c'), sha256Hex('d'), 'not\\hex"but escaped'],
     []
   ]
-  assert.deepEqual(mappingBodyOfItems(request, rows.map(jsonItems)), Buffer.from(JSON.stringify(mappingBodyOf(request, rows))))
+  assert.deepEqual(mappingBodyOfItems(request, rows.map(serializeIds)), Buffer.from(JSON.stringify(mappingBodyOf(request, rows))))
   assert.deepEqual(mappingBodyOfItems(request, []), Buffer.from(JSON.stringify(mappingBodyOf(request, []))))
 })
 
@@ -187,7 +187,7 @@ test('a mapping body written from the rows as queued (JSON items) is byte for by
   }
   const rows: (string | null)[][] = [[], [null, null, null], [sha256Hex('a'), null, sha256Hex('b')]]
   for (let r = 0; r < 300; r++) rows.push([pick(r * 3), pick(r * 5 + 1), pick(r * 11 + 2)])
-  assert.deepEqual(mappingBodyOfItems(request, rows.map(jsonItems)), Buffer.from(JSON.stringify(mappingBodyOf(request, rows))))
+  assert.deepEqual(mappingBodyOfItems(request, rows.map(serializeIds)), Buffer.from(JSON.stringify(mappingBodyOf(request, rows))))
   assert.deepEqual(mappingBodyOfItems(request, []), Buffer.from(JSON.stringify(mappingBodyOf(request, []))))
 })
 
@@ -198,7 +198,7 @@ test('a mapping body written in slices, pausing between them, is the same body',
   const whole = Buffer.from(JSON.stringify(mappingBodyOf(request, rows)))
   for (const slice of [1, 7, 25, 100]) {
     let pauses = 0
-    const body = await mappingBodyOfItemsInSlices(request, rows.map(jsonItems), slice, async () => void pauses++)
+    const body = await mappingBodyOfItemsInSlices(request, rows.map(serializeIds), slice, async () => void pauses++)
     assert.deepEqual(body, whole, `slices of ${slice}`)
     assert.equal(pauses, Math.ceil(rows.length / slice) - 1)
   }

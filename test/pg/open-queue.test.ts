@@ -9,7 +9,8 @@ import { after, test } from 'node:test'
 import { OpenQueue } from '../../src/pipeline/open-queue.js'
 import { migrate } from '../../src/store/migrations.js'
 import { openPostgres } from '../../src/store/postgres.js'
-import { insertPacks, PackBody, settlePositions } from '../../src/store/sql/queue-packs.js'
+import { insertPacks, settlePositions } from '../../src/store/sql/queue-packs.js'
+import { encodeBatchKey, PackBody } from '../../src/store/queue-format.js'
 import { createPgDatabase, dropAllPgDatabases, pgSkipReason } from '../helpers/pg.js'
 
 const skip = await pgSkipReason()
@@ -19,7 +20,7 @@ const pack = (eventId: number, action: 'add' | 'delete', hash: string) => ({
   partitionId: 1,
   destinationId: 1,
   createdAt: 0,
-  body: PackBody.of([{ eventId, mappingId: 1, batchKey: `${action}|EMAIL_SHA256`, ids: [hash], payload: null }])
+  body: PackBody.of([{ eventId, mappingId: 1, batchKey: encodeBatchKey({ action, idSchema: ['EMAIL_SHA256'] }), ids: [hash], payload: null }])
 })
 
 test('a pack committed late (a lower id than packs already read) is read before every pack committed after it', { skip }, async () => {

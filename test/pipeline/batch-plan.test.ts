@@ -2,13 +2,13 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { planBatch, toQueued, type QueuedChange } from '../../src/pipeline/batch-plan.js'
-import { rowTail } from '../../src/store/sql/queue-packs.js'
+import { CREATE_KEY, encodeBatchKey, serializeIds } from '../../src/store/queue-format.js'
 
 let seq = 0
 /** A queued change: action, id_schema and the hashed ids ('a', 'p' stand for hashes). */
 function q(action: 'add' | 'delete', schema: string, ids: (string | null)[]): QueuedChange {
   seq++
-  return toQueued({ pack: 1, at: seq, createdAt: 0, eventId: seq, mappingId: null, batchKey: `${action}|${schema}`, ids, tail: rowTail({ batchKey: `${action}|${schema}`, ids, payload: null }), payload: null }, seq)
+  return toQueued({ pack: 1, at: seq, createdAt: 0, eventId: seq, mappingId: null, batchKey: encodeBatchKey({ action, idSchema: schema.split(',') }), ids, serializedIds: serializeIds(ids), payload: null }, seq)
 }
 const E = 'EMAIL_SHA256'
 const EP = 'EMAIL_SHA256,PHONE_SHA256'
@@ -85,7 +85,7 @@ test('any interleaving of adds and deletes ends in the state of applying them in
 
 test('audience creations are sent one at a time', () => {
   seq++
-  const create = toQueued({ pack: 1, at: seq, createdAt: 0, eventId: seq, mappingId: null, batchKey: 'create', ids: null, tail: '"{}"', payload: '{}' }, seq)
+  const create = toQueued({ pack: 1, at: seq, createdAt: 0, eventId: seq, mappingId: null, batchKey: CREATE_KEY, ids: null, serializedIds: serializeIds([]), payload: '{}' }, seq)
   const plan = planBatch([create, q('add', E, ['a'])], 100)
   assert.equal(plan.batchKey, 'create')
   assert.deepEqual(ids(plan.send), [create.id])

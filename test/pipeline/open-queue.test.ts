@@ -10,7 +10,8 @@ import { planBatch, type QueuedChange } from '../../src/pipeline/batch-plan.js'
 import { OpenQueue } from '../../src/pipeline/open-queue.js'
 import { migrate } from '../../src/store/migrations.js'
 import { openSqlite } from '../../src/store/sqlite.js'
-import { insertPacks, PackBody, settlePositions, type PackChange } from '../../src/store/sql/queue-packs.js'
+import { insertPacks, settlePositions } from '../../src/store/sql/queue-packs.js'
+import { encodeBatchKey, PackBody, parseBatchKey, type PackChange } from '../../src/store/queue-format.js'
 
 /** A small deterministic generator (the same changes on every run). */
 function random(seed: number): () => number {
@@ -38,17 +39,22 @@ test('held, settled and newly read changes: the queue drains to the state of app
       const person = Math.floor(rnd() * 12)
       const schema = SCHEMAS[person % 3 === 0 ? 1 : 0]
       const ids = schema.includes('PHONE') ? [`e${person}`, rnd() < 0.5 ? `p${person}` : null] : [`e${person}`]
-      changes.push({ eventId: i + 1, mappingId: 1, batchKey: `${rnd() < 0.6 ? 'add' : 'delete'}|${schema}`, ids, payload: null })
+      changes.push({ eventId: i + 1, mappingId: 1, batchKey: encodeBatchKey({ action: rnd() < 0.6 ? 'add' : 'delete', idSchema: schema.split(',') }), ids, payload: null })
     }
     const sequential = new Map<string, string>()
-    for (const c of changes) sequential.set(`${c.batchKey.split('|')[1]}|${JSON.stringify(c.ids)}`, c.batchKey.split('|')[0])
+    /** Who a change is about, and what it says of them. */
+    const person = (c: { batchKey: PackChange['batchKey']; ids: (string | null)[] | null }): [string, string] => {
+      const kind = parseBatchKey(c.batchKey)
+      return [`${kind.action === 'create' ? '' : kind.idSchema.join(',')}|${JSON.stringify(c.ids)}`, kind.action]
+    }
+    for (const c of changes) sequential.set(...person(c))
 
     const tiktok = new Map<string, string>()
     const queue = new OpenQueue(db, 1)
     let queued = 0
     let requests = 0
     const send = (plan: ReturnType<typeof planBatch>) => {
-      for (const c of plan.send) tiktok.set(`${c.batchKey.split('|')[1]}|${JSON.stringify(c.ids)}`, c.batchKey.split('|')[0])
+      for (const c of plan.send) tiktok.set(...person(c))
     }
     const settle = async (plan: ReturnType<typeof planBatch>) => {
       await db.tx(async (t) => {

@@ -6,7 +6,8 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import { openStore } from '../../src/store/index.js'
 import { listDeadLetters, replayDeadLetters } from '../../src/store/sql/admin-delivery.js'
-import { insertPacks, openChangesOfPartition, PackBody } from '../../src/store/sql/queue-packs.js'
+import { insertPacks, openChangesOfPartition } from '../../src/store/sql/queue-packs.js'
+import { encodeBatchKey, PackBody } from '../../src/store/queue-format.js'
 
 test('replay: a failed add is not replayed once a later exit of the same person was delivered (row of an older version); an unrelated one is', async () => {
   const store = await openStore(`sqlite:${join(mkdtempSync(join(tmpdir(), 'tta-replay-')), 'db.sqlite')}`, { secretKey: 'k' })
@@ -45,7 +46,7 @@ test('replay: not while a later change of the same identifiers is queued, nor on
       db.run(`INSERT INTO changes (id, destination_id, partition_id, action, batch_key, ids, status, created_at, done_at, resolved_by) VALUES ($1, 1, 1, 'add', 'add|EMAIL_SHA256', $2, 'failed', 0, 0, $3)`, [id, ids, resolvedBy])
     await failed(1, '["aaa"]', null)
     await failed(2, '["bbb"]', 'a later delete of the same identifiers was delivered (request #4)')
-    await insertPacks(db, [{ partitionId: 1, destinationId: 1, createdAt: 0, body: PackBody.of([{ eventId: null, mappingId: null, batchKey: 'delete|EMAIL_SHA256', ids: ['aaa'], payload: null }]) }])
+    await insertPacks(db, [{ partitionId: 1, destinationId: 1, createdAt: 0, body: PackBody.of([{ eventId: null, mappingId: null, batchKey: encodeBatchKey({ action: 'delete', idSchema: ['EMAIL_SHA256'] }), ids: ['aaa'], payload: null }]) }])
 
     const outcomes = await replayDeadLetters(db, 1, undefined, 1)
     assert.deepEqual(outcomes, [

@@ -83,7 +83,7 @@ test('a body routed in a worker equals routing it in the request thread; a chang
     assert.ok(routed, 'routed by a worker')
     assert.deepEqual(routed, await inThread(new RoutingTable(store), text, now))
     assert.equal(routed.changes.count, 3)
-    assert.match(routed.changes.tails, /^"[0-9a-f]{64}","[0-9a-f]{64}"/, 'email and phone hashed')
+    assert.match(routed.changes.carried, /^"[0-9a-f]{64}","[0-9a-f]{64}"/, 'email and phone hashed')
 
     // The mapping stops sending phones: the next body, whichever worker routes it, has none.
     const changed = structuredClone(config)
@@ -93,7 +93,7 @@ test('a body routed in a worker equals routing it in the request thread; a chang
       const text2 = body([t])
       const again = await pool.route(Buffer.from(text2), sourceId, now)
       assert.deepEqual(again, await inThread(new RoutingTable(store), text2, now))
-      assert.match(again!.changes.tails, /^"[0-9a-f]{64}",null/, 'phone no longer sent')
+      assert.match(again!.changes.carried, /^"[0-9a-f]{64}",null/, 'phone no longer sent')
     }
   } finally {
     await pool.close()

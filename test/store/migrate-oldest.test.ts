@@ -80,7 +80,7 @@ async function checkNewest(db: Db): Promise<void> {
       `partition ${p}: its pending changes, in order`
     )
   }
-  assert.equal((await openChangesOfPartition(db, 1))[1].tail, '"e1",null', 'a membership tail as the current format writes it')
+  assert.equal((await openChangesOfPartition(db, 1))[1].serializedIds as string, '"e1",null', 'serialised ids as the current format writes them')
   assert.equal(await oldestOpenEventId(db), 1)
   const all = [...(await openChangesOfPartition(db, 1)), ...(await openChangesOfPartition(db, 2))]
   assert.equal((await db.tx((t) => settlePositions(t, all))).length, 5, 'the current code settles every moved change')

@@ -193,7 +193,7 @@ test('migration 7: pack bodies written as JSON by version 6 become lines, settle
       ],
       'the open changes, in order, as version 6 held them (the settled one stays settled)'
     )
-    assert.equal(open[1].tail, 'null,"p3"')
+    assert.equal(open[1].serializedIds, 'null,"p3"')
     await migrate(db)
     assert.deepEqual(await db.all<{ body: string }>('SELECT body FROM queue_packs ORDER BY id'), bodies, 'a second migrate changes nothing')
   } finally {

@@ -4,7 +4,8 @@
  */
 import { chunks, placeholders, type Db } from '../db.js'
 import { bucketFiltered, bucketTotals } from './outcome-totals.js'
-import { identityOf, identityOfTail, insertPacks, openChangesOfPartition, PackBody } from './queue-packs.js'
+import { insertPacks, openChangesOfPartition } from './queue-packs.js'
+import { CREATE_KEY, identityOf, isMembershipKey, keysOfSameSchema, PackBody, serializeIds, storedBatchKey } from '../queue-format.js'
 import { packChangeOfRow } from './changes.js'
 
 export interface BucketCounts {
@@ -260,14 +261,15 @@ export type ReplayOutcome = { id: number; replayed: true } | { id: number; repla
  */
 async function laterChangeOfSamePerson(db: Db, r: DeadLetterRow, open: (partitionId: number) => Promise<Set<string>>): Promise<string | undefined> {
   if (r.resolved_by) return r.resolved_by
-  if (!r.ids || !r.batch_key || !r.batch_key.includes('|')) return undefined
-  const schema = r.batch_key.slice(r.batch_key.indexOf('|'))
-  if ((await open(Number(r.partition_id))).has(identityOf(r.batch_key, JSON.parse(r.ids) as (string | null)[]))) return 'a later change of the same identifiers is queued'
+  if (!r.ids || !r.batch_key || !isMembershipKey(r.batch_key)) return undefined
+  const key = storedBatchKey(r.batch_key)
+  if ((await open(Number(r.partition_id))).has(identityOf(key, serializeIds(JSON.parse(r.ids) as (string | null)[])))) return 'a later change of the same identifiers is queued'
+  const sameSchema = keysOfSameSchema(key)
   const old = await db.get<{ id: number; action: string; status: string }>(
     `SELECT id, action, status FROM changes
      WHERE partition_id = $1 AND id > $2 AND ids = $3 AND batch_key IN ($4, $5) AND status <> 'failed'
      ORDER BY id DESC LIMIT 1`,
-    [r.partition_id, r.id, r.ids, `add${schema}`, `delete${schema}`]
+    [r.partition_id, r.id, r.ids, sameSchema.add, sameSchema.delete]
   )
   return old ? `a later change of the same identifiers (#${old.id}, ${old.action}, ${old.status}) already carries their last state` : undefined
 }
@@ -297,7 +299,7 @@ export async function replayDeadLetters(db: Db, destinationId: number, ids: numb
       let set = openIdentities.get(partitionId)
       if (!set) {
         set = new Set()
-        for (const c of await openChangesOfPartition(t, partitionId)) if (c.batchKey !== 'create') set.add(identityOfTail(c.batchKey, c.tail))
+        for (const c of await openChangesOfPartition(t, partitionId)) if (c.batchKey !== CREATE_KEY) set.add(identityOf(c.batchKey, c.serializedIds))
         openIdentities.set(partitionId, set)
       }
       return set

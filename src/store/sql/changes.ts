@@ -6,7 +6,8 @@
  */
 import { chunks, placeholders, valuesList, type Db } from '../db.js'
 import type { ChangeStatus } from '../model.js'
-import { identityOf, openChangesOfEvents, type PackChange } from './queue-packs.js'
+import { openChangesOfEvents } from './queue-packs.js'
+import { CREATE_KEY, identityOf, serializeIds, storedBatchKey, type BatchKey, type PackChange } from '../queue-format.js'
 
 export interface NewChange {
   eventId: number | null
@@ -15,7 +16,7 @@ export interface NewChange {
   /** null for changes that failed before queueing (they carry their error). */
   partitionId: number | null
   action: string
-  batchKey: string | null
+  batchKey: BatchKey | null
   /** JSON array of hashed ids aligned with the id_schema in batchKey. */
   ids: string | null
   /** JSON of what an audience creation needs. */
@@ -51,7 +52,7 @@ export function packChangeOfRow(r: { event_id: number | null; mapping_id: number
   return {
     eventId: r.event_id === null ? null : Number(r.event_id),
     mappingId: r.mapping_id === null ? null : Number(r.mapping_id),
-    batchKey: r.batch_key ?? 'create',
+    batchKey: r.batch_key === null ? CREATE_KEY : storedBatchKey(r.batch_key),
     ids: r.ids ? (JSON.parse(r.ids) as (string | null)[]) : null,
     payload: r.payload
   }
@@ -66,7 +67,7 @@ export async function failedIdentities(db: Db, partitionId: number): Promise<Map
   const out = new Map<string, number[]>()
   for (const r of rows) {
     if (!r.batch_key) continue
-    const k = identityOf(r.batch_key, JSON.parse(r.ids!) as (string | null)[])
+    const k = identityOf(storedBatchKey(r.batch_key), serializeIds(JSON.parse(r.ids!) as (string | null)[]))
     const list = out.get(k) ?? []
     list.push(Number(r.id))
     out.set(k, list)
