@@ -59,7 +59,7 @@ test('demo destination: notice while it auto-connects, notice once it stopped, f
     await page.getByLabel('Admin password').fill(PASSWORD)
     await page.getByRole('button', { name: 'Sign in' }).click()
     await page.getByRole('heading', { name: 'Destinations' }).waitFor()
-    await page.getByRole('link', { name: DEMO }).click()
+    await page.getByRole('link', { name: DEMO, exact: true }).click()
     await page.getByRole('heading', { name: DEMO }).waitFor()
     await page.getByRole('status').filter({ hasText: 'until you add a destination of your own' }).waitFor()
 
@@ -87,7 +87,7 @@ test('demo destination: notice while it auto-connects, notice once it stopped, f
     await page.getByRole('button', { name: 'Remove', exact: true }).click()
     await page.getByRole('heading', { name: 'Destinations' }).waitFor()
     await page.getByRole('link', { name: 'Mine' }).waitFor()
-    assert.equal(await page.getByRole('link', { name: DEMO }).count(), 0)
+    assert.equal(await page.getByRole('link', { name: DEMO, exact: true }).count(), 0)
     const left = await api<{ name: string }[]>('GET', '/api/destinations')
     assert.deepEqual(left.map((d) => d.name), ['Mine'])
   } catch (err) {
