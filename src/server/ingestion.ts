@@ -15,6 +15,7 @@ import { batchEvents, checkOne, IngestError, isObject, MAX_BATCH_BYTES, MAX_EVEN
 import type { ServerContext } from './context.js'
 import { routeWorkerCount } from '../util/worker.js'
 import { RoutePool } from './route-pool.js'
+import { isDiskFull } from '../store/disk-full.js'
 import { webhookPlugin } from './webhook/index.js'
 
 export const ingestionPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = async (app, { ctx }) => {
@@ -60,6 +61,11 @@ export const ingestionPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = async
   app.addHook('onClose', async () => pool?.close())
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, request, reply) => {
     if (err instanceof IngestError) return refuse(reply, err.status, err.message)
+    if (isDiskFull(err)) {
+      ctx.log.error({ err }, 'the database disk is full: refusing events until space is freed')
+      ctx.metrics.rejected.inc({ reason: '503' })
+      return reply.code(503).header('retry-after', '5').send({ success: false, error: "the database's disk is full: the events were not stored; retry later" })
+    }
     if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || err.statusCode === 413) {
       return refuse(reply, 413, `the request body is larger than Segment's limit of ${request.url.includes('batch') ? '500 KB per batch' : '32 KB per event'}`)
     }

@@ -36,6 +36,8 @@ export class Traffic {
   /** Answers other than 200 and failed connections, by status ("error" for no answer). */
   readonly refusals = new Map<string, number>()
   requests = 0
+  /** Answers 429/5xx that carried no `Retry-After` (Segment's clients need it to wait). */
+  withoutRetryAfter = 0
   private stopping = false
   private lanes: Promise<void>[] = []
   private readonly state = new Map<string, boolean>()
@@ -106,6 +108,7 @@ export class Traffic {
             break
           }
           this.count(String(r.status))
+          if ((r.status === 429 || r.status >= 500) && !r.headers.get('retry-after')) this.withoutRetryAfter++
           wait = Math.min(1000, Number(r.headers.get('retry-after') ?? 0.2) * 1000)
         } catch {
           this.count('error')
