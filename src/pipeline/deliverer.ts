@@ -56,6 +56,11 @@ export class Deliverer {
   private readonly limiter: RateLimiter
   /** Set once input is complete: partial batches go out without waiting for their window. */
   flushAll = false
+  /**
+   * Set on shutdown: a drain gives its partition back after the request in flight instead of
+   * working through the whole backlog (SIGTERM must end in bounded time; the rest stays queued).
+   */
+  stopping = false
 
   constructor(
     private readonly store: Store,
@@ -90,7 +95,7 @@ export class Deliverer {
     let ahead: PreparedRequest | undefined
     for (;;) {
       const routed = this.table.destination(lease.destination_id)
-      if (!routed || routed.destination.status !== 'active' || !routed.destination.enabled) {
+      if (this.stopping || !routed || routed.destination.status !== 'active' || !routed.destination.enabled) {
         await releasePartition(this.store.db, lease.id, this.owner)
         return
       }
