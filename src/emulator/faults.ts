@@ -17,6 +17,8 @@ export interface FaultRule {
   httpStatus?: number
   /** Delay before answering; alone it only slows the request down, which is then handled normally. */
   latencyMs?: number
+  /** Close the connection without answering (a reset, as a failing load balancer does); nothing is applied. */
+  reset?: boolean
   /** Number of requests the rule hits before it is spent; absent = unlimited. */
   count?: number
   /** Probability (0–1) that a matching request is hit; default 1. */
@@ -67,6 +69,10 @@ export function parseFaultRules(input: unknown): FaultRule[] | string {
       if (typeof r.latencyMs !== 'number' || !(r.latencyMs >= 0)) return `${where}.latencyMs must be a number ≥ 0`
       rule.latencyMs = r.latencyMs
     }
+    if (r.reset !== undefined) {
+      if (typeof r.reset !== 'boolean') return `${where}.reset must be a boolean`
+      rule.reset = r.reset
+    }
     if (r.count !== undefined) {
       if (!Number.isInteger(r.count) || (r.count as number) < 1) return `${where}.count must be a positive integer`
       rule.count = r.count as number
@@ -75,8 +81,8 @@ export function parseFaultRules(input: unknown): FaultRule[] | string {
       if (typeof r.rate !== 'number' || !(r.rate >= 0 && r.rate <= 1)) return `${where}.rate must be a number between 0 and 1`
       rule.rate = r.rate
     }
-    if (rule.code === undefined && rule.httpStatus === undefined && rule.latencyMs === undefined) {
-      return `${where} needs at least one of code, httpStatus, latencyMs`
+    if (rule.code === undefined && rule.httpStatus === undefined && rule.latencyMs === undefined && !rule.reset) {
+      return `${where} needs at least one of code, httpStatus, latencyMs, reset`
     }
     rules.push(rule)
   }
@@ -85,7 +91,7 @@ export function parseFaultRules(input: unknown): FaultRule[] | string {
 
 /** Whether a hit by this rule ends the request with an error (as opposed to only delaying it). */
 export function isFailingRule(rule: FaultRule): boolean {
-  return rule.code !== undefined || rule.httpStatus !== undefined
+  return rule.code !== undefined || rule.httpStatus !== undefined || rule.reset === true
 }
 
 export class FaultInjector {

@@ -70,6 +70,13 @@ export async function runFault(
 ): Promise<boolean> {
   if (rule.latencyMs) await sleep(rule.latencyMs)
   if (!isFailingRule(rule)) return false
+  if (rule.reset) {
+    noteAnswer(request, null, 'connection reset (fault)')
+    // RST rather than FIN: the client sees ECONNRESET, as when a proxy drops the connection.
+    request.raw.socket.resetAndDestroy()
+    reply.hijack()
+    return true
+  }
   const status = rule.httpStatus ?? 200
   if (status >= 500) {
     noteAnswer(request, null, null)

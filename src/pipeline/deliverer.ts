@@ -51,6 +51,11 @@ export class Deliverer {
    * once it answers again, rather than leaving their partitions idle until the lease expires.
    */
   private readonly leasesToRelease: HeldLease[] = []
+  /**
+   * Set on shutdown: a drain gives its partition back after the request in flight instead of
+   * working through the whole backlog (SIGTERM must end in bounded time; the rest stays queued).
+   */
+  stopping = false
 
   constructor(
     private readonly store: Store,
@@ -98,7 +103,7 @@ export class Deliverer {
     let ahead: PreparedRequest | undefined
     for (;;) {
       const routed = this.table.destination(lease.destination_id)
-      if (!routed || routed.destination.status !== 'active' || !routed.destination.enabled) {
+      if (this.stopping || !routed || routed.destination.status !== 'active' || !routed.destination.enabled) {
         await releasePartition(this.store.db, lease.id, lease.owner)
         return
       }

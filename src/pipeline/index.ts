@@ -119,11 +119,13 @@ export class Pipeline {
   start(): void {
     if (this.running) return
     this.running = true
+    this.deliverer.stopping = false
     for (let i = 0; i < this.opts.concurrency; i++) this.loops.push(this.deliveryLoop())
   }
 
   async stop(): Promise<void> {
     this.running = false
+    this.deliverer.stopping = true
     await this.ingestion.settled()
     this.deliverSignal.notify()
     await Promise.all(this.loops)

@@ -15,6 +15,7 @@ import { asIngestError, batchEvents, checkOne, decodeBody, IngestError, isObject
 import type { ServerContext } from './context.js'
 import { routeWorkerCount } from '../util/worker.js'
 import { RoutePool } from './route-pool.js'
+import { isDiskFull } from '../store/disk-full.js'
 import { webhookPlugin } from './webhook/index.js'
 import { isDatabaseUnavailable } from '../store/errors.js'
 import { replyDatabaseUnavailable } from './db-unavailable.js'
@@ -66,6 +67,11 @@ export const ingestionPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = async
     if (isDatabaseUnavailable(err)) {
       ctx.metrics.rejected.inc({ reason: '503' })
       return replyDatabaseUnavailable(reply, 'the database is unavailable: the events were not stored; retry later')
+    }
+    if (isDiskFull(err)) {
+      ctx.log.error({ err }, 'the database disk is full: refusing events until space is freed')
+      ctx.metrics.rejected.inc({ reason: '503' })
+      return replyDatabaseUnavailable(reply, "the database's disk is full: the events were not stored; retry later")
     }
     if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || err.statusCode === 413) return refuse(reply, 413, `the request body is larger than ${bodyLimitText(request.routeOptions.url)}`)
     if (err.code === 'Z_DATA_ERROR' || err.code === 'Z_BUF_ERROR' || /incorrect header check|unexpected end of file/.test(err.message)) {

@@ -118,6 +118,20 @@ test('fault with httpStatus 504 answers a non-JSON gateway page and applies noth
   assert.equal(memberCount(audience), 0)
 })
 
+test('fault with reset closes the connection without an answer and applies nothing', async () => {
+  const audience = await em.createAudience('reset')
+  await em.control('POST', '/faults', { rules: [{ path: '/segment/mapping/', reset: true, count: 1 }] })
+  const body = JSON.stringify({ advertiser_ids: [ADV1], id_schema: ['EMAIL_SHA256'], batch_data: [[{ id: sha256('r@x.com'), audience_ids: [audience] }]] })
+  const send = () => fetch(`${em.emulator.apiUrl}/v1.3/segment/mapping/`, { method: 'POST', headers: { 'Access-Token': TOKEN, 'content-type': 'application/json' }, body })
+  const err = await send().then(() => undefined, (e: Error & { cause?: { code?: string } }) => e)
+  assert.ok(err, 'the request fails without an answer')
+  assert.match(String(err.cause?.code ?? err.cause ?? err), /ECONNRESET|other side closed|socket/i)
+  assert.equal(memberCount(audience), 0)
+  assert.equal((await send()).status, 200, 'the rule is spent: the next request is handled')
+  assert.equal(memberCount(audience), 1)
+  assert.match((await em.control('POST', '/faults', { rules: [{ reset: 'yes' }] })).json.error, /reset must be a boolean/)
+})
+
 test('fault with latencyMs alone delays the answer but the request is handled', async () => {
   const audience = await em.createAudience('slow')
   await em.control('POST', '/faults', { rules: [{ path: '/segment/mapping/', latencyMs: 150 }] })
