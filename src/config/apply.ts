@@ -90,6 +90,7 @@ export async function applyConfig(store: Store, config: ConfigFile, tiktok: TikT
       enabled: d.enabled ?? true,
       normalization: d.normalization ?? 'recommended',
       defaultPhoneRegion,
+      consentCategory: d.consentCategory?.trim() || null,
       accessToken,
       advertiserIds: (d.advertiserIds ?? []).map(String),
       batchSize: d.batchSize ?? 10000,

@@ -29,6 +29,8 @@ export interface DestinationConfig {
   normalization?: 'recommended' | 'segment'
   /** Omitted: US for a new destination, an existing one keeps its region; null: none. */
   defaultPhoneRegion?: string | null
+  /** Segment consent category this destination needs (README "Deletion and consent"). */
+  consentCategory?: string
   accessToken?: string
   advertiserIds?: string[]
   batchSize?: number
@@ -85,6 +87,7 @@ export const configSchema = {
           enabled: bool,
           normalization: { enum: ['recommended', 'segment'] },
           defaultPhoneRegion: { type: ['string', 'null'], pattern: '^[A-Z]{2}$' },
+          consentCategory: { type: 'string', minLength: 1, maxLength: 100 },
           accessToken: { type: 'string' },
           advertiserIds: { type: 'array', items: { type: ['string', 'number'] } },
           batchSize: { type: 'integer', minimum: 1, maximum: 10000 },

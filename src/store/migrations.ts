@@ -256,6 +256,29 @@ CREATE TABLE filtered_totals (
   n BIGINT NOT NULL DEFAULT 0,
   PRIMARY KEY (destination_id, reason, slot, shard)
 );
+`,
+  /* 12: deletion and consent (src/lifecycle/forget): which hashed identifiers were queued as adds to
+        which partition (destination × advertisers × audience), with the hash of the event's userId
+        when it had one — never a raw identifier; the audit of every removal; a destination's
+        Segment consent category. */ `
+ALTER TABLE destinations ADD COLUMN consent_category TEXT;
+CREATE TABLE sent_identifiers (
+  hash TEXT NOT NULL,
+  partition_id BIGINT NOT NULL,
+  id_type TEXT NOT NULL,
+  user_hash TEXT,
+  PRIMARY KEY (hash, partition_id, id_type)
+);
+CREATE INDEX sent_identifiers_user ON sent_identifiers (user_hash) WHERE user_hash IS NOT NULL;
+CREATE TABLE forget_audits (
+  id {{id}},
+  requested_at BIGINT NOT NULL,
+  origin TEXT NOT NULL,
+  destination_id BIGINT,
+  identifiers TEXT NOT NULL,
+  audiences TEXT NOT NULL,
+  finished_at BIGINT
+);
 `
 ]
 

@@ -17,6 +17,11 @@ export interface Destination {
   enabled: boolean
   normalization: Normalization
   defaultPhoneRegion: string | null
+  /**
+   * Segment consent category this destination needs (`context.consent.categoryPreferences.<category>`);
+   * null: consent is not checked. See README "Deletion and consent".
+   */
+  consentCategory: string | null
   /** Decrypted; null when TikTok is not connected. */
   accessToken: string | null
   advertiserIds: string[]

@@ -19,6 +19,7 @@ const settingsProps = {
   name: S.nonEmpty({ maxLength: 200 }),
   normalization: S.str({ enum: ['recommended', 'segment'] }),
   defaultPhoneRegion: S.nullable(S.str({ pattern: '^[A-Z]{2}$' })),
+  consentCategory: S.nullable(S.str({ minLength: 1, maxLength: 100 })),
   batchSize: S.int({ minimum: 1, maximum: 10000 }),
   autoConnectAudiences: S.bool(),
   enabled: S.bool()
@@ -28,6 +29,7 @@ interface SettingsBody {
   name?: string
   normalization?: Normalization
   defaultPhoneRegion?: string | null
+  consentCategory?: string | null
   batchSize?: number
   autoConnectAudiences?: boolean
   enabled?: boolean
@@ -85,6 +87,7 @@ export const destinationRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = asy
         normalization: b.normalization ?? 'recommended',
         // Omitted: the default a user expects (a value they see and can change); null: none, chosen.
         defaultPhoneRegion: b.defaultPhoneRegion === undefined ? DEFAULT_PHONE_REGION : b.defaultPhoneRegion,
+        consentCategory: b.consentCategory ?? null,
         accessToken: null,
         advertiserIds: [],
         batchSize: b.batchSize ?? 10000,
@@ -108,6 +111,7 @@ export const destinationRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = asy
         name: b.name,
         normalization: b.normalization,
         defaultPhoneRegion: b.defaultPhoneRegion,
+        consentCategory: b.consentCategory,
         batchSize: b.batchSize,
         autoConnect: b.autoConnectAudiences,
         enabled: b.enabled

@@ -27,6 +27,7 @@ export interface DestinationSettingsPatch {
   name?: string
   normalization?: string
   defaultPhoneRegion?: string | null
+  consentCategory?: string | null
   batchSize?: number
   autoConnect?: boolean
   enabled?: boolean
@@ -36,6 +37,7 @@ const SETTINGS_COLUMNS: Record<keyof DestinationSettingsPatch, string> = {
   name: 'name',
   normalization: 'normalization',
   defaultPhoneRegion: 'default_phone_region',
+  consentCategory: 'consent_category',
   batchSize: 'batch_size',
   autoConnect: 'auto_connect',
   enabled: 'enabled'
