@@ -66,7 +66,8 @@ function targetFor(d: DestinationConfig, problems: string[], at: string): RouteT
       advertiserIds: (d.advertiserIds ?? []).map(String),
       normalization: d.normalization ?? 'recommended',
       // As applying this config to a new destination would set it (config/apply.ts).
-      defaultPhoneRegion: d.defaultPhoneRegion === undefined ? DEFAULT_PHONE_REGION : d.defaultPhoneRegion
+      defaultPhoneRegion: d.defaultPhoneRegion === undefined ? DEFAULT_PHONE_REGION : d.defaultPhoneRegion,
+      consentCategory: d.consentCategory?.trim() || null
     },
     mappings,
     connections

@@ -13,7 +13,9 @@ import { addDrops, type DropDelta } from '../store/sql/identifier-drops.js'
 import { addFilteredTotals, addTotals, type FilteredDelta, type TotalsDelta } from '../store/sql/outcome-totals.js'
 import { addPending, ensurePartitions } from '../store/sql/partitions.js'
 import { insertChanges, type NewChange } from '../store/sql/changes.js'
-import { insertPacks, PackBody, type NewPack } from '../store/sql/queue-packs.js'
+import { idsOfTail, insertPacks, PackBody, type NewPack } from '../store/sql/queue-packs.js'
+import { recordSentIdentifiers, type SentIdentifier } from '../store/sql/sent-identifiers.js'
+import { queueRemovalsOfPerson } from '../store/sql/removals.js'
 import type { AutoConnector } from './auto-connect.js'
 import type { FilteredCounters } from './filtered.js'
 import type { QualityCounters } from './quality.js'
@@ -25,6 +27,8 @@ export type { AcceptedEvent } from './route-batch.js'
 
 export interface RouterOptions {
   windowMs: number
+  /** Record the hashed identifiers of every queued add (what forget and consent withdrawal remove); default on. */
+  recordSent?: boolean
 }
 
 /** A routed batch's queue keys, by index (`keys` of its changes). */
@@ -157,29 +161,51 @@ export class Router {
       const ids = await ensurePartitions(db, [...missing].map(([key, destinationId]) => ({ key, destinationId })))
       for (const [k, id] of ids) created.set(k, id)
     }
-    const { packs, failed, failedPer } = this.packsOf(batches, keysOf, eventIds, now, known, created)
+    const { packs, failed, failedPer, sent } = this.packsOf(batches, keysOf, eventIds, now, known, created)
     await insertPacks(db, [...packs.values()])
     await insertChanges(db, failed)
     for (const [pid, pack] of [...packs].sort((a, b) => a[0] - b[0])) {
-      const batchSize = this.table.destination(pack.destinationId)?.destination.batchSize ?? 10000
-      await addPending(db, pid, pack.body.count, batchSize, now, this.opts.windowMs)
+      await addPending(db, pid, pack.body.count, this.batchSizeOf(pack.destinationId), now, this.opts.windowMs)
     }
+    if (sent.length > 0) await recordSentIdentifiers(db, sent)
+    await this.withdraw(db, batches, eventIds, now)
     return failedPer
+  }
+
+  private readonly batchSizeOf = (destinationId: number): number => this.table.destination(destinationId)?.destination.batchSize ?? 10000
+
+  /**
+   * Events that withdrew a destination's consent: the person's recorded adds to that destination
+   * become removals, queued after everything this transaction queued (as forget does, with an audit).
+   */
+  private async withdraw(db: Store['db'], batches: RoutedBatch[], eventIds: (number | undefined)[], now: number): Promise<void> {
+    let offset = 0
+    for (const { items, withdrawals } of batches) {
+      for (const w of withdrawals) {
+        if (eventIds[offset + w.item] === undefined) continue // a re-sent messageId: not routed again
+        await queueRemovalsOfPerson(db, w.person, { origin: 'consent', destinationIds: [w.destinationId], destinationId: w.destinationId, batchSizeOf: this.batchSizeOf, now })
+      }
+      offset += items.count
+    }
   }
 
   /**
    * The new events' changes as one pack per partition, and those that failed at routing. Loops over
    * every change, out of queue's coroutine (see `recorded`).
    */
-  private packsOf(batches: RoutedBatch[], keysOf: QueueKeys[][], eventIds: (number | undefined)[], now: number, known: Map<string, number>, created: Map<string, number>): { packs: Map<number, NewPack>; failed: NewChange[]; failedPer: Map<number, number> } {
+  private packsOf(batches: RoutedBatch[], keysOf: QueueKeys[][], eventIds: (number | undefined)[], now: number, known: Map<string, number>, created: Map<string, number>): { packs: Map<number, NewPack>; failed: NewChange[]; failedPer: Map<number, number>; sent: SentIdentifier[] } {
     const packs = new Map<number, NewPack>()
     const failed: NewChange[] = []
     const failedPer = new Map<number, number>()
+    const sent: SentIdentifier[] = []
+    const record = this.opts.recordSent !== false
     let offset = 0
     for (let b = 0; b < batches.length; b++) {
       const { items, changes: c } = batches[b]
       const tails = c.tails.split('\n')
       const partitionIds = keysOf[b].map((k) => (known.get(k.partitionKey) ?? created.get(k.partitionKey))!)
+      // Per queue key, the id types of its adds (undefined: not an add).
+      const addSchemas = record ? keysOf[b].map((k) => (k.batchKey.startsWith('add|') ? k.batchKey.slice(4).split(',') : undefined)) : []
       const failures = new Map(c.failures.map((f) => [f.index, f]))
       for (let i = 0; i < c.count; i++) {
         const eventId = eventIds[offset + c.item[i]]
@@ -197,10 +223,12 @@ export class Router {
         let pack = packs.get(partitionId)
         if (!pack) packs.set(partitionId, (pack = { partitionId, destinationId, body: new PackBody(), createdAt: now }))
         pack.body.add(eventId, c.mappingId[i], keysOf[b][c.key[i]].batchKey, tails[i])
+        const schema = record ? addSchemas[c.key[i]] : undefined
+        if (schema) recordAdd(sent, partitionId, schema, tails[i], items.userHash[c.item[i]])
       }
       offset += items.count
     }
-    return { packs, failed, failedPer }
+    return { packs, failed, failedPer, sent }
   }
 
   /** Audiences seen in traffic are recorded, at most once a minute per audience (remembered once committed). */
@@ -208,6 +236,15 @@ export class Router {
     const k = `${sourceId}|${audience.key}`
     if (seen.has(k) || now - (this.audienceSeenAt.get(k) ?? 0) <= 60_000) return
     seen.set(k, { sourceId, key: audience.key, name: audience.name, at: now })
+  }
+}
+
+/** The hashed ids of one queued add, by id type (a `{}` cell sends nothing: none recorded). */
+function recordAdd(sent: SentIdentifier[], partitionId: number, schema: string[], tail: string, userHash: string): void {
+  const ids = idsOfTail(tail)
+  for (let j = 0; j < ids.length; j++) {
+    const hash = ids[j]
+    if (hash !== null) sent.push({ partitionId, idType: schema[j], hash, userHash: userHash === '' ? null : userHash })
   }
 }
 
