@@ -183,7 +183,7 @@ export class Router {
     for (const { items, withdrawals } of batches) {
       for (const w of withdrawals) {
         if (eventIds[offset + w.item] === undefined) continue // a re-sent messageId: not routed again
-        await queueRemovalsOfPerson(db, w.person, { origin: 'consent', destinationIds: [w.destinationId], destinationId: w.destinationId, batchSizeOf: this.batchSizeOf, now })
+        await queueRemovalsOfPerson(db, [{ destinationId: w.destinationId, person: w.person }], { origin: 'consent', destinationId: w.destinationId, batchSizeOf: this.batchSizeOf, now })
       }
       offset += items.count
     }

@@ -12,6 +12,7 @@ import { deliveryRoutes } from './delivery.js'
 import { destinationAuthRoutes } from './destination-auth.js'
 import { destinationRoutes } from './destinations.js'
 import { adminErrorHandler } from './errors.js'
+import { forgetRoutes } from './forget.js'
 import { mappingRoutes } from './mappings.js'
 import { segmentConnectRoutes, sourceRoutes } from './sources.js'
 import { statsRoutes } from './stats.js'
@@ -24,7 +25,7 @@ export const adminApiPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = async 
   app.setValidatorCompiler(adminValidatorCompiler)
   app.setErrorHandler(adminErrorHandler(ctx.log))
   app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: `no admin route ${request.method} ${request.url}` }))
-  for (const routes of [statsRoutes, sourceRoutes, segmentConnectRoutes, destinationRoutes, destinationAuthRoutes, mappingRoutes, testMappingRoutes, audienceRoutes, deliveryRoutes]) {
+  for (const routes of [statsRoutes, sourceRoutes, segmentConnectRoutes, destinationRoutes, destinationAuthRoutes, mappingRoutes, testMappingRoutes, audienceRoutes, deliveryRoutes, forgetRoutes]) {
     await app.register(routes, { ctx })
   }
   await app.register(actionRoutes)

@@ -21,18 +21,25 @@ export interface PersonHashes {
 const NO_WINDOW = 0
 
 /**
- * Finds what was sent for the person in `destinationIds` (all destinations when undefined), queues
+ * Finds what was sent for the person to each destination (hashed as that destination hashes), queues
  * the removals and writes the audit record, in the caller's transaction. Returns the audit id and
  * the audiences (one per partition).
  */
 export async function queueRemovalsOfPerson(
   db: Db,
-  who: PersonHashes,
-  opts: { origin: AuditOrigin; destinationIds?: number[]; destinationId?: number | null; batchSizeOf: (destinationId: number) => number; now: number }
+  targets: { destinationId: number; person: PersonHashes }[],
+  opts: { origin: AuditOrigin; destinationId: number | null; batchSizeOf: (destinationId: number) => number; now: number }
 ): Promise<{ auditId: number; audiences: AuditAudience[] }> {
-  const found = await sentMembershipsOf(db, { hashes: who.identifiers.map((i) => i.hash), userHashes: who.userHashes }, opts.destinationIds)
-  const audiences = await queueRemovals(db, found, opts.batchSizeOf, opts.now)
-  const auditId = await insertAudit(db, { requestedAt: opts.now, origin: opts.origin, destinationId: opts.destinationId ?? null, identifiers: who.identifiers, userHashes: who.userHashes, audiences })
+  const audiences: AuditAudience[] = []
+  const identifiers = new Map<string, AuditIdentifier>()
+  const userHashes = new Set<string>()
+  for (const { destinationId, person } of targets) {
+    for (const i of person.identifiers) identifiers.set(`${i.type}|${i.hash}`, i)
+    for (const u of person.userHashes) userHashes.add(u)
+    const found = await sentMembershipsOf(db, { hashes: person.identifiers.map((i) => i.hash), userHashes: person.userHashes }, [destinationId])
+    audiences.push(...(await queueRemovals(db, found, opts.batchSizeOf, opts.now)))
+  }
+  const auditId = await insertAudit(db, { requestedAt: opts.now, origin: opts.origin, destinationId: opts.destinationId, identifiers: [...identifiers.values()], userHashes: [...userHashes], audiences })
   return { auditId, audiences }
 }
 

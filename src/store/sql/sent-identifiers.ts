@@ -91,3 +91,8 @@ async function select(db: Db, column: 's.hash' | 's.user_hash', values: string[]
   }
   return out
 }
+
+/** Forgets recorded identifiers of a partition once TikTok confirmed their removal. */
+export async function deleteSentIdentifiers(db: Db, partitionId: number, rows: { type: string; hash: string }[]): Promise<void> {
+  for (const r of rows) await db.run('DELETE FROM sent_identifiers WHERE hash = $1 AND partition_id = $2 AND id_type = $3', [r.hash, partitionId, r.type])
+}
