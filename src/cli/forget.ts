@@ -27,7 +27,9 @@ export async function runForget(opts: ForgetOptions): Promise<number> {
   try {
     let auditId: number
     try {
-      auditId = await forgetPerson(store, request)
+      const queued = await forgetPerson(store, request)
+      auditId = queued.auditId
+      for (const name of queued.notRecorded) printError(`forget: destination "${name}" does not record its members (rememberMembers is off): people it added cannot be found`)
     } catch (e) {
       if (!(e instanceof ForgetInputError)) throw e
       printError(`forget: ${e.message}`)

@@ -67,7 +67,8 @@ function targetFor(d: DestinationConfig, problems: string[], at: string): RouteT
       normalization: d.normalization ?? 'recommended',
       // As applying this config to a new destination would set it (config/apply.ts).
       defaultPhoneRegion: d.defaultPhoneRegion === undefined ? DEFAULT_PHONE_REGION : d.defaultPhoneRegion,
-      consentCategory: d.consentCategory?.trim() || null
+      consentCategory: d.consentCategory?.trim() || null,
+      rememberMembers: d.rememberMembers ?? false
     },
     mappings,
     connections

@@ -91,6 +91,7 @@ export async function applyConfig(store: Store, config: ConfigFile, tiktok: TikT
       normalization: d.normalization ?? 'recommended',
       defaultPhoneRegion,
       consentCategory: d.consentCategory?.trim() || null,
+      rememberMembers: d.rememberMembers ?? false,
       accessToken,
       advertiserIds: (d.advertiserIds ?? []).map(String),
       batchSize: d.batchSize ?? 10000,

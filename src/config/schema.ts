@@ -31,6 +31,8 @@ export interface DestinationConfig {
   defaultPhoneRegion?: string | null
   /** Segment consent category this destination needs (README "Deletion and consent"). */
   consentCategory?: string
+  /** Record the hashed identifiers of every add, for forget (README "Deletion and consent"); default false. */
+  rememberMembers?: boolean
   accessToken?: string
   advertiserIds?: string[]
   batchSize?: number
@@ -88,6 +90,7 @@ export const configSchema = {
           normalization: { enum: ['recommended', 'segment'] },
           defaultPhoneRegion: { type: ['string', 'null'], pattern: '^[A-Z]{2}$' },
           consentCategory: { type: 'string', minLength: 1, maxLength: 100 },
+          rememberMembers: bool,
           accessToken: { type: 'string' },
           advertiserIds: { type: 'array', items: { type: ['string', 'number'] } },
           batchSize: { type: 'integer', minimum: 1, maximum: 10000 },

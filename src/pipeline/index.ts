@@ -107,7 +107,7 @@ export class Pipeline {
     events: DeliveryEvents = {}
   ) {
     this.table = new RoutingTable(store)
-    this.router = new Router(store, this.table, this.quality, this.filtered, { windowMs: opts.windowMs, recordSent: process.env.TTA_RECORD_SENT !== '0' }, new AutoConnector(store, this.table, tiktok, log))
+    this.router = new Router(store, this.table, this.quality, this.filtered, { windowMs: opts.windowMs }, new AutoConnector(store, this.table, tiktok, log))
     this.deliverer = new Deliverer(store, this.table, tiktok, opts.delivery, events)
     this.ingestion = new GroupCommitQueue((group) => this.commitGroup(group), {
       maxSize: opts.groupCommitEvents,

@@ -280,6 +280,8 @@ export function routeBatch(table: RoutingTable, items: AcceptedEvent[]): RoutedB
     for (const target of table.destinationsOf(sourceId)) {
       const destinationId = target.destination.id
       const { outcomes, filtered, withdrawn } = routeEvents(list, target, isOurs)
+      // Only a destination that records its adds needs the userId they were for (router.ts).
+      const remembers = target.destination.rememberMembers || target.destination.consentCategory !== null
       indexes.forEach((i, k) => {
         const reason = filtered[k]
         if (reason !== undefined) {
@@ -293,7 +295,7 @@ export function routeBatch(table: RoutingTable, items: AcceptedEvent[]): RoutedB
         const out = outcomes[k]
         if (out.length === 0) return
         routed.changes[i] += out.length
-        if (routed.userHash[i] === '' && out.some(isAdd)) routed.userHash[i] = userHashOf(items[i].event.userId) ?? ''
+        if (remembers && routed.userHash[i] === '' && out.some(isAdd)) routed.userHash[i] = userHashOf(items[i].event.userId) ?? ''
         if (toRouted(i, destinationId, out, changes) && !sampled.has(i)) {
           sampled.add(i)
           routed.samples.push({ index: i, text: JSON.stringify(redactEvent(items[i].event)) })

@@ -20,7 +20,7 @@ import type { IdType } from '../tiktok/types.js'
 type Ev = Record<string, any>
 
 export interface RouteTarget {
-  destination: Pick<Destination, 'name' | 'enabled' | 'mode' | 'accessToken' | 'advertiserIds' | 'normalization' | 'defaultPhoneRegion' | 'consentCategory'>
+  destination: Pick<Destination, 'name' | 'enabled' | 'mode' | 'accessToken' | 'advertiserIds' | 'normalization' | 'defaultPhoneRegion' | 'consentCategory' | 'rememberMembers'>
   mappings: RoutedMapping[]
   connections: Map<string, Pick<Connection, 'sendTrack' | 'sendIdentify' | 'externalAudienceId' | 'advertiserId'>>
   /** Connects audiences by itself (RoutedDestination.autoConnects): every audience's events are its. */

@@ -27,8 +27,6 @@ export type { AcceptedEvent } from './route-batch.js'
 
 export interface RouterOptions {
   windowMs: number
-  /** Record the hashed identifiers of every queued add (what forget and consent withdrawal remove); default on. */
-  recordSent?: boolean
 }
 
 /** A routed batch's queue keys, by index (`keys` of its changes). */
@@ -172,6 +170,12 @@ export class Router {
     return failedPer
   }
 
+  /** Whether the destination of a partition (`<destination>|…`) records its adds: `rememberMembers`, or a consent category (withdrawal needs them). */
+  private remembers(partitionKey: string): boolean {
+    const d = this.table.destination(Number(partitionKey.slice(0, partitionKey.indexOf('|'))))?.destination
+    return !!d && (d.rememberMembers || d.consentCategory !== null)
+  }
+
   private readonly batchSizeOf = (destinationId: number): number => this.table.destination(destinationId)?.destination.batchSize ?? 10000
 
   /**
@@ -198,14 +202,13 @@ export class Router {
     const failed: NewChange[] = []
     const failedPer = new Map<number, number>()
     const sent: SentIdentifier[] = []
-    const record = this.opts.recordSent !== false
     let offset = 0
     for (let b = 0; b < batches.length; b++) {
       const { items, changes: c } = batches[b]
       const tails = c.tails.split('\n')
       const partitionIds = keysOf[b].map((k) => (known.get(k.partitionKey) ?? created.get(k.partitionKey))!)
-      // Per queue key, the id types of its adds (undefined: not an add).
-      const addSchemas = record ? keysOf[b].map((k) => (k.batchKey.startsWith('add|') ? k.batchKey.slice(4).split(',') : undefined)) : []
+      // Per queue key, the id types of its adds when its destination records them (undefined: not recorded).
+      const addSchemas = keysOf[b].map((k) => (k.batchKey.startsWith('add|') && this.remembers(k.partitionKey) ? k.batchKey.slice(4).split(',') : undefined))
       const failures = new Map(c.failures.map((f) => [f.index, f]))
       for (let i = 0; i < c.count; i++) {
         const eventId = eventIds[offset + c.item[i]]
@@ -223,7 +226,7 @@ export class Router {
         let pack = packs.get(partitionId)
         if (!pack) packs.set(partitionId, (pack = { partitionId, destinationId, body: new PackBody(), createdAt: now }))
         pack.body.add(eventId, c.mappingId[i], keysOf[b][c.key[i]].batchKey, tails[i])
-        const schema = record ? addSchemas[c.key[i]] : undefined
+        const schema = addSchemas[c.key[i]]
         if (schema) recordAdd(sent, partitionId, schema, tails[i], items.userHash[c.item[i]])
       }
       offset += items.count

@@ -260,15 +260,16 @@ CREATE TABLE filtered_totals (
   /* 12: deletion and consent (src/lifecycle/forget): which hashed identifiers were queued as adds to
         which partition (destination × advertisers × audience), with the hash of the event's userId
         when it had one — never a raw identifier; the audit of every removal; a destination's
-        Segment consent category. */ `
+        Segment consent category, and whether it records its adds (`rememberMembers`). */ `
 ALTER TABLE destinations ADD COLUMN consent_category TEXT;
+ALTER TABLE destinations ADD COLUMN remember_members INTEGER NOT NULL DEFAULT 0;
 CREATE TABLE sent_identifiers (
   hash TEXT NOT NULL,
   partition_id BIGINT NOT NULL,
   id_type TEXT NOT NULL,
   user_hash TEXT,
   PRIMARY KEY (hash, partition_id, id_type)
-);
+){{without_rowid}};
 CREATE INDEX sent_identifiers_user ON sent_identifiers (user_hash) WHERE user_hash IS NOT NULL;
 CREATE TABLE forget_audits (
   id {{id}},
@@ -347,7 +348,10 @@ async function redactKeptSamples(db: Db): Promise<void> {
 }
 
 function forDialect(sql: string, dialect: Dialect): string {
-  return sql.replaceAll('{{id}}', dialect === 'sqlite' ? 'INTEGER PRIMARY KEY' : 'BIGSERIAL PRIMARY KEY')
+  return sql
+    .replaceAll('{{id}}', dialect === 'sqlite' ? 'INTEGER PRIMARY KEY' : 'BIGSERIAL PRIMARY KEY')
+    // SQLite: the primary key is the table (one b-tree, not a table and an index beside it).
+    .replaceAll('{{without_rowid}}', dialect === 'sqlite' ? ' WITHOUT ROWID' : '')
 }
 
 export const SCHEMA_VERSION = MIGRATIONS.length

@@ -22,6 +22,12 @@ export interface Destination {
    * null: consent is not checked. See README "Deletion and consent".
    */
   consentCategory: string | null
+  /**
+   * Records the hashed identifiers of every add (store/sql/sent-identifiers.ts), for forget and
+   * consent withdrawal; on by itself when `consentCategory` is set. Off by default: it costs
+   * ingestion (README "Deletion and consent").
+   */
+  rememberMembers: boolean
   /** Decrypted; null when TikTok is not connected. */
   accessToken: string | null
   advertiserIds: string[]

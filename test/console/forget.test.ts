@@ -40,6 +40,7 @@ destinations:
     mode: native
     enabled: true
     accessToken: emulator-access-token
+    rememberMembers: true
     mappings:
       - { name: Add to Audience, action: addToAudience }
     audiences:

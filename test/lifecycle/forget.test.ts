@@ -50,14 +50,16 @@ ${extra}
     audiences:
 ${audiences.map((a) => `      - key: ${a.key}\n        name: ${a.name}\n        advertiserId: "${ADV}"`).join('\n')}`
 
-/** Two destinations: `tiktok` with two audiences, `tiktok2` with one (its `extra` settings added). */
-function config(extra2 = ''): string {
+const REMEMBER = '    rememberMembers: true'
+
+/** Two destinations: `tiktok` with two audiences, `tiktok2` with one (with their `extra` settings). */
+function config(extra1 = REMEMBER, extra2 = REMEMBER): string {
   const file = join(dir, `config-${run}.yaml`)
   writeFileSync(file, `
 sources:
   - name: engage
     writeKey: wk_test
-destinations:${destination('tiktok', [{ key: 'shoppers', name: 'Shoppers A' }, { key: 'vips', name: 'VIPs A' }])}${destination('tiktok2', [{ key: 'shoppers', name: 'Shoppers B' }], extra2)}
+destinations:${destination('tiktok', [{ key: 'shoppers', name: 'Shoppers A' }, { key: 'vips', name: 'VIPs A' }], extra1)}${destination('tiktok2', [{ key: 'shoppers', name: 'Shoppers B' }], extra2)}
 delivery:
   windowMs: 20
   retryBaseMs: 20
@@ -160,7 +162,8 @@ function withConsent(event: Record<string, unknown>, prefs: Record<string, unkno
 }
 
 test('consent withdrawn: the person leaves every audience of that destination only, and no add is sent for them', async () => {
-  const cfg = config('    consentCategory: Advertising')
+  // tiktok2 records its adds without rememberMembers: its consent category needs them.
+  const cfg = config(REMEMBER, '    consentCategory: Advertising')
   const db = `sqlite:${join(dir, `consent-${run}.db`)}`
   await send(cfg, db, [entered(alice, 'shoppers'), entered(alice, 'vips'), entered(bob, 'shoppers')])
   // A consent update for Alice (no audience, only her userId) withdraws Advertising.
@@ -196,4 +199,16 @@ test('consent withdrawn: the person leaves every audience of that destination on
   } finally {
     sqlite.close()
   }
+})
+
+test('a destination without rememberMembers records nothing: forget says it cannot search it', async () => {
+  const dbFile = join(dir, `off-${run}.db`)
+  await send(config('', REMEMBER), `sqlite:${dbFile}`, [entered(alice, 'vips'), entered(alice, 'shoppers')])
+  const r = await runCli(['forget', '--email', 'aliceliddell@example.com', '--db', `sqlite:${dbFile}`], { env: env() })
+  assert.equal(r.code, 0, r.stderr)
+  assert.equal(JSON.parse(r.stdout.trim().split('\n').pop()!).audiences, 1, 'only tiktok2 (Shoppers B) was recorded')
+  assert.match(r.stderr, /destination "tiktok" does not record its members \(rememberMembers is off\)/)
+  const m = await emailsByAudience()
+  assert.deepEqual(m['Shoppers B'], [])
+  assert.deepEqual(m['VIPs A'], [aliceEmail])
 })

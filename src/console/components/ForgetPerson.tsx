@@ -29,7 +29,7 @@ const FIELDS = [
 
 export function ForgetPerson() {
   const [values, setValues] = useState<Record<string, string>>({})
-  const [result, setResult] = useState<{ audiences: ForgetAudience[]; audit: number }>()
+  const [result, setResult] = useState<{ audiences: ForgetAudience[]; audit: number; notRecorded: string[] }>()
   const [error, setError] = useState<string>()
   const [busy, setBusy] = useState(false)
   const audits = useLoad(() => api<Audit[]>('GET', '/api/forget/audits?limit=10'), [])
@@ -74,6 +74,7 @@ export function ForgetPerson() {
           {result.audiences.length === 0
             ? `Audit #${result.audit}: this person was not found in any audience.`
             : `Audit #${result.audit}: ${result.audiences.map((a) => `${a.destination} audience ${a.audienceId}: ${a.status}${a.error ? ` (${a.error})` : ''}`).join('; ')}`}
+          {result.notRecorded.length > 0 && ` Not searched: ${result.notRecorded.join(', ')} (Remember members is off there).`}
         </Notice>
       )}
       {audits.data && audits.data.length > 0 && (

@@ -45,8 +45,12 @@ export interface ForgetSummary {
 
 const KINDS: IdentifierKind[] = ['email', 'phone', 'advertising_id']
 
-/** Queues the removals of a person from every destination's audiences and writes the audit; returns its id. */
-export async function forgetPerson(store: Store, request: ForgetRequest): Promise<number> {
+/**
+ * Queues the removals of a person from every destination's audiences and writes the audit; returns
+ * its id, and the destinations that record no adds (rememberMembers off, no consent category): who
+ * was added to those cannot be found.
+ */
+export async function forgetPerson(store: Store, request: ForgetRequest): Promise<{ auditId: number; notRecorded: string[] }> {
   const given = KINDS.filter((k) => typeof request[k] === 'string' && request[k]!.trim() !== '')
   const userId = request.userId?.trim()
   if (given.length === 0 && !userId) throw new ForgetInputError('give at least one of email, phone, advertising_id, userId')
@@ -57,7 +61,7 @@ export async function forgetPerson(store: Store, request: ForgetRequest): Promis
   const { auditId } = await store.db.tx((db) =>
     queueRemovalsOfPerson(db, targets, { origin: 'forget', destinationId: null, batchSizeOf: (id) => batchSize.get(id) ?? 10000, now: Date.now() })
   )
-  return auditId
+  return { auditId, notRecorded: destinations.filter((d) => !d.rememberMembers && d.consentCategory === null).map((d) => d.name) }
 }
 
 function hashFor(d: Destination, request: ForgetRequest): HashedPerson {

@@ -14,6 +14,7 @@ export interface DestinationView {
   normalization: Destination['normalization']
   defaultPhoneRegion: string | null
   consentCategory: string | null
+  rememberMembers: boolean
   batchSize: number
   autoConnectAudiences: boolean
   /** The demo destination seeded on first start with the built-in emulator. */
@@ -37,6 +38,7 @@ export async function destinationView(ctx: ServerContext, d: Destination): Promi
     normalization: d.normalization,
     defaultPhoneRegion: d.defaultPhoneRegion,
     consentCategory: d.consentCategory,
+    rememberMembers: d.rememberMembers,
     batchSize: d.batchSize,
     autoConnectAudiences: d.autoConnect,
     demo: d.demo,
@@ -59,6 +61,7 @@ export const destinationSchema = S.out({
   normalization: S.str(),
   defaultPhoneRegion: S.nullable(S.str()),
   consentCategory: S.nullable(S.str()),
+  rememberMembers: S.bool(),
   batchSize: S.int(),
   autoConnectAudiences: S.bool(),
   demo: S.bool(),

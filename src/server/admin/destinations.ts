@@ -20,6 +20,7 @@ const settingsProps = {
   normalization: S.str({ enum: ['recommended', 'segment'] }),
   defaultPhoneRegion: S.nullable(S.str({ pattern: '^[A-Z]{2}$' })),
   consentCategory: S.nullable(S.str({ minLength: 1, maxLength: 100 })),
+  rememberMembers: S.bool(),
   batchSize: S.int({ minimum: 1, maximum: 10000 }),
   autoConnectAudiences: S.bool(),
   enabled: S.bool()
@@ -30,6 +31,7 @@ interface SettingsBody {
   normalization?: Normalization
   defaultPhoneRegion?: string | null
   consentCategory?: string | null
+  rememberMembers?: boolean
   batchSize?: number
   autoConnectAudiences?: boolean
   enabled?: boolean
@@ -88,6 +90,7 @@ export const destinationRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = asy
         // Omitted: the default a user expects (a value they see and can change); null: none, chosen.
         defaultPhoneRegion: b.defaultPhoneRegion === undefined ? DEFAULT_PHONE_REGION : b.defaultPhoneRegion,
         consentCategory: b.consentCategory ?? null,
+        rememberMembers: b.rememberMembers ?? false,
         accessToken: null,
         advertiserIds: [],
         batchSize: b.batchSize ?? 10000,
@@ -112,6 +115,7 @@ export const destinationRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = asy
         normalization: b.normalization,
         defaultPhoneRegion: b.defaultPhoneRegion,
         consentCategory: b.consentCategory,
+        rememberMembers: b.rememberMembers,
         batchSize: b.batchSize,
         autoConnect: b.autoConnectAudiences,
         enabled: b.enabled

@@ -26,18 +26,18 @@ export const forgetRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (a
 
   app.post<{ Body: ForgetRequest }>(
     '/forget',
-    { schema: { body: S.obj({ email: identifier, phone: identifier, advertising_id: identifier, userId: identifier }), response: { 200: S.out({ audiences: S.arr(audienceSchema), audit: S.int() }) } } },
+    { schema: { body: S.obj({ email: identifier, phone: identifier, advertising_id: identifier, userId: identifier }), response: { 200: S.out({ audiences: S.arr(audienceSchema), audit: S.int(), notRecorded: S.arr(S.str()) }) } } },
     async (request) => {
-      let auditId: number
+      let queued: Awaited<ReturnType<typeof forgetPerson>>
       try {
-        auditId = await forgetPerson(store, request.body)
+        queued = await forgetPerson(store, request.body)
       } catch (e) {
         if (e instanceof ForgetInputError) throw badRequest(e.message)
         throw e
       }
       ctx.pipeline.poke()
-      const audit = await waitForRemovals(store, auditId, { timeoutMs: ANSWER_WITHIN_MS, pollMs: 100 })
-      return { audiences: await audiencesOf(store, audit), audit: auditId }
+      const audit = await waitForRemovals(store, queued.auditId, { timeoutMs: ANSWER_WITHIN_MS, pollMs: 100 })
+      return { audiences: await audiencesOf(store, audit), audit: queued.auditId, notRecorded: queued.notRecorded }
     }
   )
 

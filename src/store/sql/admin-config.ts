@@ -28,6 +28,7 @@ export interface DestinationSettingsPatch {
   normalization?: string
   defaultPhoneRegion?: string | null
   consentCategory?: string | null
+  rememberMembers?: boolean
   batchSize?: number
   autoConnect?: boolean
   enabled?: boolean
@@ -38,6 +39,7 @@ const SETTINGS_COLUMNS: Record<keyof DestinationSettingsPatch, string> = {
   normalization: 'normalization',
   defaultPhoneRegion: 'default_phone_region',
   consentCategory: 'consent_category',
+  rememberMembers: 'remember_members',
   batchSize: 'batch_size',
   autoConnect: 'auto_connect',
   enabled: 'enabled'
