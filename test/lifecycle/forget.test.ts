@@ -13,6 +13,10 @@ import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js
 import { runCli } from '../helpers/cli.js'
 import { emuAudiences, emuMembers } from '../helpers/emu-control.js'
 import { audienceEvent, ndjson, sha256, type Person } from '../helpers/events.js'
+import { createPgDatabase, dropAllPgDatabases, pgSkipReason } from '../helpers/pg.js'
+
+const pgSkip = await pgSkipReason()
+after(() => dropAllPgDatabases())
 
 const ADV = '7000000000000000001'
 let emu: RunningEmulator
@@ -211,4 +215,18 @@ test('a destination without rememberMembers records nothing: forget says it cann
   const m = await emailsByAudience()
   assert.deepEqual(m['Shoppers B'], [])
   assert.deepEqual(m['VIPs A'], [aliceEmail])
+})
+
+test('on PostgreSQL: forget by email and a consent withdrawal remove the person, audits recorded', { skip: pgSkip }, async () => {
+  const pgdb = await createPgDatabase()
+  const cfg = config(REMEMBER, '    consentCategory: Advertising')
+  await send(cfg, pgdb.url, [entered(alice, 'shoppers'), entered(alice, 'vips'), entered(bob, 'shoppers')])
+  await send(cfg, pgdb.url, [{ type: 'identify', userId: 'user-bob', messageId: 'consent-bob', context: consent(false) }])
+  assert.deepEqual((await emailsByAudience())['Shoppers B'], [aliceEmail])
+  const r = await runCli(['forget', '--email', 'aliceliddell@example.com', '--db', pgdb.url], { env: env() })
+  assert.equal(r.code, 0, r.stderr)
+  assert.deepEqual(JSON.parse(r.stdout.trim().split('\n').pop()!), { audiences: 3, removed: 3, failed: 0, audit: 2 })
+  assert.deepEqual(await emailsByAudience(), { 'Shoppers A': [bobEmail], 'VIPs A': [], 'Shoppers B': [] })
+  const audits = await pgdb.query<{ origin: string }>('SELECT origin FROM forget_audits ORDER BY id')
+  assert.deepEqual(audits.map((a) => a.origin), ['consent', 'forget'])
 })
