@@ -83,6 +83,21 @@ program
   })
 
 program
+  .command('forget')
+  .description(
+    'Removes a person from every TikTok audience the service ever added them to, in every destination (it keeps which hashed identifiers went to which audience; never the identifiers themselves). The identifiers are normalised and hashed as each destination does; --user-id finds every identifier sent for that Segment userId. The removals are queued behind anything already queued for those audiences and delivered with the usual retries; the command waits for TikTok\'s answers and writes an audit record (GET /api/forget/audits). Prints {"audiences":N,"removed":N,"failed":N,"audit":ID}. Exit 0 when TikTok confirmed every removal, 1 otherwise, 2 when no identifier is usable.'
+  )
+  .option('--email <email>', 'email address (or its sha256)')
+  .option('--phone <phone>', 'phone number (or its sha256)')
+  .option('--advertising-id <id>', 'mobile advertising id: IDFA, GAID or AAID (or its sha256)')
+  .option('--user-id <id>', 'Segment userId the identifiers were sent with')
+  .option('--db <url>', 'database: sqlite:PATH or postgres://… (default: DATABASE_URL, else sqlite:./data/tiktok-audiences.db)')
+  .action(async (o: { email?: string; phone?: string; advertisingId?: string; userId?: string; db?: string }) => {
+    const { runForget } = await import('./forget.js')
+    process.exitCode = await runForget(o)
+  })
+
+program
   .command('report')
   .description(
     'Identifier-quality dry run: runs the events through each destination of the config as delivery would, and reports usable, pre-hashed, repaired and rejected identifiers, the matching choices (aaid: Android advertising ids sent as AAID_SHA256; multiple: several emails or phones per person; recommended policy only), failures and the exact requests that would be sent. Sends nothing.'

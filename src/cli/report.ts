@@ -71,7 +71,9 @@ function targetFor(d: DestinationConfig, problems: string[], at: string): RouteT
       advertiserIds: (d.advertiserIds ?? []).map(String),
       normalization: d.normalization ?? DESTINATION_DEFAULTS.normalization,
       // As applying this config to a new destination would set it (config/apply.ts).
-      defaultPhoneRegion: d.defaultPhoneRegion === undefined ? DEFAULT_PHONE_REGION : d.defaultPhoneRegion
+      defaultPhoneRegion: d.defaultPhoneRegion === undefined ? DEFAULT_PHONE_REGION : d.defaultPhoneRegion,
+      consentCategory: d.consentCategory?.trim() || null,
+      rememberMembers: d.rememberMembers ?? false
     },
     mappings,
     connections

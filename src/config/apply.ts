@@ -97,6 +97,8 @@ export async function applyConfig(store: Store, config: ConfigFile, tiktok: TikT
       enabled: d.enabled ?? true,
       normalization: d.normalization ?? DESTINATION_DEFAULTS.normalization,
       defaultPhoneRegion,
+      consentCategory: d.consentCategory?.trim() || null,
+      rememberMembers: d.rememberMembers ?? false,
       accessToken,
       advertiserIds: (d.advertiserIds ?? []).map(String),
       batchSize: d.batchSize ?? DESTINATION_DEFAULTS.batchSize,

@@ -52,6 +52,10 @@ export const destinationConfigSchema = Type.Object(
     normalization: Type.Optional(oneOf('recommended', 'segment')),
     /** Omitted: US for a new destination, an existing one keeps its region; null: none. */
     defaultPhoneRegion: Type.Optional(Type.Unsafe<string | null>({ type: ['string', 'null'], pattern: '^[A-Z]{2}$' })),
+    /** Segment consent category this destination needs (README "Deletion and consent"). */
+    consentCategory: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+    /** Record the hashed identifiers of every add, for forget (README "Deletion and consent"); default false. */
+    rememberMembers: bool(),
     accessToken: Type.Optional(Type.String()),
     advertiserIds: Type.Optional(Type.Array(stringOrNumber())),
     batchSize: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_BATCH_SIZE })),

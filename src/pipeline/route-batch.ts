@@ -6,6 +6,7 @@
 import type { MembershipChange } from '../destination/changes.js'
 import { DROP_REASONS, type DropReason, type IdentifierKind, type IdentifierReport, type IdentifierStatus } from '../destination/identifiers.js'
 import { serializeIds, type SerializedIds } from '../store/queue-format.js'
+import { userHashOf, type HashedPerson } from '../destination/person.js'
 import { audienceOf, type SegmentEvent } from './event.js'
 import type { MatchingChoice } from './quality.js'
 import { redactEvent } from './redact.js'
@@ -83,6 +84,18 @@ export interface RoutedItems {
   audiences: { key: string; name: string | null }[]
   /** The events with a failed change, redacted (Event Delivery's sample), by index. */
   samples: { index: number; text: string }[]
+  /**
+   * sha256 of the userId of each event that made an add ('' for none or no add): recorded with the
+   * identifiers it added (store/sql/sent-identifiers.ts).
+   */
+  userHash: string[]
+}
+
+/** An event that withdrew a destination's consent (route-event.ts `consent_withdrawn`): the person to remove from its audiences. */
+export interface RoutedWithdrawal {
+  item: number
+  destinationId: number
+  person: HashedPerson
 }
 
 /** The events routing skipped as not for a destination (route-event.ts FilterReason), one per (event, destination). */
@@ -98,6 +111,7 @@ export interface RoutedBatch {
   items: RoutedItems
   changes: RoutedChanges
   filtered: RoutedFiltered
+  withdrawals: RoutedWithdrawal[]
 }
 
 /** The typed arrays of a routed batch: moved to another thread with it, not copied. */
@@ -241,7 +255,8 @@ export function routeBatch(table: RoutingTable, items: AcceptedEvent[]): RoutedB
     messageId: new Array(n),
     audience: new Int32Array(n),
     audiences: [],
-    samples: []
+    samples: [],
+    userHash: new Array<string>(n).fill('')
   }
   const audienceIndex = new Map<string, number[]>()
   const audienceKeys: (string | undefined)[] = new Array(n)
@@ -273,22 +288,28 @@ export function routeBatch(table: RoutingTable, items: AcceptedEvent[]): RoutedB
   const filteredItem = ints()
   const filteredDestination = ints()
   const filteredReason = new TypedColumn((n) => new Uint8Array(n))
+  const withdrawals: RoutedWithdrawal[] = []
   for (const [sourceId, indexes] of bySource) {
     const list = indexes.map((i) => ({ event: items[i].event, audienceKey: audienceKeys[i] }))
     for (const target of table.destinationsOf(sourceId)) {
       const destinationId = target.destination.id
-      const { outcomes, filtered } = routeEvents(list, target, isOurs)
+      const { outcomes, filtered, withdrawn } = routeEvents(list, target, isOurs)
+      // Only a destination that records its adds needs the userId they were for (router.ts).
+      const remembers = target.destination.rememberMembers || target.destination.consentCategory !== null
       indexes.forEach((i, k) => {
         const reason = filtered[k]
         if (reason !== undefined) {
           filteredItem.push(i)
           filteredDestination.push(destinationId)
           filteredReason.push(FILTER_REASON_INDEX.get(reason)!)
+          const person = withdrawn[k]
+          if (person) withdrawals.push({ item: i, destinationId, person })
           return
         }
         const out = outcomes[k]
         if (out.length === 0) return
         routed.changes[i] += rowCount(out)
+        if (remembers && routed.userHash[i] === '' && out.some(isAdd)) routed.userHash[i] = userHashOf(items[i].event.userId) ?? ''
         if (toRouted(i, destinationId, out, changes) && !sampled.has(i)) {
           sampled.add(i)
           routed.samples.push({ index: i, text: JSON.stringify(redactEvent(items[i].event)) })
@@ -297,8 +318,10 @@ export function routeBatch(table: RoutingTable, items: AcceptedEvent[]): RoutedB
     }
   }
   const filtered: RoutedFiltered = { count: filteredItem.length, item: filteredItem.done(), destinationId: filteredDestination.done(), reason: filteredReason.done() }
-  return { items: routed, changes: changes.done(), filtered }
+  return { items: routed, changes: changes.done(), filtered, withdrawals }
 }
+
+const isAdd = (o: RouteOutcome): boolean => o.ok && o.change.kind === 'membership' && o.change.action === 'add'
 
 /** Whether two membership changes queue alike: same partition and batch kind (queueKeys) from the same destination. */
 function sameQueue(a: MembershipChange, b: MembershipChange): boolean {

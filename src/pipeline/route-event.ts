@@ -9,6 +9,8 @@ import type { Change, CreateAudienceChange, MembershipChange } from '../destinat
 import { toChange } from '../destination/changes.js'
 import { PayloadValidationError } from '../destination/errors.js'
 import type { IdentifierReport } from '../destination/identifiers.js'
+import type { HashedPerson } from '../destination/person.js'
+import { consentWithdrawn, personOfEvent } from './consent.js'
 import type { Connection, Destination } from '../store/model.js'
 import { explainRouteError } from './explain.js'
 import { stampPersonas } from './personas.js'
@@ -18,7 +20,7 @@ import { CREATE_KEY, createPartitionKey, encodeBatchKey, membershipPartitionKey,
 type Ev = Record<string, any>
 
 export interface RouteTarget {
-  destination: Pick<Destination, 'name' | 'enabled' | 'mode' | 'accessToken' | 'advertiserIds' | 'normalization' | 'defaultPhoneRegion'>
+  destination: Pick<Destination, 'name' | 'enabled' | 'mode' | 'accessToken' | 'advertiserIds' | 'normalization' | 'defaultPhoneRegion' | 'consentCategory' | 'rememberMembers'>
   mappings: RoutedMapping[]
   connections: Map<string, Pick<Connection, 'sendTrack' | 'sendIdentify' | 'externalAudienceId' | 'advertiserId'>>
   /** Connects audiences by itself (RoutedDestination.autoConnects): every audience's events are its. */
@@ -33,15 +35,18 @@ export type RouteOutcome =
  * Why routing skipped an event for a destination (counted as filtered, never a failure):
  * `audience_not_connected` — an Engage audience event a native destination has no part in (see
  * `forThisDestination`); `integrations` — the event's `integrations` object keeps it away;
- * `send_track_off` / `send_identify_off` — the audience connection's toggles.
+ * `send_track_off` / `send_identify_off` — the audience connection's toggles; `consent_withdrawn` —
+ * the event withdraws the destination's consent category (consent.ts: no add, the person removed).
  */
-export const FILTER_REASONS = ['audience_not_connected', 'integrations', 'send_track_off', 'send_identify_off'] as const
+export const FILTER_REASONS = ['audience_not_connected', 'integrations', 'send_track_off', 'send_identify_off', 'consent_withdrawn'] as const
 export type FilterReason = (typeof FILTER_REASONS)[number]
 
 /** Per event, its outcomes in mapping order, or why it was filtered (then no outcomes). */
 export interface RoutedEvents {
   outcomes: RouteOutcome[][]
   filtered: (FilterReason | undefined)[]
+  /** Per event that withdrew the destination's consent (`consent_withdrawn`), the person to remove. */
+  withdrawn: (HashedPerson | undefined)[]
 }
 
 /**
@@ -80,12 +85,21 @@ export function routeEvents(items: { event: Ev; audienceKey: string | undefined 
   const dest = target.destination
   const outcomes: RouteOutcome[][] = items.map(() => [])
   const filtered: (FilterReason | undefined)[] = new Array(items.length)
-  if (!dest.enabled) return { outcomes, filtered }
+  const withdrawn: (HashedPerson | undefined)[] = new Array(items.length)
+  if (!dest.enabled) return { outcomes, filtered, withdrawn }
   const native = dest.mode === 'native'
+  const settings = { mode: dest.mode, advertiserIds: dest.advertiserIds, normalization: dest.normalization, defaultPhoneRegion: dest.defaultPhoneRegion ?? undefined }
+  const consentCategory = dest.consentCategory
   // What reaches this destination, stamped like Segment's platform does for a connected audience.
   const stamped: (Ev | undefined)[] = items.map(({ event, audienceKey }, i) => {
     if (!addressedTo(event.integrations, dest.name, isOurs)) {
       filtered[i] = 'integrations'
+      return undefined
+    }
+    // Consent is the person's, whatever audience the event is about: checked before the connection.
+    if (consentCategory && consentWithdrawn(event, consentCategory)) {
+      filtered[i] = 'consent_withdrawn'
+      withdrawn[i] = personOfEvent(event, { policy: settings.normalization, defaultPhoneRegion: settings.defaultPhoneRegion })
       return undefined
     }
     const connection = audienceKey !== undefined ? target.connections.get(audienceKey) : undefined
@@ -108,7 +122,6 @@ export function routeEvents(items: { event: Ev; audienceKey: string | undefined 
     }
     return stampPersonas(event, connection.externalAudienceId, connection.advertiserId)
   })
-  const settings = { mode: dest.mode, advertiserIds: dest.advertiserIds, normalization: dest.normalization, defaultPhoneRegion: dest.defaultPhoneRegion ?? undefined }
   for (const m of target.mappings) {
     const matched: number[] = []
     for (let i = 0; i < stamped.length; i++) {
@@ -142,7 +155,7 @@ export function routeEvents(items: { event: Ev; audienceKey: string | undefined 
       else outcomes[i].push({ ok: true, mapping: m, action, change })
     })
   }
-  return { outcomes, filtered }
+  return { outcomes, filtered, withdrawn }
 }
 
 /** One event to one destination. */

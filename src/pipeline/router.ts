@@ -14,7 +14,9 @@ import { addFilteredTotals, addTotals, type FilteredDelta, type TotalsDelta } fr
 import { addPending, ensurePartitions } from '../store/sql/partitions.js'
 import { insertChanges, type NewChange } from '../store/sql/changes.js'
 import { insertPacks, type NewPack } from '../store/sql/queue-packs.js'
-import { PackBody, type BatchKey, type PartitionKey } from '../store/queue-format.js'
+import { idsOf, PackBody, parseBatchKey, type BatchKey, type PartitionKey, type SerializedIds } from '../store/queue-format.js'
+import { recordSentIdentifiers, type SentIdentifier } from '../store/sql/sent-identifiers.js'
+import { queueRemovalsOfPerson } from '../store/sql/removals.js'
 import type { AutoConnector } from './auto-connect.js'
 import type { FilteredCounters } from './filtered.js'
 import type { QualityCounters } from './quality.js'
@@ -159,29 +161,60 @@ export class Router {
       const ids = await ensurePartitions(db, [...missing].map(([key, destinationId]) => ({ key, destinationId })))
       for (const [k, id] of ids) created.set(k, id)
     }
-    const { packs, failed, failedPer } = this.packsOf(batches, keysOf, eventIds, now, known, created)
+    const { packs, failed, failedPer, sent } = this.packsOf(batches, keysOf, eventIds, now, known, created)
     await insertPacks(db, [...packs.values()])
     await insertChanges(db, failed)
     for (const [pid, pack] of [...packs].sort((a, b) => a[0] - b[0])) {
       const batchSize = this.table.destination(pack.destinationId)?.destination.batchSize ?? DESTINATION_DEFAULTS.batchSize
       await addPending(db, pid, pack.body.count, batchSize, now, this.opts.windowMs)
     }
+    if (sent.length > 0) await recordSentIdentifiers(db, sent)
+    await this.withdraw(db, batches, eventIds, now)
     return failedPer
+  }
+
+  /** Whether the destination of a partition (`<destination>|…`) records its adds: `rememberMembers`, or a consent category (withdrawal needs them). */
+  private remembers(partitionKey: string): boolean {
+    const d = this.table.destination(Number(partitionKey.slice(0, partitionKey.indexOf('|'))))?.destination
+    return !!d && (d.rememberMembers || d.consentCategory !== null)
+  }
+
+  private readonly batchSizeOf = (destinationId: number): number => this.table.destination(destinationId)?.destination.batchSize ?? 10000
+
+  /**
+   * Events that withdrew a destination's consent: the person's recorded adds to that destination
+   * become removals, queued after everything this transaction queued (as forget does, with an audit).
+   */
+  private async withdraw(db: Store['db'], batches: RoutedBatch[], eventIds: (number | undefined)[], now: number): Promise<void> {
+    let offset = 0
+    for (const { items, withdrawals } of batches) {
+      for (const w of withdrawals) {
+        if (eventIds[offset + w.item] === undefined) continue // a re-sent messageId: not routed again
+        await queueRemovalsOfPerson(db, [{ destinationId: w.destinationId, person: w.person }], { origin: 'consent', destinationId: w.destinationId, batchSizeOf: this.batchSizeOf, now })
+      }
+      offset += items.count
+    }
   }
 
   /**
    * The new events' changes as one pack per partition, and those that failed at routing. Loops over
    * every change, out of queue's coroutine (see `recorded`).
    */
-  private packsOf(batches: RoutedBatch[], keysOf: QueueKeys[][], eventIds: (number | undefined)[], now: number, known: Map<string, number>, created: Map<string, number>): { packs: Map<number, NewPack>; failed: NewChange[]; failedPer: Map<number, number> } {
+  private packsOf(batches: RoutedBatch[], keysOf: QueueKeys[][], eventIds: (number | undefined)[], now: number, known: Map<string, number>, created: Map<string, number>): { packs: Map<number, NewPack>; failed: NewChange[]; failedPer: Map<number, number>; sent: SentIdentifier[] } {
     const packs = new Map<number, NewPack>()
     const failed: NewChange[] = []
     const failedPer = new Map<number, number>()
+    const sent: SentIdentifier[] = []
     let offset = 0
     for (let b = 0; b < batches.length; b++) {
       const { items, changes: c } = batches[b]
       const carried = c.carried.split('\n')
       const partitionIds = keysOf[b].map((k) => (known.get(k.partitionKey) ?? created.get(k.partitionKey))!)
+      // Per queue key, the id types of its adds when its destination records them (undefined: not recorded).
+      const addSchemas = keysOf[b].map((k) => {
+        const kind = parseBatchKey(k.batchKey)
+        return kind.action === 'add' && this.remembers(k.partitionKey) ? [...kind.idSchema] : undefined
+      })
       const failures = new Map(c.failures.map((f) => [f.index, f]))
       for (let i = 0; i < c.count; i++) {
         const eventId = eventIds[offset + c.item[i]]
@@ -203,10 +236,12 @@ export class Router {
         let pack = packs.get(partitionId)
         if (!pack) packs.set(partitionId, (pack = { partitionId, destinationId, body: new PackBody(), createdAt: now }))
         pack.body.add(eventId, c.mappingId[i], keysOf[b][c.key[i]].batchKey, carried[i])
+        const schema = addSchemas[c.key[i]]
+        if (schema) recordAdd(sent, partitionId, schema, carried[i] as SerializedIds, items.userHash[c.item[i]])
       }
       offset += items.count
     }
-    return { packs, failed, failedPer }
+    return { packs, failed, failedPer, sent }
   }
 
   /** Audiences seen in traffic are recorded, at most once a minute per audience (remembered once committed). */
@@ -214,6 +249,15 @@ export class Router {
     const k = `${sourceId}|${audience.key}`
     if (seen.has(k) || now - (this.audienceSeenAt.get(k) ?? 0) <= 60_000) return
     seen.set(k, { sourceId, key: audience.key, name: audience.name, at: now })
+  }
+}
+
+/** The hashed ids of one queued add, by id type (a `{}` cell sends nothing: none recorded). */
+function recordAdd(sent: SentIdentifier[], partitionId: number, schema: string[], serialized: SerializedIds, userHash: string): void {
+  const ids = idsOf(serialized)
+  for (let j = 0; j < ids.length; j++) {
+    const hash = ids[j]
+    if (hash !== null) sent.push({ partitionId, idType: schema[j], hash, userHash: userHash === '' ? null : userHash })
   }
 }
 

@@ -75,7 +75,7 @@ export class Metrics {
     })
     new Counter({
       name: 'tiktok_audiences_events_filtered_total',
-      help: 'Events routing skipped as not for a destination (no failure, no dead letter), by destination and reason (audience_not_connected, integrations, send_track_off, send_identify_off)',
+      help: 'Events routing skipped as not for a destination (no failure, no dead letter), by destination and reason (audience_not_connected, integrations, send_track_off, send_identify_off, consent_withdrawn)',
       labelNames: ['destination', 'reason'],
       registers,
       collect() {

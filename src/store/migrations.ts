@@ -33,11 +33,14 @@ const MIGRATIONS: Migration[] = [
   sqlOf(11),
   sqlOf(12),
   sqlOf(13),
-  sqlOf(14)
+  sqlOf(14),
+  sqlOf(15)
 ]
 
 function forDialect(sql: string, dialect: Dialect): string {
-  return sql.replaceAll('{{id}}', dialect === 'sqlite' ? 'INTEGER PRIMARY KEY' : 'BIGSERIAL PRIMARY KEY')
+  return sql
+    .replaceAll('{{id}}', dialect === 'sqlite' ? 'INTEGER PRIMARY KEY' : 'BIGSERIAL PRIMARY KEY')
+    .replaceAll('{{without_rowid}}', dialect === 'sqlite' ? ' WITHOUT ROWID' : '')
 }
 
 export const SCHEMA_VERSION = MIGRATIONS.length

@@ -17,6 +17,17 @@ export interface Destination {
   enabled: boolean
   normalization: Normalization
   defaultPhoneRegion: string | null
+  /**
+   * Segment consent category this destination needs (`context.consent.categoryPreferences.<category>`);
+   * null: consent is not checked. See README "Deletion and consent".
+   */
+  consentCategory: string | null
+  /**
+   * Records the hashed identifiers of every add (store/sql/sent-identifiers.ts), for forget and
+   * consent withdrawal; on by itself when `consentCategory` is set. Off by default: it costs
+   * ingestion (README "Deletion and consent").
+   */
+  rememberMembers: boolean
   /** Decrypted; null when TikTok is not connected. */
   accessToken: string | null
   advertiserIds: string[]

@@ -3,6 +3,7 @@ import { useState, type FormEvent } from 'react'
 import { api, ApiError, errorText, type Destination, type Source } from '../api'
 import { Link, navigate } from '../router'
 import { ErrorText, useLoad } from '../ui'
+import { ForgetPerson } from './ForgetPerson'
 
 export function destinationState(d: Destination): string {
   if (!d.enabled) return 'Disabled'
@@ -50,6 +51,7 @@ export function DestinationsPage() {
           </table>
         </div>
       )}
+      {data && data.length > 0 && <ForgetPerson />}
     </section>
   )
 }

@@ -29,7 +29,8 @@ const FILTER_DESCRIPTIONS: Record<FilterReason, string> = {
   audience_not_connected: 'the event is about an audience that is not connected to this destination',
   integrations: "the event's integrations object keeps it from this destination",
   send_track_off: 'a track call of an audience whose connection has "Send Track" off',
-  send_identify_off: 'an identify call of an audience whose connection has "Send Identify" off'
+  send_identify_off: 'an identify call of an audience whose connection has "Send Identify" off',
+  consent_withdrawn: "the event withdraws the destination's consent category (no add sent; the person is removed from its audiences)"
 }
 const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3600_000, d: 86_400_000 }
 

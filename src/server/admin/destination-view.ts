@@ -13,6 +13,8 @@ export interface DestinationView {
   enabled: boolean
   normalization: Destination['normalization']
   defaultPhoneRegion: string | null
+  consentCategory: string | null
+  rememberMembers: boolean
   batchSize: number
   autoConnectAudiences: boolean
   /** The demo destination seeded on first start with the built-in emulator. */
@@ -35,6 +37,8 @@ export async function destinationView(ctx: ServerContext, d: Destination): Promi
     enabled: d.enabled,
     normalization: d.normalization,
     defaultPhoneRegion: d.defaultPhoneRegion,
+    consentCategory: d.consentCategory,
+    rememberMembers: d.rememberMembers,
     batchSize: d.batchSize,
     autoConnectAudiences: d.autoConnect,
     demo: d.demo,
@@ -56,6 +60,8 @@ export const destinationSchema = S.out({
   enabled: S.bool(),
   normalization: S.str(),
   defaultPhoneRegion: S.nullable(S.str()),
+  consentCategory: S.nullable(S.str()),
+  rememberMembers: S.bool(),
   batchSize: S.int(),
   autoConnectAudiences: S.bool(),
   demo: S.bool(),

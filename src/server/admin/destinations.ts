@@ -20,6 +20,8 @@ const settingsProps = {
   name: S.nonEmpty({ maxLength: 200 }),
   normalization: S.oneOf('recommended', 'segment'),
   defaultPhoneRegion: S.nullable(S.str({ pattern: '^[A-Z]{2}$' })),
+  consentCategory: S.nullable(S.str({ minLength: 1, maxLength: 100 })),
+  rememberMembers: S.bool(),
   batchSize: S.int({ minimum: 1, maximum: MAX_BATCH_SIZE }),
   autoConnectAudiences: S.bool(),
   enabled: S.bool()
@@ -75,6 +77,8 @@ export const destinationRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = asy
         normalization: b.normalization ?? DESTINATION_DEFAULTS.normalization,
         // Omitted: the default a user expects (a value they see and can change); null: none, chosen.
         defaultPhoneRegion: b.defaultPhoneRegion === undefined ? DEFAULT_PHONE_REGION : b.defaultPhoneRegion,
+        consentCategory: b.consentCategory ?? null,
+        rememberMembers: b.rememberMembers ?? false,
         accessToken: null,
         advertiserIds: [],
         batchSize: b.batchSize ?? DESTINATION_DEFAULTS.batchSize,
@@ -98,6 +102,8 @@ export const destinationRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = asy
         name: b.name,
         normalization: b.normalization,
         defaultPhoneRegion: b.defaultPhoneRegion,
+        consentCategory: b.consentCategory,
+        rememberMembers: b.rememberMembers,
         batchSize: b.batchSize,
         autoConnect: b.autoConnectAudiences,
         enabled: b.enabled

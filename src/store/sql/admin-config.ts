@@ -27,6 +27,8 @@ export interface DestinationSettingsPatch {
   name?: string
   normalization?: string
   defaultPhoneRegion?: string | null
+  consentCategory?: string | null
+  rememberMembers?: boolean
   batchSize?: number
   autoConnect?: boolean
   enabled?: boolean
@@ -36,6 +38,8 @@ const SETTINGS_COLUMNS: Record<keyof DestinationSettingsPatch, string> = {
   name: 'name',
   normalization: 'normalization',
   defaultPhoneRegion: 'default_phone_region',
+  consentCategory: 'consent_category',
+  rememberMembers: 'remember_members',
   batchSize: 'batch_size',
   autoConnect: 'auto_connect',
   enabled: 'enabled'

@@ -52,9 +52,10 @@ interface DestinationRow {
   id: number; name: string; source_id: number | null; mode: string; enabled: number; normalization: string
   default_phone_region: string | null; access_token: string | null; advertiser_ids: string; batch_size: number
   auto_connect: number; demo: number; status: string; status_reason: string | null; updated_at: number
+  consent_category: string | null; remember_members: number
 }
 const DEST_COLS = `id, name, source_id, mode, enabled, normalization, default_phone_region, access_token, advertiser_ids,
-  batch_size, auto_connect, demo, status, status_reason, updated_at`
+  batch_size, auto_connect, demo, status, status_reason, updated_at, consent_category, remember_members`
 
 function toDestination(r: DestinationRow, secrets: SecretBox): Destination {
   return {
@@ -65,6 +66,8 @@ function toDestination(r: DestinationRow, secrets: SecretBox): Destination {
     enabled: bool(r.enabled),
     normalization: r.normalization as Destination['normalization'],
     defaultPhoneRegion: r.default_phone_region,
+    consentCategory: r.consent_category ?? null,
+    rememberMembers: bool(r.remember_members),
     accessToken: r.access_token ? secrets.decrypt(r.access_token) : null,
     advertiserIds: JSON.parse(r.advertiser_ids) as string[],
     batchSize: r.batch_size,
@@ -82,23 +85,24 @@ export async function storedPhoneRegion(db: Db, name: string): Promise<string | 
   return r ? r.default_phone_region : undefined
 }
 
-export type DestinationInput = Omit<Destination, 'id' | 'demo' | 'status' | 'statusReason' | 'updatedAt'>
+export type DestinationInput = Omit<Destination, 'id' | 'demo' | 'status' | 'statusReason' | 'updatedAt' | 'consentCategory' | 'rememberMembers'> & { consentCategory?: string | null; rememberMembers?: boolean }
 
 export async function upsertDestination(db: Db, secrets: SecretBox, d: DestinationInput): Promise<Destination> {
   const now = Date.now()
   const row = await db.get<DestinationRow>(
     `INSERT INTO destinations (name, source_id, mode, enabled, normalization, default_phone_region, access_token,
-        advertiser_ids, batch_size, auto_connect, created_at, updated_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)
+        advertiser_ids, batch_size, auto_connect, created_at, updated_at, consent_category, remember_members)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13)
      ON CONFLICT (name) DO UPDATE SET source_id = excluded.source_id, mode = excluded.mode, enabled = excluded.enabled,
         normalization = excluded.normalization, default_phone_region = excluded.default_phone_region,
         access_token = excluded.access_token, advertiser_ids = excluded.advertiser_ids, batch_size = excluded.batch_size,
-        auto_connect = excluded.auto_connect, updated_at = excluded.updated_at
+        auto_connect = excluded.auto_connect, updated_at = excluded.updated_at, consent_category = excluded.consent_category,
+        remember_members = excluded.remember_members
      RETURNING ${DEST_COLS}`,
     [
       d.name, d.sourceId, d.mode, int(d.enabled), d.normalization, d.defaultPhoneRegion,
       d.accessToken ? secrets.encrypt(d.accessToken) : null, JSON.stringify(d.advertiserIds), d.batchSize,
-      int(d.autoConnect), now
+      int(d.autoConnect), now, d.consentCategory ?? null, int(d.rememberMembers ?? false)
     ]
   )
   await bumpConfigVersion(db)
