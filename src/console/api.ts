@@ -9,7 +9,18 @@ import type { Connection as StoredConnection, Mapping as StoredMapping, Source }
 import type { Stats } from '../store/sql/admin-stats.js'
 import type { TestResult } from '../server/admin/test-mapping.js'
 
-export type { Source, Stats, TestResult }
+import type { DestinationView } from '../server/admin/destination-view.js'
+import type { HealthRead as StoredHealthRead, HealthWarning } from '../lifecycle/health/index.js'
+import type { MigrationResult } from '../lifecycle/migrate/index.js'
+import type { SyncRun, SyncView } from '../warehouse/index.js'
+
+export type { Source, Stats, TestResult, MigrationResult, SyncRun }
+/** A destination as GET /api/destinations answers it. */
+export type Destination = DestinationView
+/** GET /api/syncs (src/server/admin/syncs.ts): a warehouse sync and its last runs, newest first. */
+export type WarehouseSync = SyncView
+/** One recorded health read of an audience (GET /api/audience-health, …/health/history). */
+export type HealthRead = Omit<StoredHealthRead, 'destinationId' | 'audienceKey' | 'advertiserId' | 'externalAudienceId'> & { warnings: HealthWarning[] }
 /** A mapping as the admin API returns it: the stored mapping and any trigger warnings. */
 export type Mapping = StoredMapping & { warnings?: string[] }
 
@@ -87,25 +98,6 @@ export interface ActionCatalog {
   actions: ActionDefinition[]
 }
 
-export interface Destination {
-  id: number
-  name: string
-  mode: 'native' | 'legacy'
-  sourceId: number | null
-  enabled: boolean
-  normalization: 'recommended' | 'segment'
-  defaultPhoneRegion: string | null
-  batchSize: number
-  autoConnectAudiences: boolean
-  /** The demo destination seeded on first start with the built-in emulator. */
-  demo: boolean
-  /** Whether it connects new audiences by itself now (the demo stops once the user has a destination of their own). */
-  autoConnecting: boolean
-  connected: boolean
-  advertiserIds: { id: string; name: string | null }[]
-  status: 'active' | 'paused'
-  statusReason: string | null
-}
 
 /** An audience connection as the Audiences screen lists it: the stored one and its destination's state. */
 export interface Connection extends Omit<StoredConnection, 'id'> {
@@ -199,54 +191,10 @@ export interface SegmentConnect {
   destinations: { name: string; advertiserIds: string[] }[]
 }
 
-/** One recorded health read of an audience (GET /api/audience-health, …/health/history). */
-export interface HealthRead {
-  checkedAt: number
-  coverNum: number | null
-  isValid: boolean | null
-  isExpiring: boolean | null
-  expiresAt: number | null
-  error: string | null
-  warnings: { reason: 'small' | 'expiring'; message: string }[]
-}
 
 export interface AudienceHealthSummary {
   audiences: (HealthRead & { destinationId: number; destinationName: string | null; audienceKey: string; advertiserId: string; externalAudienceId: string })[]
   warnings: number
 }
 
-/** POST /api/destinations/{id}/migrate: what a legacy → native migration changes (or would). */
-export interface MigrationResult {
-  dryRun: boolean
-  connections: { key: string; name: string; advertiserId: string; externalAudienceId: string; enterEvent: string; exitEvent: string; keyFrom: string }[]
-  mappings: { remove: { name: string; action: string }[]; add: { name: string; action: string; trigger: string; replaces: string }[] }
-  notes: string[]
-}
 
-/** GET /api/syncs (src/server/admin/syncs.ts): a warehouse sync and its last runs, newest first. */
-export interface SyncRun {
-  id: number
-  status: 'running' | 'succeeded' | 'failed' | 'skipped'
-  startedBy: 'schedule' | 'console' | 'cli'
-  rowsRead: number
-  invalid: number
-  added: number
-  removed: number
-  failed: number
-  durationMs: number | null
-  error: string | null
-  startedAt: number
-  finishedAt: number | null
-}
-export interface WarehouseSync {
-  name: string
-  kind: string
-  destination: string | null
-  audience: string
-  every: string
-  query: string
-  nextRunAt: number
-  running: boolean
-  lastRun: SyncRun | null
-  runs: SyncRun[]
-}

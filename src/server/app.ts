@@ -15,9 +15,8 @@ import { consolePlugin } from './console.js'
 import { sessionPlugin } from './session.js'
 import { consoleSupportPlugin } from './admin/console-support.js'
 import { httpLimits, httpServerOptions, type HttpLimits } from './http-limits.js'
-import { retryLater } from './retry-later.js'
+import { DATABASE_UNAVAILABLE, retryLater } from './retry-later.js'
 import { isDatabaseUnavailable } from '../store/errors.js'
-import { replyDatabaseUnavailable } from './db-unavailable.js'
 
 export interface AppOptions {
   /** Mount the TikTok emulator at /emulator. */
@@ -90,7 +89,7 @@ export async function buildApp(ctx: ServerContext, opts: AppOptions): Promise<Fa
   // Routes without an error handler of their own (console, OAuth, sessions): the database being
   // down is a 503 to retry, not a 500; anything else goes on to Fastify's default handler.
   app.setErrorHandler((err, _request, reply) => {
-    if (isDatabaseUnavailable(err)) return replyDatabaseUnavailable(reply)
+    if (isDatabaseUnavailable(err)) return retryLater(reply, 503, DATABASE_UNAVAILABLE)
     throw err
   })
 
@@ -99,7 +98,7 @@ export async function buildApp(ctx: ServerContext, opts: AppOptions): Promise<Fa
       await ping(ctx.store.db)
       return { status: 'ok' }
     } catch (err) {
-      return replyDatabaseUnavailable(reply, `database unreachable: ${(err as Error).message}`, { status: 'error' })
+      return retryLater(reply, 503, `database unreachable: ${(err as Error).message}`, { body: { status: 'error' } })
     }
   })
 

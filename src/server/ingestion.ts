@@ -18,20 +18,14 @@ import { RoutePool } from './route-pool.js'
 import { isDiskFull } from '../store/disk-full.js'
 import { webhookPlugin } from './webhook/index.js'
 import { isDatabaseUnavailable } from '../store/errors.js'
-import { replyDatabaseUnavailable } from './db-unavailable.js'
+import { cachedLookup } from '../util/ttl-cache.js'
+import { retryLater } from './retry-later.js'
+
+const WRITE_KEY_CACHE_MS = 5000
 
 export const ingestionPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = async (app, { ctx }) => {
-  // Known write keys only: caching misses would let anyone grow this map with made-up keys, and
-  // would refuse a source's new key for a while after it was created.
-  const keyCache = new Map<string, { source: Source; at: number }>()
-  async function lookupKey(key: string): Promise<Source | undefined> {
-    const hit = keyCache.get(key)
-    if (hit && Date.now() - hit.at < 5000) return hit.source
-    const source = await sourceByWriteKey(ctx.store.db, key)
-    if (source) keyCache.set(key, { source, at: Date.now() })
-    else keyCache.delete(key)
-    return source
-  }
+  // Known write keys only (cachedLookup keeps hits alone): a source's new key works at once.
+  const lookupKey = cachedLookup(WRITE_KEY_CACHE_MS, (key: string) => sourceByWriteKey(ctx.store.db, key))
 
   // Segment's SDKs may gzip request bodies; the size limits apply to what they decompress to.
   // Fastify compares Content-Length with `receivedEncodedLength` of a replaced stream (else with
@@ -66,12 +60,12 @@ export const ingestionPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = async
     if (refused) return refuse(reply, refused.status, refused.message)
     if (isDatabaseUnavailable(err)) {
       ctx.metrics.rejected.inc({ reason: '503' })
-      return replyDatabaseUnavailable(reply, 'the database is unavailable: the events were not stored; retry later')
+      return retryLater(reply, 503, 'the database is unavailable: the events were not stored; retry later')
     }
     if (isDiskFull(err)) {
       ctx.log.error({ err }, 'the database disk is full: refusing events until space is freed')
       ctx.metrics.rejected.inc({ reason: '503' })
-      return replyDatabaseUnavailable(reply, "the database's disk is full: the events were not stored; retry later")
+      return retryLater(reply, 503, "the database's disk is full: the events were not stored; retry later")
     }
     if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || err.statusCode === 413) return refuse(reply, 413, `the request body is larger than ${bodyLimitText(request.routeOptions.url)}`)
     if (err.code === 'Z_DATA_ERROR' || err.code === 'Z_BUF_ERROR' || /incorrect header check|unexpected end of file/.test(err.message)) {

@@ -7,6 +7,9 @@ import type { FastifyReply } from 'fastify'
 /** How long clients are asked to wait, in seconds, unless a caller knows better. */
 export const RETRY_AFTER_SECONDS = 5
 
+/** What a request hears while the database is unreachable (Segment's SDKs retry the 503). */
+export const DATABASE_UNAVAILABLE = 'the database is unavailable; retry later'
+
 export interface RetryLaterOptions {
   /** Retry-After in seconds (default RETRY_AFTER_SECONDS). */
   seconds?: number

@@ -17,7 +17,7 @@ import { dueSyncs, getWarehouseSync, listWarehouseSyncs, recentRuns, takeSlot, t
 import { startRun, type StartedRun } from './run.js'
 
 export { SKIPPED_MESSAGE, startRun } from './run.js'
-export { getWarehouseSync, listWarehouseSyncs, upsertWarehouseSync } from './records.js'
+export { getWarehouseSync, listWarehouseSyncs, upsertWarehouseSync, type SyncRun } from './records.js'
 export { parseDuration, DURATION_PATTERN } from './duration.js'
 
 export interface SyncView {

@@ -1,7 +1,7 @@
 /**
  * One round of audience health: every connected audience (destinations with a token) read from
  * TikTok's `/dmp/custom_audience/get/`, up to 100 ids per call per advertiser, recorded, and a log
- * line for each warning that holds (and for each that cleared since the last round).
+ * warn line for each warning that starts holding (and an info line for each that cleared).
  */
 import type { Logger } from 'pino'
 import type { Store } from '../../store/index.js'
@@ -85,9 +85,16 @@ export async function pollAudienceHealth(store: Store, tiktok: TikTokClient, log
       continue
     }
     const now_ = warningsOf(r, now)
-    for (const w of now_) log.warn({ ...where, reason: w.reason, coverNum: r.coverNum, expiresAt: r.expiresAt }, `audience health: "${r.audienceKey}" of ${where.destination}: ${w.message}`)
     const prev = before.get(`${r.destinationId}|${r.audienceKey}`)
-    for (const w of prev ? warningsOf(prev, now) : []) {
+    const held = prev && !prev.error ? warningsOf(prev, now) : []
+    // A warning is a warn line when it starts holding; while it holds, a debug line each round (the banner and gauge still show it).
+    for (const w of now_) {
+      const fields = { ...where, reason: w.reason, coverNum: r.coverNum, expiresAt: r.expiresAt }
+      const line = `audience health: "${r.audienceKey}" of ${where.destination}: ${w.message}`
+      if (held.some((x) => x.reason === w.reason)) log.debug(fields, line)
+      else log.warn(fields, line)
+    }
+    for (const w of held) {
       if (!now_.some((x) => x.reason === w.reason)) log.info({ ...where, reason: w.reason, coverNum: r.coverNum }, `audience health: "${r.audienceKey}" of ${where.destination}: the ${w.reason} warning cleared`)
     }
   }

@@ -2,7 +2,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { ConfigError } from '../../destination/errors.js'
 import { isDatabaseUnavailable } from '../../store/errors.js'
-import { replyDatabaseUnavailable } from '../db-unavailable.js'
+import { DATABASE_UNAVAILABLE, retryLater } from '../retry-later.js'
 
 export class ApiError extends Error {
   constructor(
@@ -46,7 +46,7 @@ export function adminErrorHandler(log: { error(o: object, m: string): void }) {
     if (err instanceof ApiError) {
       return reply.code(err.status).send({ error: err.message, ...(err.field ? { field: err.field } : {}), ...err.extra })
     }
-    if (isDatabaseUnavailable(err)) return replyDatabaseUnavailable(reply)
+    if (isDatabaseUnavailable(err)) return retryLater(reply, 503, DATABASE_UNAVAILABLE)
     if (err instanceof ConfigError) return reply.code(400).send({ error: err.message, field: err.field })
     if (err.validation) {
       const { message, field } = describeValidation(err)

@@ -102,7 +102,8 @@ export async function createWebhookAudience(ctx: ServerContext, sourceId: number
 export async function getWebhookAudience(ctx: ServerContext, sourceId: number, body: Obj): Promise<{ externalId: string }> {
   const id = body.externalId
   if ((typeof id !== 'string' && typeof id !== 'number') || String(id) === '') throw new WebhookError(400, '"externalId" is required: the TikTok audience id Create Audience answered')
-  await ctx.pipeline.table.refresh()
+  // Known already in most calls; else the configuration may have changed in another process.
+  if (!connectionWithId(ctx, sourceId, String(id))) await ctx.pipeline.table.refresh()
   if (!connectionWithId(ctx, sourceId, String(id))) throw new WebhookError(404, `no audience with externalId ${String(id)} is connected on this source: create it first (Create Audience URL)`)
   return { externalId: String(id) }
 }

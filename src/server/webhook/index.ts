@@ -10,6 +10,7 @@ import { MAX_EVENT_DEPTH, TOO_DEEP_ERROR, type SegmentEvent } from '../../pipeli
 import { jsonDeeperThan } from '../../util/json.js'
 import type { Source } from '../../store/model.js'
 import { sourceSharedSecret } from '../../store/sql/source-secrets.js'
+import { cachedLookup } from '../../util/ttl-cache.js'
 import { checkOne, IngestError, isObject } from '../batch-body.js'
 import type { ServerContext } from '../context.js'
 import { connectionWithId, createWebhookAudience, getWebhookAudience, WebhookError } from './audiences.js'
@@ -31,14 +32,7 @@ export interface WebhookOptions {
 type Obj = Record<string, unknown>
 
 export const webhookPlugin: FastifyPluginAsync<WebhookOptions> = async (app, { ctx, sourceOf, basicKey, accept }) => {
-  const secrets = new Map<number, { secret: string | null; at: number }>()
-  async function secretOf(sourceId: number): Promise<string | null> {
-    const hit = secrets.get(sourceId)
-    if (hit && Date.now() - hit.at < SECRET_CACHE_MS) return hit.secret
-    const secret = await sourceSharedSecret(ctx.store.db, ctx.store.secrets, sourceId)
-    secrets.set(sourceId, { secret, at: Date.now() })
-    return secret
-  }
+  const secretOf = cachedLookup(SECRET_CACHE_MS, (sourceId: number) => sourceSharedSecret(ctx.store.db, ctx.store.secrets, sourceId))
 
   const keyOf = (request: FastifyRequest) => {
     const q = (request.query as Obj | undefined)?.writeKey
@@ -60,7 +54,7 @@ export const webhookPlugin: FastifyPluginAsync<WebhookOptions> = async (app, { c
     })
     const events = list as Obj[]
     const secret = await secretOf(source.id)
-    if (secret !== null) {
+    if (secret != null) {
       const signature = request.headers['x-signature']
       if (typeof signature !== 'string' || signature === '') throw new IngestError(401, 'missing X-Signature: this source has a shared secret, so Segment must sign its requests (set the same Shared Secret in the webhook destination\'s settings)')
       if (!signatureMatches(secret, events[0], signature)) throw new IngestError(401, 'X-Signature does not match: the shared secret in Segment differs from this source\'s')
