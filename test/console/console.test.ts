@@ -8,19 +8,19 @@
  * With CONSOLE_SCREENSHOTS=<dir> it saves a PNG of each main screen there (docs/screenshots).
  */
 import { createHash } from 'node:crypto'
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { Browser, Page } from 'playwright-core'
-import { browserSkip, launchBrowser } from '../helpers/browser.js'
+import { browserSkip } from '../helpers/browser.js'
+import { startConsoleService, type ConsoleService } from '../helpers/console-service.js'
 
 const PASSWORD = 'console-test-password'
 const shotsDir = process.env.CONSOLE_SCREENSHOTS
 const skip = browserSkip
 
-let dir: string
+let app: ConsoleService
 let service: { url: string; close(): Promise<void> }
 let browser: Browser
 let page: Page
@@ -33,19 +33,8 @@ async function shot(name: string): Promise<void> {
 
 before(async () => {
   if (skip) return
-  dir = mkdtempSync(join(tmpdir(), 'tta-console-'))
-  process.env.DATABASE_URL = `sqlite:${join(dir, 'console.db')}`
-  process.env.ADMIN_PASSWORD = PASSWORD
-  delete process.env.TIKTOK_APP_ID
-  delete process.env.TIKTOK_API_URL
-  const { startService } = await import('../../src/server/serve.js')
-  const { consoleDir } = await import('../../src/server/console.js')
-  assert.ok(consoleDir(), 'the console is not built: run `npm run build` (npm install does it)')
-  service = await startService({ port: 0, banner: false, dataDir: dir })
-  browser = await launchBrowser()
-  page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
-  page.setDefaultTimeout(10_000)
-  page.on('pageerror', (err) => console.error('console page error:', err.message))
+  app = await startConsoleService({ name: 'console', password: PASSWORD })
+  ;({ service, browser, page } = app)
 })
 
 /** On failure: where the page was and what it showed, for the test log. */
@@ -60,9 +49,7 @@ async function explainFailure<T>(run: () => Promise<T>): Promise<T> {
 }
 
 after(async () => {
-  await browser?.close()
-  await service?.close()
-  if (dir) rmSync(dir, { recursive: true, force: true })
+  await app?.close()
 })
 
 const basic = () => ({ authorization: `Basic ${Buffer.from(`admin:${PASSWORD}`).toString('base64')}` })

@@ -5,18 +5,17 @@
  * — none may occur. A deliberate inline script first proves that the policy is enforced and that the
  * recorder sees violations. After signing out, the old session cookie no longer opens the API.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { Browser, Page } from 'playwright-core'
-import { browserSkip, launchBrowser } from '../helpers/browser.js'
+import { browserSkip } from '../helpers/browser.js'
+import { startConsoleService, type ConsoleService } from '../helpers/console-service.js'
 
 const PASSWORD = 'csp-test-password'
 const skip = browserSkip
 
-let dir: string
+let app: ConsoleService
 let service: { url: string; close(): Promise<void> }
 let browser: Browser
 let page: Page
@@ -24,18 +23,8 @@ const violations: string[] = []
 
 before(async () => {
   if (skip) return
-  dir = mkdtempSync(join(tmpdir(), 'tta-csp-'))
-  process.env.DATABASE_URL = `sqlite:${join(dir, 'csp.db')}`
-  process.env.ADMIN_PASSWORD = PASSWORD
-  delete process.env.TIKTOK_APP_ID
-  delete process.env.TIKTOK_API_URL
-  const { startService } = await import('../../src/server/serve.js')
-  const { consoleDir } = await import('../../src/server/console.js')
-  assert.ok(consoleDir(), 'the console is not built: run `npm run build` (npm install does it)')
-  service = await startService({ port: 0, banner: false, dataDir: dir })
-  browser = await launchBrowser()
-  page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
-  page.setDefaultTimeout(10_000)
+  app = await startConsoleService({ name: 'csp', password: PASSWORD })
+  ;({ service, browser, page } = app)
   await page.exposeFunction('reportCspViolation', (text: string) => violations.push(text))
   await page.addInitScript(() => {
     document.addEventListener('securitypolicyviolation', (e) =>
@@ -49,9 +38,7 @@ before(async () => {
 })
 
 after(async () => {
-  await browser?.close()
-  await service?.close()
-  if (dir) rmSync(dir, { recursive: true, force: true })
+  await app?.close()
 })
 
 test('the policy is enforced: an inline script is refused, and the refusal is recorded', { skip }, async () => {

@@ -4,45 +4,30 @@
  * that it stopped; its Event Delivery counts the other destination's audience as filtered; its
  * "Remove demo destination" button deletes it. Role and label selectors only.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { Browser, Page } from 'playwright-core'
 import { audienceEvent } from '../helpers/events.js'
-import { browserSkip, launchBrowser } from '../helpers/browser.js'
+import { browserSkip } from '../helpers/browser.js'
+import { startConsoleService, type ConsoleService } from '../helpers/console-service.js'
 
 const PASSWORD = 'console-demo-password'
 const DEMO = 'TikTok Audiences (emulator)'
 const skip = browserSkip
 
-let dir: string
+let app: ConsoleService
 let service: { url: string; close(): Promise<void> }
 let browser: Browser
 let page: Page
 
 before(async () => {
   if (skip) return
-  dir = mkdtempSync(join(tmpdir(), 'tta-console-demo-'))
-  process.env.DATABASE_URL = `sqlite:${join(dir, 'console.db')}`
-  process.env.ADMIN_PASSWORD = PASSWORD
-  delete process.env.TIKTOK_APP_ID
-  delete process.env.TIKTOK_API_URL
-  const { startService } = await import('../../src/server/serve.js')
-  const { consoleDir } = await import('../../src/server/console.js')
-  assert.ok(consoleDir(), 'the console is not built: run `npm run build` (npm install does it)')
-  service = await startService({ port: 0, banner: false, dataDir: dir })
-  browser = await launchBrowser()
-  page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
-  page.setDefaultTimeout(10_000)
-  page.on('pageerror', (err) => console.error('console page error:', err.message))
+  app = await startConsoleService({ name: 'console-demo', password: PASSWORD })
+  ;({ service, browser, page } = app)
 })
 
 after(async () => {
-  await browser?.close()
-  await service?.close()
-  if (dir) rmSync(dir, { recursive: true, force: true })
+  await app?.close()
 })
 
 const auth = { authorization: `Basic ${Buffer.from(`admin:${PASSWORD}`).toString('base64')}`, 'content-type': 'application/json' }

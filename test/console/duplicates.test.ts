@@ -3,32 +3,24 @@
  * name the advertiser already has in TikTok offers "Use existing audience" instead of creating one.
  */
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import type { Browser, Page } from 'playwright-core'
 import { emuAudiences, emuCreateAudience } from '../helpers/emu-control.js'
 import { audienceEvent } from '../helpers/events.js'
-import { browserSkip, launchBrowser } from '../helpers/browser.js'
+import { browserSkip } from '../helpers/browser.js'
+import { startConsoleService, type ConsoleService } from '../helpers/console-service.js'
 
 const PASSWORD = 'duplicates-console-password'
 const skip = browserSkip
 
-let dir: string
+let app: ConsoleService
 let service: { url: string; close(): Promise<void> }
 let browser: Browser
 let page: Page
 
 before(async () => {
   if (skip) return
-  dir = mkdtempSync(join(tmpdir(), 'tta-dupes-console-'))
-  process.env.DATABASE_URL = `sqlite:${join(dir, 'console.db')}`
-  process.env.ADMIN_PASSWORD = PASSWORD
-  delete process.env.TIKTOK_APP_ID
-  delete process.env.TIKTOK_API_URL
-  const config = join(dir, 'config.yaml')
-  writeFileSync(config, `
+  app = await startConsoleService({ name: 'dupes-console', password: PASSWORD, config: `
 sources:
   - { name: engage, writeKey: wk_dupes_console }
 destinations:
@@ -38,17 +30,11 @@ destinations:
     enabled: true
     accessToken: emulator-access-token
     advertiserIds: ["7000000000000000001"]
-`)
-  const { startService } = await import('../../src/server/serve.js')
-  service = await startService({ port: 0, banner: false, config, dataDir: dir })
-  browser = await launchBrowser()
-  page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
-  page.setDefaultTimeout(10_000)
+` })
+  ;({ service, browser, page } = app)
 })
 after(async () => {
-  await browser?.close()
-  await service?.close()
-  if (dir) rmSync(dir, { recursive: true, force: true })
+  await app?.close()
 })
 
 test('Add Destination for an audience whose name TikTok already has: "Use existing audience" connects that one', { skip, timeout: 60_000 }, async () => {

@@ -3,35 +3,25 @@
  * added to two audiences leaves both, the answer names them, and the audit lists the removal.
  */
 import assert from 'node:assert/strict'
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import type { Browser, Page } from 'playwright-core'
+import { browserSkip } from '../helpers/browser.js'
+import { startConsoleService, type ConsoleService } from '../helpers/console-service.js'
 import { emuAudiences, emuMembers } from '../helpers/emu-control.js'
 import { audienceEvent, sha256 } from '../helpers/events.js'
 
-const CHROMIUM = '/usr/bin/chromium'
 const PASSWORD = 'forget-console-password'
 const WRITE_KEY = 'wk_forget_console'
-const haveChromium = existsSync(CHROMIUM)
-if (!haveChromium && process.env.CI === 'true') throw new Error(`Chromium is required in CI for the console tests: ${CHROMIUM} is missing (apt-get install chromium)`)
-const skip = haveChromium ? false : `no Chromium at ${CHROMIUM} (apt-get install chromium); the console browser tests are skipped locally`
+const skip = browserSkip
 
-let dir: string
+let app: ConsoleService
 let service: { url: string; close(): Promise<void> }
 let browser: Browser
 let page: Page
 
 before(async () => {
   if (skip) return
-  dir = mkdtempSync(join(tmpdir(), 'tta-forget-console-'))
-  process.env.DATABASE_URL = `sqlite:${join(dir, 'console.db')}`
-  process.env.ADMIN_PASSWORD = PASSWORD
-  delete process.env.TIKTOK_APP_ID
-  delete process.env.TIKTOK_API_URL
-  const config = join(dir, 'config.yaml')
-  writeFileSync(config, `
+  app = await startConsoleService({ name: 'forget-console', password: PASSWORD, timeoutMs: 20_000, config: `
 sources:
   - { name: engage, writeKey: ${WRITE_KEY} }
 destinations:
@@ -48,21 +38,11 @@ destinations:
       - { key: vips, name: Forget VIPs, advertiserId: "7000000000000000001" }
 delivery:
   windowMs: 20
-`)
-  const { startService } = await import('../../src/server/serve.js')
-  service = await startService({ port: 0, banner: false, config, dataDir: dir })
-  const { chromium } = await import('playwright-core')
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync']
-  })
-  page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
-  page.setDefaultTimeout(20_000)
+` })
+  ;({ service, browser, page } = app)
 })
 after(async () => {
-  await browser?.close()
-  await service?.close()
-  if (dir) rmSync(dir, { recursive: true, force: true })
+  await app?.close()
 })
 
 const emu = () => `${service.url}/emulator`

@@ -5,22 +5,19 @@
  * nothing changed) and migrates on confirmation.
  */
 import assert from 'node:assert/strict'
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import type { Browser, Page } from 'playwright-core'
+import { browserSkip } from '../helpers/browser.js'
+import { startConsoleService, type ConsoleService } from '../helpers/console-service.js'
 import { emuCreateAudience } from '../helpers/emu-control.js'
 import { basic, until } from '../server/admin-service.js'
 
-const CHROMIUM = '/usr/bin/chromium'
 const PASSWORD = 'lifecycle-console-password'
 const ADV = '7000000000000000001'
-const haveChromium = existsSync(CHROMIUM)
-if (!haveChromium && process.env.CI === 'true') throw new Error(`Chromium is required in CI for the console tests: ${CHROMIUM} is missing (apt-get install chromium)`)
-const skip = haveChromium ? false : `no Chromium at ${CHROMIUM} (apt-get install chromium); the console browser tests are skipped locally`
+const skip = browserSkip
 
-let dir: string
+let app: ConsoleService
 let service: { url: string; close(): Promise<void> }
 let browser: Browser
 let page: Page
@@ -36,14 +33,7 @@ async function api(method: string, path: string, body?: unknown): Promise<any> {
 
 before(async () => {
   if (skip) return
-  dir = mkdtempSync(join(tmpdir(), 'tta-lifecycle-console-'))
-  process.env.DATABASE_URL = `sqlite:${join(dir, 'console.db')}`
-  process.env.ADMIN_PASSWORD = PASSWORD
-  process.env.AUDIENCE_HEALTH_INTERVAL = '1s'
-  delete process.env.TIKTOK_APP_ID
-  delete process.env.TIKTOK_API_URL
-  const config = join(dir, 'config.yaml')
-  writeFileSync(config, `
+  app = await startConsoleService({ name: 'lifecycle-console', password: PASSWORD, env: { AUDIENCE_HEALTH_INTERVAL: '1s' }, config: `
 sources:
   - { name: engage, writeKey: wk_lifecycle_console }
 destinations:
@@ -62,25 +52,14 @@ destinations:
     enabled: true
     accessToken: emulator-access-token
     advertiserIds: ["${ADV}"]
-`)
-  const { startService } = await import('../../src/server/serve.js')
-  service = await startService({ port: 0, banner: false, config, dataDir: dir })
-  const { chromium } = await import('playwright-core')
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync']
-  })
-  page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
-  page.setDefaultTimeout(10_000)
+` })
+  ;({ service, browser, page } = app)
   await page.goto(`${service.url}/`)
   await page.getByLabel('Admin password').fill(PASSWORD)
   await page.getByRole('button', { name: 'Sign in' }).click()
 })
 after(async () => {
-  delete process.env.AUDIENCE_HEALTH_INTERVAL
-  await browser?.close()
-  await service?.close()
-  if (dir) rmSync(dir, { recursive: true, force: true })
+  await app?.close()
 })
 
 test('the health banner names the small and the expiring audience; the Audiences tab shows their recorded reads', { skip, timeout: 60_000 }, async () => {

@@ -4,30 +4,22 @@
  * element made of it, no script of it run.
  */
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import type { Browser, Page } from 'playwright-core'
 import { audienceEvent } from '../helpers/events.js'
-import { browserSkip, launchBrowser, signIn } from '../helpers/browser.js'
+import { browserSkip, signIn } from '../helpers/browser.js'
+import { startConsoleService, type ConsoleService } from '../helpers/console-service.js'
 
 const PASSWORD = 'markup-console-password'
 const skip = browserSkip
-let dir: string
+let app: ConsoleService
 let service: { url: string; close(): Promise<void> }
 let browser: Browser
 let page: Page
 
 before(async () => {
   if (skip) return
-  dir = mkdtempSync(join(tmpdir(), 'tta-markup-'))
-  process.env.DATABASE_URL = `sqlite:${join(dir, 'console.db')}`
-  process.env.ADMIN_PASSWORD = PASSWORD
-  delete process.env.TIKTOK_APP_ID
-  delete process.env.TIKTOK_API_URL
-  const config = join(dir, 'config.yaml')
-  writeFileSync(config, `
+  app = await startConsoleService({ name: 'markup', password: PASSWORD, config: `
 sources:
   - { name: engage, writeKey: wk_markup }
 destinations:
@@ -41,17 +33,11 @@ destinations:
       - { name: Add, action: addToAudience }
     audiences:
       - { key: markup, name: Markup }
-`)
-  const { startService } = await import('../../src/server/serve.js')
-  service = await startService({ port: 0, banner: false, config, dataDir: dir })
-  browser = await launchBrowser()
-  page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
-  page.setDefaultTimeout(10_000)
+` })
+  ;({ service, browser, page } = app)
 })
 after(async () => {
-  await browser?.close()
-  await service?.close()
-  if (dir) rmSync(dir, { recursive: true, force: true })
+  await app?.close()
 })
 
 test('a failed event carrying markup is shown as text in Event Delivery, nothing of it runs', { skip, timeout: 60_000 }, async () => {

@@ -5,40 +5,28 @@
  */
 import assert from 'node:assert/strict'
 import { createHmac } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import type { Browser, Page } from 'playwright-core'
 import { emuMembers, waitFor } from '../helpers/emu-control.js'
 import { audienceEvent, sha256 } from '../helpers/events.js'
-import { browserSkip, launchBrowser } from '../helpers/browser.js'
+import { browserSkip } from '../helpers/browser.js'
+import { startConsoleService, type ConsoleService } from '../helpers/console-service.js'
 
 const PASSWORD = 'segment-connect-password'
 const skip = browserSkip
 
-let dir: string
+let app: ConsoleService
 let service: { url: string; close(): Promise<void> }
 let browser: Browser
 let page: Page
 
 before(async () => {
   if (skip) return
-  dir = mkdtempSync(join(tmpdir(), 'tta-segment-connect-'))
-  process.env.DATABASE_URL = `sqlite:${join(dir, 'console.db')}`
-  process.env.ADMIN_PASSWORD = PASSWORD
-  delete process.env.TIKTOK_APP_ID
-  delete process.env.TIKTOK_API_URL
-  const { startService } = await import('../../src/server/serve.js')
-  service = await startService({ port: 0, banner: false, dataDir: dir })
-  browser = await launchBrowser()
-  page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
-  page.setDefaultTimeout(10_000)
+  app = await startConsoleService({ name: 'segment-connect', password: PASSWORD })
+  ;({ service, browser, page } = app)
 })
 after(async () => {
-  await browser?.close()
-  await service?.close()
-  if (dir) rmSync(dir, { recursive: true, force: true })
+  await app?.close()
 })
 
 const valueOf = async (label: string) => (await page.locator('.copyable', { has: page.locator('dt', { hasText: new RegExp(`^${label}$`) }) }).locator('code').innerText()).trim()

@@ -1,25 +1,20 @@
 /** Console sessions: sign-in, the session cookie passes reads, writes need the CSRF header, HTTP Basic keeps working. */
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
+import { startConsoleService, type ConsoleService } from '../helpers/console-service.js'
 import { createSessionToken, verifySessionToken } from '../../src/server/session.js'
 
 const PASSWORD = 'session-test-password'
-let dir: string
+let app: ConsoleService
 let service: { url: string; close(): Promise<void> }
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'tta-session-'))
-  process.env.DATABASE_URL = `sqlite:${join(dir, 'session.db')}`
-  process.env.ADMIN_PASSWORD = PASSWORD
-  const { startService } = await import('../../src/server/serve.js')
-  service = await startService({ port: 0, banner: false, dataDir: dir })
+  app = await startConsoleService({ name: 'session', password: PASSWORD, noBrowser: true })
+  service = app.service
 })
 after(async () => {
-  await service?.close()
-  rmSync(dir, { recursive: true, force: true })
+  await app?.close()
 })
 
 test('session tokens are signed with the admin password and expire', () => {

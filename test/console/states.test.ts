@@ -5,14 +5,12 @@
  * were retried and "Retrying now" means now; dead letters use one verb (Replay); a paused
  * destination reads Paused; the favicon comes from the console build.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { Browser, Page } from 'playwright-core'
 import { audienceEvent } from '../helpers/events.js'
-import { browserSkip, launchBrowser } from '../helpers/browser.js'
+import { browserSkip } from '../helpers/browser.js'
+import { startConsoleService, type ConsoleService } from '../helpers/console-service.js'
 
 const PASSWORD = 'console-states-password'
 const WRITE_KEY = 'wk_console_states'
@@ -51,7 +49,7 @@ delivery:
   retryMaxMs: 200
 `
 
-let dir: string
+let app: ConsoleService
 let service: { url: string; close(): Promise<void> }
 let browser: Browser
 let page: Page
@@ -87,30 +85,13 @@ const delivery = (name: string) => getJson<Delivery>(`/api/destinations/${ids[na
 
 before(async () => {
   if (skip) return
-  dir = mkdtempSync(join(tmpdir(), 'tta-console-states-'))
-  process.env.DATABASE_URL = `sqlite:${join(dir, 'console.db')}`
-  process.env.ADMIN_PASSWORD = PASSWORD
-  delete process.env.TIKTOK_APP_ID
-  delete process.env.TIKTOK_API_URL
-  writeFileSync(join(dir, 'config.yaml'), CONFIG)
-  const { startService } = await import('../../src/server/serve.js')
-  const { consoleDir } = await import('../../src/server/console.js')
-  assert.ok(consoleDir(), 'the console is not built: run `npm run build` (npm install does it)')
-  service = await startService({ port: 0, banner: false, dataDir: dir, config: join(dir, 'config.yaml') })
+  app = await startConsoleService({ name: 'console-states', password: PASSWORD, config: CONFIG, signIn: true })
+  ;({ service, browser, page } = app)
   ids = Object.fromEntries((await getJson<{ id: number; name: string }[]>('/api/destinations')).map((d) => [d.name, d.id]))
-  browser = await launchBrowser()
-  page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
-  page.setDefaultTimeout(10_000)
-  await page.goto(`${service.url}/`)
-  await page.getByLabel('Admin password').fill(PASSWORD)
-  await page.getByRole('button', { name: 'Sign in' }).click()
-  await page.getByRole('heading', { name: 'Destinations' }).waitFor()
 })
 
 after(async () => {
-  await browser?.close()
-  await service?.close()
-  if (dir) rmSync(dir, { recursive: true, force: true })
+  await app?.close()
 })
 
 test('the favicon is an SVG of the console build, served by the service itself', { skip }, async () => {

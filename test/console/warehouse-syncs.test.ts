@@ -3,24 +3,21 @@
  * figures, and Run now — a run started there mirrors the table's new rows, and its figures appear.
  */
 import assert from 'node:assert/strict'
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import type { Browser, Page } from 'playwright-core'
+import { browserSkip } from '../helpers/browser.js'
+import { startConsoleService, type ConsoleService } from '../helpers/console-service.js'
 import { emuAudiences, emuMembers } from '../helpers/emu-control.js'
 import { sha256 } from '../helpers/events.js'
 import { createPgDatabase, dropAllPgDatabases, pgSkipReason, type PgDatabase } from '../helpers/pg.js'
 import { createCustomers, customerEmail, insertCustomers, warehouseConfig } from '../warehouse/helpers.js'
 
-const CHROMIUM = '/usr/bin/chromium'
 const PASSWORD = 'warehouse-console-password'
-const haveChromium = existsSync(CHROMIUM)
-if (!haveChromium && process.env.CI === 'true') throw new Error(`Chromium is required in CI for the console tests: ${CHROMIUM} is missing (apt-get install chromium)`)
 const pgSkip = await pgSkipReason()
-const skip = !haveChromium ? `no Chromium at ${CHROMIUM} (apt-get install chromium); the console browser tests are skipped locally` : pgSkip
+const skip = browserSkip || pgSkip
 
-let dir: string
+let app: ConsoleService
 let warehouse: PgDatabase
 let service: { url: string; close(): Promise<void> }
 let browser: Browser
@@ -28,30 +25,15 @@ let page: Page
 
 before(async () => {
   if (skip) return
-  dir = mkdtempSync(join(tmpdir(), 'tta-warehouse-console-'))
   warehouse = await createPgDatabase()
   await createCustomers(warehouse, [1, 2, 3, 4])
-  const cfg = join(dir, 'config.json')
-  writeFileSync(cfg, warehouseConfig({ url: warehouse.url, query: 'SELECT email, phone FROM crm.customers WHERE active', every: '1h' }))
-  process.env.DATABASE_URL = `sqlite:${join(dir, 'console.db')}`
-  process.env.ADMIN_PASSWORD = PASSWORD
-  delete process.env.TIKTOK_APP_ID
-  delete process.env.TIKTOK_API_URL
-  const { startService } = await import('../../src/server/serve.js')
-  service = await startService({ port: 0, banner: false, dataDir: dir, config: cfg })
-  const { chromium } = await import('playwright-core')
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync']
-  })
-  page = await browser.newPage({ viewport: { width: 1400, height: 900 } })
-  page.setDefaultTimeout(15_000)
+  const config = warehouseConfig({ url: warehouse.url, query: 'SELECT email, phone FROM crm.customers WHERE active', every: '1h' })
+  app = await startConsoleService({ name: 'warehouse-console', password: PASSWORD, config, configFile: 'config.json', viewport: { width: 1400, height: 900 }, timeoutMs: 15_000 })
+  ;({ service, browser, page } = app)
 })
 after(async () => {
-  await browser?.close()
-  await service?.close()
+  await app?.close()
   await dropAllPgDatabases()
-  if (dir) rmSync(dir, { recursive: true, force: true })
 })
 
 test('Warehouse syncs: the last run with its figures; Run now mirrors the new rows and shows its run', { skip, timeout: 90_000 }, async () => {
