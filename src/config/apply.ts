@@ -23,12 +23,13 @@ import {
   upsertMapping,
   upsertSource
 } from '../store/sql/config.js'
-import { AudienceOwnershipError, createOrReuseAudience, createPartnerAudience, verifyOwnership } from '../tiktok/audiences.js'
+import { AudienceOwnershipError, createOrReuseAudience, createPartnerAudience, resolveTarget, verifyOwnership } from '../tiktok/audiences.js'
+import type { ConnectionTarget } from '../store/model.js'
 import type { TikTokClient } from '../tiktok/client.js'
 import { TikTokError } from '../tiktok/errors.js'
 import { parseDuration } from '../warehouse/duration.js'
 import { upsertWarehouseSync } from '../warehouse/records.js'
-import { isWarehouseSource, type ConfigFile } from './schema.js'
+import { isWarehouseSource, type AudienceConfig, type ConfigFile } from './schema.js'
 
 export const DEFAULT_SOURCE = 'default'
 
@@ -129,8 +130,15 @@ export async function applyConfig(store: Store, config: ConfigFile, tiktok: TikT
     const client = tiktok.withToken(accessToken ?? undefined)
     for (const [ai, a] of (d.audiences ?? []).entries()) {
       const aat = `${at}.audiences[${ai}]`
-      const advertiserId = a.advertiserId !== undefined ? String(a.advertiserId) : (dest.advertiserIds[0] ?? null)
-      let externalAudienceId = a.externalAudienceId !== undefined ? String(a.externalAudienceId) : (existing.get(a.key)?.externalAudienceId ?? null)
+      const advertisers = advertisersOf(a, dest.advertiserIds[0])
+      if (typeof advertisers === 'string') {
+        problems.push(`${aat}.${advertisers} — connection skipped`)
+        continue
+      }
+      const advertiserId = advertisers.list[0] ?? null
+      // The id given for the first advertiser (keyed '' when there is no advertiser: legacy).
+      const givenFirst = advertisers.given.get(advertiserId ?? '')
+      let externalAudienceId = givenFirst ?? existing.get(a.key)?.externalAudienceId ?? null
       if (mode === 'native') {
         if (!advertiserId) {
           problems.push(`${aat}.advertiserId: required for a native destination's audience — connection skipped`)
@@ -155,14 +163,28 @@ export async function applyConfig(store: Store, config: ConfigFile, tiktok: TikT
                 throw err
               }
             }
-          } else if (a.externalAudienceId !== undefined && existing.get(a.key)?.externalAudienceId !== externalAudienceId) {
+          } else if (givenFirst !== undefined && existing.get(a.key)?.externalAudienceId !== externalAudienceId) {
             await verifyOwnership(client, advertiserId, externalAudienceId)
           }
         } catch (err) {
           if (!(err instanceof TikTokError) && !(err instanceof AudienceOwnershipError)) throw err
-          problems.push(`${aat}: ${a.externalAudienceId ? 'cannot verify' : 'cannot create'} the TikTok audience: ${(err as Error).message} — connection skipped`)
+          problems.push(`${aat}: ${givenFirst !== undefined ? 'cannot verify' : 'cannot create'} the TikTok audience: ${(err as Error).message} — connection skipped`)
           continue
         }
+      }
+      // Fan-out: each further advertiser gets its own audience; one TikTok refuses is recorded on
+      // that advertiser (and reported) while the others are connected.
+      const stored = existing.get(a.key)?.targets ?? []
+      const more: ConnectionTarget[] = []
+      for (const adv of advertisers.list.slice(1)) {
+        const given = advertisers.given.get(adv)
+        if (mode !== 'native') {
+          more.push({ advertiserId: adv, externalAudienceId: given ?? stored.find((t) => t.advertiserId === adv)?.externalAudienceId ?? null, error: null })
+          continue
+        }
+        const r = await resolveTarget(client, adv, a.name ?? a.key, { given, stored: stored.find((t) => t.advertiserId === adv), allowDuplicate: a.allowDuplicate })
+        if (r.failed) problems.push(`${aat}: ${r.target.error} — the connection's other advertisers are connected`)
+        more.push(r.target)
       }
       await upsertConnection(db, {
         destinationId: dest.id,
@@ -174,7 +196,7 @@ export async function applyConfig(store: Store, config: ConfigFile, tiktok: TikT
         sendIdentify: a.sendIdentify ?? CONNECTION_DEFAULTS.sendIdentify,
         enterEvent: a.enterEvent ?? CONNECTION_DEFAULTS.enterEvent,
         exitEvent: a.exitEvent ?? CONNECTION_DEFAULTS.exitEvent
-      })
+      }, more)
       result.connections++
     }
   }
@@ -192,4 +214,24 @@ export async function applyConfig(store: Store, config: ConfigFile, tiktok: TikT
     result.syncs++
   }
   return result
+}
+
+/**
+ * An audience connection's advertisers, first one first (`advertiserIds`, else `advertiserId`, else
+ * the destination's first), and the TikTok audience ids given for them (`externalAudienceIds`, and
+ * `externalAudienceId` for the first); or what is wrong, as `field: message`.
+ */
+export function advertisersOf(a: AudienceConfig, fallback: string | undefined): { list: string[]; given: Map<string, string> } | string {
+  const single = a.advertiserId !== undefined ? String(a.advertiserId) : undefined
+  const list = a.advertiserIds ? a.advertiserIds.map(String) : single !== undefined ? [single] : fallback !== undefined ? [fallback] : []
+  if (single !== undefined && a.advertiserIds && single !== list[0]) return `advertiserId: "${single}" must be the first of advertiserIds (${list.join(', ')}), or left out`
+  const given = new Map(Object.entries(a.externalAudienceIds ?? {}).map(([k, v]) => [k, String(v)]))
+  for (const k of given.keys()) if (!list.includes(k)) return `externalAudienceIds.${k}: not one of the connection's advertisers (${list.join(', ') || 'none'})`
+  if (a.externalAudienceId !== undefined) {
+    const first = String(a.externalAudienceId)
+    if (list.length === 0) given.set('', first)
+    else if (given.has(list[0]) && given.get(list[0]) !== first) return `externalAudienceId: differs from externalAudienceIds.${list[0]}`
+    else given.set(list[0], first)
+  }
+  return { list, given }
 }

@@ -33,6 +33,13 @@ export const audienceConfigSchema = Type.Object(
     name: Type.Optional(str()),
     advertiserId: Type.Optional(stringOrNumber()),
     externalAudienceId: Type.Optional(stringOrNumber()),
+    /**
+     * Fan-out (SPEC §5.7): every advertiser the audience goes to, each with its own TikTok audience;
+     * instead of `advertiserId` (a list of one). The first is the connection's `advertiserId`.
+     */
+    advertiserIds: Type.Optional(Type.Array(stringOrNumber(), { minItems: 1, maxItems: 50, uniqueItems: true })),
+    /** Existing TikTok audiences by advertiser id (keys among `advertiserIds`); an advertiser left out gets one created (native). */
+    externalAudienceIds: Type.Optional(Type.Unsafe<Record<string, string | number>>({ type: 'object', propertyNames: { pattern: '^[0-9]+$' }, additionalProperties: { type: ['string', 'number'] } })),
     /** Native: create a new TikTok audience even when the advertiser has one of this name (default: use that one). */
     allowDuplicate: bool(),
     sendTrack: bool(),

@@ -5,7 +5,7 @@
  */
 
 // Response types shared with the server (type-only: nothing of the server is bundled).
-import type { Connection as StoredConnection, Mapping as StoredMapping, Source } from '../store/model.js'
+import type { Connection as StoredConnection, ConnectionTarget, Mapping as StoredMapping, Source } from '../store/model.js'
 import type { Stats } from '../store/sql/admin-stats.js'
 import type { TestResult } from '../server/admin/test-mapping.js'
 
@@ -100,7 +100,10 @@ export interface ActionCatalog {
 
 
 /** An audience connection as the Audiences screen lists it: the stored one and its destination's state. */
-export interface Connection extends Omit<StoredConnection, 'id'> {
+export interface Connection extends Omit<StoredConnection, 'id' | 'targets'> {
+  /** Every advertiser the audience goes to (fan-out), the first being advertiserId. */
+  advertiserIds: string[]
+  targets: (ConnectionTarget & { state: 'connected' | 'failed' | 'pending' })[]
   destinationName: string
   mode: 'native' | 'legacy'
   status: 'connected' | 'paused' | 'disabled'

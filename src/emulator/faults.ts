@@ -9,6 +9,11 @@ export interface FaultRule {
   path?: string
   /** HTTP method to match (case-insensitive); absent matches any. */
   method?: string
+  /**
+   * Only requests for this advertiser (`advertiser_id` or one of `advertiser_ids`, in the body or the
+   * query): makes one advertiser fail while the others are served; absent matches any.
+   */
+  advertiserId?: string
   /** Answer HTTP 200 with this TikTok code. */
   code?: number
   /** Overrides the realistic message that goes with `code`. */
@@ -50,6 +55,10 @@ export function parseFaultRules(input: unknown): FaultRule[] | string {
     if (r.method !== undefined) {
       if (typeof r.method !== 'string') return `${where}.method must be a string`
       rule.method = r.method.toUpperCase()
+    }
+    if (r.advertiserId !== undefined) {
+      if (typeof r.advertiserId !== 'string' || !/^[0-9]+$/.test(r.advertiserId)) return `${where}.advertiserId must be a string of digits`
+      rule.advertiserId = r.advertiserId
     }
     if (r.code !== undefined) {
       if (!Number.isInteger(r.code)) return `${where}.code must be an integer`
@@ -121,14 +130,16 @@ export class FaultInjector {
 
   /**
    * The first rule that matches and (by its `rate`) hits this request, counted as used; undefined if none.
+   * `advertisers`: those the request is for (read only when a rule names one).
    * Spent rules are removed.
    */
-  take(method: string, path: string): ActiveFaultRule | undefined {
+  take(method: string, path: string, advertisers: () => string[] = () => []): ActiveFaultRule | undefined {
     if (this.rules.length === 0) return undefined
     for (let i = 0; i < this.rules.length; i++) {
       const rule = this.rules[i]
       if (rule.method !== undefined && rule.method !== method) continue
       if (rule.path !== undefined && !path.includes(rule.path)) continue
+      if (rule.advertiserId !== undefined && !advertisers().includes(rule.advertiserId)) continue
       if (rule.rate !== undefined && rule.rate < 1 && !(this.random() < rule.rate)) continue
       rule.hits++
       if (rule.remaining !== undefined) {
@@ -145,4 +156,24 @@ export class FaultInjector {
 export function gatewayErrorHtml(status: number): string {
   const reason = status === 504 ? 'Gateway Time-out' : (STATUS_CODES[status] ?? 'Error')
   return `<html><body><h1>${status} ${reason}</h1></body></html>`
+}
+
+/** The advertisers a request is for (`advertiser_id`, `advertiser_ids`: body or query), for faults scoped to one. */
+export function advertisersOfRequest(body: unknown, query: unknown): string[] {
+  const out: string[] = []
+  for (const from of [body, query]) {
+    if (!from || typeof from !== 'object' || Array.isArray(from)) continue
+    const fields = from as Record<string, unknown>
+    if (fields.advertiser_id !== undefined) out.push(String(fields.advertiser_id))
+    let ids = fields.advertiser_ids
+    if (typeof ids === 'string') {
+      try {
+        ids = JSON.parse(ids)
+      } catch {
+        ids = [ids]
+      }
+    }
+    if (Array.isArray(ids)) for (const id of ids) out.push(String(id))
+  }
+  return out
 }

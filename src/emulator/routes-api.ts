@@ -5,6 +5,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { fail, formatTikTokTime, ok, paramError, permissionMessage, TikTokCode, type EnvelopeResult } from './envelope.js'
 import { pathWithoutPrefix, queryString, runFault, sendEnvelope } from './http.js'
+import { advertisersOfRequest } from './faults.js'
 import { parseIdList, validateMapping } from './mapping.js'
 import { EMULATOR_CREDENTIALS, type EmulatorAdvertiser, type EmulatorAudience, type EmulatorState, type EmulatorToken } from './state.js'
 
@@ -363,7 +364,7 @@ function accessTokenOf(request: FastifyRequest): string | undefined {
 export function registerApiRoutes(app: FastifyInstance, state: EmulatorState, prefix: string, withSlashlessAliases: boolean): void {
   for (const route of API_ROUTES) {
     const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
-      const fault = state.faults.size > 0 ? state.faults.take(request.method, pathWithoutPrefix(request, prefix)) : undefined
+      const fault = state.faults.size > 0 ? state.faults.take(request.method, pathWithoutPrefix(request, prefix), () => advertisersOfRequest(request.body, request.query)) : undefined
       if (fault && (await runFault(fault, request, reply, state, route.path))) return reply
 
       const rawBody = request.body

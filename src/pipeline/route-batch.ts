@@ -354,7 +354,8 @@ function toRouted(item: number, destinationId: number, outcomes: RouteOutcome[],
     const c = o.change
     if (c.kind === 'membership') {
       const k = out.membershipKey(destinationId, c)
-      out.push(item, destinationId, o.mapping.id, k, c.quality, serializeIds(c.ids))
+      // A fan-out copy (another advertiser, route-event.ts) carries the same identifiers: counted once.
+      out.push(item, destinationId, o.mapping.id, k, o.fanned ? undefined : c.quality, serializeIds(c.ids))
       // The person's further rows (several emails or phones) queue as changes of their own, right
       // behind, in the same partition and batch: their quality was counted with the first.
       for (const ids of c.moreIds ?? []) out.push(item, destinationId, o.mapping.id, k, undefined, serializeIds(ids))

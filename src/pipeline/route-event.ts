@@ -22,14 +22,43 @@ type Ev = Record<string, any>
 export interface RouteTarget {
   destination: Pick<Destination, 'name' | 'enabled' | 'mode' | 'accessToken' | 'advertiserIds' | 'normalization' | 'defaultPhoneRegion' | 'consentCategory' | 'rememberMembers'>
   mappings: RoutedMapping[]
-  connections: Map<string, Pick<Connection, 'sendTrack' | 'sendIdentify' | 'externalAudienceId' | 'advertiserId'>>
+  /** `targets`: every advertiser of the connection (fan-out, SPEC §5.7); absent or one: no fan-out. */
+  connections: Map<string, RouteConnection>
   /** Connects audiences by itself (RoutedDestination.autoConnects): every audience's events are its. */
   autoConnects: boolean
 }
 
+/**
+ * `fanned`: the copy of the outcome before it for a further advertiser of the connection (fan-out):
+ * same event, mapping and identifiers, so their quality is counted once, with the first.
+ */
 export type RouteOutcome =
-  | { ok: true; mapping: RoutedMapping; action: string; change: MembershipChange | CreateAudienceChange }
-  | { ok: false; mapping: RoutedMapping; action: string; code: string; message: string; quality?: IdentifierReport }
+  | { ok: true; mapping: RoutedMapping; action: string; change: MembershipChange | CreateAudienceChange; fanned?: true }
+  | { ok: false; mapping: RoutedMapping; action: string; code: string; message: string; quality?: IdentifierReport; fanned?: true }
+
+/** What routing reads of an audience connection. */
+export type RouteConnection = Pick<Connection, 'sendTrack' | 'sendIdentify' | 'externalAudienceId' | 'advertiserId'> & Partial<Pick<Connection, 'targets'>>
+
+/**
+ * Multi-advertiser fan-out (SPEC §5.7): a change made for a connection's first advertiser and its
+ * TikTok audience is made for each further advertiser too, to that advertiser's own audience — its
+ * own partition (queueKeys), so each advertiser's deliveries are batched, ordered and retried on their
+ * own. A change a mapping aimed elsewhere is left alone. An advertiser whose audience could not be
+ * created fails here with the reason (nothing is dropped silently); the others are unaffected.
+ */
+function fanOut(o: RouteOutcome, connection: RouteConnection | undefined, audienceKey: string | undefined): RouteOutcome[] {
+  const targets = connection?.targets
+  if (!o.ok || !targets || targets.length < 2 || o.change.kind !== 'membership') return []
+  const c = o.change
+  const first = targets[0]
+  if (c.audienceId !== first.externalAudienceId || c.advertiserIds.length !== 1 || c.advertiserIds[0] !== first.advertiserId) return []
+  return targets.slice(1).map((t): RouteOutcome => {
+    if (t.externalAudienceId) return { ok: true, mapping: o.mapping, action: o.action, change: { ...c, advertiserIds: [t.advertiserId], audienceId: t.externalAudienceId }, fanned: true }
+    const why = t.error ? `: ${t.error}` : ' yet'
+    const message = `advertiser ${t.advertiserId} has no TikTok audience for audience "${audienceKey}"${why}; save the connection again (console, PUT /api/destinations/{id}/audiences/{key} or the config file) to retry creating it`
+    return { ok: false, mapping: o.mapping, action: o.action, code: 'AUDIENCE_NOT_CREATED', message, fanned: true }
+  })
+}
 
 /**
  * Why routing skipped an event for a destination (counted as filtered, never a failure):
@@ -90,6 +119,8 @@ export function routeEvents(items: { event: Ev; audienceKey: string | undefined 
   const native = dest.mode === 'native'
   const settings = { mode: dest.mode, advertiserIds: dest.advertiserIds, normalization: dest.normalization, defaultPhoneRegion: dest.defaultPhoneRegion ?? undefined }
   const consentCategory = dest.consentCategory
+  // Per event, its connection when that fans out to several advertisers.
+  const fanning: (RouteConnection | undefined)[] = []
   // What reaches this destination, stamped like Segment's platform does for a connected audience.
   const stamped: (Ev | undefined)[] = items.map(({ event, audienceKey }, i) => {
     if (!addressedTo(event.integrations, dest.name, isOurs)) {
@@ -120,6 +151,7 @@ export function routeEvents(items: { event: Ev; audienceKey: string | undefined 
       filtered[i] = 'send_identify_off'
       return undefined
     }
+    if (connection.targets && connection.targets.length > 1) fanning[i] = connection
     return stampPersonas(event, connection.externalAudienceId, connection.advertiserId)
   })
   for (const m of target.mappings) {
@@ -152,7 +184,11 @@ export function routeEvents(items: { event: Ev; audienceKey: string | undefined 
         const message = explainRouteError(change.message, { destination: dest.name, audienceKey: items[i].audienceKey })
         outcomes[i].push({ ok: false, mapping: m, action, code: change.code, message, quality: change.quality })
       }
-      else outcomes[i].push({ ok: true, mapping: m, action, change })
+      else {
+        const o: RouteOutcome = { ok: true, mapping: m, action, change }
+        outcomes[i].push(o)
+        if (fanning[i]) outcomes[i].push(...fanOut(o, fanning[i], items[i].audienceKey))
+      }
     })
   }
   return { outcomes, filtered, withdrawn }

@@ -34,7 +34,8 @@ const MIGRATIONS: Migration[] = [
   sqlOf(12),
   sqlOf(13),
   sqlOf(14),
-  sqlOf(15)
+  sqlOf(15),
+  sqlOf(16)
 ]
 
 function forDialect(sql: string, dialect: Dialect): string {

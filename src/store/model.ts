@@ -63,7 +63,26 @@ export interface Connection {
   sendIdentify: boolean
   enterEvent: string
   exitEvent: string
+  /**
+   * Every advertiser the connection delivers to, each with its own TikTok audience (SPEC §5.7
+   * fan-out): the first is `advertiserId` / `externalAudienceId` above; further ones are stored in
+   * `connection_targets`. Empty when the connection has no advertiser (legacy).
+   */
+  targets: ConnectionTarget[]
 }
+
+/** One advertiser of a connection and its TikTok audience. */
+export interface ConnectionTarget {
+  advertiserId: string
+  /** Null until the TikTok audience is created (or when creating it failed: `error`). */
+  externalAudienceId: string | null
+  /** Why creating or checking this advertiser's audience failed; null otherwise. */
+  error: string | null
+}
+
+/** `connected`: has its TikTok audience; `failed`: creating it failed (`error`); `pending`: neither yet. */
+export const targetState = (t: ConnectionTarget): 'connected' | 'failed' | 'pending' =>
+  t.externalAudienceId ? 'connected' : t.error ? 'failed' : 'pending'
 
 export interface Audience {
   id: number

@@ -3,7 +3,9 @@
  * create its TikTok Partner audience, or verify that an id given for it belongs to the advertiser.
  */
 import { truncateAudienceName } from '../destination/changes.js'
+import type { ConnectionTarget } from '../store/model.js'
 import type { TikTokClient } from './client.js'
+import { TikTokError } from './errors.js'
 
 /** The id given is not an audience of this advertiser (the reference's messages). */
 export class AudienceOwnershipError extends Error {}
@@ -39,4 +41,34 @@ export async function createOrReuseAudience(client: TikTokClient, advertiserId: 
   const existing = await audienceNamed(client, advertiserId, name)
   if (existing) return { audienceId: existing, reused: true }
   return { audienceId: await createPartnerAudience(client, advertiserId, name), reused: false }
+}
+
+/**
+ * One further advertiser's TikTok audience for a connection (fan-out, SPEC §5.7): an id `given` is
+ * checked with TikTok unless it is the one `stored`; without one, the stored id is kept, else the
+ * advertiser's audience of that name is reused (or, `allowDuplicate`, a new one created). TikTok's
+ * refusal is returned as that advertiser's error — `failed` says whether checking or creating — so
+ * one advertiser never holds up the others.
+ */
+export async function resolveTarget(
+  client: TikTokClient,
+  advertiserId: string,
+  name: string,
+  opts: { given?: string; stored?: ConnectionTarget; allowDuplicate?: boolean }
+): Promise<{ target: ConnectionTarget; failed?: 'verify' | 'create' }> {
+  const stored = opts.stored?.externalAudienceId ?? null
+  const id = opts.given ?? stored
+  try {
+    if (id) {
+      if (id !== stored) await verifyOwnership(client, advertiserId, id)
+      return { target: { advertiserId, externalAudienceId: id, error: null } }
+    }
+    const created = opts.allowDuplicate ? await createPartnerAudience(client, advertiserId, name) : (await createOrReuseAudience(client, advertiserId, name)).audienceId
+    return { target: { advertiserId, externalAudienceId: created, error: null } }
+  } catch (err) {
+    if (!(err instanceof TikTokError) && !(err instanceof AudienceOwnershipError)) throw err
+    const failed = id ? 'verify' : 'create'
+    const error = `${failed === 'verify' ? `cannot verify audience ${id}` : 'cannot create the audience'} for advertiser ${advertiserId}: ${err.message}`
+    return { target: { advertiserId, externalAudienceId: null, error }, failed }
+  }
 }

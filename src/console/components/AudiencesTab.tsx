@@ -124,6 +124,7 @@ function AudienceHealthCell({ destination: d, connection: c }: { destination: De
       <div>
         audience_id <code>{c.externalAudienceId}</code>
       </div>
+      {c.targets.length > 1 && <AdvertiserTargets connection={c} />}
       {error && <p className="warning-text">Health unavailable: {error}</p>}
       {health && (
         <dl aria-label={`Health of ${c.audienceName ?? c.audienceKey}`}>
@@ -145,6 +146,23 @@ function AudienceHealthCell({ destination: d, connection: c }: { destination: De
   )
 }
 
+const TARGET_STATES = { connected: 'Connected', failed: 'Failed', pending: 'Not created yet' } as const
+
+/** Fan-out: each advertiser of the connection with its own TikTok audience id and state. */
+function AdvertiserTargets({ connection: c }: { connection: Connection }) {
+  return (
+    <ul className="targets" aria-label={`TikTok audiences of ${c.audienceName ?? c.audienceKey} by advertiser`}>
+      {c.targets.map((t) => (
+        <li key={t.advertiserId}>
+          Advertiser <code>{t.advertiserId}</code>: {t.externalAudienceId ? <code>{t.externalAudienceId}</code> : '—'}{' '}
+          <span className={`pill pill-${t.state === 'connected' ? 'connected' : 'paused'}`}>{TARGET_STATES[t.state]}</span>
+          {t.error && <span className="warning-text"> {t.error}</span>}
+        </li>
+      ))}
+    </ul>
+  )
+}
+
 function AddDestinationPanel(props: { destination: Destination; audienceKey: string; audienceName: string | null; connection?: Connection; onClose(): void; onSaved(): Promise<void> }) {
   const { destination: d, connection: c } = props
   const [sendTrack, setSendTrack] = useState(c?.sendTrack ?? true)
@@ -152,12 +170,15 @@ function AddDestinationPanel(props: { destination: Destination; audienceKey: str
   const [enterEvent, setEnterEvent] = useState(c?.enterEvent ?? 'Audience Entered')
   const [exitEvent, setExitEvent] = useState(c?.exitEvent ?? 'Audience Exited')
   const [advertiserId, setAdvertiserId] = useState(c?.advertiserId ?? d.advertiserIds[0]?.id ?? '')
+  // Fan-out: further advertisers that get their own TikTok audience of this one.
+  const [alsoTo, setAlsoTo] = useState<string[]>(c?.advertiserIds.slice(1) ?? [])
+  const others = d.advertiserIds.filter((a) => a.id !== advertiserId)
   const [externalId, setExternalId] = useState(c?.externalAudienceId ?? '')
   const [name, setName] = useState(props.audienceName ?? '')
   const [error, setError] = useState<ApiError | string>()
   const [busy, setBusy] = useState(false)
   const fieldError = (f: string) => (error instanceof ApiError && error.field === f ? error.message : undefined)
-  const otherError = error instanceof ApiError ? (['advertiserId', 'externalAudienceId', 'enterEvent', 'exitEvent', 'name'].includes(error.field ?? '') ? undefined : error.message) : error
+  const otherError = error instanceof ApiError ? (['advertiserId', 'advertiserIds', 'externalAudienceId', 'enterEvent', 'exitEvent', 'name'].includes(error.field ?? '') ? undefined : error.message) : error
 
   // The advertiser already has an audience of this name: the user picks it or asks for a twin.
   const duplicateOf = error instanceof ApiError && error.status === 409 ? ((error.body as { duplicateOf?: string } | undefined)?.duplicateOf ?? undefined) : undefined
@@ -167,7 +188,10 @@ function AddDestinationPanel(props: { destination: Destination; audienceKey: str
     setError(undefined)
     try {
       const body: Record<string, unknown> = { sendTrack, sendIdentify, enterEvent, exitEvent }
-      if (advertiserId) body.advertiserId = advertiserId
+      if (advertiserId) {
+        body.advertiserId = advertiserId
+        body.advertiserIds = [advertiserId, ...alsoTo.filter((a) => a !== advertiserId)]
+      }
       const id = choice.externalAudienceId ?? externalId.trim()
       if (id && id !== c?.externalAudienceId) body.externalAudienceId = id
       if (name.trim()) body.name = name.trim()
@@ -223,6 +247,26 @@ function AddDestinationPanel(props: { destination: Destination; audienceKey: str
           The TikTok ad account that receives this audience, from the advertisers you authorised.
         </p>
         <ErrorText id="panel-advertiser-error">{fieldError('advertiserId')}</ErrorText>
+        {others.length > 0 && (
+          <fieldset className="advertiser-fanout" aria-describedby="panel-fanout-hint panel-fanout-error">
+            <legend>Also send to these advertisers</legend>
+            {others.map((a) => (
+              <label key={a.id} className="checkbox">
+                <input
+                  type="checkbox"
+                  checked={alsoTo.includes(a.id)}
+                  onChange={(e) => setAlsoTo(e.target.checked ? [...alsoTo, a.id] : alsoTo.filter((x) => x !== a.id))}
+                />{' '}
+                {a.name ? `${a.name} (${a.id})` : a.id}
+              </label>
+            ))}
+            <p id="panel-fanout-hint" className="hint">
+              Each advertiser gets its own TikTok audience{d.mode === 'native' ? ' (created on save, or the one of this name it already has)' : ''}, and every change is delivered to each; one advertiser failing does not hold up the others.
+            </p>
+            <ErrorText id="panel-fanout-error">{fieldError('advertiserIds')}</ErrorText>
+          </fieldset>
+        )}
+        {c && c.targets.length > 1 && <AdvertiserTargets connection={c} />}
 
         <Notice kind="info">
           <strong>Looking for &quot;ID Type&quot;?</strong> Segment&apos;s page asks native users for an ID Type. TikTok has dropped it from audience creation: the identifier types sent

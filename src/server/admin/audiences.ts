@@ -6,14 +6,15 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { listAudiences, listConnections, listDestinations, upsertConnection } from '../../store/sql/config.js'
 import { deleteConnection } from '../../store/sql/admin-config.js'
-import type { Connection, Destination } from '../../store/model.js'
-import { AudienceOwnershipError, audienceNamed, createPartnerAudience, verifyOwnership } from '../../tiktok/audiences.js'
+import { targetState, type Connection, type ConnectionTarget, type Destination } from '../../store/model.js'
+import { AudienceOwnershipError, audienceNamed, createPartnerAudience, resolveTarget, verifyOwnership } from '../../tiktok/audiences.js'
 import { TikTokError } from '../../tiktok/errors.js'
 import type { ServerContext } from '../context.js'
 import { ApiError, badRequest, notFound } from './errors.js'
 import { destinationOr404 } from './lookup.js'
 import { AUTH_MESSAGES } from './tiktok-auth.js'
 import { S, typed } from './validation.js'
+import { Type } from '@sinclair/typebox'
 import { CONNECTION_DEFAULTS } from '../../util/defaults.js'
 import { parseTikTokTime, warningsOf } from '../../lifecycle/health/index.js'
 
@@ -33,12 +34,41 @@ const connectionView = (c: Connection, d: Destination) => ({
   audienceName: c.audienceName,
   advertiserId: c.advertiserId,
   externalAudienceId: c.externalAudienceId,
+  // Fan-out (SPEC §5.7): every advertiser, the first being advertiserId / externalAudienceId above.
+  advertiserIds: c.targets.map((t) => t.advertiserId),
+  targets: c.targets.map((t) => ({ advertiserId: t.advertiserId, externalAudienceId: t.externalAudienceId, state: targetState(t), error: t.error })),
   sendTrack: c.sendTrack,
   sendIdentify: c.sendIdentify,
   enterEvent: c.enterEvent,
   exitEvent: c.exitEvent,
   status: connectionStatus(d)
 })
+
+/**
+ * The connection's advertisers, first one first: `advertiserIds`; else `advertiserId` before the
+ * further ones already stored; else those stored; else the destination's first. Each must be one of
+ * the destination's authorised advertisers.
+ */
+function advertisersOf(d: Destination, existing: Connection | undefined, b: { advertiserId?: string; advertiserIds?: string[] }): string[] {
+  if (b.advertiserId !== undefined && b.advertiserIds && b.advertiserIds[0] !== b.advertiserId) {
+    throw badRequest(`"advertiserId" must be the first of "advertiserIds" (${b.advertiserIds.join(', ')}), or left out`, 'advertiserId')
+  }
+  const stored = existing?.targets.map((t) => t.advertiserId) ?? []
+  const list = b.advertiserIds ?? (b.advertiserId !== undefined ? [b.advertiserId, ...stored.slice(1).filter((a) => a !== b.advertiserId)] : stored.length ? stored : d.advertiserIds.slice(0, 1))
+  const field = b.advertiserIds ? 'advertiserIds' : 'advertiserId'
+  for (const adv of b.advertiserIds ?? (b.advertiserId !== undefined ? [b.advertiserId] : [])) {
+    if (d.advertiserIds.includes(adv)) continue
+    throw badRequest(
+      d.advertiserIds.length
+        ? field === 'advertiserId'
+          ? `"advertiserId" must be one of the destination's authorised advertisers: ${d.advertiserIds.join(', ')}`
+          : `"advertiserIds": ${adv} is not one of the destination's authorised advertisers: ${d.advertiserIds.join(', ')}`
+        : `"${field}": this destination has no authorised advertisers yet; connect TikTok (OAuth) first`,
+      field
+    )
+  }
+  return list
+}
 
 /** A TikTok failure while connecting: the reference message for a foreign/unknown id, the auth message for a bad token. */
 function tiktokFailure(err: TikTokError, verifying: boolean): ApiError {
@@ -97,6 +127,8 @@ export const audienceRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async 
           name: S.nonEmpty({ maxLength: 500 }),
           advertiserId: S.str({ pattern: '^[0-9]+$' }),
           externalAudienceId: S.str({ pattern: '^[0-9]+$' }),
+          advertiserIds: Type.Array(S.str({ pattern: '^[0-9]+$' }), { minItems: 1, maxItems: 50, uniqueItems: true }),
+          externalAudienceIds: Type.Record(Type.String({ pattern: '^[0-9]+$' }), S.str({ pattern: '^[0-9]+$' })),
           sendTrack: S.bool(),
           sendIdentify: S.bool(),
           enterEvent: S.nonEmpty({ maxLength: 200 }),
@@ -110,18 +142,20 @@ export const audienceRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async 
       const key = request.params.key
       const b = request.body
       const existing = (await listConnections(db, d.id)).find((x) => x.audienceKey === key)
-      if (b.advertiserId !== undefined && !d.advertiserIds.includes(b.advertiserId)) {
-        throw badRequest(
-          d.advertiserIds.length
-            ? `"advertiserId" must be one of the destination's authorised advertisers: ${d.advertiserIds.join(', ')}`
-            : '"advertiserId": this destination has no authorised advertisers yet; connect TikTok (OAuth) first',
-          'advertiserId'
-        )
+      const advertisers = advertisersOf(d, existing, b)
+      const advertiserId = advertisers[0] ?? null
+      const given = new Map(Object.entries(b.externalAudienceIds ?? {}))
+      for (const adv of given.keys()) if (!advertisers.includes(adv)) throw badRequest(`"externalAudienceIds": ${adv} is not one of the connection's advertisers (${advertisers.join(', ')})`, 'externalAudienceIds')
+      if (b.externalAudienceId !== undefined && advertiserId) {
+        if (given.has(advertiserId) && given.get(advertiserId) !== b.externalAudienceId) throw badRequest(`"externalAudienceId" differs from "externalAudienceIds.${advertiserId}"`, 'externalAudienceId')
+        given.set(advertiserId, b.externalAudienceId)
       }
-      const advertiserId = b.advertiserId ?? existing?.advertiserId ?? d.advertiserIds[0] ?? null
       const seenName = (await listAudiences(db)).find((a) => a.key === key && a.sourceId === d.sourceId)?.name ?? null
       const name = b.name ?? existing?.audienceName ?? seenName
-      let externalAudienceId = b.externalAudienceId ?? existing?.externalAudienceId ?? null
+      // The audience stored for this advertiser (a connection whose first advertiser changed gets that one's).
+      const storedFirst = advertiserId && existing?.targets.length ? (existing.targets.find((t) => t.advertiserId === advertiserId)?.externalAudienceId ?? null) : (existing?.externalAudienceId ?? null)
+      const givenFirst = (advertiserId ? given.get(advertiserId) : undefined) ?? b.externalAudienceId
+      let externalAudienceId = givenFirst ?? storedFirst
       let created = false
       if (d.mode === 'native') {
         if (!advertiserId) throw badRequest('"advertiserId" is required to connect an audience to a native destination', 'advertiserId')
@@ -141,7 +175,7 @@ export const audienceRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async 
             if (err instanceof TikTokError) throw tiktokFailure(err, false)
             throw err
           }
-        } else if (b.externalAudienceId !== undefined && (b.externalAudienceId !== existing?.externalAudienceId || advertiserId !== existing?.advertiserId)) {
+        } else if (givenFirst !== undefined && givenFirst !== storedFirst) {
           try {
             await verifyOwnership(client, advertiserId, externalAudienceId)
           } catch (err) {
@@ -150,6 +184,14 @@ export const audienceRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async 
             throw err
           }
         }
+      }
+      // Fan-out: each further advertiser's audience, checked or created; TikTok refusing one is that
+      // advertiser's error (in `targets`), not the request's.
+      const more: ConnectionTarget[] = []
+      for (const adv of advertisers.slice(1)) {
+        const stored = existing?.targets.find((t) => t.advertiserId === adv)
+        if (d.mode !== 'native') more.push({ advertiserId: adv, externalAudienceId: given.get(adv) ?? stored?.externalAudienceId ?? null, error: null })
+        else more.push((await resolveTarget(ctx.tiktok.withToken(d.accessToken ?? undefined), adv, name ?? key, { given: given.get(adv), stored, allowDuplicate: b.allowDuplicate })).target)
       }
       const c = await upsertConnection(db, {
         destinationId: d.id,
@@ -161,7 +203,7 @@ export const audienceRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async 
         sendIdentify: b.sendIdentify ?? existing?.sendIdentify ?? CONNECTION_DEFAULTS.sendIdentify,
         enterEvent: b.enterEvent ?? existing?.enterEvent ?? CONNECTION_DEFAULTS.enterEvent,
         exitEvent: b.exitEvent ?? existing?.exitEvent ?? CONNECTION_DEFAULTS.exitEvent
-      })
+      }, more)
       ctx.pipeline.poke()
       return reply.code(existing ? 200 : 201).send({ ...connectionView(c, d), created })
     }

@@ -4,7 +4,8 @@
  */
 import type { Db } from '../db.js'
 import type { SecretBox } from '../../util/secrets.js'
-import type { Audience, Connection, Destination, Mapping, Source } from '../model.js'
+import type { Audience, Connection, ConnectionTarget, Destination, Mapping, Source } from '../model.js'
+import { loadExtraTargets, replaceExtraTargets } from './connection-targets.js'
 
 const bool = (v: unknown): boolean => v === 1 || v === true || v === '1'
 const int = (b: boolean | undefined): number => (b ? 1 : 0)
@@ -191,11 +192,16 @@ const toConnection = (r: ConnectionRow): Connection => ({
   sendTrack: bool(r.send_track),
   sendIdentify: bool(r.send_identify),
   enterEvent: r.enter_event,
-  exitEvent: r.exit_event
+  exitEvent: r.exit_event,
+  targets: r.advertiser_id ? [{ advertiserId: r.advertiser_id, externalAudienceId: r.external_audience_id, error: null }] : []
 })
 const CONN_COLS = 'id, destination_id, audience_key, audience_name, advertiser_id, external_audience_id, send_track, send_identify, enter_event, exit_event'
 
-export async function upsertConnection(db: Db, c: Omit<Connection, 'id'>): Promise<Connection> {
+/**
+ * Stores a connection. `more`: its further advertisers and their TikTok audiences (fan-out), replacing
+ * those stored; absent: the stored ones are kept.
+ */
+export async function upsertConnection(db: Db, c: Omit<Connection, 'id' | 'targets'>, more?: ConnectionTarget[]): Promise<Connection> {
   const now = Date.now()
   const row = await db.get<ConnectionRow>(
     `INSERT INTO connections (destination_id, audience_key, audience_name, advertiser_id, external_audience_id, send_track,
@@ -208,15 +214,22 @@ export async function upsertConnection(db: Db, c: Omit<Connection, 'id'>): Promi
      RETURNING ${CONN_COLS}`,
     [c.destinationId, c.audienceKey, c.audienceName, c.advertiserId, c.externalAudienceId, int(c.sendTrack), int(c.sendIdentify), c.enterEvent, c.exitEvent, now]
   )
+  const stored = toConnection(row!)
+  if (more) await replaceExtraTargets(db, stored.id, more)
   await bumpConfigVersion(db)
-  return toConnection(row!)
+  stored.targets.push(...(more ?? (await loadExtraTargets(db, c.destinationId)).get(stored.id) ?? []))
+  return stored
 }
 
 export async function listConnections(db: Db, destinationId?: number): Promise<Connection[]> {
   const rows = destinationId === undefined
     ? await db.all<ConnectionRow>(`SELECT ${CONN_COLS} FROM connections ORDER BY id`)
     : await db.all<ConnectionRow>(`SELECT ${CONN_COLS} FROM connections WHERE destination_id = $1 ORDER BY id`, [destinationId])
-  return rows.map(toConnection)
+  const connections = rows.map(toConnection)
+  // Further advertisers (fan-out) are rare: one more query, whatever the number of connections.
+  const extra = await loadExtraTargets(db, destinationId)
+  for (const c of connections) c.targets.push(...(extra.get(Number(c.id)) ?? []))
+  return connections
 }
 
 // ---- audiences seen in traffic

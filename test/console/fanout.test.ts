@@ -1,0 +1,109 @@
+/**
+ * Multi-advertiser fan-out in the console (Debian's headless Chromium): the Add Destination panel
+ * connects one audience for two advertisers, the Audiences tab shows each advertiser's TikTok
+ * audience id and state, and an Audience Entered event reaches both audiences.
+ */
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, test } from 'node:test'
+import type { Browser, Page } from 'playwright-core'
+import { browserSkip as skip, launchBrowser, signIn } from '../helpers/browser.js'
+import { emuAudiences, emuMembers } from '../helpers/emu-control.js'
+import { audienceEvent, sha256 } from '../helpers/events.js'
+
+const PASSWORD = 'fanout-console-password'
+const WRITE_KEY = 'wk_fanout_console'
+const ADV = '7000000000000000001'
+const ADV2 = '7000000000000000002'
+
+let dir: string
+let service: { url: string; close(): Promise<void> }
+let browser: Browser
+let page: Page
+
+before(async () => {
+  if (skip) return
+  dir = mkdtempSync(join(tmpdir(), 'tta-fanout-console-'))
+  process.env.DATABASE_URL = `sqlite:${join(dir, 'console.db')}`
+  process.env.ADMIN_PASSWORD = PASSWORD
+  delete process.env.TIKTOK_APP_ID
+  delete process.env.TIKTOK_API_URL
+  const config = join(dir, 'config.yaml')
+  writeFileSync(config, `
+sources:
+  - { name: engage, writeKey: ${WRITE_KEY} }
+destinations:
+  - name: fanout
+    source: engage
+    mode: native
+    enabled: true
+    accessToken: emulator-access-token
+    advertiserIds: ["${ADV}", "${ADV2}"]
+    mappings:
+      - { name: Add to Audience, action: addToAudience }
+delivery:
+  windowMs: 20
+`)
+  const { startService } = await import('../../src/server/serve.js')
+  const { consoleDir } = await import('../../src/server/console.js')
+  assert.ok(consoleDir(), 'the console is not built: run `npm run build` (npm install does it)')
+  service = await startService({ port: 0, banner: false, config, dataDir: dir })
+  browser = await launchBrowser()
+  page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
+  page.setDefaultTimeout(15_000)
+  page.on('pageerror', (err) => console.error('console page error:', err.message))
+})
+after(async () => {
+  await browser?.close()
+  await service?.close()
+  if (dir) rmSync(dir, { recursive: true, force: true })
+})
+
+test('Add Destination for two advertisers creates an audience for each, shows both ids, and delivers to both', { skip, timeout: 90_000 }, async () => {
+  await signIn(page, service.url, PASSWORD)
+  await page.getByRole('link', { name: 'fanout', exact: true }).click()
+  await page.getByRole('tab', { name: 'Audiences' }).click()
+  await page.getByLabel('Audience key (computation_key)').fill('big_spenders')
+  await page.getByRole('button', { name: 'Add Destination to this audience' }).click()
+  const panel = page.getByRole('dialog', { name: /Add Destination/ })
+  await panel.getByLabel('Advertiser ID').selectOption(ADV)
+  const group = panel.getByRole('group', { name: 'Also send to these advertisers' })
+  // The first advertiser is not offered again.
+  assert.equal(await group.getByRole('checkbox').count(), 1)
+  await group.getByRole('checkbox', { name: new RegExp(ADV2) }).check()
+  await panel.getByLabel('TikTok audience name').fill('Big spenders')
+  await panel.getByRole('button', { name: 'Save Settings' }).click()
+  await panel.waitFor({ state: 'detached' })
+
+  const list = page.getByRole('list', { name: 'TikTok audiences of Big spenders by advertiser' })
+  await list.waitFor()
+  const items = await list.getByRole('listitem').allTextContents()
+  const inTikTok = (await emuAudiences(`${service.url}/emulator`)).filter((a) => a.name === 'Big spenders')
+  assert.equal(inTikTok.length, 2, JSON.stringify(inTikTok))
+  const idOf = (adv: string) => inTikTok.find((a) => a.advertiser_id === adv)!.audience_id
+  assert.notEqual(idOf(ADV), idOf(ADV2))
+  assert.equal(items.length, 2)
+  assert.match(items[0], new RegExp(`Advertiser ${ADV}: ${idOf(ADV)} Connected`))
+  assert.match(items[1], new RegExp(`Advertiser ${ADV2}: ${idOf(ADV2)} Connected`))
+
+  // Edit Settings keeps both advertisers ticked.
+  await page.getByRole('button', { name: 'Edit settings of Big spenders' }).click()
+  const edit = page.getByRole('dialog', { name: /Edit Settings/ })
+  assert.equal(await edit.getByRole('checkbox', { name: new RegExp(ADV2) }).isChecked(), true)
+  await edit.getByRole('button', { name: 'Cancel' }).click()
+
+  const r = await fetch(`${service.url}/v1/batch`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${WRITE_KEY}:`).toString('base64')}` },
+    body: JSON.stringify({ batch: [audienceEvent({ userId: 'ivy', email: 'ivy@example.com' }, 'big_spenders', true)] })
+  })
+  assert.equal(r.status, 200)
+  const want = [sha256('ivy@example.com')]
+  for (const until = Date.now() + 15_000; Date.now() < until; await new Promise((res) => setTimeout(res, 100))) {
+    const got = await Promise.all([ADV, ADV2].map(async (a) => (await emuMembers(`${service.url}/emulator`, idOf(a))).EMAIL_SHA256 ?? []))
+    if (got.every((m) => JSON.stringify(m) === JSON.stringify(want))) return
+  }
+  assert.fail('the member did not reach both advertisers\' audiences')
+})
