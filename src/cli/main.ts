@@ -124,6 +124,18 @@ program
   })
 
 program
+  .command('connections')
+  .description(
+    'The audience connections stored, each with every advertiser it goes to and that advertiser\'s TikTok audience (multi-advertiser fan-out): prints {"connections":[{"destination","key","name","advertiserIds","targets":[{"advertiserId","externalAudienceId","state","error"}]}]} as one JSON line; state is connected, pending or failed (error says why). Connections are made by the config file (audiences[].advertiserIds), the admin API or the console. Exit 0, 1 when some advertiser\'s audience failed, 2 for an unknown --destination.'
+  )
+  .option('--destination <name>', 'only this destination\'s connections')
+  .option('--db <url>', 'database: sqlite:PATH or postgres://… (default: DATABASE_URL, else sqlite:./data/tiktok-audiences.db)')
+  .action(async (o: { destination?: string; db?: string }) => {
+    const { runConnections } = await import('./connections.js')
+    process.exitCode = await runConnections(o)
+  })
+
+program
   .command('emulator')
   .description('The TikTok Business API emulator alone (app emulator-app / emulator-secret, token emulator-access-token).')
   .option('--port <n>', 'port to listen on', port, 3100)
