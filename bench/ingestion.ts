@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url'
 import { startServe, type ServeProcess } from '../test/helpers/serve.js'
 import { AUDIENCE_KEY, createAudience, nativeConfigYaml, startBenchEmulator } from './lib/scenario.js'
 import { builtCli, fmtInt, fmtMb, isMain, lastJsonLine, margin, median, procMemory, runNode, size, withPgDatabase, withTempDir, type Measurement } from './lib/util.js'
+import { countFile, countingEnv, databaseOf, describeProfile, profileWindow, type WindowProfile } from './lib/pg-profile.js'
 
 export interface IngestionResult {
   database: 'sqlite' | 'postgres'
@@ -21,6 +22,9 @@ export interface IngestionResult {
   p99: number
   errors: number
   peakRss: number
+  /** Where the time went while the load ran (the median run's, by events/s). */
+  profile?: WindowProfile
+  requests?: number
   /** Each run's events/s and P99, when the result is the median of several. */
   runs?: { eventsPerSecond: number; p99: number }[]
 }
@@ -57,16 +61,23 @@ async function measureOne(database: 'sqlite' | 'postgres', dir: string, database
   try {
     const audienceId = await createAudience(emu.apiUrl, `bench ingestion ${database}`)
     writeFileSync(config, nativeConfigYaml({ writeKey, audiences: [{ key: AUDIENCE_KEY, externalAudienceId: audienceId }] }))
-    serve = await startServe(['--config', config], { DATABASE_URL: databaseUrl, TIKTOK_API_URL: emu.apiUrl, TIKTOK_APP_ID: '', ADMIN_PASSWORD: 'bench', LOG_LEVEL: 'warn' }, 60_000, builtCli())
+    const counts = countFile(dir, `${database}-${writeKey}`)
+    const env = { DATABASE_URL: databaseUrl, TIKTOK_API_URL: emu.apiUrl, TIKTOK_APP_ID: '', ADMIN_PASSWORD: 'bench', LOG_LEVEL: 'warn', ...(database === 'postgres' ? countingEnv(counts) : {}) }
+    serve = await startServe(['--config', config], env, 60_000, builtCli())
     const pid = serve.pid
+    const profiling = await profileWindow({ servePids: [pid], ...(database === 'postgres' ? { database: databaseOf(databaseUrl), countFiles: [counts] } : {}) })
     let peakRss = 0
     const sampler = setInterval(() => (peakRss = Math.max(peakRss, procMemory(pid)?.rss ?? 0)), 200)
     const runner = fileURLToPath(new URL('./load-runner.ts', import.meta.url))
     const load = await runNode(['--import', 'tsx', runner, serve.url, writeKey, String(seconds), String(connections), '100', randomBytes(3).toString('hex')], { timeoutMs: (seconds + 60) * 1000 })
     clearInterval(sampler)
+    const profile = await profiling.stop()
     if (load.code !== 0) throw new Error(`load runner exited ${load.code}:\n${load.stderr.slice(-3000)}`)
     const out = lastJsonLine<{ ok: number; non2xx: number; errors: number; timeouts: number; durationS: number; p50: number; p99: number }>(load.stdout)
-    return { database, eventsPerSecond: (out.ok * 100) / out.durationS, p50: out.p50, p99: out.p99, errors: out.non2xx + out.errors + out.timeouts, peakRss }
+    const result = { database, eventsPerSecond: (out.ok * 100) / out.durationS, p50: out.p50, p99: out.p99, errors: out.non2xx + out.errors + out.timeouts, peakRss, profile, requests: out.ok }
+    if (process.env.BENCH_VERBOSE) console.error(`  ${database}: ${fmtInt(result.eventsPerSecond)} events/s, P99 ${out.p99} ms; ${describeProfile(profile, out.ok * 100, out.ok)}`)
+    if (process.env.BENCH_VERBOSE === '2') console.error(profile.statements.map(([k, n]) => `    ${(n / out.ok).toFixed(3)}  ${k}`).join('\n'))
+    return result
   } finally {
     await serve?.stop()
     await emu.close()
@@ -79,10 +90,12 @@ export async function measureIngestion(): Promise<{ results: IngestionResult[]; 
     const sqlite: IngestionResult[] = []
     const postgres: IngestionResult[] = []
     for (let r = 0; r < ingestRuns(); r++) {
-      sqlite.push(await measureOne('sqlite', dir, `sqlite:${join(dir, `bench-${r}.db`)}`))
-      postgres.push(await withPgDatabase((url) => measureOne('postgres', dir, url)))
+      // BENCH_INGEST_ONLY=postgres (or sqlite): one side only, while working on it.
+      if (process.env.BENCH_INGEST_ONLY !== 'postgres') sqlite.push(await measureOne('sqlite', dir, `sqlite:${join(dir, `bench-${r}.db`)}`))
+      if (process.env.BENCH_INGEST_ONLY !== 'sqlite') postgres.push(await withPgDatabase((url) => measureOne('postgres', dir, url)))
     }
-    results.push(medianOf('sqlite', sqlite), medianOf('postgres', postgres))
+    if (sqlite.length > 0) results.push(medianOf('sqlite', sqlite))
+    if (postgres.length > 0) results.push(medianOf('postgres', postgres))
   })
   const measurements: Measurement[] = []
   for (const r of results) {

@@ -4,7 +4,7 @@
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
@@ -22,6 +22,8 @@ let built: string | undefined
 export function builtCli(): string {
   if (built) return built
   execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json')], { stdio: 'inherit' })
+  // The migrations' SQL too (npm run build:migrations): a new migration must be in the timed build.
+  cpSync(join(ROOT, 'src/store/migrations'), join(ROOT, 'dist/store/migrations'), { recursive: true, filter: (f) => !f.endsWith('.ts') })
   return (built = CLI_DIST)
 }
 export const EMULATOR_TOKEN = 'emulator-access-token'

@@ -63,23 +63,46 @@ interface IngestRequest {
 
 /** A wake-up call with a timeout. */
 class Signal {
-  private waiters: (() => void)[] = []
+  private waiters: { deadline: number; wake: (at: number) => void }[] = []
   notify(): void {
     const w = this.waiters
     this.waiters = []
-    for (const f of w) f()
+    for (const f of w) f.wake(0)
+  }
+  /**
+   * Work becomes ready at each of `times`: per time, one waiter that would sleep past it wakes then
+   * instead (none when one wakes by then anyway). A commit woke every loop before, and each asked
+   * the database for a partition that was not ready yet (2 queries per loop on every commit).
+   */
+  wakeBy(times: number[]): void {
+    const taken = new Set<object>()
+    for (const at of [...times].sort((a, b) => a - b)) {
+      if (this.waiters.some((w) => !taken.has(w) && w.deadline <= at && taken.add(w))) continue
+      let latest: (typeof this.waiters)[number] | undefined
+      for (const w of this.waiters) if (!taken.has(w) && (!latest || w.deadline > latest.deadline)) latest = w
+      if (!latest) return
+      taken.add(latest)
+      latest.wake(at)
+    }
   }
   wait(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const t = setTimeout(() => {
-        this.waiters = this.waiters.filter((f) => f !== done)
-        resolve()
-      }, Math.max(0, ms))
+      const waiter = { deadline: Date.now() + Math.max(0, ms), wake: (at: number) => arm(at) }
+      let t: NodeJS.Timeout | undefined
       const done = () => {
         clearTimeout(t)
+        this.waiters = this.waiters.filter((w) => w !== waiter)
         resolve()
       }
-      this.waiters.push(done)
+      const arm = (at: number) => {
+        clearTimeout(t)
+        waiter.deadline = at
+        const ms = at - Date.now()
+        if (ms <= 0) done()
+        else t = setTimeout(done, ms)
+      }
+      this.waiters.push(waiter)
+      arm(waiter.deadline)
     })
   }
 }
@@ -108,7 +131,8 @@ export class Pipeline {
     events: DeliveryEvents = {}
   ) {
     this.table = new RoutingTable(store)
-    this.router = new Router(store, this.table, this.quality, this.filtered, { windowMs: opts.windowMs }, new AutoConnector(store, this.table, tiktok, log))
+    const onQueued = (readyAt: number[]) => this.deliverSignal.wakeBy(readyAt)
+    this.router = new Router(store, this.table, this.quality, this.filtered, { windowMs: opts.windowMs, onQueued }, new AutoConnector(store, this.table, tiktok, log))
     this.deliverer = new Deliverer(store, this.table, tiktok, opts.delivery, events)
     this.ingestion = new GroupCommitQueue((group) => this.commitGroup(group), {
       maxSize: opts.groupCommitEvents,
@@ -171,9 +195,8 @@ export class Pipeline {
       batches.push(...g.routed!)
     }
     if (unrouted.length > 0) batches.push(await this.router.route(unrouted))
-    const isNew = await this.router.commit(batches)
-    this.deliverSignal.notify()
-    return isNew
+    // The router wakes delivery for what it queued (onQueued), when it is ready.
+    return this.router.commit(batches)
   }
 
   /** Sends partial batches at once instead of waiting for their window (end of a one-shot input). */

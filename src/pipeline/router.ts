@@ -29,6 +29,8 @@ export type { AcceptedEvent } from './route-batch.js'
 
 export interface RouterOptions {
   windowMs: number
+  /** After a commit that queued changes: when each partition it queued to is ready (delivery wakes then). */
+  onQueued?: (readyAt: number[]) => void
 }
 
 /** A routed batch's queue keys, by index (`keys` of its changes). */
@@ -88,14 +90,16 @@ export class Router {
     const created = new Map<string, number>()
     const seen: Seen = new Map()
     let drops: DropDelta[] = []
+    const readyAt: number[] = []
     const isNew = await this.store.db.tx(async (db) => {
       created.clear()
       seen.clear()
+      readyAt.length = 0
       const now = Date.now()
       const ids: (number | undefined)[] = []
       for (const b of batches) appendAll(ids, await insertEventRecords(db, b.items))
       const { received, samples } = this.recorded(batches, ids, now, seen)
-      const failed = await this.queue(db, batches, ids, now, known, created)
+      const failed = await this.queue(db, batches, ids, now, known, created, readyAt)
       filtered = filteredOf(batches, ids)
       await addFilteredTotals(db, filtered, now)
       await storeEventSamples(db, samples)
@@ -112,6 +116,7 @@ export class Router {
     for (const [k, a] of seen) this.audienceSeenAt.set(k, a.at)
     for (const d of drops) this.quality.addDrops(d.destinationId, d.identifier, d.reason, d.count)
     for (const f of filtered) this.filteredCounts.add(f.destinationId, f.reason, f.n)
+    if (readyAt.length > 0) this.opts.onQueued?.(readyAt)
     return isNew
   }
 
@@ -151,7 +156,7 @@ export class Router {
    * (in id order: no deadlock between processes); records those that failed at routing. Returns
    * failures per destination.
    */
-  private async queue(db: Store['db'], batches: RoutedBatch[], eventIds: (number | undefined)[], now: number, known: Map<string, number>, created: Map<string, number>): Promise<Map<number, number>> {
+  private async queue(db: Store['db'], batches: RoutedBatch[], eventIds: (number | undefined)[], now: number, known: Map<string, number>, created: Map<string, number>, readyAt: number[]): Promise<Map<number, number>> {
     const keysOf = batches.map((b) => b.changes.keys.map((k) => {
       const [partitionKey, batchKey] = k.split('\t') as [PartitionKey, BatchKey]
       return { partitionKey, batchKey }
@@ -166,10 +171,11 @@ export class Router {
     await insertChanges(db, failed)
     for (const [pid, pack] of [...packs].sort((a, b) => a[0] - b[0])) {
       const batchSize = this.table.destination(pack.destinationId)?.destination.batchSize ?? DESTINATION_DEFAULTS.batchSize
-      await addPending(db, pid, pack.body.count, batchSize, now, this.opts.windowMs)
+      const at = await addPending(db, pid, pack.body.count, batchSize, now, this.opts.windowMs)
+      if (at !== undefined) readyAt.push(at)
     }
     if (sent.length > 0) await recordSentIdentifiers(db, sent)
-    await this.withdraw(db, batches, eventIds, now)
+    if (await this.withdraw(db, batches, eventIds, now)) readyAt.push(now) // removals are ready at once
     return failedPer
   }
 
@@ -184,16 +190,20 @@ export class Router {
   /**
    * Events that withdrew a destination's consent: the person's recorded adds to that destination
    * become removals, queued after everything this transaction queued (as forget does, with an audit).
+   * True when there were any.
    */
-  private async withdraw(db: Store['db'], batches: RoutedBatch[], eventIds: (number | undefined)[], now: number): Promise<void> {
+  private async withdraw(db: Store['db'], batches: RoutedBatch[], eventIds: (number | undefined)[], now: number): Promise<boolean> {
     let offset = 0
+    let any = false
     for (const { items, withdrawals } of batches) {
       for (const w of withdrawals) {
         if (eventIds[offset + w.item] === undefined) continue // a re-sent messageId: not routed again
         await queueRemovalsOfPerson(db, [{ destinationId: w.destinationId, person: w.person }], { origin: 'consent', destinationId: w.destinationId, batchSizeOf: this.batchSizeOf, now })
+        any = true
       }
       offset += items.count
     }
+    return any
   }
 
   /**

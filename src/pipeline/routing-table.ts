@@ -47,7 +47,7 @@ export class RoutingTable {
 
   /** Reloads when the stored configuration changed since the last load; cheap otherwise. */
   async refresh(force = false): Promise<void> {
-    const v = await configVersion(this.store!.db)
+    const v = await this.currentVersion()
     if (!force && v === this.version) return
     const [destinations, mappings, connections] = await Promise.all([
       listDestinations(this.store!.db, this.store!.secrets),
@@ -55,6 +55,31 @@ export class RoutingTable {
       listConnections(this.store!.db)
     ])
     this.load({ version: v, destinations, mappings, connections })
+  }
+
+  private checking: Promise<number> | undefined
+  private nextCheck: Promise<number> | undefined
+
+  /**
+   * The stored configuration version, read after this call began. Callers arriving while a read is
+   * in flight (it may have started before a change they must see) share the next one: one read per
+   * round trip, not one per request — a query per request on PostgreSQL otherwise.
+   */
+  private currentVersion(): Promise<number> {
+    if (!this.checking) {
+      const read = configVersion(this.store!.db).finally(() => {
+        if (this.checking === read) this.checking = undefined
+      })
+      this.checking = read
+      return read
+    }
+    return (this.nextCheck ??= this.checking
+      .catch(() => undefined)
+      .then(() => {
+        this.nextCheck = undefined
+        // A read started since then began after these callers arrived: theirs to share.
+        return this.checking ?? this.currentVersion()
+      }))
   }
 
   /** The configuration as last loaded. */

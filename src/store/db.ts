@@ -4,7 +4,9 @@
  * serialised with a lock: no statement of another task can slip into an open transaction.
  */
 export type Dialect = 'sqlite' | 'postgres'
-export type Param = string | number | bigint | null | Buffer
+export type Param = string | number | bigint | null | Buffer | PgArray
+/** A PostgreSQL array parameter (`unnest($1::bigint[])`): one parameter for a column of many rows; PostgreSQL only. */
+export type PgArray = readonly (string | number | null)[]
 export interface RunResult {
   changes: number
 }

@@ -7,6 +7,20 @@ pg.types.setTypeParser(20, (v: string) => Number(v))
 
 type Queryable = pg.Pool | pg.PoolClient
 
+/**
+ * Statements are prepared once per connection (a named statement) and then only bound and run: the
+ * same few texts run for every request, and parsing and planning them each time cost the server
+ * more than running them. Names are given to the first texts seen, up to a bound — texts are a
+ * fixed set plus IN lists of a few sizes — and later texts run unnamed (parsed each time).
+ */
+const statementNames = new Map<string, string>()
+const MAX_NAMED = 400
+function queryOf(text: string, params: Param[]): pg.QueryConfig {
+  let name = statementNames.get(text)
+  if (name === undefined && statementNames.size < MAX_NAMED) statementNames.set(text, (name = `tta${statementNames.size}`))
+  return name === undefined ? { text, values: params as unknown[] } : { name, text, values: params as unknown[] }
+}
+
 /** Every failure leaves as a DatabaseUnavailableError when it means the server is unreachable. */
 async function guarded<T>(work: Promise<T>): Promise<T> {
   try {
@@ -26,13 +40,13 @@ class PostgresDb implements Db {
     return this.client ?? this.pool
   }
   async all<T>(sql: string, params: Param[] = []): Promise<T[]> {
-    return (await guarded(this.q.query(sql, params as unknown[]))).rows as T[]
+    return (await guarded(this.q.query(queryOf(sql, params)))).rows as T[]
   }
   async get<T>(sql: string, params: Param[] = []): Promise<T | undefined> {
-    return (await guarded(this.q.query(sql, params as unknown[]))).rows[0] as T | undefined
+    return (await guarded(this.q.query(queryOf(sql, params)))).rows[0] as T | undefined
   }
   async run(sql: string, params: Param[] = []): Promise<RunResult> {
-    return { changes: (await guarded(this.q.query(sql, params as unknown[]))).rowCount ?? 0 }
+    return { changes: (await guarded(this.q.query(queryOf(sql, params)))).rowCount ?? 0 }
   }
   async exec(sql: string): Promise<void> {
     await guarded(this.q.query(sql))

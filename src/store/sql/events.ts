@@ -66,13 +66,17 @@ export async function insertEventRecords(db: Db, events: EventRecords): Promise<
     assignIds(ids, events, 0, events.count, await db.all<AddedRow>('SELECT id, source_id, message_id FROM events WHERE id > $1', [before]))
     return ids
   }
-  for (let offset = 0; offset < events.count; ) {
-    const size = chunkSize(events.count - offset, INSERT_CHUNK)
-    assignIds(ids, events, offset, size, await db.all<AddedRow>(`${insertSql(size)} RETURNING id, source_id, message_id`, insertParams(events, offset, size)))
-    offset += size
-  }
+  // PostgreSQL: one statement for the whole group, a column per array parameter. The multi-row
+  // VALUES it replaces took ~4 statements per 100 events (the chunk ladder) and had the server
+  // parse and plan 4 parameters per row each time.
+  const added = await db.all<AddedRow>(PG_INSERT, [Array.from(events.sourceId), events.messageId, Array.from(events.receivedAt), Array.from(events.changes)])
+  assignIds(ids, events, 0, events.count, added)
   return ids
 }
+
+const PG_INSERT = `INSERT INTO events (source_id, message_id, received_at, n_changes)
+  SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::integer[])
+  ON CONFLICT (source_id, message_id) DO NOTHING RETURNING id, source_id, message_id`
 
 /** The insert's parameters for records `offset … offset + size`. */
 function insertParams(events: EventRecords, offset: number, size: number): (string | number | null)[] {

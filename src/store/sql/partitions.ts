@@ -30,16 +30,21 @@ export async function ensurePartitions(db: Db, parts: { key: string; destination
 
 /**
  * Counts newly queued changes. A partition becomes ready to flush after `windowMs` from its first
- * pending change, or at once when it holds a full batch.
+ * pending change, or at once when it holds a full batch. Returns when it becomes ready if this
+ * made it so (its window began, or its batch filled), for the delivery loops to wake then;
+ * undefined when it was ready or waiting already (loops were woken for that before).
  */
-export async function addPending(db: Db, partitionId: number, count: number, batchSize: number, now: number, windowMs: number): Promise<void> {
-  await db.run(
+export async function addPending(db: Db, partitionId: number, count: number, batchSize: number, now: number, windowMs: number): Promise<number | undefined> {
+  const r = await db.get<{ ready_at: number; pending: number }>(
     `UPDATE partitions SET
        ready_at = CASE WHEN pending + $2 >= $3 THEN $4 WHEN pending = 0 THEN $5 ELSE ready_at END,
        pending = pending + $2
-     WHERE id = $1`,
+     WHERE id = $1 RETURNING ready_at, pending`,
     [partitionId, count, batchSize, now, now + windowMs]
   )
+  if (r === undefined) return undefined
+  const before = Number(r.pending) - count
+  return before === 0 || (before < batchSize && Number(r.pending) >= batchSize) ? Number(r.ready_at) : undefined
 }
 
 /** Takes the lease of the partition that has waited longest among those ready, or none. */

@@ -86,17 +86,35 @@ export async function settlePositions<T extends { pack: number; at: number }>(db
       `SELECT id, n, open, settled FROM queue_packs WHERE id IN (${placeholders(part.length)}) ORDER BY id ${lock}`,
       part
     )
-    for (const r of rows) {
-      const before = settled.length
-      const bits = settleBits(r.settled ?? '0'.repeat(Number(r.n)), byPack.get(Number(r.id))!, settled)
-      const newly = settled.length - before
-      if (newly === 0) continue
-      const open = Number(r.open) - newly
-      if (open <= 0) await db.run('DELETE FROM queue_packs WHERE id = $1', [r.id])
-      else await db.run('UPDATE queue_packs SET open = $2, settled = $3 WHERE id = $1', [r.id, open, bits])
-    }
+    const { emptied, left } = settleRows(rows, byPack, settled)
+    // One statement for the packs emptied, one per pack left open (PostgreSQL: one for all of them):
+    // a 10,000-row request settles ~100 packs of a busy partition, a round trip each before.
+    if (emptied.length > 0) await db.run(`DELETE FROM queue_packs WHERE id IN (${placeholders(emptied.length)})`, emptied)
+    if (left.length === 0) continue
+    if (db.dialect === 'postgres') {
+      await db.run(
+        `UPDATE queue_packs q SET open = u.open, settled = u.settled FROM unnest($1::bigint[], $2::integer[], $3::text[]) AS u(id, open, settled) WHERE q.id = u.id`,
+        [left.map((l) => l.id), left.map((l) => l.open), left.map((l) => l.bits)]
+      )
+    } else for (const l of left) await db.run('UPDATE queue_packs SET open = $2, settled = $3 WHERE id = $1', [l.id, l.open, l.bits])
   }
   return settled
+}
+
+/** The packs `rows` with `byPack`'s changes settled: those left with no open change, and the others' new state. */
+function settleRows<T extends { at: number }>(rows: { id: number; n: number; open: number; settled: string | null }[], byPack: Map<number, T[]>, settled: T[]): { emptied: number[]; left: { id: number; open: number; bits: string }[] } {
+  const emptied: number[] = []
+  const left: { id: number; open: number; bits: string }[] = []
+  for (const r of rows) {
+    const before = settled.length
+    const bits = settleBits(r.settled ?? '0'.repeat(Number(r.n)), byPack.get(Number(r.id))!, settled)
+    const newly = settled.length - before
+    if (newly === 0) continue
+    const open = Number(r.open) - newly
+    if (open <= 0) emptied.push(Number(r.id))
+    else left.push({ id: Number(r.id), open, bits })
+  }
+  return { emptied, left }
 }
 
 // The loops over every change are functions of their own, out of settlePositions' coroutine: in it,
