@@ -122,11 +122,12 @@ if (ingestion && limit) {
 }
 
 const order = ['pipeline.eps', 'pipeline.rss', 'reference.eps', 'reference.rss', 'pipeline.ratio', 'limit.eps', 'limit.fraction', 'ingestion.sqlite.eps', 'ingestion.fraction', 'ingestion.sqlite.p50', 'ingestion.sqlite.p99',
-  'ingestion.postgres.eps', 'ingestion.postgres.p50', 'ingestion.postgres.p99', 'efficiency.full', 'memory.rss', 'scaleout.1', 'scaleout.2', 'scaleout.3']
+  'ingestion.postgres.eps', 'ingestion.postgres.ratio', 'ingestion.postgres.p50', 'ingestion.postgres.p99', 'ingestion.sqlite.cpu', 'ingestion.postgres.cpu.serve', 'ingestion.postgres.cpu.db',
+  'ingestion.postgres.wal', 'ingestion.postgres.trips', 'efficiency.full', 'memory.rss', 'scaleout.1', 'scaleout.2', 'scaleout.3', 'scaleout.1.cpu', 'scaleout.2.cpu', 'scaleout.3.cpu']
 const rows = [...byKey.values()].sort((a, b) => (order.indexOf(a.key) + 1 || 99) - (order.indexOf(b.key) + 1 || 99))
 
 const fmtValue = (m: Measurement) =>
-  m.unit === 'events/s' ? `${fmtInt(m.value)} events/s` : m.unit === '×' ? `${m.value.toFixed(2)}×` : m.unit === '%' ? `${m.value.toFixed(1)}%` : m.unit === 'ms' ? `${m.value.toFixed(0)} ms` : `${m.value.toFixed(0)} ${m.unit}`
+  m.unit === 'events/s' ? `${fmtInt(m.value)} events/s` : m.unit === '×' ? `${m.value.toFixed(2)}×` : m.unit === '%' ? `${m.value.toFixed(1)}%` : m.unit === 'ms' ? `${m.value.toFixed(0)} ms` : m.unit.endsWith('/request') || m.unit === 'µs/event' ? `${m.value.toFixed(1)} ${m.unit}` : `${m.value.toFixed(0)} ${m.unit}`
 const verdict = (m: Measurement) => (m.target === undefined ? '' : `${m.met ? 'met' : 'MISSED'} (${m.margin})`)
 
 // Re-rendered results keep the date, commit and machine they were measured on.

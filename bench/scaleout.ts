@@ -9,12 +9,20 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { startServe, type ServeProcess } from '../test/helpers/serve.js'
 import { basicAuth, batchBody, createAudience, emailMembers, nativeConfigYaml, startBenchEmulator } from './lib/scenario.js'
-import { builtCli, fmtInt, isMain, size, waitFor, withPgDatabase, withTempDir, type Measurement } from './lib/util.js'
+import { builtCli, fmtInt, isMain, margin, size, waitFor, withPgDatabase, withTempDir, type Measurement } from './lib/util.js'
+import { countFile, countingEnv, databaseOf, profileWindow, type WindowProfile } from './lib/pg-profile.js'
 
 const AUDIENCES = 6
 const EVENTS_PER_POST = 500
 
-async function measureProcesses(processes: number, dir: string): Promise<number> {
+interface ScaleOutResult {
+  processes: number
+  eventsPerSecond: number
+  profile: WindowProfile
+  events: number
+}
+
+async function measureProcesses(processes: number, dir: string): Promise<ScaleOutResult> {
   const events = size('BENCH_SCALEOUT_EVENTS', 100_000)
   const emu = await startBenchEmulator()
   try {
@@ -27,8 +35,10 @@ async function measureProcesses(processes: number, dir: string): Promise<number>
       const serves: ServeProcess[] = []
       try {
         const env = { DATABASE_URL: databaseUrl, TIKTOK_API_URL: emu.apiUrl, ADMIN_PASSWORD: 'bench', LOG_LEVEL: 'warn' }
-        serves.push(await startServe(['--config', config], env, 60_000, builtCli())) // the first applies the config and migrations alone
-        for (let p = 1; p < processes; p++) serves.push(await startServe([], env, 60_000, builtCli()))
+        const counts = Array.from({ length: processes }, (_, p) => countFile(dir, `${processes}-${p}`))
+        serves.push(await startServe(['--config', config], { ...env, ...countingEnv(counts[0]) }, 60_000, builtCli())) // the first applies the config and migrations alone
+        for (let p = 1; p < processes; p++) serves.push(await startServe([], { ...env, ...countingEnv(counts[p]) }, 60_000, builtCli()))
+        const profiling = await profileWindow({ servePids: serves.map((s) => s.pid), database: databaseOf(databaseUrl), countFiles: counts })
         const started = performance.now()
         let next = 0
         let post = 0
@@ -50,7 +60,8 @@ async function measureProcesses(processes: number, dir: string): Promise<number>
         await Promise.all(Array.from({ length: 6 }, poster))
         const delivered = () => audiences.reduce((n, a) => n + emailMembers(emu, a.externalAudienceId), 0)
         await waitFor(`${events} events delivered by ${processes} processes`, async () => delivered() >= events, 15 * 60_000, 100)
-        return events / ((performance.now() - started) / 1000)
+        const eventsPerSecond = events / ((performance.now() - started) / 1000)
+        return { processes, eventsPerSecond, profile: await profiling.stop(), events }
       } finally {
         await Promise.all(serves.map((s) => s.stop()))
       }
@@ -60,25 +71,43 @@ async function measureProcesses(processes: number, dir: string): Promise<number>
   }
 }
 
-export async function measureScaleOut(): Promise<{ results: { processes: number; eventsPerSecond: number }[]; measurements: Measurement[] }> {
-  const results: { processes: number; eventsPerSecond: number }[] = []
+export async function measureScaleOut(): Promise<{ results: ScaleOutResult[]; measurements: Measurement[] }> {
+  const results: ScaleOutResult[] = []
   await withTempDir('tta-bench-scaleout-', async (dir) => {
-    for (const processes of [1, 2, 3]) results.push({ processes, eventsPerSecond: await measureProcesses(processes, dir) })
+    for (const processes of [1, 2, 3]) results.push(await measureProcesses(processes, dir))
   })
-  const base = results[0]!.eventsPerSecond
+  const base = results[0]!
+  const us = (ms: number, events: number) => (ms * 1000) / events
+  const dbUs = (r: ScaleOutResult) => us(r.profile.dbCpuMs, r.events)
   return {
     results,
-    measurements: results.map((r) => ({
-      key: `scaleout.${r.processes}`,
-      label: `Scale-out: ${r.processes} serve process${r.processes > 1 ? 'es' : ''}, PostgreSQL`,
-      value: r.eventsPerSecond,
-      unit: 'events/s',
-      how: `${fmtInt(size('BENCH_SCALEOUT_EVENTS', 100_000))} events, 6 audiences, ingest→delivered end to end; ×${(r.eventsPerSecond / base).toFixed(2)} of one process`
-    }))
+    measurements: results.flatMap((r): Measurement[] => {
+      const serveUs = r.profile.serveCpuMs.map((ms) => us(ms, r.events))
+      const total = serveUs.reduce((a, b) => a + b, 0)
+      const trips = r.profile.roundTrips / (r.events / EVENTS_PER_POST)
+      const noMore = r.processes === 2 ? { target: '≤ 1 process', met: dbUs(r) <= dbUs(base), margin: margin(dbUs(r), dbUs(base), false) } : {}
+      return [
+        {
+          key: `scaleout.${r.processes}`,
+          label: `Scale-out: ${r.processes} serve process${r.processes > 1 ? 'es' : ''}, PostgreSQL`,
+          value: r.eventsPerSecond,
+          unit: 'events/s',
+          how: `${fmtInt(r.events)} events, 6 audiences, ingest→delivered end to end; ×${(r.eventsPerSecond / base.eventsPerSecond).toFixed(2)} of one process`
+        },
+        {
+          key: `scaleout.${r.processes}.cpu`,
+          label: `Scale-out: ${r.processes} process${r.processes > 1 ? 'es' : ''}, database CPU per event`,
+          value: dbUs(r),
+          unit: 'µs/event',
+          ...noMore,
+          how: `PostgreSQL backends of the bench database; serve ${serveUs.map((x) => x.toFixed(1)).join(' + ')} = ${total.toFixed(1)} µs/event; ${trips.toFixed(1)} round trips per ${EVENTS_PER_POST}-event post (ingestion and delivery); WAL ${(r.profile.walBytes / r.events).toFixed(0)} B/event`
+        }
+      ]
+    })
   }
 }
 
 if (isMain(import.meta.url)) {
   const { results } = await measureScaleOut()
-  for (const r of results) console.log(`scale-out ${r.processes}: ${fmtInt(r.eventsPerSecond)} events/s`)
+  for (const r of results) console.log(`scale-out ${r.processes}: ${fmtInt(r.eventsPerSecond)} events/s, serve CPU ${r.profile.serveCpuMs.map((ms) => ((ms * 1000) / r.events).toFixed(1)).join(' + ')} µs/event, database ${((r.profile.dbCpuMs * 1000) / r.events).toFixed(1)} µs/event`)
 }
