@@ -4,12 +4,10 @@
  * audience id and state, and an Audience Entered event reaches both audiences.
  */
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import type { Browser, Page } from 'playwright-core'
-import { browserSkip as skip, launchBrowser, signIn } from '../helpers/browser.js'
+import { browserSkip as skip, signIn } from '../helpers/browser.js'
+import { startConsoleService, type ConsoleService } from '../helpers/console-service.js'
 import { emuAudiences, emuMembers } from '../helpers/emu-control.js'
 import { audienceEvent, sha256 } from '../helpers/events.js'
 
@@ -18,20 +16,14 @@ const WRITE_KEY = 'wk_fanout_console'
 const ADV = '7000000000000000001'
 const ADV2 = '7000000000000000002'
 
-let dir: string
+let app: ConsoleService
 let service: { url: string; close(): Promise<void> }
 let browser: Browser
 let page: Page
 
 before(async () => {
   if (skip) return
-  dir = mkdtempSync(join(tmpdir(), 'tta-fanout-console-'))
-  process.env.DATABASE_URL = `sqlite:${join(dir, 'console.db')}`
-  process.env.ADMIN_PASSWORD = PASSWORD
-  delete process.env.TIKTOK_APP_ID
-  delete process.env.TIKTOK_API_URL
-  const config = join(dir, 'config.yaml')
-  writeFileSync(config, `
+  app = await startConsoleService({ name: 'fanout-console', password: PASSWORD, timeoutMs: 15_000, config: `
 sources:
   - { name: engage, writeKey: ${WRITE_KEY} }
 destinations:
@@ -45,20 +37,11 @@ destinations:
       - { name: Add to Audience, action: addToAudience }
 delivery:
   windowMs: 20
-`)
-  const { startService } = await import('../../src/server/serve.js')
-  const { consoleDir } = await import('../../src/server/console.js')
-  assert.ok(consoleDir(), 'the console is not built: run `npm run build` (npm install does it)')
-  service = await startService({ port: 0, banner: false, config, dataDir: dir })
-  browser = await launchBrowser()
-  page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
-  page.setDefaultTimeout(15_000)
-  page.on('pageerror', (err) => console.error('console page error:', err.message))
+` })
+  ;({ service, browser, page } = app)
 })
 after(async () => {
-  await browser?.close()
-  await service?.close()
-  if (dir) rmSync(dir, { recursive: true, force: true })
+  await app?.close()
 })
 
 test('Add Destination for two advertisers creates an audience for each, shows both ids, and delivers to both', { skip, timeout: 90_000 }, async () => {
