@@ -11,6 +11,7 @@ import { parentPort, workerData } from 'node:worker_threads'
 import { routeBatch, transferables, type AcceptedEvent, type RoutedBatch } from '../pipeline/route-batch.js'
 import { RoutingTable, type RoutingSnapshot } from '../pipeline/routing-table.js'
 import { readEventBatches, type EventLine } from './ndjson.js'
+import { at } from '../util/array.js'
 
 export interface RouteWorkerStart {
   kind: 'start'
@@ -99,8 +100,8 @@ class Collected {
   /** Takes lines of `batch` from `from` until a chunk is full; returns where it stopped. */
   take(batch: EventLine[], from: number): number {
     let i = from
-    while (i < batch.length && this.items.length < this.chunk) {
-      const item = batch[i++]
+    for (; i < batch.length && this.items.length < this.chunk; i++) {
+      const item = at(batch, i)
       this.lines++
       if (item.problem !== undefined) this.problems.push(item.problem)
       else this.items.push({ sourceId: this.sourceId, event: item.event, receivedAt: Date.now() })

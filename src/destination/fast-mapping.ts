@@ -21,14 +21,14 @@ function compilePath(path: string): Resolver {
   if (p === '' || p === '.') return (event) => event
   const keys = p.split(PATH_SPLIT).filter((k) => k).map((k) => k.replace(/'|"/g, ''))
   if (keys.length === 2) {
-    const [a, b] = keys
+    const [a = '', b = ''] = keys
     return (e) => {
       const x = e[a] as Record<string, unknown> | undefined
       return x && x[b]
     }
   }
   if (keys.length === 3) {
-    const [a, b, c] = keys
+    const [a = '', b = '', c = ''] = keys
     return (e) => {
       const x = e[a] as Record<string, Record<string, unknown>> | undefined
       const y = x && x[b]

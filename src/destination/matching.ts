@@ -32,6 +32,8 @@ export function processValues(kind: IdentifierKind, value: unknown, enabled: boo
   if (!Array.isArray(value) || options.policy !== 'recommended' || !enabled) return processIdentifier(kind, value, enabled, options)
   const outcomes = value.slice(0, MAX_VALUES_PER_IDENTIFIER).map((v) => processIdentifier(kind, v, true, options))
   const lead = outcomes.find((o) => o.hash !== null) ?? outcomes[0]
+  // An empty list is no value at all.
+  if (!lead) return processIdentifier(kind, undefined, enabled, options)
   const sent = new Set<string>(lead.hash !== null ? [lead.hash] : [])
   const more: IdentifierOutcome[] = []
   for (const o of outcomes) {

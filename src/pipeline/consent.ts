@@ -19,7 +19,8 @@ export function consentWithdrawn(event: Ev, category: string): boolean {
   if (category in prefs) return prefs[category] === false
   const lower = category.toLowerCase()
   const keys = Object.keys(prefs).filter((k) => k.toLowerCase() === lower)
-  return keys.length === 1 && prefs[keys[0]] === false
+  const [only] = keys
+  return keys.length === 1 && only !== undefined && prefs[only] === false
 }
 
 const text = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() !== '' ? v : undefined)

@@ -23,6 +23,7 @@ import { planBatch, type BatchPlan } from './batch-plan.js'
 import { classifyExchange, type RetryPolicy, type RetryState } from './delivery-outcome.js'
 import { RateLimiter } from './rate-limiter.js'
 import type { RoutingTable } from './routing-table.js'
+import { first } from '../util/array.js'
 
 export interface DeliveryOptions extends RetryPolicy {
   rateLimit: number
@@ -125,7 +126,7 @@ export class Deliverer {
       let createdAudienceId: string | undefined
       try {
         if (plan.batchKey === CREATE_KEY) {
-          const p = JSON.parse(plan.send[0].payload ?? '{}') as { advertiserId: string; name: string }
+          const p = JSON.parse(first(plan.send).payload ?? '{}') as { advertiserId: string; name: string }
           const r = await client.createAudience(buildCreateAudienceBody({ kind: 'create', advertiserId: p.advertiserId, name: p.name }))
           exchange = r.exchange
           createdAudienceId = r.data.audience_id

@@ -3,6 +3,8 @@
  * many requests). Up to `limit()` commit loops run at once; each takes the queued requests in order,
  * up to `maxSize` events per transaction, until the queue is empty.
  */
+import { first } from '../util/array.js'
+
 export interface GroupCommitOptions {
   /** At most this many events (the sum of the requests' sizes) share one transaction. */
   maxSize: number
@@ -56,7 +58,7 @@ export class GroupCommitQueue<T> {
       while (this.queue.length > 0) {
         const group: Queued<T>[] = []
         let size = 0
-        while (this.queue.length > 0 && (group.length === 0 || size + this.queue[0].size <= this.opts.maxSize)) {
+        while (this.queue.length > 0 && (group.length === 0 || size + first(this.queue).size <= this.opts.maxSize)) {
           const next = this.queue.shift()!
           size += next.size
           group.push(next)

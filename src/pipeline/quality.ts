@@ -17,7 +17,7 @@ export function choicesOf(report: IdentifierReport): [IdentifierKind, MatchingCh
   return out
 }
 
-export type QualityTally = Record<string, Record<string, number>>
+export type QualityTally = Record<IdentifierKind, Record<string, number>>
 /** Per destination id: `identifier|reason` → count. */
 export type DropTally = Map<number, Map<string, number>>
 

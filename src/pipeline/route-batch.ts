@@ -12,6 +12,7 @@ import type { MatchingChoice } from './quality.js'
 import { redactEvent } from './redact.js'
 import { FILTER_REASONS, queueKeys, routeEvents, type FilterReason, type RouteOutcome } from './route-event.js'
 import type { RoutingTable } from './routing-table.js'
+import { at } from '../util/array.js'
 
 /** An event accepted from a source (shape already checked). */
 export interface AcceptedEvent {
@@ -65,7 +66,7 @@ const DROP_REASON_INDEX = new Map<DropReason, number>(DROP_REASONS.map((r, i) =>
 
 /** A routed batch's drops (`dropped`), decoded: change index, identifier, reason. */
 export function decodeDrop(code: number): { identifier: IdentifierKind; reason: DropReason } {
-  return { identifier: DROP_KINDS[code >> 3], reason: DROP_REASONS[code & 7] }
+  return { identifier: at(DROP_KINDS, code >> 3), reason: at(DROP_REASONS, code & 7) }
 }
 
 /**
@@ -213,7 +214,7 @@ class ChangeColumns {
   private drop(change: number, quality: IdentifierReport): void {
     const d = (this.dropped ??= ints())
     for (let k = 0; k < 3; k++) {
-      const outcome = quality[DROP_KINDS[k]]
+      const outcome = quality[at(DROP_KINDS, k)]
       // The lead value's drop, then those of the person's further values (several emails or phones).
       for (const o of outcome.more ? [outcome, ...outcome.more] : [outcome]) {
         if (!o.drop) continue
@@ -261,7 +262,7 @@ export function routeBatch(table: RoutingTable, items: AcceptedEvent[]): RoutedB
   const audienceIndex = new Map<string, number[]>()
   const audienceKeys: (string | undefined)[] = new Array(n)
   for (let i = 0; i < n; i++) {
-    const { event, sourceId, receivedAt } = items[i]
+    const { event, sourceId, receivedAt } = at(items, i)
     routed.sourceId[i] = sourceId
     routed.receivedAt[i] = receivedAt
     routed.messageId[i] = event.messageId
@@ -271,7 +272,7 @@ export function routeBatch(table: RoutingTable, items: AcceptedEvent[]): RoutedB
       // Indexes of the audiences seen with this key (one, unless events disagree on its name).
       let same = audienceIndex.get(audience.key)
       if (!same) audienceIndex.set(audience.key, (same = []))
-      a = same.find((j) => routed.audiences[j].name === audience.name) ?? -1
+      a = same.find((j) => at(routed.audiences, j).name === audience.name) ?? -1
       if (a === -1) same.push((a = routed.audiences.push(audience) - 1))
     }
     routed.audience[i] = a
@@ -290,7 +291,7 @@ export function routeBatch(table: RoutingTable, items: AcceptedEvent[]): RoutedB
   const filteredReason = new TypedColumn((n) => new Uint8Array(n))
   const withdrawals: RoutedWithdrawal[] = []
   for (const [sourceId, indexes] of bySource) {
-    const list = indexes.map((i) => ({ event: items[i].event, audienceKey: audienceKeys[i] }))
+    const list = indexes.map((i) => ({ event: at(items, i).event, audienceKey: audienceKeys[i] }))
     for (const target of table.destinationsOf(sourceId)) {
       const destinationId = target.destination.id
       const { outcomes, filtered, withdrawn } = routeEvents(list, target, isOurs)
@@ -306,13 +307,13 @@ export function routeBatch(table: RoutingTable, items: AcceptedEvent[]): RoutedB
           if (person) withdrawals.push({ item: i, destinationId, person })
           return
         }
-        const out = outcomes[k]
+        const out = at(outcomes, k)
         if (out.length === 0) return
-        routed.changes[i] += rowCount(out)
-        if (remembers && routed.userHash[i] === '' && out.some(isAdd)) routed.userHash[i] = userHashOf(items[i].event.userId) ?? ''
+        routed.changes[i] = at(routed.changes, i) + rowCount(out)
+        if (remembers && routed.userHash[i] === '' && out.some(isAdd)) routed.userHash[i] = userHashOf(at(items, i).event.userId) ?? ''
         if (toRouted(i, destinationId, out, changes) && !sampled.has(i)) {
           sampled.add(i)
-          routed.samples.push({ index: i, text: JSON.stringify(redactEvent(items[i].event)) })
+          routed.samples.push({ index: i, text: JSON.stringify(redactEvent(at(items, i).event)) })
         }
       })
     }

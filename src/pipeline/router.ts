@@ -4,7 +4,11 @@
  * so an event is routed exactly once, and what is acknowledged is already queued. Concurrent
  * requests share one transaction (group commit, see Pipeline.ingest). Routing itself
  * (route-batch.ts) needs no database: it runs before the transaction, or in a route worker.
+ *
+ * The loops here walk route-batch's columns, all of one length, below their count: their `!` index
+ * reads are in range by construction.
  */
+/* eslint-disable @typescript-eslint/no-non-null-assertion */
 import type { Store } from '../store/index.js'
 import { recordAudiencesSeen } from '../store/sql/config.js'
 import { insertEventRecords } from '../store/sql/events.js'
@@ -134,11 +138,11 @@ export class Router {
       let lastAudience = -1
       for (let i = 0; i < items.count; i++) {
         if (ids[offset + i] === undefined) continue
-        const sourceId = items.sourceId[i]
+        const sourceId = items.sourceId[i]!
         received.set(sourceId, (received.get(sourceId) ?? 0) + 1)
         // Consecutive events are mostly about the same audience: noted once per run of them.
-        const a = items.audience[i]
-        if (a >= 0 && (a !== lastAudience || sourceId !== lastSource)) this.noteAudienceSeen(sourceId, items.audiences[a], now, seen)
+        const a = items.audience[i]!
+        if (a >= 0 && (a !== lastAudience || sourceId !== lastSource)) this.noteAudienceSeen(sourceId, items.audiences[a]!, now, seen)
         lastSource = sourceId
         lastAudience = a
       }
@@ -185,7 +189,7 @@ export class Router {
     return !!d && (d.rememberMembers || d.consentCategory !== null)
   }
 
-  private readonly batchSizeOf = (destinationId: number): number => this.table.destination(destinationId)?.destination.batchSize ?? 10000
+  private readonly batchSizeOf = (destinationId: number): number => this.table.destination(destinationId)?.destination.batchSize ?? DESTINATION_DEFAULTS.batchSize
 
   /**
    * Events that withdrew a destination's consent: the person's recorded adds to that destination
@@ -217,37 +221,40 @@ export class Router {
     const sent: SentIdentifier[] = []
     let offset = 0
     for (let b = 0; b < batches.length; b++) {
-      const { items, changes: c } = batches[b]
+      const { items, changes: c } = batches[b]!
+      const keys = keysOf[b]!
       const carried = c.carried.split('\n')
-      const partitionIds = keysOf[b].map((k) => (known.get(k.partitionKey) ?? created.get(k.partitionKey))!)
+      const partitionIds = keys.map((k) => (known.get(k.partitionKey) ?? created.get(k.partitionKey))!)
       // Per queue key, the id types of its adds when its destination records them (undefined: not recorded).
-      const addSchemas = keysOf[b].map((k) => {
+      const addSchemas = keys.map((k) => {
         const kind = parseBatchKey(k.batchKey)
         return kind.action === 'add' && this.remembers(k.partitionKey) ? [...kind.idSchema] : undefined
       })
       const failures = new Map(c.failures.map((f) => [f.index, f]))
       for (let i = 0; i < c.count; i++) {
-        const eventId = eventIds[offset + c.item[i]]
+        const item = c.item[i]!
+        const eventId = eventIds[offset + item]
         if (eventId === undefined) continue
-        const destinationId = c.destinationId[i]
+        const destinationId = c.destinationId[i]!
+        const key = c.key[i]!
         const q = c.quality
         if (q[3 * i] !== 255) {
-          const e = q[3 * i], p = q[3 * i + 1], a = q[3 * i + 2]
-          this.quality.addStatuses(destinationId, STATUSES[e & 7], STATUSES[p & 7], STATUSES[a & 7])
-          if ((e | p | a) & CHOICE_FLAG) for (let k = 0; k < 3; k++) if (q[3 * i + k] & CHOICE_FLAG) this.quality.addChoice(destinationId, ...CHOICES[k])
+          const e = q[3 * i]!, p = q[3 * i + 1]!, a = q[3 * i + 2]!
+          this.quality.addStatuses(destinationId, STATUSES[e & 7]!, STATUSES[p & 7]!, STATUSES[a & 7]!)
+          if ((e | p | a) & CHOICE_FLAG) for (let k = 0; k < 3; k++) if (q[3 * i + k]! & CHOICE_FLAG) this.quality.addChoice(destinationId, ...CHOICES[k]!)
         }
-        if (c.key[i] < 0) {
+        if (key < 0) {
           const f = failures.get(i)!
           failedPer.set(destinationId, (failedPer.get(destinationId) ?? 0) + 1)
-          failed.push({ eventId, destinationId, mappingId: c.mappingId[i], partitionId: null, action: f.action, batchKey: null, ids: null, payload: null, status: 'failed', error: f.message, errorCode: f.code, createdAt: now })
+          failed.push({ eventId, destinationId, mappingId: c.mappingId[i]!, partitionId: null, action: f.action, batchKey: null, ids: null, payload: null, status: 'failed', error: f.message, errorCode: f.code, createdAt: now })
           continue
         }
-        const partitionId = partitionIds[c.key[i]]
+        const partitionId = partitionIds[key]!
         let pack = packs.get(partitionId)
         if (!pack) packs.set(partitionId, (pack = { partitionId, destinationId, body: new PackBody(), createdAt: now }))
-        pack.body.add(eventId, c.mappingId[i], keysOf[b][c.key[i]].batchKey, carried[i])
-        const schema = addSchemas[c.key[i]]
-        if (schema) recordAdd(sent, partitionId, schema, carried[i] as SerializedIds, items.userHash[c.item[i]])
+        pack.body.add(eventId, c.mappingId[i]!, keys[key]!.batchKey, carried[i]!)
+        const schema = addSchemas[key]
+        if (schema) recordAdd(sent, partitionId, schema, carried[i] as SerializedIds, items.userHash[item]!)
       }
       offset += items.count
     }
@@ -267,7 +274,7 @@ function recordAdd(sent: SentIdentifier[], partitionId: number, schema: string[]
   const ids = idsOf(serialized)
   for (let j = 0; j < ids.length; j++) {
     const hash = ids[j]
-    if (hash !== null) sent.push({ partitionId, idType: schema[j], hash, userHash: userHash === '' ? null : userHash })
+    if (hash != null) sent.push({ partitionId, idType: schema[j]!, hash, userHash: userHash === '' ? null : userHash })
   }
 }
 
@@ -278,10 +285,10 @@ function droppedOf(batches: RoutedBatch[], eventIds: (number | undefined)[]): Dr
   for (const { items, changes: c } of batches) {
     const d = c.dropped
     for (let j = 0; j < d.length; j += 2) {
-      const change = d[j]
-      if (eventIds[offset + c.item[change]] === undefined) continue // a re-sent messageId: not routed again
-      const destinationId = c.destinationId[change]
-      const { identifier, reason } = decodeDrop(d[j + 1])
+      const change = d[j]!
+      if (eventIds[offset + c.item[change]!] === undefined) continue // a re-sent messageId: not routed again
+      const destinationId = c.destinationId[change]!
+      const { identifier, reason } = decodeDrop(d[j + 1]!)
       const k = `${destinationId}|${identifier}|${reason}`
       const delta = byKey.get(k)
       if (delta) delta.count++
@@ -297,11 +304,13 @@ function missingPartitions(batches: RoutedBatch[], keysOf: QueueKeys[][], eventI
   const missing = new Map<string, number>()
   let offset = 0
   for (let b = 0; b < batches.length; b++) {
-    const { items, changes: c } = batches[b]
+    const { items, changes: c } = batches[b]!
+    const keys = keysOf[b]!
     for (let i = 0; i < c.count; i++) {
-      if (c.key[i] < 0 || eventIds[offset + c.item[i]] === undefined) continue
-      const { partitionKey } = keysOf[b][c.key[i]]
-      if (!known.has(partitionKey)) missing.set(partitionKey, c.destinationId[i])
+      const key = c.key[i]!
+      if (key < 0 || eventIds[offset + c.item[i]!] === undefined) continue
+      const { partitionKey } = keys[key]!
+      if (!known.has(partitionKey)) missing.set(partitionKey, c.destinationId[i]!)
     }
     offset += items.count
   }
@@ -314,16 +323,16 @@ function filteredOf(batches: RoutedBatch[], ids: (number | undefined)[]): Filter
   let offset = 0
   for (const { items, filtered: f } of batches) {
     for (let i = 0; i < f.count; i++) {
-      if (ids[offset + f.item[i]] === undefined) continue
-      const k = f.destinationId[i] * FILTER_REASONS.length + f.reason[i]
+      if (ids[offset + f.item[i]!] === undefined) continue
+      const k = f.destinationId[i]! * FILTER_REASONS.length + f.reason[i]!
       counts.set(k, (counts.get(k) ?? 0) + 1)
     }
     offset += items.count
   }
-  return [...counts].map(([k, n]) => ({ destinationId: Math.floor(k / FILTER_REASONS.length), reason: FILTER_REASONS[k % FILTER_REASONS.length], n }))
+  return [...counts].map(([k, n]) => ({ destinationId: Math.floor(k / FILTER_REASONS.length), reason: FILTER_REASONS[k % FILTER_REASONS.length]!, n }))
 }
 
 /** Appends `values` to `to`, in order (a loop here, not in the transaction's coroutine: see `recorded`). */
 function appendAll<T>(to: T[], values: readonly T[]): void {
-  for (let i = 0; i < values.length; i++) to.push(values[i])
+  for (let i = 0; i < values.length; i++) to.push(values[i]!)
 }

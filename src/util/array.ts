@@ -2,7 +2,7 @@
 // to be in range (loop bounds, parallel arrays), say so once instead of scattering `!`.
 
 /** The element at `index`; throws if there is none (a broken invariant, not bad input). */
-export function at<T>(items: readonly T[], index: number): T {
+export function at<T>(items: ArrayLike<T>, index: number): T {
   const item = items[index];
   if (item === undefined && !(index in items)) {
     throw new RangeError(`index ${index} out of range (length ${items.length})`);
@@ -11,6 +11,6 @@ export function at<T>(items: readonly T[], index: number): T {
 }
 
 /** The first element; throws on an empty array. */
-export function first<T>(items: readonly T[]): T {
+export function first<T>(items: ArrayLike<T>): T {
   return at(items, 0);
 }
