@@ -5,6 +5,7 @@
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs'
 import { join } from 'node:path'
 import { finished } from 'node:stream/promises'
+import { at } from '../util/array.js'
 
 /** The lines of a file, read in 1 MiB chunks. */
 export async function* readLines(file: string): AsyncGenerator<string> {
@@ -111,7 +112,7 @@ async function* merge(streams: AsyncIterator<string>[]): AsyncGenerator<string> 
     }
     if (least === -1) return
     yield heads[least]!
-    heads[least] = await next(streams[least])
+    heads[least] = await next(at(streams, least))
   }
 }
 

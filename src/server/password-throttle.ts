@@ -39,8 +39,9 @@ export class PasswordThrottle {
   /** Seconds until `address` may try again, or 0 when it may try now. */
   retryAfterSeconds(address: string, now = Date.now()): number {
     const times = this.recent(address, now)
-    if (times.length < this.settings.maxFailures) return 0
-    return Math.max(1, Math.ceil((times[0] + this.settings.windowMs - now) / 1000))
+    const oldest = times[0]
+    if (times.length < this.settings.maxFailures || oldest === undefined) return 0
+    return Math.max(1, Math.ceil((oldest + this.settings.windowMs - now) / 1000))
   }
 
   recordFailure(address: string, now = Date.now()): void {

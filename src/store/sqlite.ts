@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs'
 import { open, stat, type FileHandle } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import type { Db, Param, RunResult } from './db.js'
+import { at } from '../util/array.js'
 
 type Statement = Database.Statement<unknown[], unknown>
 
@@ -16,7 +17,7 @@ interface Prepared {
 }
 
 function bindValues(p: Prepared, params: Param[]): Param[] {
-  return p.order ? p.order.map((i) => params[i - 1]) : params
+  return p.order ? p.order.map((i) => at(params, i - 1)) : params
 }
 
 /** Serialises async work on the single SQLite connection. */

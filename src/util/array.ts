@@ -14,3 +14,8 @@ export function at<T>(items: ArrayLike<T>, index: number): T {
 export function first<T>(items: ArrayLike<T>): T {
   return at(items, 0);
 }
+
+/** The last element; throws on an empty array. */
+export function last<T>(items: ArrayLike<T>): T {
+  return at(items, items.length - 1)
+}

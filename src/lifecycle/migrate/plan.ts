@@ -128,6 +128,7 @@ export async function planMigration(store: Store, tiktok: TikTokClient, d: Desti
   const add: PlannedMapping[] = []
   for (const m of legacy) {
     const native = LEGACY_TO_NATIVE[m.action]
+    if (!native) continue // `legacy` holds only actions of LEGACY_TO_NATIVE
     let name = perAction(m.action) === 1 ? native.name : `${native.name} (${keyOfMapping.get(m.id)})`
     while (kept.has(name) || add.some((a) => a.name === name)) name = `${name} (migrated)`
     const { audience_id: _a, selected_advertiser_id: _s, ...fields } = m.mapping

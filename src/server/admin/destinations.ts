@@ -60,8 +60,9 @@ export const destinationRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = asy
       const sources = await listSources(db)
       let sourceId: number
       if (b.source === undefined) {
-        if (sources.length !== 1) throw badRequest(`"source" is required: name one of ${sources.map((s) => s.name).join(', ') || '(no sources yet)'}`, 'source')
-        sourceId = sources[0].id
+        const [only] = sources
+        if (sources.length !== 1 || !only) throw badRequest(`"source" is required: name one of ${sources.map((s) => s.name).join(', ') || '(no sources yet)'}`, 'source')
+        sourceId = only.id
       } else {
         const s = sources.find((x) => x.name === b.source || x.id === b.source)
         if (!s) throw badRequest(`"source": no source ${JSON.stringify(b.source)} (known: ${sources.map((x) => x.name).join(', ')})`, 'source')

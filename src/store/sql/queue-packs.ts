@@ -6,6 +6,7 @@
  */
 import { chunks, placeholders, valuesList, type Db } from '../db.js'
 import { openChangesOf, type OpenChange, type PackBody, type PackRow } from '../queue-format.js'
+import { at, last } from '../../util/array.js'
 
 export interface NewPack {
   partitionId: number
@@ -46,7 +47,7 @@ export async function readOpenChanges(db: Db, partitionId: number, afterPack: nu
       appendAll(out, openChangesOf(r))
       open += Number(r.open)
     }
-    if (rows.length > 0) after = Number(rows[rows.length - 1].id)
+    if (rows.length > 0) after = Number(last(rows).id)
     if (rows.length < 8) break
   }
   return { changes: out, lastPack: after }
@@ -69,7 +70,7 @@ export async function readChangesBelow(db: Db, partitionId: number, upToPack: nu
 }
 
 function appendAll<T>(to: T[], values: readonly T[]): void {
-  for (let i = 0; i < values.length; i++) to.push(values[i])
+  for (let i = 0; i < values.length; i++) to.push(at(values, i))
 }
 
 /**
@@ -153,7 +154,7 @@ export async function openChangesOfEvents(db: Db, fromEventId: number, toEventId
     )
     for (const r of rows) for (const c of openChangesOf(r)) if (c.eventId !== null && c.eventId >= fromEventId && c.eventId <= toEventId) out.push(c)
     if (rows.length < 50) return out
-    after = Number(rows[rows.length - 1].id)
+    after = Number(last(rows).id)
   }
 }
 
