@@ -33,7 +33,6 @@ export {
   MESSAGES,
   membershipRows,
   toChange,
-  truncateAudienceName,
   type Change,
   type ChangeContext,
   type ChangeError,
@@ -41,6 +40,8 @@ export {
   type DestinationSettings,
   type MembershipChange
 } from './changes.js'
+// TikTok's own rule for audience names (tiktok/audiences.ts), re-exported for the destination's users.
+export { truncateAudienceName } from '../tiktok/audiences.js'
 export { buildCreateAudienceBody, buildMappingBody, groupMembershipChanges, requestKey } from './requestBodies.js'
 export {
   AUDIENCE_PAGE_SIZE,

@@ -12,7 +12,7 @@ import { explainRouteError, explainTikTokFailure } from '../../pipeline/explain.
 import { stampPersonas } from '../../pipeline/personas.js'
 import { listConnections } from '../../store/sql/config.js'
 import type { Destination } from '../../store/model.js'
-import type { TikTokExchange } from '../../tiktok/client.js'
+import type { TikTokExchange } from '../../tiktok/types.js'
 import { TikTokError } from '../../tiktok/errors.js'
 import type { ServerContext } from '../context.js'
 import { destinationOr404, mappingOr404 } from './lookup.js'
