@@ -55,6 +55,7 @@ test('demo destination: notice while it auto-connects, notice once it stopped, f
     await api('PATCH', `/api/destinations/${mine.id}`, { enabled: true })
     await api('PUT', `/api/destinations/${mine.id}/audiences/vip`, { name: 'VIP', advertiserId: '7000000000000000001' })
     const [source] = await api<{ writeKey: string }[]>('GET', '/api/sources')
+    assert.ok(source)
     const posted = await fetch(`${service.url}/v1/batch`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${source.writeKey}:`).toString('base64')}` },

@@ -84,7 +84,7 @@ test('several emails and phones: the first of each in the first row, every furth
   // The repeat of ann@example.com (same hash) is sent once; the invalid one is counted, not sent.
   assert.deepEqual(c.moreIds, [[bob, null, null], [null, p2, null]])
   assert.deepEqual(c.quality.email.more?.map((o) => o.status), ['repaired', 'rejected'])
-  assert.equal(c.quality.email.more?.[1].drop, 'invalid')
+  assert.equal(c.quality.email.more?.[1]?.drop, 'invalid')
   assert.equal(c.quality.phone.more?.length, 1)
 
   const rows = membershipRows(c)
