@@ -75,9 +75,18 @@ export function identifierRows(payload: MappedPayload, event: unknown, options: 
   const idSchema: IdType[] = []
   const ids: (string | null)[] = []
   const { email, phone, advertising_id } = quality
-  if (email.status !== 'disabled') (idSchema.push('EMAIL_SHA256'), ids.push(email.hash))
-  if (phone.status !== 'disabled') (idSchema.push('PHONE_SHA256'), ids.push(phone.hash))
-  if (advertising_id.status !== 'disabled') (idSchema.push(advertising_id.idType ?? 'IDFA_SHA256'), ids.push(advertising_id.hash))
+  if (email.status !== 'disabled') {
+    idSchema.push('EMAIL_SHA256')
+    ids.push(email.hash)
+  }
+  if (phone.status !== 'disabled') {
+    idSchema.push('PHONE_SHA256')
+    ids.push(phone.hash)
+  }
+  if (advertising_id.status !== 'disabled') {
+    idSchema.push(advertising_id.idType ?? 'IDFA_SHA256')
+    ids.push(advertising_id.hash)
+  }
   let moreIds: (string | null)[][] | undefined
   if (email.more || phone.more) {
     // A further value's column: email is first when sent, phone after it.

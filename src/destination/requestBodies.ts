@@ -114,8 +114,8 @@ function writeBody(bytes: Buffer, start: string, rows: string[]): Buffer {
     if (r > 0) bytes[end++] = 44 // ,
     end += bytes.write(at(rows, r), end)
   }
-  bytes[end++] = 93 // ]
-  bytes[end++] = 125 // }
+  bytes[end] = 93 // ]
+  bytes[end + 1] = 125 // }
   return bytes
 }
 

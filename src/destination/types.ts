@@ -89,3 +89,10 @@ export interface DynamicFieldResponse {
   nextPage?: string
   error?: { code: string; message: string }
 }
+
+/**
+ * A Segment event as routing reads it: any field at any depth may be absent or of any type, and
+ * reads are checked where they are used (mapping-kit does the same). The one home of this `any`.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type LooseEvent = Record<string, any>

@@ -9,11 +9,11 @@
  */
 import { hashPerson, type HashedPerson, type PersonIdentifiers } from '../destination/person.js'
 import type { IdentifierOptions } from '../destination/identifiers.js'
+import type { LooseEvent } from '../destination/types.js'
 
-type Ev = Record<string, any>
 
 /** Whether `event` withdraws consent for `category` (only an explicit `false`). */
-export function consentWithdrawn(event: Ev, category: string): boolean {
+export function consentWithdrawn(event: LooseEvent, category: string): boolean {
   const prefs = event.context?.consent?.categoryPreferences
   if (!prefs || typeof prefs !== 'object') return false
   if (category in prefs) return prefs[category] === false
@@ -26,7 +26,7 @@ export function consentWithdrawn(event: Ev, category: string): boolean {
 const text = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() !== '' ? v : undefined)
 
 /** The person an event is about: its userId and identifiers where the default mappings read them. */
-export function personOfEvent(event: Ev, options: IdentifierOptions): HashedPerson {
+export function personOfEvent(event: LooseEvent, options: IdentifierOptions): HashedPerson {
   const traits = event.context?.traits ?? {}
   const person: PersonIdentifiers = {
     email: text(traits.email) ?? text(event.properties?.email) ?? text(event.traits?.email),

@@ -124,13 +124,11 @@ export class Deliverer {
       const sentAt = Date.now()
       let exchange: TikTokExchange | undefined
       let failure: TikTokError | undefined
-      let createdAudienceId: string | undefined
       try {
         if (plan.batchKey === CREATE_KEY) {
           const p = JSON.parse(first(plan.send).payload ?? '{}') as { advertiserId: string; name: string }
           const r = await client.createAudience(buildCreateAudienceBody({ kind: 'create', advertiserId: p.advertiserId, name: p.name }))
           exchange = r.exchange
-          createdAudienceId = r.data.audience_id
         } else {
           const answer = client.segmentMapping(prepared.mapping!)
           // Awaited before anything else: a rejection must find its handler (no await in between).

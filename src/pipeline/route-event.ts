@@ -17,8 +17,8 @@ import { stampPersonas } from './personas.js'
 import type { RoutedMapping } from './routing-table.js'
 import { CREATE_KEY, createPartitionKey, encodeBatchKey, membershipPartitionKey, type BatchKey, type PartitionKey } from '../store/queue-format.js'
 import { at, first } from '../util/array.js'
+import type { LooseEvent } from '../destination/types.js'
 
-type Ev = Record<string, any>
 
 export interface RouteTarget {
   destination: Pick<Destination, 'name' | 'enabled' | 'mode' | 'accessToken' | 'advertiserIds' | 'normalization' | 'defaultPhoneRegion' | 'consentCategory' | 'rememberMembers'>
@@ -99,7 +99,7 @@ export function addressedTo(integrations: unknown, name: string, isOurs: (names:
  * (`context.personas.external_audience_id` with `audience_settings`, as Segment's pipeline
  * forwards it), or its `integrations` object names the destination.
  */
-function forThisDestination(event: Ev, target: RouteTarget): boolean {
+function forThisDestination(event: LooseEvent, target: RouteTarget): boolean {
   if (target.autoConnects) return true
   const p = event.context?.personas
   if (p && p.external_audience_id !== undefined && p.external_audience_id !== null && p.external_audience_id !== '' && p.audience_settings) return true
@@ -111,7 +111,7 @@ function forThisDestination(event: Ev, target: RouteTarget): boolean {
  * Routes several events of one source to one destination; per event, its outcomes in mapping
  * order. Each mapping maps all its matching events in one call (mapping-kit checks the mapping once).
  */
-export function routeEvents(items: { event: Ev; audienceKey: string | undefined }[], target: RouteTarget, isOurs: (names: string[]) => boolean): RoutedEvents {
+export function routeEvents(items: { event: LooseEvent; audienceKey: string | undefined }[], target: RouteTarget, isOurs: (names: string[]) => boolean): RoutedEvents {
   const dest = target.destination
   const outcomes: RouteOutcome[][] = items.map(() => [])
   const filtered: (FilterReason | undefined)[] = new Array(items.length)
@@ -123,7 +123,7 @@ export function routeEvents(items: { event: Ev; audienceKey: string | undefined 
   // Per event, its connection when that fans out to several advertisers.
   const fanning: (RouteConnection | undefined)[] = []
   // What reaches this destination, stamped like Segment's platform does for a connected audience.
-  const stamped: (Ev | undefined)[] = items.map(({ event, audienceKey }, i) => {
+  const stamped: (LooseEvent | undefined)[] = items.map(({ event, audienceKey }, i) => {
     if (!addressedTo(event.integrations, dest.name, isOurs)) {
       filtered[i] = 'integrations'
       return undefined
@@ -198,7 +198,7 @@ export function routeEvents(items: { event: Ev; audienceKey: string | undefined 
 }
 
 /** One event to one destination. */
-export function routeEvent(event: Ev, audienceKey: string | undefined, target: RouteTarget, isOurs: (names: string[]) => boolean): { outcomes: RouteOutcome[]; filtered?: FilterReason } {
+export function routeEvent(event: LooseEvent, audienceKey: string | undefined, target: RouteTarget, isOurs: (names: string[]) => boolean): { outcomes: RouteOutcome[]; filtered?: FilterReason } {
   const routed = routeEvents([{ event, audienceKey }], target, isOurs)
   return { outcomes: first(routed.outcomes), filtered: routed.filtered[0] }
 }

@@ -6,7 +6,7 @@
  */
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import type { Browser, Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import { audienceEvent } from '../helpers/events.js'
 import { browserSkip } from '../helpers/browser.js'
 import { startConsoleService, type ConsoleService } from '../helpers/console-service.js'
@@ -17,13 +17,12 @@ const skip = browserSkip
 
 let app: ConsoleService
 let service: { url: string; close(): Promise<void> }
-let browser: Browser
 let page: Page
 
 before(async () => {
   if (skip) return
   app = await startConsoleService({ name: 'console-demo', password: PASSWORD })
-  ;({ service, browser, page } = app)
+  ;({ service, page } = app)
 })
 
 after(async () => {

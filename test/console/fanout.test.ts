@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
-import type { Browser, Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import { at } from '../../src/util/array.js'
 import { browserSkip as skip, signIn } from '../helpers/browser.js'
 import { startConsoleService, type ConsoleService } from '../helpers/console-service.js'
@@ -19,7 +19,6 @@ const ADV2 = '7000000000000000002'
 
 let app: ConsoleService
 let service: { url: string; close(): Promise<void> }
-let browser: Browser
 let page: Page
 
 before(async () => {
@@ -39,7 +38,7 @@ destinations:
 delivery:
   windowMs: 20
 ` })
-  ;({ service, browser, page } = app)
+  ;({ service, page } = app)
 })
 after(async () => {
   await app?.close()

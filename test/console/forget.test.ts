@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
-import type { Browser, Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import { first } from '../../src/util/array.js'
 import { browserSkip } from '../helpers/browser.js'
 import { startConsoleService, type ConsoleService } from '../helpers/console-service.js'
@@ -17,7 +17,6 @@ const skip = browserSkip
 
 let app: ConsoleService
 let service: { url: string; close(): Promise<void> }
-let browser: Browser
 let page: Page
 
 before(async () => {
@@ -40,7 +39,7 @@ destinations:
 delivery:
   windowMs: 20
 ` })
-  ;({ service, browser, page } = app)
+  ;({ service, page } = app)
 })
 after(async () => {
   await app?.close()

@@ -1,6 +1,5 @@
 /** Console sessions: sign-in, the session cookie passes reads, writes need the CSRF header, HTTP Basic keeps working. */
 import assert from 'node:assert/strict'
-import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import { startConsoleService, type ConsoleService } from '../helpers/console-service.js'
 import { createSessionToken, verifySessionToken } from '../../src/server/session.js'

@@ -3,9 +3,8 @@
  * figures, and Run now — a run started there mirrors the table's new rows, and its figures appear.
  */
 import assert from 'node:assert/strict'
-import { join } from 'node:path'
 import { after, before, test } from 'node:test'
-import type { Browser, Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import { at } from '../../src/util/array.js'
 import { browserSkip } from '../helpers/browser.js'
 import { startConsoleService, type ConsoleService } from '../helpers/console-service.js'
@@ -21,7 +20,6 @@ const skip = browserSkip || pgSkip
 let app: ConsoleService
 let warehouse: PgDatabase
 let service: { url: string; close(): Promise<void> }
-let browser: Browser
 let page: Page
 
 before(async () => {
@@ -30,7 +28,7 @@ before(async () => {
   await createCustomers(warehouse, [1, 2, 3, 4])
   const config = warehouseConfig({ url: warehouse.url, query: 'SELECT email, phone FROM crm.customers WHERE active', every: '1h' })
   app = await startConsoleService({ name: 'warehouse-console', password: PASSWORD, config, configFile: 'config.json', viewport: { width: 1400, height: 900 }, timeoutMs: 15_000 })
-  ;({ service, browser, page } = app)
+  ;({ service, page } = app)
 })
 after(async () => {
   await app?.close()

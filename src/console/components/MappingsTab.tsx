@@ -4,6 +4,7 @@
  */
 import { useEffect, useMemo, useState } from 'react'
 import { api, ApiError, errorText, type ActionCatalog, type ActionDefinition, type Connection, type Destination, type Mapping, type TestResult } from '../api'
+import type { LooseEvent } from '../../destination/types'
 import { Link, navigate } from '../router'
 import { ErrorText, JsonBlock, Notice, Switch, useLoad } from '../ui'
 import { defaultMapping, FieldMappingForm } from './FieldMappingForm'
@@ -175,7 +176,7 @@ function MappingEditor({ destination: d, mappingId }: { destination: Destination
   const loadSample = async () => {
     if (!action) return
     try {
-      const sample = await api<Record<string, any>>('GET', `/api/actions/${action.key}/sample-event`)
+      const sample = await api<LooseEvent>('GET', `/api/actions/${action.key}/sample-event`)
       // Use an audience connected to this destination, so the test reaches a TikTok audience that exists.
       const connected = connections.data?.find((c) => c.externalAudienceId)
       const personas = sample.context?.personas

@@ -16,6 +16,7 @@ import type { ServerContext } from '../context.js'
 import { connectionWithId, createWebhookAudience, getWebhookAudience, WebhookError } from './audiences.js'
 import { mergedExtras, signatureMatches, withoutExtras } from './signature.js'
 import { first } from '../../util/array.js'
+import type { LooseEvent } from '../../destination/types.js'
 
 /** Segment batches webhook events by URL: a body of many 32 KB events is allowed, within reason. */
 export const MAX_WEBHOOK_BYTES = 4 * 1024 * 1024
@@ -67,7 +68,7 @@ export const webhookPlugin: FastifyPluginAsync<WebhookOptions> = async (app, { c
     for (const [i, raw] of events.entries()) {
       const at = Array.isArray(body) ? `[${i}]: ` : ''
       const event = checkOne(withoutExtras(raw, mergedExtras(raw)), undefined, at)
-      const personas = (event.context as any)?.personas
+      const personas = (event.context as LooseEvent | undefined)?.personas
       const externalId = personas?.external_audience_id
       if (externalId !== undefined && externalId !== null && externalId !== '') {
         let found = connectionWithId(ctx, source.id, String(externalId))
