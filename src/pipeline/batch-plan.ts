@@ -10,6 +10,7 @@
  */
 import { CREATE_KEY, identityScope, type BatchKey, type OpenChange } from '../store/queue-format.js'
 import { at, first } from '../util/array.js'
+import { must } from '../util/must.js'
 
 export interface QueuedChange extends OpenChange {
   /** Unique among the changes read for one partition. */
@@ -75,8 +76,13 @@ export function planBatch(rows: QueuedChange[], maxRows: number): BatchPlan {
   const head = first(rows)
   if (head.batchKey === CREATE_KEY) return { batchKey: CREATE_KEY, send: [head], superseded: [] }
 
+  // A change supersedes an earlier one only up to the next audience creation: what follows a
+  // creation is planned after it, so superseding across it would leave nothing to send now.
+  const createAt = rows.findIndex((row) => row.batchKey === CREATE_KEY)
   const lastIndex = new ByIdentity<number>()
-  rows.forEach((row, i) => lastIndex.set(row, i))
+  rows.forEach((row, i) => {
+    if (createAt === -1 || i < createAt) lastIndex.set(row, i)
+  })
   const isSurvivor = (i: number) => {
     const row = at(rows, i)
     return row.batchKey !== CREATE_KEY ? lastIndex.get(row) === i : true
@@ -111,5 +117,6 @@ export function planBatch(rows: QueuedChange[], maxRows: number): BatchPlan {
       if (!isSurvivor(i) && sendIdentities.get(row)) out.push(row)
     })
   }
-  return { batchKey: batchKey!, send, superseded: out }
+  // rows[0] is not a creation, and the first change before any creation is a survivor: it set batchKey.
+  return { batchKey: must(batchKey, 'the batch key of the first change'), send, superseded: out }
 }

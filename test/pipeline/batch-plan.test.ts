@@ -91,3 +91,13 @@ test('audience creations are sent one at a time', () => {
   assert.equal(plan.batchKey, 'create')
   assert.deepEqual(ids(plan.send), [create.id])
 })
+
+test('a change is not superseded across an audience creation: it is sent before the creation', () => {
+  seq++
+  const create = toQueued({ pack: 1, at: seq, createdAt: 0, eventId: seq, mappingId: null, batchKey: CREATE_KEY, ids: null, serializedIds: serializeIds([]), payload: '{}' }, seq)
+  const before = q('add', E, ['a'])
+  const rows = [before, create, q('add', E, ['a'])]
+  const plan = planBatch(rows, 100)
+  assert.notEqual(plan.batchKey, undefined)
+  assert.deepEqual(ids(plan.send), [before.id], 'the change ahead of the creation goes first, alone')
+})
