@@ -30,6 +30,7 @@ import { TikTokError } from '../tiktok/errors.js'
 import { parseDuration } from '../warehouse/duration.js'
 import { upsertWarehouseSync } from '../warehouse/records.js'
 import { isWarehouseSource, type AudienceConfig, type ConfigFile } from './schema.js'
+import { must } from '../util/must.js'
 
 export const DEFAULT_SOURCE = 'default'
 
@@ -210,7 +211,7 @@ export async function applyConfig(store: Store, config: ConfigFile, tiktok: TikT
       problems.push(`sources[${si}].destination: no destination named "${s.destination}" (known: ${[...destinationIds.keys()].join(', ') || 'none'}) — sync skipped`)
       continue
     }
-    await upsertWarehouseSync(db, secrets, { name: s.name, url: s.url, query: s.query, destinationId, audienceKey: s.audience, everyMs: parseDuration(s.every)! })
+    await upsertWarehouseSync(db, secrets, { name: s.name, url: s.url, query: s.query, destinationId, audienceKey: s.audience, everyMs: must(parseDuration(s.every), `sources[${si}].every`) })
     result.syncs++
   }
   return result

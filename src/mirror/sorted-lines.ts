@@ -106,12 +106,12 @@ async function* merge(streams: AsyncIterator<string>[]): AsyncGenerator<string> 
   for (const s of streams) heads.push(await next(s))
   for (;;) {
     let least = -1
-    for (let i = 0; i < heads.length; i++) {
-      const h = heads[i]
-      if (h !== undefined && (least === -1 || h < heads[least]!)) least = i
-    }
-    if (least === -1) return
-    yield heads[least]!
+    let leastLine: string | undefined
+    heads.forEach((h, i) => {
+      if (h !== undefined && (leastLine === undefined || h < leastLine)) [least, leastLine] = [i, h]
+    })
+    if (leastLine === undefined) return
+    yield leastLine
     heads[least] = await next(at(streams, least))
   }
 }

@@ -25,6 +25,7 @@ import { classifyExchange, type RetryPolicy, type RetryState } from './delivery-
 import { RateLimiter } from './rate-limiter.js'
 import type { RoutingTable } from './routing-table.js'
 import { first } from '../util/array.js'
+import { must } from '../util/must.js'
 
 export interface DeliveryOptions extends RetryPolicy {
   rateLimit: number
@@ -76,7 +77,7 @@ export class Deliverer {
    */
   async runOnce(): Promise<boolean> {
     while (this.leasesToRelease.length > 0) {
-      const stale = this.leasesToRelease.shift()!
+      const stale = must(this.leasesToRelease.shift(), 'a lease to release')
       await releasePartition(this.store.db, stale.id, stale.owner).catch((err: unknown) => {
         this.leasesToRelease.push(stale)
         throw err
@@ -130,7 +131,7 @@ export class Deliverer {
           const r = await client.createAudience(buildCreateAudienceBody({ kind: 'create', advertiserId: p.advertiserId, name: p.name }))
           exchange = r.exchange
         } else {
-          const answer = client.segmentMapping(prepared.mapping!)
+          const answer = client.segmentMapping(must(prepared.mapping, 'the prepared mapping body'))
           // Awaited before anything else: a rejection must find its handler (no await in between).
           const next = this.prepareAhead(queue, lease.key, dest)
           try {

@@ -4,6 +4,7 @@
  * up to `maxSize` events per transaction, until the queue is empty.
  */
 import { first } from '../util/array.js'
+import { must } from '../util/must.js'
 
 export interface GroupCommitOptions {
   /** At most this many events (the sum of the requests' sizes) share one transaction. */
@@ -59,7 +60,7 @@ export class GroupCommitQueue<T> {
         const group: Queued<T>[] = []
         let size = 0
         while (this.queue.length > 0 && (group.length === 0 || size + first(this.queue).size <= this.opts.maxSize)) {
-          const next = this.queue.shift()!
+          const next = must(this.queue.shift(), 'the next queued request')
           size += next.size
           group.push(next)
         }

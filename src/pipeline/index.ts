@@ -192,7 +192,7 @@ export class Pipeline {
       }
       if (unrouted.length > 0) batches.push(await this.router.route(unrouted))
       unrouted = []
-      batches.push(...g.routed!)
+      batches.push(...(g.routed ?? []))
     }
     if (unrouted.length > 0) batches.push(await this.router.route(unrouted))
     // The router wakes delivery for what it queued (onQueued), when it is ready.

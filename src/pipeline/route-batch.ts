@@ -13,6 +13,7 @@ import { redactEvent } from './redact.js'
 import { FILTER_REASONS, queueKeys, routeEvents, type FilterReason, type RouteOutcome } from './route-event.js'
 import type { RoutingTable } from './routing-table.js'
 import { at } from '../util/array.js'
+import { must } from '../util/must.js'
 
 /** An event accepted from a source (shape already checked). */
 export interface AcceptedEvent {
@@ -57,6 +58,7 @@ export interface RoutedChanges {
 
 export const STATUSES: IdentifierStatus[] = ['hashed', 'prehashed', 'repaired', 'rejected', 'empty', 'disabled']
 const STATUS_INDEX = new Map<string, number>(STATUSES.map((s, i) => [s, i]))
+const statusIndex = (status: string): number => must(STATUS_INDEX.get(status), 'a status of STATUSES')
 /** Added to a quality byte (status index < 8) when its identifier made CHOICES' matching choice. */
 export const CHOICE_FLAG = 8
 /** The matching choice each identifier can make (pipeline/quality.ts choicesOf), in quality-byte order. */
@@ -202,9 +204,9 @@ class ChangeColumns {
     const q = this.quality
     if (quality) {
       const { email, phone, advertising_id } = quality
-      q.push(STATUS_INDEX.get(email.status)! + (email.more ? CHOICE_FLAG : 0))
-      q.push(STATUS_INDEX.get(phone.status)! + (phone.more ? CHOICE_FLAG : 0))
-      q.push(STATUS_INDEX.get(advertising_id.status)! + (advertising_id.idType === 'AAID_SHA256' ? CHOICE_FLAG : 0))
+      q.push(statusIndex(email.status) + (email.more ? CHOICE_FLAG : 0))
+      q.push(statusIndex(phone.status) + (phone.more ? CHOICE_FLAG : 0))
+      q.push(statusIndex(advertising_id.status) + (advertising_id.idType === 'AAID_SHA256' ? CHOICE_FLAG : 0))
       // Cheap when nothing was dropped: a few property reads.
       if (email.drop || phone.drop || advertising_id.drop || email.more || phone.more) this.drop(this.item.length - 1, quality)
     } else for (let j = 0; j < 3; j++) q.push(255)
@@ -219,7 +221,7 @@ class ChangeColumns {
       for (const o of outcome.more ? [outcome, ...outcome.more] : [outcome]) {
         if (!o.drop) continue
         d.push(change)
-        d.push(k * 8 + DROP_REASON_INDEX.get(o.drop)!)
+        d.push(k * 8 + must(DROP_REASON_INDEX.get(o.drop), 'a drop reason of DROP_REASONS'))
       }
     }
   }
@@ -302,7 +304,7 @@ export function routeBatch(table: RoutingTable, items: AcceptedEvent[]): RoutedB
         if (reason !== undefined) {
           filteredItem.push(i)
           filteredDestination.push(destinationId)
-          filteredReason.push(FILTER_REASON_INDEX.get(reason)!)
+          filteredReason.push(must(FILTER_REASON_INDEX.get(reason), 'a filter reason of FILTER_REASONS'))
           const person = withdrawn[k]
           if (person) withdrawals.push({ item: i, destinationId, person })
           return

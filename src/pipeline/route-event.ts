@@ -157,11 +157,15 @@ export function routeEvents(items: { event: LooseEvent; audienceKey: string | un
   })
   for (const m of target.mappings) {
     const matched: number[] = []
+    const matchedEvents: LooseEvent[] = []
     for (let i = 0; i < stamped.length; i++) {
       const e = stamped[i]
       if (!e) continue
       if (!m.compiled) at(outcomes, i).push({ ok: false, mapping: m, action: 'invalid', code: 'INVALID_MAPPING', message: m.error ?? 'invalid mapping' })
-      else if (m.compiled.matches(e)) matched.push(i)
+      else if (m.compiled.matches(e)) {
+        matched.push(i)
+        matchedEvents.push(e)
+      }
     }
     if (!m.compiled || matched.length === 0) continue
     const compiled = m.compiled
@@ -172,7 +176,7 @@ export function routeEvents(items: { event: LooseEvent; audienceKey: string | un
       continue
     }
     // `recommended` takes several emails or phones per person (destination/matching.ts).
-    const payloads = compiled.mapBatch(matched.map((i) => stamped[i]!), dest.normalization === 'recommended')
+    const payloads = compiled.mapBatch(matchedEvents, dest.normalization === 'recommended')
     matched.forEach((i, k) => {
       const payload = at(payloads, k)
       const out = at(outcomes, i)
@@ -180,7 +184,7 @@ export function routeEvents(items: { event: LooseEvent; audienceKey: string | un
         out.push({ ok: false, mapping: m, action, code: payload.code, message: payload.message })
         return
       }
-      const e = stamped[i]!
+      const e = at(matchedEvents, k)
       const change: Change = toChange(compiled, payload, { event: e, settings, audienceSettings: e.context?.personas?.audience_settings })
       if (change.kind === 'error') {
         const message = explainRouteError(change.message, { destination: dest.name, audienceKey: at(items, i).audienceKey })

@@ -50,7 +50,7 @@ export class PasswordThrottle {
     if (times.length > this.settings.maxFailures) times.shift()
     this.failures.delete(address)
     // Bounded memory: a flood of addresses evicts the least recently failing one, never grows the map.
-    if (this.failures.size >= this.settings.maxAddresses) this.failures.delete(this.failures.keys().next().value!)
+    if (this.failures.size >= this.settings.maxAddresses) this.failures.delete(this.failures.keys().next().value ?? '')
     this.failures.set(address, times)
   }
 

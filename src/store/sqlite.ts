@@ -4,6 +4,7 @@ import { open, stat, type FileHandle } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import type { Db, Param, RunResult } from './db.js'
 import { at } from '../util/array.js'
+import { must } from '../util/must.js'
 
 type Statement = Database.Statement<unknown[], unknown>
 
@@ -133,7 +134,7 @@ export class WalFile {
       if (!(await this.reopenIfReplaced())) return
       this.checkedAt = now
     }
-    await this.handle!.datasync()
+    await must(this.handle, 'the open database file').datasync()
   }
 
   /** Opens the WAL, or reopens it if the path names another file; false when there is none. */
@@ -253,7 +254,7 @@ class SqliteConnection {
       p = { stmt: this.raw.prepare(sql.replace(/\$\d+/g, '?')) as Statement, order: inOrder ? null : numbers }
       this.cache.set(sql, p)
       // A bound on prepared statements: each holds memory until finalised (by the GC, once dropped).
-      if (this.cache.size > MAX_CACHED_STATEMENTS) this.cache.delete(this.cache.keys().next().value!)
+      if (this.cache.size > MAX_CACHED_STATEMENTS) this.cache.delete(this.cache.keys().next().value ?? '')
     }
     return p
   }

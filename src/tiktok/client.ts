@@ -148,7 +148,7 @@ export class TikTokClient {
     }
     this.onExchange?.(exchange, err)
     if (err) throw err
-    return { data: (envelope!.data ?? {}) as T, exchange }
+    return { data: (envelope?.data ?? {}) as T, exchange }
   }
 
   /** The auth test: `/user/info/` must answer `code: 0`. */

@@ -68,7 +68,7 @@ export function AudienceHealthHistory({ destinationId, audienceKey, label }: { d
   }, [destinationId, audienceKey])
   if (!reads) return null
   if (reads.length === 0) return <p className="muted">No health read recorded yet (TikTok is asked every AUDIENCE_HEALTH_INTERVAL).</p>
-  const sizes = reads.filter((r) => r.coverNum !== null).map((r) => r.coverNum!)
+  const sizes = reads.flatMap((r) => (r.coverNum !== null ? [r.coverNum] : []))
   const last = reads[reads.length - 1]
   return (
     <details className="health-history">

@@ -330,12 +330,13 @@ function MappingEditor({ destination: d, mappingId }: { destination: Destination
 function TestOutcome({ result, onCreateAnyway, onIgnoreTrigger }: { result: TestResult | undefined; onCreateAnyway(): void; onIgnoreTrigger(): void }) {
   if (!result) return null
   const body = result.response?.body as { code?: number; message?: string } | undefined
+  const createdId = result.audience_id
   return (
     <section aria-label="Test result" className="test-result">
-      {result.audience_id && (
+      {createdId && (
         <Notice kind="success">
-          Audience created. <span>audience_id</span>: <code aria-label="New audience id">{result.audience_id}</code>{' '}
-          <button type="button" className="link-button" onClick={() => navigator.clipboard?.writeText(result.audience_id!)}>
+          Audience created. <span>audience_id</span>: <code aria-label="New audience id">{createdId}</code>{' '}
+          <button type="button" className="link-button" onClick={() => navigator.clipboard?.writeText(createdId)}>
             Copy audience_id
           </button>
         </Notice>

@@ -92,8 +92,9 @@ export async function planMigration(store: Store, tiktok: TikTokClient, d: Desti
     const audienceId = literalId(m, 'audience_id')
     const advertiserId = literalId(m, 'selected_advertiser_id')
     const k = `${audienceId}|${advertiserId}`
-    if (!groups.has(k)) groups.set(k, { audienceId, advertiserId, mappings: [] })
-    groups.get(k)!.mappings.push(m)
+    let group = groups.get(k)
+    if (!group) groups.set(k, (group = { audienceId, advertiserId, mappings: [] }))
+    group.mappings.push(m)
   }
 
   const client = tiktok.withToken(d.accessToken)

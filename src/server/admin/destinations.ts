@@ -15,6 +15,7 @@ import { destinationOr404 } from './lookup.js'
 import { testAuthentication } from './tiktok-auth.js'
 import { S, typed } from './validation.js'
 import { DESTINATION_DEFAULTS, MAX_BATCH_SIZE } from '../../util/defaults.js'
+import { must } from '../../util/must.js'
 
 const settingsProps = {
   name: S.nonEmpty({ maxLength: 200 }),
@@ -111,7 +112,7 @@ export const destinationRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = asy
       }
       await updateDestinationSettings(db, d.id, patch)
       if (b.enabled) ctx.pipeline.poke()
-      return destinationView(ctx, (await getDestination(db, secrets, d.id))!)
+      return destinationView(ctx, must(await getDestination(db, secrets, d.id), `destination ${d.id}`))
     }
   )
 

@@ -7,6 +7,7 @@
 import { chunks, placeholders, valuesList, type Db } from '../db.js'
 import { openChangesOf, type OpenChange, type PackBody, type PackRow } from '../queue-format.js'
 import { at, last } from '../../util/array.js'
+import { must } from '../../util/must.js'
 
 export interface NewPack {
   partitionId: number
@@ -108,7 +109,7 @@ function settleRows<T extends { at: number }>(rows: { id: number; n: number; ope
   const left: { id: number; open: number; bits: string }[] = []
   for (const r of rows) {
     const before = settled.length
-    const bits = settleBits(r.settled ?? '0'.repeat(Number(r.n)), byPack.get(Number(r.id))!, settled)
+    const bits = settleBits(r.settled ?? '0'.repeat(Number(r.n)), must(byPack.get(Number(r.id)), `the changes settled in pack ${r.id}`), settled)
     const newly = settled.length - before
     if (newly === 0) continue
     const open = Number(r.open) - newly

@@ -11,6 +11,7 @@ import { addPending } from './partitions.js'
 import { sentMembershipsOf, type SentMembership } from './sent-identifiers.js'
 import { insertAudit, type AuditAudience, type AuditIdentifier, type AuditOrigin } from './forget-audits.js'
 import { first } from '../../util/array.js'
+import { must } from '../../util/must.js'
 
 export interface PersonHashes {
   /** Hashed identifiers as the destination would send them (type, hash). */
@@ -68,7 +69,7 @@ async function queueRemovals(db: Db, found: SentMembership[], batchSizeOf: (dest
       advertiserIds,
       audienceId,
       partitionId,
-      pack: Number(pack!.id),
+      pack: Number(must(pack, 'the removals pack').id),
       queuedAt: now,
       removals: rows.map((r) => ({ type: r.idType, hash: r.hash })),
       status: 'pending',
