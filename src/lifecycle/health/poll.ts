@@ -1,7 +1,8 @@
 /**
- * One round of audience health: every connected audience (destinations with a token) read from
- * TikTok's `/dmp/custom_audience/get/`, up to 100 ids per call per advertiser, recorded, and a log
- * warn line for each warning that starts holding (and an info line for each that cleared).
+ * One round of audience health: every connected audience (destinations with a token), the TikTok
+ * audience of each of its advertisers, read from TikTok's `/dmp/custom_audience/get/`, up to 100 ids
+ * per call per advertiser, recorded, and a log warn line for each warning that starts holding (and
+ * an info line for each that cleared).
  */
 import type { Logger } from 'pino'
 import type { Store } from '../../store/index.js'
@@ -28,11 +29,15 @@ async function targets(store: Store): Promise<Target[]> {
   const byGroup = new Map<string, Target>()
   for (const c of await listConnections(store.db)) {
     const d = destinations.get(c.destinationId)
-    if (!d?.accessToken || !c.advertiserId || !c.externalAudienceId) continue
-    const k = `${d.id}|${c.advertiserId}`
-    let t = byGroup.get(k)
-    if (!t) byGroup.set(k, (t = { destinationId: d.id, destinationName: d.name, accessToken: d.accessToken, advertiserId: c.advertiserId, audiences: [] }))
-    t.audiences.push({ key: c.audienceKey, externalAudienceId: c.externalAudienceId })
+    if (!d?.accessToken) continue
+    // Every advertiser of the connection (fan-out, SPEC §5.7) has its own TikTok audience to read.
+    for (const { advertiserId, externalAudienceId } of c.targets) {
+      if (!advertiserId || !externalAudienceId) continue
+      const k = `${d.id}|${advertiserId}`
+      let t = byGroup.get(k)
+      if (!t) byGroup.set(k, (t = { destinationId: d.id, destinationName: d.name, accessToken: d.accessToken, advertiserId, audiences: [] }))
+      t.audiences.push({ key: c.audienceKey, externalAudienceId })
+    }
   }
   return [...byGroup.values()]
 }
@@ -69,7 +74,7 @@ async function readAudiences(client: TikTokClient, t: Target, audiences: Target[
 
 /** Reads, records and logs one round; returns what was recorded. */
 export async function pollAudienceHealth(store: Store, tiktok: TikTokClient, log: Logger, now = Date.now()): Promise<HealthRead[]> {
-  const before = new Map((await latestHealthReads(store.db)).map((r) => [`${r.destinationId}|${r.audienceKey}`, r]))
+  const before = new Map((await latestHealthReads(store.db)).map((r) => [`${r.destinationId}|${r.audienceKey}|${r.advertiserId}`, r]))
   const reads: HealthRead[] = []
   const names = new Map<number, string>()
   for (const t of await targets(store)) {
@@ -85,7 +90,7 @@ export async function pollAudienceHealth(store: Store, tiktok: TikTokClient, log
       continue
     }
     const now_ = warningsOf(r, now)
-    const prev = before.get(`${r.destinationId}|${r.audienceKey}`)
+    const prev = before.get(`${r.destinationId}|${r.audienceKey}|${r.advertiserId}`)
     const held = prev && !prev.error ? warningsOf(prev, now) : []
     // A warning is a warn line when it starts holding; while it holds, a debug line each round (the banner and gauge still show it).
     for (const w of now_) {
