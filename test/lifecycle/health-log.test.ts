@@ -63,3 +63,28 @@ test('a small audience warns once, then logs at debug while the warning holds, a
   await pollAudienceHealth(store, tiktok, log)
   assert.equal(lines.filter((l) => l.level === 30 && /small warning cleared/.test(l.msg)).length, 1)
 })
+
+test("a fan-out connection: each advertiser's audience warns once, its line naming the advertiser", async () => {
+  const advertisers = ['7000000000000000001', '7000000000000000002']
+  const config = {
+    sources: [{ name: 'engage', writeKey: 'wk_hl' }],
+    destinations: [
+      {
+        name: 'fan',
+        source: 'engage',
+        mode: 'native',
+        accessToken: 'emulator-access-token',
+        advertiserIds: advertisers,
+        mappings: [{ name: 'Add', action: 'addToAudience' }],
+        audiences: [{ key: 'wide', name: 'Wide', advertiserIds: advertisers }]
+      }
+    ]
+  } as ConfigFile
+  const tiktok = new TikTokClient({ baseUrl: emu.apiUrl })
+  assert.deepEqual((await applyConfig(store, config, tiktok)).problems, [])
+  lines.length = 0
+  const reads = (await pollAudienceHealth(store, tiktok, log)).filter((r) => r.audienceKey === 'wide')
+  assert.deepEqual(reads.map((r) => r.advertiserId), advertisers, 'both advertisers read')
+  const warned = lines.filter((l) => l.level === 40 && /^audience health: "wide" of fan/.test(l.msg)).map((l) => l.msg)
+  assert.deepEqual(warned.map((m) => /\(advertiser (\d+)\): Fewer than 1,000/.exec(m)?.[1]), advertisers, warned.join('\n'))
+})

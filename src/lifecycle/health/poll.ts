@@ -83,8 +83,12 @@ export async function pollAudienceHealth(store: Store, tiktok: TikTokClient, log
     for (let i = 0; i < t.audiences.length; i += IDS_PER_CALL) reads.push(...(await readAudiences(client, t, t.audiences.slice(i, i + IDS_PER_CALL), now)))
   }
   await recordHealthReads(store.db, reads)
+  // A fan-out connection's lines name the advertiser: its audiences would otherwise read alike.
+  const advertisers = new Map<string, Set<string>>()
+  for (const r of reads) advertisers.set(`${r.destinationId}|${r.audienceKey}`, (advertisers.get(`${r.destinationId}|${r.audienceKey}`) ?? new Set()).add(r.advertiserId))
   for (const r of reads) {
     const where = { destination: names.get(r.destinationId), audience: r.audienceKey, advertiserId: r.advertiserId, audienceId: r.externalAudienceId }
+    const of = `"${r.audienceKey}" of ${where.destination}${advertisers.get(`${r.destinationId}|${r.audienceKey}`)!.size > 1 ? ` (advertiser ${r.advertiserId})` : ''}`
     if (r.error) {
       log.warn({ ...where, error: r.error }, `audience health: cannot read audience "${r.audienceKey}" (${r.externalAudienceId}) from TikTok: ${r.error}`)
       continue
@@ -95,12 +99,12 @@ export async function pollAudienceHealth(store: Store, tiktok: TikTokClient, log
     // A warning is a warn line when it starts holding; while it holds, a debug line each round (the banner and gauge still show it).
     for (const w of now_) {
       const fields = { ...where, reason: w.reason, coverNum: r.coverNum, expiresAt: r.expiresAt }
-      const line = `audience health: "${r.audienceKey}" of ${where.destination}: ${w.message}`
+      const line = `audience health: ${of}: ${w.message}`
       if (held.some((x) => x.reason === w.reason)) log.debug(fields, line)
       else log.warn(fields, line)
     }
     for (const w of held) {
-      if (!now_.some((x) => x.reason === w.reason)) log.info({ ...where, reason: w.reason, coverNum: r.coverNum }, `audience health: "${r.audienceKey}" of ${where.destination}: the ${w.reason} warning cleared`)
+      if (!now_.some((x) => x.reason === w.reason)) log.info({ ...where, reason: w.reason, coverNum: r.coverNum }, `audience health: ${of}: the ${w.reason} warning cleared`)
     }
   }
   return reads
