@@ -7,6 +7,7 @@ import { useEffect, useState } from 'react'
 import { api, type AudienceHealthSummary, type HealthRead } from '../api'
 import { Link } from '../router'
 import { formatNumber, formatTime } from '../ui'
+import { DataTable, type Column } from './DataTable'
 
 const REFRESH_MS = 30_000
 
@@ -62,6 +63,13 @@ function Sparkline({ values, label }: { values: number[]; label: string }) {
   )
 }
 
+const HISTORY_COLUMNS: Column<HealthRead>[] = [
+  { header: 'Checked', cell: (r) => formatTime(r.checkedAt) },
+  { header: 'Matched users', cell: (r) => (r.coverNum === null ? '—' : formatNumber(r.coverNum)) },
+  { header: 'Expires', cell: (r) => (r.expiresAt ? new Date(r.expiresAt).toISOString().slice(0, 10) : '—') },
+  { header: 'Warnings', cell: (r) => (r.error ? `Read failed: ${r.error}` : r.warnings.map((w) => w.reason).join(', ') || 'none') }
+]
+
 /** One audience's recorded reads: the size trend and the last few reads. */
 export function AudienceHealthHistory({ destinationId, audienceKey, advertiserId, label }: { destinationId: number; audienceKey: string; advertiserId?: string; label: string }) {
   const [reads, setReads] = useState<HealthRead[]>()
@@ -83,26 +91,7 @@ export function AudienceHealthHistory({ destinationId, audienceKey, advertiserId
         {formatTime(last.checkedAt)}
       </summary>
       <Sparkline values={sizes} label={`Matched users of ${label} over time`} />
-      <table aria-label={`Health history of ${label}`}>
-        <thead>
-          <tr>
-            <th scope="col">Checked</th>
-            <th scope="col">Matched users</th>
-            <th scope="col">Expires</th>
-            <th scope="col">Warnings</th>
-          </tr>
-        </thead>
-        <tbody>
-          {reads.slice(-10).reverse().map((r) => (
-            <tr key={r.checkedAt}>
-              <td>{formatTime(r.checkedAt)}</td>
-              <td>{r.coverNum === null ? '—' : formatNumber(r.coverNum)}</td>
-              <td>{r.expiresAt ? new Date(r.expiresAt).toISOString().slice(0, 10) : '—'}</td>
-              <td>{r.error ? `Read failed: ${r.error}` : r.warnings.map((w) => w.reason).join(', ') || 'none'}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      <DataTable bare label={`Health history of ${label}`} columns={HISTORY_COLUMNS} rows={reads.slice(-10).reverse()} rowKey={(r) => r.checkedAt} />
     </details>
   )
 }

@@ -6,6 +6,7 @@
 import { useEffect, useState } from 'react'
 import { api, errorText, type DeadLetter, type DeliveryReport, type Destination } from '../api'
 import { ErrorText, formatNumber, formatTime, JsonBlock, Notice } from '../ui'
+import { DataTable, type Column } from './DataTable'
 import { IdentifierQuality } from './IdentifierQuality'
 
 const PERIODS = [
@@ -27,33 +28,28 @@ const DROP_LABELS: Record<string, string> = {
 }
 
 /** Identifiers the mappings had a value for but did not send, also of events delivered with their other identifiers. */
+const DROPPED_COLUMNS: Column<NonNullable<DeliveryReport['identifiersDropped']>[number]>[] = [
+  { header: 'Identifier', cell: (r) => IDENTIFIER_LABELS[r.identifier] ?? r.identifier },
+  {
+    header: 'Reason',
+    cell: (r) => (
+      <>
+        <code>{r.reason}</code> {DROP_LABELS[r.reason] ?? ''}
+      </>
+    )
+  },
+  { header: 'Dropped', cell: (r) => formatNumber(r.count) }
+]
+
 function DroppedIdentifiers({ report }: { report: DeliveryReport }) {
-  const rows = report.identifiersDropped ?? []
-  if (rows.length === 0) return <p>No identifier was dropped in this period.</p>
   return (
-    <div className="table-wrap">
-      <table>
-        <caption className="visually-hidden">Identifiers dropped</caption>
-        <thead>
-          <tr>
-            <th scope="col">Identifier</th>
-            <th scope="col">Reason</th>
-            <th scope="col">Dropped</th>
-          </tr>
-        </thead>
-        <tbody>
-          {rows.map((r) => (
-            <tr key={`${r.identifier}|${r.reason}`}>
-              <td>{IDENTIFIER_LABELS[r.identifier] ?? r.identifier}</td>
-              <td>
-                <code>{r.reason}</code> {DROP_LABELS[r.reason] ?? ''}
-              </td>
-              <td>{formatNumber(r.count)}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <DataTable
+      caption="Identifiers dropped"
+      columns={DROPPED_COLUMNS}
+      rows={report.identifiersDropped ?? []}
+      rowKey={(r) => `${r.identifier}|${r.reason}`}
+      empty={<p>No identifier was dropped in this period.</p>}
+    />
   )
 }
 
@@ -166,6 +162,34 @@ export function DeliveryTab({ destination: d }: { destination: Destination }) {
       setError(errorText(err))
     }
   }
+
+  const deadColumns: Column<DeadLetter>[] = [
+    { header: 'When', cell: (x) => formatTime(x.createdAt) },
+    { header: 'Action', cell: (x) => x.action },
+    {
+      header: 'Reason',
+      cell: (x) => (
+        <>
+          {x.errorCode && <code>{x.errorCode}</code>} {x.error}
+        </>
+      )
+    },
+    { header: 'Attempts', cell: (x) => x.attempts },
+    {
+      header: 'Replay',
+      hideHeader: true,
+      cell: (x) =>
+        x.replayable ? (
+          <button type="button" onClick={() => replay([x.id])} aria-label={`Replay dead letter ${x.id}`}>
+            Replay
+          </button>
+        ) : (
+          <span className="muted" title={x.resolvedBy ?? undefined}>
+            {x.resolvedBy ? 'Cannot be replayed: resolved by a later change' : 'Cannot be replayed: it failed before it was queued'}
+          </span>
+        )
+    }
+  ]
 
   return (
     <section aria-labelledby="delivery-title">
@@ -284,45 +308,7 @@ export function DeliveryTab({ destination: d }: { destination: Destination }) {
               </button>
             )}
           </p>
-          <div className="table-wrap">
-            <table>
-              <caption className="visually-hidden">Dead letters</caption>
-              <thead>
-                <tr>
-                  <th scope="col">When</th>
-                  <th scope="col">Action</th>
-                  <th scope="col">Reason</th>
-                  <th scope="col">Attempts</th>
-                  <th scope="col">
-                    <span className="visually-hidden">Replay</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {dead.items.map((x) => (
-                  <tr key={x.id}>
-                    <td>{formatTime(x.createdAt)}</td>
-                    <td>{x.action}</td>
-                    <td>
-                      {x.errorCode && <code>{x.errorCode}</code>} {x.error}
-                    </td>
-                    <td>{x.attempts}</td>
-                    <td>
-                      {x.replayable ? (
-                        <button type="button" onClick={() => replay([x.id])} aria-label={`Replay dead letter ${x.id}`}>
-                          Replay
-                        </button>
-                      ) : (
-                        <span className="muted" title={x.resolvedBy ?? undefined}>
-                          {x.resolvedBy ? 'Cannot be replayed: resolved by a later change' : 'Cannot be replayed: it failed before it was queued'}
-                        </span>
-                      )}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable caption="Dead letters" columns={deadColumns} rows={dead.items} rowKey={(x) => x.id} />
         </>
       )}
     </section>

@@ -6,6 +6,7 @@
 import { useEffect, useState } from 'react'
 import { api } from '../api'
 import { formatNumber, formatTime } from '../ui'
+import { DataTable, type Column } from './DataTable'
 
 interface QualityReport {
   since: number
@@ -33,32 +34,16 @@ export function IdentifierQuality({ destinationId, refresh }: { destinationId: n
   if (!report) return null
   const total = report.identifiers.reduce((n, r) => n + Object.values(r.counts).reduce((a, b) => a + b, 0), 0)
   if (total === 0) return <p>No change routed to this destination since {formatTime(report.since)}.</p>
+  const columns: Column<QualityReport['identifiers'][number]>[] = [
+    { header: 'Identifier', rowHeader: true, cell: (r) => LABELS[r.identifier] },
+    ...COLUMNS.map((c): Column<QualityReport['identifiers'][number]> => ({ header: c.label, key: c.key, cell: (r) => formatNumber(r.counts[c.key] ?? 0) }))
+  ]
   return (
-    <div className="table-wrap">
-      <table>
-        <caption className="visually-hidden">Identifier quality</caption>
-        <thead>
-          <tr>
-            <th scope="col">Identifier</th>
-            {COLUMNS.map((c) => (
-              <th key={c.key} scope="col" title={c.hint}>
-                {c.label}
-              </th>
-            ))}
-          </tr>
-        </thead>
-        <tbody>
-          {report.identifiers.map((r) => (
-            <tr key={r.identifier}>
-              <th scope="row">{LABELS[r.identifier]}</th>
-              {COLUMNS.map((c) => (
-                <td key={c.key}>{formatNumber(r.counts[c.key] ?? 0)}</td>
-              ))}
-            </tr>
-          ))}
-        </tbody>
-      </table>
-      <p className="hint">Changes routed since {formatTime(report.since)}, counted by this process (as in /metrics).</p>
-    </div>
+    <>
+      <DataTable columns={columns} rows={report.identifiers} rowKey={(r) => r.identifier} caption="Identifier quality" />
+      <p className="hint">
+        Changes routed since {formatTime(report.since)}, counted by this process (as in /metrics). {COLUMNS.map((c) => `${c.label}: ${c.hint}.`).join(' ')}
+      </p>
+    </>
   )
 }
