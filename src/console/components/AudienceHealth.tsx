@@ -1,6 +1,7 @@
 /**
  * Audience health as recorded by the poller (src/lifecycle/health): the banner over every page
- * while some audience warns, and one audience's reads over time in the Audiences tab.
+ * while some audience warns, and one audience's reads over time in the Audiences tab (of one
+ * advertiser when a connection fans out to several).
  */
 import { useEffect, useState } from 'react'
 import { api, type AudienceHealthSummary, type HealthRead } from '../api'
@@ -23,8 +24,11 @@ export function AudienceHealthBanner() {
       clearInterval(timer)
     }
   }, [])
-  const warned = (summary?.audiences ?? []).filter((a) => a.warnings.length > 0)
+  const all = summary?.audiences ?? []
+  const warned = all.filter((a) => a.warnings.length > 0)
   if (warned.length === 0) return null
+  // A fan-out connection has an audience per advertiser: the warning then names which one.
+  const fanned = (a: (typeof all)[number]) => all.some((b) => b.destinationId === a.destinationId && b.audienceKey === a.audienceKey && b.advertiserId !== a.advertiserId)
   return (
     <section className="notice notice-warning health-banner" aria-label="Audience health warnings">
       <strong>
@@ -32,10 +36,11 @@ export function AudienceHealthBanner() {
       </strong>
       <ul>
         {warned.map((a) => (
-          <li key={`${a.destinationId}|${a.audienceKey}`}>
+          <li key={`${a.destinationId}|${a.audienceKey}|${a.advertiserId}`}>
             <Link href={`/destinations/${a.destinationId}/audiences`}>
               {a.audienceKey} ({a.destinationName ?? `destination ${a.destinationId}`})
             </Link>
+            {fanned(a) && <>, advertiser <code>{a.advertiserId}</code></>}
             : {a.warnings.map((w) => w.message).join(' ')}
           </li>
         ))}
@@ -66,14 +71,15 @@ const HISTORY_COLUMNS: Column<HealthRead>[] = [
 ]
 
 /** One audience's recorded reads: the size trend and the last few reads. */
-export function AudienceHealthHistory({ destinationId, audienceKey, label }: { destinationId: number; audienceKey: string; label: string }) {
+export function AudienceHealthHistory({ destinationId, audienceKey, advertiserId, label }: { destinationId: number; audienceKey: string; advertiserId?: string; label: string }) {
   const [reads, setReads] = useState<HealthRead[]>()
   useEffect(() => {
-    api<{ reads: HealthRead[] }>('GET', `/api/destinations/${destinationId}/audiences/${encodeURIComponent(audienceKey)}/health/history`).then(
+    const only = advertiserId ? `?advertiserId=${encodeURIComponent(advertiserId)}` : ''
+    api<{ reads: HealthRead[] }>('GET', `/api/destinations/${destinationId}/audiences/${encodeURIComponent(audienceKey)}/health/history${only}`).then(
       (r) => setReads(r.reads),
       () => setReads([])
     )
-  }, [destinationId, audienceKey])
+  }, [destinationId, audienceKey, advertiserId])
   if (!reads) return null
   if (reads.length === 0) return <p className="muted">No health read recorded yet (TikTok is asked every AUDIENCE_HEALTH_INTERVAL).</p>
   const sizes = reads.filter((r) => r.coverNum !== null).map((r) => r.coverNum!)

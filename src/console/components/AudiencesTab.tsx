@@ -3,7 +3,7 @@
  * Destination" side panel), the TikTok audience id and its health.
  */
 import { useEffect, useState, type FormEvent } from 'react'
-import { api, ApiError, errorText, type Audience, type AudienceHealth, type Connection, type Destination } from '../api'
+import { api, ApiError, errorText, type Audience, type AudienceHealth, type AudienceHealthSummary, type Connection, type Destination } from '../api'
 import { ErrorText, formatNumber, formatTime, Notice, SidePanel, Switch, useLoad } from '../ui'
 import { AudienceHealthHistory } from './AudienceHealth'
 import { DataTable, type Column } from './DataTable'
@@ -151,24 +151,40 @@ function AudienceHealthCell({ destination: d, connection: c }: { destination: De
           ⚠ {w}
         </p>
       ))}
-      <AudienceHealthHistory destinationId={d.id} audienceKey={c.audienceKey} label={c.audienceName ?? c.audienceKey} />
+      <AudienceHealthHistory destinationId={d.id} audienceKey={c.audienceKey} advertiserId={c.advertiserId ?? undefined} label={c.audienceName ?? c.audienceKey} />
     </div>
   )
 }
 
 const TARGET_STATES = { connected: 'Connected', failed: 'Failed', pending: 'Not created yet' } as const
 
-/** Fan-out: each advertiser of the connection with its own TikTok audience id and state. */
+/** Fan-out: each advertiser of the connection with its own TikTok audience id, state and last recorded health read. */
 function AdvertiserTargets({ connection: c }: { connection: Connection }) {
+  const [reads, setReads] = useState<AudienceHealthSummary['audiences']>([])
+  useEffect(() => {
+    api<AudienceHealthSummary>('GET', '/api/audience-health').then((s) => setReads(s.audiences), () => {})
+  }, [c.destinationId, c.audienceKey])
+  const readOf = (t: Connection['targets'][number]) =>
+    reads.find((r) => r.destinationId === c.destinationId && r.audienceKey === c.audienceKey && r.advertiserId === t.advertiserId && r.externalAudienceId === t.externalAudienceId)
   return (
     <ul className="targets" aria-label={`TikTok audiences of ${c.audienceName ?? c.audienceKey} by advertiser`}>
-      {c.targets.map((t) => (
-        <li key={t.advertiserId}>
-          Advertiser <code>{t.advertiserId}</code>: {t.externalAudienceId ? <code>{t.externalAudienceId}</code> : '—'}{' '}
-          <span className={`pill pill-${t.state === 'connected' ? 'connected' : 'paused'}`}>{TARGET_STATES[t.state]}</span>
-          {t.error && <span className="warning-text"> {t.error}</span>}
-        </li>
-      ))}
+      {c.targets.map((t) => {
+        const read = readOf(t)
+        return (
+          <li key={t.advertiserId}>
+            Advertiser <code>{t.advertiserId}</code>: {t.externalAudienceId ? <code>{t.externalAudienceId}</code> : '—'}{' '}
+            <span className={`pill pill-${t.state === 'connected' ? 'connected' : 'paused'}`}>{TARGET_STATES[t.state]}</span>
+            {t.error && <span className="warning-text"> {t.error}</span>}
+            {read && (read.error ? <span className="warning-text"> Health read failed: {read.error}</span> : read.coverNum !== null && <span> · {formatNumber(read.coverNum)} matched users</span>)}
+            {read?.warnings.map((w) => (
+              <span key={w.reason} className="warning-text" role="note">
+                {' '}
+                ⚠ {w.message}
+              </span>
+            ))}
+          </li>
+        )
+      })}
     </ul>
   )
 }

@@ -1,12 +1,13 @@
 /**
  * Event Delivery: Delivered / Not Delivered / Retrying over time (a small SVG chart), P95
- * latency, identifiers dropped by reason, events filtered as not for this destination by reason, errors by reason with samples (You Sent, Request to Destination, Response from
+ * latency, identifier quality (live report), identifiers dropped by reason, events filtered as not for this destination by reason, errors by reason with samples (You Sent, Request to Destination, Response from
  * Destination) and the dead-letter list with replay. Refreshes every few seconds.
  */
 import { useEffect, useState } from 'react'
 import { api, errorText, type DeadLetter, type DeliveryReport, type Destination } from '../api'
 import { ErrorText, formatNumber, formatTime, JsonBlock, Notice } from '../ui'
 import { DataTable, type Column } from './DataTable'
+import { IdentifierQuality } from './IdentifierQuality'
 
 const PERIODS = [
   { key: '1h', label: 'Last hour', rangeMs: 3600_000, bucket: '5m' },
@@ -235,6 +236,9 @@ export function DeliveryTab({ destination: d }: { destination: Destination }) {
             </div>
           </dl>
           <DeliveryChart report={report} />
+
+          <h3>Identifier quality</h3>
+          <IdentifierQuality destinationId={d.id} refresh={report} />
 
           <h3>Identifiers dropped</h3>
           <p className="hint">Values a mapping had but did not send — counted also when the event was delivered with its other identifiers.</p>
