@@ -43,7 +43,7 @@ export default tseslint.config(
     settings: {
       'import-x/extensions': ['.ts', '.tsx', '.js'],
       'import-x/parsers': { '@typescript-eslint/parser': ['.ts', '.tsx'] },
-      'import-x/resolver-next': [createTypeScriptImportResolver({ project: ['tsconfig.json', 'src/console/tsconfig.json'] })]
+      'import-x/resolver-next': [createTypeScriptImportResolver({ project: ['tsconfig.json', 'src/console/tsconfig.json'], noWarnOnMultipleProjects: true })]
     },
     rules: {
       '@typescript-eslint/switch-exhaustiveness-check': ['error', { considerDefaultExhaustiveForUnions: true }],

@@ -112,7 +112,7 @@ export class Metrics {
     new Gauge({
       name: 'tiktok_audience_warning',
       help: '1 while an audience health warning holds: reason small (below 1,000 matched users, not targetable) or expiring (expires within 30 days); 0 otherwise',
-      labelNames: ['destination', 'audience', 'reason'],
+      labelNames: ['destination', 'audience', 'advertiser_id', 'reason'],
       registers,
       async collect() {
         this.reset()

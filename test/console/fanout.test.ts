@@ -1,7 +1,8 @@
 /**
  * Multi-advertiser fan-out in the console (Debian's headless Chromium): the Add Destination panel
  * connects one audience for two advertisers, the Audiences tab shows each advertiser's TikTok
- * audience id and state, and an Audience Entered event reaches both audiences.
+ * audience id and state, and an Audience Entered event reaches both audiences; each advertiser's
+ * audience health shows beside it and in the banner.
  */
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
@@ -23,7 +24,7 @@ let page: Page
 
 before(async () => {
   if (skip) return
-  app = await startConsoleService({ name: 'fanout-console', password: PASSWORD, timeoutMs: 15_000, config: `
+  app = await startConsoleService({ name: 'fanout-console', password: PASSWORD, timeoutMs: 15_000, env: { AUDIENCE_HEALTH_INTERVAL: '1s' }, config: `
 sources:
   - { name: engage, writeKey: ${WRITE_KEY} }
 destinations:
@@ -89,4 +90,35 @@ test('Add Destination for two advertisers creates an audience for each, shows bo
     if (got.every((m) => JSON.stringify(m) === JSON.stringify(want))) return
   }
   assert.fail('the member did not reach both advertisers\' audiences')
+})
+
+test("each advertiser's audience health: its size and warning in the Audiences tab and the banner", { skip, timeout: 60_000 }, async () => {
+  const inTikTok = (await emuAudiences(`${service.url}/emulator`)).filter((a) => a.name === 'Big spenders')
+  const second = inTikTok.find((a) => a.advertiser_id === ADV2)!.audience_id
+  const r = await fetch(`${service.url}/emulator/_emulator/audiences/${second}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ coverNum: 4000, expiresAt: new Date(Date.now() + 10 * 86_400_000).toISOString() })
+  })
+  assert.equal(r.status, 200)
+  const auth = { authorization: `Basic ${Buffer.from(`admin:${PASSWORD}`).toString('base64')}` }
+  type Read = { advertiserId: string; warnings: { reason: string }[] }
+  for (const until = Date.now() + 15_000; ; await new Promise((res) => setTimeout(res, 200))) {
+    const reads = ((await (await fetch(`${service.url}/api/audience-health`, { headers: auth })).json()) as { audiences: Read[] }).audiences
+    if (reads.find((x) => x.advertiserId === ADV2)?.warnings.map((w) => w.reason).join() === 'expiring') break
+    assert.ok(Date.now() < until, `advertiser ${ADV2} read as expiring: ${JSON.stringify(reads)}`)
+  }
+
+  await page.reload()
+  const banner = page.getByRole('region', { name: 'Audience health warnings' })
+  await banner.getByText('2 audiences need attention').waitFor()
+  await banner.getByRole('listitem').filter({ hasText: `big_spenders (fanout), advertiser ${ADV}:` }).filter({ hasText: 'Fewer than 1,000 matched users' }).waitFor()
+  await banner.getByRole('listitem').filter({ hasText: `big_spenders (fanout), advertiser ${ADV2}:` }).filter({ hasText: 'within 30 days' }).waitFor()
+
+  await page.getByRole('tab', { name: 'Audiences' }).click()
+  const list = page.getByRole('list', { name: 'TikTok audiences of Big spenders by advertiser' })
+  const item = (adv: string) => list.getByRole('listitem').filter({ hasText: `Advertiser ${adv}:` })
+  await item(ADV2).filter({ hasText: '4,000 matched users' }).getByRole('note').filter({ hasText: 'within 30 days' }).waitFor()
+  await item(ADV).filter({ hasText: /· \d+ matched users/ }).getByRole('note').filter({ hasText: 'Fewer than 1,000 matched users' }).waitFor()
+  assert.equal(await item(ADV).getByRole('note').filter({ hasText: 'within 30 days' }).count(), 0)
 })

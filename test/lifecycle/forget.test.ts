@@ -11,6 +11,8 @@ import { after, before, beforeEach, test } from 'node:test'
 import Database from 'better-sqlite3'
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js'
 import { first } from '../../src/util/array.js'
+import { refreshAudit } from '../../src/lifecycle/forget/index.js'
+import { openStore } from '../../src/store/index.js'
 import { runCli } from '../helpers/cli.js'
 import { emuAudiences, emuMembers } from '../helpers/emu-control.js'
 import { audienceEvent, ndjson, sha256, type Person } from '../helpers/events.js'
@@ -206,6 +208,94 @@ test('consent withdrawn: the person leaves every audience of that destination on
   } finally {
     sqlite.close()
   }
+})
+
+test('a consent withdrawal where both destinations require the category: the person leaves all three audiences, one audit per destination', async () => {
+  const CONSENT = '    consentCategory: Advertising'
+  const cfg = config(CONSENT, CONSENT)
+  const dbFile = join(dir, `consent-all-${run}.db`)
+  await send(cfg, `sqlite:${dbFile}`, [entered(alice, 'shoppers'), entered(alice, 'vips'), entered(bob, 'shoppers')])
+  const both = [aliceEmail, bobEmail].sort()
+  assert.deepEqual(await emailsByAudience(), { 'Shoppers A': both, 'VIPs A': [aliceEmail], 'Shoppers B': both })
+  const update = { type: 'track', event: 'Segment Consent Preference Updated', userId: 'user-alice', messageId: 'consent-all-1', context: consent(false) }
+  const r = await send(cfg, `sqlite:${dbFile}`, [update])
+  assert.equal(JSON.parse(r.stdout.trim().split('\n').pop()!).failed, 0)
+  assert.deepEqual(await emailsByAudience(), { 'Shoppers A': [bobEmail], 'VIPs A': [], 'Shoppers B': [bobEmail] })
+  for (const [name, phones] of Object.entries(await phonesByAudience())) assert.ok(!phones.includes(alicePhone), `${name} still has her phone`)
+
+  const sqlite = new Database(dbFile, { readonly: true })
+  try {
+    const audits = sqlite.prepare("SELECT audiences, destination_id, identifiers, finished_at FROM forget_audits WHERE origin = 'consent' ORDER BY id").all() as { audiences: string; destination_id: number; identifiers: string; finished_at: number | null }[]
+    assert.equal(audits.length, 2, 'one audit per destination whose consent was withdrawn')
+    assert.equal(new Set(audits.map((a) => a.destination_id)).size, 2)
+    const audiences = audits.flatMap((a) => JSON.parse(a.audiences) as { status: string; audienceId: string; removals: { hash: string }[] }[])
+    assert.equal(audiences.length, 3)
+    assert.equal(new Set(audiences.map((a) => a.audienceId)).size, 3)
+    for (const a of audiences) assert.deepEqual(a.removals.map((x) => x.hash).sort(), [aliceEmail, alicePhone].sort())
+    for (const a of audits) assert.deepEqual(JSON.parse(a.identifiers).userHashes, [sha256('user-alice')])
+  } finally {
+    sqlite.close()
+  }
+  // Read back as the console and the admin API read it: every removal settled with TikTok's answer.
+  const store = await openStore(`sqlite:${dbFile}`)
+  try {
+    const ids = (await store.db.all<{ id: number }>("SELECT id FROM forget_audits WHERE origin = 'consent' ORDER BY id")).map((a) => Number(a.id))
+    for (const id of ids) {
+      const audit = (await refreshAudit(store, id))!
+      assert.ok(audit.finishedAt !== null, `consent audit ${id} settled`)
+      for (const a of audit.audiences) assert.deepEqual([a.status, a.answer?.code], ['removed', 0])
+    }
+  } finally {
+    await store.close()
+  }
+})
+
+test('fan-out: forget and a consent withdrawal remove the person from every advertiser\'s audience of the connection', async () => {
+  const ADV2 = '7000000000000000002'
+  const cfg = join(dir, `fanout-${run}.yaml`)
+  writeFileSync(cfg, `
+sources:
+  - { name: engage, writeKey: wk_test }
+destinations:
+  - name: fan
+    source: engage
+    mode: native
+    accessToken: emulator-access-token
+    advertiserIds: ["${ADV}", "${ADV2}"]
+    consentCategory: Advertising
+    mappings:
+      - { name: Add to Audience, action: addToAudience }
+    audiences:
+      - { key: shoppers, name: Fan shoppers, advertiserIds: ["${ADV}", "${ADV2}"] }
+delivery: { windowMs: 20, retryBaseMs: 20, retryMaxMs: 200 }
+`)
+  const dbFile = join(dir, `fanout-${run}.db`)
+  const db = `sqlite:${dbFile}`
+  /** Email hashes per advertiser's audience (both audiences have the same name). */
+  const byAdvertiser = async () => {
+    const out: Record<string, string[]> = {}
+    for (const a of await emuAudiences(emu.url)) out[a.advertiser_id] = ((await emuMembers(emu.url, a.audience_id)).EMAIL_SHA256 ?? []).sort()
+    return out
+  }
+  await send(cfg, db, [entered(alice, 'shoppers'), entered(bob, 'shoppers')])
+  const both = [aliceEmail, bobEmail].sort()
+  assert.deepEqual(await byAdvertiser(), { [ADV]: both, [ADV2]: both })
+
+  const r = await runCli(['forget', '--email', 'aliceliddell@example.com', '--db', db], { env: env() })
+  assert.equal(r.code, 0, r.stderr)
+  const summary = JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, number>
+  assert.deepEqual([summary.audiences, summary.removed, summary.failed], [2, 2, 0])
+  assert.deepEqual(await byAdvertiser(), { [ADV]: [bobEmail], [ADV2]: [bobEmail] })
+  const sqlite = new Database(dbFile, { readonly: true })
+  try {
+    const audit = sqlite.prepare('SELECT audiences FROM forget_audits WHERE id = ?').get(summary.audit) as { audiences: string }
+    assert.deepEqual((JSON.parse(audit.audiences) as { advertiserIds: string[] }[]).map((a) => a.advertiserIds).sort(), [[ADV], [ADV2]])
+  } finally {
+    sqlite.close()
+  }
+
+  await send(cfg, db, [{ type: 'identify', userId: 'user-bob', messageId: 'consent-fan-bob', context: consent(false) }])
+  assert.deepEqual(await byAdvertiser(), { [ADV]: [], [ADV2]: [] })
 })
 
 test('a destination without rememberMembers records nothing: forget says it cannot search it', async () => {

@@ -1,6 +1,7 @@
 /**
  * Audience health's log: a warning is a warn line in the round it starts holding, a debug line in
- * the rounds after (the banner and gauge keep showing it), and an info line when it clears.
+ * the rounds after (the banner and gauge keep showing it), and an info line when it clears; a
+ * fan-out connection's advertisers each read and named (also on PostgreSQL: reads, gauges, history).
  */
 import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -12,9 +13,14 @@ import { pino } from 'pino'
 import { applyConfig } from '../../src/config/apply.js'
 import type { ConfigFile } from '../../src/config/schema.js'
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js'
+import { healthGauges, healthHistory, latestHealthReads } from '../../src/lifecycle/health/index.js'
 import { pollAudienceHealth } from '../../src/lifecycle/health/poll.js'
 import { openStore, type Store } from '../../src/store/index.js'
 import { TikTokClient } from '../../src/tiktok/client.js'
+import { createPgDatabase, dropAllPgDatabases, pgSkipReason } from '../helpers/pg.js'
+
+const pgSkip = await pgSkipReason()
+after(() => dropAllPgDatabases())
 
 let emu: RunningEmulator
 let store: Store
@@ -62,4 +68,53 @@ test('a small audience warns once, then logs at debug while the warning holds, a
   assert.equal(r.status, 200, await r.text())
   await pollAudienceHealth(store, tiktok, log)
   assert.equal(lines.filter((l) => l.level === 30 && /small warning cleared/.test(l.msg)).length, 1)
+})
+
+const advertisers = ['7000000000000000001', '7000000000000000002']
+const fanConfig = () => ({
+  sources: [{ name: 'engage', writeKey: 'wk_hl' }],
+  destinations: [
+    {
+      name: 'fan',
+      source: 'engage',
+      mode: 'native',
+      accessToken: 'emulator-access-token',
+      advertiserIds: advertisers,
+      mappings: [{ name: 'Add', action: 'addToAudience' }],
+      audiences: [{ key: 'wide', name: 'Wide', advertiserIds: advertisers }]
+    }
+  ]
+}) as ConfigFile
+
+test("a fan-out connection: each advertiser's audience warns once, its line naming the advertiser", async () => {
+  const tiktok = new TikTokClient({ baseUrl: emu.apiUrl })
+  assert.deepEqual((await applyConfig(store, fanConfig(), tiktok)).problems, [])
+  lines.length = 0
+  const reads = (await pollAudienceHealth(store, tiktok, log)).filter((r) => r.audienceKey === 'wide')
+  assert.deepEqual(reads.map((r) => r.advertiserId), advertisers, 'both advertisers read')
+  const warned = lines.filter((l) => l.level === 40 && /^audience health: "wide" of fan/.test(l.msg)).map((l) => l.msg)
+  assert.deepEqual(warned.map((m) => /\(advertiser (\d+)\): Fewer than 1,000/.exec(m)?.[1]), advertisers, warned.join('\n'))
+})
+
+test('on PostgreSQL: the latest read, the gauges and the history of each fan-out advertiser', { skip: pgSkip }, async () => {
+  const pg = await openStore((await createPgDatabase()).url, { secretKey: 'k' })
+  try {
+    const tiktok = new TikTokClient({ baseUrl: emu.apiUrl })
+    assert.deepEqual((await applyConfig(pg, fanConfig(), tiktok)).problems, [])
+    await pollAudienceHealth(pg, tiktok, log)
+    await pollAudienceHealth(pg, tiktok, log, Date.now() + 1)
+    const latest = await latestHealthReads(pg.db)
+    assert.deepEqual(latest.map((r) => [r.audienceKey, r.advertiserId]), advertisers.map((a) => ['wide', a]))
+    const [one, two] = latest
+    assert.ok(one && two)
+    assert.notEqual(one.externalAudienceId, two.externalAudienceId)
+    const gauges = await healthGauges(pg)
+    assert.deepEqual(gauges.warnings.filter((g) => g.labels.reason === 'small').map((g) => [g.labels.advertiser_id, g.value]), advertisers.map((a) => [a, 1]))
+    for (const a of advertisers) {
+      const history = await healthHistory(pg.db, one.destinationId, 'wide', 100, a)
+      assert.deepEqual(history.map((r) => r.advertiserId), [a, a])
+    }
+  } finally {
+    await pg.close()
+  }
 })

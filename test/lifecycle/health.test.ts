@@ -79,7 +79,7 @@ test('warnings appear and clear: small below 1,000 matched users, expiring withi
   assert.deepEqual(vip.warnings.map((w) => w.reason), ['small'])
   assert.deepEqual(winter.warnings.map((w) => w.reason), ['small'])
   assert.match(await metrics(), new RegExp(`tiktok_audience_matched_users\\{destination="tiktok",audience="vip",advertiser_id="${ADV}"\\} 0`))
-  assert.match(await metrics(), /tiktok_audience_warning\{destination="tiktok",audience="vip",reason="small"\} 1/)
+  assert.match(await metrics(), /tiktok_audience_warning\{destination="tiktok",audience="vip",advertiser_id="7000000000000000001",reason="small"\} 1/)
 
   await emulatorSet(vip.externalAudienceId, { coverNum: 5000 })
   await emulatorSet(winter.externalAudienceId, { coverNum: 2500, expiresAt: new Date(Date.now() + 10 * 86_400_000).toISOString() })
@@ -87,9 +87,9 @@ test('warnings appear and clear: small below 1,000 matched users, expiring withi
   await until('winter expiring', async () => (await healthOf('winter'))?.warnings.map((w) => w.reason).join() === 'expiring', 10_000)
   const m = await metrics()
   assert.match(m, new RegExp(`tiktok_audience_matched_users\\{destination="tiktok",audience="vip",advertiser_id="${ADV}"\\} 5000`))
-  assert.match(m, /tiktok_audience_warning\{destination="tiktok",audience="vip",reason="small"\} 0/)
-  assert.match(m, /tiktok_audience_warning\{destination="tiktok",audience="winter",reason="expiring"\} 1/)
-  assert.match(m, /tiktok_audience_warning\{destination="tiktok",audience="winter",reason="small"\} 0/)
+  assert.match(m, /tiktok_audience_warning\{destination="tiktok",audience="vip",advertiser_id="7000000000000000001",reason="small"\} 0/)
+  assert.match(m, /tiktok_audience_warning\{destination="tiktok",audience="winter",advertiser_id="7000000000000000001",reason="expiring"\} 1/)
+  assert.match(m, /tiktok_audience_warning\{destination="tiktok",audience="winter",advertiser_id="7000000000000000001",reason="small"\} 0/)
 })
 
 test('sizes recorded over time grow as members are added (cover_num follows the emulator\'s members)', { timeout: 60_000 }, async () => {

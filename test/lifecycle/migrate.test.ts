@@ -10,8 +10,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
+import Database from 'better-sqlite3'
 import { runCli } from '../helpers/cli.js'
-import { emuCreateAudience, emuFaults, emuMembers } from '../helpers/emu-control.js'
+import { emuAudiences, emuCreateAudience, emuFaults, emuMembers } from '../helpers/emu-control.js'
 import { audienceEvent, sha256 } from '../helpers/events.js'
 import { basic, until } from '../server/admin-service.js'
 
@@ -62,6 +63,25 @@ function lapsedEvent(userId: string, entered: boolean) {
 
 let ids: { vip: string; winter: string; lapsed: string }
 
+/**
+ * What a migration could change, read from the database file: every configuration row, the config
+ * version, and which packs wait in which partitions (their retry bookkeeping moves on its own while
+ * TikTok fails, so it is left out).
+ */
+async function databaseState(): Promise<Record<string, unknown[]>> {
+  const db = new Database(dbUrl.slice('sqlite:'.length), { readonly: true })
+  try {
+    const out: Record<string, unknown[]> = {}
+    for (const t of ['destinations', 'mappings', 'connections', 'connection_targets']) out[t] = db.prepare(`SELECT * FROM ${t} ORDER BY 1`).all()
+    out.configVersion = db.prepare("SELECT value FROM meta WHERE key = 'config_version'").all()
+    out.partitions = db.prepare('SELECT id, key, destination_id FROM partitions ORDER BY id').all()
+    out.packs = db.prepare('SELECT id, partition_id FROM queue_packs ORDER BY id').all()
+    return out
+  } finally {
+    db.close()
+  }
+}
+
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tta-migrate-'))
   dbUrl = `sqlite:${join(dir, 'db.sqlite')}`
@@ -106,6 +126,8 @@ test('migrate --dry-run prints the plan and changes nothing; the real run keeps 
   await send([audienceEvent({ userId: 'q1', email: 'q1@example.com' }, 'winter', true), audienceEvent({ userId: 'u1', email: 'u1@example.com' }, 'vip', false)])
   const d = await destinationNamed('legacy')
   const before = (await api('GET', `/api/destinations/${d.id}/mappings`)).body
+  const stateBefore = await databaseState()
+  const audiencesBefore = await emuAudiences(emu())
 
   const dry = await runCli(['migrate', '--destination', 'legacy', '--dry-run', '--db', dbUrl])
   assert.equal(dry.code, 0, dry.stderr)
@@ -124,6 +146,8 @@ test('migrate --dry-run prints the plan and changes nothing; the real run keeps 
   assert.equal((await destinationNamed('legacy')).mode, 'legacy', 'dry run: still legacy')
   assert.deepEqual((await api('GET', `/api/destinations/${d.id}/mappings`)).body, before, 'dry run: mappings unchanged')
   assert.deepEqual((await api('GET', `/api/destinations/${d.id}/audiences`)).body, [], 'dry run: no connection')
+  assert.deepEqual(await databaseState(), stateBefore, 'dry run: no row of the configuration or the queue changed')
+  assert.deepEqual(await emuAudiences(emu()), audiencesBefore, 'dry run: no TikTok audience created')
 
   const real = await runCli(['migrate', '--destination', 'legacy', '--db', dbUrl])
   assert.equal(real.code, 0, real.stderr)

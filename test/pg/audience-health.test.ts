@@ -63,7 +63,7 @@ destinations:
   for (const s of [first, second]) {
     const m = await (await fetch(`${s.url}/metrics`)).text()
     assert.match(m, /tiktok_audience_matched_users\{destination="tiktok",audience="vip",advertiser_id="7000000000000000001"\} 0/)
-    assert.match(m, /tiktok_audience_warning\{destination="tiktok",audience="vip",reason="small"\} 1/)
+    assert.match(m, /tiktok_audience_warning\{destination="tiktok",audience="vip",advertiser_id="7000000000000000001",reason="small"\} 1/)
   }
   assert.match(first.output() + second.output(), /audience health: \\"vip\\" of tiktok: Fewer than 1,000 matched users/)
 })

@@ -1,11 +1,13 @@
 /**
  * Audience health as recorded by the poller (src/lifecycle/health): the banner over every page
- * while some audience warns, and one audience's reads over time in the Audiences tab.
+ * while some audience warns, and one audience's reads over time in the Audiences tab (of one
+ * advertiser when a connection fans out to several).
  */
 import { useEffect, useState } from 'react'
 import { api, type AudienceHealthSummary, type HealthRead } from '../api'
 import { Link } from '../router'
 import { formatNumber, formatTime } from '../ui'
+import { DataTable, type Column } from './DataTable'
 
 const REFRESH_MS = 30_000
 
@@ -22,8 +24,11 @@ export function AudienceHealthBanner() {
       clearInterval(timer)
     }
   }, [])
-  const warned = (summary?.audiences ?? []).filter((a) => a.warnings.length > 0)
+  const all = summary?.audiences ?? []
+  const warned = all.filter((a) => a.warnings.length > 0)
   if (warned.length === 0) return null
+  // A fan-out connection has an audience per advertiser: the warning then names which one.
+  const fanned = (a: (typeof all)[number]) => all.some((b) => b.destinationId === a.destinationId && b.audienceKey === a.audienceKey && b.advertiserId !== a.advertiserId)
   return (
     <section className="notice notice-warning health-banner" aria-label="Audience health warnings">
       <strong>
@@ -31,10 +36,11 @@ export function AudienceHealthBanner() {
       </strong>
       <ul>
         {warned.map((a) => (
-          <li key={`${a.destinationId}|${a.audienceKey}`}>
+          <li key={`${a.destinationId}|${a.audienceKey}|${a.advertiserId}`}>
             <Link href={`/destinations/${a.destinationId}/audiences`}>
               {a.audienceKey} ({a.destinationName ?? `destination ${a.destinationId}`})
             </Link>
+            {fanned(a) && <>, advertiser <code>{a.advertiserId}</code></>}
             : {a.warnings.map((w) => w.message).join(' ')}
           </li>
         ))}
@@ -57,46 +63,36 @@ function Sparkline({ values, label }: { values: number[]; label: string }) {
   )
 }
 
+const HISTORY_COLUMNS: Column<HealthRead>[] = [
+  { header: 'Checked', cell: (r) => formatTime(r.checkedAt) },
+  { header: 'Matched users', cell: (r) => (r.coverNum === null ? '—' : formatNumber(r.coverNum)) },
+  { header: 'Expires', cell: (r) => (r.expiresAt ? new Date(r.expiresAt).toISOString().slice(0, 10) : '—') },
+  { header: 'Warnings', cell: (r) => (r.error ? `Read failed: ${r.error}` : r.warnings.map((w) => w.reason).join(', ') || 'none') }
+]
+
 /** One audience's recorded reads: the size trend and the last few reads. */
-export function AudienceHealthHistory({ destinationId, audienceKey, label }: { destinationId: number; audienceKey: string; label: string }) {
+export function AudienceHealthHistory({ destinationId, audienceKey, advertiserId, label }: { destinationId: number; audienceKey: string; advertiserId?: string; label: string }) {
   const [reads, setReads] = useState<HealthRead[]>()
   useEffect(() => {
-    api<{ reads: HealthRead[] }>('GET', `/api/destinations/${destinationId}/audiences/${encodeURIComponent(audienceKey)}/health/history`).then(
+    const only = advertiserId ? `?advertiserId=${encodeURIComponent(advertiserId)}` : ''
+    api<{ reads: HealthRead[] }>('GET', `/api/destinations/${destinationId}/audiences/${encodeURIComponent(audienceKey)}/health/history${only}`).then(
       (r) => setReads(r.reads),
       () => setReads([])
     )
-  }, [destinationId, audienceKey])
+  }, [destinationId, audienceKey, advertiserId])
   if (!reads) return null
   if (reads.length === 0) return <p className="muted">No health read recorded yet (TikTok is asked every AUDIENCE_HEALTH_INTERVAL).</p>
   const sizes = reads.flatMap((r) => (r.coverNum !== null ? [r.coverNum] : []))
-  const last = reads[reads.length - 1]
+  const last = reads.at(-1)
+  const [firstSize, lastSize] = [sizes[0], sizes.at(-1)]
   return (
     <details className="health-history">
       <summary>
-        Recorded: {sizes.length > 0 ? `${formatNumber(sizes[0])} → ${formatNumber(sizes[sizes.length - 1])} matched users` : 'no size yet'} over {reads.length} read{reads.length === 1 ? '' : 's'}, last{' '}
-        {formatTime(last.checkedAt)}
+        Recorded: {firstSize !== undefined && lastSize !== undefined ? `${formatNumber(firstSize)} → ${formatNumber(lastSize)} matched users` : 'no size yet'} over {reads.length} read{reads.length === 1 ? '' : 's'}, last{' '}
+        {last ? formatTime(last.checkedAt) : ''}
       </summary>
       <Sparkline values={sizes} label={`Matched users of ${label} over time`} />
-      <table aria-label={`Health history of ${label}`}>
-        <thead>
-          <tr>
-            <th scope="col">Checked</th>
-            <th scope="col">Matched users</th>
-            <th scope="col">Expires</th>
-            <th scope="col">Warnings</th>
-          </tr>
-        </thead>
-        <tbody>
-          {reads.slice(-10).reverse().map((r) => (
-            <tr key={r.checkedAt}>
-              <td>{formatTime(r.checkedAt)}</td>
-              <td>{r.coverNum === null ? '—' : formatNumber(r.coverNum)}</td>
-              <td>{r.expiresAt ? new Date(r.expiresAt).toISOString().slice(0, 10) : '—'}</td>
-              <td>{r.error ? `Read failed: ${r.error}` : r.warnings.map((w) => w.reason).join(', ') || 'none'}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      <DataTable bare label={`Health history of ${label}`} columns={HISTORY_COLUMNS} rows={reads.slice(-10).reverse()} rowKey={(r) => r.checkedAt} />
     </details>
   )
 }

@@ -3,9 +3,10 @@
  * Destination" side panel), the TikTok audience id and its health.
  */
 import { useEffect, useState, type FormEvent } from 'react'
-import { api, ApiError, errorText, type Audience, type AudienceHealth, type Connection, type Destination } from '../api'
+import { api, ApiError, errorText, type Audience, type AudienceHealth, type AudienceHealthSummary, type Connection, type Destination } from '../api'
 import { ErrorText, formatNumber, formatTime, Notice, SidePanel, Switch, useLoad } from '../ui'
 import { AudienceHealthHistory } from './AudienceHealth'
+import { DataTable, type Column } from './DataTable'
 
 const DELAY_NOTE = 'TikTok takes 24–48 hours to show new members in Ads Manager, and needs at least 1,000 matched users before it can target an audience.'
 
@@ -29,65 +30,74 @@ export function AudiencesTab({ destination: d }: { destination: Destination }) {
     e.preventDefault()
     if (newKey.trim()) setPanel({ key: newKey.trim(), name: null })
   }
+  const connection = (a: Audience) => a.destinations.find((x) => x.destinationId === d.id)
+  const columns: Column<Audience>[] = [
+    {
+      header: 'Audience',
+      rowHeader: true,
+      cell: (a) => (
+        <>
+          {a.name ?? a.key}
+          <br />
+          <code className="muted">{a.key}</code>
+        </>
+      )
+    },
+    { header: 'Last seen', cell: (a) => (a.seen ? formatTime(a.lastSeenAt) : 'Not seen yet') },
+    {
+      header: 'Destination status',
+      cell: (a) => {
+        const c = connection(a)
+        return c ? <span className={`pill pill-${c.status}`}>{c.status === 'connected' ? 'Connected' : c.status === 'paused' ? 'Paused' : 'Disabled'}</span> : 'Disconnected'
+      }
+    },
+    {
+      header: 'TikTok audience',
+      cell: (a) => {
+        const c = connection(a)
+        return c ? <AudienceHealthCell destination={d} connection={c} /> : '—'
+      }
+    },
+    {
+      header: 'Actions',
+      hideHeader: true,
+      cell: (a) => {
+        const c = connection(a)
+        return (
+          <div className="row-actions">
+            {c ? (
+              <>
+                <button type="button" onClick={() => setPanel({ key: a.key, name: a.name, connection: c })} aria-label={`Edit settings of ${a.name ?? a.key}`}>
+                  Edit Settings
+                </button>
+                <button type="button" className="link-button" onClick={() => disconnect(a.key)} aria-label={`Disconnect ${a.name ?? a.key}`}>
+                  Disconnect
+                </button>
+              </>
+            ) : (
+              <button type="button" className="primary" onClick={() => setPanel({ key: a.key, name: a.name })} aria-label={`Add Destination to ${a.name ?? a.key}`}>
+                Add Destination
+              </button>
+            )}
+          </div>
+        )
+      }
+    }
+  ]
 
   return (
     <section aria-labelledby="audiences-title">
       <h2 id="audiences-title">Audiences</h2>
       <Notice kind="info">{DELAY_NOTE}</Notice>
       <ErrorText>{audiences.error ?? error}</ErrorText>
-      {list.length === 0 && audiences.data && <p>No audience seen yet. Send an Engage audience event, or add one by its key below.</p>}
-      {list.length > 0 && (
-        <div className="table-wrap">
-          <table>
-            <caption className="visually-hidden">Audiences and their connection to {d.name}</caption>
-            <thead>
-              <tr>
-                <th scope="col">Audience</th>
-                <th scope="col">Last seen</th>
-                <th scope="col">Destination status</th>
-                <th scope="col">TikTok audience</th>
-                <th scope="col">
-                  <span className="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.map((a) => {
-                const c = a.destinations.find((x) => x.destinationId === d.id)
-                return (
-                  <tr key={a.key}>
-                    <th scope="row">
-                      {a.name ?? a.key}
-                      <br />
-                      <code className="muted">{a.key}</code>
-                    </th>
-                    <td>{a.seen ? formatTime(a.lastSeenAt) : 'Not seen yet'}</td>
-                    <td>{c ? <span className={`pill pill-${c.status}`}>{c.status === 'connected' ? 'Connected' : c.status === 'paused' ? 'Paused' : 'Disabled'}</span> : 'Disconnected'}</td>
-                    <td>{c ? <AudienceHealthCell destination={d} connection={c} /> : '—'}</td>
-                    <td>
-                      <div className="row-actions">
-                      {c ? (
-                        <>
-                          <button type="button" onClick={() => setPanel({ key: a.key, name: a.name, connection: c })} aria-label={`Edit settings of ${a.name ?? a.key}`}>
-                            Edit Settings
-                          </button>
-                          <button type="button" className="link-button" onClick={() => disconnect(a.key)} aria-label={`Disconnect ${a.name ?? a.key}`}>
-                            Disconnect
-                          </button>
-                        </>
-                      ) : (
-                        <button type="button" className="primary" onClick={() => setPanel({ key: a.key, name: a.name })} aria-label={`Add Destination to ${a.name ?? a.key}`}>
-                          Add Destination
-                        </button>
-                      )}
-                      </div>
-                    </td>
-                  </tr>
-                )
-              })}
-            </tbody>
-          </table>
-        </div>
+      {audiences.data && (
+        <DataTable
+          caption={`Audiences and their connection to ${d.name}`}
+          columns={columns}
+          rows={list}
+          rowKey={(a) => a.key}
+          empty={<p>No audience seen yet. Send an Engage audience event, or add one by its key below.</p>}
+        />
       )}
       <form onSubmit={declare} className="inline-form">
         <label htmlFor="new-audience-key">Audience key (computation_key)</label>
@@ -141,24 +151,40 @@ function AudienceHealthCell({ destination: d, connection: c }: { destination: De
           ⚠ {w}
         </p>
       ))}
-      <AudienceHealthHistory destinationId={d.id} audienceKey={c.audienceKey} label={c.audienceName ?? c.audienceKey} />
+      <AudienceHealthHistory destinationId={d.id} audienceKey={c.audienceKey} advertiserId={c.advertiserId ?? undefined} label={c.audienceName ?? c.audienceKey} />
     </div>
   )
 }
 
 const TARGET_STATES = { connected: 'Connected', failed: 'Failed', pending: 'Not created yet' } as const
 
-/** Fan-out: each advertiser of the connection with its own TikTok audience id and state. */
+/** Fan-out: each advertiser of the connection with its own TikTok audience id, state and last recorded health read. */
 function AdvertiserTargets({ connection: c }: { connection: Connection }) {
+  const [reads, setReads] = useState<AudienceHealthSummary['audiences']>([])
+  useEffect(() => {
+    api<AudienceHealthSummary>('GET', '/api/audience-health').then((s) => setReads(s.audiences), () => {})
+  }, [c.destinationId, c.audienceKey])
+  const readOf = (t: Connection['targets'][number]) =>
+    reads.find((r) => r.destinationId === c.destinationId && r.audienceKey === c.audienceKey && r.advertiserId === t.advertiserId && r.externalAudienceId === t.externalAudienceId)
   return (
     <ul className="targets" aria-label={`TikTok audiences of ${c.audienceName ?? c.audienceKey} by advertiser`}>
-      {c.targets.map((t) => (
-        <li key={t.advertiserId}>
-          Advertiser <code>{t.advertiserId}</code>: {t.externalAudienceId ? <code>{t.externalAudienceId}</code> : '—'}{' '}
-          <span className={`pill pill-${t.state === 'connected' ? 'connected' : 'paused'}`}>{TARGET_STATES[t.state]}</span>
-          {t.error && <span className="warning-text"> {t.error}</span>}
-        </li>
-      ))}
+      {c.targets.map((t) => {
+        const read = readOf(t)
+        return (
+          <li key={t.advertiserId}>
+            Advertiser <code>{t.advertiserId}</code>: {t.externalAudienceId ? <code>{t.externalAudienceId}</code> : '—'}{' '}
+            <span className={`pill pill-${t.state === 'connected' ? 'connected' : 'paused'}`}>{TARGET_STATES[t.state]}</span>
+            {t.error && <span className="warning-text"> {t.error}</span>}
+            {read && (read.error ? <span className="warning-text"> Health read failed: {read.error}</span> : read.coverNum !== null && <span> · {formatNumber(read.coverNum)} matched users</span>)}
+            {read?.warnings.map((w) => (
+              <span key={w.reason} className="warning-text" role="note">
+                {' '}
+                ⚠ {w.message}
+              </span>
+            ))}
+          </li>
+        )
+      })}
     </ul>
   )
 }

@@ -1,17 +1,16 @@
 /**
  * Event Delivery: Delivered / Not Delivered / Retrying over time (a small SVG chart), P95
- * latency, identifiers dropped by reason, events filtered as not for this destination by reason, errors by reason with samples (You Sent, Request to Destination, Response from
+ * latency, identifier quality (live report), identifiers dropped by reason, events filtered as not for this destination by reason, errors by reason with samples (You Sent, Request to Destination, Response from
  * Destination) and the dead-letter list with replay. Refreshes every few seconds.
  */
 import { useEffect, useState } from 'react'
 import { api, errorText, type DeadLetter, type DeliveryReport, type Destination } from '../api'
 import { ErrorText, formatNumber, formatTime, JsonBlock, Notice } from '../ui'
+import { DataTable, type Column } from './DataTable'
+import { IdentifierQuality } from './IdentifierQuality'
 
-const PERIODS = [
-  { key: '1h', label: 'Last hour', rangeMs: 3600_000, bucket: '5m' },
-  { key: '24h', label: 'Last 24 hours', rangeMs: 24 * 3600_000, bucket: '1h' },
-  { key: '7d', label: 'Last 7 days', rangeMs: 7 * 24 * 3600_000, bucket: '6h' }
-]
+const LAST_HOUR = { key: '1h', label: 'Last hour', rangeMs: 3600_000, bucket: '5m' }
+const PERIODS = [LAST_HOUR, { key: '24h', label: 'Last 24 hours', rangeMs: 24 * 3600_000, bucket: '1h' }, { key: '7d', label: 'Last 7 days', rangeMs: 7 * 24 * 3600_000, bucket: '6h' }]
 const REFRESH_MS = 3000
 
 const IDENTIFIER_LABELS: Record<string, string> = { email: 'Email', phone: 'Phone', advertising_id: 'Advertising ID' }
@@ -26,33 +25,28 @@ const DROP_LABELS: Record<string, string> = {
 }
 
 /** Identifiers the mappings had a value for but did not send, also of events delivered with their other identifiers. */
+const DROPPED_COLUMNS: Column<NonNullable<DeliveryReport['identifiersDropped']>[number]>[] = [
+  { header: 'Identifier', cell: (r) => IDENTIFIER_LABELS[r.identifier] ?? r.identifier },
+  {
+    header: 'Reason',
+    cell: (r) => (
+      <>
+        <code>{r.reason}</code> {DROP_LABELS[r.reason] ?? ''}
+      </>
+    )
+  },
+  { header: 'Dropped', cell: (r) => formatNumber(r.count) }
+]
+
 function DroppedIdentifiers({ report }: { report: DeliveryReport }) {
-  const rows = report.identifiersDropped ?? []
-  if (rows.length === 0) return <p>No identifier was dropped in this period.</p>
   return (
-    <div className="table-wrap">
-      <table>
-        <caption className="visually-hidden">Identifiers dropped</caption>
-        <thead>
-          <tr>
-            <th scope="col">Identifier</th>
-            <th scope="col">Reason</th>
-            <th scope="col">Dropped</th>
-          </tr>
-        </thead>
-        <tbody>
-          {rows.map((r) => (
-            <tr key={`${r.identifier}|${r.reason}`}>
-              <td>{IDENTIFIER_LABELS[r.identifier] ?? r.identifier}</td>
-              <td>
-                <code>{r.reason}</code> {DROP_LABELS[r.reason] ?? ''}
-              </td>
-              <td>{formatNumber(r.count)}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <DataTable
+      caption="Identifiers dropped"
+      columns={DROPPED_COLUMNS}
+      rows={report.identifiersDropped ?? []}
+      rowKey={(r) => `${r.identifier}|${r.reason}`}
+      empty={<p>No identifier was dropped in this period.</p>}
+    />
   )
 }
 
@@ -119,12 +113,13 @@ function DeliveryChart({ report }: { report: DeliveryReport }) {
 function retryOutcome(then: DeliveryReport['retried'][number]['then']): string {
   const parts = (['delivered', 'failed', 'paused', 'retrying'] as const).filter((k) => then[k] > 0)
   const words = { delivered: 'delivered', failed: 'failed', paused: 'paused', retrying: 'still retrying' }
-  if (parts.length === 1) return `then ${words[parts[0]]}`
+  const [only] = parts
+  if (parts.length === 1 && only) return `then ${words[only]}`
   return `then ${parts.map((k) => `${then[k]} ${words[k]}`).join(', ')}`
 }
 
 export function DeliveryTab({ destination: d }: { destination: Destination }) {
-  const [period, setPeriod] = useState(PERIODS[0])
+  const [period, setPeriod] = useState(LAST_HOUR)
   const [report, setReport] = useState<DeliveryReport>()
   const [dead, setDead] = useState<{ total: number; items: DeadLetter[] }>()
   const [error, setError] = useState<string>()
@@ -166,12 +161,40 @@ export function DeliveryTab({ destination: d }: { destination: Destination }) {
     }
   }
 
+  const deadColumns: Column<DeadLetter>[] = [
+    { header: 'When', cell: (x) => formatTime(x.createdAt) },
+    { header: 'Action', cell: (x) => x.action },
+    {
+      header: 'Reason',
+      cell: (x) => (
+        <>
+          {x.errorCode && <code>{x.errorCode}</code>} {x.error}
+        </>
+      )
+    },
+    { header: 'Attempts', cell: (x) => x.attempts },
+    {
+      header: 'Replay',
+      hideHeader: true,
+      cell: (x) =>
+        x.replayable ? (
+          <button type="button" onClick={() => replay([x.id])} aria-label={`Replay dead letter ${x.id}`}>
+            Replay
+          </button>
+        ) : (
+          <span className="muted" title={x.resolvedBy ?? undefined}>
+            {x.resolvedBy ? 'Cannot be replayed: resolved by a later change' : 'Cannot be replayed: it failed before it was queued'}
+          </span>
+        )
+    }
+  ]
+
   return (
     <section aria-labelledby="delivery-title">
       <div className="page-head">
         <h2 id="delivery-title">Event Delivery</h2>
         <label htmlFor="delivery-period">Time period</label>
-        <select id="delivery-period" value={period.key} onChange={(e) => setPeriod(PERIODS.find((p) => p.key === e.target.value) ?? PERIODS[0])}>
+        <select id="delivery-period" value={period.key} onChange={(e) => setPeriod(PERIODS.find((p) => p.key === e.target.value) ?? LAST_HOUR)}>
           {PERIODS.map((p) => (
             <option key={p.key} value={p.key}>
               {p.label}
@@ -211,6 +234,9 @@ export function DeliveryTab({ destination: d }: { destination: Destination }) {
             </div>
           </dl>
           <DeliveryChart report={report} />
+
+          <h3>Identifier quality</h3>
+          <IdentifierQuality destinationId={d.id} refresh={report} />
 
           <h3>Identifiers dropped</h3>
           <p className="hint">Values a mapping had but did not send — counted also when the event was delivered with its other identifiers.</p>
@@ -280,45 +306,7 @@ export function DeliveryTab({ destination: d }: { destination: Destination }) {
               </button>
             )}
           </p>
-          <div className="table-wrap">
-            <table>
-              <caption className="visually-hidden">Dead letters</caption>
-              <thead>
-                <tr>
-                  <th scope="col">When</th>
-                  <th scope="col">Action</th>
-                  <th scope="col">Reason</th>
-                  <th scope="col">Attempts</th>
-                  <th scope="col">
-                    <span className="visually-hidden">Replay</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {dead.items.map((x) => (
-                  <tr key={x.id}>
-                    <td>{formatTime(x.createdAt)}</td>
-                    <td>{x.action}</td>
-                    <td>
-                      {x.errorCode && <code>{x.errorCode}</code>} {x.error}
-                    </td>
-                    <td>{x.attempts}</td>
-                    <td>
-                      {x.replayable ? (
-                        <button type="button" onClick={() => replay([x.id])} aria-label={`Replay dead letter ${x.id}`}>
-                          Replay
-                        </button>
-                      ) : (
-                        <span className="muted" title={x.resolvedBy ?? undefined}>
-                          {x.resolvedBy ? 'Cannot be replayed: resolved by a later change' : 'Cannot be replayed: it failed before it was queued'}
-                        </span>
-                      )}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable caption="Dead letters" columns={deadColumns} rows={dead.items} rowKey={(x) => x.id} />
         </>
       )}
     </section>

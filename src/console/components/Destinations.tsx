@@ -3,12 +3,20 @@ import { useState, type FormEvent } from 'react'
 import { api, ApiError, errorText, type Destination, type Source } from '../api'
 import { Link, navigate } from '../router'
 import { ErrorText, useLoad } from '../ui'
+import { DataTable, type Column } from './DataTable'
 import { ForgetPerson } from './ForgetPerson'
 
 export function destinationState(d: Destination): string {
   if (!d.enabled) return 'Disabled'
   return d.status === 'paused' ? 'Paused' : 'Enabled'
 }
+
+const COLUMNS: Column<Destination>[] = [
+  { header: 'Name', cell: (d) => <Link href={`/destinations/${d.id}/settings`}>{d.name}</Link> },
+  { header: 'Instance', cell: (d) => (d.mode === 'native' ? 'Native' : 'Legacy') },
+  { header: 'Status', cell: (d) => <span className={`pill pill-${destinationState(d).toLowerCase()}`}>{destinationState(d)}</span> },
+  { header: 'TikTok', cell: (d) => (d.connected ? `Connected (${d.advertiserIds.length} advertiser${d.advertiserIds.length === 1 ? '' : 's'})` : 'Not connected') }
+]
 
 export function DestinationsPage() {
   const { data, error } = useLoad(() => api<Destination[]>('GET', '/api/destinations'), [])
@@ -21,35 +29,14 @@ export function DestinationsPage() {
         </button>
       </div>
       <ErrorText>{error}</ErrorText>
-      {data && data.length === 0 && <p>No destinations yet. Create one with New Destination.</p>}
-      {data && data.length > 0 && (
-        <div className="table-wrap">
-          <table>
-            <caption className="visually-hidden">TikTok Audiences destinations</caption>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Instance</th>
-                <th scope="col">Status</th>
-                <th scope="col">TikTok</th>
-              </tr>
-            </thead>
-            <tbody>
-              {data.map((d) => (
-                <tr key={d.id}>
-                  <td>
-                    <Link href={`/destinations/${d.id}/settings`}>{d.name}</Link>
-                  </td>
-                  <td>{d.mode === 'native' ? 'Native' : 'Legacy'}</td>
-                  <td>
-                    <span className={`pill pill-${destinationState(d).toLowerCase()}`}>{destinationState(d)}</span>
-                  </td>
-                  <td>{d.connected ? `Connected (${d.advertiserIds.length} advertiser${d.advertiserIds.length === 1 ? '' : 's'})` : 'Not connected'}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+      {data && (
+        <DataTable
+          caption="TikTok Audiences destinations"
+          columns={COLUMNS}
+          rows={data}
+          rowKey={(d) => d.id}
+          empty={<p>No destinations yet. Create one with New Destination.</p>}
+        />
       )}
       {data && data.length > 0 && <ForgetPerson />}
     </section>
@@ -115,7 +102,7 @@ export function NewDestinationPage() {
             <ErrorText id="destination-source-error">{fieldError('source')}</ErrorText>
           </>
         )}
-        {list.length === 1 && <p className="hint">Source: {list[0].name} (events sent with its write key reach this destination).</p>}
+        {list.length === 1 && list[0] && <p className="hint">Source: {list[0].name} (events sent with its write key reach this destination).</p>}
         <ErrorText>{otherError}</ErrorText>
         <div className="actions">
           <button type="submit" className="primary">

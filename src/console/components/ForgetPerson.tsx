@@ -5,6 +5,7 @@
 import { useState, type FormEvent } from 'react'
 import { api, ApiError, errorText } from '../api'
 import { ErrorText, formatTime, Notice, useLoad } from '../ui'
+import { DataTable, type Column } from './DataTable'
 
 interface ForgetAudience {
   destination: string
@@ -26,6 +27,13 @@ const FIELDS = [
   { key: 'advertising_id', label: 'Advertising ID' },
   { key: 'userId', label: 'User ID' }
 ] as const
+
+const AUDIT_COLUMNS: Column<Audit>[] = [
+  { header: 'Audit', cell: (a) => `#${a.id}` },
+  { header: 'Requested', cell: (a) => formatTime(a.requestedAt) },
+  { header: 'Why', cell: (a) => (a.origin === 'forget' ? 'Forget' : 'Consent withdrawn') },
+  { header: 'Audiences', cell: (a) => (a.audiences.length === 0 ? 'none' : a.audiences.map((x) => `${x.destination} ${x.audienceId}: ${x.status}`).join('; ')) }
+]
 
 export function ForgetPerson() {
   const [values, setValues] = useState<Record<string, string>>({})
@@ -77,31 +85,7 @@ export function ForgetPerson() {
           {result.notRecorded.length > 0 && ` Not searched: ${result.notRecorded.join(', ')} (Remember members is off there).`}
         </Notice>
       )}
-      {audits.data && audits.data.length > 0 && (
-        <div className="table-wrap">
-          <table>
-            <caption>Recent removals</caption>
-            <thead>
-              <tr>
-                <th scope="col">Audit</th>
-                <th scope="col">Requested</th>
-                <th scope="col">Why</th>
-                <th scope="col">Audiences</th>
-              </tr>
-            </thead>
-            <tbody>
-              {audits.data.map((a) => (
-                <tr key={a.id}>
-                  <td>#{a.id}</td>
-                  <td>{formatTime(a.requestedAt)}</td>
-                  <td>{a.origin === 'forget' ? 'Forget' : 'Consent withdrawn'}</td>
-                  <td>{a.audiences.length === 0 ? 'none' : a.audiences.map((x) => `${x.destination} ${x.audienceId}: ${x.status}`).join('; ')}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      {audits.data && <DataTable caption="Recent removals" showCaption columns={AUDIT_COLUMNS} rows={audits.data} rowKey={(a) => a.id} empty={null} />}
     </section>
   )
 }

@@ -7,6 +7,7 @@ import { api, ApiError, errorText, type ActionCatalog, type ActionDefinition, ty
 import type { LooseEvent } from '../../destination/types'
 import { Link, navigate } from '../router'
 import { ErrorText, JsonBlock, Notice, Switch, useLoad } from '../ui'
+import { DataTable, type Column } from './DataTable'
 import { defaultMapping, FieldMappingForm } from './FieldMappingForm'
 import { parseTrigger, toFql, TriggerEditor, type TriggerState } from './TriggerEditor'
 
@@ -45,6 +46,33 @@ function MappingList({ destination: d }: { destination: Destination }) {
       setError(errorText(err))
     }
   }
+  const columns: Column<Mapping>[] = [
+    {
+      header: 'Name',
+      cell: (m) => (
+        <>
+          <Link href={`/destinations/${d.id}/mappings/${m.id}`}>{m.name}</Link>
+          {m.warnings?.map((w) => (
+            <p key={w} className="hint warning-text">
+              {w}
+            </p>
+          ))}
+        </>
+      )
+    },
+    { header: 'Action', cell: (m) => title(m.action) },
+    { header: 'Trigger', cell: (m) => <code>{m.trigger}</code> },
+    { header: 'Status', cell: (m) => <Switch label={`Enable mapping ${m.name}`} checked={m.enabled} onChange={(on) => toggle(m, on)} /> },
+    {
+      header: 'Actions',
+      hideHeader: true,
+      cell: (m) => (
+        <button type="button" className="link-button" onClick={() => remove(m)} aria-label={`Delete mapping ${m.name}`}>
+          Delete
+        </button>
+      )
+    }
+  ]
   return (
     <section aria-labelledby="mappings-title">
       <div className="page-head">
@@ -57,50 +85,14 @@ function MappingList({ destination: d }: { destination: Destination }) {
         Mappings run in the order shown; an event that matches two mappings is sent twice. New mappings are disabled until you switch their Status on. At most 50 per destination.
       </p>
       <ErrorText>{mappings.error ?? error}</ErrorText>
-      {mappings.data && mappings.data.length === 0 && <p>No mappings yet. {d.mode === 'native' ? 'Add "Add to Audience" and "Remove from Audience".' : 'Start with "Create Audience (Legacy)".'}</p>}
-      {mappings.data && mappings.data.length > 0 && (
-        <div className="table-wrap">
-          <table>
-            <caption className="visually-hidden">Mappings of {d.name}</caption>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Action</th>
-                <th scope="col">Trigger</th>
-                <th scope="col">Status</th>
-                <th scope="col">
-                  <span className="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {mappings.data.map((m) => (
-                <tr key={m.id}>
-                  <td>
-                    <Link href={`/destinations/${d.id}/mappings/${m.id}`}>{m.name}</Link>
-                    {m.warnings?.map((w) => (
-                      <p key={w} className="hint warning-text">
-                        {w}
-                      </p>
-                    ))}
-                  </td>
-                  <td>{title(m.action)}</td>
-                  <td>
-                    <code>{m.trigger}</code>
-                  </td>
-                  <td>
-                    <Switch label={`Enable mapping ${m.name}`} checked={m.enabled} onChange={(on) => toggle(m, on)} />
-                  </td>
-                  <td>
-                    <button type="button" className="link-button" onClick={() => remove(m)} aria-label={`Delete mapping ${m.name}`}>
-                      Delete
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+      {mappings.data && (
+        <DataTable
+          caption={`Mappings of ${d.name}`}
+          columns={columns}
+          rows={mappings.data}
+          rowKey={(m) => m.id}
+          empty={<p>No mappings yet. {d.mode === 'native' ? 'Add "Add to Audience" and "Remove from Audience".' : 'Start with "Create Audience (Legacy)".'}</p>}
+        />
       )}
     </section>
   )

@@ -5,6 +5,36 @@
 import { useState } from 'react'
 import { api, errorText, type Destination, type MigrationResult } from '../api'
 import { ErrorText, Notice } from '../ui'
+import { DataTable, type Column } from './DataTable'
+
+const CONNECTION_COLUMNS: Column<MigrationResult['connections'][number]>[] = [
+  {
+    header: 'Audience key',
+    cell: (c) => (
+      <>
+        <code>{c.key}</code>
+        {c.keyFrom === 'tiktok name' && <span className="muted"> (from the TikTok name)</span>}
+      </>
+    )
+  },
+  {
+    header: 'TikTok audience',
+    cell: (c) => (
+      <>
+        {c.name} <code>{c.externalAudienceId}</code>
+      </>
+    )
+  },
+  { header: 'Advertiser', cell: (c) => <code>{c.advertiserId}</code> },
+  {
+    header: 'Events',
+    cell: (c) => (
+      <>
+        {c.enterEvent} / {c.exitEvent}
+      </>
+    )
+  }
+]
 
 export function MigrateToNative({ destination: d, onMigrated }: { destination: Destination; onMigrated(): Promise<void> }) {
   const [plan, setPlan] = useState<MigrationResult>()
@@ -42,35 +72,7 @@ export function MigrateToNative({ destination: d, onMigrated }: { destination: D
       {plan && (
         <div role="region" aria-label="Migration preview">
           <p>The destination becomes native, with these audience connections:</p>
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Audience key</th>
-                <th scope="col">TikTok audience</th>
-                <th scope="col">Advertiser</th>
-                <th scope="col">Events</th>
-              </tr>
-            </thead>
-            <tbody>
-              {plan.connections.map((c) => (
-                <tr key={c.key}>
-                  <td>
-                    <code>{c.key}</code>
-                    {c.keyFrom === 'tiktok name' && <span className="muted"> (from the TikTok name)</span>}
-                  </td>
-                  <td>
-                    {c.name} <code>{c.externalAudienceId}</code>
-                  </td>
-                  <td>
-                    <code>{c.advertiserId}</code>
-                  </td>
-                  <td>
-                    {c.enterEvent} / {c.exitEvent}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <DataTable bare columns={CONNECTION_COLUMNS} rows={plan.connections} rowKey={(c) => c.key} />
           <p>Mappings replaced:</p>
           <ul>
             {plan.mappings.add.map((m) => (

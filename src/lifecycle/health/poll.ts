@@ -1,7 +1,8 @@
 /**
- * One round of audience health: every connected audience (destinations with a token) read from
- * TikTok's `/dmp/custom_audience/get/`, up to 100 ids per call per advertiser, recorded, and a log
- * warn line for each warning that starts holding (and an info line for each that cleared).
+ * One round of audience health: every connected audience (destinations with a token), the TikTok
+ * audience of each of its advertisers, read from TikTok's `/dmp/custom_audience/get/`, up to 100 ids
+ * per call per advertiser, recorded, and a log warn line for each warning that starts holding (and
+ * an info line for each that cleared).
  */
 import type { Logger } from 'pino'
 import type { Store } from '../../store/index.js'
@@ -28,11 +29,15 @@ async function targets(store: Store): Promise<Target[]> {
   const byGroup = new Map<string, Target>()
   for (const c of await listConnections(store.db)) {
     const d = destinations.get(c.destinationId)
-    if (!d?.accessToken || !c.advertiserId || !c.externalAudienceId) continue
-    const k = `${d.id}|${c.advertiserId}`
-    let t = byGroup.get(k)
-    if (!t) byGroup.set(k, (t = { destinationId: d.id, destinationName: d.name, accessToken: d.accessToken, advertiserId: c.advertiserId, audiences: [] }))
-    t.audiences.push({ key: c.audienceKey, externalAudienceId: c.externalAudienceId })
+    if (!d?.accessToken) continue
+    // Every advertiser of the connection (fan-out, SPEC §5.7) has its own TikTok audience to read.
+    for (const { advertiserId, externalAudienceId } of c.targets) {
+      if (!advertiserId || !externalAudienceId) continue
+      const k = `${d.id}|${advertiserId}`
+      let t = byGroup.get(k)
+      if (!t) byGroup.set(k, (t = { destinationId: d.id, destinationName: d.name, accessToken: d.accessToken, advertiserId, audiences: [] }))
+      t.audiences.push({ key: c.audienceKey, externalAudienceId })
+    }
   }
   return [...byGroup.values()]
 }
@@ -69,7 +74,7 @@ async function readAudiences(client: TikTokClient, t: Target, audiences: Target[
 
 /** Reads, records and logs one round; returns what was recorded. */
 export async function pollAudienceHealth(store: Store, tiktok: TikTokClient, log: Logger, now = Date.now()): Promise<HealthRead[]> {
-  const before = new Map((await latestHealthReads(store.db)).map((r) => [`${r.destinationId}|${r.audienceKey}`, r]))
+  const before = new Map((await latestHealthReads(store.db)).map((r) => [`${r.destinationId}|${r.audienceKey}|${r.advertiserId}`, r]))
   const reads: HealthRead[] = []
   const names = new Map<number, string>()
   for (const t of await targets(store)) {
@@ -78,24 +83,34 @@ export async function pollAudienceHealth(store: Store, tiktok: TikTokClient, log
     for (let i = 0; i < t.audiences.length; i += IDS_PER_CALL) reads.push(...(await readAudiences(client, t, t.audiences.slice(i, i + IDS_PER_CALL), now)))
   }
   await recordHealthReads(store.db, reads)
+  // A fan-out connection's lines name the advertiser: its audiences would otherwise read alike.
+  const advertisers = new Map<string, Set<string>>()
+  const advertisersOf = (r: { destinationId: number; audienceKey: string }) => {
+    const k = `${r.destinationId}|${r.audienceKey}`
+    let set = advertisers.get(k)
+    if (!set) advertisers.set(k, (set = new Set()))
+    return set
+  }
+  for (const r of reads) advertisersOf(r).add(r.advertiserId)
   for (const r of reads) {
     const where = { destination: names.get(r.destinationId), audience: r.audienceKey, advertiserId: r.advertiserId, audienceId: r.externalAudienceId }
+    const of = `"${r.audienceKey}" of ${where.destination}${advertisersOf(r).size > 1 ? ` (advertiser ${r.advertiserId})` : ''}`
     if (r.error) {
       log.warn({ ...where, error: r.error }, `audience health: cannot read audience "${r.audienceKey}" (${r.externalAudienceId}) from TikTok: ${r.error}`)
       continue
     }
     const now_ = warningsOf(r, now)
-    const prev = before.get(`${r.destinationId}|${r.audienceKey}`)
+    const prev = before.get(`${r.destinationId}|${r.audienceKey}|${r.advertiserId}`)
     const held = prev && !prev.error ? warningsOf(prev, now) : []
     // A warning is a warn line when it starts holding; while it holds, a debug line each round (the banner and gauge still show it).
     for (const w of now_) {
       const fields = { ...where, reason: w.reason, coverNum: r.coverNum, expiresAt: r.expiresAt }
-      const line = `audience health: "${r.audienceKey}" of ${where.destination}: ${w.message}`
+      const line = `audience health: ${of}: ${w.message}`
       if (held.some((x) => x.reason === w.reason)) log.debug(fields, line)
       else log.warn(fields, line)
     }
     for (const w of held) {
-      if (!now_.some((x) => x.reason === w.reason)) log.info({ ...where, reason: w.reason, coverNum: r.coverNum }, `audience health: "${r.audienceKey}" of ${where.destination}: the ${w.reason} warning cleared`)
+      if (!now_.some((x) => x.reason === w.reason)) log.info({ ...where, reason: w.reason, coverNum: r.coverNum }, `audience health: ${of}: the ${w.reason} warning cleared`)
     }
   }
   return reads

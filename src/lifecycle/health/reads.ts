@@ -61,23 +61,31 @@ export async function recordHealthReads(db: Db, reads: HealthRead[]): Promise<vo
   })
 }
 
-/** The latest read of every audience still connected (with the TikTok audience id it is connected to now). */
+/**
+ * The latest read of every audience still connected, per advertiser (fan-out: the connection's
+ * first advertiser, then its connection_targets in order), with the TikTok audience id it is
+ * connected to now.
+ */
 export async function latestHealthReads(db: Db): Promise<HealthRead[]> {
   const rows = await db.all<ReadRow>(
     `SELECT ${COLS.split(', ').map((c) => `h.${c}`).join(', ')} FROM audience_health h
-     JOIN connections c ON c.destination_id = h.destination_id AND c.audience_key = h.audience_key AND c.external_audience_id = h.external_audience_id
-     WHERE h.id = (SELECT MAX(id) FROM audience_health x WHERE x.destination_id = h.destination_id AND x.audience_key = h.audience_key)
-     ORDER BY h.destination_id, h.audience_key`
+     JOIN connections c ON c.destination_id = h.destination_id AND c.audience_key = h.audience_key
+     LEFT JOIN connection_targets t ON t.connection_id = c.id AND t.advertiser_id = h.advertiser_id
+     WHERE h.id = (SELECT MAX(id) FROM audience_health x WHERE x.destination_id = h.destination_id AND x.audience_key = h.audience_key AND x.advertiser_id = h.advertiser_id)
+       AND ((c.advertiser_id = h.advertiser_id AND c.external_audience_id = h.external_audience_id) OR t.external_audience_id = h.external_audience_id)
+     ORDER BY h.destination_id, h.audience_key, COALESCE(t.position, 0)`
   )
   return rows.map(toRead)
 }
 
-/** One audience's reads, oldest first, at most `limit` of the newest. */
-export async function healthHistory(db: Db, destinationId: number, audienceKey: string, limit = 100): Promise<HealthRead[]> {
-  const rows = await db.all<ReadRow>(
-    `SELECT ${COLS} FROM audience_health WHERE destination_id = $1 AND audience_key = $2 ORDER BY id DESC LIMIT $3`,
-    [destinationId, audienceKey, limit]
-  )
+/** One audience's reads (of one advertiser when given), oldest first, at most `limit` of the newest. */
+export async function healthHistory(db: Db, destinationId: number, audienceKey: string, limit = 100, advertiserId?: string): Promise<HealthRead[]> {
+  const rows = advertiserId === undefined
+    ? await db.all<ReadRow>(`SELECT ${COLS} FROM audience_health WHERE destination_id = $1 AND audience_key = $2 ORDER BY id DESC LIMIT $3`, [destinationId, audienceKey, limit])
+    : await db.all<ReadRow>(
+      `SELECT ${COLS} FROM audience_health WHERE destination_id = $1 AND audience_key = $2 AND advertiser_id = $3 ORDER BY id DESC LIMIT $4`,
+      [destinationId, audienceKey, advertiserId, limit]
+    )
   return rows.map(toRead).reverse()
 }
 

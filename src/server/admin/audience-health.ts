@@ -10,6 +10,7 @@ import { destinationOr404 } from './lookup.js'
 import { S } from './validation.js'
 
 const keyParams = S.obj({ id: S.int({ minimum: 1 }), key: S.nonEmpty({ maxLength: 500 }) }, ['id', 'key'])
+const historyQuery = S.obj({ advertiserId: S.nonEmpty({ maxLength: 64 }) }, [])
 
 const readView = (r: HealthRead, now: number) => ({
   checkedAt: r.checkedAt,
@@ -38,9 +39,11 @@ export const audienceHealthRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = 
     return { audiences, warnings: audiences.filter((a) => a.warnings.length > 0).length }
   })
 
-  app.get<{ Params: { id: number; key: string } }>('/destinations/:id/audiences/:key/health/history', { schema: { params: keyParams } }, async (request) => {
+  // `advertiserId`: that advertiser's reads only (a fan-out connection has one TikTok audience per advertiser).
+  app.get<{ Params: { id: number; key: string }; Querystring: { advertiserId?: string } }>('/destinations/:id/audiences/:key/health/history', { schema: { params: keyParams, querystring: historyQuery } }, async (request) => {
     const d = await destinationOr404(ctx, request.params.id)
     const now = Date.now()
-    return { audienceKey: request.params.key, reads: (await healthHistory(db, d.id, request.params.key)).map((r) => ({ externalAudienceId: r.externalAudienceId, ...readView(r, now) })) }
+    const reads = await healthHistory(db, d.id, request.params.key, 100, request.query.advertiserId)
+    return { audienceKey: request.params.key, reads: reads.map((r) => ({ advertiserId: r.advertiserId, externalAudienceId: r.externalAudienceId, ...readView(r, now) })) }
   })
 }

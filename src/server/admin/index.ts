@@ -14,6 +14,7 @@ import { destinationAuthRoutes } from './destination-auth.js'
 import { destinationRoutes } from './destinations.js'
 import { adminErrorHandler } from './errors.js'
 import { forgetRoutes } from './forget.js'
+import { identifierQualityRoutes } from './identifier-quality.js'
 import { mappingRoutes } from './mappings.js'
 import { migrateRoutes } from './migrate.js'
 import { segmentConnectRoutes, sourceRoutes } from './sources.js'
@@ -28,7 +29,7 @@ export const adminApiPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = async 
   app.setValidatorCompiler(adminValidatorCompiler)
   app.setErrorHandler(adminErrorHandler(ctx.log))
   app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: `no admin route ${request.method} ${request.url}` }))
-  for (const routes of [statsRoutes, sourceRoutes, segmentConnectRoutes, destinationRoutes, destinationAuthRoutes, mappingRoutes, testMappingRoutes, audienceRoutes, audienceHealthRoutes, migrateRoutes, deliveryRoutes, syncRoutes, forgetRoutes]) {
+  for (const routes of [statsRoutes, sourceRoutes, segmentConnectRoutes, destinationRoutes, destinationAuthRoutes, mappingRoutes, testMappingRoutes, audienceRoutes, audienceHealthRoutes, migrateRoutes, deliveryRoutes, identifierQualityRoutes, syncRoutes, forgetRoutes]) {
     await app.register(routes, { ctx })
   }
   await app.register(actionRoutes)
