@@ -4,7 +4,7 @@
  * and sends nothing: how many events had a usable email/phone/mobile id, how many were pre-hashed,
  * repaired or rejected (and why), what failed, and the exact requests that would be sent.
  */
-import { buildCreateAudienceBody, buildMappingBody } from '../destination/requestBodies.js'
+import { buildCreateAudienceBody, buildMappingBody } from '../destination/request-bodies.js'
 import { membershipRows, type CreateAudienceChange, type MembershipChange } from '../destination/changes.js'
 import { DEFAULT_PHONE_REGION, type IdentifierKind, type IdentifierReport } from '../destination/identifiers.js'
 import { compileMapping } from '../destination/mapping.js'

@@ -42,7 +42,7 @@ export {
 } from './changes.js'
 // TikTok's own rule for audience names (tiktok/audiences.ts), re-exported for the destination's users.
 export { truncateAudienceName } from '../tiktok/audiences.js'
-export { buildCreateAudienceBody, buildMappingBody, groupMembershipChanges, requestKey } from './requestBodies.js'
+export { buildCreateAudienceBody, buildMappingBody, groupMembershipChanges, requestKey } from './request-bodies.js'
 export {
   AUDIENCE_PAGE_SIZE,
   advertiserChoices,
@@ -52,6 +52,6 @@ export {
   type DynamicFieldClient,
   type DynamicFieldHandler,
   type DynamicFieldInput
-} from './dynamicFields.js'
+} from './dynamic-fields.js'
 export { sampleAudienceEvent, sampleCreateAudienceEvent, sampleEvent, sampleIdentifyEvent, type SegmentEvent } from './samples.js'
 export { renderActionsMarkdown } from './docs.js'

@@ -6,7 +6,7 @@
  */
 import { ConfigError } from './errors.js'
 import { at } from '../util/array.js'
-import { fqlLexer, subscriptions, type FqlAst, type FqlToken } from './segmentLibraries.js'
+import { fqlLexer, subscriptions, type FqlAst, type FqlToken } from './segment-libraries.js'
 
 export interface CompiledTrigger {
   fql: string

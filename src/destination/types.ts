@@ -20,7 +20,7 @@ export interface FieldDefinition {
   default?: MappingValue
   /** Segment's `unsafe_hidden`: never shown in the mapping editor, its default still applies. */
   hidden?: boolean
-  /** Choices are loaded at edit time by a dynamic-field handler (see dynamicFields.ts). */
+  /** Choices are loaded at edit time by a dynamic-field handler (see dynamic-fields.ts). */
   dynamic?: boolean
   /** Segment marks identifiers that it hashes as `hashedPII`. */
   category?: 'hashedPII'

@@ -4,7 +4,7 @@
  * outcome (delivery-outcome.ts), one store function per outcome records it (store/sql/settle-*.ts).
  */
 import { randomUUID } from 'node:crypto'
-import { buildCreateAudienceBody, mappingBodyOf, mappingBodyOfItemsInSlices } from '../destination/requestBodies.js'
+import { buildCreateAudienceBody, mappingBodyOf, mappingBodyOfItemsInSlices } from '../destination/request-bodies.js'
 import type { Store } from '../store/index.js'
 import type { Destination } from '../store/model.js'
 import { failedIdentities } from '../store/sql/changes.js'

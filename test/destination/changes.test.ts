@@ -15,7 +15,7 @@ import {
   type ChangeContext,
   type MembershipChange
 } from '../../src/destination/index.js'
-import { mappingBodyOf, mappingBodyOfItems, mappingBodyOfItemsInSlices } from '../../src/destination/requestBodies.js'
+import { mappingBodyOf, mappingBodyOfItems, mappingBodyOfItemsInSlices } from '../../src/destination/request-bodies.js'
 import { serializeIds } from '../../src/store/queue-format.js'
 
 const native = { mode: 'native' as const, advertiserIds: [], normalization: 'segment' as const }
