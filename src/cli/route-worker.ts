@@ -82,11 +82,7 @@ class ReadAhead {
   }
 }
 
-/**
- * The events read since the last batch was handed over. Its loop over every line is a method of
- * its own, out of `run`'s coroutine: in it, V8 compiled that coroutine, with all it inlines, again
- * and again.
- */
+/** The events read since the last batch was handed over (its loop a method of its own: docs/PERFORMANCE.md §1). */
 class Collected {
   items: AcceptedEvent[] = []
   problems: string[] = []

@@ -103,11 +103,7 @@ class MappingBodyWriter {
   }
 }
 
-/**
- * `start`, the rows joined by commas, `]}`: a function of its own, so that V8 compiles this loop
- * with the feedback of its own runs (optimised on the stack during the first loop, the writes had
- * none yet and were thrown away again, request after request).
- */
+/** `start`, the rows joined by commas, `]}` (a function of its own: docs/PERFORMANCE.md §1). */
 function writeBody(bytes: Buffer, start: string, rows: string[]): Buffer {
   let end = bytes.write(start, 0)
   for (let r = 0; r < rows.length; r++) {

@@ -332,7 +332,7 @@ const BATCH_DATA = ascii(',"batch_data":[')
 const CELL_ID = ascii('{"id":"')
 const CELL_AUDIENCES = ascii('","audience_ids":')
 
-/** A mapping body in the compact form (see ScannedMappingBody), or undefined for any other: JSON.parse it. */
+/** A mapping body in the compact form (see ScannedMappingBody), or undefined for any other: JSON.parse it (docs/PERFORMANCE.md §2). */
 export function scanMappingBody(bytes: Buffer): ScannedMappingBody | undefined {
   const advertiserIds: string[] = []
   const idSchema: string[] = []

@@ -83,11 +83,7 @@ export class GroupCommitQueue<T> {
   }
 }
 
-/**
- * How many of `flags[from … from + count)` are true. Out of commitLoop on purpose: a loop over every
- * event made that coroutine hot, and V8 then compiled it with all it inlines (router, store) at
- * ~50 ms of a core per compile, for a function that only awaits.
- */
+/** How many of `flags[from … from + count)` are true (docs/PERFORMANCE.md §1). */
 function countTrue(flags: boolean[], from: number, count: number): number {
   let n = 0
   for (let i = from; i < from + count; i++) if (flags[i]) n++

@@ -24,7 +24,8 @@ export interface AcceptedEvent {
 
 /**
  * The changes — or failures — routing made of a batch's events, one per (event, destination,
- * mapping), as columns: typed arrays and strings cross to the main thread by copy, not as objects.
+ * mapping), as columns: typed arrays and strings cross to the main thread by copy, not as objects
+ * (docs/PERFORMANCE.md §3).
  * Destination-major, events in order within a destination: each partition gets its changes in
  * event order.
  */

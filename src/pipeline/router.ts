@@ -126,8 +126,7 @@ export class Router {
 
   /**
    * What the new events (those with an id) bring: counts per source, audiences seen, failure samples
-   * by event id. A loop over every event, kept out of the transaction's coroutine: V8 would otherwise
-   * compile that coroutine, and all it inlines, again and again (most of its work is awaiting).
+   * by event id (a loop of its own: docs/PERFORMANCE.md §1).
    */
   private recorded(batches: RoutedBatch[], ids: (number | undefined)[], now: number, seen: Seen): { received: Map<number, number>; samples: Map<number, string> } {
     const samples = new Map<number, string>()
@@ -212,7 +211,7 @@ export class Router {
 
   /**
    * The new events' changes as one pack per partition, and those that failed at routing. Loops over
-   * every change, out of queue's coroutine (see `recorded`).
+   * every change (docs/PERFORMANCE.md §1).
    */
   private packsOf(batches: RoutedBatch[], keysOf: QueueKeys[][], eventIds: (number | undefined)[], now: number, known: Map<string, number>, created: Map<string, number>): { packs: Map<number, NewPack>; failed: NewChange[]; failedPer: Map<number, number>; sent: SentIdentifier[] } {
     const packs = new Map<number, NewPack>()
@@ -332,7 +331,7 @@ function filteredOf(batches: RoutedBatch[], ids: (number | undefined)[]): Filter
   return [...counts].map(([k, n]) => ({ destinationId: Math.floor(k / FILTER_REASONS.length), reason: FILTER_REASONS[k % FILTER_REASONS.length]!, n }))
 }
 
-/** Appends `values` to `to`, in order (a loop here, not in the transaction's coroutine: see `recorded`). */
+/** Appends `values` to `to`, in order (no spread: `values` may be longer than the call stack allows). */
 function appendAll<T>(to: T[], values: readonly T[]): void {
   for (let i = 0; i < values.length; i++) to.push(values[i]!)
 }

@@ -10,6 +10,7 @@
  * audience creation its payload as one JSON string. JSON text holds no raw newline, so a pack is
  * read by splitting lines and cutting at three commas, without parsing the hashes (the deliverer
  * reads every change of the queue back once; the serialised ids also serve as its identity).
+ * Read by cutting at commas, never parsed: docs/PERFORMANCE.md §2.
  */
 import { jsonItems } from '../util/json.js'
 import { at } from '../util/array.js'

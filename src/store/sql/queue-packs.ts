@@ -119,8 +119,7 @@ function settleRows<T extends { at: number }>(rows: { id: number; n: number; ope
   return { emptied, left }
 }
 
-// The loops over every change are functions of their own, out of settlePositions' coroutine: in it,
-// they made V8 compile the coroutine, with the store it inlines, several times per run.
+// The loops over every change are functions of their own (docs/PERFORMANCE.md §1).
 
 function groupByPack<T extends { pack: number }>(changes: T[]): Map<number, T[]> {
   const byPack = new Map<number, T[]>()
