@@ -6,9 +6,9 @@
  * (route-batch.ts) needs no database: it runs before the transaction, or in a route worker.
  */
 import type { Store } from '../store/index.js'
-import { recordAudiencesSeen } from '../store/sql/config.js'
+import { configVersion, recordAudiencesSeen } from '../store/sql/config.js'
 import { insertEventRecords, type EventRecords } from '../store/sql/events.js'
-import { commitInOneStatement, EventIdBlock } from '../store/sql/ingest-postgres.js'
+import { commitInOneStatement, ConfigChangedError, EventIdBlock } from '../store/sql/ingest-postgres.js'
 import { storeEventSamples } from '../store/sql/event-samples.js'
 import { addDrops, type DropDelta } from '../store/sql/identifier-drops.js'
 import { addFilteredTotals, addTotals, type FilteredDelta, type TotalsDelta } from '../store/sql/outcome-totals.js'
@@ -40,6 +40,9 @@ interface QueueKeys {
   batchKey: BatchKey
 }
 
+/** Routings of one group before its commit gives up when the configuration keeps changing (the sender retries). */
+export const MAX_ROUTINGS = 3
+
 type Seen = Map<string, { sourceId: number; key: string; name: string | null; at: number }>
 
 export class Router {
@@ -64,7 +67,7 @@ export class Router {
 
   /** Routes `items` with the current configuration (audiences connected first where configured). */
   async route(items: AcceptedEvent[]): Promise<RoutedBatch> {
-    await this.table.refresh()
+    await this.table.refreshForRouting()
     // Creating TikTok audiences is a network call: before the transaction, not inside it.
     if (this.connector?.active) await this.connector.prepare(items)
     return routeBatch(this.table, items)
@@ -72,21 +75,32 @@ export class Router {
 
   /** Records and routes `items` in one transaction; per item, whether it was new (not a re-sent messageId). */
   async accept(items: AcceptedEvent[]): Promise<boolean[]> {
-    return this.commit([await this.route(items)])
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.commit([await this.route(items)], true)
+      } catch (err) {
+        if (!(err instanceof ConfigChangedError) || attempt >= MAX_ROUTINGS) throw err
+        await this.table.refresh()
+      }
+    }
   }
 
   /**
    * Records routed batches in one transaction: their events, and the changes of those that were new
    * (what the insert finds to be a re-sent messageId is dropped). Per item, in order, whether it was new.
    */
-  async commit(batches: RoutedBatch[]): Promise<boolean[]> {
+  async commit(batches: RoutedBatch[], checkVersion = false): Promise<boolean[]> {
     if (this.table.loadedVersion !== this.partitionIdsVersion) {
       this.partitionIds = new Map()
       this.partitionIdsVersion = this.table.loadedVersion
     }
     const known = this.partitionIds
-    if (this.store.db.dialect === 'postgres') {
-      const isNew = await this.commitInOneStatement(batches, known)
+    // PostgreSQL with checkVersion (the caller can route again): the batches' configuration must be
+    // the stored one, checked in the commit (RoutingTable.checkedAtCommit: no read per request).
+    const pg = this.store.db.dialect === 'postgres'
+    const version = pg && checkVersion ? versionOf(batches) : -1
+    if (pg) {
+      const isNew = await this.commitInOneStatement(batches, known, version)
       if (isNew) return isNew
     }
     let filtered: FilteredDelta[] = []
@@ -100,6 +114,7 @@ export class Router {
       created.clear()
       seen.clear()
       readyAt.length = 0
+      if (version >= 0 && (await configVersion(db)) !== version) throw new ConfigChangedError()
       const now = Date.now()
       // One insert for the whole group, also when its requests were routed apart (route workers: a
       // batch per request), as for requests routed together here.
@@ -133,7 +148,7 @@ export class Router {
    * known partitions, nothing filtered, failed, dropped, sampled, withdrawn, recorded or seen.
    * Undefined (nothing written) when the group is not such, or the statement finds it is not.
    */
-  private async commitInOneStatement(batches: RoutedBatch[], known: Map<string, number>): Promise<boolean[] | undefined> {
+  private async commitInOneStatement(batches: RoutedBatch[], known: Map<string, number>, version: number): Promise<boolean[] | undefined> {
     for (const b of batches) {
       if (b.withdrawals.length > 0 || b.filtered.count > 0 || b.items.samples.length > 0 || b.changes.failures.length > 0 || b.changes.dropped.length > 0) return undefined
     }
@@ -155,7 +170,7 @@ export class Router {
     const readyAt = await commitInOneStatement(this.store.db, {
       ids, sourceId: records.sourceId, messageId: records.messageId, receivedAt: records.receivedAt, changes: records.changes,
       packs: sorted, batchSize: sorted.map((p) => this.table.destination(p.destinationId)?.destination.batchSize ?? DESTINATION_DEFAULTS.batchSize), received, now, windowMs: this.opts.windowMs,
-      configVersion: this.table.loadedVersion
+      configVersion: version
     })
     if (!readyAt) return undefined
     this.countQuality(batches)
@@ -378,6 +393,13 @@ function filteredOf(batches: RoutedBatch[], ids: (number | undefined)[]): Filter
     offset += items.count
   }
   return [...counts].map(([k, n]) => ({ destinationId: Math.floor(k / FILTER_REASONS.length), reason: FILTER_REASONS[k % FILTER_REASONS.length], n }))
+}
+
+/** The configuration version all of `batches` were routed with; ConfigChangedError when they differ (one is stale). */
+function versionOf(batches: RoutedBatch[]): number {
+  const v = batches[0]?.version ?? -1
+  for (const b of batches) if (b.version !== v) throw new ConfigChangedError()
+  return v
 }
 
 /** The event records of `batches` as one set of columns, in order (the batch's own when there is one). */

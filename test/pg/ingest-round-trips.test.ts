@@ -122,6 +122,21 @@ delivery: { windowMs: 50, retryBaseMs: 50 }
     assert.equal(new Set(all).size, 200)
     assert.ok(all.includes(sha256(email(199))))
     assert.ok(await waitFor(async () => (await pending()) === 0, 10_000), 'nothing left pending')
+
+    // The configuration changes behind this process's back (another process's admin API): the next
+    // request is routed with the new one — ingestion reads no version per request, the commit checks it.
+    await db.query(`UPDATE mappings SET enabled = 0 WHERE name = 'Add'`)
+    await db.query(`UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'config_version'`)
+    await post(batchOf(200, 210))
+    const changed = await db.query<{ n: string }>(`SELECT SUM(n_changes) AS n FROM events WHERE message_id IN ('m200', 'm205', 'm209')`)
+    assert.equal(Number(changed[0].n), 0, 'routed without the disabled mapping')
+    // And in this thread (no route worker): the same.
+    await db.query(`UPDATE mappings SET enabled = 1 WHERE name = 'Add'`)
+    await db.query(`UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'config_version'`)
+    const items = batchOf(210, 220).batch.map((event) => ({ sourceId, event: checked({ ...event, receivedAt: new Date().toISOString() }), receivedAt: Date.now() }))
+    assert.equal(await svc.ctx.pipeline.ingest(sourceId, items.map((i) => i.event)), 10)
+    const back = await db.query<{ n: string }>(`SELECT SUM(n_changes) AS n FROM events WHERE message_id IN ('m210', 'm219')`)
+    assert.equal(Number(back[0].n), 2, 'routed with the mapping enabled again')
   } finally {
     await svc.close()
     delete process.env.TTA_ROUTE_WORKERS

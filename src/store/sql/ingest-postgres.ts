@@ -60,7 +60,7 @@ export interface OneStatementCommit {
   received: Map<number, number>
   now: number
   windowMs: number
-  /** The configuration version the events were routed with: the commit fails if it is no longer the stored one. */
+  /** The configuration version the events were routed with: ConfigChangedError if it is no longer the stored one; -1: not checked. */
   configVersion: number
 }
 
@@ -70,13 +70,24 @@ export interface OneStatementCommit {
  * would be folded, and fail, at planning.
  */
 const RETRY_MARK = 'tta: run the general commit'
+const CONFIG_MARK = 'tta: the configuration changed'
+
+/** The configuration changed since the events were routed: route them again (nothing was written). */
+export class ConfigChangedError extends Error {
+  constructor() {
+    super('the configuration changed while the events were routed; route them again')
+  }
+}
 
 const SQL = `WITH ins AS (
   INSERT INTO events (id, source_id, message_id, received_at, n_changes)
   SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::integer[])
   ON CONFLICT (source_id, message_id) DO NOTHING RETURNING 1
 ), ok AS (
-  SELECT CAST(CASE WHEN c.n = $6::bigint AND CAST(COALESCE(v.value, '0') AS bigint) = $7::bigint THEN '1' ELSE '${RETRY_MARK} ' || c.n END AS integer) AS ok
+  SELECT CAST(CASE
+      WHEN $7::bigint >= 0 AND CAST(COALESCE(v.value, '0') AS bigint) <> $7::bigint THEN '${CONFIG_MARK} ' || c.n
+      WHEN c.n <> $6::bigint THEN '${RETRY_MARK} ' || c.n
+      ELSE '1' END AS integer) AS ok
   FROM (SELECT count(*) AS n FROM ins) AS c LEFT JOIN meta AS v ON v.key = 'config_version'
 ), packs AS (
   INSERT INTO queue_packs (partition_id, destination_id, first_event_id, last_event_id, n, open, body, created_at)
@@ -102,7 +113,8 @@ FROM ok LEFT JOIN parts ON true`
 
 /**
  * Commits as one statement; returns, per partition that became ready by it, when (as addPending);
- * undefined when the general transaction must run instead (nothing was written).
+ * undefined when the general transaction must run instead (nothing was written). Throws
+ * ConfigChangedError when the configuration changed (nothing written either).
  */
 export async function commitInOneStatement(db: Db, c: OneStatementCommit): Promise<number[] | undefined> {
   const sources = [...c.received].sort((a, b) => a[0] - b[0])
@@ -118,6 +130,7 @@ export async function commitInOneStatement(db: Db, c: OneStatementCommit): Promi
   } catch (err) {
     const e = err as { code?: string; message?: string }
     // 22P02: our mark (see RETRY_MARK); 40P01: a deadlock with a concurrent commit (the general one locks in order).
+    if (e.code === '22P02' && e.message?.includes(CONFIG_MARK)) throw new ConfigChangedError()
     if ((e.code === '22P02' && e.message?.includes(RETRY_MARK)) || e.code === '40P01') return undefined
     throw err
   }
