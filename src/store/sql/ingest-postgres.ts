@@ -19,23 +19,29 @@ export class EventIdBlock {
   private ids: number[] = []
   private at = 0
   private takenAt = 0
-  /** Grows while blocks are used up within their second, shrinks while they expire (nextval costs the server ~1 µs each). */
+  /**
+   * About a second of traffic: grows while blocks are used up within a second, shrinks while they
+   * expire half unused (nextval costs the server ~0.5 µs an id, used or not).
+   */
   private size = 1024
   private sql: string | undefined
 
   /**
-   * `n` ids, increasing. A block is dropped after a second: retention walks events in id order and
+   * `n` ids, increasing. A block is dropped after 10 s: retention walks events in id order and
    * stops at the first recent one, so a block must not be spent over hours.
    */
   async take(db: Db, n: number, now: number): Promise<number[]> {
     const left = this.ids.length - this.at
-    if (left < n || now - this.takenAt > 1000) {
-      if (left < n && now - this.takenAt <= 1000) this.size = Math.min(this.size * 2, 65_536)
-      else if (left > this.size / 2) this.size = Math.max(this.size / 2, 256)
-      // The sequence named once, as a constant: resolving it (pg_get_serial_sequence) per row cost more than nextval.
+    const expired = now - this.takenAt > 10_000
+    if (left < n || expired) {
+      if (!expired && now - this.takenAt < 1000) this.size = Math.min(this.size * 2, 65_536)
+      else if (expired && left > this.size / 2) this.size = Math.max(this.size / 2, 256)
+      // The sequence named once, as a constant: resolving it (pg_get_serial_sequence) per row cost
+      // more than nextval. No ORDER BY: nextval runs in generate_series's order, and sorting cost
+      // more than nextval too (measured 1.3 → 0.6 µs an id).
       if (this.sql === undefined) {
         const seq = (await db.get<{ s: string }>(`SELECT pg_get_serial_sequence('events', 'id') AS s`))!.s
-        this.sql = `SELECT array_agg(nextval('${seq.replaceAll("'", "''")}'::regclass) ORDER BY g) AS ids FROM generate_series(1, $1::integer) AS g`
+        this.sql = `SELECT array_agg(nextval('${seq.replaceAll("'", "''")}'::regclass)) AS ids FROM generate_series(1, $1::integer)`
       }
       const r = await db.get<{ ids: string[] }>(this.sql, [Math.max(n, this.size)])
       this.ids = (r?.ids ?? []).map(Number)
@@ -99,7 +105,9 @@ const SQL = `WITH ins AS (
     ready_at = CASE WHEN t.pending + u.n >= u.bs THEN $13::bigint WHEN t.pending = 0 THEN $15::bigint ELSE t.ready_at END,
     pending = t.pending + u.n
   FROM unnest($8::bigint[], $12::integer[], $16::integer[]) AS u(pid, n, bs), ok
-  WHERE t.id = u.pid
+  -- ANY as well, for an index scan of partitions: a join alone may scan the table, which its
+  -- updates fill with dead rows between vacuums (with it: database CPU 23.5 → 20.0 µs/event, scale-out bench).
+  WHERE t.id = u.pid AND t.id = ANY($8::bigint[])
   RETURNING t.id, t.ready_at, t.pending, u.n, u.bs
 ), totals AS (
   INSERT INTO outcome_totals (scope, scope_id, slot, shard, received, delivered, superseded, failed, retried)
