@@ -202,12 +202,15 @@ Sizes: \`BENCH_EVENTS\` (1–3), \`BENCH_RUNS\` (1–2), \`BENCH_INGEST_SECONDS\
 \`BENCH_SCALEOUT_EVENTS\`; \`--quick\` divides the defaults. Run a subset: \`npm run bench -- pipeline reference\`; re-write this document from the last
 results (after a change of its text): \`npm run bench -- --render\`.
 `
-// The Mirror sync section is bench/mirror-sync.ts's (measured apart): carried over as it stands.
+// Sections measured apart are carried over as they stand: Mirror sync (bench/mirror-sync.ts) and
+// the PostgreSQL cost breakdown (per-event counts from BENCH_VERBOSE runs, written by hand).
 const previousDoc = existsSync(DOC_FILE) ? readFileSync(DOC_FILE, 'utf8') : ''
-const mirrorAt = previousDoc.indexOf('## Mirror sync')
-const mirrorEnd = mirrorAt === -1 ? -1 : previousDoc.indexOf('\n## ', mirrorAt + 1)
-const mirrorSection = mirrorAt === -1 ? '' : previousDoc.slice(mirrorAt, mirrorEnd === -1 ? undefined : mirrorEnd + 1)
-writeFileSync(DOC_FILE, mirrorSection ? `${doc.trimEnd()}\n\n${mirrorSection}` : doc)
+const carried = ['## PostgreSQL: where the time goes', '## Mirror sync'].map((title) => {
+  const at = previousDoc.indexOf(title)
+  const end = at === -1 ? -1 : previousDoc.indexOf('\n## ', at + 1)
+  return at === -1 ? '' : previousDoc.slice(at, end === -1 ? undefined : end + 1).trimEnd()
+}).filter((section) => section !== '')
+writeFileSync(DOC_FILE, carried.length > 0 ? `${doc.trimEnd()}\n\n${carried.join('\n\n')}\n` : doc)
 writeFileSync(RESULTS_FILE, JSON.stringify(saved, null, 2) + '\n')
 
 const value = (key: string) => byKey.get(key)?.value

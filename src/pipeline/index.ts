@@ -10,7 +10,8 @@ import type { TikTokClient } from '../tiktok/client.js'
 import { Deliverer, type DeliveryEvents, type DeliveryOptions } from './deliverer.js'
 import { FilteredCounters } from './filtered.js'
 import { QualityCounters } from './quality.js'
-import { Router, type AcceptedEvent } from './router.js'
+import { MAX_ROUTINGS, Router, type AcceptedEvent } from './router.js'
+import { ConfigChangedError } from '../store/sql/ingest-postgres.js'
 import type { RoutedBatch } from './route-batch.js'
 import type { SegmentEvent } from './event.js'
 import { AutoConnector } from './auto-connect.js'
@@ -58,6 +59,8 @@ export const DEFAULT_PIPELINE_OPTIONS: PipelineOptions = {
 interface IngestRequest {
   items?: AcceptedEvent[]
   routed?: RoutedBatch[]
+  /** Routes `routed`'s events again (the configuration changed since): their commit then checks the version. */
+  reroute?: () => Promise<RoutedBatch[]>
   size: number
 }
 
@@ -131,6 +134,8 @@ export class Pipeline {
     events: DeliveryEvents = {}
   ) {
     this.table = new RoutingTable(store)
+    // PostgreSQL: a read of the configuration version per request cost a round trip; the commit checks it instead.
+    this.table.checkedAtCommit = store.db.dialect === 'postgres'
     const onQueued = (readyAt: number[]) => this.deliverSignal.wakeBy(readyAt)
     this.router = new Router(store, this.table, this.quality, this.filtered, { windowMs: opts.windowMs, onQueued }, new AutoConnector(store, this.table, tiktok, log))
     this.deliverer = new Deliverer(store, this.table, tiktok, opts.delivery, events)
@@ -170,11 +175,11 @@ export class Pipeline {
    * Accepts events routed elsewhere (a route worker, with this configuration), in order, in one
    * transaction: resolves once they are committed, with the number that were new.
    */
-  ingestRouted(batches: RoutedBatch[]): Promise<number> {
+  ingestRouted(batches: RoutedBatch[], reroute?: () => Promise<RoutedBatch[]>): Promise<number> {
     let size = 0
     for (const b of batches) size += b.items.count
     if (size === 0) return Promise.resolve(0)
-    return this.enqueue({ routed: batches, size })
+    return this.enqueue({ routed: batches, reroute, size })
   }
 
   private enqueue(entry: IngestRequest): Promise<number> {
@@ -183,6 +188,23 @@ export class Pipeline {
 
   /** One ingestion transaction for a group of requests; requests not routed yet are routed together (one configuration check, one auto-connect pass). */
   private async commitGroup(group: IngestRequest[]): Promise<boolean[]> {
+    // Every request can be routed again: the commit checks the configuration they were routed with.
+    const checkVersion = group.every((g) => g.items !== undefined || g.reroute !== undefined)
+    for (let attempt = 1; ; attempt++) {
+      const batches = await this.routeGroup(group)
+      try {
+        // The router wakes delivery for what it queued (onQueued), when it is ready.
+        return await this.router.commit(batches, checkVersion)
+      } catch (err) {
+        if (!(err instanceof ConfigChangedError) || attempt >= MAX_ROUTINGS) throw err
+        await this.table.refresh()
+        for (const g of group) if (g.reroute) g.routed = await g.reroute()
+      }
+    }
+  }
+
+  /** A group's batches, in order; requests not routed yet are routed together. */
+  private async routeGroup(group: IngestRequest[]): Promise<RoutedBatch[]> {
     const batches: RoutedBatch[] = []
     let unrouted: AcceptedEvent[] = []
     for (const g of group) {
@@ -195,8 +217,7 @@ export class Pipeline {
       batches.push(...(g.routed ?? []))
     }
     if (unrouted.length > 0) batches.push(await this.router.route(unrouted))
-    // The router wakes delivery for what it queued (onQueued), when it is ready.
-    return this.router.commit(batches)
+    return batches
   }
 
   /** Sends partial batches at once instead of waiting for their window (end of a one-shot input). */

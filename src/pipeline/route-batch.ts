@@ -112,6 +112,8 @@ export interface RoutedFiltered {
 }
 
 export interface RoutedBatch {
+  /** The configuration version it was routed with (PostgreSQL's commit checks it is still the stored one). */
+  version: number
   items: RoutedItems
   changes: RoutedChanges
   filtered: RoutedFiltered
@@ -322,7 +324,7 @@ export function routeBatch(table: RoutingTable, items: AcceptedEvent[]): RoutedB
     }
   }
   const filtered: RoutedFiltered = { count: filteredItem.length, item: filteredItem.done(), destinationId: filteredDestination.done(), reason: filteredReason.done() }
-  return { items: routed, changes: changes.done(), filtered, withdrawals }
+  return { version: table.loadedVersion, items: routed, changes: changes.done(), filtered, withdrawals }
 }
 
 const isAdd = (o: RouteOutcome): boolean => o.ok && o.change.kind === 'membership' && o.change.action === 'add'

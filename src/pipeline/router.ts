@@ -10,8 +10,9 @@
  */
 /* eslint-disable @typescript-eslint/no-non-null-assertion */
 import type { Store } from '../store/index.js'
-import { recordAudiencesSeen } from '../store/sql/config.js'
-import { insertEventRecords } from '../store/sql/events.js'
+import { configVersion, recordAudiencesSeen } from '../store/sql/config.js'
+import { insertEventRecords, type EventRecords } from '../store/sql/events.js'
+import { commitInOneStatement, ConfigChangedError, EventIdBlock } from '../store/sql/ingest-postgres.js'
 import { storeEventSamples } from '../store/sql/event-samples.js'
 import { addDrops, type DropDelta } from '../store/sql/identifier-drops.js'
 import { addFilteredTotals, addTotals, type FilteredDelta, type TotalsDelta } from '../store/sql/outcome-totals.js'
@@ -28,6 +29,7 @@ import { CHOICE_FLAG, CHOICES, decodeDrop, routeBatch, STATUSES, type AcceptedEv
 import { FILTER_REASONS } from './route-event.js'
 import type { RoutingTable } from './routing-table.js'
 import { DESTINATION_DEFAULTS } from '../util/defaults.js'
+import { first } from '../util/array.js'
 
 export type { AcceptedEvent } from './route-batch.js'
 
@@ -42,6 +44,9 @@ interface QueueKeys {
   partitionKey: PartitionKey
   batchKey: BatchKey
 }
+
+/** Routings of one group before its commit gives up when the configuration keeps changing (the sender retries). */
+export const MAX_ROUTINGS = 3
 
 type Seen = Map<string, { sourceId: number; key: string; name: string | null; at: number }>
 
@@ -67,7 +72,7 @@ export class Router {
 
   /** Routes `items` with the current configuration (audiences connected first where configured). */
   async route(items: AcceptedEvent[]): Promise<RoutedBatch> {
-    await this.table.refresh()
+    await this.table.refreshForRouting()
     // Creating TikTok audiences is a network call: before the transaction, not inside it.
     if (this.connector?.active) await this.connector.prepare(items)
     return routeBatch(this.table, items)
@@ -75,19 +80,34 @@ export class Router {
 
   /** Records and routes `items` in one transaction; per item, whether it was new (not a re-sent messageId). */
   async accept(items: AcceptedEvent[]): Promise<boolean[]> {
-    return this.commit([await this.route(items)])
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.commit([await this.route(items)], true)
+      } catch (err) {
+        if (!(err instanceof ConfigChangedError) || attempt >= MAX_ROUTINGS) throw err
+        await this.table.refresh()
+      }
+    }
   }
 
   /**
    * Records routed batches in one transaction: their events, and the changes of those that were new
    * (what the insert finds to be a re-sent messageId is dropped). Per item, in order, whether it was new.
    */
-  async commit(batches: RoutedBatch[]): Promise<boolean[]> {
+  async commit(batches: RoutedBatch[], checkVersion = false): Promise<boolean[]> {
     if (this.table.loadedVersion !== this.partitionIdsVersion) {
       this.partitionIds = new Map()
       this.partitionIdsVersion = this.table.loadedVersion
     }
     const known = this.partitionIds
+    // PostgreSQL with checkVersion (the caller can route again): the batches' configuration must be
+    // the stored one, checked in the commit (RoutingTable.checkedAtCommit: no read per request).
+    const pg = this.store.db.dialect === 'postgres'
+    const version = pg && checkVersion ? versionOf(batches) : -1
+    if (pg) {
+      const isNew = await this.commitInOneStatement(batches, known, version)
+      if (isNew) return isNew
+    }
     let filtered: FilteredDelta[] = []
     // Partitions created and audiences recorded in the transaction are remembered only once it
     // commits (a rollback undoes them).
@@ -99,9 +119,11 @@ export class Router {
       created.clear()
       seen.clear()
       readyAt.length = 0
+      if (version >= 0 && (await configVersion(db)) !== version) throw new ConfigChangedError()
       const now = Date.now()
-      const ids: (number | undefined)[] = []
-      for (const b of batches) appendAll(ids, await insertEventRecords(db, b.items))
+      // One insert for the whole group, also when its requests were routed apart (route workers: a
+      // batch per request), as for requests routed together here.
+      const ids = await insertEventRecords(db, recordsOf(batches))
       const { received, samples } = this.recorded(batches, ids, now, seen)
       const failed = await this.queue(db, batches, ids, now, known, created, readyAt)
       filtered = filteredOf(batches, ids)
@@ -122,6 +144,58 @@ export class Router {
     for (const f of filtered) this.filteredCounts.add(f.destinationId, f.reason, f.n)
     if (readyAt.length > 0) this.opts.onQueued?.(readyAt)
     return isNew
+  }
+
+  private readonly eventIds = new EventIdBlock()
+
+  /**
+   * PostgreSQL, the common case (ingest-postgres.ts): events all new, their changes all queued to
+   * known partitions, nothing filtered, failed, dropped, sampled, withdrawn, recorded or seen.
+   * Undefined (nothing written) when the group is not such, or the statement finds it is not.
+   */
+  private async commitInOneStatement(batches: RoutedBatch[], known: Map<string, number>, version: number): Promise<boolean[] | undefined> {
+    for (const b of batches) {
+      if (b.withdrawals.length > 0 || b.filtered.count > 0 || b.items.samples.length > 0 || b.changes.failures.length > 0 || b.changes.dropped.length > 0) return undefined
+    }
+    const keysOf = batches.map((b) => b.changes.keys.map((k) => {
+      const [partitionKey, batchKey] = k.split('\t') as [PartitionKey, BatchKey]
+      return { partitionKey, batchKey }
+    }))
+    for (const keys of keysOf) {
+      for (const k of keys) if (!known.has(k.partitionKey) || (parseBatchKey(k.batchKey).action === 'add' && this.remembers(k.partitionKey))) return undefined
+    }
+    const records = recordsOf(batches)
+    const now = Date.now()
+    const seen: Seen = new Map()
+    const ids = await this.eventIds.take(this.store.db, records.count, now)
+    const { received } = this.recorded(batches, ids, now, seen)
+    if (seen.size > 0) return undefined // recordAudiencesSeen: once a minute per audience, the general commit
+    const { packs } = this.packsOf(batches, keysOf, ids, now, known, new Map(), false)
+    const sorted = [...packs.values()].filter((p) => p.body.count > 0).sort((a, b) => a.partitionId - b.partitionId)
+    const readyAt = await commitInOneStatement(this.store.db, {
+      ids, sourceId: records.sourceId, messageId: records.messageId, receivedAt: records.receivedAt, changes: records.changes,
+      packs: sorted, batchSize: sorted.map((p) => this.table.destination(p.destinationId)?.destination.batchSize ?? DESTINATION_DEFAULTS.batchSize), received, now, windowMs: this.opts.windowMs,
+      configVersion: version
+    })
+    if (!readyAt) return undefined
+    this.countQuality(batches)
+    if (readyAt.length > 0) this.opts.onQueued?.(readyAt)
+    return new Array<boolean>(records.count).fill(true)
+  }
+
+  /** Quality statuses and choices of every change (all events new): packsOf's counting, after a one-statement commit. */
+  private countQuality(batches: RoutedBatch[]): void {
+    for (const { changes: c } of batches) {
+      const q = c.quality
+      for (let i = 0; i < c.count; i++) if (q[3 * i] !== 255) this.countChangeQuality(q, i, c.destinationId[i]!)
+    }
+  }
+
+  /** One change's identifier statuses and matching choices, from its three quality bytes (route-batch.ts). */
+  private countChangeQuality(q: Uint8Array, i: number, destinationId: number): void {
+    const e = q[3 * i]!, p = q[3 * i + 1]!, a = q[3 * i + 2]!
+    this.quality.addStatuses(destinationId, STATUSES[e & 7]!, STATUSES[p & 7]!, STATUSES[a & 7]!)
+    if ((e | p | a) & CHOICE_FLAG) for (let k = 0; k < 3; k++) if (q[3 * i + k]! & CHOICE_FLAG) this.quality.addChoice(destinationId, ...CHOICES[k]!)
   }
 
   /**
@@ -213,7 +287,7 @@ export class Router {
    * The new events' changes as one pack per partition, and those that failed at routing. Loops over
    * every change (docs/PERFORMANCE.md §1).
    */
-  private packsOf(batches: RoutedBatch[], keysOf: QueueKeys[][], eventIds: (number | undefined)[], now: number, known: Map<string, number>, created: Map<string, number>): { packs: Map<number, NewPack>; failed: NewChange[]; failedPer: Map<number, number>; sent: SentIdentifier[] } {
+  private packsOf(batches: RoutedBatch[], keysOf: QueueKeys[][], eventIds: (number | undefined)[], now: number, known: Map<string, number>, created: Map<string, number>, countQuality = true): { packs: Map<number, NewPack>; failed: NewChange[]; failedPer: Map<number, number>; sent: SentIdentifier[] } {
     const packs = new Map<number, NewPack>()
     const failed: NewChange[] = []
     const failedPer = new Map<number, number>()
@@ -237,11 +311,7 @@ export class Router {
         const destinationId = c.destinationId[i]!
         const key = c.key[i]!
         const q = c.quality
-        if (q[3 * i] !== 255) {
-          const e = q[3 * i]!, p = q[3 * i + 1]!, a = q[3 * i + 2]!
-          this.quality.addStatuses(destinationId, STATUSES[e & 7]!, STATUSES[p & 7]!, STATUSES[a & 7]!)
-          if ((e | p | a) & CHOICE_FLAG) for (let k = 0; k < 3; k++) if (q[3 * i + k]! & CHOICE_FLAG) this.quality.addChoice(destinationId, ...CHOICES[k]!)
-        }
+        if (countQuality && q[3 * i] !== 255) this.countChangeQuality(q, i, destinationId)
         if (key < 0) {
           const f = failures.get(i)!
           failedPer.set(destinationId, (failedPer.get(destinationId) ?? 0) + 1)
@@ -329,6 +399,33 @@ function filteredOf(batches: RoutedBatch[], ids: (number | undefined)[]): Filter
     offset += items.count
   }
   return [...counts].map(([k, n]) => ({ destinationId: Math.floor(k / FILTER_REASONS.length), reason: FILTER_REASONS[k % FILTER_REASONS.length]!, n }))
+}
+
+/** The configuration version all of `batches` were routed with; ConfigChangedError when they differ (one is stale). */
+function versionOf(batches: RoutedBatch[]): number {
+  const v = batches[0]?.version ?? -1
+  for (const b of batches) if (b.version !== v) throw new ConfigChangedError()
+  return v
+}
+
+/** The event records of `batches` as one set of columns, in order (the batch's own when there is one). */
+function recordsOf(batches: RoutedBatch[]): EventRecords {
+  if (batches.length === 1) return first(batches).items
+  let count = 0
+  for (const b of batches) count += b.items.count
+  const sourceId = new Int32Array(count)
+  const receivedAt = new Float64Array(count)
+  const changes = new Int32Array(count)
+  const messageId: string[] = []
+  let offset = 0
+  for (const { items } of batches) {
+    sourceId.set(items.sourceId, offset)
+    receivedAt.set(items.receivedAt, offset)
+    changes.set(items.changes, offset)
+    appendAll(messageId, items.messageId)
+    offset += items.count
+  }
+  return { count, sourceId, messageId, receivedAt, changes }
 }
 
 /** Appends `values` to `to`, in order (no spread: `values` may be longer than the call stack allows). */

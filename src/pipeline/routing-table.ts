@@ -55,6 +55,19 @@ export class RoutingTable {
     this.load({ version: v, destinations, mappings, connections })
   }
 
+  /**
+   * Set when every ingestion commit checks the version the events were routed with against the
+   * stored one (PostgreSQL, see Router.commit), and routes again when it changed: ingestion then
+   * routes with the table as loaded, without a read per request.
+   */
+  checkedAtCommit = false
+
+  /** Ingestion's refresh: none when the commit checks the version (checkedAtCommit) and a table is loaded. */
+  async refreshForRouting(): Promise<void> {
+    if (this.checkedAtCommit && this.loaded) return
+    await this.refresh()
+  }
+
   private checking: Promise<number> | undefined
   private nextCheck: Promise<number> | undefined
 

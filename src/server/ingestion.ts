@@ -133,7 +133,14 @@ export const ingestionPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = async
       const source = await sourceOf(key)
       const routed = await workerPool.route(bytes, source.id, now)
       if (routed) {
-        await ctx.pipeline.ingestRouted([routed])
+        // Should the configuration have changed (the commit checks): routed again, by a worker or here.
+        const reroute = async () => {
+          const again = await workerPool.route(bytes, source.id, now)
+          if (again) return [again]
+          const events = batchEvents(parseBody(decodeBody(bytes)) as Record<string, unknown>, new Date(now).toISOString())
+          return [await ctx.pipeline.router.route(events.map((event) => ({ sourceId: source.id, event, receivedAt: now })))]
+        }
+        await ctx.pipeline.ingestRouted([routed], reroute)
         ctx.metrics.received.inc({ source: source.name }, routed.items.count)
         return reply.send({ success: true })
       }

@@ -47,7 +47,7 @@ export class RoutePool {
    * this thread then. Throws IngestError for a body that is refused.
    */
   async route(body: Uint8Array, sourceId: number, receivedAt: number): Promise<RoutedBatch | undefined> {
-    await this.table.refresh()
+    await this.table.refreshForRouting()
     if (this.table.autoConnecting()) return undefined
     this.start()
     if (this.workers.length === 0) return undefined
