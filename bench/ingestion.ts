@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { first } from '../src/util/array.js'
 import { startServe, type ServeProcess } from '../test/helpers/serve.js'
 import { AUDIENCE_KEY, createAudience, nativeConfigYaml, startBenchEmulator } from './lib/scenario.js'
 import { builtCli, fmtInt, fmtMb, isMain, lastJsonLine, margin, median, procMemory, runNode, size, withPgDatabase, withTempDir, type Measurement } from './lib/util.js'
@@ -49,7 +50,7 @@ interface Cost {
 function costOf(r: IngestionResult): Cost | undefined {
   if (!r.profile || !r.events || !r.requests) return undefined
   const p = r.profile
-  return { serveUs: (p.serveCpuMs[0] * 1000) / r.events, dbUs: (p.dbCpuMs * 1000) / r.events, walBytes: p.walBytes / r.events, roundTrips: p.roundTrips / r.requests }
+  return { serveUs: (first(p.serveCpuMs) * 1000) / r.events, dbUs: (p.dbCpuMs * 1000) / r.events, walBytes: p.walBytes / r.events, roundTrips: p.roundTrips / r.requests }
 }
 
 function medianOf(database: IngestionResult['database'], runs: IngestionResult[]): IngestionResult {

@@ -11,6 +11,7 @@ import os from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { fileURLToPath } from 'node:url'
+import { first } from '../src/util/array.js'
 import { writeEventsNdjson } from './lib/scenario.js'
 import { fmtInt, fmtMb, isMain, lastJsonLine, ROOT, runNode, runsInARow, size, throughputMeasurements, withTempDir, type Measurement, type ThroughputResult, type TimedRun } from './lib/util.js'
 
@@ -63,7 +64,7 @@ export function referenceMeasurements(runs: TimedRun[]): { result: ThroughputRes
   return throughputMeasurements(runs, {
     key: 'reference',
     label: (events) => `Reference: Segment's destination, ${events} events`,
-    how: (median) => `Segment actions-core testBatchAction, batches of 1,000, nock; ${median}; ${runs[0].requests} requests`,
+    how: (median) => `Segment actions-core testBatchAction, batches of 1,000, nock; ${median}; ${first(runs).requests} requests`,
     rssLabel: 'Reference: peak RSS',
     rssHow: 'maxRSS of the runner child (holds all parsed events)'
   })

@@ -5,6 +5,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { at } from '../src/util/array.js'
 import { barChartSvg, type Bar } from './lib/chart.js'
 import { benchRuns, fmtInt, gitCommit, isQuick, machine, margin, median, ROOT, type Measurement, type TimedRun } from './lib/util.js'
 
@@ -37,7 +38,7 @@ async function pipelineBesideReference(): Promise<{ measurements: Measurement[] 
         ours.push(await send(r))
         theirs.push(await reference())
       }
-      const ratios = ours.map((o, i) => theirs[i].seconds / o.seconds)
+      const ratios = ours.map((o, i) => at(theirs, i).seconds / o.seconds)
       const ratio = median(ratios)
       return {
         measurements: [

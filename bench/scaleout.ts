@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { at } from '../src/util/array.js'
 import { startServe, type ServeProcess } from '../test/helpers/serve.js'
 import { basicAuth, batchBody, createAudience, emailMembers, nativeConfigYaml, startBenchEmulator } from './lib/scenario.js'
 import { builtCli, fmtInt, isMain, margin, size, waitFor, withPgDatabase, withTempDir, type Measurement } from './lib/util.js'
@@ -36,8 +37,8 @@ async function measureProcesses(processes: number, dir: string): Promise<ScaleOu
       try {
         const env = { DATABASE_URL: databaseUrl, TIKTOK_API_URL: emu.apiUrl, ADMIN_PASSWORD: 'bench', LOG_LEVEL: 'warn' }
         const counts = Array.from({ length: processes }, (_, p) => countFile(dir, `${processes}-${p}`))
-        serves.push(await startServe(['--config', config], { ...env, ...countingEnv(counts[0]) }, 60_000, builtCli())) // the first applies the config and migrations alone
-        for (let p = 1; p < processes; p++) serves.push(await startServe([], { ...env, ...countingEnv(counts[p]) }, 60_000, builtCli()))
+        serves.push(await startServe(['--config', config], { ...env, ...countingEnv(at(counts, 0)) }, 60_000, builtCli())) // the first applies the config and migrations alone
+        for (let p = 1; p < processes; p++) serves.push(await startServe([], { ...env, ...countingEnv(at(counts, p)) }, 60_000, builtCli()))
         const profiling = await profileWindow({ servePids: serves.map((s) => s.pid), database: databaseOf(databaseUrl), countFiles: counts })
         const started = performance.now()
         let next = 0

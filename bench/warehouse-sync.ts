@@ -8,6 +8,7 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { loadavg } from 'node:os'
 import { join } from 'node:path'
+import { first } from '../src/util/array.js'
 import { createAudience, startBenchEmulator } from './lib/scenario.js'
 import { NODE_FLAGS } from '../test/helpers/cli.js'
 import { createPgDatabase } from '../test/helpers/pg.js'
@@ -28,7 +29,7 @@ interface SyncSummary {
 }
 
 const cli = builtCli()
-const loadAtStart = loadavg()[0]
+const loadAtStart = first(loadavg())
 const emu = await startBenchEmulator()
 const warehouse = await createPgDatabase()
 const result = await withTempDir('tta-bench-warehouse-', async (dir) => {
@@ -95,7 +96,7 @@ Measured by \`node --import tsx bench/warehouse-sync.ts\` (not part of \`npm run
 * Date: ${new Date().toISOString()}
 * Commit: ${gitCommit()}
 * Machine: ${mc.cpu}, ${mc.cores} cores, ${mc.memory} memory, ${mc.os}, Node ${mc.node}
-* Load: 1-minute load average ${loadAtStart.toFixed(1)} at start, ${loadavg()[0].toFixed(1)} at the end (other work on the machine slows every figure)
+* Load: 1-minute load average ${loadAtStart.toFixed(1)} at start, ${first(loadavg()).toFixed(1)} at the end (other work on the machine slows every figure)
 
 | run | changes sent | time | peak RSS | target | verdict |
 |---|---:|---:|---:|---|---|

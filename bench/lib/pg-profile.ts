@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
+import { at, first } from '../../src/util/array.js'
 import { PG_ADMIN_URL } from './util.js'
 
 const TICK_MS = 10 // CLK_TCK is 100 on Linux
@@ -77,8 +78,9 @@ export async function profileWindow(opts: { servePids: number[]; database?: stri
     await sampleBackends(backendStart)
     for (const [pid, ms] of backendStart) backendLast.set(pid, ms)
     const r = await admin.query<{ lsn: string; xact: string }>('SELECT pg_current_wal_lsn()::text AS lsn, (SELECT xact_commit FROM pg_stat_database WHERE datname = $1)::text AS xact', [opts.database])
-    lsnStart = r.rows[0].lsn
-    xactStart = Number(r.rows[0].xact)
+    const start = first(r.rows)
+    lsnStart = start.lsn
+    xactStart = Number(start.xact)
   }
   let sampling: Promise<void> = Promise.resolve()
   const timer = setInterval(() => {
@@ -88,7 +90,7 @@ export async function profileWindow(opts: { servePids: number[]; database?: stri
     async stop(): Promise<WindowProfile> {
       clearInterval(timer)
       await sampling
-      const serveCpuMs = opts.servePids.map((p, i) => (processCpuMs(p) ?? serveStart[i]) - serveStart[i])
+      const serveCpuMs = opts.servePids.map((p, i) => (processCpuMs(p) ?? at(serveStart, i)) - at(serveStart, i))
       let dbCpuMs = 0
       let walBytes = 0
       let commits = 0
@@ -99,16 +101,18 @@ export async function profileWindow(opts: { servePids: number[]; database?: stri
           'SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1)::text AS wal, (SELECT xact_commit FROM pg_stat_database WHERE datname = $2)::text AS xact',
           [lsnStart, opts.database]
         )
-        walBytes = Number(r.rows[0].wal)
-        commits = Number(r.rows[0].xact) - xactStart
+        const end = first(r.rows)
+        walBytes = Number(end.wal)
+        commits = Number(end.xact) - xactStart
         await admin.end().catch(() => undefined)
       }
       const byStatement = new Map<string, number>()
       let roundTrips = 0
       ;(opts.countFiles ?? []).forEach((file, i) => {
         const end = readCounts(file)
-        roundTrips += end.total - countStart[i].total
-        for (const [k, n] of Object.entries(end.counts)) byStatement.set(k, (byStatement.get(k) ?? 0) + n - (countStart[i].counts[k] ?? 0))
+        const start = at(countStart, i)
+        roundTrips += end.total - start.total
+        for (const [k, n] of Object.entries(end.counts)) byStatement.set(k, (byStatement.get(k) ?? 0) + n - (start.counts[k] ?? 0))
       })
       const statements = [...byStatement].filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1])
       return { seconds: (performance.now() - started) / 1000, serveCpuMs, dbCpuMs, walBytes, commits, roundTrips, statements }

@@ -9,6 +9,7 @@ import os from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import pg from 'pg'
+import { at } from '../../src/util/array.js'
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 /** The compiled CLI, as `bin/tiktok-audiences.js` runs it (see builtCli). */
@@ -67,7 +68,7 @@ export const benchRuns = (): number => size('BENCH_RUNS', 5, 3)
 /** The median of `values` (the lower middle one for an even count). */
 export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.floor((sorted.length - 1) / 2)]
+  return at(sorted, Math.floor((sorted.length - 1) / 2))
 }
 
 /** One timed run of the pipeline or the reference. */

@@ -76,10 +76,13 @@ program
       process.exitCode = await runSourceSync({ config: o.config, source: o.source, db: o.db })
       return
     }
-    const missing = (['destination', 'audience', 'members'] as const).filter((k) => o[k] === undefined)
-    if (missing.length > 0) cmd.error(`error: required option(s) ${missing.map((k) => `--${k}`).join(', ')} not specified (or --source NAME for a warehouse source)`)
+    const { destination, audience, members } = o
+    if (destination === undefined || audience === undefined || members === undefined) {
+      const missing = (['destination', 'audience', 'members'] as const).filter((k) => o[k] === undefined)
+      return cmd.error(`error: required option(s) ${missing.map((k) => `--${k}`).join(', ')} not specified (or --source NAME for a warehouse source)`)
+    }
     const { runSync } = await import('./sync.js')
-    process.exitCode = await runSync({ config: o.config, destination: o.destination!, audience: o.audience!, members: o.members!, db: o.db })
+    process.exitCode = await runSync({ config: o.config, destination, audience, members, db: o.db })
   })
 
 program

@@ -60,10 +60,7 @@ async function* readLineBatches<T>(file: string, map: (text: string, line: numbe
   if (last.length > 0) yield last
 }
 
-/**
- * readLineBatches' splitting, a class of its own: its loop over every line, inside the generator,
- * made V8 compile the generator with all it inlines, and again after every deoptimisation.
- */
+/** readLineBatches' splitting, a class of its own (docs/PERFORMANCE.md §1). */
 class LineSplitter<T> {
   private line = 0
   private pending = '' // the start of a line that has not ended yet

@@ -4,7 +4,7 @@
  * and sends nothing: how many events had a usable email/phone/mobile id, how many were pre-hashed,
  * repaired or rejected (and why), what failed, and the exact requests that would be sent.
  */
-import { buildCreateAudienceBody, buildMappingBody } from '../destination/requestBodies.js'
+import { buildCreateAudienceBody, buildMappingBody } from '../destination/request-bodies.js'
 import { membershipRows, type CreateAudienceChange, type MembershipChange } from '../destination/changes.js'
 import { DEFAULT_PHONE_REGION, type IdentifierKind, type IdentifierReport } from '../destination/identifiers.js'
 import { compileMapping } from '../destination/mapping.js'
@@ -14,6 +14,7 @@ import { choicesOf } from '../pipeline/quality.js'
 import { queueKeys, routeEvent, type RouteTarget } from '../pipeline/route-event.js'
 import type { RoutedMapping } from '../pipeline/routing-table.js'
 import { CONNECTION_DEFAULTS, DESTINATION_DEFAULTS } from '../util/defaults.js'
+import { at } from '../util/array.js'
 import { readEvents } from './ndjson.js'
 import { loadConfigForCli, printError } from './one-shot.js'
 
@@ -101,7 +102,8 @@ export async function runReport(opts: { config: string; events: string; json?: b
     reasons: {},
     requests: []
   }))
-  const queues = targets.map(() => new Map<string, (MembershipChange | CreateAudienceChange)[]>())
+  // Per destination: its routing target, its report and its queued changes by queue key.
+  const runs = destinations.map((d, i) => ({ destination: d, target: at(targets, i), report: at(reports, i), queue: new Map<string, (MembershipChange | CreateAudienceChange)[]>() }))
   let lines = 0
   let invalid = 0
 
@@ -114,8 +116,7 @@ export async function runReport(opts: { config: string; events: string; json?: b
     }
     const event = item.event
     const audience = audienceOf(event)?.key
-    targets.forEach((target, t) => {
-      const r = reports[t]
+    runs.forEach(({ target, report: r, queue }, t) => {
       const routed = routeEvent(event, audience, target, isOurs)
       if (routed.filtered) r.filtered[routed.filtered] = (r.filtered[routed.filtered] ?? 0) + 1
       for (const o of routed.outcomes) {
@@ -140,27 +141,27 @@ export async function runReport(opts: { config: string; events: string; json?: b
         r.changes[o.change.kind === 'create' ? 'create' : o.change.action]++
         const { partitionKey, batchKey } = queueKeys(t, o.change)
         const key = `${partitionKey}#${batchKey}`
-        const q = queues[t].get(key) ?? []
+        const q = queue.get(key) ?? []
         if (o.change.kind === 'membership') q.push(...membershipRows(o.change))
         else q.push(o.change)
-        queues[t].set(key, q)
+        queue.set(key, q)
       }
     })
   }
 
-  targets.forEach((target, t) => {
-    const batchSize = destinations[t].batchSize ?? DESTINATION_DEFAULTS.batchSize
-    for (const [key, changes] of queues[t]) {
-      const first = changes[0]
-      const [, kind] = key.split('#')
+  for (const { destination, report, queue } of runs) {
+    const batchSize = destination.batchSize ?? DESTINATION_DEFAULTS.batchSize
+    for (const [key, changes] of queue) {
+      const first = at(changes, 0)
+      const kind = key.slice(key.indexOf('#') + 1)
       if (first.kind === 'create') {
-        reports[t].requests.push({ audience: `create for ${first.advertiserId}`, kind, rows: changes.length, requests: changes.length, sample: buildCreateAudienceBody(first) })
+        report.requests.push({ audience: `create for ${first.advertiserId}`, kind, rows: changes.length, requests: changes.length, sample: buildCreateAudienceBody(first) })
         continue
       }
       const body = buildMappingBody(changes.slice(0, SAMPLE_ROWS) as MembershipChange[])
-      reports[t].requests.push({ audience: first.audienceId, kind, rows: changes.length, requests: Math.ceil(changes.length / batchSize), sample: body })
+      report.requests.push({ audience: first.audienceId, kind, rows: changes.length, requests: Math.ceil(changes.length / batchSize), sample: body })
     }
-  })
+  }
 
   const result = { events: lines, invalid, configProblems: problems, destinations: reports }
   for (const p of problems) err(`config: ${p}`)

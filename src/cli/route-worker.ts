@@ -11,6 +11,7 @@ import { parentPort, workerData } from 'node:worker_threads'
 import { routeBatch, transferables, type AcceptedEvent, type RoutedBatch } from '../pipeline/route-batch.js'
 import { RoutingTable, type RoutingSnapshot } from '../pipeline/routing-table.js'
 import { readEventBatches, type EventLine } from './ndjson.js'
+import { at } from '../util/array.js'
 
 export interface RouteWorkerStart {
   kind: 'start'
@@ -81,11 +82,7 @@ class ReadAhead {
   }
 }
 
-/**
- * The events read since the last batch was handed over. Its loop over every line is a method of
- * its own, out of `run`'s coroutine: in it, V8 compiled that coroutine, with all it inlines, again
- * and again.
- */
+/** The events read since the last batch was handed over (its loop a method of its own: docs/PERFORMANCE.md §1). */
 class Collected {
   items: AcceptedEvent[] = []
   problems: string[] = []
@@ -99,8 +96,8 @@ class Collected {
   /** Takes lines of `batch` from `from` until a chunk is full; returns where it stopped. */
   take(batch: EventLine[], from: number): number {
     let i = from
-    while (i < batch.length && this.items.length < this.chunk) {
-      const item = batch[i++]
+    for (; i < batch.length && this.items.length < this.chunk; i++) {
+      const item = at(batch, i)
       this.lines++
       if (item.problem !== undefined) this.problems.push(item.problem)
       else this.items.push({ sourceId: this.sourceId, event: item.event, receivedAt: Date.now() })

@@ -173,8 +173,8 @@ async function sendWith(opts: SendOptions, started: number, routeWorker: RouteWo
     const invalidReasons = new ReasonTally()
     const problem = (p: string) => {
       invalidLines++
-      const at = lineProblem.exec(p)
-      if (at) invalidReasons.add(at[3], 1, { file: at[1], line: at[2] })
+      const [, file, line, reason] = lineProblem.exec(p) ?? []
+      if (file !== undefined && line !== undefined && reason !== undefined) invalidReasons.add(reason, 1, { file, line })
       else invalidReasons.add(p)
     }
     try {

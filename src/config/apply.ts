@@ -30,6 +30,7 @@ import { TikTokError } from '../tiktok/errors.js'
 import { parseDuration } from '../warehouse/duration.js'
 import { upsertWarehouseSync } from '../warehouse/records.js'
 import { isWarehouseSource, type AudienceConfig, type ConfigFile } from './schema.js'
+import { must } from '../util/must.js'
 
 export const DEFAULT_SOURCE = 'default'
 
@@ -75,7 +76,7 @@ export async function applyConfig(store: Store, config: ConfigFile, tiktok: TikT
         continue
       }
       sourceId = s.id
-    } else if (sources.length === 1) {
+    } else if (sources.length === 1 && sources[0]) {
       sourceId = sources[0].id
     } else {
       problems.push(`${at}.source: required when the config has several sources`)
@@ -210,7 +211,7 @@ export async function applyConfig(store: Store, config: ConfigFile, tiktok: TikT
       problems.push(`sources[${si}].destination: no destination named "${s.destination}" (known: ${[...destinationIds.keys()].join(', ') || 'none'}) — sync skipped`)
       continue
     }
-    await upsertWarehouseSync(db, secrets, { name: s.name, url: s.url, query: s.query, destinationId, audienceKey: s.audience, everyMs: parseDuration(s.every)! })
+    await upsertWarehouseSync(db, secrets, { name: s.name, url: s.url, query: s.query, destinationId, audienceKey: s.audience, everyMs: must(parseDuration(s.every), `sources[${si}].every`) })
     result.syncs++
   }
   return result
@@ -228,10 +229,11 @@ export function advertisersOf(a: AudienceConfig, fallback: string | undefined): 
   const given = new Map(Object.entries(a.externalAudienceIds ?? {}).map(([k, v]) => [k, String(v)]))
   for (const k of given.keys()) if (!list.includes(k)) return `externalAudienceIds.${k}: not one of the connection's advertisers (${list.join(', ') || 'none'})`
   if (a.externalAudienceId !== undefined) {
-    const first = String(a.externalAudienceId)
-    if (list.length === 0) given.set('', first)
-    else if (given.has(list[0]) && given.get(list[0]) !== first) return `externalAudienceId: differs from externalAudienceIds.${list[0]}`
-    else given.set(list[0], first)
+    const id = String(a.externalAudienceId)
+    const lead = list[0]
+    if (lead === undefined) given.set('', id)
+    else if (given.has(lead) && given.get(lead) !== id) return `externalAudienceId: differs from externalAudienceIds.${lead}`
+    else given.set(lead, id)
   }
   return { list, given }
 }

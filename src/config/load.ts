@@ -2,6 +2,7 @@ import { Ajv, type ErrorObject } from 'ajv'
 import { readFileSync } from 'node:fs'
 import { parse as parseYaml } from 'yaml'
 import { UserError } from '../util/user-error.js'
+import { at } from '../util/array.js'
 import { configSchema, EVENTS_ONLY_KEYS, isWarehouseSource, type ConfigFile } from './schema.js'
 
 /** A problem in the config file, named by its path (`destinations[0].mappings[1].trigger`). */
@@ -73,7 +74,7 @@ function expandEnv(value: unknown, path: string, missing: string[]): unknown {
  */
 function yamlProblem(err: unknown, text: string): string {
   const e = err as Error & { code?: string; linePos?: [{ line: number; col: number }, ...unknown[]] }
-  const what = e.message.split(' at line ')[0].split('\n')[0]
+  const what = e.message.split(' at line ')[0]?.split('\n')[0] ?? e.message
   const at = e.linePos?.[0]
   if (!at) return `not valid YAML/JSON: ${what}`
   const lines = text.split(/\r?\n/)
@@ -96,7 +97,7 @@ function duplicateSourceNames(config: ConfigFile): string[] {
   for (const [i, s] of (config.sources ?? []).entries()) {
     const j = first.get(s.name)
     if (j === undefined) first.set(s.name, i)
-    else if (isWarehouseSource(s) || isWarehouseSource(config.sources![j])) problems.push(`sources[${i}].name: "${s.name}" is also the name of sources[${j}]`)
+    else if (isWarehouseSource(s) || isWarehouseSource(at(config.sources ?? [], j))) problems.push(`sources[${i}].name: "${s.name}" is also the name of sources[${j}]`)
   }
   return problems
 }

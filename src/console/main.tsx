@@ -159,7 +159,9 @@ function App() {
   return <Console info={info} onSignOut={signOut} />
 }
 
-createRoot(document.getElementById('root')!).render(
+const root = document.getElementById('root')
+if (!root) throw new Error('index.html has no #root element')
+createRoot(root).render(
   <StrictMode>
     <App />
   </StrictMode>

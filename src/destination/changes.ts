@@ -10,6 +10,7 @@ import type { CompiledMapping } from './mapping.js'
 import { identifierRows } from './matching.js'
 import { resolveAudienceMembership } from './membership.js'
 import type { MappedPayload } from './payload.js'
+import { truncateAudienceName } from '../tiktok/audiences.js'
 
 export interface DestinationSettings {
   mode: 'native' | 'legacy'
@@ -73,12 +74,6 @@ export const MESSAGES = {
 
 const error = (code: string, message: string, quality?: IdentifierReport): ChangeError =>
   quality ? { kind: 'error', code, message, quality } : { kind: 'error', code, message }
-
-/** TikTok cuts names over 70 characters to 67 + "..."; done here so what we send is what is stored. */
-export function truncateAudienceName(name: string): string {
-  const chars = Array.from(name)
-  return chars.length > 70 ? `${chars.slice(0, 67).join('')}...` : name
-}
 
 /**
  * A membership change as TikTok rows: the change itself, then one change per further identifier

@@ -21,14 +21,14 @@ function compilePath(path: string): Resolver {
   if (p === '' || p === '.') return (event) => event
   const keys = p.split(PATH_SPLIT).filter((k) => k).map((k) => k.replace(/'|"/g, ''))
   if (keys.length === 2) {
-    const [a, b] = keys
+    const [a = '', b = ''] = keys
     return (e) => {
       const x = e[a] as Record<string, unknown> | undefined
       return x && x[b]
     }
   }
   if (keys.length === 3) {
-    const [a, b, c] = keys
+    const [a = '', b = '', c = ''] = keys
     return (e) => {
       const x = e[a] as Record<string, Record<string, unknown>> | undefined
       const y = x && x[b]
@@ -46,20 +46,33 @@ function directiveKey(obj: Record<string, unknown>): string | undefined {
   return directives.length === 1 ? directives[0] : '@invalid'
 }
 
+const allCompiled = (resolvers: (Resolver | null)[]): resolvers is Resolver[] => resolvers.every((r) => r !== null)
+
+/** Each value of an object compiled, or null when one of them cannot be. */
+function compileEntries(value: Record<string, unknown>): [string, Resolver][] | null {
+  const entries: [string, Resolver][] = []
+  for (const [k, v] of Object.entries(value)) {
+    const r = compileValue(v)
+    if (r === null) return null
+    entries.push([k, r])
+  }
+  return entries
+}
+
 function compileValue(value: unknown): Resolver | null {
   if (Array.isArray(value)) {
     const items = value.map(compileValue)
-    if (items.some((i) => i === null)) return null
-    return (e) => items.map((i) => i!(e))
+    if (!allCompiled(items)) return null
+    return (e) => items.map((i) => i(e))
   }
   if (!isPlainObject(value)) return () => value
   const directive = directiveKey(value)
   if (directive === undefined) {
-    const entries = Object.entries(value).map(([k, v]) => [k, compileValue(v)] as const)
-    if (entries.some(([, r]) => r === null)) return null
+    const entries = compileEntries(value)
+    if (!entries) return null
     return (e) => {
       const out: Record<string, unknown> = {}
-      for (const [k, r] of entries) out[k] = r!(e)
+      for (const [k, r] of entries) out[k] = r(e)
       return out
     }
   }
@@ -97,12 +110,12 @@ function removeUndefined(value: unknown): unknown {
 /** The compiled mapping, or null when it uses a directive this does not compile. */
 export function compileFastMapping(mapping: Record<string, unknown>): ((event: Record<string, unknown>) => Record<string, unknown>) | null {
   if ('__segment_internal_directive' in mapping) return null
-  const fields = Object.entries(mapping).map(([k, v]) => [k, compileValue(v)] as const)
-  if (fields.some(([, r]) => r === null)) return null
+  const fields = compileEntries(mapping)
+  if (!fields) return null
   return (event) => {
     const out: Record<string, unknown> = {}
     for (const [k, r] of fields) {
-      const v = r!(event)
+      const v = r(event)
       if (v !== undefined) out[k] = typeof v === 'object' && v !== null ? removeUndefined(v) : v
     }
     return out

@@ -105,12 +105,14 @@ const rejected = (drop: DropReason, reason: string): IdentifierOutcome => ({ sta
  * per kind) is no part of an address, a number or a device id; a lone surrogate cannot be encoded as
  * UTF-8 (it would be hashed as U+FFFD). One regex test on the common path.
  */
+// eslint-disable-next-line no-control-regex -- control characters are what this looks for
 const SUSPECT = /[\u0000-\u0008\u000e-\u001f\u007f\ufffd\ud800-\udfff]/
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
 
 function malformed(value: string): IdentifierOutcome | undefined {
   if (!SUSPECT.test(value)) return undefined
   if (value.includes('\ufffd')) return rejected('invalid_utf8', 'contains U+FFFD (the text was not valid UTF-8)')
+  // eslint-disable-next-line no-control-regex -- control characters are what this looks for
   if (/[\u0000-\u0008\u000e-\u001f\u007f]/.test(value)) return rejected('control_character', 'contains a NUL or another control character')
   if (LONE_SURROGATE.test(value)) return rejected('lone_surrogate', 'contains a lone surrogate (not encodable as UTF-8)')
   return undefined

@@ -33,7 +33,6 @@ export {
   MESSAGES,
   membershipRows,
   toChange,
-  truncateAudienceName,
   type Change,
   type ChangeContext,
   type ChangeError,
@@ -41,7 +40,9 @@ export {
   type DestinationSettings,
   type MembershipChange
 } from './changes.js'
-export { buildCreateAudienceBody, buildMappingBody, groupMembershipChanges, requestKey } from './requestBodies.js'
+// TikTok's own rule for audience names (tiktok/audiences.ts), re-exported for the destination's users.
+export { truncateAudienceName } from '../tiktok/audiences.js'
+export { buildCreateAudienceBody, buildMappingBody, groupMembershipChanges, requestKey } from './request-bodies.js'
 export {
   AUDIENCE_PAGE_SIZE,
   advertiserChoices,
@@ -51,6 +52,6 @@ export {
   type DynamicFieldClient,
   type DynamicFieldHandler,
   type DynamicFieldInput
-} from './dynamicFields.js'
+} from './dynamic-fields.js'
 export { sampleAudienceEvent, sampleCreateAudienceEvent, sampleEvent, sampleIdentifyEvent, type SegmentEvent } from './samples.js'
 export { renderActionsMarkdown } from './docs.js'

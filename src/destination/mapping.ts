@@ -7,7 +7,7 @@ import { ACTION_KEYS, defaultMapping, isActionKey, tiktokAudiences } from './def
 import { ConfigError, PayloadValidationError } from './errors.js'
 import { compilePayloadValidator, type MappedPayload, type PayloadValidator } from './payload.js'
 import { sampleEvent } from './samples.js'
-import { mappingKit, validateMapping } from './segmentLibraries.js'
+import { mappingKit, validateMapping } from './segment-libraries.js'
 import { compileTrigger } from './trigger.js'
 import { compileFastMapping } from './fast-mapping.js'
 import type { ActionDefinition } from './types.js'

@@ -32,6 +32,8 @@ export function processValues(kind: IdentifierKind, value: unknown, enabled: boo
   if (!Array.isArray(value) || options.policy !== 'recommended' || !enabled) return processIdentifier(kind, value, enabled, options)
   const outcomes = value.slice(0, MAX_VALUES_PER_IDENTIFIER).map((v) => processIdentifier(kind, v, true, options))
   const lead = outcomes.find((o) => o.hash !== null) ?? outcomes[0]
+  // An empty list is no value at all.
+  if (!lead) return processIdentifier(kind, undefined, enabled, options)
   const sent = new Set<string>(lead.hash !== null ? [lead.hash] : [])
   const more: IdentifierOutcome[] = []
   for (const o of outcomes) {
@@ -73,9 +75,18 @@ export function identifierRows(payload: MappedPayload, event: unknown, options: 
   const idSchema: IdType[] = []
   const ids: (string | null)[] = []
   const { email, phone, advertising_id } = quality
-  if (email.status !== 'disabled') (idSchema.push('EMAIL_SHA256'), ids.push(email.hash))
-  if (phone.status !== 'disabled') (idSchema.push('PHONE_SHA256'), ids.push(phone.hash))
-  if (advertising_id.status !== 'disabled') (idSchema.push(advertising_id.idType ?? 'IDFA_SHA256'), ids.push(advertising_id.hash))
+  if (email.status !== 'disabled') {
+    idSchema.push('EMAIL_SHA256')
+    ids.push(email.hash)
+  }
+  if (phone.status !== 'disabled') {
+    idSchema.push('PHONE_SHA256')
+    ids.push(phone.hash)
+  }
+  if (advertising_id.status !== 'disabled') {
+    idSchema.push(advertising_id.idType ?? 'IDFA_SHA256')
+    ids.push(advertising_id.hash)
+  }
   let moreIds: (string | null)[][] | undefined
   if (email.more || phone.more) {
     // A further value's column: email is first when sent, phone after it.

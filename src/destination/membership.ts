@@ -5,9 +5,10 @@
  * consulted. Reverse-ETL sync modes and the legacy-Journeys feature flag are not modelled: no
  * TikTok action declares a sync mode, and the flag is off for customers.
  */
+import type { LooseEvent } from './types.js'
 export function resolveAudienceMembership(event: unknown): boolean | undefined {
   if (!event || typeof event !== 'object') return undefined
-  const e = event as Record<string, any>
+  const e = event as LooseEvent
   const personas = e.context?.personas
   const computationClass = personas?.computation_class
   if (computationClass !== 'audience' && computationClass !== 'journey_step') return undefined

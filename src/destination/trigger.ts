@@ -5,7 +5,8 @@
  * ConfigError naming the problem instead of a mapping that quietly never matches.
  */
 import { ConfigError } from './errors.js'
-import { fqlLexer, subscriptions, type FqlAst, type FqlToken } from './segmentLibraries.js'
+import { at } from '../util/array.js'
+import { fqlLexer, subscriptions, type FqlAst, type FqlToken } from './segment-libraries.js'
 
 export interface CompiledTrigger {
   fql: string
@@ -23,11 +24,13 @@ function joinDottedIdents(tokens: FqlToken[]): FqlToken[] {
   const out: FqlToken[] = []
   for (let i = 0; i < tokens.length; i++) {
     const last = out[out.length - 1]
-    if (last?.type === 'ident' && tokens[i].type === 'dot' && tokens[i + 1]?.type === 'ident') {
-      out[out.length - 1] = { type: 'ident', value: `${last.value}.${tokens[i + 1].value}` }
+    const token = at(tokens, i)
+    const next = tokens[i + 1]
+    if (last?.type === 'ident' && token.type === 'dot' && next?.type === 'ident') {
+      out[out.length - 1] = { type: 'ident', value: `${last.value}.${next.value}` }
       i++
     } else {
-      out.push(tokens[i])
+      out.push(token)
     }
   }
   return out
@@ -106,7 +109,7 @@ class GrammarCheck {
   }
 
   private field(name: string): void {
-    const [head, ...path] = name.split('.')
+    const [head = '', ...path] = name.split('.')
     if (!FIELD_HEADS.has(head)) {
       this.fail(`unknown field "${name}": use type, event, name, userId, properties.<path>, traits.<path> or context.<path>`)
     }

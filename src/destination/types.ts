@@ -20,7 +20,7 @@ export interface FieldDefinition {
   default?: MappingValue
   /** Segment's `unsafe_hidden`: never shown in the mapping editor, its default still applies. */
   hidden?: boolean
-  /** Choices are loaded at edit time by a dynamic-field handler (see dynamicFields.ts). */
+  /** Choices are loaded at edit time by a dynamic-field handler (see dynamic-fields.ts). */
   dynamic?: boolean
   /** Segment marks identifiers that it hashes as `hashedPII`. */
   category?: 'hashedPII'
@@ -89,3 +89,10 @@ export interface DynamicFieldResponse {
   nextPage?: string
   error?: { code: string; message: string }
 }
+
+/**
+ * A Segment event as routing reads it: any field at any depth may be absent or of any type, and
+ * reads are checked where they are used (mapping-kit does the same). The one home of this `any`.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type LooseEvent = Record<string, any>

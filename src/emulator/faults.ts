@@ -135,8 +135,7 @@ export class FaultInjector {
    */
   take(method: string, path: string, advertisers: () => string[] = () => []): ActiveFaultRule | undefined {
     if (this.rules.length === 0) return undefined
-    for (let i = 0; i < this.rules.length; i++) {
-      const rule = this.rules[i]
+    for (const [i, rule] of this.rules.entries()) {
       if (rule.method !== undefined && rule.method !== method) continue
       if (rule.path !== undefined && !path.includes(rule.path)) continue
       if (rule.advertiserId !== undefined && !advertisers().includes(rule.advertiserId)) continue

@@ -2,7 +2,9 @@
  * `/segment/mapping/` body validation and application — the emulator's hot path.
  * A 10,000-row body is checked in one pass without allocating per cell, then applied in a second pass
  * (the whole body is validated before anything changes: all or nothing, like TikTok's single result code).
+ * Its scanners index bytes, cells and columns below lengths they just checked: `!` reads are in range.
  */
+/* eslint-disable @typescript-eslint/no-non-null-assertion */
 import { ID_TYPES, MAX_MAPPING_ROWS, type EmulatorAudience, type IdType } from './model.js'
 
 export type MappingAction = 'add' | 'delete'
@@ -34,7 +36,7 @@ function hexDigestCase(value: string, length: number): 0 | 1 | 3 {
   for (let i = 0; i < length; i++) {
     const c = value.charCodeAt(i)
     if (c >= 128 || HEX_CLASS[c] === 0) return 0
-    classes |= HEX_CLASS[c]
+    classes |= HEX_CLASS[c]!
   }
   return classes === 1 ? 1 : 3
 }
@@ -131,7 +133,7 @@ export function validateMapping(
         continue
       }
       if (typeof id !== 'string') return `batch_data[${r}][${c}].id must be a string`
-      const digestCase = hexDigestCase(id, lengths[c])
+      const digestCase = hexDigestCase(id, lengths[c]!)
       if (digestCase === 3) upperCase = true
       else if (digestCase === 0) {
         return `batch_data[${r}][${c}].id is not ${lengths[c] === 32 ? 'an MD5' : 'a SHA-256'} hex digest (${idSchema[c]})`
@@ -173,13 +175,13 @@ function applyRows(mapping: ValidatedMapping, rows: unknown[][], audiences: Read
   for (let r = 0; r < rows.length; r++) {
     const row = rows[r]
     for (let c = 0; c < width; c++) {
-      const cell = row[c] as { id?: string; audience_ids?: string[] }
+      const cell = row![c] as { id?: string; audience_ids?: string[] }
       if (cell.id === undefined) continue
       const id = upperCase ? cell.id.toLowerCase() : cell.id
-      const type = idSchema[c]
+      const type = idSchema[c]!
       const audienceIds = cell.audience_ids as string[]
       for (let a = 0; a < audienceIds.length; a++) {
-        const audienceId = audienceIds[a]
+        const audienceId = audienceIds[a]!
         if (audienceId !== lastAudienceId || lastAudience === undefined) {
           lastAudience = audiences.get(audienceId) as EmulatorAudience
           lastAudienceId = audienceId
@@ -200,9 +202,9 @@ function applyIds(mapping: ValidatedMapping, ids: (string | null)[], audienceIds
   for (const audienceId of audienceIds) {
     const audience = audiences.get(audienceId) as EmulatorAudience
     for (let c = 0; c < width; c++) {
-      const members = audience.members[idSchema[c]]
+      const members = audience.members[idSchema[c]!]
       for (let i = c; i < ids.length; i += width) {
-        const id = ids[i]
+        const id = ids[i]!
         if (id === null) continue
         const value = upperCase ? id.toLowerCase() : id
         if (add) members.add(value)
@@ -229,7 +231,7 @@ function validateScanned(body: ScannedMappingBody, advertiserIds: readonly strin
   for (let c = 0; c < width; c++) {
     const length = lengths[c]
     for (let i = c; i < ids.length; i += width) {
-      const id = ids[i]
+      const id = ids[i]!
       if (id !== null && id.length !== length) return general()
     }
   }
@@ -293,7 +295,7 @@ export class ScannedMappingBody {
 function plainStringEnd(bytes: Buffer, at: number): number {
   if (bytes[at] !== QUOTE) return -1
   for (let i = at + 1; i < bytes.length; i++) {
-    const c = bytes[i]
+    const c = bytes[i]!
     if (c === QUOTE) return i + 1
     if (c === BACKSLASH || c < 32 || c > 126) return -1
   }
@@ -330,7 +332,7 @@ const BATCH_DATA = ascii(',"batch_data":[')
 const CELL_ID = ascii('{"id":"')
 const CELL_AUDIENCES = ascii('","audience_ids":')
 
-/** A mapping body in the compact form (see ScannedMappingBody), or undefined for any other: JSON.parse it. */
+/** A mapping body in the compact form (see ScannedMappingBody), or undefined for any other: JSON.parse it (docs/PERFORMANCE.md §2). */
 export function scanMappingBody(bytes: Buffer): ScannedMappingBody | undefined {
   const advertiserIds: string[] = []
   const idSchema: string[] = []
@@ -364,7 +366,7 @@ function scanRows(bytes: Buffer, at: number): { end: number; width: number; ids:
         i = literalEnd(bytes, i, CELL_ID)
         if (i < 0) return undefined
         const start = i
-        for (let k = HEX_CLASS[bytes[i]]; k > 0; k = HEX_CLASS[bytes[++i]]) classes |= k
+        for (let k = HEX_CLASS[bytes[i]!] ?? 0; k > 0; k = HEX_CLASS[bytes[++i] ?? 0] ?? 0) classes |= k
         // A string of its own (latin1 decoding copies), not a view that would keep the whole body alive in the members' set.
         ids.push(bytes.toString('latin1', start, i))
         i = literalEnd(bytes, i, CELL_AUDIENCES)

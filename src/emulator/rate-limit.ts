@@ -2,6 +2,7 @@
  * Sliding one-second window rate limiter, keyed per app and route group.
  * TikTok signals a hit with HTTP 200 + code 40100, so this only answers yes/no; the caller builds the reply.
  */
+import { at } from '../util/array.js'
 
 const WINDOW_MS = 1000
 
@@ -28,7 +29,7 @@ export class SlidingWindowRateLimiter {
     }
     const { times } = window
     const cutoff = nowMs - WINDOW_MS
-    while (window.head < times.length && times[window.head] <= cutoff) window.head++
+    while (window.head < times.length && at(times, window.head) <= cutoff) window.head++
     // Compact now and then so the array does not grow without bound.
     if (window.head > 1024 && window.head * 2 > times.length) {
       times.splice(0, window.head)

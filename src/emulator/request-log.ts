@@ -61,8 +61,7 @@ export class RequestLog {
   list(filter: RequestLogFilter = {}): RequestLogEntry[] {
     const start = Math.max(0, this.entries.length - this.maxEntries)
     const out: RequestLogEntry[] = []
-    for (let i = start; i < this.entries.length; i++) {
-      const e = this.entries[i]
+    for (const e of this.entries.slice(start)) {
       if (filter.since !== undefined && e.seq <= filter.since) continue
       if (filter.path !== undefined && !e.path.includes(filter.path)) continue
       out.push(e)
@@ -82,9 +81,10 @@ export class RequestLog {
     const last = this.entries.length - 1
     while (this.retainedBodyBytes > this.maxBodyBytes && this.oldestBodyIndex < last) {
       const i = this.oldestBodyIndex++
-      const size = this.bodyBytes[i]
-      if (size > 0 && this.entries[i].body !== null) {
-        this.entries[i].body = { omitted: 'body dropped to bound the emulator request log memory', bytes: size }
+      const size = this.bodyBytes[i] ?? 0
+      const entry = this.entries[i]
+      if (size > 0 && entry && entry.body !== null) {
+        entry.body = { omitted: 'body dropped to bound the emulator request log memory', bytes: size }
         this.retainedBodyBytes -= size
         this.bodyBytes[i] = 0
       }
@@ -92,7 +92,7 @@ export class RequestLog {
   }
 
   private dropOldest(count: number): void {
-    for (let i = 0; i < count; i++) this.retainedBodyBytes -= this.bodyBytes[i]
+    for (let i = 0; i < count; i++) this.retainedBodyBytes -= this.bodyBytes[i] ?? 0
     this.entries.splice(0, count)
     this.bodyBytes.splice(0, count)
     this.oldestBodyIndex = Math.max(0, this.oldestBodyIndex - count)

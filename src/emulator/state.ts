@@ -275,9 +275,8 @@ export class EmulatorState {
       createdAt,
       seq: ++this.audienceSeq,
       members: emptyMembers(),
-      history: [{ opt_time: '', action: 'create', action_detail: '0', editor: 'open_api', msg: null }],
+      history: [{ opt_time: formatTikTokTime(createdAt), action: 'create', action_detail: '0', editor: 'open_api', msg: null }],
     }
-    audience.history[0].opt_time = formatTikTokTime(createdAt)
     this.journal?.write(audienceOp(audience))
     this.audiences.set(audience.audienceId, audience)
     return audience

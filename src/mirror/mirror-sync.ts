@@ -101,7 +101,7 @@ export async function mirrorSync(run: MirrorSyncRun): Promise<MirrorSummary> {
         run.onRowProblem(item.line, `no usable identifier${rejected.length ? ` (${rejected.join('; ')})` : ''}`)
         continue
       }
-      const [email, phone, advertisingId] = hashes.map((h) => h.hash)
+      const [email = null, phone = null, advertisingId = null] = hashes.map((h) => h.hash)
       const memberKey = createHash('sha256').update(`${email ?? ''}|${phone ?? ''}|${advertisingId ?? ''}`).digest('hex')
       await list.add(toLine({ memberKey, email, phone, advertisingId }))
     }
@@ -213,7 +213,7 @@ function toLine(m: MirrorMember): string {
 }
 
 function fromLine(line: string): MirrorMember {
-  const [memberKey, email, phone, advertisingId] = line.split(',')
+  const [memberKey = '', email, phone, advertisingId] = line.split(',')
   return { memberKey, email: email || null, phone: phone || null, advertisingId: advertisingId || null }
 }
 

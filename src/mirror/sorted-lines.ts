@@ -5,6 +5,7 @@
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs'
 import { join } from 'node:path'
 import { finished } from 'node:stream/promises'
+import { at } from '../util/array.js'
 
 /** The lines of a file, read in 1 MiB chunks. */
 export async function* readLines(file: string): AsyncGenerator<string> {
@@ -105,13 +106,13 @@ async function* merge(streams: AsyncIterator<string>[]): AsyncGenerator<string> 
   for (const s of streams) heads.push(await next(s))
   for (;;) {
     let least = -1
-    for (let i = 0; i < heads.length; i++) {
-      const h = heads[i]
-      if (h !== undefined && (least === -1 || h < heads[least]!)) least = i
-    }
-    if (least === -1) return
-    yield heads[least]!
-    heads[least] = await next(streams[least])
+    let leastLine: string | undefined
+    heads.forEach((h, i) => {
+      if (h !== undefined && (leastLine === undefined || h < leastLine)) [least, leastLine] = [i, h]
+    })
+    if (leastLine === undefined) return
+    yield leastLine
+    heads[least] = await next(at(streams, least))
   }
 }
 

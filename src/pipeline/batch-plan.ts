@@ -9,6 +9,8 @@
  *   allowed to overtake it: the scan stops there, so per-identifier order is kept.
  */
 import { CREATE_KEY, identityScope, type BatchKey, type OpenChange } from '../store/queue-format.js'
+import { at, first } from '../util/array.js'
+import { must } from '../util/must.js'
 
 export interface QueuedChange extends OpenChange {
   /** Unique among the changes read for one partition. */
@@ -71,18 +73,27 @@ class ByIdentity<T> {
 
 export function planBatch(rows: QueuedChange[], maxRows: number): BatchPlan {
   if (rows.length === 0) throw new Error('planBatch needs at least one change')
-  if (rows[0].batchKey === CREATE_KEY) return { batchKey: CREATE_KEY, send: [rows[0]], superseded: [] }
+  const head = first(rows)
+  if (head.batchKey === CREATE_KEY) return { batchKey: CREATE_KEY, send: [head], superseded: [] }
 
+  // A change supersedes an earlier one only up to the next audience creation: what follows a
+  // creation is planned after it, so superseding across it would leave nothing to send now.
+  const createAt = rows.findIndex((row) => row.batchKey === CREATE_KEY)
   const lastIndex = new ByIdentity<number>()
-  for (let i = 0; i < rows.length; i++) lastIndex.set(rows[i], i)
-  const isSurvivor = (i: number) => (rows[i].batchKey !== CREATE_KEY ? lastIndex.get(rows[i]) === i : true)
+  rows.forEach((row, i) => {
+    if (createAt === -1 || i < createAt) lastIndex.set(row, i)
+  })
+  const isSurvivor = (i: number) => {
+    const row = at(rows, i)
+    return row.batchKey !== CREATE_KEY ? lastIndex.get(row) === i : true
+  }
 
   let batchKey: BatchKey | undefined
   const send: QueuedChange[] = []
   const blocked = new Set<string>()
   let superseded = 0
   for (let i = 0; i < rows.length && send.length < maxRows; i++) {
-    const row = rows[i]
+    const row = at(rows, i)
     if (!isSurvivor(i)) {
       superseded++
       continue
@@ -102,7 +113,10 @@ export function planBatch(rows: QueuedChange[], maxRows: number): BatchPlan {
     // Which identities the request sends: only needed when something was superseded (seldom).
     const sendIdentities = new ByIdentity<true>()
     for (const c of send) sendIdentities.set(c, true)
-    for (let i = 0; i < rows.length; i++) if (!isSurvivor(i) && sendIdentities.get(rows[i])) out.push(rows[i])
+    rows.forEach((row, i) => {
+      if (!isSurvivor(i) && sendIdentities.get(row)) out.push(row)
+    })
   }
-  return { batchKey: batchKey!, send, superseded: out }
+  // rows[0] is not a creation, and the first change before any creation is a survivor: it set batchKey.
+  return { batchKey: must(batchKey, 'the batch key of the first change'), send, superseded: out }
 }

@@ -9,23 +9,24 @@
  */
 import { hashPerson, type HashedPerson, type PersonIdentifiers } from '../destination/person.js'
 import type { IdentifierOptions } from '../destination/identifiers.js'
+import type { LooseEvent } from '../destination/types.js'
 
-type Ev = Record<string, any>
 
 /** Whether `event` withdraws consent for `category` (only an explicit `false`). */
-export function consentWithdrawn(event: Ev, category: string): boolean {
+export function consentWithdrawn(event: LooseEvent, category: string): boolean {
   const prefs = event.context?.consent?.categoryPreferences
   if (!prefs || typeof prefs !== 'object') return false
   if (category in prefs) return prefs[category] === false
   const lower = category.toLowerCase()
   const keys = Object.keys(prefs).filter((k) => k.toLowerCase() === lower)
-  return keys.length === 1 && prefs[keys[0]] === false
+  const [only] = keys
+  return keys.length === 1 && only !== undefined && prefs[only] === false
 }
 
 const text = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() !== '' ? v : undefined)
 
 /** The person an event is about: its userId and identifiers where the default mappings read them. */
-export function personOfEvent(event: Ev, options: IdentifierOptions): HashedPerson {
+export function personOfEvent(event: LooseEvent, options: IdentifierOptions): HashedPerson {
   const traits = event.context?.traits ?? {}
   const person: PersonIdentifiers = {
     email: text(traits.email) ?? text(event.properties?.email) ?? text(event.traits?.email),

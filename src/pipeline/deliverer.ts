@@ -4,7 +4,7 @@
  * outcome (delivery-outcome.ts), one store function per outcome records it (store/sql/settle-*.ts).
  */
 import { randomUUID } from 'node:crypto'
-import { buildCreateAudienceBody, mappingBodyOf, mappingBodyOfItemsInSlices } from '../destination/requestBodies.js'
+import { buildCreateAudienceBody, mappingBodyOf, mappingBodyOfItemsInSlices } from '../destination/request-bodies.js'
 import type { Store } from '../store/index.js'
 import type { Destination } from '../store/model.js'
 import { failedIdentities } from '../store/sql/changes.js'
@@ -16,13 +16,16 @@ import { settleDelivered } from '../store/sql/settle-delivered.js'
 import { settleFailed } from '../store/sql/settle-failed.js'
 import { settlePaused } from '../store/sql/settle-paused.js'
 import { settleRetry } from '../store/sql/settle-retry.js'
-import type { TikTokClient, TikTokExchange } from '../tiktok/client.js'
+import type { TikTokClient } from '../tiktok/client.js'
+import type { TikTokExchange } from '../tiktok/types.js'
 import { TikTokError } from '../tiktok/errors.js'
 import type { IdType, SegmentMappingBody } from '../tiktok/types.js'
 import { planBatch, type BatchPlan } from './batch-plan.js'
 import { classifyExchange, type RetryPolicy, type RetryState } from './delivery-outcome.js'
 import { RateLimiter } from './rate-limiter.js'
 import type { RoutingTable } from './routing-table.js'
+import { first } from '../util/array.js'
+import { must } from '../util/must.js'
 
 export interface DeliveryOptions extends RetryPolicy {
   rateLimit: number
@@ -74,7 +77,7 @@ export class Deliverer {
    */
   async runOnce(): Promise<boolean> {
     while (this.leasesToRelease.length > 0) {
-      const stale = this.leasesToRelease.shift()!
+      const stale = must(this.leasesToRelease.shift(), 'a lease to release')
       await releasePartition(this.store.db, stale.id, stale.owner).catch((err: unknown) => {
         this.leasesToRelease.push(stale)
         throw err
@@ -122,15 +125,13 @@ export class Deliverer {
       const sentAt = Date.now()
       let exchange: TikTokExchange | undefined
       let failure: TikTokError | undefined
-      let createdAudienceId: string | undefined
       try {
         if (plan.batchKey === CREATE_KEY) {
-          const p = JSON.parse(plan.send[0].payload ?? '{}') as { advertiserId: string; name: string }
+          const p = JSON.parse(first(plan.send).payload ?? '{}') as { advertiserId: string; name: string }
           const r = await client.createAudience(buildCreateAudienceBody({ kind: 'create', advertiserId: p.advertiserId, name: p.name }))
           exchange = r.exchange
-          createdAudienceId = r.data.audience_id
         } else {
-          const answer = client.segmentMapping(prepared.mapping!)
+          const answer = client.segmentMapping(must(prepared.mapping, 'the prepared mapping body'))
           // Awaited before anything else: a rejection must find its handler (no await in between).
           const next = this.prepareAhead(queue, lease.key, dest)
           try {

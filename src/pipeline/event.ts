@@ -3,6 +3,7 @@
  * rules, as far as they matter here). What fails is refused with a message naming the problem.
  */
 import { randomUUID } from 'node:crypto'
+import type { LooseEvent } from '../destination/types.js'
 
 /**
  * How deeply an event may nest objects and arrays (the event itself is level 1). Far past any real
@@ -44,7 +45,7 @@ export function checkEvent(value: unknown, typeHint?: string): EventCheck {
 }
 
 /** The Engage audience an event is about, if any (context.personas.computation_key). */
-export function audienceOf(event: Record<string, any>): { key: string; name: string | null } | undefined {
+export function audienceOf(event: LooseEvent): { key: string; name: string | null } | undefined {
   const p = event.context?.personas
   if (!p || typeof p.computation_key !== 'string' || p.computation_key === '') return undefined
   if (p.computation_class !== undefined && p.computation_class !== 'audience' && p.computation_class !== 'journey_step') return undefined

@@ -3,6 +3,9 @@
  * many requests). Up to `limit()` commit loops run at once; each takes the queued requests in order,
  * up to `maxSize` events per transaction, until the queue is empty.
  */
+import { first } from '../util/array.js'
+import { must } from '../util/must.js'
+
 export interface GroupCommitOptions {
   /** At most this many events (the sum of the requests' sizes) share one transaction. */
   maxSize: number
@@ -56,8 +59,8 @@ export class GroupCommitQueue<T> {
       while (this.queue.length > 0) {
         const group: Queued<T>[] = []
         let size = 0
-        while (this.queue.length > 0 && (group.length === 0 || size + this.queue[0].size <= this.opts.maxSize)) {
-          const next = this.queue.shift()!
+        while (this.queue.length > 0 && (group.length === 0 || size + first(this.queue).size <= this.opts.maxSize)) {
+          const next = must(this.queue.shift(), 'the next queued request')
           size += next.size
           group.push(next)
         }
@@ -80,11 +83,7 @@ export class GroupCommitQueue<T> {
   }
 }
 
-/**
- * How many of `flags[from … from + count)` are true. Out of commitLoop on purpose: a loop over every
- * event made that coroutine hot, and V8 then compiled it with all it inlines (router, store) at
- * ~50 ms of a core per compile, for a function that only awaits.
- */
+/** How many of `flags[from … from + count)` are true (docs/PERFORMANCE.md §1). */
 function countTrue(flags: boolean[], from: number, count: number): number {
   let n = 0
   for (let i = from; i < from + count; i++) if (flags[i]) n++

@@ -214,7 +214,7 @@ export class Pipeline {
       }
       if (unrouted.length > 0) batches.push(await this.router.route(unrouted))
       unrouted = []
-      batches.push(...g.routed!)
+      batches.push(...(g.routed ?? []))
     }
     if (unrouted.length > 0) batches.push(await this.router.route(unrouted))
     return batches

@@ -4,6 +4,7 @@
  * status); and the identifiers a mapping dropped, by reason (what `/metrics` shows of this process).
  */
 import type { IdentifierKind, IdentifierReport } from '../destination/identifiers.js'
+import { must } from '../util/must.js'
 
 /** A matching choice (destination/matching.ts), tallied like a status of its identifier. */
 export type MatchingChoice = 'aaid' | 'multiple'
@@ -17,7 +18,7 @@ export function choicesOf(report: IdentifierReport): [IdentifierKind, MatchingCh
   return out
 }
 
-export type QualityTally = Record<string, Record<string, number>>
+export type QualityTally = Record<IdentifierKind, Record<string, number>>
 /** Per destination id: `identifier|reason` → count. */
 export type DropTally = Map<number, Map<string, number>>
 
@@ -32,7 +33,7 @@ export class QualityCounters {
 
   /** Counts a matching choice besides the identifier's status (after addStatuses for the same change). */
   addChoice(destinationId: number, kind: IdentifierKind, choice: MatchingChoice): void {
-    const tally = this.byDestination.get(destinationId)![kind]
+    const tally = must(this.byDestination.get(destinationId), 'the destination\'s tally (addStatuses comes first)')[kind]
     tally[choice] = (tally[choice] ?? 0) + 1
   }
 

@@ -12,6 +12,8 @@ import type { MatchingChoice } from './quality.js'
 import { redactEvent } from './redact.js'
 import { FILTER_REASONS, queueKeys, routeEvents, type FilterReason, type RouteOutcome } from './route-event.js'
 import type { RoutingTable } from './routing-table.js'
+import { at } from '../util/array.js'
+import { must } from '../util/must.js'
 
 /** An event accepted from a source (shape already checked). */
 export interface AcceptedEvent {
@@ -22,7 +24,8 @@ export interface AcceptedEvent {
 
 /**
  * The changes — or failures — routing made of a batch's events, one per (event, destination,
- * mapping), as columns: typed arrays and strings cross to the main thread by copy, not as objects.
+ * mapping), as columns: typed arrays and strings cross to the main thread by copy, not as objects
+ * (docs/PERFORMANCE.md §3).
  * Destination-major, events in order within a destination: each partition gets its changes in
  * event order.
  */
@@ -56,6 +59,7 @@ export interface RoutedChanges {
 
 export const STATUSES: IdentifierStatus[] = ['hashed', 'prehashed', 'repaired', 'rejected', 'empty', 'disabled']
 const STATUS_INDEX = new Map<string, number>(STATUSES.map((s, i) => [s, i]))
+const statusIndex = (status: string): number => must(STATUS_INDEX.get(status), 'a status of STATUSES')
 /** Added to a quality byte (status index < 8) when its identifier made CHOICES' matching choice. */
 export const CHOICE_FLAG = 8
 /** The matching choice each identifier can make (pipeline/quality.ts choicesOf), in quality-byte order. */
@@ -65,7 +69,7 @@ const DROP_REASON_INDEX = new Map<DropReason, number>(DROP_REASONS.map((r, i) =>
 
 /** A routed batch's drops (`dropped`), decoded: change index, identifier, reason. */
 export function decodeDrop(code: number): { identifier: IdentifierKind; reason: DropReason } {
-  return { identifier: DROP_KINDS[code >> 3], reason: DROP_REASONS[code & 7] }
+  return { identifier: at(DROP_KINDS, code >> 3), reason: at(DROP_REASONS, code & 7) }
 }
 
 /**
@@ -203,9 +207,9 @@ class ChangeColumns {
     const q = this.quality
     if (quality) {
       const { email, phone, advertising_id } = quality
-      q.push(STATUS_INDEX.get(email.status)! + (email.more ? CHOICE_FLAG : 0))
-      q.push(STATUS_INDEX.get(phone.status)! + (phone.more ? CHOICE_FLAG : 0))
-      q.push(STATUS_INDEX.get(advertising_id.status)! + (advertising_id.idType === 'AAID_SHA256' ? CHOICE_FLAG : 0))
+      q.push(statusIndex(email.status) + (email.more ? CHOICE_FLAG : 0))
+      q.push(statusIndex(phone.status) + (phone.more ? CHOICE_FLAG : 0))
+      q.push(statusIndex(advertising_id.status) + (advertising_id.idType === 'AAID_SHA256' ? CHOICE_FLAG : 0))
       // Cheap when nothing was dropped: a few property reads.
       if (email.drop || phone.drop || advertising_id.drop || email.more || phone.more) this.drop(this.item.length - 1, quality)
     } else for (let j = 0; j < 3; j++) q.push(255)
@@ -215,12 +219,12 @@ class ChangeColumns {
   private drop(change: number, quality: IdentifierReport): void {
     const d = (this.dropped ??= ints())
     for (let k = 0; k < 3; k++) {
-      const outcome = quality[DROP_KINDS[k]]
+      const outcome = quality[at(DROP_KINDS, k)]
       // The lead value's drop, then those of the person's further values (several emails or phones).
       for (const o of outcome.more ? [outcome, ...outcome.more] : [outcome]) {
         if (!o.drop) continue
         d.push(change)
-        d.push(k * 8 + DROP_REASON_INDEX.get(o.drop)!)
+        d.push(k * 8 + must(DROP_REASON_INDEX.get(o.drop), 'a drop reason of DROP_REASONS'))
       }
     }
   }
@@ -263,7 +267,7 @@ export function routeBatch(table: RoutingTable, items: AcceptedEvent[]): RoutedB
   const audienceIndex = new Map<string, number[]>()
   const audienceKeys: (string | undefined)[] = new Array(n)
   for (let i = 0; i < n; i++) {
-    const { event, sourceId, receivedAt } = items[i]
+    const { event, sourceId, receivedAt } = at(items, i)
     routed.sourceId[i] = sourceId
     routed.receivedAt[i] = receivedAt
     routed.messageId[i] = event.messageId
@@ -273,7 +277,7 @@ export function routeBatch(table: RoutingTable, items: AcceptedEvent[]): RoutedB
       // Indexes of the audiences seen with this key (one, unless events disagree on its name).
       let same = audienceIndex.get(audience.key)
       if (!same) audienceIndex.set(audience.key, (same = []))
-      a = same.find((j) => routed.audiences[j].name === audience.name) ?? -1
+      a = same.find((j) => at(routed.audiences, j).name === audience.name) ?? -1
       if (a === -1) same.push((a = routed.audiences.push(audience) - 1))
     }
     routed.audience[i] = a
@@ -292,7 +296,7 @@ export function routeBatch(table: RoutingTable, items: AcceptedEvent[]): RoutedB
   const filteredReason = new TypedColumn((n) => new Uint8Array(n))
   const withdrawals: RoutedWithdrawal[] = []
   for (const [sourceId, indexes] of bySource) {
-    const list = indexes.map((i) => ({ event: items[i].event, audienceKey: audienceKeys[i] }))
+    const list = indexes.map((i) => ({ event: at(items, i).event, audienceKey: audienceKeys[i] }))
     for (const target of table.destinationsOf(sourceId)) {
       const destinationId = target.destination.id
       const { outcomes, filtered, withdrawn } = routeEvents(list, target, isOurs)
@@ -303,18 +307,18 @@ export function routeBatch(table: RoutingTable, items: AcceptedEvent[]): RoutedB
         if (reason !== undefined) {
           filteredItem.push(i)
           filteredDestination.push(destinationId)
-          filteredReason.push(FILTER_REASON_INDEX.get(reason)!)
+          filteredReason.push(must(FILTER_REASON_INDEX.get(reason), 'a filter reason of FILTER_REASONS'))
           const person = withdrawn[k]
           if (person) withdrawals.push({ item: i, destinationId, person })
           return
         }
-        const out = outcomes[k]
+        const out = at(outcomes, k)
         if (out.length === 0) return
-        routed.changes[i] += rowCount(out)
-        if (remembers && routed.userHash[i] === '' && out.some(isAdd)) routed.userHash[i] = userHashOf(items[i].event.userId) ?? ''
+        routed.changes[i] = at(routed.changes, i) + rowCount(out)
+        if (remembers && routed.userHash[i] === '' && out.some(isAdd)) routed.userHash[i] = userHashOf(at(items, i).event.userId) ?? ''
         if (toRouted(i, destinationId, out, changes) && !sampled.has(i)) {
           sampled.add(i)
-          routed.samples.push({ index: i, text: JSON.stringify(redactEvent(items[i].event)) })
+          routed.samples.push({ index: i, text: JSON.stringify(redactEvent(at(items, i).event)) })
         }
       })
     }

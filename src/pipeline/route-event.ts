@@ -16,8 +16,9 @@ import { explainRouteError } from './explain.js'
 import { stampPersonas } from './personas.js'
 import type { RoutedMapping } from './routing-table.js'
 import { CREATE_KEY, createPartitionKey, encodeBatchKey, membershipPartitionKey, type BatchKey, type PartitionKey } from '../store/queue-format.js'
+import { at, first } from '../util/array.js'
+import type { LooseEvent } from '../destination/types.js'
 
-type Ev = Record<string, any>
 
 export interface RouteTarget {
   destination: Pick<Destination, 'name' | 'enabled' | 'mode' | 'accessToken' | 'advertiserIds' | 'normalization' | 'defaultPhoneRegion' | 'consentCategory' | 'rememberMembers'>
@@ -50,8 +51,8 @@ function fanOut(o: RouteOutcome, connection: RouteConnection | undefined, audien
   const targets = connection?.targets
   if (!o.ok || !targets || targets.length < 2 || o.change.kind !== 'membership') return []
   const c = o.change
-  const first = targets[0]
-  if (c.audienceId !== first.externalAudienceId || c.advertiserIds.length !== 1 || c.advertiserIds[0] !== first.advertiserId) return []
+  const lead = at(targets, 0)
+  if (c.audienceId !== lead.externalAudienceId || c.advertiserIds.length !== 1 || c.advertiserIds[0] !== lead.advertiserId) return []
   return targets.slice(1).map((t): RouteOutcome => {
     if (t.externalAudienceId) return { ok: true, mapping: o.mapping, action: o.action, change: { ...c, advertiserIds: [t.advertiserId], audienceId: t.externalAudienceId }, fanned: true }
     const why = t.error ? `: ${t.error}` : ' yet'
@@ -98,7 +99,7 @@ export function addressedTo(integrations: unknown, name: string, isOurs: (names:
  * (`context.personas.external_audience_id` with `audience_settings`, as Segment's pipeline
  * forwards it), or its `integrations` object names the destination.
  */
-function forThisDestination(event: Ev, target: RouteTarget): boolean {
+function forThisDestination(event: LooseEvent, target: RouteTarget): boolean {
   if (target.autoConnects) return true
   const p = event.context?.personas
   if (p && p.external_audience_id !== undefined && p.external_audience_id !== null && p.external_audience_id !== '' && p.audience_settings) return true
@@ -110,7 +111,7 @@ function forThisDestination(event: Ev, target: RouteTarget): boolean {
  * Routes several events of one source to one destination; per event, its outcomes in mapping
  * order. Each mapping maps all its matching events in one call (mapping-kit checks the mapping once).
  */
-export function routeEvents(items: { event: Ev; audienceKey: string | undefined }[], target: RouteTarget, isOurs: (names: string[]) => boolean): RoutedEvents {
+export function routeEvents(items: { event: LooseEvent; audienceKey: string | undefined }[], target: RouteTarget, isOurs: (names: string[]) => boolean): RoutedEvents {
   const dest = target.destination
   const outcomes: RouteOutcome[][] = items.map(() => [])
   const filtered: (FilterReason | undefined)[] = new Array(items.length)
@@ -122,7 +123,7 @@ export function routeEvents(items: { event: Ev; audienceKey: string | undefined 
   // Per event, its connection when that fans out to several advertisers.
   const fanning: (RouteConnection | undefined)[] = []
   // What reaches this destination, stamped like Segment's platform does for a connected audience.
-  const stamped: (Ev | undefined)[] = items.map(({ event, audienceKey }, i) => {
+  const stamped: (LooseEvent | undefined)[] = items.map(({ event, audienceKey }, i) => {
     if (!addressedTo(event.integrations, dest.name, isOurs)) {
       filtered[i] = 'integrations'
       return undefined
@@ -156,38 +157,44 @@ export function routeEvents(items: { event: Ev; audienceKey: string | undefined 
   })
   for (const m of target.mappings) {
     const matched: number[] = []
+    const matchedEvents: LooseEvent[] = []
     for (let i = 0; i < stamped.length; i++) {
       const e = stamped[i]
       if (!e) continue
-      if (!m.compiled) outcomes[i].push({ ok: false, mapping: m, action: 'invalid', code: 'INVALID_MAPPING', message: m.error ?? 'invalid mapping' })
-      else if (m.compiled.matches(e)) matched.push(i)
+      if (!m.compiled) at(outcomes, i).push({ ok: false, mapping: m, action: 'invalid', code: 'INVALID_MAPPING', message: m.error ?? 'invalid mapping' })
+      else if (m.compiled.matches(e)) {
+        matched.push(i)
+        matchedEvents.push(e)
+      }
     }
     if (!m.compiled || matched.length === 0) continue
     const compiled = m.compiled
     const action = compiled.action.key
     if (!dest.accessToken) {
       const message = `Destination "${dest.name}" has no TikTok access token: connect TikTok (OAuth) or set accessToken`
-      for (const i of matched) outcomes[i].push({ ok: false, mapping: m, action, code: 'NO_ACCESS_TOKEN', message })
+      for (const i of matched) at(outcomes, i).push({ ok: false, mapping: m, action, code: 'NO_ACCESS_TOKEN', message })
       continue
     }
     // `recommended` takes several emails or phones per person (destination/matching.ts).
-    const payloads = compiled.mapBatch(matched.map((i) => stamped[i]!), dest.normalization === 'recommended')
+    const payloads = compiled.mapBatch(matchedEvents, dest.normalization === 'recommended')
     matched.forEach((i, k) => {
-      const payload = payloads[k]
+      const payload = at(payloads, k)
+      const out = at(outcomes, i)
       if (payload instanceof PayloadValidationError) {
-        outcomes[i].push({ ok: false, mapping: m, action, code: payload.code, message: payload.message })
+        out.push({ ok: false, mapping: m, action, code: payload.code, message: payload.message })
         return
       }
-      const e = stamped[i]!
+      const e = at(matchedEvents, k)
       const change: Change = toChange(compiled, payload, { event: e, settings, audienceSettings: e.context?.personas?.audience_settings })
       if (change.kind === 'error') {
-        const message = explainRouteError(change.message, { destination: dest.name, audienceKey: items[i].audienceKey })
-        outcomes[i].push({ ok: false, mapping: m, action, code: change.code, message, quality: change.quality })
+        const message = explainRouteError(change.message, { destination: dest.name, audienceKey: at(items, i).audienceKey })
+        out.push({ ok: false, mapping: m, action, code: change.code, message, quality: change.quality })
       }
       else {
         const o: RouteOutcome = { ok: true, mapping: m, action, change }
-        outcomes[i].push(o)
-        if (fanning[i]) outcomes[i].push(...fanOut(o, fanning[i], items[i].audienceKey))
+        out.push(o)
+        const fan = fanning[i]
+        if (fan) out.push(...fanOut(o, fan, at(items, i).audienceKey))
       }
     })
   }
@@ -195,9 +202,9 @@ export function routeEvents(items: { event: Ev; audienceKey: string | undefined 
 }
 
 /** One event to one destination. */
-export function routeEvent(event: Ev, audienceKey: string | undefined, target: RouteTarget, isOurs: (names: string[]) => boolean): { outcomes: RouteOutcome[]; filtered?: FilterReason } {
+export function routeEvent(event: LooseEvent, audienceKey: string | undefined, target: RouteTarget, isOurs: (names: string[]) => boolean): { outcomes: RouteOutcome[]; filtered?: FilterReason } {
   const routed = routeEvents([{ event, audienceKey }], target, isOurs)
-  return { outcomes: routed.outcomes[0], filtered: routed.filtered[0] }
+  return { outcomes: first(routed.outcomes), filtered: routed.filtered[0] }
 }
 
 /** Where a change queues: its partition and batch kind (the queue's keys, queue-format.ts). */

@@ -4,10 +4,14 @@
  * so an event is routed exactly once, and what is acknowledged is already queued. Concurrent
  * requests share one transaction (group commit, see Pipeline.ingest). Routing itself
  * (route-batch.ts) needs no database: it runs before the transaction, or in a route worker.
+ *
+ * The loops here walk route-batch's columns, all of one length, below their count: their `!` index
+ * reads are in range by construction.
  */
+/* eslint-disable @typescript-eslint/no-non-null-assertion */
 import type { Store } from '../store/index.js'
 import { configVersion, recordAudiencesSeen } from '../store/sql/config.js'
-import { insertEventRecords, type EventRecords } from '../store/sql/events.js'
+import { insertEventRecords } from '../store/sql/events.js'
 import { commitInOneStatement, ConfigChangedError, EventIdBlock } from '../store/sql/ingest-postgres.js'
 import { storeEventSamples } from '../store/sql/event-samples.js'
 import { addDrops, type DropDelta } from '../store/sql/identifier-drops.js'
@@ -15,15 +19,15 @@ import { addFilteredTotals, addTotals, type FilteredDelta, type TotalsDelta } fr
 import { addPending, ensurePartitions } from '../store/sql/partitions.js'
 import { insertChanges, type NewChange } from '../store/sql/changes.js'
 import { insertPacks, type NewPack } from '../store/sql/queue-packs.js'
-import { idsOf, PackBody, parseBatchKey, type BatchKey, type PartitionKey, type SerializedIds } from '../store/queue-format.js'
+import { PackBody, parseBatchKey, type BatchKey, type PartitionKey, type SerializedIds } from '../store/queue-format.js'
 import { recordSentIdentifiers, type SentIdentifier } from '../store/sql/sent-identifiers.js'
 import { queueRemovalsOfPerson } from '../store/sql/removals.js'
 import type { AutoConnector } from './auto-connect.js'
 import type { FilteredCounters } from './filtered.js'
 import type { QualityCounters } from './quality.js'
-import { CHOICE_FLAG, CHOICES, decodeDrop, routeBatch, STATUSES, type AcceptedEvent, type RoutedBatch } from './route-batch.js'
-import { FILTER_REASONS } from './route-event.js'
+import { CHOICE_FLAG, CHOICES, routeBatch, STATUSES, type AcceptedEvent, type RoutedBatch } from './route-batch.js'
 import type { RoutingTable } from './routing-table.js'
+import { droppedOf, filteredOf, missingPartitions, recordAdd, recordsOf, versionOf, type QueueKeys } from './routed-columns.js'
 import { DESTINATION_DEFAULTS } from '../util/defaults.js'
 
 export type { AcceptedEvent } from './route-batch.js'
@@ -32,12 +36,6 @@ export interface RouterOptions {
   windowMs: number
   /** After a commit that queued changes: when each partition it queued to is ready (delivery wakes then). */
   onQueued?: (readyAt: number[]) => void
-}
-
-/** A routed batch's queue keys, by index (`keys` of its changes). */
-interface QueueKeys {
-  partitionKey: PartitionKey
-  batchKey: BatchKey
 }
 
 /** Routings of one group before its commit gives up when the configuration keeps changing (the sender retries). */
@@ -182,20 +180,20 @@ export class Router {
   private countQuality(batches: RoutedBatch[]): void {
     for (const { changes: c } of batches) {
       const q = c.quality
-      for (let i = 0; i < c.count; i++) {
-        if (q[3 * i] === 255) continue
-        const destinationId = c.destinationId[i]
-        const e = q[3 * i], p = q[3 * i + 1], a = q[3 * i + 2]
-        this.quality.addStatuses(destinationId, STATUSES[e & 7], STATUSES[p & 7], STATUSES[a & 7])
-        if ((e | p | a) & CHOICE_FLAG) for (let k = 0; k < 3; k++) if (q[3 * i + k] & CHOICE_FLAG) this.quality.addChoice(destinationId, ...CHOICES[k])
-      }
+      for (let i = 0; i < c.count; i++) if (q[3 * i] !== 255) this.countChangeQuality(q, i, c.destinationId[i]!)
     }
+  }
+
+  /** One change's identifier statuses and matching choices, from its three quality bytes (route-batch.ts). */
+  private countChangeQuality(q: Uint8Array, i: number, destinationId: number): void {
+    const e = q[3 * i]!, p = q[3 * i + 1]!, a = q[3 * i + 2]!
+    this.quality.addStatuses(destinationId, STATUSES[e & 7]!, STATUSES[p & 7]!, STATUSES[a & 7]!)
+    if ((e | p | a) & CHOICE_FLAG) for (let k = 0; k < 3; k++) if (q[3 * i + k]! & CHOICE_FLAG) this.quality.addChoice(destinationId, ...CHOICES[k]!)
   }
 
   /**
    * What the new events (those with an id) bring: counts per source, audiences seen, failure samples
-   * by event id. A loop over every event, kept out of the transaction's coroutine: V8 would otherwise
-   * compile that coroutine, and all it inlines, again and again (most of its work is awaiting).
+   * by event id (a loop of its own: docs/PERFORMANCE.md §1).
    */
   private recorded(batches: RoutedBatch[], ids: (number | undefined)[], now: number, seen: Seen): { received: Map<number, number>; samples: Map<number, string> } {
     const samples = new Map<number, string>()
@@ -206,11 +204,11 @@ export class Router {
       let lastAudience = -1
       for (let i = 0; i < items.count; i++) {
         if (ids[offset + i] === undefined) continue
-        const sourceId = items.sourceId[i]
+        const sourceId = items.sourceId[i]!
         received.set(sourceId, (received.get(sourceId) ?? 0) + 1)
         // Consecutive events are mostly about the same audience: noted once per run of them.
-        const a = items.audience[i]
-        if (a >= 0 && (a !== lastAudience || sourceId !== lastSource)) this.noteAudienceSeen(sourceId, items.audiences[a], now, seen)
+        const a = items.audience[i]!
+        if (a >= 0 && (a !== lastAudience || sourceId !== lastSource)) this.noteAudienceSeen(sourceId, items.audiences[a]!, now, seen)
         lastSource = sourceId
         lastAudience = a
       }
@@ -257,7 +255,7 @@ export class Router {
     return !!d && (d.rememberMembers || d.consentCategory !== null)
   }
 
-  private readonly batchSizeOf = (destinationId: number): number => this.table.destination(destinationId)?.destination.batchSize ?? 10000
+  private readonly batchSizeOf = (destinationId: number): number => this.table.destination(destinationId)?.destination.batchSize ?? DESTINATION_DEFAULTS.batchSize
 
   /**
    * Events that withdrew a destination's consent: the person's recorded adds to that destination
@@ -280,7 +278,7 @@ export class Router {
 
   /**
    * The new events' changes as one pack per partition, and those that failed at routing. Loops over
-   * every change, out of queue's coroutine (see `recorded`).
+   * every change (docs/PERFORMANCE.md §1).
    */
   private packsOf(batches: RoutedBatch[], keysOf: QueueKeys[][], eventIds: (number | undefined)[], now: number, known: Map<string, number>, created: Map<string, number>, countQuality = true): { packs: Map<number, NewPack>; failed: NewChange[]; failedPer: Map<number, number>; sent: SentIdentifier[] } {
     const packs = new Map<number, NewPack>()
@@ -289,37 +287,36 @@ export class Router {
     const sent: SentIdentifier[] = []
     let offset = 0
     for (let b = 0; b < batches.length; b++) {
-      const { items, changes: c } = batches[b]
+      const { items, changes: c } = batches[b]!
+      const keys = keysOf[b]!
       const carried = c.carried.split('\n')
-      const partitionIds = keysOf[b].map((k) => (known.get(k.partitionKey) ?? created.get(k.partitionKey))!)
+      const partitionIds = keys.map((k) => (known.get(k.partitionKey) ?? created.get(k.partitionKey))!)
       // Per queue key, the id types of its adds when its destination records them (undefined: not recorded).
-      const addSchemas = keysOf[b].map((k) => {
+      const addSchemas = keys.map((k) => {
         const kind = parseBatchKey(k.batchKey)
         return kind.action === 'add' && this.remembers(k.partitionKey) ? [...kind.idSchema] : undefined
       })
       const failures = new Map(c.failures.map((f) => [f.index, f]))
       for (let i = 0; i < c.count; i++) {
-        const eventId = eventIds[offset + c.item[i]]
+        const item = c.item[i]!
+        const eventId = eventIds[offset + item]
         if (eventId === undefined) continue
-        const destinationId = c.destinationId[i]
+        const destinationId = c.destinationId[i]!
+        const key = c.key[i]!
         const q = c.quality
-        if (countQuality && q[3 * i] !== 255) {
-          const e = q[3 * i], p = q[3 * i + 1], a = q[3 * i + 2]
-          this.quality.addStatuses(destinationId, STATUSES[e & 7], STATUSES[p & 7], STATUSES[a & 7])
-          if ((e | p | a) & CHOICE_FLAG) for (let k = 0; k < 3; k++) if (q[3 * i + k] & CHOICE_FLAG) this.quality.addChoice(destinationId, ...CHOICES[k])
-        }
-        if (c.key[i] < 0) {
+        if (countQuality && q[3 * i] !== 255) this.countChangeQuality(q, i, destinationId)
+        if (key < 0) {
           const f = failures.get(i)!
           failedPer.set(destinationId, (failedPer.get(destinationId) ?? 0) + 1)
-          failed.push({ eventId, destinationId, mappingId: c.mappingId[i], partitionId: null, action: f.action, batchKey: null, ids: null, payload: null, status: 'failed', error: f.message, errorCode: f.code, createdAt: now })
+          failed.push({ eventId, destinationId, mappingId: c.mappingId[i]!, partitionId: null, action: f.action, batchKey: null, ids: null, payload: null, status: 'failed', error: f.message, errorCode: f.code, createdAt: now })
           continue
         }
-        const partitionId = partitionIds[c.key[i]]
+        const partitionId = partitionIds[key]!
         let pack = packs.get(partitionId)
         if (!pack) packs.set(partitionId, (pack = { partitionId, destinationId, body: new PackBody(), createdAt: now }))
-        pack.body.add(eventId, c.mappingId[i], keysOf[b][c.key[i]].batchKey, carried[i])
-        const schema = addSchemas[c.key[i]]
-        if (schema) recordAdd(sent, partitionId, schema, carried[i] as SerializedIds, items.userHash[c.item[i]])
+        pack.body.add(eventId, c.mappingId[i]!, keys[key]!.batchKey, carried[i]!)
+        const schema = addSchemas[key]
+        if (schema) recordAdd(sent, partitionId, schema, carried[i] as SerializedIds, items.userHash[item]!)
       }
       offset += items.count
     }
@@ -332,97 +329,4 @@ export class Router {
     if (seen.has(k) || now - (this.audienceSeenAt.get(k) ?? 0) <= 60_000) return
     seen.set(k, { sourceId, key: audience.key, name: audience.name, at: now })
   }
-}
-
-/** The hashed ids of one queued add, by id type (a `{}` cell sends nothing: none recorded). */
-function recordAdd(sent: SentIdentifier[], partitionId: number, schema: string[], serialized: SerializedIds, userHash: string): void {
-  const ids = idsOf(serialized)
-  for (let j = 0; j < ids.length; j++) {
-    const hash = ids[j]
-    if (hash !== null) sent.push({ partitionId, idType: schema[j], hash, userHash: userHash === '' ? null : userHash })
-  }
-}
-
-/** The identifiers dropped in the new events' changes, per destination, identifier and reason (none: no loop at all). */
-function droppedOf(batches: RoutedBatch[], eventIds: (number | undefined)[]): DropDelta[] {
-  const byKey = new Map<string, DropDelta>()
-  let offset = 0
-  for (const { items, changes: c } of batches) {
-    const d = c.dropped
-    for (let j = 0; j < d.length; j += 2) {
-      const change = d[j]
-      if (eventIds[offset + c.item[change]] === undefined) continue // a re-sent messageId: not routed again
-      const destinationId = c.destinationId[change]
-      const { identifier, reason } = decodeDrop(d[j + 1])
-      const k = `${destinationId}|${identifier}|${reason}`
-      const delta = byKey.get(k)
-      if (delta) delta.count++
-      else byKey.set(k, { destinationId, identifier, reason, count: 1 })
-    }
-    offset += items.count
-  }
-  return [...byKey.values()]
-}
-
-/** Partitions the new events' changes go to that are not known yet, with their destination. */
-function missingPartitions(batches: RoutedBatch[], keysOf: QueueKeys[][], eventIds: (number | undefined)[], known: Map<string, number>): Map<string, number> {
-  const missing = new Map<string, number>()
-  let offset = 0
-  for (let b = 0; b < batches.length; b++) {
-    const { items, changes: c } = batches[b]
-    for (let i = 0; i < c.count; i++) {
-      if (c.key[i] < 0 || eventIds[offset + c.item[i]] === undefined) continue
-      const { partitionKey } = keysOf[b][c.key[i]]
-      if (!known.has(partitionKey)) missing.set(partitionKey, c.destinationId[i])
-    }
-    offset += items.count
-  }
-  return missing
-}
-
-/** What routing filtered of the new events (those with an id), per destination and reason. */
-function filteredOf(batches: RoutedBatch[], ids: (number | undefined)[]): FilteredDelta[] {
-  const counts = new Map<number, number>()
-  let offset = 0
-  for (const { items, filtered: f } of batches) {
-    for (let i = 0; i < f.count; i++) {
-      if (ids[offset + f.item[i]] === undefined) continue
-      const k = f.destinationId[i] * FILTER_REASONS.length + f.reason[i]
-      counts.set(k, (counts.get(k) ?? 0) + 1)
-    }
-    offset += items.count
-  }
-  return [...counts].map(([k, n]) => ({ destinationId: Math.floor(k / FILTER_REASONS.length), reason: FILTER_REASONS[k % FILTER_REASONS.length], n }))
-}
-
-/** The configuration version all of `batches` were routed with; ConfigChangedError when they differ (one is stale). */
-function versionOf(batches: RoutedBatch[]): number {
-  const v = batches[0]?.version ?? -1
-  for (const b of batches) if (b.version !== v) throw new ConfigChangedError()
-  return v
-}
-
-/** The event records of `batches` as one set of columns, in order (the batch's own when there is one). */
-function recordsOf(batches: RoutedBatch[]): EventRecords {
-  if (batches.length === 1) return batches[0].items
-  let count = 0
-  for (const b of batches) count += b.items.count
-  const sourceId = new Int32Array(count)
-  const receivedAt = new Float64Array(count)
-  const changes = new Int32Array(count)
-  const messageId: string[] = []
-  let at = 0
-  for (const { items } of batches) {
-    sourceId.set(items.sourceId, at)
-    receivedAt.set(items.receivedAt, at)
-    changes.set(items.changes, at)
-    appendAll(messageId, items.messageId)
-    at += items.count
-  }
-  return { count, sourceId, messageId, receivedAt, changes }
-}
-
-/** Appends `values` to `to`, in order (a loop here, not in the transaction's coroutine: see `recorded`). */
-function appendAll<T>(to: T[], values: readonly T[]): void {
-  for (let i = 0; i < values.length; i++) to.push(values[i])
 }

@@ -6,6 +6,7 @@ import { compileMapping, type CompiledMapping } from '../destination/mapping.js'
 import type { Store } from '../store/index.js'
 import { configVersion, listConnections, listDestinations, listMappings } from '../store/sql/config.js'
 import type { Connection, Destination, Mapping } from '../store/model.js'
+import { must } from '../util/must.js'
 
 /** The stored configuration the table is built from: plain data (a route worker gets a copy). */
 export interface RoutingSnapshot {
@@ -49,11 +50,8 @@ export class RoutingTable {
   async refresh(force = false): Promise<void> {
     const v = await this.currentVersion()
     if (!force && v === this.version) return
-    const [destinations, mappings, connections] = await Promise.all([
-      listDestinations(this.store!.db, this.store!.secrets),
-      listMappings(this.store!.db),
-      listConnections(this.store!.db)
-    ])
+    const { db, secrets } = must(this.store, 'the routing table\'s store (a snapshot-only table has none to refresh from)')
+    const [destinations, mappings, connections] = await Promise.all([listDestinations(db, secrets), listMappings(db), listConnections(db)])
     this.load({ version: v, destinations, mappings, connections })
   }
 
@@ -80,7 +78,7 @@ export class RoutingTable {
    */
   private currentVersion(): Promise<number> {
     if (!this.checking) {
-      const read = configVersion(this.store!.db).finally(() => {
+      const read = configVersion(must(this.store, 'the routing table\'s store').db).finally(() => {
         if (this.checking === read) this.checking = undefined
       })
       this.checking = read

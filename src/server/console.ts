@@ -11,8 +11,9 @@ import { fileURLToPath } from 'node:url'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { RETRY_AFTER_SECONDS } from './retry-later.js'
 
+const HTML = 'text/html; charset=utf-8'
 const CONTENT_TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
+  '.html': HTML,
   '.js': 'text/javascript; charset=utf-8',
   '.css': 'text/css; charset=utf-8',
   '.map': 'application/json; charset=utf-8',
@@ -61,9 +62,9 @@ export const consolePlugin: FastifyPluginAsync = async (app) => {
 
   const sendIndex = async (reply: FastifyReply) => {
     reply.header('content-security-policy', CONSOLE_CSP).header('x-frame-options', 'DENY')
-    if (!dir) return reply.code(503).header('retry-after', String(RETRY_AFTER_SECONDS)).type(CONTENT_TYPES['.html']).send(NOT_BUILT)
+    if (!dir) return reply.code(503).header('retry-after', String(RETRY_AFTER_SECONDS)).type(HTML).send(NOT_BUILT)
     // index.html names the current hashed assets: never cache it.
-    return reply.type(CONTENT_TYPES['.html']).header('cache-control', 'no-cache').send(await readFile(join(dir, 'index.html')))
+    return reply.type(HTML).header('cache-control', 'no-cache').send(await readFile(join(dir, 'index.html')))
   }
 
   app.get('/', async (_request, reply) => sendIndex(reply))
@@ -82,7 +83,7 @@ export const consolePlugin: FastifyPluginAsync = async (app) => {
 
   // SPA fallback: the console's own paths (e.g. /destinations/3/settings) are client-side routes.
   app.setNotFoundHandler(async (request: FastifyRequest, reply: FastifyReply) => {
-    const path = request.url.split('?')[0]
+    const path = request.url.split('?')[0] ?? request.url
     const ownedElsewhere = SERVICE_PREFIXES.some((p) => path === p || path.startsWith(p + '/'))
     if ((request.method === 'GET' || request.method === 'HEAD') && !ownedElsewhere && !extname(path)) return sendIndex(reply)
     return reply.code(404).send({ error: `no route ${request.method} ${path}` })

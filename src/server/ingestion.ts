@@ -20,6 +20,7 @@ import { webhookPlugin } from './webhook/index.js'
 import { isDatabaseUnavailable } from '../store/errors.js'
 import { cachedLookup } from '../util/ttl-cache.js'
 import { retryLater } from './retry-later.js'
+import { must } from '../util/must.js'
 
 const WRITE_KEY_CACHE_MS = 5000
 
@@ -36,7 +37,7 @@ export const ingestionPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = async
     const inflated = (enc === 'deflate' ? createInflate() : createGunzip()) as ReturnType<typeof createGunzip> & { receivedEncodedLength?: number }
     inflated.receivedEncodedLength = 0
     payload.on('data', (chunk: Buffer) => {
-      inflated.receivedEncodedLength! += chunk.length
+      inflated.receivedEncodedLength = (inflated.receivedEncodedLength ?? 0) + chunk.length
     })
     payload.on('error', (err) => inflated.destroy(err))
     return payload.pipe(inflated)
@@ -212,7 +213,7 @@ function membershipEvent(audienceKey: string, destination: string, member: boole
       member,
       ids: { email: m.email, phone: m.phone, advertisingId: m.advertising_id },
       // The first identifier given (an empty string counts as not given).
-      userId: (m.email || m.phone || m.advertising_id)!,
+      userId: must(m.email || m.phone || m.advertising_id, 'an identifier of the member (checked by the caller)'),
       origin: { namespace: 'members-api', idPrefix: 'api' }
     })
   )

@@ -42,7 +42,10 @@ export class Metrics {
         this.set(await countPending(store.db))
       }
     })
-    const metrics = this
+    // The counters' collect() runs with `this` bound to the counter: the sources are read through these.
+    const qualitySource = () => this.qualitySource?.() ?? []
+    const dropSource = () => this.dropSource?.() ?? []
+    const filteredSource = () => this.filteredSource?.() ?? []
     new Counter({
       name: 'tiktok_audiences_identifiers_total',
       help: 'Identifiers seen while routing, by destination, kind (email, phone, advertising_id) and outcome (hashed, prehashed, repaired, rejected, empty, disabled); besides its outcome, a change is also counted under the recommended policy\'s matching choices: aaid (advertising_id sent as AAID_SHA256, an Android device) and multiple (several emails or phones, each sent in a row of its own)',
@@ -51,7 +54,7 @@ export class Metrics {
       collect() {
         // Tallied in the router (no label lookups per event), copied here at scrape time.
         this.reset()
-        for (const [destination, tally] of metrics.qualitySource?.() ?? []) {
+        for (const [destination, tally] of qualitySource()) {
           for (const [kind, statuses] of Object.entries(tally)) {
             for (const [status, n] of Object.entries(statuses)) this.inc({ destination: String(destination), kind, status }, n)
           }
@@ -65,7 +68,7 @@ export class Metrics {
       registers,
       collect() {
         this.reset()
-        for (const [destination, tally] of metrics.dropSource?.() ?? []) {
+        for (const [destination, tally] of dropSource()) {
           for (const [k, n] of tally) {
             const [identifier, reason] = k.split('|')
             this.inc({ destination: String(destination), identifier, reason }, n)
@@ -81,7 +84,7 @@ export class Metrics {
       collect() {
         // Tallied in the router at commit, copied here at scrape time.
         this.reset()
-        for (const [destination, tally] of metrics.filteredSource?.() ?? []) {
+        for (const [destination, tally] of filteredSource()) {
           for (const [reason, n] of Object.entries(tally)) this.inc({ destination: String(destination), reason }, n)
         }
       }

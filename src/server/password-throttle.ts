@@ -39,8 +39,9 @@ export class PasswordThrottle {
   /** Seconds until `address` may try again, or 0 when it may try now. */
   retryAfterSeconds(address: string, now = Date.now()): number {
     const times = this.recent(address, now)
-    if (times.length < this.settings.maxFailures) return 0
-    return Math.max(1, Math.ceil((times[0] + this.settings.windowMs - now) / 1000))
+    const oldest = times[0]
+    if (times.length < this.settings.maxFailures || oldest === undefined) return 0
+    return Math.max(1, Math.ceil((oldest + this.settings.windowMs - now) / 1000))
   }
 
   recordFailure(address: string, now = Date.now()): void {
@@ -49,7 +50,7 @@ export class PasswordThrottle {
     if (times.length > this.settings.maxFailures) times.shift()
     this.failures.delete(address)
     // Bounded memory: a flood of addresses evicts the least recently failing one, never grows the map.
-    if (this.failures.size >= this.settings.maxAddresses) this.failures.delete(this.failures.keys().next().value!)
+    if (this.failures.size >= this.settings.maxAddresses) this.failures.delete(this.failures.keys().next().value ?? '')
     this.failures.set(address, times)
   }
 

@@ -16,6 +16,7 @@ import type { RoutingTable } from '../pipeline/routing-table.js'
 import { startWorker } from '../util/worker.js'
 import { IngestError } from './batch-body.js'
 import type { RoutePoolReply, RoutePoolRequest } from './route-pool-worker.js'
+import { first } from '../util/array.js'
 
 interface Job {
   resolve: (batch: RoutedBatch) => void
@@ -55,7 +56,7 @@ export class RoutePool {
       for (const w of this.workers) w.worker.postMessage({ kind: 'table', snapshot } satisfies RoutePoolRequest)
       this.sentVersion = snapshot.version
     }
-    let target = this.workers[0]
+    let target = first(this.workers)
     for (const w of this.workers) if (w.pending.size < target.pending.size) target = w
     const id = this.nextId++
     // A copy of its own moves to the worker (the received bytes may share their memory with other

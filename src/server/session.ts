@@ -46,11 +46,11 @@ export interface Session {
 export function parseSessionToken(token: string | undefined, password: string, now = Date.now()): Session | undefined {
   if (!token) return undefined
   const parts = token.split('.')
-  if (parts.length !== 4 || parts[0] !== 'v1') return undefined
-  const body = parts.slice(0, 3).join('.')
-  if (!safeEqual(parts[3], mac(password, body))) return undefined
-  const expiresAt = Number(parts[1])
-  return expiresAt > now ? { token, id: parts[2], expiresAt } : undefined
+  const [version, expires, id, signature] = parts
+  if (parts.length !== 4 || version !== 'v1' || expires === undefined || id === undefined || signature === undefined) return undefined
+  if (!safeEqual(signature, mac(password, parts.slice(0, 3).join('.')))) return undefined
+  const expiresAt = Number(expires)
+  return expiresAt > now ? { token, id, expiresAt } : undefined
 }
 
 export const verifySessionToken = (token: string | undefined, password: string, now = Date.now()): string | undefined => parseSessionToken(token, password, now)?.token

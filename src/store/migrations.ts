@@ -3,6 +3,7 @@ import type { Db, Dialect } from './db.js'
 import { movePendingChangesIntoPacks } from './migrations/000006.js'
 import { packBodiesAsLines } from './migrations/000007.js'
 import { redactKeptSamples } from './migrations/000010.js'
+import { at } from '../util/array.js'
 
 /**
  * The schema, one entry per version, written once for both databases: `{{id}}` becomes each
@@ -64,7 +65,7 @@ export async function migrate(db: Db, opts: { upTo?: number } = {}): Promise<voi
       if (t.dialect === 'postgres') await t.run('SELECT pg_advisory_xact_lock(774411)')
       const done = await t.get('SELECT version FROM schema_migrations WHERE version = $1', [v])
       if (done) return
-      const m = MIGRATIONS[v - 1]
+      const m = at(MIGRATIONS, v - 1)
       await t.exec(forDialect(typeof m === 'string' ? m : m.sql, t.dialect))
       if (typeof m !== 'string') await m.data(t)
       await t.run('INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)', [v, Date.now()])

@@ -10,8 +10,10 @@
  * audience creation its payload as one JSON string. JSON text holds no raw newline, so a pack is
  * read by splitting lines and cutting at three commas, without parsing the hashes (the deliverer
  * reads every change of the queue back once; the serialised ids also serve as its identity).
+ * Read by cutting at commas, never parsed: docs/PERFORMANCE.md §2.
  */
 import { jsonItems } from '../util/json.js'
+import { at } from '../util/array.js'
 
 declare const brand: unique symbol
 
@@ -93,7 +95,7 @@ export function createPartitionKey(destinationId: number, advertiserId: string):
 
 /** The inverse of membershipPartitionKey: what every request of a membership partition shares. */
 export function parsePartitionKey(key: PartitionKey | string): { destinationId: number; advertiserIds: string[]; audienceId: string } {
-  const [destinationId, advertisers, audienceId] = key.split('|')
+  const [destinationId, advertisers = '', audienceId = ''] = key.split('|')
   return { destinationId: Number(destinationId), advertiserIds: advertisers.split(','), audienceId }
 }
 
@@ -251,20 +253,20 @@ export function openChangesOf(row: PackRow): OpenChange[] {
   const keys = JSON.parse(body.slice(0, firstBreak)) as BatchKey[]
   const out: OpenChange[] = []
   let start = firstBreak + 1
-  for (let at = 0; at < n; at++) {
+  for (let line = 0; line < n; line++) {
     let end = body.indexOf('\n', start)
     if (end === -1) end = body.length
-    if (settled === null || settled.charCodeAt(at) !== 49 /* '1' */) {
+    if (settled === null || settled.charCodeAt(line) !== 49 /* '1' */) {
       const c1 = body.indexOf(',', start)
       const c2 = body.indexOf(',', c1 + 1)
       let c3 = body.indexOf(',', c2 + 1)
       if (c3 === -1 || c3 > end) c3 = end
-      const batchKey = keys[Number(body.slice(c2 + 1, c3))]
+      const batchKey = at(keys, Number(body.slice(c2 + 1, c3)))
       const content = c3 < end ? body.slice(c3 + 1, end) : ''
       const create = batchKey === CREATE_KEY
       const payload = create ? (JSON.parse(content) as string | null) : null
       const ids = (create ? NO_IDS : content) as SerializedIds
-      out.push(new OpenChange(pack, at, createdAt, numberOrNull(body.slice(start, c1)), numberOrNull(body.slice(c1 + 1, c2)), batchKey, ids, payload))
+      out.push(new OpenChange(pack, line, createdAt, numberOrNull(body.slice(start, c1)), numberOrNull(body.slice(c1 + 1, c2)), batchKey, ids, payload))
     }
     start = end + 1
   }

@@ -3,6 +3,8 @@ import { mkdirSync } from 'node:fs'
 import { open, stat, type FileHandle } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import type { Db, Param, RunResult } from './db.js'
+import { at } from '../util/array.js'
+import { must } from '../util/must.js'
 
 type Statement = Database.Statement<unknown[], unknown>
 
@@ -16,7 +18,7 @@ interface Prepared {
 }
 
 function bindValues(p: Prepared, params: Param[]): Param[] {
-  return p.order ? p.order.map((i) => params[i - 1]) : params
+  return p.order ? p.order.map((i) => at(params, i - 1)) : params
 }
 
 /** Serialises async work on the single SQLite connection. */
@@ -132,7 +134,7 @@ export class WalFile {
       if (!(await this.reopenIfReplaced())) return
       this.checkedAt = now
     }
-    await this.handle!.datasync()
+    await must(this.handle, 'the open database file').datasync()
   }
 
   /** Opens the WAL, or reopens it if the path names another file; false when there is none. */
@@ -252,7 +254,7 @@ class SqliteConnection {
       p = { stmt: this.raw.prepare(sql.replace(/\$\d+/g, '?')) as Statement, order: inOrder ? null : numbers }
       this.cache.set(sql, p)
       // A bound on prepared statements: each holds memory until finalised (by the GC, once dropped).
-      if (this.cache.size > MAX_CACHED_STATEMENTS) this.cache.delete(this.cache.keys().next().value!)
+      if (this.cache.size > MAX_CACHED_STATEMENTS) this.cache.delete(this.cache.keys().next().value ?? '')
     }
     return p
   }

@@ -2,10 +2,22 @@
  * Connecting an audience to a native destination, wherever it happens (config file, admin API):
  * create its TikTok Partner audience, or verify that an id given for it belongs to the advertiser.
  */
-import { truncateAudienceName } from '../destination/changes.js'
-import type { ConnectionTarget } from '../store/model.js'
 import type { TikTokClient } from './client.js'
 import { TikTokError } from './errors.js'
+
+/** TikTok cuts names over 70 characters to 67 + "..."; done before sending so what we send is what is stored. */
+export function truncateAudienceName(name: string): string {
+  const chars = Array.from(name)
+  return chars.length > 70 ? `${chars.slice(0, 67).join('')}...` : name
+}
+
+/** One advertiser's TikTok audience for a connection as resolveTarget settles it (the store keeps it as a ConnectionTarget). */
+export interface ResolvedTarget {
+  advertiserId: string
+  /** Null when creating or checking it failed (`error`). */
+  externalAudienceId: string | null
+  error: string | null
+}
 
 /** The id given is not an audience of this advertiser (the reference's messages). */
 export class AudienceOwnershipError extends Error {}
@@ -54,8 +66,8 @@ export async function resolveTarget(
   client: TikTokClient,
   advertiserId: string,
   name: string,
-  opts: { given?: string; stored?: ConnectionTarget; allowDuplicate?: boolean }
-): Promise<{ target: ConnectionTarget; failed?: 'verify' | 'create' }> {
+  opts: { given?: string; stored?: ResolvedTarget; allowDuplicate?: boolean }
+): Promise<{ target: ResolvedTarget; failed?: 'verify' | 'create' }> {
   const stored = opts.stored?.externalAudienceId ?? null
   const id = opts.given ?? stored
   try {

@@ -5,8 +5,7 @@ import type {
   AudienceDetails,
   SegmentAudienceBody,
   SegmentMappingBody,
-  TikTokEnvelope
-} from './types.js'
+  TikTokEnvelope, TikTokExchange } from './types.js'
 import { DELIVERY_DEFAULTS } from '../util/defaults.js'
 
 export const TIKTOK_API_VERSION = 'v1.3'
@@ -18,14 +17,6 @@ export interface TikTokClientOptions {
   /** Per-request timeout (the config's delivery.timeoutMs). */
   timeoutMs?: number
   dispatcher?: Agent
-}
-
-/** What one call sent and got back: the samples Event Delivery and Test Mapping show. */
-export interface TikTokExchange<T = unknown> {
-  request: { method: string; url: string; body?: unknown }
-  httpStatus: number
-  response: TikTokEnvelope<T> | string
-  durationMs: number
 }
 
 export interface PageInfo {
@@ -157,7 +148,7 @@ export class TikTokClient {
     }
     this.onExchange?.(exchange, err)
     if (err) throw err
-    return { data: (envelope!.data ?? {}) as T, exchange }
+    return { data: (envelope?.data ?? {}) as T, exchange }
   }
 
   /** The auth test: `/user/info/` must answer `code: 0`. */

@@ -1,4 +1,4 @@
-import type { TikTokExchange } from './client.js'
+import type { TikTokExchange } from './types.js'
 /**
  * How the pipeline treats a failed TikTok call (SPEC §3.3). TikTok answers business errors as
  * HTTP 200 with `code != 0`, so the class comes from the code first and the HTTP status second.

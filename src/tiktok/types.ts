@@ -50,3 +50,11 @@ export interface AdvertiserInfo {
   name: string
   [k: string]: unknown
 }
+
+/** What one call sent and got back: the samples Event Delivery and Test Mapping show. */
+export interface TikTokExchange<T = unknown> {
+  request: { method: string; url: string; body?: unknown }
+  httpStatus: number
+  response: TikTokEnvelope<T> | string
+  durationMs: number
+}

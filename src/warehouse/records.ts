@@ -4,6 +4,7 @@
  */
 import type { Db } from '../store/db.js'
 import type { SecretBox } from '../util/secrets.js'
+import { must } from '../util/must.js'
 
 export interface WarehouseSync {
   id: number
@@ -176,7 +177,7 @@ export async function insertRun(db: Db, syncId: number, startedBy: StartedBy, st
     `INSERT INTO sync_runs (sync_id, started_by, status, error, started_at, finished_at, duration_ms) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${RUN_COLS}`,
     [syncId, startedBy, status, error, now, finishedAt, status === 'skipped' ? 0 : null]
   )
-  return toRun(row!)
+  return toRun(must(row, 'the new sync run'))
 }
 
 export interface RunOutcome {

@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { test } from 'node:test'
 import { readEventBatches, readEvents, readNdjson, readNdjsonBatches, type NdjsonLine } from '../../src/cli/ndjson.js'
+import { at } from '../../src/util/array.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'tta-ndjson-'))
 let files = 0
@@ -148,11 +149,11 @@ test('events: checked per line, problems name file:line; the per-item wrappers g
   const items = []
   for await (const batch of readEventBatches(file, { chunkSize: 10 })) items.push(...batch)
   assert.equal(items.length, 5)
-  assert.equal(items[0].event?.messageId, 'm1')
-  assert.equal(items[1].problem, `${file}:3: ${jsonError('{"type":')}`)
-  assert.equal(items[2].problem, `${file}:4: an event must be a JSON object, got an array`)
-  assert.equal(items[3].problem, `${file}:5: a track event needs a non-empty "event" name`)
-  assert.equal(items[4].event?.messageId, 'm2')
+  assert.equal(at(items, 0).event?.messageId, 'm1')
+  assert.equal(at(items, 1).problem, `${file}:3: ${jsonError('{"type":')}`)
+  assert.equal(at(items, 2).problem, `${file}:4: an event must be a JSON object, got an array`)
+  assert.equal(at(items, 3).problem, `${file}:5: a track event needs a non-empty "event" name`)
+  assert.equal(at(items, 4).event?.messageId, 'm2')
 
   const single = []
   for await (const item of readEvents(file, { chunkSize: 3 })) single.push(item)
@@ -167,9 +168,9 @@ test("events nested deeper than ingestion's limit are problems naming the limit,
   const file = write([event('['.repeat(20_000) + ']'.repeat(20_000)), event('{"a":'.repeat(62) + '1' + '}'.repeat(62)), event('{"a":'.repeat(63) + '1' + '}'.repeat(63))].join('\n'))
   const items = []
   for await (const item of readEvents(file)) items.push(item)
-  assert.match(items[0].problem ?? '', /:1: the event is nested more than 64 levels deep/)
-  assert.equal(items[1].event?.type, 'track', '64 levels: accepted')
-  assert.match(items[2].problem ?? '', /:3: the event is nested more than 64 levels deep/)
+  assert.match(at(items, 0).problem ?? '', /:1: the event is nested more than 64 levels deep/)
+  assert.equal(at(items, 1).event?.type, 'track', '64 levels: accepted')
+  assert.match(at(items, 2).problem ?? '', /:3: the event is nested more than 64 levels deep/)
 })
 
 test('a missing file rejects', async () => {

@@ -13,6 +13,7 @@ import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { Browser, Page } from 'playwright-core'
+import { first } from '../../src/util/array.js'
 import { browserSkip } from '../helpers/browser.js'
 import { startConsoleService, type ConsoleService } from '../helpers/console-service.js'
 
@@ -133,7 +134,7 @@ test('native flow: sign in, connect TikTok, enable, connect an audience, map, te
 
   // Events with the write key, then Event Delivery and the emulator's members.
   const sources = (await (await fetch(`${service.url}/api/sources`, { headers: basic() })).json()) as { writeKey: string }[]
-  const writeKey = sources[0].writeKey
+  const writeKey = first(sources).writeKey
   const emails = ['ana@example.com', 'bo@example.com', 'cy@example.com']
   const batch = emails.map((email, i) => ({
     type: 'track',
@@ -160,8 +161,8 @@ test('native flow: sign in, connect TikTok, enable, connect an audience, map, te
 
   const dest = ((await (await fetch(`${service.url}/api/destinations`, { headers: basic() })).json()) as { id: number; name: string }[]).find((d) => d.name === 'TikTok Native')!
   const conns = (await (await fetch(`${service.url}/api/destinations/${dest.id}/audiences`, { headers: basic() })).json()) as { externalAudienceId: string }[]
-  const members = (await (await fetch(`${service.url}/emulator/_emulator/audiences/${conns[0].externalAudienceId}/members`)).json()) as { members: Record<string, string[]> }
-  for (const email of emails) assert.ok(members.members.EMAIL_SHA256.includes(createHash('sha256').update(email).digest('hex')), `${email} is a member`)
+  const members = (await (await fetch(`${service.url}/emulator/_emulator/audiences/${first(conns).externalAudienceId}/members`)).json()) as { members: Record<string, string[]> }
+  for (const email of emails) assert.ok((members.members.EMAIL_SHA256 ?? []).includes(createHash('sha256').update(email).digest('hex')), `${email} is a member`)
 }))
 
 test('legacy flow: Create Audience (Legacy) → Test Mapping shows the new audience id', { skip, timeout: 40_000 }, () => explainFailure(async () => {

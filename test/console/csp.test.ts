@@ -5,10 +5,9 @@
  * — none may occur. A deliberate inline script first proves that the policy is enforced and that the
  * recorder sees violations. After signing out, the old session cookie no longer opens the API.
  */
-import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import type { Browser, Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import { browserSkip } from '../helpers/browser.js'
 import { startConsoleService, type ConsoleService } from '../helpers/console-service.js'
 
@@ -17,14 +16,13 @@ const skip = browserSkip
 
 let app: ConsoleService
 let service: { url: string; close(): Promise<void> }
-let browser: Browser
 let page: Page
 const violations: string[] = []
 
 before(async () => {
   if (skip) return
   app = await startConsoleService({ name: 'csp', password: PASSWORD })
-  ;({ service, browser, page } = app)
+  ;({ service, page } = app)
   await page.exposeFunction('reportCspViolation', (text: string) => violations.push(text))
   await page.addInitScript(() => {
     document.addEventListener('securitypolicyviolation', (e) =>

@@ -6,7 +6,7 @@
  */
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import type { Browser, Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import { audienceEvent } from '../helpers/events.js'
 import { browserSkip } from '../helpers/browser.js'
 import { startConsoleService, type ConsoleService } from '../helpers/console-service.js'
@@ -17,13 +17,12 @@ const skip = browserSkip
 
 let app: ConsoleService
 let service: { url: string; close(): Promise<void> }
-let browser: Browser
 let page: Page
 
 before(async () => {
   if (skip) return
   app = await startConsoleService({ name: 'console-demo', password: PASSWORD })
-  ;({ service, browser, page } = app)
+  ;({ service, page } = app)
 })
 
 after(async () => {
@@ -55,6 +54,7 @@ test('demo destination: notice while it auto-connects, notice once it stopped, f
     await api('PATCH', `/api/destinations/${mine.id}`, { enabled: true })
     await api('PUT', `/api/destinations/${mine.id}/audiences/vip`, { name: 'VIP', advertiserId: '7000000000000000001' })
     const [source] = await api<{ writeKey: string }[]>('GET', '/api/sources')
+    assert.ok(source)
     const posted = await fetch(`${service.url}/v1/batch`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${source.writeKey}:`).toString('base64')}` },

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
-import type { Browser, Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import { emuAudiences, emuCreateAudience } from '../helpers/emu-control.js'
 import { audienceEvent } from '../helpers/events.js'
 import { browserSkip } from '../helpers/browser.js'
@@ -15,7 +15,6 @@ const skip = browserSkip
 
 let app: ConsoleService
 let service: { url: string; close(): Promise<void> }
-let browser: Browser
 let page: Page
 
 before(async () => {
@@ -31,7 +30,7 @@ destinations:
     accessToken: emulator-access-token
     advertiserIds: ["7000000000000000001"]
 ` })
-  ;({ service, browser, page } = app)
+  ;({ service, page } = app)
 })
 after(async () => {
   await app?.close()

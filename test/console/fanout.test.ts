@@ -6,7 +6,8 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
-import type { Browser, Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
+import { at } from '../../src/util/array.js'
 import { browserSkip as skip, signIn } from '../helpers/browser.js'
 import { startConsoleService, type ConsoleService } from '../helpers/console-service.js'
 import { emuAudiences, emuMembers } from '../helpers/emu-control.js'
@@ -19,7 +20,6 @@ const ADV2 = '7000000000000000002'
 
 let app: ConsoleService
 let service: { url: string; close(): Promise<void> }
-let browser: Browser
 let page: Page
 
 before(async () => {
@@ -39,7 +39,7 @@ destinations:
 delivery:
   windowMs: 20
 ` })
-  ;({ service, browser, page } = app)
+  ;({ service, page } = app)
 })
 after(async () => {
   await app?.close()
@@ -69,8 +69,8 @@ test('Add Destination for two advertisers creates an audience for each, shows bo
   const idOf = (adv: string) => inTikTok.find((a) => a.advertiser_id === adv)!.audience_id
   assert.notEqual(idOf(ADV), idOf(ADV2))
   assert.equal(items.length, 2)
-  assert.match(items[0], new RegExp(`Advertiser ${ADV}: ${idOf(ADV)} Connected`))
-  assert.match(items[1], new RegExp(`Advertiser ${ADV2}: ${idOf(ADV2)} Connected`))
+  assert.match(at(items, 0), new RegExp(`Advertiser ${ADV}: ${idOf(ADV)} Connected`))
+  assert.match(at(items, 1), new RegExp(`Advertiser ${ADV2}: ${idOf(ADV2)} Connected`))
 
   // Edit Settings keeps both advertisers ticked.
   await page.getByRole('button', { name: 'Edit settings of Big spenders' }).click()

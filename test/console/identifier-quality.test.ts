@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
-import type { Browser, Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import { browserSkip as skip, signIn } from '../helpers/browser.js'
 import { startConsoleService, type ConsoleService } from '../helpers/console-service.js'
 import { sha256 } from '../helpers/events.js'
@@ -18,7 +18,6 @@ const ADV = '7000000000000000001'
 
 let app: ConsoleService
 let service: { url: string; close(): Promise<void> }
-let browser: Browser
 let page: Page
 
 before(async () => {
@@ -40,7 +39,7 @@ destinations:
 delivery:
   windowMs: 20
 ` })
-  ;({ service, browser, page } = app)
+  ;({ service, page } = app)
 })
 after(async () => {
   await app?.close()
@@ -73,7 +72,7 @@ test('Event Delivery shows the identifier-quality report: statuses per identifie
   type Report = { identifiers: { identifier: string; counts: Record<string, number> }[] }
   const report = await until('4 changes counted', async () => {
     const q = (await (await fetch(`${service.url}/api/destinations/${dest.id}/identifier-quality`, { headers: { authorization: basic('admin', PASSWORD) } })).json()) as Report
-    return Object.values(q.identifiers[0].counts).reduce((a, b) => a + b, 0) >= 4 ? q : undefined
+    return Object.values(q.identifiers[0]?.counts ?? {}).reduce((a, b) => a + b, 0) >= 4 ? q : undefined
   }, 15_000)
   const counts = Object.fromEntries(report.identifiers.map((i) => [i.identifier, i.counts]))
   assert.deepEqual(counts.email, { hashed: 2, prehashed: 1, repaired: 1, multiple: 1 })

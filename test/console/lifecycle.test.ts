@@ -5,9 +5,8 @@
  * nothing changed) and migrates on confirmation.
  */
 import assert from 'node:assert/strict'
-import { join } from 'node:path'
 import { after, before, test } from 'node:test'
-import type { Browser, Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import { browserSkip } from '../helpers/browser.js'
 import { startConsoleService, type ConsoleService } from '../helpers/console-service.js'
 import { emuCreateAudience } from '../helpers/emu-control.js'
@@ -19,7 +18,6 @@ const skip = browserSkip
 
 let app: ConsoleService
 let service: { url: string; close(): Promise<void> }
-let browser: Browser
 let page: Page
 
 async function api(method: string, path: string, body?: unknown): Promise<any> {
@@ -53,7 +51,7 @@ destinations:
     accessToken: emulator-access-token
     advertiserIds: ["${ADV}"]
 ` })
-  ;({ service, browser, page } = app)
+  ;({ service, page } = app)
   await page.goto(`${service.url}/`)
   await page.getByLabel('Admin password').fill(PASSWORD)
   await page.getByRole('button', { name: 'Sign in' }).click()

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
-import type { Browser, Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import { audienceEvent } from '../helpers/events.js'
 import { browserSkip, signIn } from '../helpers/browser.js'
 import { startConsoleService, type ConsoleService } from '../helpers/console-service.js'
@@ -14,7 +14,6 @@ const PASSWORD = 'markup-console-password'
 const skip = browserSkip
 let app: ConsoleService
 let service: { url: string; close(): Promise<void> }
-let browser: Browser
 let page: Page
 
 before(async () => {
@@ -34,7 +33,7 @@ destinations:
     audiences:
       - { key: markup, name: Markup }
 ` })
-  ;({ service, browser, page } = app)
+  ;({ service, page } = app)
 })
 after(async () => {
   await app?.close()

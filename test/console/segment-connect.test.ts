@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict'
 import { createHmac } from 'node:crypto'
 import { after, before, test } from 'node:test'
-import type { Browser, Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import { emuMembers, waitFor } from '../helpers/emu-control.js'
 import { audienceEvent, sha256 } from '../helpers/events.js'
 import { browserSkip } from '../helpers/browser.js'
@@ -17,13 +17,12 @@ const skip = browserSkip
 
 let app: ConsoleService
 let service: { url: string; close(): Promise<void> }
-let browser: Browser
 let page: Page
 
 before(async () => {
   if (skip) return
   app = await startConsoleService({ name: 'segment-connect', password: PASSWORD })
-  ;({ service, browser, page } = app)
+  ;({ service, page } = app)
 })
 after(async () => {
   await app?.close()

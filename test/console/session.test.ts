@@ -1,9 +1,9 @@
 /** Console sessions: sign-in, the session cookie passes reads, writes need the CSRF header, HTTP Basic keeps working. */
 import assert from 'node:assert/strict'
-import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import { startConsoleService, type ConsoleService } from '../helpers/console-service.js'
 import { createSessionToken, verifySessionToken } from '../../src/server/session.js'
+import { first } from '../../src/util/array.js'
 
 const PASSWORD = 'session-test-password'
 let app: ConsoleService
@@ -34,7 +34,7 @@ test('sign in, read with the cookie, write only with the CSRF token; Basic still
   const setCookie = signIn.headers.get('set-cookie') ?? ''
   assert.match(setCookie, /HttpOnly/)
   assert.match(setCookie, /SameSite=Strict/)
-  const cookie = setCookie.split(';')[0]
+  const cookie = first(setCookie.split(';'))
   const { csrfToken } = (await signIn.json()) as { csrfToken: string }
 
   assert.equal((await fetch(`${service.url}/api/stats`)).status, 401)

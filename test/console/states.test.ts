@@ -7,7 +7,7 @@
  */
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import type { Browser, Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import { audienceEvent } from '../helpers/events.js'
 import { browserSkip } from '../helpers/browser.js'
 import { startConsoleService, type ConsoleService } from '../helpers/console-service.js'
@@ -51,7 +51,6 @@ delivery:
 
 let app: ConsoleService
 let service: { url: string; close(): Promise<void> }
-let browser: Browser
 let page: Page
 let ids: Record<string, number>
 
@@ -86,7 +85,7 @@ const delivery = (name: string) => getJson<Delivery>(`/api/destinations/${ids[na
 before(async () => {
   if (skip) return
   app = await startConsoleService({ name: 'console-states', password: PASSWORD, config: CONFIG, signIn: true })
-  ;({ service, browser, page } = app)
+  ;({ service, page } = app)
   ids = Object.fromEntries((await getJson<{ id: number; name: string }[]>('/api/destinations')).map((d) => [d.name, d.id]))
 })
 

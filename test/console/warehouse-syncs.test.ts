@@ -3,9 +3,9 @@
  * figures, and Run now — a run started there mirrors the table's new rows, and its figures appear.
  */
 import assert from 'node:assert/strict'
-import { join } from 'node:path'
 import { after, before, test } from 'node:test'
-import type { Browser, Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
+import { at } from '../../src/util/array.js'
 import { browserSkip } from '../helpers/browser.js'
 import { startConsoleService, type ConsoleService } from '../helpers/console-service.js'
 import { emuAudiences, emuMembers } from '../helpers/emu-control.js'
@@ -20,7 +20,6 @@ const skip = browserSkip || pgSkip
 let app: ConsoleService
 let warehouse: PgDatabase
 let service: { url: string; close(): Promise<void> }
-let browser: Browser
 let page: Page
 
 before(async () => {
@@ -29,7 +28,7 @@ before(async () => {
   await createCustomers(warehouse, [1, 2, 3, 4])
   const config = warehouseConfig({ url: warehouse.url, query: 'SELECT email, phone FROM crm.customers WHERE active', every: '1h' })
   app = await startConsoleService({ name: 'warehouse-console', password: PASSWORD, config, configFile: 'config.json', viewport: { width: 1400, height: 900 }, timeoutMs: 15_000 })
-  ;({ service, browser, page } = app)
+  ;({ service, page } = app)
 })
 after(async () => {
   await app?.close()
@@ -52,7 +51,7 @@ test('Warehouse syncs: the last run with its figures; Run now mirrors the new ro
   assert.equal(c[0], 'tiktok / vip_customers')
   assert.equal(c[1], '1h')
   assert.deepEqual(c.slice(3, 7), ['4', '4', '0', '0'], `rows read, added, removed, failed: ${c.join(' | ')}`)
-  assert.match(c[2], /\(schedule\)/)
+  assert.match(at(c, 2), /\(schedule\)/)
 
   await insertCustomers(warehouse, [5, 6])
   await warehouse.query('UPDATE crm.customers SET active = false WHERE id = 1')
@@ -61,7 +60,7 @@ test('Warehouse syncs: the last run with its figures; Run now mirrors the new ro
   await row.getByText('succeeded').waitFor()
   c = await cells()
   assert.deepEqual(c.slice(3, 7), ['5', '2', '1', '0'], `after Run now: ${c.join(' | ')}`)
-  assert.match(c[7], /^\d+\.\d s$/)
+  assert.match(at(c, 7), /^\d+\.\d s$/)
   assert.equal(c[8], '—')
 
   const audience = (await emuAudiences(`${service.url}/emulator`)).find((a) => a.name === 'VIP customers')!
@@ -72,5 +71,5 @@ test('Warehouse syncs: the last run with its figures; Run now mirrors the new ro
   await warehouse.query('ALTER TABLE crm.customers RENAME COLUMN phone TO tel')
   await row.getByRole('button', { name: 'Run warehouse now' }).click()
   await row.getByText('failed', { exact: true }).waitFor()
-  assert.match((await cells())[8], /the query failed: column "email" does not exist/)
+  assert.match(at(await cells(), 8), /the query failed: column "email" does not exist/)
 })

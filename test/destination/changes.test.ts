@@ -15,7 +15,7 @@ import {
   type ChangeContext,
   type MembershipChange
 } from '../../src/destination/index.js'
-import { mappingBodyOf, mappingBodyOfItems, mappingBodyOfItemsInSlices } from '../../src/destination/requestBodies.js'
+import { mappingBodyOf, mappingBodyOfItems, mappingBodyOfItemsInSlices } from '../../src/destination/request-bodies.js'
 import { serializeIds } from '../../src/store/queue-format.js'
 
 const native = { mode: 'native' as const, advertiserIds: [], normalization: 'segment' as const }
@@ -128,7 +128,7 @@ test('deliberate difference (SPEC §2.2): add and delete of the same user stay i
   // or the delete would be applied last and u1 would end up removed.
   const groups = groupMembershipChanges([add, del, add, other])
   assert.deepEqual(groups.map((g) => g.map((c) => c.action)), [['add'], ['delete'], ['add', 'add']])
-  assert.equal(groups[2][1], other)
+  assert.equal(groups[2]?.[1], other)
   // Distinct users still share requests (what the reference sends, as two requests).
   const grouped = groupMembershipChanges([add, changeOf('removeFromAudience', phoneOnly(false, '+15555550003')) as MembershipChange, other])
   assert.deepEqual(grouped.map((g) => g.length), [2, 1])
@@ -149,7 +149,7 @@ test('request bodies: key order, rows, create body and name truncation', () => {
   const body = buildMappingBody([c, { ...c, ids: [null, null] }])
   assert.deepEqual(Object.keys(body), ['advertiser_ids', 'action', 'id_schema', 'batch_data'])
   assert.deepEqual(body.batch_data[1], [{}, {}])
-  assert.deepEqual(body.batch_data[0][0], { id: c.ids[0], audience_ids: ['7123456789012345678'] })
+  assert.deepEqual(body.batch_data[0]?.[0], { id: c.ids[0], audience_ids: ['7123456789012345678'] })
   assert.throws(() => buildMappingBody([c, { ...c, action: 'delete' }]), /must share/)
   const long = 'x'.repeat(71)
   assert.equal(truncateAudienceName(long), `${'x'.repeat(67)}...`)

@@ -39,13 +39,13 @@ test('fields, hidden flags and defaults as the reference', () => {
     'selected_advertiser_id', 'audience_id', 'email', 'phone', 'advertising_id',
     'send_email', 'send_phone', 'send_advertising_id', 'event_name', 'enable_batching'
   ])
-  assert.deepEqual(add.email.default, {
+  assert.deepEqual(add.email?.default, {
     '@if': { exists: { '@path': '$.context.traits.email' }, then: { '@path': '$.context.traits.email' }, else: { '@path': '$.properties.email' } }
   })
-  assert.deepEqual(add.advertising_id.default, { '@path': '$.context.device.advertisingId' })
-  assert.equal(add.selected_advertiser_id.dynamic, true)
-  assert.equal(add.audience_id.required, true)
-  assert.deepEqual(tiktokAudiences.actions.syncAudience.fields.batch_keys.default, ['send_email', 'send_phone', 'send_advertising_id'])
+  assert.deepEqual(add.advertising_id?.default, { '@path': '$.context.device.advertisingId' })
+  assert.equal(add.selected_advertiser_id?.dynamic, true)
+  assert.equal(add.audience_id?.required, true)
+  assert.deepEqual(tiktokAudiences.actions.syncAudience.fields.batch_keys?.default, ['send_email', 'send_phone', 'send_advertising_id'])
   assert.deepEqual(Object.keys(tiktokAudiences.actions.createAudience.fields), ['selected_advertiser_id', 'custom_audience_name'])
 })
 

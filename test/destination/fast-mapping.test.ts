@@ -4,7 +4,7 @@ import { test } from 'node:test'
 import { compileFastMapping } from '../../src/destination/fast-mapping.js'
 import { defaultMapping, tiktokAudiences } from '../../src/destination/definition.js'
 import { sampleEvent } from '../../src/destination/samples.js'
-import { mappingKit } from '../../src/destination/segmentLibraries.js'
+import { mappingKit } from '../../src/destination/segment-libraries.js'
 
 const mappings: Record<string, unknown>[] = [
   ...Object.values(tiktokAudiences.actions).map((a) => defaultMapping(a.fields) as Record<string, unknown>),

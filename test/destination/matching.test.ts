@@ -84,7 +84,7 @@ test('several emails and phones: the first of each in the first row, every furth
   // The repeat of ann@example.com (same hash) is sent once; the invalid one is counted, not sent.
   assert.deepEqual(c.moreIds, [[bob, null, null], [null, p2, null]])
   assert.deepEqual(c.quality.email.more?.map((o) => o.status), ['repaired', 'rejected'])
-  assert.equal(c.quality.email.more?.[1].drop, 'invalid')
+  assert.equal(c.quality.email.more?.[1]?.drop, 'invalid')
   assert.equal(c.quality.phone.more?.length, 1)
 
   const rows = membershipRows(c)
@@ -137,4 +137,19 @@ test('an item that is not a string fails the event with the item named; under se
   const one = event({ traits: { email: ['a@example.com'] } })
   assert.equal(compiled.map(one).email, 'a@example.com')
   assert.equal(compiled.map(one, true).email, 'a@example.com')
+})
+
+test('an empty list of emails under recommended is no email, not a crash (the phone still matches)', () => {
+  const e = event({ traits: { email: [], phone: '+14155550101' } })
+  const c = membership(changeOf(e, 'recommended'))
+  assert.deepEqual(c.ids, [null, sha256Hex('+14155550101'), sha256Hex(MAID)])
+  assert.equal(c.quality.email.status, 'empty')
+  assert.equal(c.quality.email.more, undefined)
+})
+
+test('processValues: an empty list is no value (mapping keeps [] from it today; the function must not rely on that)', async () => {
+  const { processValues } = await import('../../src/destination/matching.js')
+  const o = processValues('email', [], true, { policy: 'recommended', defaultPhoneRegion: 'US' })
+  assert.equal(o.hash, null)
+  assert.equal(o.status, 'empty')
 })

@@ -27,7 +27,7 @@ async function audiences() {
   return ((await (await fetch(`${emu.url}/_emulator/audiences`)).json()) as { audiences: { audience_id: string; name: string }[] }).audiences
 }
 async function emails(id: string): Promise<string[]> {
-  return ((await (await fetch(`${emu.url}/_emulator/audiences/${id}/members`)).json()) as { members: Record<string, string[]> }).members.EMAIL_SHA256
+  return ((await (await fetch(`${emu.url}/_emulator/audiences/${id}/members`)).json()) as { members: Record<string, string[]> }).members.EMAIL_SHA256 ?? []
 }
 function write(name: string, text: string): string {
   const f = join(dir, name)

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, beforeEach, test } from 'node:test'
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js'
+import { first } from '../../src/util/array.js'
 import { runCli } from '../helpers/cli.js'
 import { emuAudiences, emuMembers } from '../helpers/emu-control.js'
 import { audienceEvent, ndjson, sha256 } from '../helpers/events.js'
@@ -70,9 +71,9 @@ test('config advertiserIds: an audience per advertiser, every change delivered t
   assert.equal(listed.code, 0, listed.stderr)
   const out = JSON.parse(listed.stdout.trim().split('\n').pop()!) as Listed
   assert.equal(out.connections.length, 1)
-  assert.deepEqual(out.connections[0].advertiserIds, [A, B])
+  assert.deepEqual(first(out.connections).advertiserIds, [A, B])
   assert.deepEqual(
-    out.connections[0].targets.map((t) => [t.advertiserId, t.externalAudienceId, t.state]),
+    first(out.connections).targets.map((t) => [t.advertiserId, t.externalAudienceId, t.state]),
     [A, B].map((adv) => [adv, vip.find((a) => a.advertiser_id === adv)!.audience_id, 'connected'])
   )
 
@@ -86,7 +87,7 @@ test('config advertiserIds: an audience per advertiser, every change delivered t
   assert.deepEqual(await emails(aId), hashes('ann', 'cat', 'dan'))
   assert.deepEqual(await emails(bId), hashes('ann', 'cat'))
   const after = JSON.parse((await runCli(['connections', '--db', db, '--destination', 'tiktok'], { env: env() })).stdout.trim()) as Listed
-  assert.deepEqual(after.connections[0].targets.map((t) => [t.advertiserId, t.externalAudienceId]), [[A, aId]])
+  assert.deepEqual(first(after.connections).targets.map((t) => [t.advertiserId, t.externalAudienceId]), [[A, aId]])
 })
 
 test('config externalAudienceIds: the id given for an advertiser is used, the other advertiser gets one created; a foreign id is a problem for that advertiser only', async () => {

@@ -4,6 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
+import { at, first } from '../../src/util/array.js'
 import { runCli } from '../helpers/cli.js'
 import { audienceEvent, ndjson, sha256 } from '../helpers/events.js'
 
@@ -33,18 +34,21 @@ destinations:
   const r = await runCli(['report', '--config', cfg, '--events', file, '--json'], { env: { TIKTOK_API_URL: 'http://127.0.0.1:9/open_api' } })
   assert.equal(r.code, 0, r.stderr)
   const report = JSON.parse(r.stdout) as { events: number; destinations: { identifiers: Record<string, Record<string, number>>; failed: Record<string, number>; changes: { add: number }; requests: { rows: number; requests: number; sample: { batch_data: { id?: string }[][] } }[] }[] }
-  const d = report.destinations[0]
+  const d = first(report.destinations)
   assert.equal(report.events, 3)
   assert.deepEqual(d.identifiers.email, { repaired: 1, prehashed: 1, rejected: 1 })
   assert.deepEqual(d.identifiers.phone, { repaired: 1, empty: 1, rejected: 1 })
   assert.equal(d.changes.add, 2)
   assert.equal(Object.values(d.failed).reduce((a, b) => a + b, 0), 1, 'the event with nothing usable fails, with the reasons')
-  assert.match(Object.keys(d.failed)[0], /rejected/)
-  assert.equal(d.requests[0].rows, 2)
-  assert.equal(d.requests[0].requests, 1)
-  assert.equal(d.requests[0].sample.batch_data[0][0].id, sha256('ann@example.com'))
-  assert.equal(d.requests[0].sample.batch_data[0][1].id, sha256('+14155550101'))
-  assert.equal(d.requests[0].sample.batch_data[1][0].id, sha256('bob@example.com'), 'pre-hashed, lowercased, not hashed twice')
+  assert.match(first(Object.keys(d.failed)), /rejected/)
+  const request = first(d.requests)
+  assert.equal(request.rows, 2)
+  assert.equal(request.requests, 1)
+  const [ann, bob] = request.sample.batch_data
+  assert.ok(ann && bob)
+  assert.equal(at(ann, 0).id, sha256('ann@example.com'))
+  assert.equal(at(ann, 1).id, sha256('+14155550101'))
+  assert.equal(at(bob, 0).id, sha256('bob@example.com'), 'pre-hashed, lowercased, not hashed twice')
 })
 
 test('report: the matching choices — Android ids as AAID_SHA256, several emails as rows — counted under recommended only', async () => {
@@ -71,19 +75,23 @@ test('report: the matching choices — Android ids as AAID_SHA256, several email
   assert.equal(r.code, 0, r.stderr)
   type Report = { identifiers: Record<string, Record<string, number>>; moreValues: Record<string, number>; reasons: Record<string, number>; failed: Record<string, number>; requests: { kind: string; rows: number; sample: { id_schema: string[]; batch_data: { id?: string }[][] } }[] }
   const [rec, seg] = (JSON.parse(r.stdout) as { destinations: Report[] }).destinations
+  assert.ok(rec && seg)
   assert.deepEqual(rec.identifiers.advertising_id, { hashed: 2, aaid: 1, empty: 1 })
   assert.deepEqual(rec.identifiers.email, { hashed: 3, multiple: 1 })
   assert.deepEqual(rec.moreValues, { email: 1 })
   assert.equal(rec.reasons['email rejected: not a valid email address'], 1)
   const byKind = Object.fromEntries(rec.requests.map((q) => [q.kind, q]))
-  assert.equal(byKind['add|EMAIL_SHA256,PHONE_SHA256,AAID_SHA256'].rows, 1)
-  assert.equal(byKind['add|EMAIL_SHA256,PHONE_SHA256,AAID_SHA256'].sample.batch_data[0][2].id, sha256('gaid-a'))
+  const aaid = byKind['add|EMAIL_SHA256,PHONE_SHA256,AAID_SHA256']
+  assert.ok(aaid)
+  assert.equal(aaid.rows, 1)
+  assert.equal(at(first(aaid.sample.batch_data), 2).id, sha256('gaid-a'))
   const idfa = byKind['add|EMAIL_SHA256,PHONE_SHA256,IDFA_SHA256']
+  assert.ok(idfa)
   assert.equal(idfa.rows, 3, 'bob, and cat in two rows')
-  assert.deepEqual(idfa.sample.batch_data.map((row) => row[0].id), ['bob@example.com', 'cat@example.com', 'cat@example.org'].map(sha256))
+  assert.deepEqual(idfa.sample.batch_data.map((row) => first(row).id), ['bob@example.com', 'cat@example.com', 'cat@example.org'].map(sha256))
 
   assert.deepEqual(seg.identifiers.advertising_id, { hashed: 2 })
   assert.deepEqual(seg.requests.map((q) => q.kind), ['add|EMAIL_SHA256,PHONE_SHA256,IDFA_SHA256'])
-  assert.equal(seg.requests[0].rows, 2)
-  assert.match(Object.keys(seg.failed)[0], /The value at \/email must be a string but it was an array/)
+  assert.equal(first(seg.requests).rows, 2)
+  assert.match(first(Object.keys(seg.failed)), /The value at \/email must be a string but it was an array/)
 })

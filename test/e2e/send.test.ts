@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { after, before, beforeEach, test } from 'node:test'
 import Database from 'better-sqlite3'
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js'
+import { at, first } from '../../src/util/array.js'
 import { runCli } from '../helpers/cli.js'
 import { audienceEvent, ndjson, sha256, type Person } from '../helpers/events.js'
 
@@ -104,6 +105,7 @@ test('native: audience created on apply, members added and removed through sever
   assert.equal(r.summary?.failed, 0)
 
   const [aud] = await audiences()
+  assert.ok(aud, 'the audience was created')
   assert.equal(aud.name, 'First time shopper')
   assert.equal(aud.advertiser_id, ADV)
   const m = await members(aud.audience_id)
@@ -131,7 +133,7 @@ test('native: audience created on apply, members added and removed through sever
     assert.equal(stored.n, 10)
     assert.equal(sample.method, 'POST')
     assert.match(sample.url, /\/segment\/mapping\/$/)
-    assert.deepEqual({ ...sample.body, batch_data_more_rows: undefined }, { ...reqs[0].body, batch_data: reqs[0].body.batch_data.slice(0, 3), batch_data_more_rows: undefined })
+    assert.deepEqual({ ...sample.body, batch_data_more_rows: undefined }, { ...first(reqs).body, batch_data: first(reqs).body.batch_data.slice(0, 3), batch_data_more_rows: undefined })
     assert.equal(sample.body.batch_data_more_rows, 7)
   } finally {
     db.close()
@@ -141,13 +143,13 @@ test('native: audience created on apply, members added and removed through sever
 test('native: applying the same config twice reuses the audience (idempotent)', async () => {
   const db = `sqlite:${join(dir, 'idempotent.db')}`
   const cfg = write('idem.yaml', nativeConfig())
-  const first = await runCli(['send', '--config', cfg, '--db', db, '--events', write('idem1.ndjson', ndjson([audienceEvent(people(1)[0], 'first_time_shopper', true)]))], { env: env() })
+  const first = await runCli(['send', '--config', cfg, '--db', db, '--events', write('idem1.ndjson', ndjson([audienceEvent(at(people(1), 0), 'first_time_shopper', true)]))], { env: env() })
   assert.equal(first.code, 0, first.stderr)
-  const second = await runCli(['send', '--config', cfg, '--db', db, '--events', write('idem2.ndjson', ndjson([audienceEvent(people(1, 1)[0], 'first_time_shopper', true)]))], { env: env() })
+  const second = await runCli(['send', '--config', cfg, '--db', db, '--events', write('idem2.ndjson', ndjson([audienceEvent(at(people(1, 1), 0), 'first_time_shopper', true)]))], { env: env() })
   assert.equal(second.code, 0, second.stderr)
   const auds = await audiences()
   assert.equal(auds.length, 1)
-  assert.equal(auds[0].total, 6, 'two people × three id types in the one audience')
+  assert.equal(at(auds, 0).total, 6, 'two people × three id types in the one audience')
 })
 
 test('legacy: Add/Remove Users mappings with several advertisers and the segment policy', async () => {
@@ -175,7 +177,7 @@ destinations:
 delivery: { windowMs: 20 }
 `
   const ps: Person[] = Array.from({ length: 9 }, (_, i) => ({ userId: `l${i}`, email: `Legacy.User${i}+x@Example.com`, advertisingId: `maid-${i}` }))
-  const events = [...ps.map((p) => audienceEvent(p, 'legacy_list', true)), audienceEvent(ps[8], 'legacy_list', false)]
+  const events = [...ps.map((p) => audienceEvent(p, 'legacy_list', true)), audienceEvent(at(ps, 8), 'legacy_list', false)]
   const r = await runCli(['send', '--config', write('legacy.yaml', cfg), '--events', write('legacy.ndjson', ndjson(events))], { env: env() })
   assert.equal(r.code, 0, r.stderr)
   assert.equal(r.summary?.delivered, 10)
@@ -208,10 +210,10 @@ test('faults: throttling (40100), server errors (50000) and a 504 with an HTML b
   assert.equal(failedReqs.length, 6, 'each injected fault was hit once')
   assert.ok(failedReqs.some((q) => q.httpStatus === 504))
   // Exactly once: among requests TikTok accepted, every email hash appears once.
-  const accepted = reqs.filter((q) => q.code === 0).flatMap((q) => q.body.batch_data.map((row) => row[0].id))
+  const accepted = reqs.filter((q) => q.code === 0).flatMap((q) => q.body.batch_data.map((row) => first(row).id))
   assert.equal(accepted.length, 30)
   assert.equal(new Set(accepted).size, 30)
-  const [aud] = await audiences()
+  const aud = first(await audiences())
   assert.deepEqual((await members(aud.audience_id)).EMAIL_SHA256, recommendedHashes(ps).EMAIL_SHA256)
 })
 
@@ -236,14 +238,16 @@ test('delivery.timeoutMs: a TikTok answering slower than it is a timeout, retrie
     const what = `latency ${latencyMs} ms, timeoutMs ${timeoutMs}: ${JSON.stringify(exchanges)}`
     if (slow) {
       assert.equal(exchanges.length, 2, what)
-      assert.equal(exchanges[0].outcome, 'retry', what)
-      assert.match(exchanges[0].message ?? '', /timeout/i, what)
-      assert.ok(exchanges[0].ms < latencyMs, `given up after about ${timeoutMs} ms, not when TikTok answered: ${what}`)
-      assert.equal(exchanges[1].outcome, 'delivered', what)
+      const [timedOut, retried] = exchanges
+      assert.ok(timedOut && retried, what)
+      assert.equal(timedOut.outcome, 'retry', what)
+      assert.match(timedOut.message ?? '', /timeout/i, what)
+      assert.ok(timedOut.ms < latencyMs, `given up after about ${timeoutMs} ms, not when TikTok answered: ${what}`)
+      assert.equal(retried.outcome, 'delivered', what)
     } else {
       assert.deepEqual(exchanges.map((e) => e.outcome), ['delivered'], what)
     }
-    const [aud] = await audiences()
+    const aud = first(await audiences())
     assert.deepEqual((await members(aud.audience_id)).EMAIL_SHA256, recommendedHashes(ps).EMAIL_SHA256)
   }
 })
@@ -292,12 +296,12 @@ test('bad input: each problem is named, and the other events still go through', 
   )
   const ps = people(3)
   const lines = [
-    JSON.stringify(audienceEvent(ps[0], 'first_time_shopper', true)),
+    JSON.stringify(audienceEvent(at(ps, 0), 'first_time_shopper', true)),
     '{"type": "track", "event": ',
     JSON.stringify({ type: 'track', userId: 'x', properties: {} }),
     JSON.stringify([1, 2]),
-    JSON.stringify(audienceEvent(ps[1], 'first_time_shopper', true)),
-    JSON.stringify(audienceEvent(ps[2], 'first_time_shopper', true))
+    JSON.stringify(audienceEvent(at(ps, 1), 'first_time_shopper', true)),
+    JSON.stringify(audienceEvent(at(ps, 2), 'first_time_shopper', true))
   ]
   const r = await runCli(['send', '--config', write('bad.yaml', cfg), '--events', write('bad.ndjson', lines.join('\n') + '\n')], { env: { ...env(), TEST_UNSET_TOKEN: undefined } })
   assert.equal(r.code, 1)
@@ -311,7 +315,7 @@ test('bad input: each problem is named, and the other events still go through', 
   assert.match(r.stderr, /Destination "no-token" has no TikTok access token/)
   assert.equal(r.summary?.received, 6)
   assert.equal(r.summary?.invalid, 3)
-  const [aud] = await audiences()
+  const aud = first(await audiences())
   assert.deepEqual((await members(aud.audience_id)).EMAIL_SHA256, recommendedHashes(ps).EMAIL_SHA256, 'the valid events reached TikTok')
 })
 

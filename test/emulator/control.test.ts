@@ -4,6 +4,7 @@ import Fastify from 'fastify'
 import { emulatorPlugin, EmulatorState } from '../../src/emulator/index.js'
 import { SlidingWindowRateLimiter } from '../../src/emulator/rate-limit.js'
 import { RequestLog } from '../../src/emulator/request-log.js'
+import { at } from '../../src/util/array.js'
 import { ADV1, EmulatorClient, sha256, TOKEN } from './helpers.js'
 
 let em: EmulatorClient
@@ -151,7 +152,7 @@ test('fault rate: 0 never hits, 1 always hits, in between follows the random sou
 
   const draws = [0.1, 0.9, 0.4, 0.6]
   let n = 0
-  const local = await EmulatorClient.start({ random: () => draws[n++ % draws.length] })
+  const local = await EmulatorClient.start({ random: () => at(draws, n++ % draws.length) })
   try {
     await local.control('POST', '/faults', { rules: [{ path: '/user/info/', code: 50000, rate: 0.5 }] })
     const codes = []
@@ -222,8 +223,8 @@ test('request log keeps the last N entries and bounds retained body bytes', asyn
   const entry = (i: number) => ({ time: '', method: 'POST', path: '/p', query: {}, body: { i }, httpStatus: 200, code: 0, message: 'OK', durationMs: 0 })
   for (let i = 0; i < 3; i++) log.add(entry(i), 60)
   const bodies = log.list().map((e) => e.body as { i?: number; omitted?: string })
-  assert.equal(bodies[2].i, 2, 'the newest body is kept')
-  assert.ok(bodies[0].omitted && bodies[1].omitted, 'older bodies are dropped beyond the budget')
+  assert.equal(bodies[2]?.i, 2, 'the newest body is kept')
+  assert.ok(bodies[0]?.omitted && bodies[1]?.omitted, 'older bodies are dropped beyond the budget')
 })
 
 test('tokens: created tokens work, revoked tokens are 40105', async () => {

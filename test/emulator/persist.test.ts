@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import { EmulatorState, EMULATOR_CREDENTIALS, EMULATOR_STATE_FILE } from '../../src/emulator/index.js'
 import type { ValidatedMapping } from '../../src/emulator/mapping.js'
+import { at } from '../../src/util/array.js'
 import { spawnCli } from '../helpers/cli.js'
 import { ADV1, EmulatorClient, sha256, TOKEN } from './helpers.js'
 
@@ -112,8 +113,8 @@ test('rewriting a journal grown past its state keeps the state, while running an
   state = new EmulatorState({ stateFile: file })
   try {
     assert.equal(state.audiences.get(audience.audienceId)?.members.EMAIL_SHA256.size, 500)
-    assert.ok(state.audiences.get(audience.audienceId)?.members.EMAIL_SHA256.has(ids[999]))
-    assert.ok(!state.audiences.get(audience.audienceId)?.members.EMAIL_SHA256.has(ids[0]))
+    assert.ok(state.audiences.get(audience.audienceId)?.members.EMAIL_SHA256.has(at(ids, 999)))
+    assert.ok(!state.audiences.get(audience.audienceId)?.members.EMAIL_SHA256.has(at(ids, 0)))
   } finally {
     state.close()
   }
@@ -189,7 +190,7 @@ test('`tiktok-audiences emulator --data DIR` keeps what it answered through a ki
       const m = /listening on (http:\/\/\S+)/.exec(out)
       if (m && /State: /.test(out)) {
         clearTimeout(timer)
-        resolve(m[1])
+        resolve(at(m, 1))
       }
     })
     child.stderr!.on('data', (d: Buffer) => (out += d.toString()))

@@ -2,13 +2,13 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import { first } from '../../src/util/array.js'
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url))
 
 /** Node's flags from the shebang of bin/tiktok-audiences.js, so tests and benchmarks run the CLI as users do. */
-export const NODE_FLAGS: string[] = readFileSync(new URL('../../bin/tiktok-audiences.js', import.meta.url), 'utf8')
-  .split('\n')[0]
+export const NODE_FLAGS: string[] = first(readFileSync(new URL('../../bin/tiktok-audiences.js', import.meta.url), 'utf8').split('\n'))
   .split(/\s+/)
   .filter((w) => w.startsWith('--'))
 

@@ -50,6 +50,8 @@ export async function startConsoleService(opts: ConsoleServiceOptions): Promise<
   const { consoleDir } = await import('../../src/server/console.js')
   assert.ok(consoleDir(), 'the console is not built: run `npm run build` (npm install does it)')
   const service = await startService({ port: 0, banner: false, dataDir: dir, ...(config ? { config } : {}) })
+  // Declared before close() (which may run before the launch), assigned after it.
+  // eslint-disable-next-line prefer-const
   let browser: Browser | undefined
   const close = async () => {
     await browser?.close()

@@ -6,6 +6,7 @@
  * proves per-audience order. `verify` checks the end state against TikTok and the admin API.
  */
 import assert from 'node:assert/strict'
+import { at, first } from '../../src/util/array.js'
 import { audienceEvent, sha256 } from './events.js'
 import { emuMembers, emuRequests, sleep } from './emu-control.js'
 import { WRITE_KEY, type Rig, type Stats } from './fault-rig.js'
@@ -73,7 +74,7 @@ export class Traffic {
     const used = new Set<string>()
     while (events.length < perBatch) {
       const person = `${this.o.tag ?? 'p'}-${lane}-${Math.floor(Math.random() * people)}`
-      const audience = this.o.audiences[Math.floor(Math.random() * this.o.audiences.length)]
+      const audience = at(this.o.audiences, Math.floor(Math.random() * this.o.audiences.length))
       const key = `${audience}|${person}`
       // One change per identity per batch keeps the expected number of changes exact.
       if (used.has(key) && used.size < people * this.o.audiences.length) continue
@@ -185,7 +186,7 @@ export async function verify(rig: Rig, traffic: Traffic, stats: Stats, opts: Ver
     for (const row of body.batch_data ?? []) {
       const cell = row.find((c) => c.id)
       if (!cell) continue
-      const k = `${idOf.get(cell.audience_ids![0])}|${body.action ?? 'add'}|${cell.id}`
+      const k = `${idOf.get(first(cell.audience_ids!))}|${body.action ?? 'add'}|${cell.id}`
       applied.set(k, (applied.get(k) ?? 0) + 1)
     }
   }

@@ -4,6 +4,7 @@
  * process exits, whatever happened.
  */
 import type { ChildProcess } from 'node:child_process'
+import { at } from '../../src/util/array.js'
 import { spawnCli } from './cli.js'
 
 export interface ServeProcess {
@@ -39,7 +40,7 @@ export async function startServe(args: string[], env: Record<string, string | un
       const m = /console (http:\/\/[^\s]+?)\/?\s/.exec(out)
       if (m) {
         clearTimeout(timer)
-        resolve(m[1])
+        resolve(at(m, 1))
       }
     }
     child.stdout!.on('data', onData)

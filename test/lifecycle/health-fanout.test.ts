@@ -65,13 +65,15 @@ test('every advertiser of a fan-out connection is read: its own size and warning
     return r.length === 2 ? r : undefined
   }, 15_000)
   assert.deepEqual(both.map((r) => r.advertiserId), [ADV, ADV2], 'first advertiser, then the further one')
-  assert.notEqual(both[0].externalAudienceId, both[1].externalAudienceId)
-  const conn = (await api(`/api/destinations/${both[0].destinationId}/audiences/big`)) as { targets: { advertiserId: string; externalAudienceId: string }[] }
+  const [one, two] = both
+  assert.ok(one && two)
+  assert.notEqual(one.externalAudienceId, two.externalAudienceId)
+  const conn = (await api(`/api/destinations/${one.destinationId}/audiences/big`)) as { targets: { advertiserId: string; externalAudienceId: string }[] }
   assert.deepEqual(both.map((r) => r.externalAudienceId), conn.targets.map((t) => t.externalAudienceId), "each advertiser's own TikTok audience")
   for (const r of both) assert.deepEqual(r.warnings.map((w) => w.reason), ['small'])
 
   // The further advertiser's audience grows and nears its expiry; the first one's stays empty.
-  const set = await fetch(`${service.url}/emulator/_emulator/audiences/${both[1].externalAudienceId}`, {
+  const set = await fetch(`${service.url}/emulator/_emulator/audiences/${two.externalAudienceId}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ coverNum: 4000, expiresAt: new Date(Date.now() + 10 * 86_400_000).toISOString() })
@@ -93,10 +95,10 @@ test('every advertiser of a fan-out connection is read: its own size and warning
 
   // One advertiser's history holds its own reads only.
   const history = async (adv?: string) =>
-    ((await api(`/api/destinations/${both[0].destinationId}/audiences/big/health/history${adv ? `?advertiserId=${adv}` : ''}`)).reads as { advertiserId: string; coverNum: number }[])
+    ((await api(`/api/destinations/${one.destinationId}/audiences/big/health/history${adv ? `?advertiserId=${adv}` : ''}`)).reads as { advertiserId: string; coverNum: number }[])
   const second = await history(ADV2)
   assert.ok(second.length >= 2 && second.every((r) => r.advertiserId === ADV2), JSON.stringify(second))
-  assert.equal(second[second.length - 1].coverNum, 4000)
+  assert.equal(second.at(-1)?.coverNum, 4000)
   assert.ok((await history(ADV)).every((r) => r.advertiserId === ADV && r.coverNum === 0))
   assert.deepEqual([...new Set((await history()).map((r) => r.advertiserId))].sort(), [ADV, ADV2])
 })

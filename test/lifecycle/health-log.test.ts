@@ -105,11 +105,13 @@ test('on PostgreSQL: the latest read, the gauges and the history of each fan-out
     await pollAudienceHealth(pg, tiktok, log, Date.now() + 1)
     const latest = await latestHealthReads(pg.db)
     assert.deepEqual(latest.map((r) => [r.audienceKey, r.advertiserId]), advertisers.map((a) => ['wide', a]))
-    assert.notEqual(latest[0].externalAudienceId, latest[1].externalAudienceId)
+    const [one, two] = latest
+    assert.ok(one && two)
+    assert.notEqual(one.externalAudienceId, two.externalAudienceId)
     const gauges = await healthGauges(pg)
     assert.deepEqual(gauges.warnings.filter((g) => g.labels.reason === 'small').map((g) => [g.labels.advertiser_id, g.value]), advertisers.map((a) => [a, 1]))
     for (const a of advertisers) {
-      const history = await healthHistory(pg.db, latest[0].destinationId, 'wide', 100, a)
+      const history = await healthHistory(pg.db, one.destinationId, 'wide', 100, a)
       assert.deepEqual(history.map((r) => r.advertiserId), [a, a])
     }
   } finally {

@@ -8,6 +8,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, test } from 'node:test'
+import { at } from '../../src/util/array.js'
 import { createPgDatabase, dropAllPgDatabases, pgSkipReason } from '../helpers/pg.js'
 import { startServe, stopAllServes } from '../helpers/serve.js'
 import { sleep } from '../helpers/emu-control.js'
@@ -50,12 +51,12 @@ destinations:
   const second = await startServe(['--config', config], env('second', { TIKTOK_API_URL: `${first.url}/emulator/open_api` }))
   await sleep(9000)
   const rounds = (await db.query<{ checked_at: string }>('SELECT DISTINCT checked_at FROM audience_health ORDER BY checked_at')).map((r) => Number(r.checked_at))
-  const span = Date.now() - rounds[0]
+  const span = Date.now() - at(rounds, 0)
   // One round per 2 s since the first (each claimed at most a quarter interval late), never more.
   assert.ok(span >= 9000, 'the first process polled at start')
   assert.ok(rounds.length >= Math.floor(span / 2500), `${rounds.length} rounds in ${span} ms: fewer than one per interval`)
   assert.ok(rounds.length <= Math.floor(span / 2000) + 1, `${rounds.length} rounds in ${span} ms: more than one per interval`)
-  for (let i = 1; i < rounds.length; i++) assert.ok(rounds[i] - rounds[i - 1] >= 2000, `rounds ${rounds[i - 1]} and ${rounds[i]} less than an interval apart`)
+  for (let i = 1; i < rounds.length; i++) assert.ok(at(rounds, i) - at(rounds, i - 1) >= 2000, `rounds ${rounds[i - 1]} and ${rounds[i]} less than an interval apart`)
   const perRound = await db.query<{ n: string }>('SELECT COUNT(*) AS n FROM audience_health GROUP BY checked_at')
   assert.ok(perRound.every((r) => Number(r.n) === 1), 'one read of the one audience per round')
 

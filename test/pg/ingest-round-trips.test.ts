@@ -13,6 +13,7 @@ import { after, test } from 'node:test'
 import pg from 'pg'
 import { checkEvent, type SegmentEvent } from '../../src/pipeline/event.js'
 import { routeBatch } from '../../src/pipeline/route-batch.js'
+import { first } from '../../src/util/array.js'
 import { audienceEvent, sha256 } from '../helpers/events.js'
 import { emuAudiences, emuMembers, waitFor } from '../helpers/emu-control.js'
 import { createPgDatabase, dropAllPgDatabases, pgSkipReason } from '../helpers/pg.js'
@@ -87,7 +88,7 @@ delivery: { windowMs: 50, retryBaseMs: 50 }
     await post(batchOf(0, 10))
 
     // A request of new events to a known partition: one statement, nothing else of ingestion's.
-    const pending = async () => Number((await db.query<{ p: string }>(`SELECT COALESCE(SUM(pending), 0) AS p FROM partitions`))[0].p)
+    const pending = async () => Number(first(await db.query<{ p: string }>(`SELECT COALESCE(SUM(pending), 0) AS p FROM partitions`)).p)
     assert.ok(await waitFor(async () => (await pending()) === 0, 10_000))
     sent.length = 0
     await post(batchOf(10, 110))
@@ -97,7 +98,7 @@ delivery: { windowMs: 50, retryBaseMs: 50 }
     // Two requests routed apart (a route worker's batch each) in one group commit: one events insert.
     const table = svc.ctx.pipeline.table
     await table.refresh()
-    const sourceId = (await db.query<{ id: number }>(`SELECT id FROM sources WHERE write_key = $1`, [WK]))[0].id
+    const sourceId = first(await db.query<{ id: number }>(`SELECT id FROM sources WHERE write_key = $1`, [WK])).id
     const now = Date.now()
     const routed = (from: number, to: number) =>
       routeBatch(table, batchOf(from, to).batch.map((event) => ({ sourceId, event: checked({ ...event, receivedAt: new Date(now).toISOString() }), receivedAt: now })))
@@ -108,9 +109,9 @@ delivery: { windowMs: 50, retryBaseMs: 50 }
     const inserts = sent.filter((s) => /^(WITH ins AS|INSERT INTO events)/.test(s))
     assert.equal(inserts.filter((s) => s.startsWith('INSERT INTO events')).length, 1, `one events insert for both batches: ${inserts.map((s) => s.slice(0, 30)).join(' | ')}`)
 
-    const [{ n }] = await db.query<{ n: string }>(`SELECT count(*) AS n FROM events`)
+    const { n } = first(await db.query<{ n: string }>(`SELECT count(*) AS n FROM events`))
     assert.equal(Number(n), 200)
-    const [{ received }] = await db.query<{ received: string }>(`SELECT SUM(received) AS received FROM outcome_totals WHERE scope = 'source'`)
+    const { received } = first(await db.query<{ received: string }>(`SELECT SUM(received) AS received FROM outcome_totals WHERE scope = 'source'`))
     assert.equal(Number(received), 200, 'each event counted once')
 
     // Every event delivered once: 200 members, and nothing left pending.
@@ -129,14 +130,14 @@ delivery: { windowMs: 50, retryBaseMs: 50 }
     await db.query(`UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'config_version'`)
     await post(batchOf(200, 210))
     const changed = await db.query<{ n: string }>(`SELECT SUM(n_changes) AS n FROM events WHERE message_id IN ('m200', 'm205', 'm209')`)
-    assert.equal(Number(changed[0].n), 0, 'routed without the disabled mapping')
+    assert.equal(Number(changed[0]?.n), 0, 'routed without the disabled mapping')
     // And in this thread (no route worker): the same.
     await db.query(`UPDATE mappings SET enabled = 1 WHERE name = 'Add'`)
     await db.query(`UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'config_version'`)
     const items = batchOf(210, 220).batch.map((event) => ({ sourceId, event: checked({ ...event, receivedAt: new Date().toISOString() }), receivedAt: Date.now() }))
     assert.equal(await svc.ctx.pipeline.ingest(sourceId, items.map((i) => i.event)), 10)
     const back = await db.query<{ n: string }>(`SELECT SUM(n_changes) AS n FROM events WHERE message_id IN ('m210', 'm219')`)
-    assert.equal(Number(back[0].n), 2, 'routed with the mapping enabled again')
+    assert.equal(Number(back[0]?.n), 2, 'routed with the mapping enabled again')
   } finally {
     await svc.close()
     delete process.env.TTA_ROUTE_WORKERS

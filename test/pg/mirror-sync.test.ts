@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, test } from 'node:test'
 import { startEmulator } from '../../src/emulator/index.js'
+import { at } from '../../src/util/array.js'
 import { runCli } from '../helpers/cli.js'
 import { emuAudiences, emuMembers } from '../helpers/emu-control.js'
 import { sha256 } from '../helpers/events.js'
@@ -59,7 +60,7 @@ delivery: { windowMs: 10 }
     assert.deepEqual([r2.summary?.added, r2.summary?.removed, r2.summary?.unchanged], [1200, 1200, 10_800])
     assert.deepEqual(await members(), second.map((i) => sha256(email(i))).sort())
     const synced = await pg.query<{ n: string }>('SELECT count(*) AS n FROM mirror_members')
-    assert.equal(Number(synced[0].n), 12_000, 'the synced state is the new list')
+    assert.equal(Number(at(synced, 0).n), 12_000, 'the synced state is the new list')
   } finally {
     await emu.close()
     rmSync(dir, { recursive: true, force: true })

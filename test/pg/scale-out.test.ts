@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, test } from 'node:test'
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js'
+import { at, first } from '../../src/util/array.js'
 import { runCli } from '../helpers/cli.js'
 import { audienceEvent, ndjson, sha256 } from '../helpers/events.js'
 import { emuCreateAudience, emuFaults, emuMembers, emuRequests, waitFor, type EmuRequest } from '../helpers/emu-control.js'
@@ -88,10 +89,10 @@ async function postRounds(procs: ServeProcess[], users: number, audiences: numbe
       for (let a = 0; a < audiences; a++) {
         const member = state(u, a)
         if (member === undefined) continue
-        perProc[(u + a + r) % procs.length].push(audienceEvent({ userId: `user${u}`, email: emailOf(u) }, audKey(a), member, { messageId: `r${r}-u${u}-a${a}` }))
+        at(perProc, (u + a + r) % procs.length).push(audienceEvent({ userId: `user${u}`, email: emailOf(u) }, audKey(a), member, { messageId: `r${r}-u${u}-a${a}` }))
       }
     }
-    await Promise.all(procs.map((p, i) => postBatches(p, perProc[i])))
+    await Promise.all(procs.map((p, i) => postBatches(p, at(perProc, i))))
   }
 }
 
@@ -99,9 +100,9 @@ async function postRounds(procs: ServeProcess[], users: number, audiences: numbe
 async function drained(db: PgDatabase, events: number, timeoutMs: number): Promise<void> {
   let last: Record<string, unknown> = {}
   const ok = await waitFor(async () => {
-    const [row] = await db.query<{ events: string; pending: string | null; queued: string }>(
+    const row = first(await db.query<{ events: string; pending: string | null; queued: string }>(
       `SELECT (SELECT COUNT(*) FROM events) AS events, (SELECT SUM(pending) FROM partitions) AS pending, (SELECT COUNT(*) FROM queue_packs) AS queued`
-    )
+    ))
     last = row
     return Number(row.events) === events && Number(row.pending ?? 0) === 0 && Number(row.queued) === 0
   }, timeoutMs, 100)
@@ -166,13 +167,14 @@ test('two serve processes on one PostgreSQL database: every change delivered exa
   const [t] = await db.query<{ delivered: string; superseded: string; failed: string }>(
     `SELECT SUM(delivered) AS delivered, SUM(superseded) AS superseded, SUM(failed) AS failed FROM outcome_totals WHERE scope = 'destination'`
   )
+  assert.ok(t)
   assert.equal(accepted.length, Number(t.delivered), 'rows accepted by TikTok = changes settled as delivered')
-  const [{ n: requestsDelivered }] = await db.query<{ n: string }>(`SELECT COUNT(*) AS n FROM requests WHERE kind = 'mapping' AND outcome = 'delivered'`)
+  const { n: requestsDelivered } = first(await db.query<{ n: string }>(`SELECT COUNT(*) AS n FROM requests WHERE kind = 'mapping' AND outcome = 'delivered'`))
   assert.equal(Number(requestsDelivered), log.length, 'every request TikTok answered is in the request log once')
   // Nothing was lost either: every change is delivered or superseded by a later one.
   assert.equal(Number(t.delivered) + Number(t.superseded), total, 'every change delivered or superseded')
   assert.equal(Number(t.failed), 0)
-  const [{ n: deadLetters }] = await db.query<{ n: string }>(`SELECT COUNT(*) AS n FROM changes`)
+  const { n: deadLetters } = first(await db.query<{ n: string }>(`SELECT COUNT(*) AS n FROM changes`))
   assert.equal(Number(deadLetters), 0)
 
   // Order: per (audience, user) TikTok saw a subsequence of what was sent, ending in the last state.
@@ -226,11 +228,11 @@ test('one of two processes SIGKILLed mid-delivery: its lease expires, the other 
   // The victim's partitions were finished by the survivor, after the lease ran out.
   const log = await emuRequests(emu.url)
   for (const p of held) {
-    const audience = p.key.split('|')[2]
+    const audience = at(p.key.split('|'), 2)
     const later = log.filter((r) => r.code === 0 && Date.parse(r.time) > killedAt && (r.body as { batch_data: { audience_ids?: string[] }[][] }).batch_data.some((row) => row.some((c) => c.audience_ids?.includes(audience))))
     assert.ok(later.length > 0, `partition ${p.key} was delivered after the kill`)
   }
-  const [{ n: left }] = await db.query<{ n: string }>(`SELECT COUNT(*) AS n FROM partitions WHERE pending <> 0 OR pending < 0`)
+  const { n: left } = first(await db.query<{ n: string }>(`SELECT COUNT(*) AS n FROM partitions WHERE pending <> 0 OR pending < 0`))
   assert.equal(Number(left), 0, 'pending counters are exact (all zero)')
   assert.equal((await fetch(`${survivor.url}/healthz`)).status, 200)
   await survivor.stop('SIGTERM')

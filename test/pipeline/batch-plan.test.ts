@@ -1,6 +1,7 @@
 /** The batch planner: which queued changes of one partition go into the next request, in order. */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { at } from '../../src/util/array.js'
 import { planBatch, toQueued, type QueuedChange } from '../../src/pipeline/batch-plan.js'
 import { CREATE_KEY, encodeBatchKey, serializeIds } from '../../src/store/queue-format.js'
 
@@ -39,7 +40,7 @@ function sequential(rows: QueuedChange[]) {
 test('same kind: one request, in order, up to the batch size', () => {
   const rows = [q('add', E, ['a']), q('add', E, ['b']), q('add', E, ['c'])]
   const plan = planBatch(rows, 2)
-  assert.deepEqual(ids(plan.send), [rows[0].id, rows[1].id])
+  assert.deepEqual(ids(plan.send), [at(rows, 0).id, at(rows, 1).id])
   assert.equal(plan.batchKey, `add|${E}`)
   assert.deepEqual(plan.superseded, [])
 })
@@ -47,17 +48,17 @@ test('same kind: one request, in order, up to the batch size', () => {
 test('enter then exit of the same user collapses to the exit', () => {
   const rows = [q('add', E, ['a']), q('add', E, ['b']), q('delete', E, ['a'])]
   const first = planBatch(rows, 100)
-  assert.deepEqual(ids(first.send), [rows[1].id], 'b is added; a waits for its last state')
-  const second = planBatch([rows[0], rows[2]], 100)
+  assert.deepEqual(ids(first.send), [at(rows, 1).id], 'b is added; a waits for its last state')
+  const second = planBatch([at(rows, 0), at(rows, 2)], 100)
   assert.equal(second.batchKey, `delete|${E}`)
-  assert.deepEqual(ids(second.send), [rows[2].id])
-  assert.deepEqual(ids(second.superseded), [rows[0].id], 'the superseded enter is settled with the exit')
+  assert.deepEqual(ids(second.send), [at(rows, 2).id])
+  assert.deepEqual(ids(second.superseded), [at(rows, 0).id], 'the superseded enter is settled with the exit')
 })
 
 test('never mixes id_schema (send_* combinations) in one request', () => {
   const rows = [q('add', E, ['a']), q('add', EP, ['b', 'pb']), q('add', E, ['c'])]
   const plan = planBatch(rows, 100)
-  assert.deepEqual(ids(plan.send), [rows[0].id, rows[2].id])
+  assert.deepEqual(ids(plan.send), [at(rows, 0).id, at(rows, 2).id])
 })
 
 test('a change does not overtake an earlier change of another kind that shares an identifier', () => {
@@ -89,4 +90,14 @@ test('audience creations are sent one at a time', () => {
   const plan = planBatch([create, q('add', E, ['a'])], 100)
   assert.equal(plan.batchKey, 'create')
   assert.deepEqual(ids(plan.send), [create.id])
+})
+
+test('a change is not superseded across an audience creation: it is sent before the creation', () => {
+  seq++
+  const create = toQueued({ pack: 1, at: seq, createdAt: 0, eventId: seq, mappingId: null, batchKey: CREATE_KEY, ids: null, serializedIds: serializeIds([]), payload: '{}' }, seq)
+  const before = q('add', E, ['a'])
+  const rows = [before, create, q('add', E, ['a'])]
+  const plan = planBatch(rows, 100)
+  assert.notEqual(plan.batchKey, undefined)
+  assert.deepEqual(ids(plan.send), [before.id], 'the change ahead of the creation goes first, alone')
 })

@@ -12,6 +12,7 @@ import { migrate } from '../../src/store/migrations.js'
 import { openSqlite } from '../../src/store/sqlite.js'
 import { insertPacks, settlePositions } from '../../src/store/sql/queue-packs.js'
 import { encodeBatchKey, PackBody, parseBatchKey, type PackChange } from '../../src/store/queue-format.js'
+import { at } from '../../src/util/array.js'
 
 /** A small deterministic generator (the same changes on every run). */
 function random(seed: number): () => number {
@@ -37,7 +38,7 @@ test('held, settled and newly read changes: the queue drains to the state of app
     const changes: PackChange[] = []
     for (let i = 0; i < 1500; i++) {
       const person = Math.floor(rnd() * 12)
-      const schema = SCHEMAS[person % 3 === 0 ? 1 : 0]
+      const schema = at(SCHEMAS, person % 3 === 0 ? 1 : 0)
       const ids = schema.includes('PHONE') ? [`e${person}`, rnd() < 0.5 ? `p${person}` : null] : [`e${person}`]
       changes.push({ eventId: i + 1, mappingId: 1, batchKey: encodeBatchKey({ action: rnd() < 0.6 ? 'add' : 'delete', idSchema: schema.split(',') }), ids, payload: null })
     }

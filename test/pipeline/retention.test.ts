@@ -16,7 +16,7 @@ test('retention: old delivered changes, their events and requests go; dead lette
     const OLD = 1_000
     const NEW = 10_000
     // Events 1-4 old, 5 young. 1: delivered; 2: failed (dead letter); 3: pending; 4: filtered (no change); 5: delivered but young.
-    for (const [id, at] of [[1, OLD], [2, OLD], [3, OLD], [4, OLD], [5, NEW]]) {
+    for (const [id, at] of [[1, OLD], [2, OLD], [3, OLD], [4, OLD], [5, NEW]] as const) {
       await db.run('INSERT INTO events (id, source_id, message_id, received_at) VALUES ($1, 1, $2, $3)', [id, `m${id}`, at])
     }
     await db.run(`INSERT INTO requests (id, destination_id, kind, sent_at, outcome) VALUES (1, 1, 'mapping', ${OLD}, 'delivered'), (2, 1, 'mapping', ${OLD}, 'failed'), (3, 1, 'mapping', ${NEW}, 'delivered')`)

@@ -179,6 +179,7 @@ test('a request arriving while the service shuts down is answered 503 with Retry
   await closed
   assert.ok(complete, `two answers expected, got:\n${received}`)
   const [answer1, answer2] = received.split(/(?=HTTP\/1\.1 \d{3})/)
+  assert.ok(answer1 && answer2, received)
   assert.match(answer1, /^HTTP\/1\.1 200/)
   assert.match(answer2, /^HTTP\/1\.1 503/)
   assert.match(answer2, /\r\nretry-after: 5\r\n/i)

@@ -8,6 +8,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir, userInfo } from 'node:os'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
+import { first } from '../../src/util/array.js'
 import { runCli, spawnCli } from '../helpers/cli.js'
 import { waitFor } from '../helpers/emu-control.js'
 import { clusterSkipReason, freePort, startPgCluster, type PgCluster } from '../helpers/pg-cluster.js'
@@ -31,8 +32,9 @@ function assertOneLineError(stderr: string, ...parts: (string | RegExp)[]): stri
   const errors = stderr.split('\n').filter((l) => l.startsWith('error:'))
   assert.equal(errors.length, 1, `one error line:\n${stderr}`)
   assert.doesNotMatch(stderr, /^\s+at /m, `no stack trace:\n${stderr}`)
-  for (const p of parts) assert.match(errors[0], typeof p === 'string' ? new RegExp(p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')) : p)
-  return errors[0]
+  const error = first(errors)
+  for (const p of parts) assert.match(error, typeof p === 'string' ? new RegExp(p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')) : p)
+  return error
 }
 
 test('PostgreSQL refusing connections: says so, retries for TTA_DB_START_WAIT_MS, exits 1', { skip }, async () => {

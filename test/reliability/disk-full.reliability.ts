@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, rmSync, statfsSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs'
+import { mkdtempSync, rmSync, statfsSync, openSync, writeSync, closeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, test } from 'node:test'
@@ -23,7 +23,7 @@ try {
   execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=20m', 'tmpfs', dir], { stdio: 'pipe' })
   mounted = true
 } catch (err) {
-  if (process.env.CI === 'true') throw new Error(`cannot mount a tmpfs for the disk-full test (needs root): ${(err as Error).message}`)
+  if (process.env.CI === 'true') throw new Error(`cannot mount a tmpfs for the disk-full test (needs root): ${(err as Error).message}`, { cause: err })
 }
 after(async () => {
   await stopAllServes()

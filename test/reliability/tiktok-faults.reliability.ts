@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, test } from 'node:test'
+import { at } from '../../src/util/array.js'
 import { emuFaults, emuRequests, sleep } from '../helpers/emu-control.js'
 import { drained, faultMs, startRig, type Rig } from '../helpers/fault-rig.js'
 import { Traffic, verify } from '../helpers/fault-traffic.js'
@@ -60,7 +61,7 @@ test('5% code 50000, 5% HTTP 504 with an HTML body, 2% answers after 10 s: every
     ])
     await sleep(faultMs(20_000, 120_000))
     const rules = (await (await fetch(`${rig.emu.url}/_emulator/faults`)).json()) as { rules: { hits: number; code?: number; httpStatus?: number; latencyMs?: number }[] }
-    return { hits: { code50000: rules.rules[0].hits, http504: rules.rules[1].hits, latency10s: rules.rules[2].hits } }
+    return { hits: { code50000: at(rules.rules, 0).hits, http504: at(rules.rules, 1).hits, latency10s: at(rules.rules, 2).hits } }
   })
 })
 
@@ -69,8 +70,9 @@ test('connection resets on 20% of requests: nothing lost, nothing applied twice'
     await emuFaults(rig.emu.url, [{ path: '/segment/mapping/', reset: true, rate: 0.2 }])
     await sleep(faultMs(15_000, 60_000))
     const rules = (await (await fetch(`${rig.emu.url}/_emulator/faults`)).json()) as { rules: { hits: number }[] }
-    assert.ok(rules.rules[0].hits > 0, 'some connections were reset')
-    return { resets: rules.rules[0].hits }
+    const reset = at(rules.rules, 0)
+    assert.ok(reset.hits > 0, 'some connections were reset')
+    return { resets: reset.hits }
   })
 })
 

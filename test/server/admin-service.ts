@@ -50,7 +50,7 @@ export async function startTestService(opts: { keepDemo?: boolean } = {}): Promi
     if (body !== undefined) headers['content-type'] = 'application/json'
     const res = await fetch(url + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), redirect: 'manual' })
     const text = await res.text()
-    let parsed: unknown = text
+    let parsed: unknown
     try {
       parsed = text ? JSON.parse(text) : null
     } catch {

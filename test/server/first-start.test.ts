@@ -39,7 +39,7 @@ test('first start: banner with console URL, admin password and a curl line that 
       await new Promise((r) => setTimeout(r, 100))
       const auds = ((await (await fetch(`${serve.url}/emulator/_emulator/audiences`)).json()) as { audiences: { audience_id: string; name: string }[] }).audiences
       const aud = auds.find((a) => a.name === 'First time shopper')
-      if (aud) members = ((await (await fetch(`${serve.url}/emulator/_emulator/audiences/${aud.audience_id}/members`)).json()) as { members: Record<string, string[]> }).members.EMAIL_SHA256
+      if (aud) members = ((await (await fetch(`${serve.url}/emulator/_emulator/audiences/${aud.audience_id}/members`)).json()) as { members: Record<string, string[]> }).members.EMAIL_SHA256 ?? []
     }
     assert.deepEqual(members, [sha256('janedoe@example.com')], 'normalised like Segment: local-part dots dropped')
 

@@ -12,6 +12,7 @@ import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { httpLimits } from '../../src/server/http-limits.js'
+import type { startService } from '../../src/server/serve.js'
 import { listSources } from '../../src/store/sql/config.js'
 import { audienceEvent } from '../helpers/events.js'
 
@@ -21,7 +22,7 @@ const KEEP_ALIVE_TIMEOUT_MS = 500
 const MAX_CONNECTIONS = 30
 
 let dir: string
-let service: Awaited<ReturnType<typeof import('../../src/server/serve.js').startService>>
+let service: Awaited<ReturnType<typeof startService>>
 let port: number
 let writeKey: string
 

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
+import type { IdType } from '../../src/emulator/model.js'
 import { audienceEvent, sha256 } from '../helpers/events.js'
 import { ADV, EMULATOR_TOKEN, startTestService, until, type TestService } from './admin-service.js'
 
@@ -35,7 +36,7 @@ const delivery = async () => {
   assert.equal(r.status, 200, JSON.stringify(r.body))
   return r.body
 }
-const members = async () => (await s.emulator<{ members: Record<string, string[]> }>('GET', `/audiences/${audienceId}/members`)).members
+const members = async () => (await s.emulator<{ members: Record<IdType, string[]> }>('GET', `/audiences/${audienceId}/members`)).members
 const metrics = async () => (await fetch(`${s.url}/metrics`)).text()
 
 test('a new destination gets the US phone region as a value; null still chooses none explicitly', async () => {

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
+import type { IdType } from '../../src/emulator/model.js'
 import { sha256 } from '../helpers/events.js'
 import { ADV, EMULATOR_TOKEN, startTestService, until, type TestService } from './admin-service.js'
 
@@ -45,7 +46,7 @@ function event(userId: string, member: boolean, traits: Record<string, unknown>,
   }
 }
 
-const members = async (d: keyof typeof dest) => (await s.emulator<{ members: Record<string, string[]> }>('GET', `/audiences/${dest[d].audienceId}/members`)).members
+const members = async (d: keyof typeof dest) => (await s.emulator<{ members: Record<IdType, string[]> }>('GET', `/audiences/${dest[d].audienceId}/members`)).members
 const delivery = async (d: keyof typeof dest) => {
   const now = Date.now()
   const r = await s.api('GET', `/api/destinations/${dest[d].id}/delivery?bucket=1m&from=${now - 3_540_000}&to=${now + 60_000}`)

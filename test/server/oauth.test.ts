@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import { audienceEvent } from '../helpers/events.js'
+import { first } from '../../src/util/array.js'
 import { startTestService, until, type TestService } from './admin-service.js'
 
 let s: TestService
@@ -45,7 +46,7 @@ async function authorise(decision: 'approve' | 'deny' = 'approve', withCookie = 
   // The state is bound to the browser that started the flow: its cookie comes back with the callback.
   const setCookie = start.headers.get('set-cookie') ?? ''
   assert.match(setCookie, /^tta_oauth=[^;]+; Path=\/oauth\/tiktok\/callback; HttpOnly; SameSite=Lax/)
-  const cookie = setCookie.split(';')[0]
+  const cookie = first(setCookie.split(';'))
   const res = await fetch(callback, { redirect: 'manual', headers: withCookie ? { cookie } : {} })
   return { callback, res, cookie }
 }

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import type { RunningService } from '../../src/server/serve.js'
+import { at } from '../../src/util/array.js'
 
 let dir: string
 let service: RunningService
@@ -29,11 +30,11 @@ function routesOfApp(): string[] {
   for (const line of service.app.printRoutes({ commonPrefix: false }).split('\n')) {
     const m = /^(.*?)── (.*) \(([A-Z, ]+)\)$/.exec(line)
     if (!m) continue
-    const depth = Math.round(m[1].length / 4)
-    stack[depth] = m[2]
+    const depth = Math.round(at(m, 1).length / 4)
+    stack[depth] = at(m, 2)
     stack.length = depth + 1
     const path = stack.join('').replace(/:([A-Za-z_]+)/g, '{$1}')
-    for (const method of m[3].split(', ')) if (method !== 'HEAD') out.push(`${method} ${path}`)
+    for (const method of at(m, 3).split(', ')) if (method !== 'HEAD') out.push(`${method} ${path}`)
   }
   return out
 }
@@ -48,16 +49,16 @@ test('GET /api/openapi.json: OpenAPI 3 of every /api route, with the admin API\'
   assert.match(doc.openapi, /^3\./)
   assert.deepEqual(doc.components.securitySchemes.basic, { type: 'http', scheme: 'basic' })
   const documented = Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`))
-  const apiRoutes = routesOfApp().filter((r) => r.split(' ')[1].startsWith('/api/') && r !== 'GET /api/openapi.json')
+  const apiRoutes = routesOfApp().filter((r) => at(r.split(' '), 1).startsWith('/api/') && r !== 'GET /api/openapi.json')
   assert.ok(apiRoutes.length >= 30, `found ${apiRoutes.length} /api routes`)
   assert.deepEqual(apiRoutes.filter((r) => !documented.includes(r)), [], 'every /api route is documented')
-  assert.deepEqual(documented.filter((r) => !r.split(' ')[1].startsWith('/api/')), [], 'nothing but /api is listed')
+  assert.deepEqual(documented.filter((r) => !at(r.split(' '), 1).startsWith('/api/')), [], 'nothing but /api is listed')
 })
 
 test('the reference carries the route schemas: parameters and bodies as validated', async () => {
   const doc = (await (await fetch(`${service.url}/api/openapi.json`, { headers: basic })).json()) as { paths: Record<string, Record<string, any>> }
-  const delivery = doc.paths['/api/destinations/{id}/delivery'].get
+  const delivery = doc.paths['/api/destinations/{id}/delivery']?.get
   assert.deepEqual(delivery.parameters.map((p: { in: string; name: string }) => `${p.in}:${p.name}`).sort(), ['path:id', 'query:bucket', 'query:from', 'query:to'])
-  const connect = doc.paths['/api/destinations/{id}/audiences/{key}'].put
+  const connect = doc.paths['/api/destinations/{id}/audiences/{key}']?.put
   assert.ok(connect.requestBody.content['application/json'].schema.properties.advertiserId, 'PUT audience body documents advertiserId')
 })

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, test } from 'node:test'
 import { audienceEvent, sha256 } from '../helpers/events.js'
+import { first } from '../../src/util/array.js'
 import { startServe, stopAllServes, type ServeProcess } from '../helpers/serve.js'
 
 after(stopAllServes)
@@ -49,7 +50,7 @@ async function authorise(serve: ServeProcess, destinationId: number): Promise<vo
   const approved = await fetch(`${consent}&approve=1`, { redirect: 'manual' })
   assert.equal(approved.status, 302)
   // The browser brings back the cookie /oauth/tiktok/start set (the state is bound to it).
-  const cookie = start.headers.get('set-cookie')!.split(';')[0]
+  const cookie = first(start.headers.get('set-cookie')!.split(';'))
   const callback = await fetch(approved.headers.get('location')!, { redirect: 'manual', headers: { cookie } })
   assert.equal(callback.status, 302, await callback.text())
 }
@@ -90,7 +91,7 @@ test('restart (SIGTERM, then kill -9) with the built-in emulator: the next event
   }
   let serve = await startServe([], env)
   assert.match(serve.output(), new RegExp(`TikTok emulator state: ${join(dir, 'data', 'tiktok-emulator.jsonl')} \\(kept across restarts; POST /_emulator/reset forgets\\)`))
-  const writeKey = ((await api(serve, 'GET', '/api/sources')).body as { writeKey: string }[])[0].writeKey
+  const writeKey = first((await api(serve, 'GET', '/api/sources')).body as { writeKey: string }[]).writeKey
   const destination = (await api(serve, 'POST', '/api/destinations', { name: 'mine', source: 'default' })).body as { id: number }
   for (const action of ['addToAudience', 'removeFromAudience']) {
     assert.equal((await api(serve, 'POST', `/api/destinations/${destination.id}/mappings`, { action, enabled: true })).status, 201)

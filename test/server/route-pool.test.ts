@@ -20,6 +20,7 @@ import { routeWorkerCount } from '../../src/util/worker.js'
 import { openStore, type Store } from '../../src/store/index.js'
 import { listSources } from '../../src/store/sql/config.js'
 import { TikTokClient } from '../../src/tiktok/client.js'
+import { at, first } from '../../src/util/array.js'
 import { audienceEvent } from '../helpers/events.js'
 
 const AUD = 'pool_aud'
@@ -87,7 +88,7 @@ test('a body routed in a worker equals routing it in the request thread; a chang
 
     // The mapping stops sending phones: the next body, whichever worker routes it, has none.
     const changed = structuredClone(config)
-    changed.destinations![0].mappings = [{ name: 'Add', action: 'addToAudience', mapping: { send_phone: false } }]
+    first(changed.destinations!).mappings = [{ name: 'Add', action: 'addToAudience', mapping: { send_phone: false } }]
     assert.deepEqual((await applyConfig(store, changed, new TikTokClient({ baseUrl: emu.apiUrl }))).problems, [])
     for (const t of ['d', 'e']) {
       const text2 = body([t])
@@ -140,7 +141,7 @@ test('a worker that stops fails its pending bodies (not stored), and routing fal
     const { workers } = pool as unknown as Internals
     assert.equal(workers.length, 1)
     // Stopped the moment it is handed a body of 20,000 events (it takes far longer to route).
-    const w = workers[0].worker
+    const w = at(workers, 0).worker
     let stopped: Promise<number> | undefined
     const post = w.postMessage.bind(w)
     w.postMessage = (m: unknown) => {
@@ -163,7 +164,7 @@ test('each routed change is keyed by its own partition and batch kind, also when
     audienceEvent({ userId: t, email: `${t}@pool.example.com` }, 'unconnected_aud', true, { messageId: `keys-${t}`, externalAudienceId: audienceId, advertiserId: '7000000000000000001' })
   const events = [event('k1', '111'), event('k2', '111'), event('k3', '222'), event('k4', '111'), event('k5', '222'), event('k6', '222')]
   const routed = await inThread(table, JSON.stringify({ batch: events }), now)
-  const audiences = Array.from(routed.changes.key, (k) => routed.changes.keys[k].split('\t')[0].split('|')[2])
+  const audiences = Array.from(routed.changes.key, (k) => routed.changes.keys[k]?.split('\t')[0]?.split('|')[2])
   assert.deepEqual(audiences, ['111', '111', '222', '111', '222', '222'])
   assert.equal(new Set(routed.changes.keys).size, routed.changes.keys.length, 'each key once')
 })

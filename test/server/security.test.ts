@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { PasswordThrottle } from '../../src/server/password-throttle.js'
+import { first } from '../../src/util/array.js'
 import { createPgDatabase, pgSkipReason, type PgDatabase } from '../helpers/pg.js'
 import { startServe, stopAllServes } from '../helpers/serve.js'
 
@@ -40,7 +41,7 @@ after(async () => {
 async function signIn(url: string): Promise<{ cookie: string; csrfToken: string }> {
   const r = await fetch(`${url}/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password: PASSWORD }) })
   assert.equal(r.status, 200)
-  return { cookie: (r.headers.get('set-cookie') ?? '').split(';')[0], ...((await r.json()) as { csrfToken: string }) }
+  return { cookie: first((r.headers.get('set-cookie') ?? '').split(';')), ...((await r.json()) as { csrfToken: string }) }
 }
 
 /** Waits until this address's failures have all left the window. */

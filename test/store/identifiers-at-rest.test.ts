@@ -14,6 +14,7 @@ import { openStore } from '../../src/store/index.js'
 import { listDestinations, upsertDestination } from '../../src/store/sql/config.js'
 import { openSqlite } from '../../src/store/sqlite.js'
 import { TikTokClient } from '../../src/tiktok/client.js'
+import { at } from '../../src/util/array.js'
 
 const tempDir = () => mkdtempSync(join(tmpdir(), 'tta-rest-'))
 
@@ -26,8 +27,8 @@ test('the migration redacts failure samples kept raw by version 7 (a userId that
     await db.run('INSERT INTO events (id, source_id, message_id, received_at, body) VALUES (1, 1, $1, 0, $2), (2, 1, $3, 0, NULL)', ['m1', JSON.stringify(kept), 'm2'])
     await migrate(db)
     const rows = await db.all<{ id: number; body: string | null }>('SELECT id, body FROM events ORDER BY id')
-    assert.equal(rows[1].body, null, 'events without a sample stay without one')
-    const body = JSON.parse(rows[0].body!)
+    assert.equal(at(rows, 1).body, null, 'events without a sample stay without one')
+    const body = JSON.parse(at(rows, 0).body!)
     assert.equal(body.userId, 'f***@example.com')
     assert.equal(body.anonymousId, '***23')
     assert.equal(body.properties.note, 'call ***24')

@@ -8,6 +8,7 @@ import type { Db } from '../../src/store/db.js'
 import { migrate, SCHEMA_VERSION } from '../../src/store/migrations.js'
 import { oldestOpenEventId, openChangesOfPartition } from '../../src/store/sql/queue-packs.js'
 import { openSqlite } from '../../src/store/sqlite.js'
+import { at } from '../../src/util/array.js'
 
 function tempDb(): Db {
   return openSqlite(join(mkdtempSync(join(tmpdir(), 'tta-mig-')), 'db.sqlite'))
@@ -144,7 +145,7 @@ test('migration 6: a partition with more than 5,000 pending changes keeps all of
     const open = await openChangesOfPartition(db, 1)
     assert.equal(open.length, N)
     for (let i = 1; i <= N; i++) {
-      const c = open[i - 1]
+      const c = at(open, i - 1)
       if (c.eventId !== i || c.ids?.[0] !== `h${i}` || c.ids.length !== 1 || c.batchKey !== 'add|EMAIL_SHA256' || c.mappingId !== 10) {
         assert.fail(`change ${i} of partition 1 is ${JSON.stringify(c)}`)
       }
@@ -193,7 +194,7 @@ test('migration 7: pack bodies written as JSON by version 6 become lines, settle
       ],
       'the open changes, in order, as version 6 held them (the settled one stays settled)'
     )
-    assert.equal(open[1].serializedIds, 'null,"p3"')
+    assert.equal(at(open, 1).serializedIds, 'null,"p3"')
     await migrate(db)
     assert.deepEqual(await db.all<{ body: string }>('SELECT body FROM queue_packs ORDER BY id'), bodies, 'a second migrate changes nothing')
   } finally {

@@ -1,6 +1,7 @@
 /** The queue's formats: what is encoded is read back the same, whatever the ids and payloads hold. */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { at } from '../../src/util/array.js'
 import {
   actionOf,
   CREATE_KEY,
@@ -75,7 +76,7 @@ test('a pack reads back as written: creations with awkward payloads, ids with qu
     changes.map(({ eventId, mappingId, batchKey, ids, payload }) => ({ eventId, mappingId, batchKey, ids, payload }))
   )
   assert.deepEqual(open.map((c) => [c.pack, c.at, c.createdAt]), changes.map((_, i) => [7, i, 5]))
-  open.forEach((c, i) => assert.equal(c.serializedIds, c.batchKey === CREATE_KEY ? '' : serializeIds(changes[i].ids!), `change ${i} keeps its ids as serialised`))
+  open.forEach((c, i) => assert.equal(c.serializedIds, c.batchKey === CREATE_KEY ? '' : serializeIds(at(changes, i).ids!), `change ${i} keeps its ids as serialised`))
   // Settled positions are skipped; the others keep their positions.
   assert.deepEqual(read(changes, '10110').map((c) => c.at), [1, 4])
 })

@@ -13,6 +13,7 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import type { Db } from '../../src/store/db.js'
 import { openSqlite, WalFile, WalSyncer } from '../../src/store/sqlite.js'
+import { at } from '../../src/util/array.js'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
@@ -150,7 +151,7 @@ test('20 concurrent transactions share about two syncs, and each resolves after 
   assert.deepEqual(resolvedUncovered, [], 'resolved before a sync covering its commit had completed')
   assert.ok(syncs.length <= 3, `${syncs.length} syncs for 20 commits`)
   assert.ok(
-    syncs.every((s, i) => i === 0 || s.covers.length > syncs[i - 1].covers.length),
+    syncs.every((s, i) => i === 0 || s.covers.length > at(syncs, i - 1).covers.length),
     'every sync covers commits the previous one did not'
   )
   await db.close()
@@ -181,7 +182,7 @@ test('the lock is released before the sync: a second transaction runs while the 
   await Promise.all([first, second, read])
   assert.deepEqual(order, ['second body', 'first resolved', 'second resolved'])
   assert.equal(syncs.length, 2)
-  assert.ok(syncedAfterCommit(2) && !syncs[0].covers.includes(2))
+  assert.ok(syncedAfterCommit(2) && !at(syncs, 0).covers.includes(2))
   await db.close()
 })
 

@@ -1,5 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { at } from '../../src/util/array.js'
 import { jsonItems, jsonString } from '../../src/util/json.js'
 
 const STRINGS = ['', 'abc', 'a'.repeat(64), 'AbC09_.:+/=-', 'quote"in', 'back\\slash', 'new\nline', 'tab\t', '\u0000', '\u001f', 'é', '😀', '\ud800', 'a\udc00b', '\u2028', '<script>']
@@ -28,12 +29,12 @@ test('jsonBytesBound is never below the serialised size, stops early past its li
   const pieces = ['a', '"', '\\', '\n', '\u0007', 'é', '😀', '\ud800', '\u2028', ' ']
   const gen = (depth: number): unknown => {
     switch (rnd(depth > 3 ? 4 : 6)) {
-      case 0: { let s = ''; for (let k = rnd(20); k > 0; k--) s += pieces[rnd(pieces.length)]; return s }
+      case 0: { let s = ''; for (let k = rnd(20); k > 0; k--) s += at(pieces, rnd(pieces.length)); return s }
       case 1: return [1, -1e21, 123.456e-10, 0.1, 2 ** 53, -1.5e300][rnd(6)]
       case 2: return [true, false, null][rnd(3)]
       case 3: return ''
       case 4: return Array.from({ length: rnd(4) }, () => gen(depth + 1))
-      default: return Object.fromEntries(Array.from({ length: rnd(4) }, () => [pieces[rnd(pieces.length)] + rnd(9), gen(depth + 1)]))
+      default: return Object.fromEntries(Array.from({ length: rnd(4) }, () => [at(pieces, rnd(pieces.length)) + rnd(9), gen(depth + 1)]))
     }
   }
   for (let i = 0; i < 3000; i++) values.push(gen(0))

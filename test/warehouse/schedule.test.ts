@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, test } from 'node:test'
 import { startEmulator } from '../../src/emulator/index.js'
+import { at } from '../../src/util/array.js'
 import { emuAudiences, emuMembers, waitFor } from '../helpers/emu-control.js'
 import { sha256 } from '../helpers/events.js'
 import { createPgDatabase, dropAllPgDatabases, pgSkipReason } from '../helpers/pg.js'
@@ -69,19 +70,19 @@ test('the schedule fires every interval and mirrors the table as it changes; Run
     assert.deepEqual(await emails(), expected([1, 2, 3]))
     await insertCustomers(warehouse, [4, 5])
     await warehouse.query('UPDATE crm.customers SET active = false WHERE id = 1')
-    assert.ok(await waitFor(async () => (await syncs(serve.url))[0].runs.filter((r) => r.status === 'succeeded').length >= 2, 20_000), serve.output())
+    assert.ok(await waitFor(async () => at(await syncs(serve.url), 0).runs.filter((r) => r.status === 'succeeded').length >= 2, 20_000), serve.output())
     assert.ok(await waitFor(async () => JSON.stringify(await emails()) === JSON.stringify(expected([2, 3, 4, 5])), 10_000), 'the next scheduled run sent the change')
-    const scheduled = (await syncs(serve.url))[0].runs.filter((r) => r.startedBy === 'schedule' && r.status !== 'skipped')
+    const scheduled = at(await syncs(serve.url), 0).runs.filter((r) => r.startedBy === 'schedule' && r.status !== 'skipped')
     const second = scheduled.find((r) => r.added === 2)!
     assert.deepEqual([second.rowsRead, second.added, second.removed], [4, 2, 1])
-    const gap = scheduled[0].startedAt - scheduled[1].startedAt
+    const gap = at(scheduled, 0).startedAt - at(scheduled, 1).startedAt
     assert.ok(gap >= 2500 && gap < 6000, `runs are an interval apart (${gap} ms)`)
 
     // Run now twice: the first starts (202), the second overlaps it and is skipped (409), recorded.
     let first: Response
     for (;;) {
       // Not while the scheduled run is going (that would skip this one instead).
-      if (!(await syncs(serve.url))[0].running) {
+      if (!at(await syncs(serve.url), 0).running) {
         first = await fetch(`${serve.url}/api/syncs/warehouse/run`, { method: 'POST', headers: auth })
         if (first.status === 202) break
       }
@@ -94,8 +95,8 @@ test('the schedule fires every interval and mirrors the table as it changes; Run
     assert.equal(body.run.status, 'skipped')
     const started = ((await first.json()) as { run: Run }).run
     assert.equal(started.status, 'running')
-    assert.ok(await waitFor(async () => (await syncs(serve.url))[0].runs.find((r) => r.id === started.id)?.status === 'succeeded', 20_000))
-    const runs = (await syncs(serve.url))[0].runs
+    assert.ok(await waitFor(async () => at(await syncs(serve.url), 0).runs.find((r) => r.id === started.id)?.status === 'succeeded', 20_000))
+    const runs = at(await syncs(serve.url), 0).runs
     assert.equal(runs.find((r) => r.id === body.run.id)?.error, 'skipped: the previous run is still going')
     assert.match(serve.output(), /"startedBy":"console","msg":"warehouse sync \\"warehouse\\" skipped: the previous run is still going"/)
 
@@ -128,7 +129,7 @@ test('two serve processes on one PostgreSQL database run each scheduled slot onc
     assert.ok(runs.length >= 3, `the schedule fired (${runs.length} runs)`)
     assert.ok(runs.length <= Math.ceil(elapsed / 2000) + 2, `no slot fired twice: ${runs.length} runs in ${elapsed} ms of 2 s slots`)
     assert.deepEqual(runs.map((r) => r.status).filter((s) => s === 'skipped'), [], 'no run overlapped another')
-    for (let i = 1; i < runs.length; i++) assert.ok(Number(runs[i].started_at) - Number(runs[i - 1].started_at) >= 1500, `runs ${i - 1} and ${i} are a slot apart`)
+    for (let i = 1; i < runs.length; i++) assert.ok(Number(at(runs, i).started_at) - Number(at(runs, i - 1).started_at) >= 1500, `runs ${i - 1} and ${i} are a slot apart`)
     assert.deepEqual(runs.map((r) => Number(r.added)), [50, ...runs.slice(1).map(() => 0)], 'the first run added the table, the others found nothing new')
     const audience = (await emuAudiences(emu.url)).find((x) => x.name === 'VIP customers')!
     assert.equal((await emuMembers(emu.url, audience.audience_id)).EMAIL_SHA256?.length, 50)

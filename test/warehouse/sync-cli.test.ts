@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import { after, test } from 'node:test'
 import Database from 'better-sqlite3'
 import { startEmulator } from '../../src/emulator/index.js'
+import { at } from '../../src/util/array.js'
 import { runCli } from '../helpers/cli.js'
 import { emuAudiences, emuMembers, emuRequests } from '../helpers/emu-control.js'
 import { sha256 } from '../helpers/events.js'
@@ -95,8 +96,8 @@ test('sync --source: mirrors the query exactly, then only the churn; a failing o
         ['failed', 'cli', 0, 0, 0]
       ]
     )
-    assert.match(String(runs[2].error), /relation "crm\.no_such_table" does not exist/)
-    assert.match(String(runs[3].error), /it returned: id, region/)
+    assert.match(String(at(runs, 2).error), /relation "crm\.no_such_table" does not exist/)
+    assert.match(String(at(runs, 3).error), /it returned: id, region/)
 
     // The mirror of the second list is the synced state the next run compares with.
     const again = await sync(QUERY)

@@ -82,13 +82,14 @@ export function AudienceHealthHistory({ destinationId, audienceKey, advertiserId
   }, [destinationId, audienceKey, advertiserId])
   if (!reads) return null
   if (reads.length === 0) return <p className="muted">No health read recorded yet (TikTok is asked every AUDIENCE_HEALTH_INTERVAL).</p>
-  const sizes = reads.filter((r) => r.coverNum !== null).map((r) => r.coverNum!)
-  const last = reads[reads.length - 1]
+  const sizes = reads.flatMap((r) => (r.coverNum !== null ? [r.coverNum] : []))
+  const last = reads.at(-1)
+  const [firstSize, lastSize] = [sizes[0], sizes.at(-1)]
   return (
     <details className="health-history">
       <summary>
-        Recorded: {sizes.length > 0 ? `${formatNumber(sizes[0])} → ${formatNumber(sizes[sizes.length - 1])} matched users` : 'no size yet'} over {reads.length} read{reads.length === 1 ? '' : 's'}, last{' '}
-        {formatTime(last.checkedAt)}
+        Recorded: {firstSize !== undefined && lastSize !== undefined ? `${formatNumber(firstSize)} → ${formatNumber(lastSize)} matched users` : 'no size yet'} over {reads.length} read{reads.length === 1 ? '' : 's'}, last{' '}
+        {last ? formatTime(last.checkedAt) : ''}
       </summary>
       <Sparkline values={sizes} label={`Matched users of ${label} over time`} />
       <DataTable bare label={`Health history of ${label}`} columns={HISTORY_COLUMNS} rows={reads.slice(-10).reverse()} rowKey={(r) => r.checkedAt} />

@@ -63,6 +63,7 @@ function cells<T>(columns: Column<T>[], row: T): ReactNode[] {
   const out: ReactNode[] = []
   for (let i = 0; i < columns.length; ) {
     const c = columns[i]
+    if (!c) break
     const span = Math.max(1, c.span?.(row) ?? 1)
     const key = c.key ?? c.header
     const props = { className: c.className, colSpan: span > 1 ? span : undefined }

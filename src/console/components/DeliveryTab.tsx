@@ -9,11 +9,8 @@ import { ErrorText, formatNumber, formatTime, JsonBlock, Notice } from '../ui'
 import { DataTable, type Column } from './DataTable'
 import { IdentifierQuality } from './IdentifierQuality'
 
-const PERIODS = [
-  { key: '1h', label: 'Last hour', rangeMs: 3600_000, bucket: '5m' },
-  { key: '24h', label: 'Last 24 hours', rangeMs: 24 * 3600_000, bucket: '1h' },
-  { key: '7d', label: 'Last 7 days', rangeMs: 7 * 24 * 3600_000, bucket: '6h' }
-]
+const LAST_HOUR = { key: '1h', label: 'Last hour', rangeMs: 3600_000, bucket: '5m' }
+const PERIODS = [LAST_HOUR, { key: '24h', label: 'Last 24 hours', rangeMs: 24 * 3600_000, bucket: '1h' }, { key: '7d', label: 'Last 7 days', rangeMs: 7 * 24 * 3600_000, bucket: '6h' }]
 const REFRESH_MS = 3000
 
 const IDENTIFIER_LABELS: Record<string, string> = { email: 'Email', phone: 'Phone', advertising_id: 'Advertising ID' }
@@ -116,12 +113,13 @@ function DeliveryChart({ report }: { report: DeliveryReport }) {
 function retryOutcome(then: DeliveryReport['retried'][number]['then']): string {
   const parts = (['delivered', 'failed', 'paused', 'retrying'] as const).filter((k) => then[k] > 0)
   const words = { delivered: 'delivered', failed: 'failed', paused: 'paused', retrying: 'still retrying' }
-  if (parts.length === 1) return `then ${words[parts[0]]}`
+  const [only] = parts
+  if (parts.length === 1 && only) return `then ${words[only]}`
   return `then ${parts.map((k) => `${then[k]} ${words[k]}`).join(', ')}`
 }
 
 export function DeliveryTab({ destination: d }: { destination: Destination }) {
-  const [period, setPeriod] = useState(PERIODS[0])
+  const [period, setPeriod] = useState(LAST_HOUR)
   const [report, setReport] = useState<DeliveryReport>()
   const [dead, setDead] = useState<{ total: number; items: DeadLetter[] }>()
   const [error, setError] = useState<string>()
@@ -196,7 +194,7 @@ export function DeliveryTab({ destination: d }: { destination: Destination }) {
       <div className="page-head">
         <h2 id="delivery-title">Event Delivery</h2>
         <label htmlFor="delivery-period">Time period</label>
-        <select id="delivery-period" value={period.key} onChange={(e) => setPeriod(PERIODS.find((p) => p.key === e.target.value) ?? PERIODS[0])}>
+        <select id="delivery-period" value={period.key} onChange={(e) => setPeriod(PERIODS.find((p) => p.key === e.target.value) ?? LAST_HOUR)}>
           {PERIODS.map((p) => (
             <option key={p.key} value={p.key}>
               {p.label}

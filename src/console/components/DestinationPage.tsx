@@ -27,7 +27,7 @@ export function DestinationPage({ id, tab, rest, info }: { id: number; tab: stri
     if (next < 0) return
     e.preventDefault()
     tabRefs.current[next]?.focus()
-    navigate(`/destinations/${id}/${TABS[next].key}`)
+    navigate(`/destinations/${id}/${TABS[next]?.key ?? 'settings'}`)
   }
 
   if (error) return <ErrorText>{error}</ErrorText>

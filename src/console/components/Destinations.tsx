@@ -102,7 +102,7 @@ export function NewDestinationPage() {
             <ErrorText id="destination-source-error">{fieldError('source')}</ErrorText>
           </>
         )}
-        {list.length === 1 && <p className="hint">Source: {list[0].name} (events sent with its write key reach this destination).</p>}
+        {list.length === 1 && list[0] && <p className="hint">Source: {list[0].name} (events sent with its write key reach this destination).</p>}
         <ErrorText>{otherError}</ErrorText>
         <div className="actions">
           <button type="submit" className="primary">

@@ -4,6 +4,7 @@
  */
 import { useEffect, useMemo, useState } from 'react'
 import { api, ApiError, errorText, type ActionCatalog, type ActionDefinition, type Connection, type Destination, type Mapping, type TestResult } from '../api'
+import type { LooseEvent } from '../../destination/types'
 import { Link, navigate } from '../router'
 import { ErrorText, JsonBlock, Notice, Switch, useLoad } from '../ui'
 import { DataTable, type Column } from './DataTable'
@@ -167,7 +168,7 @@ function MappingEditor({ destination: d, mappingId }: { destination: Destination
   const loadSample = async () => {
     if (!action) return
     try {
-      const sample = await api<Record<string, any>>('GET', `/api/actions/${action.key}/sample-event`)
+      const sample = await api<LooseEvent>('GET', `/api/actions/${action.key}/sample-event`)
       // Use an audience connected to this destination, so the test reaches a TikTok audience that exists.
       const connected = connections.data?.find((c) => c.externalAudienceId)
       const personas = sample.context?.personas
@@ -321,12 +322,13 @@ function MappingEditor({ destination: d, mappingId }: { destination: Destination
 function TestOutcome({ result, onCreateAnyway, onIgnoreTrigger }: { result: TestResult | undefined; onCreateAnyway(): void; onIgnoreTrigger(): void }) {
   if (!result) return null
   const body = result.response?.body as { code?: number; message?: string } | undefined
+  const createdId = result.audience_id
   return (
     <section aria-label="Test result" className="test-result">
-      {result.audience_id && (
+      {createdId && (
         <Notice kind="success">
-          Audience created. <span>audience_id</span>: <code aria-label="New audience id">{result.audience_id}</code>{' '}
-          <button type="button" className="link-button" onClick={() => navigator.clipboard?.writeText(result.audience_id!)}>
+          Audience created. <span>audience_id</span>: <code aria-label="New audience id">{createdId}</code>{' '}
+          <button type="button" className="link-button" onClick={() => navigator.clipboard?.writeText(createdId)}>
             Copy audience_id
           </button>
         </Notice>

@@ -57,7 +57,9 @@ function SegmentPanel({ source }: { source: Source }) {
   }
   if (error) return <ErrorText>{error}</ErrorText>
   if (!data) return <p role="status">Loading…</p>
-  if (!data.webhookUrl) return <Notice kind="warning">This source has no write key, so Segment cannot authenticate. Create a source with a write key.</Notice>
+  const { createAudienceUrl, getAudienceUrl } = data
+  // The three URLs come together: all of them, or none when the source has no write key.
+  if (!data.webhookUrl || !createAudienceUrl || !getAudienceUrl) return <Notice kind="warning">This source has no write key, so Segment cannot authenticate. Create a source with a write key.</Notice>
   return (
     <section aria-labelledby={`segment-${source.id}`} className="segment-connect">
       <h3 id={`segment-${source.id}`}>Connect from Segment</h3>
@@ -65,8 +67,8 @@ function SegmentPanel({ source }: { source: Source }) {
         In Segment: <strong>Engage → Engage Settings → Destinations → Add destination → Webhook Audiences</strong>. Paste these into its settings:
       </p>
       <dl>
-        <Copyable label="Create Audience URL" value={data.createAudienceUrl!} />
-        <Copyable label="Get Audience URL" value={data.getAudienceUrl!} />
+        <Copyable label="Create Audience URL" value={createAudienceUrl} />
+        <Copyable label="Get Audience URL" value={getAudienceUrl} />
         {secret ? <Copyable label="Shared Secret" value={secret} /> : null}
       </dl>
       {secret && <Notice kind="warning">Copy the shared secret now: it is not shown again. Requests without Segment's matching X-Signature are refused.</Notice>}

@@ -26,7 +26,7 @@ export function parseTrigger(fql: string): TriggerState {
   while (rest) {
     const m = CONDITION.exec(rest)
     if (!m) return { conditions: [], join: 'and', raw: fql }
-    conditions.push({ field: m[1] as Condition['field'], op: m[2] as Condition['op'], value: m[3].replace(/\\(.)/g, '$1') })
+    conditions.push({ field: m[1] as Condition['field'], op: m[2] as Condition['op'], value: (m[3] ?? '').replace(/\\(.)/g, '$1') })
     rest = rest.slice(m[0].length)
     if (!rest) break
     const j = JOIN.exec(rest)
@@ -73,7 +73,7 @@ export function TriggerEditor({ value, onChange, error }: { value: TriggerState;
                 <select aria-label={`Condition ${i + 1} value`} value={c.value} onChange={(e) => set(i, { value: e.target.value })}>
                   {['track', 'identify', 'page', 'screen', 'group', 'alias'].map((t) => (
                     <option key={t} value={t}>
-                      {t[0].toUpperCase() + t.slice(1)}
+                      {t.charAt(0).toUpperCase() + t.slice(1)}
                     </option>
                   ))}
                 </select>

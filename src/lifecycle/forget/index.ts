@@ -18,6 +18,7 @@ import { listDestinations } from '../../store/sql/config.js'
 import { getAudit, updateAuditAudiences, type Audit, type AuditAudience } from '../../store/sql/forget-audits.js'
 import { queueRemovalsOfPerson, removalOutcome } from '../../store/sql/removals.js'
 import { deleteSentIdentifiers } from '../../store/sql/sent-identifiers.js'
+import { must } from '../../util/must.js'
 
 export type ForgetRequest = PersonIdentifiers
 
@@ -51,7 +52,7 @@ const KINDS: IdentifierKind[] = ['email', 'phone', 'advertising_id']
  * was added to those cannot be found.
  */
 export async function forgetPerson(store: Store, request: ForgetRequest): Promise<{ auditId: number; notRecorded: string[] }> {
-  const given = KINDS.filter((k) => typeof request[k] === 'string' && request[k]!.trim() !== '')
+  const given = KINDS.filter((k) => (request[k]?.trim() ?? '') !== '')
   const userId = request.userId?.trim()
   if (given.length === 0 && !userId) throw new ForgetInputError('give at least one of email, phone, advertising_id, userId')
   const destinations = await listDestinations(store.db, store.secrets)
@@ -107,7 +108,7 @@ export async function refreshAudit(store: Store, id: number): Promise<Audit | un
 export async function waitForRemovals(store: Store, id: number, opts: { timeoutMs?: number; pollMs?: number } = {}): Promise<Audit> {
   const until = Date.now() + (opts.timeoutMs ?? Infinity)
   for (;;) {
-    const audit = (await refreshAudit(store, id))!
+    const audit = must(await refreshAudit(store, id), `audit ${id}`)
     if (audit.finishedAt !== null || Date.now() >= until) return audit
     await new Promise((r) => setTimeout(r, opts.pollMs ?? 50))
   }

@@ -85,10 +85,16 @@ export async function pollAudienceHealth(store: Store, tiktok: TikTokClient, log
   await recordHealthReads(store.db, reads)
   // A fan-out connection's lines name the advertiser: its audiences would otherwise read alike.
   const advertisers = new Map<string, Set<string>>()
-  for (const r of reads) advertisers.set(`${r.destinationId}|${r.audienceKey}`, (advertisers.get(`${r.destinationId}|${r.audienceKey}`) ?? new Set()).add(r.advertiserId))
+  const advertisersOf = (r: { destinationId: number; audienceKey: string }) => {
+    const k = `${r.destinationId}|${r.audienceKey}`
+    let set = advertisers.get(k)
+    if (!set) advertisers.set(k, (set = new Set()))
+    return set
+  }
+  for (const r of reads) advertisersOf(r).add(r.advertiserId)
   for (const r of reads) {
     const where = { destination: names.get(r.destinationId), audience: r.audienceKey, advertiserId: r.advertiserId, audienceId: r.externalAudienceId }
-    const of = `"${r.audienceKey}" of ${where.destination}${advertisers.get(`${r.destinationId}|${r.audienceKey}`)!.size > 1 ? ` (advertiser ${r.advertiserId})` : ''}`
+    const of = `"${r.audienceKey}" of ${where.destination}${advertisersOf(r).size > 1 ? ` (advertiser ${r.advertiserId})` : ''}`
     if (r.error) {
       log.warn({ ...where, error: r.error }, `audience health: cannot read audience "${r.audienceKey}" (${r.externalAudienceId}) from TikTok: ${r.error}`)
       continue

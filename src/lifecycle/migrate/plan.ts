@@ -92,8 +92,9 @@ export async function planMigration(store: Store, tiktok: TikTokClient, d: Desti
     const audienceId = literalId(m, 'audience_id')
     const advertiserId = literalId(m, 'selected_advertiser_id')
     const k = `${audienceId}|${advertiserId}`
-    if (!groups.has(k)) groups.set(k, { audienceId, advertiserId, mappings: [] })
-    groups.get(k)!.mappings.push(m)
+    let group = groups.get(k)
+    if (!group) groups.set(k, (group = { audienceId, advertiserId, mappings: [] }))
+    group.mappings.push(m)
   }
 
   const client = tiktok.withToken(d.accessToken)
@@ -128,6 +129,7 @@ export async function planMigration(store: Store, tiktok: TikTokClient, d: Desti
   const add: PlannedMapping[] = []
   for (const m of legacy) {
     const native = LEGACY_TO_NATIVE[m.action]
+    if (!native) continue // `legacy` holds only actions of LEGACY_TO_NATIVE
     let name = perAction(m.action) === 1 ? native.name : `${native.name} (${keyOfMapping.get(m.id)})`
     while (kept.has(name) || add.some((a) => a.name === name)) name = `${name} (migrated)`
     const { audience_id: _a, selected_advertiser_id: _s, ...fields } = m.mapping

@@ -1,5 +1,5 @@
 /** What a legacy mapping's trigger says about its audience: the audience key and the event name it waits for. */
-import { subscriptions, type FqlAst } from '../../destination/segmentLibraries.js'
+import { subscriptions, type FqlAst } from '../../destination/segment-libraries.js'
 
 /** `name = "value"` conditions of an `and`-only trigger (an `or` branch does not pin anything). */
 function equalities(ast: FqlAst, out: FqlAst[] = []): FqlAst[] {

@@ -46,7 +46,7 @@ function parseTime(value: string | undefined, field: string, fallback: number): 
 function parseDuration(value: string | undefined, fallback: number): number {
   if (value === undefined || value === '') return fallback
   const m = /^(\d+)(ms|s|m|h|d)?$/.exec(value)
-  const ms = m ? Number(m[1]) * (m[2] && m[2] !== 'ms' ? UNITS[m[2]] : 1) : NaN
+  const ms = m ? Number(m[1]) * (m[2] && m[2] !== 'ms' ? (UNITS[m[2]] ?? NaN) : 1) : NaN
   if (!(ms > 0)) throw badRequest(`"bucket" must be milliseconds or a duration like 5m, 1h, 1d, got ${JSON.stringify(value)}`, 'bucket')
   return ms
 }
@@ -135,7 +135,7 @@ export const deliveryRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async 
       const d = await destinationOr404(ctx, request.params.id)
       const limit = request.query.limit ?? 100
       const { items, total } = await listDeadLetters(db, d.id, limit, request.query.before)
-      return { total, items, nextBefore: items.length === limit ? items[items.length - 1].id : null }
+      return { total, items, nextBefore: items.length === limit ? (items.at(-1)?.id ?? null) : null }
     }
   )
 

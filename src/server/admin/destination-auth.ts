@@ -16,6 +16,7 @@ import { destinationOr404 } from './lookup.js'
 import { testAuthentication } from './tiktok-auth.js'
 import { dynamicFieldClient } from './tiktok-lookups.js'
 import { S, typed } from './validation.js'
+import { must } from '../../util/must.js'
 
 const choicesParams = S.obj({ id: S.int({ minimum: 1 }), action: S.str(), field: S.str() }, ['id', 'action', 'field'])
 
@@ -49,7 +50,7 @@ export const destinationAuthRoutes: FastifyPluginAsync<{ ctx: ServerContext }> =
       }
       await storeDestinationToken(db, secrets, d.id, token, advertiserIds)
       ctx.pipeline.poke()
-      return destinationView(ctx, (await getDestination(db, secrets, d.id))!)
+      return destinationView(ctx, must(await getDestination(db, secrets, d.id), `destination ${d.id}`))
     }
   )
 

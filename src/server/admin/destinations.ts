@@ -15,6 +15,7 @@ import { destinationOr404 } from './lookup.js'
 import { testAuthentication } from './tiktok-auth.js'
 import { S, typed } from './validation.js'
 import { DESTINATION_DEFAULTS, MAX_BATCH_SIZE } from '../../util/defaults.js'
+import { must } from '../../util/must.js'
 
 const settingsProps = {
   name: S.nonEmpty({ maxLength: 200 }),
@@ -60,8 +61,9 @@ export const destinationRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = asy
       const sources = await listSources(db)
       let sourceId: number
       if (b.source === undefined) {
-        if (sources.length !== 1) throw badRequest(`"source" is required: name one of ${sources.map((s) => s.name).join(', ') || '(no sources yet)'}`, 'source')
-        sourceId = sources[0].id
+        const [only] = sources
+        if (sources.length !== 1 || !only) throw badRequest(`"source" is required: name one of ${sources.map((s) => s.name).join(', ') || '(no sources yet)'}`, 'source')
+        sourceId = only.id
       } else {
         const s = sources.find((x) => x.name === b.source || x.id === b.source)
         if (!s) throw badRequest(`"source": no source ${JSON.stringify(b.source)} (known: ${sources.map((x) => x.name).join(', ')})`, 'source')
@@ -110,7 +112,7 @@ export const destinationRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = asy
       }
       await updateDestinationSettings(db, d.id, patch)
       if (b.enabled) ctx.pipeline.poke()
-      return destinationView(ctx, (await getDestination(db, secrets, d.id))!)
+      return destinationView(ctx, must(await getDestination(db, secrets, d.id), `destination ${d.id}`))
     }
   )
 

@@ -9,6 +9,7 @@ import { listAudits, type Audit } from '../../store/sql/forget-audits.js'
 import type { ServerContext } from '../context.js'
 import { badRequest, notFound } from './errors.js'
 import { S } from './validation.js'
+import { must } from '../../util/must.js'
 
 /** How long `POST /api/forget` waits for TikTok before answering with what is still pending. */
 const ANSWER_WITHIN_MS = 20_000
@@ -48,7 +49,7 @@ export const forgetRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (a
       const audits = await listAudits(store.db, request.query.limit ?? 50)
       // Pending removals are looked at again: a consent withdrawal's audit settles as it is delivered.
       const fresh = await Promise.all(audits.map((a) => (a.finishedAt === null ? refreshAudit(store, a.id) : a)))
-      return Promise.all(fresh.map((a) => view(a!)))
+      return Promise.all(fresh.map((a, i) => view(must(a, `audit ${audits[i]?.id}`))))
     }
   )
 

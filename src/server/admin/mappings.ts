@@ -36,7 +36,7 @@ const editable = {
 
 /** The mapping with the trigger's non-fatal remarks (e.g. an event name that never occurs). */
 function view(m: Mapping) {
-  let warnings: string[] = []
+  let warnings: string[]
   try {
     warnings = compileMapping({ action: m.action, trigger: m.trigger, mapping: m.mapping }).warnings
   } catch (err) {

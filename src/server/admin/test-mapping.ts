@@ -12,17 +12,17 @@ import { explainRouteError, explainTikTokFailure } from '../../pipeline/explain.
 import { stampPersonas } from '../../pipeline/personas.js'
 import { listConnections } from '../../store/sql/config.js'
 import type { Destination } from '../../store/model.js'
-import type { TikTokExchange } from '../../tiktok/client.js'
+import type { TikTokExchange } from '../../tiktok/types.js'
 import { TikTokError } from '../../tiktok/errors.js'
 import type { ServerContext } from '../context.js'
 import { destinationOr404, mappingOr404 } from './lookup.js'
 import { AUTH_MESSAGES } from './tiktok-auth.js'
 import { S, typed } from './validation.js'
+import type { LooseEvent } from '../../destination/types.js'
 
-type Ev = Record<string, any>
 
 const options = {
-  event: Type.Unsafe<Ev>({ type: 'object' }),
+  event: Type.Unsafe<LooseEvent>({ type: 'object' }),
   /** Create Audience: create even when the advertiser already has an audience of that name. */
   allowDuplicate: S.bool(),
   /** Send even when the event does not match the trigger. */
@@ -34,7 +34,7 @@ type TestOptions = Static<typeof testOptionsBody>
 export interface TestResult {
   matched: boolean
   /** The event after connected-audience stamping: what the mapping saw. */
-  event: Ev
+  event: LooseEvent
   payload: Record<string, unknown> | null
   change: unknown
   request: { method: string; url: string; body: unknown } | null

@@ -35,7 +35,8 @@ function destinationOf(ctx: ServerContext, sourceId: number, extras: Obj): Desti
   const list = nativeDestinations(ctx, sourceId)
   const wanted = extras.destination
   if (wanted === undefined || wanted === '') {
-    if (list.length === 1) return list[0].destination
+    const [only] = list
+    if (list.length === 1 && only) return only.destination
     throw new WebhookError(400, `name the destination in the audience's extras, e.g. {"destination": "TikTok Audiences", "advertiserId": "…"}: this source has ${list.length === 0 ? 'no native destination' : `several native destinations (${names(list)})`}`)
   }
   if (typeof wanted !== 'string' && typeof wanted !== 'number') throw new WebhookError(400, '"destination" in the extras must be the destination\'s name')
@@ -47,7 +48,8 @@ function destinationOf(ctx: ServerContext, sourceId: number, extras: Obj): Desti
 function advertiserOf(dest: Destination, extras: Obj): string {
   const wanted = extras.advertiserId ?? extras.advertiser_id
   if (wanted === undefined || wanted === '') {
-    if (dest.advertiserIds.length === 1) return dest.advertiserIds[0]
+    const [only] = dest.advertiserIds
+    if (dest.advertiserIds.length === 1 && only !== undefined) return only
     throw new WebhookError(400, `name the advertiser in the audience's extras ("advertiserId"): destination "${dest.name}" ${dest.advertiserIds.length === 0 ? 'has no advertiser yet (connect TikTok in the console)' : `may use several: ${dest.advertiserIds.join(', ')}`}`)
   }
   const id = String(wanted)

@@ -15,6 +15,8 @@ import { checkOne, IngestError, isObject } from '../batch-body.js'
 import type { ServerContext } from '../context.js'
 import { connectionWithId, createWebhookAudience, getWebhookAudience, WebhookError } from './audiences.js'
 import { mergedExtras, signatureMatches, withoutExtras } from './signature.js'
+import { first } from '../../util/array.js'
+import type { LooseEvent } from '../../destination/types.js'
 
 /** Segment batches webhook events by URL: a body of many 32 KB events is allowed, within reason. */
 export const MAX_WEBHOOK_BYTES = 4 * 1024 * 1024
@@ -57,16 +59,16 @@ export const webhookPlugin: FastifyPluginAsync<WebhookOptions> = async (app, { c
     if (secret != null) {
       const signature = request.headers['x-signature']
       if (typeof signature !== 'string' || signature === '') throw new IngestError(401, 'missing X-Signature: this source has a shared secret, so Segment must sign its requests (set the same Shared Secret in the webhook destination\'s settings)')
-      if (!signatureMatches(secret, events[0], signature)) throw new IngestError(401, 'X-Signature does not match: the shared secret in Segment differs from this source\'s')
+      if (!signatureMatches(secret, first(events), signature)) throw new IngestError(401, 'X-Signature does not match: the shared secret in Segment differs from this source\'s')
     }
     const now = Date.now()
     const receivedAt = new Date(now).toISOString()
     const accepted: SegmentEvent[] = []
     let refreshed = false
-    for (let i = 0; i < events.length; i++) {
+    for (const [i, raw] of events.entries()) {
       const at = Array.isArray(body) ? `[${i}]: ` : ''
-      const event = checkOne(withoutExtras(events[i], mergedExtras(events[i])), undefined, at)
-      const personas = (event.context as any)?.personas
+      const event = checkOne(withoutExtras(raw, mergedExtras(raw)), undefined, at)
+      const personas = (event.context as LooseEvent | undefined)?.personas
       const externalId = personas?.external_audience_id
       if (externalId !== undefined && externalId !== null && externalId !== '') {
         let found = connectionWithId(ctx, source.id, String(externalId))

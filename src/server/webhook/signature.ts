@@ -7,12 +7,13 @@
  * receiver takes them out again before hashing.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto'
+import type { LooseEvent } from '../../destination/types.js'
 
 type Obj = Record<string, unknown>
 
 /** The extras Segment merged into this event's top level: the keys of its audience's `extras` JSON, where the values agree. */
 export function mergedExtras(event: Obj): string[] {
-  const settings = (event.context as any)?.personas?.audience_settings
+  const settings = (event.context as LooseEvent | undefined)?.personas?.audience_settings
   const text = settings && typeof settings === 'object' ? settings.extras : undefined
   if (typeof text !== 'string' || text === '') return []
   let extras: unknown

@@ -6,13 +6,14 @@
  * creation). Read back by cutting each line at three commas instead of parsing the body as JSON.
  */
 import type { Db } from '../db.js'
+import { last } from '../../util/array.js'
 
 export async function packBodiesAsLines(db: Db): Promise<void> {
   let after = 0
   for (;;) {
     const rows = await db.all<{ id: number; body: string }>(`SELECT id, body FROM queue_packs WHERE id > $1 ORDER BY id LIMIT 200`, [after])
     if (rows.length === 0) return
-    after = Number(rows[rows.length - 1].id)
+    after = Number(last(rows).id)
     for (const r of rows) {
       if (!r.body.startsWith('{')) continue
       const { k, r: entries } = JSON.parse(r.body) as { k: string[]; r: (number | string | null)[][] }

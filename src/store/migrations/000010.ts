@@ -5,6 +5,7 @@
  * email). The redaction below is src/pipeline/redact.ts as it was then.
  */
 import type { Db } from '../db.js'
+import { last } from '../../util/array.js'
 
 const PII_KEY = /e-?mail|phone|mobile|advertising_?id|idfa|gaid|aaid|maid/i
 
@@ -62,7 +63,7 @@ export async function redactKeptSamples(db: Db): Promise<void> {
   for (;;) {
     const rows = await db.all<{ id: number; body: string }>(`SELECT id, body FROM events WHERE id > $1 AND body IS NOT NULL ORDER BY id LIMIT 200`, [after])
     if (rows.length === 0) return
-    after = Number(rows[rows.length - 1].id)
+    after = Number(last(rows).id)
     for (const r of rows) {
       let event: unknown
       try {

@@ -7,6 +7,7 @@ import { bucketFiltered, bucketTotals } from './outcome-totals.js'
 import { insertPacks, openChangesOfPartition } from './queue-packs.js'
 import { CREATE_KEY, identityOf, isMembershipKey, keysOfSameSchema, PackBody, serializeIds, storedBatchKey } from '../queue-format.js'
 import { packChangeOfRow } from './changes.js'
+import { at, last } from '../../util/array.js'
 
 export interface BucketCounts {
   start: number
@@ -28,20 +29,20 @@ export async function deliveryBuckets(db: Db, destinationId: number, from: numbe
   const [rows, filteredRows] = await Promise.all([bucketTotals(db, 'destination', destinationId, from, to, bucketMs), bucketFiltered(db, destinationId, from, to, bucketMs)])
   const count = Math.max(1, Math.ceil((to - from) / bucketMs))
   const buckets: BucketCounts[] = Array.from({ length: count }, (_, i) => ({ start: from + i * bucketMs, delivered: 0, failed: 0, pending: 0, retried: 0, filtered: 0 }))
-  const at = (bucket: number) => buckets[Math.min(count - 1, Math.max(0, bucket))]
+  const bucketAt = (bucket: number) => at(buckets, Math.min(count - 1, Math.max(0, bucket)))
   for (const r of rows) {
-    const b = at(r.bucket)
+    const b = bucketAt(r.bucket)
     b.delivered += r.delivered + r.superseded
     b.failed += r.failed
     b.retried += r.retried
   }
   const filteredByReason: Record<string, number> = {}
   for (const r of filteredRows) {
-    at(r.bucket).filtered += r.n
+    bucketAt(r.bucket).filtered += r.n
     filteredByReason[r.reason] = (filteredByReason[r.reason] ?? 0) + r.n
   }
   const waiting = await db.get<{ n: number | null }>('SELECT SUM(pending) AS n FROM partitions WHERE destination_id = $1', [destinationId])
-  buckets[count - 1].pending = Number(waiting?.n ?? 0)
+  last(buckets).pending = Number(waiting?.n ?? 0)
   return { buckets, filteredByReason }
 }
 

@@ -8,6 +8,7 @@ import { chunks, placeholders, valuesList, type Db } from '../db.js'
 import type { ChangeStatus } from '../model.js'
 import { openChangesOfEvents } from './queue-packs.js'
 import { CREATE_KEY, identityOf, serializeIds, storedBatchKey, type BatchKey, type PackChange } from '../queue-format.js'
+import { must } from '../../util/must.js'
 
 export interface NewChange {
   eventId: number | null
@@ -67,7 +68,7 @@ export async function failedIdentities(db: Db, partitionId: number): Promise<Map
   const out = new Map<string, number[]>()
   for (const r of rows) {
     if (!r.batch_key) continue
-    const k = identityOf(storedBatchKey(r.batch_key), serializeIds(JSON.parse(r.ids!) as (string | null)[]))
+    const k = identityOf(storedBatchKey(r.batch_key), serializeIds(JSON.parse(must(r.ids, `the ids of change ${r.batch_key}`)) as (string | null)[]))
     const list = out.get(k) ?? []
     list.push(Number(r.id))
     out.set(k, list)
@@ -97,7 +98,7 @@ async function outcomesOf(db: Db, rows: { id: number; n: number }[]): Promise<Ma
   // By range: failed changes are few, and the range is one index scan rather than a lookup per event.
   for (const r of await db.all<{ e: number }>(`SELECT DISTINCT event_id AS e FROM changes WHERE event_id BETWEEN $1 AND $2 AND status = 'failed'`, [min, max])) failed.add(Number(r.e))
   const pending = new Set<number>()
-  for (const c of await openChangesOfEvents(db, min, max)) pending.add(c.eventId!)
+  for (const c of await openChangesOfEvents(db, min, max)) if (c.eventId !== null) pending.add(c.eventId)
   for (const r of rows) {
     const id = Number(r.id)
     out.set(id, failed.has(id) ? 'failed' : pending.has(id) ? 'pending' : Number(r.n) > 0 ? 'delivered' : 'filtered')
@@ -122,7 +123,7 @@ export async function eventOutcomes(db: Db, afterEventId: number): Promise<{ rec
   const failed = new Set<number>()
   for (const r of await db.all<{ e: number }>(`SELECT DISTINCT event_id AS e FROM changes WHERE event_id > $1 AND status = 'failed'`, [afterEventId])) failed.add(Number(r.e))
   const pending = new Set<number>()
-  for (const c of await openChangesOfEvents(db, afterEventId + 1, Number(counts!.last))) if (!failed.has(c.eventId!)) pending.add(c.eventId!)
+  for (const c of await openChangesOfEvents(db, afterEventId + 1, Number(counts?.last ?? afterEventId))) if (c.eventId !== null && !failed.has(c.eventId)) pending.add(c.eventId)
   return { received, delivered: received - filtered - failed.size - pending.size, failed: failed.size, pending: pending.size, filtered }
 }
 
@@ -145,7 +146,7 @@ export async function outcomesByMessageId(db: Db, sourceId: number, messageIds: 
       [sourceId, ...part]
     )
     const outcomes = await outcomesOf(db, rows)
-    for (const r of rows) out.set(r.message_id, outcomes.get(Number(r.id))!)
+    for (const r of rows) out.set(r.message_id, must(outcomes.get(Number(r.id)), `the outcome of event ${r.id}`))
   }
   return out
 }

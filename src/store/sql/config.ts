@@ -6,6 +6,7 @@ import type { Db } from '../db.js'
 import type { SecretBox } from '../../util/secrets.js'
 import type { Audience, Connection, ConnectionTarget, Destination, Mapping, Source } from '../model.js'
 import { loadExtraTargets, replaceExtraTargets } from './connection-targets.js'
+import { must } from '../../util/must.js'
 
 const bool = (v: unknown): boolean => v === 1 || v === true || v === '1'
 const int = (b: boolean | undefined): number => (b ? 1 : 0)
@@ -36,7 +37,7 @@ export async function upsertSource(db: Db, s: { name: string; writeKey?: string 
      RETURNING id, name, write_key`,
     [s.name, s.writeKey ?? null, Date.now()]
   )
-  return toSource(row!)
+  return toSource(must(row, 'the upserted source'))
 }
 
 export async function listSources(db: Db): Promise<Source[]> {
@@ -107,7 +108,7 @@ export async function upsertDestination(db: Db, secrets: SecretBox, d: Destinati
     ]
   )
   await bumpConfigVersion(db)
-  return toDestination(row!, secrets)
+  return toDestination(must(row, 'the upserted destination'), secrets)
 }
 
 export async function listDestinations(db: Db, secrets: SecretBox): Promise<Destination[]> {
@@ -162,7 +163,7 @@ export async function upsertMapping(db: Db, m: Omit<Mapping, 'id'>): Promise<Map
     [m.destinationId, m.name, m.action, m.trigger, JSON.stringify(m.mapping), int(m.enabled), m.position, now]
   )
   await bumpConfigVersion(db)
-  return toMapping(row!)
+  return toMapping(must(row, 'the upserted mapping'))
 }
 
 export async function listMappings(db: Db, destinationId?: number): Promise<Mapping[]> {
@@ -214,7 +215,7 @@ export async function upsertConnection(db: Db, c: Omit<Connection, 'id' | 'targe
      RETURNING ${CONN_COLS}`,
     [c.destinationId, c.audienceKey, c.audienceName, c.advertiserId, c.externalAudienceId, int(c.sendTrack), int(c.sendIdentify), c.enterEvent, c.exitEvent, now]
   )
-  const stored = toConnection(row!)
+  const stored = toConnection(must(row, 'the upserted connection'))
   if (more) await replaceExtraTargets(db, stored.id, more)
   await bumpConfigVersion(db)
   stored.targets.push(...(more ?? (await loadExtraTargets(db, c.destinationId)).get(stored.id) ?? []))
@@ -298,5 +299,5 @@ export async function awaitConnectionAudienceId(db: Db, destinationId: number, a
 export async function ensureSource(db: Db, s: { name: string; writeKey: string | null }): Promise<Source> {
   await db.run('INSERT INTO sources (name, write_key, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING', [s.name, s.writeKey, Date.now()])
   const row = await db.get<SourceRow>('SELECT id, name, write_key FROM sources WHERE name = $1', [s.name])
-  return toSource(row!)
+  return toSource(must(row, 'the upserted source'))
 }

@@ -11,6 +11,7 @@
  * upgrade.
  */
 import { chunkSize, valuesList, type Db } from '../db.js'
+import { at } from '../../util/array.js'
 
 /** Event records as columns (a routed batch's items): index i of every column is one event. */
 export interface EventRecords {
@@ -83,10 +84,10 @@ function insertParams(events: EventRecords, offset: number, size: number): (stri
   const params: (string | number | null)[] = new Array(size * COLS)
   for (let i = 0, p = 0; i < size; i++) {
     const e = offset + i
-    params[p++] = events.sourceId[e]
-    params[p++] = events.messageId[e]
-    params[p++] = events.receivedAt[e]
-    params[p++] = events.changes[e]
+    params[p++] = at(events.sourceId, e)
+    params[p++] = at(events.messageId, e)
+    params[p++] = at(events.receivedAt, e)
+    params[p++] = at(events.changes, e)
   }
   return params
 }

@@ -3,6 +3,7 @@
  * audiences, when, and TikTok's answer for each — updated as the removals settle.
  */
 import type { Db } from '../db.js'
+import { must } from '../../util/must.js'
 
 export type AuditOrigin = 'forget' | 'consent'
 export type RemovalStatus = 'pending' | 'removed' | 'failed'
@@ -47,7 +48,7 @@ export async function insertAudit(db: Db, a: Omit<Audit, 'id' | 'finishedAt'>): 
     `INSERT INTO forget_audits (requested_at, origin, destination_id, identifiers, audiences, finished_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
     [a.requestedAt, a.origin, a.destinationId, JSON.stringify({ identifiers: a.identifiers, userHashes: a.userHashes }), JSON.stringify(a.audiences), finishedAt]
   )
-  return Number(row!.id)
+  return Number(must(row, 'the new audit').id)
 }
 
 export async function updateAuditAudiences(db: Db, id: number, audiences: AuditAudience[], finishedAt: number | null): Promise<void> {

@@ -13,6 +13,7 @@
 import type { Db } from '../db.js'
 import type { NewPack } from './queue-packs.js'
 import { shard, SLOT_MS } from './outcome-totals.js'
+import { must } from '../../util/must.js'
 
 /** Ids of the events sequence taken ahead, a block per round trip; gaps are harmless (a sequence has them anyway). */
 export class EventIdBlock {
@@ -40,7 +41,7 @@ export class EventIdBlock {
       // more than nextval. No ORDER BY: nextval runs in generate_series's order, and sorting cost
       // more than nextval too (measured 1.3 → 0.6 µs an id).
       if (this.sql === undefined) {
-        const seq = (await db.get<{ s: string }>(`SELECT pg_get_serial_sequence('events', 'id') AS s`))!.s
+        const seq = must(await db.get<{ s: string }>(`SELECT pg_get_serial_sequence('events', 'id') AS s`), 'the events id sequence').s
         this.sql = `SELECT array_agg(nextval('${seq.replaceAll("'", "''")}'::regclass)) AS ids FROM generate_series(1, $1::integer)`
       }
       const r = await db.get<{ ids: string[] }>(this.sql, [Math.max(n, this.size)])

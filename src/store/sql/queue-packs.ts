@@ -6,6 +6,8 @@
  */
 import { chunks, placeholders, valuesList, type Db } from '../db.js'
 import { openChangesOf, type OpenChange, type PackBody, type PackRow } from '../queue-format.js'
+import { at, last } from '../../util/array.js'
+import { must } from '../../util/must.js'
 
 export interface NewPack {
   partitionId: number
@@ -46,7 +48,7 @@ export async function readOpenChanges(db: Db, partitionId: number, afterPack: nu
       appendAll(out, openChangesOf(r))
       open += Number(r.open)
     }
-    if (rows.length > 0) after = Number(rows[rows.length - 1].id)
+    if (rows.length > 0) after = Number(last(rows).id)
     if (rows.length < 8) break
   }
   return { changes: out, lastPack: after }
@@ -69,7 +71,7 @@ export async function readChangesBelow(db: Db, partitionId: number, upToPack: nu
 }
 
 function appendAll<T>(to: T[], values: readonly T[]): void {
-  for (let i = 0; i < values.length; i++) to.push(values[i])
+  for (let i = 0; i < values.length; i++) to.push(at(values, i))
 }
 
 /**
@@ -107,7 +109,7 @@ function settleRows<T extends { at: number }>(rows: { id: number; n: number; ope
   const left: { id: number; open: number; bits: string }[] = []
   for (const r of rows) {
     const before = settled.length
-    const bits = settleBits(r.settled ?? '0'.repeat(Number(r.n)), byPack.get(Number(r.id))!, settled)
+    const bits = settleBits(r.settled ?? '0'.repeat(Number(r.n)), must(byPack.get(Number(r.id)), `the changes settled in pack ${r.id}`), settled)
     const newly = settled.length - before
     if (newly === 0) continue
     const open = Number(r.open) - newly
@@ -117,8 +119,7 @@ function settleRows<T extends { at: number }>(rows: { id: number; n: number; ope
   return { emptied, left }
 }
 
-// The loops over every change are functions of their own, out of settlePositions' coroutine: in it,
-// they made V8 compile the coroutine, with the store it inlines, several times per run.
+// The loops over every change are functions of their own (docs/PERFORMANCE.md §1).
 
 function groupByPack<T extends { pack: number }>(changes: T[]): Map<number, T[]> {
   const byPack = new Map<number, T[]>()
@@ -153,7 +154,7 @@ export async function openChangesOfEvents(db: Db, fromEventId: number, toEventId
     )
     for (const r of rows) for (const c of openChangesOf(r)) if (c.eventId !== null && c.eventId >= fromEventId && c.eventId <= toEventId) out.push(c)
     if (rows.length < 50) return out
-    after = Number(rows[rows.length - 1].id)
+    after = Number(last(rows).id)
   }
 }
 

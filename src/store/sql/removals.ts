@@ -10,6 +10,8 @@ import { encodeBatchKey, PackBody, parsePartitionKey, serializeIds } from '../qu
 import { addPending } from './partitions.js'
 import { sentMembershipsOf, type SentMembership } from './sent-identifiers.js'
 import { insertAudit, type AuditAudience, type AuditIdentifier, type AuditOrigin } from './forget-audits.js'
+import { first } from '../../util/array.js'
+import { must } from '../../util/must.js'
 
 export interface PersonHashes {
   /** Hashed identifiers as the destination would send them (type, hash). */
@@ -56,18 +58,18 @@ async function queueRemovals(db: Db, found: SentMembership[], batchSizeOf: (dest
   for (const [partitionId, rows] of [...byPartition].sort((a, b) => a[0] - b[0])) {
     const body = new PackBody()
     for (const r of rows) body.add(null, null, encodeBatchKey({ action: 'delete', idSchema: [r.idType] }), serializeIds([r.hash]))
-    const destinationId = rows[0].destinationId
+    const { destinationId, partitionKey } = first(rows)
     await insertPacks(db, [{ partitionId, destinationId, body, createdAt: now }])
     // This transaction's pack is the partition's last one it can see (a later one is delivered after it).
     const pack = await db.get<{ id: number }>('SELECT MAX(id) AS id FROM queue_packs WHERE partition_id = $1', [partitionId])
     await addPending(db, partitionId, rows.length, batchSizeOf(destinationId), now, NO_WINDOW)
-    const { advertiserIds, audienceId } = partsOfKey(rows[0].partitionKey)
+    const { advertiserIds, audienceId } = partsOfKey(partitionKey)
     out.push({
       destinationId,
       advertiserIds,
       audienceId,
       partitionId,
-      pack: Number(pack!.id),
+      pack: Number(must(pack, 'the removals pack').id),
       queuedAt: now,
       removals: rows.map((r) => ({ type: r.idType, hash: r.hash })),
       status: 'pending',
@@ -103,7 +105,7 @@ export async function removalOutcome(db: Db, a: AuditAudience): Promise<AuditAud
   }
   const sent = await db.get<RequestRow>(
     `${REQUEST_SELECT} WHERE partition_id = $1 AND kind = 'mapping' AND outcome = 'delivered' AND sent_at >= $2 AND request_sample LIKE $3 ORDER BY id LIMIT 1`,
-    [a.partitionId, a.queuedAt, `%${a.removals[0].hash}%`]
+    [a.partitionId, a.queuedAt, `%${first(a.removals).hash}%`]
   ) ?? await db.get<RequestRow>(
     `${REQUEST_SELECT} WHERE partition_id = $1 AND kind = 'mapping' AND outcome = 'delivered' AND sent_at >= $2 AND request_sample LIKE '%"action":"delete"%' ORDER BY id LIMIT 1`,
     [a.partitionId, a.queuedAt]

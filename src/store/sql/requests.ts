@@ -1,5 +1,6 @@
 /** The request log: every call to TikTok's mapping/audience endpoints, with samples for Event Delivery. */
 import type { Db } from '../db.js'
+import { must } from '../../util/must.js'
 
 export interface RequestRecord {
   destinationId: number | null
@@ -25,6 +26,6 @@ export async function insertRequest(db: Db, r: RequestRecord): Promise<number> {
     [r.destinationId, r.partitionId, r.kind, r.sentAt, r.durationMs, r.httpStatus, r.code, r.message, r.tiktokRequestId,
       r.rowCount, r.outcome, r.requestSample, r.response]
   )
-  return row!.id
+  return must(row, 'the recorded request').id
 }
 

@@ -7,6 +7,7 @@
  */
 import { placeholders, type Db } from '../db.js'
 import { oldestOpenEventId } from './queue-packs.js'
+import { last } from '../../util/array.js'
 
 const CHUNK = 2000
 
@@ -21,7 +22,7 @@ async function pruneOldest<R extends { id: number; at: number }>(db: Db, select:
     const ids = old.filter(deletable).map((r) => Number(r.id))
     if (ids.length > 0) deleted += (await db.run(`${remove} (${placeholders(ids.length)})`, ids)).changes
     if (old.length < rows.length) return deleted
-    after = Number(rows[rows.length - 1].id)
+    after = Number(last(rows).id)
   }
 }
 

@@ -1,3 +1,3 @@
-import { nativeMembershipAction } from './membershipActions.js'
+import { nativeMembershipAction } from './membership-actions.js'
 
 export const addToAudience = nativeMembershipAction('addToAudience', 'add')

@@ -1,3 +1,3 @@
-import { legacyMembershipAction } from './membershipActions.js'
+import { legacyMembershipAction } from './membership-actions.js'
 
 export const addUser = legacyMembershipAction('addUser', 'add')

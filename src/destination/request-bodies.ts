@@ -2,6 +2,7 @@
 import type { MappingCell, SegmentAudienceBody, SegmentMappingBody } from '../tiktok/types.js'
 import { idCells, type SerializedIds } from '../store/queue-format.js'
 import type { CreateAudienceChange, MembershipChange } from './changes.js'
+import { at } from '../util/array.js'
 
 /** Changes that may share one `/segment/mapping/` request. */
 export function requestKey(change: MembershipChange): string {
@@ -9,8 +10,8 @@ export function requestKey(change: MembershipChange): string {
 }
 
 export function buildMappingBody(changes: MembershipChange[]): SegmentMappingBody {
-  if (changes.length === 0) throw new Error('buildMappingBody needs at least one change')
   const first = changes[0]
+  if (first === undefined) throw new Error('buildMappingBody needs at least one change')
   const key = requestKey(first)
   for (const change of changes) {
     if (requestKey(change) !== key) {
@@ -90,7 +91,7 @@ class MappingBodyWriter {
     const { rows, cellEnd } = this
     let size = 0
     for (let r = from; r < to; r++) {
-      const row = '[' + idCells(items[r], '{"id":', cellEnd, '{}') + ']'
+      const row = '[' + idCells(at(items, r), '{"id":', cellEnd, '{}') + ']'
       rows[r] = row
       size += Buffer.byteLength(row)
     }
@@ -102,19 +103,15 @@ class MappingBodyWriter {
   }
 }
 
-/**
- * `start`, the rows joined by commas, `]}`: a function of its own, so that V8 compiles this loop
- * with the feedback of its own runs (optimised on the stack during the first loop, the writes had
- * none yet and were thrown away again, request after request).
- */
+/** `start`, the rows joined by commas, `]}` (a function of its own: docs/PERFORMANCE.md §1). */
 function writeBody(bytes: Buffer, start: string, rows: string[]): Buffer {
-  let at = bytes.write(start, 0)
+  let end = bytes.write(start, 0)
   for (let r = 0; r < rows.length; r++) {
-    if (r > 0) bytes[at++] = 44 // ,
-    at += bytes.write(rows[r], at)
+    if (r > 0) bytes[end++] = 44 // ,
+    end += bytes.write(at(rows, r), end)
   }
-  bytes[at++] = 93 // ]
-  bytes[at++] = 125 // }
+  bytes[end] = 93 // ]
+  bytes[end + 1] = 125 // }
   return bytes
 }
 
@@ -150,9 +147,9 @@ export function groupMembershipChanges(changes: MembershipChange[]): MembershipC
     const key = requestKey(change)
     const index = latestByKey.get(key)
     let target = index === undefined ? undefined : groups[index]
-    if (target !== undefined) {
-      for (let later = index! + 1; later < groups.length && target; later++) {
-        const g = groups[later]
+    if (target !== undefined && index !== undefined) {
+      for (let later = index + 1; later < groups.length && target; later++) {
+        const g = at(groups, later)
         if (g.audienceId === change.audienceId && change.ids.some((id) => id !== null && g.ids.has(id))) target = undefined
       }
     }
