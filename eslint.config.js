@@ -25,7 +25,10 @@ const LAYERS = [
 const layerZones = LAYERS.flatMap((layer, rank) =>
   layer.map((folder) => ({
     target: `./src/${folder}`,
-    from: LAYERS.slice(rank).flat().filter((f) => f !== folder).map((f) => `./src/${f}`),
+    from: LAYERS.slice(rank)
+      .flat()
+      .filter((f) => f !== folder)
+      .map((f) => `./src/${f}`),
     message: `src/${folder} is in layer ${rank} (eslint.config.js LAYERS): it may import only from the layers below it`
   }))
 )

@@ -7,13 +7,23 @@ export async function measureEfficiency(): Promise<{ measurements: Measurement[]
   const share = r.mappingRequests === 0 ? 0 : (100 * r.fullRequests) / r.mappingRequests
   return {
     measurements: [
-      { key: 'efficiency.full', label: `Efficiency: full 10,000-row requests draining ${fmtInt(r.queued)} queued`, value: share, unit: '%', target: '≥ 99%', met: share >= 99, margin: margin(share, 99, true),
-        how: `${r.fullRequests} of ${r.mappingRequests} mapping requests (requests table); the others carried ${r.partialRowCounts.join(', ') || '—'} rows; drained in ${r.drainSeconds.toFixed(1)} s` }
+      {
+        key: 'efficiency.full',
+        label: `Efficiency: full 10,000-row requests draining ${fmtInt(r.queued)} queued`,
+        value: share,
+        unit: '%',
+        target: '≥ 99%',
+        met: share >= 99,
+        margin: margin(share, 99, true),
+        how: `${r.fullRequests} of ${r.mappingRequests} mapping requests (requests table); the others carried ${r.partialRowCounts.join(', ') || '—'} rows; drained in ${r.drainSeconds.toFixed(1)} s`
+      }
     ]
   }
 }
 
 if (isMain(import.meta.url)) {
   const r = await runBacklog()
-  console.log(`efficiency: ${r.fullRequests}/${r.mappingRequests} full requests (partial: ${r.partialRowCounts.join(', ')}), drain ${r.drainSeconds.toFixed(1)} s, ${fmtInt(r.queued)} queued`)
+  console.log(
+    `efficiency: ${r.fullRequests}/${r.mappingRequests} full requests (partial: ${r.partialRowCounts.join(', ')}), drain ${r.drainSeconds.toFixed(1)} s, ${fmtInt(r.queued)} queued`
+  )
 }

@@ -25,7 +25,9 @@ export async function measureLimit(): Promise<{ eventsPerSecond: number; measure
   return withTempDir('tta-bench-limit-', async (dir) => {
     const file = join(dir, 'events.ndjson')
     await writeEventsNdjson(file, events, { externalAudienceId: '7123456789012345678' })
-    const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l !== '')
+    const lines = readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((l) => l !== '')
     let sink = 0
     const pass = () => {
       for (const line of lines) {
@@ -41,7 +43,15 @@ export async function measureLimit(): Promise<{ eventsPerSecond: number; measure
     const eventsPerSecond = events / seconds
     return {
       eventsPerSecond,
-      measurements: [{ key: 'limit.eps', label: 'Limit: JSON.parse + 3 × SHA-256 per event', value: eventsPerSecond, unit: 'events/s', how: 'one thread, lines in memory, second pass timed' }]
+      measurements: [
+        {
+          key: 'limit.eps',
+          label: 'Limit: JSON.parse + 3 × SHA-256 per event',
+          value: eventsPerSecond,
+          unit: 'events/s',
+          how: 'one thread, lines in memory, second pass timed'
+        }
+      ]
     }
   })
 }

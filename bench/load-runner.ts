@@ -8,7 +8,13 @@
 import { createRequire } from 'node:module'
 import { basicAuth, batchBody } from './lib/scenario.js'
 
-interface AutocannonRequest { method: string; path: string; headers: Record<string, string>; body?: string; setupRequest?: (r: AutocannonRequest) => AutocannonRequest }
+interface AutocannonRequest {
+  method: string
+  path: string
+  headers: Record<string, string>
+  body?: string
+  setupRequest?: (r: AutocannonRequest) => AutocannonRequest
+}
 interface AutocannonResult {
   requests: { total: number; average: number }
   latency: { p50: number; p99: number; p97_5: number; average: number; max: number }

@@ -9,13 +9,23 @@ export async function measureMemory(): Promise<{ measurements: Measurement[] }> 
   const mb = r.rssQueued / 2 ** 20
   return {
     measurements: [
-      { key: 'memory.rss', label: `Memory: serve RSS, ${fmtInt(r.queued)} events queued`, value: mb, unit: 'MB', target: '< 300 MB', met: mb < TARGET_MB, margin: margin(mb, TARGET_MB, false),
-        how: `SQLite, VmRSS once all ${fmtInt(r.events)} ingested events were routed (delivery held: the emulator answers 503 until then); peak during ingest ${fmtMb(r.peakRss)}` }
+      {
+        key: 'memory.rss',
+        label: `Memory: serve RSS, ${fmtInt(r.queued)} events queued`,
+        value: mb,
+        unit: 'MB',
+        target: '< 300 MB',
+        met: mb < TARGET_MB,
+        margin: margin(mb, TARGET_MB, false),
+        how: `SQLite, VmRSS once all ${fmtInt(r.events)} ingested events were routed (delivery held: the emulator answers 503 until then); peak during ingest ${fmtMb(r.peakRss)}`
+      }
     ]
   }
 }
 
 if (isMain(import.meta.url)) {
   const r = await runBacklog()
-  console.log(`memory: ${fmtInt(r.queued)} queued of ${fmtInt(r.events)}: RSS ${fmtMb(r.rssQueued)} (peak ${fmtMb(r.peakRss)}); ingest ${r.ingestSeconds.toFixed(1)} s`)
+  console.log(
+    `memory: ${fmtInt(r.queued)} queued of ${fmtInt(r.events)}: RSS ${fmtMb(r.rssQueued)} (peak ${fmtMb(r.peakRss)}); ingest ${r.ingestSeconds.toFixed(1)} s`
+  )
 }

@@ -65,15 +65,33 @@ delivery: { windowMs: 10 }
 `
   )
   const sync = async (file: string) => {
-    const r = await runNode([...NODE_FLAGS, cli, 'sync', '--config', cfg, '--destination', 'tiktok', '--audience', 'crm_list', '--members', file, '--db', `sqlite:${join(dir, 'state.db')}`], {
-      env: { TIKTOK_API_URL: emu.apiUrl, DATABASE_URL: '', SECRET_KEY: 'bench-mirror', LOG_LEVEL: 'warn' },
-      timeoutMs: 30 * 60_000
-    })
+    const r = await runNode(
+      [
+        ...NODE_FLAGS,
+        cli,
+        'sync',
+        '--config',
+        cfg,
+        '--destination',
+        'tiktok',
+        '--audience',
+        'crm_list',
+        '--members',
+        file,
+        '--db',
+        `sqlite:${join(dir, 'state.db')}`
+      ],
+      {
+        env: { TIKTOK_API_URL: emu.apiUrl, DATABASE_URL: '', SECRET_KEY: 'bench-mirror', LOG_LEVEL: 'warn' },
+        timeoutMs: 30 * 60_000
+      }
+    )
     if (r.code !== 0) throw new Error(`sync exited ${r.code}: ${r.stderr}`)
     return { summary: lastJsonLine<SyncSummary>(r.stdout), peakRss: r.peakRss }
   }
   const members = async () => {
-    const auds = ((await (await fetch(`${emu.url}/_emulator/audiences`)).json()) as { audiences: { audience_id: string; members?: Record<string, number> }[] }).audiences
+    const auds = ((await (await fetch(`${emu.url}/_emulator/audiences`)).json()) as { audiences: { audience_id: string; members?: Record<string, number> }[] })
+      .audiences
     return Object.values(auds.find((a) => a.audience_id === audienceId)?.members ?? {}).reduce((a, b) => a + b, 0)
   }
 
@@ -89,7 +107,8 @@ delivery: { windowMs: 10 }
   const churn = await sync(second)
   const afterChurn = await members()
   console.error(`churn sync: ${JSON.stringify(churn.summary)}, peak RSS ${fmtMb(churn.peakRss)}, emulator holds ${fmtInt(afterChurn)}`)
-  const exact = initial.summary.added === ROWS && afterFirst === ROWS && churn.summary.added === churned && churn.summary.removed === churned && afterChurn === ROWS
+  const exact =
+    initial.summary.added === ROWS && afterFirst === ROWS && churn.summary.added === churned && churn.summary.removed === churned && afterChurn === ROWS
   if (!exact) throw new Error('the audience does not hold exactly the list')
   return { initial, churn, churned }
 })

@@ -8,7 +8,21 @@ import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { AUDIENCE_KEY, createAudience, deleteAudience, emailMembers, nativeConfigYaml, startBenchEmulator, writeEventsNdjson } from './lib/scenario.js'
 import { NODE_FLAGS } from '../test/helpers/cli.js'
-import { builtCli, fmtInt, fmtMb, isMain, lastJsonLine, runNode, runsInARow, size, throughputMeasurements, withTempDir, type Measurement, type ThroughputResult, type TimedRun } from './lib/util.js'
+import {
+  builtCli,
+  fmtInt,
+  fmtMb,
+  isMain,
+  lastJsonLine,
+  runNode,
+  runsInARow,
+  size,
+  throughputMeasurements,
+  withTempDir,
+  type Measurement,
+  type ThroughputResult,
+  type TimedRun
+} from './lib/util.js'
 
 /**
  * Runs `fn` with `run(r)`, which makes one timed send of N events into an empty audience of its own;
@@ -24,7 +38,10 @@ export async function withPipelineRuns<T>(fn: (run: (r: number) => Promise<Timed
         const eventsFile = join(dir, `events-${r}.ndjson`)
         await writeEventsNdjson(eventsFile, events, { externalAudienceId: audienceId })
         const config = join(dir, `config-${r}.yaml`)
-        writeFileSync(config, nativeConfigYaml({ writeKey: 'wk_bench', audiences: [{ key: AUDIENCE_KEY, externalAudienceId: audienceId }], delivery: { windowMs: 1000 } }))
+        writeFileSync(
+          config,
+          nativeConfigYaml({ writeKey: 'wk_bench', audiences: [{ key: AUDIENCE_KEY, externalAudienceId: audienceId }], delivery: { windowMs: 1000 } })
+        )
         // The heap settings the tiktok-audiences command runs with (bin/tiktok-audiences.js).
         const run = await runNode([...NODE_FLAGS, builtCli(), 'send', '--config', config, '--events', eventsFile], {
           env: { TIKTOK_API_URL: emu.apiUrl, DATABASE_URL: '', LOG_LEVEL: 'warn' },
@@ -63,5 +80,7 @@ export async function measurePipeline(): Promise<{ result: ThroughputResult; mea
 
 if (isMain(import.meta.url)) {
   const { result } = await measurePipeline()
-  console.log(`pipeline: ${fmtInt(result.events)} events in ${result.seconds.toFixed(2)} s = ${fmtInt(result.eventsPerSecond)} events/s, peak RSS ${fmtMb(result.peakRss)}`)
+  console.log(
+    `pipeline: ${fmtInt(result.events)} events in ${result.seconds.toFixed(2)} s = ${fmtInt(result.eventsPerSecond)} events/s, peak RSS ${fmtMb(result.peakRss)}`
+  )
 }

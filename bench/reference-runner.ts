@@ -31,7 +31,10 @@ const { createTestIntegration } = refRequire('@segment/actions-core') as { creat
 const destination = (refRequire('@segment/action-destinations/dist/destinations/tiktok-audiences') as { default: unknown }).default
 
 // Segment's runtime receives parsed events; parsing the file is not part of its time.
-const events = readFileSync(eventsFile, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Payload)
+const events = readFileSync(eventsFile, 'utf8')
+  .split('\n')
+  .filter((l) => l !== '')
+  .map((l) => JSON.parse(l) as Payload)
 
 let requests = 0
 nock.disableNetConnect()

@@ -13,7 +13,21 @@ import { promisify } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import { first } from '../src/util/array.js'
 import { writeEventsNdjson } from './lib/scenario.js'
-import { fmtInt, fmtMb, isMain, lastJsonLine, ROOT, runNode, runsInARow, size, throughputMeasurements, withTempDir, type Measurement, type ThroughputResult, type TimedRun } from './lib/util.js'
+import {
+  fmtInt,
+  fmtMb,
+  isMain,
+  lastJsonLine,
+  ROOT,
+  runNode,
+  runsInARow,
+  size,
+  throughputMeasurements,
+  withTempDir,
+  type Measurement,
+  type ThroughputResult,
+  type TimedRun
+} from './lib/util.js'
 
 // The pins of shared/bench-reference, copied into the repository so a clean clone (CI) has them;
 // BENCH_REFERENCE_SOURCE points at another folder holding such a package.json.
@@ -76,5 +90,7 @@ export async function measureReference(): Promise<{ result: ThroughputResult; me
 
 if (isMain(import.meta.url)) {
   const { result } = await measureReference()
-  console.log(`reference: ${fmtInt(result.events)} events in ${result.seconds.toFixed(2)} s = ${fmtInt(result.eventsPerSecond)} events/s, peak RSS ${fmtMb(result.peakRss)}`)
+  console.log(
+    `reference: ${fmtInt(result.events)} events in ${result.seconds.toFixed(2)} s = ${fmtInt(result.eventsPerSecond)} events/s, peak RSS ${fmtMb(result.peakRss)}`
+  )
 }

@@ -44,8 +44,16 @@ async function pipelineBesideReference(): Promise<{ measurements: Measurement[] 
         measurements: [
           ...pipelineMeasurements(ours).measurements,
           ...referenceMeasurements(theirs).measurements,
-          { key: 'pipeline.ratio', label: 'Pipeline ÷ reference', value: ratio, unit: '×', target: '≥ 2×', met: ratio >= 2, margin: margin(ratio, 2, true),
-            how: `median of ${ratios.length} pairs (${ratios.map((x) => `${x.toFixed(2)}×`).join(', ')}), each a send run and a reference run one after the other; same events and machine` }
+          {
+            key: 'pipeline.ratio',
+            label: 'Pipeline ÷ reference',
+            value: ratio,
+            unit: '×',
+            target: '≥ 2×',
+            met: ratio >= 2,
+            margin: margin(ratio, 2, true),
+            how: `median of ${ratios.length} pairs (${ratios.map((x) => `${x.toFixed(2)}×`).join(', ')}), each a send run and a reference run one after the other; same events and machine`
+          }
         ]
       }
     })
@@ -110,29 +118,88 @@ const limit = byKey.get('limit.eps')
 if (pairedRatio) byKey.set('pipeline.ratio', pairedRatio)
 else if (pipeline && reference) {
   const ratio = pipeline.value / reference.value
-  byKey.set('pipeline.ratio', { key: 'pipeline.ratio', label: 'Pipeline ÷ reference', value: ratio, unit: '×', target: '≥ 2×', met: ratio >= 2, margin: margin(ratio, 2, true), how: 'events/s of send ÷ events/s of Segment\'s runtime, same events and machine' })
+  byKey.set('pipeline.ratio', {
+    key: 'pipeline.ratio',
+    label: 'Pipeline ÷ reference',
+    value: ratio,
+    unit: '×',
+    target: '≥ 2×',
+    met: ratio >= 2,
+    margin: margin(ratio, 2, true),
+    how: "events/s of send ÷ events/s of Segment's runtime, same events and machine"
+  })
 }
 if (pipeline && limit) {
-  byKey.set('limit.fraction', { key: 'limit.fraction', label: 'Pipeline as a share of the limit', value: (100 * pipeline.value) / limit.value, unit: '%', how: 'events/s of send ÷ events/s of parse + hash alone' })
+  byKey.set('limit.fraction', {
+    key: 'limit.fraction',
+    label: 'Pipeline as a share of the limit',
+    value: (100 * pipeline.value) / limit.value,
+    unit: '%',
+    how: 'events/s of send ÷ events/s of parse + hash alone'
+  })
 }
 // The ingestion target is absolute, and these machines' speed moves (the limit measured 158k–228k
 // events/s within an hour): its share of the limit, from the same run, says how the code fared.
 const ingestion = byKey.get('ingestion.sqlite.eps')
 if (ingestion && limit) {
-  byKey.set('ingestion.fraction', { key: 'ingestion.fraction', label: 'Ingestion SQLite as a share of the limit', value: (100 * ingestion.value) / limit.value, unit: '%', how: 'events/s acknowledged ÷ events/s of parse + hash alone (the machine\'s speed in the same run)' })
+  byKey.set('ingestion.fraction', {
+    key: 'ingestion.fraction',
+    label: 'Ingestion SQLite as a share of the limit',
+    value: (100 * ingestion.value) / limit.value,
+    unit: '%',
+    how: "events/s acknowledged ÷ events/s of parse + hash alone (the machine's speed in the same run)"
+  })
 }
 
-const order = ['pipeline.eps', 'pipeline.rss', 'reference.eps', 'reference.rss', 'pipeline.ratio', 'limit.eps', 'limit.fraction', 'ingestion.sqlite.eps', 'ingestion.fraction', 'ingestion.sqlite.p50', 'ingestion.sqlite.p99',
-  'ingestion.postgres.eps', 'ingestion.postgres.ratio', 'ingestion.postgres.p50', 'ingestion.postgres.p99', 'ingestion.sqlite.cpu', 'ingestion.postgres.cpu.serve', 'ingestion.postgres.cpu.db',
-  'ingestion.postgres.wal', 'ingestion.postgres.trips', 'efficiency.full', 'memory.rss', 'scaleout.1', 'scaleout.2', 'scaleout.3', 'scaleout.1.cpu', 'scaleout.2.cpu', 'scaleout.3.cpu']
+const order = [
+  'pipeline.eps',
+  'pipeline.rss',
+  'reference.eps',
+  'reference.rss',
+  'pipeline.ratio',
+  'limit.eps',
+  'limit.fraction',
+  'ingestion.sqlite.eps',
+  'ingestion.fraction',
+  'ingestion.sqlite.p50',
+  'ingestion.sqlite.p99',
+  'ingestion.postgres.eps',
+  'ingestion.postgres.ratio',
+  'ingestion.postgres.p50',
+  'ingestion.postgres.p99',
+  'ingestion.sqlite.cpu',
+  'ingestion.postgres.cpu.serve',
+  'ingestion.postgres.cpu.db',
+  'ingestion.postgres.wal',
+  'ingestion.postgres.trips',
+  'efficiency.full',
+  'memory.rss',
+  'scaleout.1',
+  'scaleout.2',
+  'scaleout.3',
+  'scaleout.1.cpu',
+  'scaleout.2.cpu',
+  'scaleout.3.cpu'
+]
 const rows = [...byKey.values()].sort((a, b) => (order.indexOf(a.key) + 1 || 99) - (order.indexOf(b.key) + 1 || 99))
 
 const fmtValue = (m: Measurement) =>
-  m.unit === 'events/s' ? `${fmtInt(m.value)} events/s` : m.unit === '×' ? `${m.value.toFixed(2)}×` : m.unit === '%' ? `${m.value.toFixed(1)}%` : m.unit === 'ms' ? `${m.value.toFixed(0)} ms` : m.unit.endsWith('/request') || m.unit === 'µs/event' ? `${m.value.toFixed(1)} ${m.unit}` : `${m.value.toFixed(0)} ${m.unit}`
+  m.unit === 'events/s'
+    ? `${fmtInt(m.value)} events/s`
+    : m.unit === '×'
+      ? `${m.value.toFixed(2)}×`
+      : m.unit === '%'
+        ? `${m.value.toFixed(1)}%`
+        : m.unit === 'ms'
+          ? `${m.value.toFixed(0)} ms`
+          : m.unit.endsWith('/request') || m.unit === 'µs/event'
+            ? `${m.value.toFixed(1)} ${m.unit}`
+            : `${m.value.toFixed(0)} ${m.unit}`
 const verdict = (m: Measurement) => (m.target === undefined ? '' : `${m.met ? 'met' : 'MISSED'} (${m.margin})`)
 
 // Re-rendered results keep the date, commit and machine they were measured on.
-const saved: Saved = renderOnly && previous ? { ...previous, measurements: rows } : { date: new Date().toISOString(), commit: gitCommit(), machine: machine(), measurements: rows }
+const saved: Saved =
+  renderOnly && previous ? { ...previous, measurements: rows } : { date: new Date().toISOString(), commit: gitCommit(), machine: machine(), measurements: rows }
 const table = [
   '| measurement | result | target (SPEC §6) | verdict | how |',
   '|---|---:|---|---|---|',
@@ -205,11 +272,13 @@ results (after a change of its text): \`npm run bench -- --render\`.
 // Sections measured apart are carried over as they stand: Mirror sync (bench/mirror-sync.ts) and
 // the PostgreSQL cost breakdown (per-event counts from BENCH_VERBOSE runs, written by hand).
 const previousDoc = existsSync(DOC_FILE) ? readFileSync(DOC_FILE, 'utf8') : ''
-const carried = ['## PostgreSQL: where the time goes', '## Mirror sync'].map((title) => {
-  const at = previousDoc.indexOf(title)
-  const end = at === -1 ? -1 : previousDoc.indexOf('\n## ', at + 1)
-  return at === -1 ? '' : previousDoc.slice(at, end === -1 ? undefined : end + 1).trimEnd()
-}).filter((section) => section !== '')
+const carried = ['## PostgreSQL: where the time goes', '## Mirror sync']
+  .map((title) => {
+    const at = previousDoc.indexOf(title)
+    const end = at === -1 ? -1 : previousDoc.indexOf('\n## ', at + 1)
+    return at === -1 ? '' : previousDoc.slice(at, end === -1 ? undefined : end + 1).trimEnd()
+  })
+  .filter((section) => section !== '')
 writeFileSync(DOC_FILE, carried.length > 0 ? `${doc.trimEnd()}\n\n${carried.join('\n\n')}\n` : doc)
 writeFileSync(RESULTS_FILE, JSON.stringify(saved, null, 2) + '\n')
 

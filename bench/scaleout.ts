@@ -53,7 +53,10 @@ async function measureProcesses(processes: number, dir: string): Promise<ScaleOu
             const res = await fetch(`${serve.url}/v1/batch`, {
               method: 'POST',
               headers: { 'content-type': 'application/json', authorization: basicAuth(writeKey) },
-              body: batchBody(from, Math.min(EVENTS_PER_POST, events - from), { run: `so${processes}`, audienceKey: audiences[(from / EVENTS_PER_POST) % AUDIENCES]!.key })
+              body: batchBody(from, Math.min(EVENTS_PER_POST, events - from), {
+                run: `so${processes}`,
+                audienceKey: audiences[(from / EVENTS_PER_POST) % AUDIENCES]!.key
+              })
             })
             if (!res.ok) throw new Error(`/v1/batch answered ${res.status}: ${await res.text()}`)
           }
@@ -110,5 +113,8 @@ export async function measureScaleOut(): Promise<{ results: ScaleOutResult[]; me
 
 if (isMain(import.meta.url)) {
   const { results } = await measureScaleOut()
-  for (const r of results) console.log(`scale-out ${r.processes}: ${fmtInt(r.eventsPerSecond)} events/s, serve CPU ${r.profile.serveCpuMs.map((ms) => ((ms * 1000) / r.events).toFixed(1)).join(' + ')} µs/event, database ${((r.profile.dbCpuMs * 1000) / r.events).toFixed(1)} µs/event`)
+  for (const r of results)
+    console.log(
+      `scale-out ${r.processes}: ${fmtInt(r.eventsPerSecond)} events/s, serve CPU ${r.profile.serveCpuMs.map((ms) => ((ms * 1000) / r.events).toFixed(1)).join(' + ')} µs/event, database ${((r.profile.dbCpuMs * 1000) / r.events).toFixed(1)} µs/event`
+    )
 }

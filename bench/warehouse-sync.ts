@@ -52,7 +52,17 @@ const result = await withTempDir('tta-bench-warehouse-', async (dir) => {
           audiences: [{ key: 'crm_list', name: 'Warehouse bench', advertiserId: '7000000000000000001', externalAudienceId: audienceId }]
         }
       ],
-      sources: [{ name: 'warehouse', kind: 'postgres', url: warehouse.url, query: 'SELECT email FROM members', destination: 'tiktok', audience: 'crm_list', every: '1h' }],
+      sources: [
+        {
+          name: 'warehouse',
+          kind: 'postgres',
+          url: warehouse.url,
+          query: 'SELECT email FROM members',
+          destination: 'tiktok',
+          audience: 'crm_list',
+          every: '1h'
+        }
+      ],
       delivery: { windowMs: 10 }
     })
   )
@@ -65,7 +75,8 @@ const result = await withTempDir('tta-bench-warehouse-', async (dir) => {
     return { summary: lastJsonLine<SyncSummary>(r.stdout), peakRss: r.peakRss }
   }
   const members = async () => {
-    const auds = ((await (await fetch(`${emu.url}/_emulator/audiences`)).json()) as { audiences: { audience_id: string; members?: Record<string, number> }[] }).audiences
+    const auds = ((await (await fetch(`${emu.url}/_emulator/audiences`)).json()) as { audiences: { audience_id: string; members?: Record<string, number> }[] })
+      .audiences
     return Object.values(auds.find((a) => a.audience_id === audienceId)?.members ?? {}).reduce((a, b) => a + b, 0)
   }
   const initial = await sync()
@@ -74,11 +85,15 @@ const result = await withTempDir('tta-bench-warehouse-', async (dir) => {
 
   const churned = Math.round(ROWS * CHURN)
   await warehouse.query(`DELETE FROM members WHERE id % $1::int = 0`, [Math.round(1 / CHURN)])
-  await warehouse.query(`INSERT INTO members SELECT i, 'member' || i || '@example.com' FROM generate_series($1::int, $1::int + $2::int - 1) AS i`, [ROWS, churned])
+  await warehouse.query(`INSERT INTO members SELECT i, 'member' || i || '@example.com' FROM generate_series($1::int, $1::int + $2::int - 1) AS i`, [
+    ROWS,
+    churned
+  ])
   const churn = await sync()
   const afterChurn = await members()
   console.error(`churn run: ${JSON.stringify(churn.summary)}, peak RSS ${fmtMb(churn.peakRss)}, emulator holds ${fmtInt(afterChurn)}`)
-  const exact = initial.summary.added === ROWS && afterFirst === ROWS && churn.summary.added === churned && churn.summary.removed === churned && afterChurn === ROWS
+  const exact =
+    initial.summary.added === ROWS && afterFirst === ROWS && churn.summary.added === churned && churn.summary.removed === churned && afterChurn === ROWS
   if (!exact) throw new Error('the audience does not hold exactly the table')
   return { initial, churn, churned }
 })

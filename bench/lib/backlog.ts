@@ -52,11 +52,23 @@ async function backlog(): Promise<BacklogResult> {
     let db: Database.Database | undefined
     try {
       const audienceId = await createAudience(emu.apiUrl, 'bench backlog')
-      writeFileSync(config, nativeConfigYaml({ writeKey, audiences: [{ key: AUDIENCE_KEY, externalAudienceId: audienceId }], delivery: { retryBaseMs: 200, retryMaxMs: 1000 } }))
-      serve = await startServe(['--config', config], { DATABASE_URL: `sqlite:${dbFile}`, TIKTOK_API_URL: emu.apiUrl, TIKTOK_APP_ID: '', ADMIN_PASSWORD: 'bench', LOG_LEVEL: 'warn' }, 60_000, builtCli())
+      writeFileSync(
+        config,
+        nativeConfigYaml({ writeKey, audiences: [{ key: AUDIENCE_KEY, externalAudienceId: audienceId }], delivery: { retryBaseMs: 200, retryMaxMs: 1000 } })
+      )
+      serve = await startServe(
+        ['--config', config],
+        { DATABASE_URL: `sqlite:${dbFile}`, TIKTOK_API_URL: emu.apiUrl, TIKTOK_APP_ID: '', ADMIN_PASSWORD: 'bench', LOG_LEVEL: 'warn' },
+        60_000,
+        builtCli()
+      )
       const { url, pid } = serve
       const faults = `${emu.url}/_emulator/faults`
-      const hold = await fetch(faults, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ rules: [{ path: '/segment/mapping/', httpStatus: 503 }] }) })
+      const hold = await fetch(faults, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ rules: [{ path: '/segment/mapping/', httpStatus: 503 }] })
+      })
       if (!hold.ok) throw new Error(`emulator fault refused: ${hold.status} ${await hold.text()}`)
 
       let peakRss = 0
@@ -93,7 +105,9 @@ async function backlog(): Promise<BacklogResult> {
         await fetch(faults, { method: 'DELETE' })
         await waitFor('the backlog drained', async () => (pending.get() as { n: number }).n === 0, 15 * 60_000, 250)
         const drainSeconds = (Date.now() - drainFrom) / 1000
-        const rows = db.prepare(`SELECT row_count AS n FROM requests WHERE kind = 'mapping' AND outcome = 'delivered' AND sent_at >= ? ORDER BY id`).all(drainFrom) as { n: number }[]
+        const rows = db
+          .prepare(`SELECT row_count AS n FROM requests WHERE kind = 'mapping' AND outcome = 'delivered' AND sent_at >= ? ORDER BY id`)
+          .all(drainFrom) as { n: number }[]
         return {
           events,
           queued,

@@ -15,7 +15,7 @@ if (file && isMainThread) {
   pg.Client.prototype.query = function (config, ...rest) {
     const text = typeof config === 'string' ? config : (config?.text ?? '')
     // The statement's kind and table: `INSERT INTO events`, `UPDATE partitions`, `BEGIN`, …
-    const key = text.slice(0, 200).replace(/\s+/g, " ").trim().slice(0, 48)
+    const key = text.slice(0, 200).replace(/\s+/g, ' ').trim().slice(0, 48)
     counts[key] = (counts[key] ?? 0) + 1
     total++
     return original.call(this, config, ...rest)

@@ -77,7 +77,10 @@ export async function profileWindow(opts: { servePids: number[]; database?: stri
     await admin.connect()
     await sampleBackends(backendStart)
     for (const [pid, ms] of backendStart) backendLast.set(pid, ms)
-    const r = await admin.query<{ lsn: string; xact: string }>('SELECT pg_current_wal_lsn()::text AS lsn, (SELECT xact_commit FROM pg_stat_database WHERE datname = $1)::text AS xact', [opts.database])
+    const r = await admin.query<{ lsn: string; xact: string }>(
+      'SELECT pg_current_wal_lsn()::text AS lsn, (SELECT xact_commit FROM pg_stat_database WHERE datname = $1)::text AS xact',
+      [opts.database]
+    )
     const start = first(r.rows)
     lsnStart = start.lsn
     xactStart = Number(start.xact)
@@ -130,7 +133,12 @@ export const countFile = (dir: string, name: string): string => join(dir, `pg-co
 export function describeProfile(p: WindowProfile, events: number, requests: number): string {
   const us = (ms: number) => `${((ms * 1000) / events).toFixed(1)} µs`
   const serve = p.serveCpuMs.map(us).join(' + ')
-  const top = p.statements.slice(0, 6).map(([k, n]) => `${k} ${(n / requests).toFixed(2)}`).join('; ')
-  return `serve CPU ${serve}/event, database backends ${us(p.dbCpuMs)}/event, WAL ${(p.walBytes / events).toFixed(0)} B/event, ` +
+  const top = p.statements
+    .slice(0, 6)
+    .map(([k, n]) => `${k} ${(n / requests).toFixed(2)}`)
+    .join('; ')
+  return (
+    `serve CPU ${serve}/event, database backends ${us(p.dbCpuMs)}/event, WAL ${(p.walBytes / events).toFixed(0)} B/event, ` +
     `${(p.roundTrips / requests).toFixed(2)} round trips and ${(p.commits / requests).toFixed(2)} commits per request (${top})`
+  )
 }

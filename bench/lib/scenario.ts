@@ -65,16 +65,25 @@ export interface AudienceConfig {
 }
 
 /** A config file: one source, one native destination with the reference's default mapping. */
-export function nativeConfigYaml(o: { writeKey: string; audiences: AudienceConfig[]; normalization?: 'segment' | 'recommended'; delivery?: Record<string, number> }): string {
+export function nativeConfigYaml(o: {
+  writeKey: string
+  audiences: AudienceConfig[]
+  normalization?: 'segment' | 'recommended'
+  delivery?: Record<string, number>
+}): string {
   const audiences = o.audiences
-    .map((a) => [
-      `      - key: ${a.key}`,
-      `        name: ${a.key}`,
-      `        advertiserId: "${ADVERTISER_ID}"`,
-      ...(a.externalAudienceId ? [`        externalAudienceId: "${a.externalAudienceId}"`] : [])
-    ].join('\n'))
+    .map((a) =>
+      [
+        `      - key: ${a.key}`,
+        `        name: ${a.key}`,
+        `        advertiserId: "${ADVERTISER_ID}"`,
+        ...(a.externalAudienceId ? [`        externalAudienceId: "${a.externalAudienceId}"`] : [])
+      ].join('\n')
+    )
     .join('\n')
-  const delivery = Object.entries(o.delivery ?? {}).map(([k, v]) => `  ${k}: ${v}`).join('\n')
+  const delivery = Object.entries(o.delivery ?? {})
+    .map(([k, v]) => `  ${k}: ${v}`)
+    .join('\n')
   return `sources:
   - name: engage
     writeKey: ${o.writeKey}

@@ -8,7 +8,7 @@ export async function runEmulator(opts: { port: number; host: string; data?: str
     port: opts.port,
     host: opts.host,
     stateFile: opts.data ? join(opts.data, EMULATOR_STATE_FILE) : undefined,
-    log: (line) => process.stdout.write(line + '\n'),
+    log: (line) => process.stdout.write(line + '\n')
   }).catch((err: unknown) => {
     throw listenError(err, opts.port, opts.host)
   })

@@ -29,7 +29,8 @@ export async function runForget(opts: ForgetOptions): Promise<number> {
     try {
       const queued = await forgetPerson(store, request)
       auditId = queued.auditId
-      for (const name of queued.notRecorded) printError(`forget: destination "${name}" does not record its members (rememberMembers is off): people it added cannot be found`)
+      for (const name of queued.notRecorded)
+        printError(`forget: destination "${name}" does not record its members (rememberMembers is off): people it added cannot be found`)
     } catch (e) {
       if (!(e instanceof ForgetInputError)) throw e
       printError(`forget: ${e.message}`)
@@ -38,7 +39,8 @@ export async function runForget(opts: ForgetOptions): Promise<number> {
     pipeline.start()
     pipeline.flushAll()
     const audit = await waitForRemovals(store, auditId)
-    for (const a of audit.audiences) if (a.status === 'failed') printError(`failed: audience ${a.audienceId} (destination #${a.destinationId}): ${a.error ?? 'failed'}`)
+    for (const a of audit.audiences)
+      if (a.status === 'failed') printError(`failed: audience ${a.audienceId} (destination #${a.destinationId}): ${a.error ?? 'failed'}`)
     const summary = summaryOf(audit)
     process.stdout.write(JSON.stringify(summary) + '\n')
     return summary.failed === 0 && summary.removed === summary.audiences ? 0 : 1

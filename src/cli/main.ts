@@ -5,10 +5,7 @@ import { startRouteWorker } from './route-worker-start.js'
 import { describeFatal } from '../util/user-error.js'
 
 const program = new Command()
-program
-  .name('tiktok-audiences')
-  .description('Segment Engage audiences into TikTok Custom (Partner) Audiences — self-hosted.')
-  .showHelpAfterError()
+program.name('tiktok-audiences').description('Segment Engage audiences into TikTok Custom (Partner) Audiences — self-hosted.').showHelpAfterError()
 
 const port = (v: string): number => {
   const n = Number(v)
@@ -60,7 +57,7 @@ program
 program
   .command('sync')
   .description(
-    'Mirror sync: given the full current member list of an audience (CSV with a header of email, phone, advertising_id columns, or NDJSON), send only the changes since the last sync: removals first, then additions. The list streams (sorted on disk in the temp folder, compared with the synced list page by page), so any size fits in flat memory. Keeps the synced state (hashes only) in the database (DATABASE_URL or --db; default ./data); it advances only for what TikTok confirmed. Shows progress on a terminal; prints a JSON summary. Exit 0 when every row was usable and every change delivered, 1 otherwise. With --source NAME instead of --destination/--audience/--members: one run of that warehouse source of the config (kind: postgres): its query is read through a cursor and mirrored into its audience, recorded like a scheduled run; a failing query, or one returning none of the email/phone/advertising_id columns, fails the run with the reason and changes nothing; a run of that source still going elsewhere (serve\'s schedule) makes this one skipped.'
+    "Mirror sync: given the full current member list of an audience (CSV with a header of email, phone, advertising_id columns, or NDJSON), send only the changes since the last sync: removals first, then additions. The list streams (sorted on disk in the temp folder, compared with the synced list page by page), so any size fits in flat memory. Keeps the synced state (hashes only) in the database (DATABASE_URL or --db; default ./data); it advances only for what TikTok confirmed. Shows progress on a terminal; prints a JSON summary. Exit 0 when every row was usable and every change delivered, 1 otherwise. With --source NAME instead of --destination/--audience/--members: one run of that warehouse source of the config (kind: postgres): its query is read through a cursor and mirrored into its audience, recorded like a scheduled run; a failing query, or one returning none of the email/phone/advertising_id columns, fails the run with the reason and changes nothing; a run of that source still going elsewhere (serve's schedule) makes this one skipped."
   )
   .requiredOption('--config <file>', 'config file (YAML or JSON)')
   .option('--source <name>', 'a warehouse source of the config (kind: postgres): run its query once')
@@ -116,7 +113,7 @@ program
 program
   .command('migrate')
   .description(
-    "Legacy → native: turns a legacy destination's Add Users / Remove Users mappings into native audience connections that keep the same TikTok audience ids (one per audience id and advertiser; the key from the mapping's trigger, else from the TikTok audience's name, whose ownership is checked with TikTok), and native Add to Audience / Remove from Audience mappings in their place (same triggers and identifier fields). Changes already queued are delivered as they were. Prints {\"dryRun\",\"connections\":[{\"key\",\"name\",\"advertiserId\",\"externalAudienceId\"}],\"mappings\",…} as one JSON line. TikTok is TIKTOK_API_URL, else the built-in emulator of a serve running on the same database. Exit 0 when done (or planned), 2 when the destination cannot be migrated (the reason on stderr), 1 when TikTok could not answer."
+    'Legacy → native: turns a legacy destination\'s Add Users / Remove Users mappings into native audience connections that keep the same TikTok audience ids (one per audience id and advertiser; the key from the mapping\'s trigger, else from the TikTok audience\'s name, whose ownership is checked with TikTok), and native Add to Audience / Remove from Audience mappings in their place (same triggers and identifier fields). Changes already queued are delivered as they were. Prints {"dryRun","connections":[{"key","name","advertiserId","externalAudienceId"}],"mappings",…} as one JSON line. TikTok is TIKTOK_API_URL, else the built-in emulator of a serve running on the same database. Exit 0 when done (or planned), 2 when the destination cannot be migrated (the reason on stderr), 1 when TikTok could not answer.'
   )
   .requiredOption('--destination <name>', 'the legacy destination')
   .option('--dry-run', 'print exactly what would change, and change nothing')
@@ -131,7 +128,7 @@ program
   .description(
     'The audience connections stored, each with every advertiser it goes to and that advertiser\'s TikTok audience (multi-advertiser fan-out): prints {"connections":[{"destination","key","name","advertiserIds","targets":[{"advertiserId","externalAudienceId","state","error"}]}]} as one JSON line; state is connected, pending or failed (error says why). Connections are made by the config file (audiences[].advertiserIds), the admin API or the console. Exit 0, 1 when some advertiser\'s audience failed, 2 for an unknown --destination.'
   )
-  .option('--destination <name>', 'only this destination\'s connections')
+  .option('--destination <name>', "only this destination's connections")
   .option('--db <url>', 'database: sqlite:PATH or postgres://… (default: DATABASE_URL, else sqlite:./data/tiktok-audiences.db)')
   .action(async (o: { destination?: string; db?: string }) => {
     const { runConnections } = await import('./connections.js')
@@ -143,7 +140,10 @@ program
   .description('The TikTok Business API emulator alone (app emulator-app / emulator-secret, token emulator-access-token).')
   .option('--port <n>', 'port to listen on', port, 3100)
   .option('--host <host>', 'address to listen on', process.env.HOST || '127.0.0.1')
-  .option('--data <dir>', 'keep its state (tokens, advertisers, audiences, members) in DIR/tiktok-emulator.jsonl across restarts; POST /_emulator/reset forgets (default: in memory)')
+  .option(
+    '--data <dir>',
+    'keep its state (tokens, advertisers, audiences, members) in DIR/tiktok-emulator.jsonl across restarts; POST /_emulator/reset forgets (default: in memory)'
+  )
   .action(async (o: { port: number; host: string; data?: string }) => {
     const { runEmulator } = await import('./emulator.js')
     await runEmulator(o)

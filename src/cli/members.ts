@@ -24,7 +24,9 @@ function toMember(value: unknown): Member | string {
 }
 
 async function* readCsv(file: string): AsyncGenerator<MemberLine> {
-  const parser = createReadStream(file).pipe(parse({ columns: (header: string[]) => header.map((h) => h.trim().toLowerCase()), skip_empty_lines: true, trim: true, relax_column_count: true }))
+  const parser = createReadStream(file).pipe(
+    parse({ columns: (header: string[]) => header.map((h) => h.trim().toLowerCase()), skip_empty_lines: true, trim: true, relax_column_count: true })
+  )
   let first = true
   for await (const record of parser as AsyncIterable<Record<string, string>>) {
     const line = (parser.info?.lines as number | undefined) ?? 0

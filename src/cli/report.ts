@@ -57,7 +57,7 @@ function targetFor(d: DestinationConfig, problems: string[], at: string): RouteT
         sendTrack: a.sendTrack ?? CONNECTION_DEFAULTS.sendTrack,
         sendIdentify: a.sendIdentify ?? CONNECTION_DEFAULTS.sendIdentify,
         externalAudienceId: a.externalAudienceId !== undefined ? String(a.externalAudienceId) : mode === 'native' ? UNCREATED : null,
-        advertiserId: a.advertiserId !== undefined ? String(a.advertiserId) : (d.advertiserIds?.[0] !== undefined ? String(d.advertiserIds[0]) : null)
+        advertiserId: a.advertiserId !== undefined ? String(a.advertiserId) : d.advertiserIds?.[0] !== undefined ? String(d.advertiserIds[0]) : null
       }
     ])
   )
@@ -103,7 +103,12 @@ export async function runReport(opts: { config: string; events: string; json?: b
     requests: []
   }))
   // Per destination: its routing target, its report and its queued changes by queue key.
-  const runs = destinations.map((d, i) => ({ destination: d, target: at(targets, i), report: at(reports, i), queue: new Map<string, (MembershipChange | CreateAudienceChange)[]>() }))
+  const runs = destinations.map((d, i) => ({
+    destination: d,
+    target: at(targets, i),
+    report: at(reports, i),
+    queue: new Map<string, (MembershipChange | CreateAudienceChange)[]>()
+  }))
   let lines = 0
   let invalid = 0
 
@@ -127,7 +132,8 @@ export async function runReport(opts: { config: string; events: string; json?: b
             const q = quality[kind]
             r.identifiers[kind][q.status] = (r.identifiers[kind][q.status] ?? 0) + 1
             // A person's further values (several emails or phones): their own repairs and rejections.
-            for (const v of [q, ...(q.more ?? [])]) if (v.reason) r.reasons[`${kind} ${v.status}: ${v.reason}`] = (r.reasons[`${kind} ${v.status}: ${v.reason}`] ?? 0) + 1
+            for (const v of [q, ...(q.more ?? [])])
+              if (v.reason) r.reasons[`${kind} ${v.status}: ${v.reason}`] = (r.reasons[`${kind} ${v.status}: ${v.reason}`] ?? 0) + 1
             const sentMore = q.more?.filter((v) => v.hash !== null).length ?? 0
             if (sentMore > 0) r.moreValues[kind] = (r.moreValues[kind] ?? 0) + sentMore
           }
@@ -155,7 +161,13 @@ export async function runReport(opts: { config: string; events: string; json?: b
       const first = at(changes, 0)
       const kind = key.slice(key.indexOf('#') + 1)
       if (first.kind === 'create') {
-        report.requests.push({ audience: `create for ${first.advertiserId}`, kind, rows: changes.length, requests: changes.length, sample: buildCreateAudienceBody(first) })
+        report.requests.push({
+          audience: `create for ${first.advertiserId}`,
+          kind,
+          rows: changes.length,
+          requests: changes.length,
+          sample: buildCreateAudienceBody(first)
+        })
         continue
       }
       const body = buildMappingBody(changes.slice(0, SAMPLE_ROWS) as MembershipChange[])
@@ -171,14 +183,25 @@ export async function runReport(opts: { config: string; events: string; json?: b
     const out: string[] = [`${lines} events read, ${invalid} invalid (nothing was sent: dry run)`]
     for (const r of reports) {
       out.push('', `Destination "${r.destination}" (normalisation: ${r.normalization})`)
-      out.push(`  mappings matched: ${Object.entries(r.matched).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`)
+      out.push(
+        `  mappings matched: ${
+          Object.entries(r.matched)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', ') || 'none'
+        }`
+      )
       out.push(`  changes: ${r.changes.add} add, ${r.changes.delete} delete${r.changes.create ? `, ${r.changes.create} create audience` : ''}`)
       for (const kind of ['email', 'phone', 'advertising_id'] as IdentifierKind[]) {
-        const counts = Object.entries(r.identifiers[kind]).map(([s, n]) => `${n} ${s}`).join(', ')
+        const counts = Object.entries(r.identifiers[kind])
+          .map(([s, n]) => `${n} ${s}`)
+          .join(', ')
         const more = r.moreValues[kind] ? ` (${r.moreValues[kind]} further value(s) sent, a row each)` : ''
         if (counts) out.push(`  ${kind}: ${counts}${more}`)
       }
-      for (const [reason, n] of Object.entries(r.reasons).sort((a, b) => b[1] - a[1]).slice(0, 10)) out.push(`    ${n} × ${reason}`)
+      for (const [reason, n] of Object.entries(r.reasons)
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 10))
+        out.push(`    ${n} × ${reason}`)
       for (const [message, n] of Object.entries(r.failed)) out.push(`  failed: ${n} × ${message}`)
       for (const [reason, n] of Object.entries(r.filtered)) out.push(`  filtered (not for this destination): ${n} × ${reason}`)
       for (const q of r.requests) {

@@ -23,8 +23,7 @@ export interface RouteWorkerStart {
 }
 
 export type RouteWorkerMessage =
-  | { kind: 'batch'; batch: RoutedBatch; lines: number; problems: string[] }
-  | { kind: 'end'; lines: number; problems: string[]; error?: string }
+  { kind: 'batch'; batch: RoutedBatch; lines: number; problems: string[] } | { kind: 'end'; lines: number; problems: string[]; error?: string }
 
 /** What the worker is started with (route-worker-start.ts): the file it will be asked to read. */
 export interface RouteWorkerData {

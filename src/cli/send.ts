@@ -98,48 +98,50 @@ const readInThread: Reader = async (file, sourceId, pipeline, problem, tally) =>
 }
 
 /** Reads, checks and routes in a route worker (a second core); this thread commits and delivers. */
-const readInWorker = (handle: RouteWorkerHandle): Reader => (file, sourceId, pipeline, problem, tally) =>
-  new Promise<void>((resolve, reject) => {
-    const { worker } = handle
-    let commits = Promise.resolve()
-    let failed: unknown
-    let ended = false
-    // Batches that arrived while a commit ran: committed together by the next (one transaction,
-    // in order), so a busy database takes bigger transactions instead of falling behind.
-    let arrived: RoutedBatch[] = []
-    const commitArrived = async () => {
-      const batches = arrived
-      arrived = []
-      if (failed === undefined) {
-        try {
-          tally.accepted += await pipeline.ingestRouted(batches)
-        } catch (e) {
-          failed = e
+const readInWorker =
+  (handle: RouteWorkerHandle): Reader =>
+  (file, sourceId, pipeline, problem, tally) =>
+    new Promise<void>((resolve, reject) => {
+      const { worker } = handle
+      let commits = Promise.resolve()
+      let failed: unknown
+      let ended = false
+      // Batches that arrived while a commit ran: committed together by the next (one transaction,
+      // in order), so a busy database takes bigger transactions instead of falling behind.
+      let arrived: RoutedBatch[] = []
+      const commitArrived = async () => {
+        const batches = arrived
+        arrived = []
+        if (failed === undefined) {
+          try {
+            tally.accepted += await pipeline.ingestRouted(batches)
+          } catch (e) {
+            failed = e
+          }
         }
+        // Each batch committed gives the worker a credit back.
+        for (let i = 0; i < batches.length; i++) worker.postMessage('more')
       }
-      // Each batch committed gives the worker a credit back.
-      for (let i = 0; i < batches.length; i++) worker.postMessage('more')
-    }
-    worker.on('message', (m: RouteWorkerMessage) => {
-      tally.lines += m.lines
-      for (const p of m.problems) problem(p)
-      if (m.kind === 'batch') {
-        arrived.push(m.batch)
-        if (arrived.length === 1) commits = commits.then(commitArrived)
-        return
-      }
-      ended = true
-      const error = failed ?? (m.error !== undefined ? new Error(m.error) : undefined)
-      void commits.then(() => (error !== undefined ? reject(error) : resolve()))
+      worker.on('message', (m: RouteWorkerMessage) => {
+        tally.lines += m.lines
+        for (const p of m.problems) problem(p)
+        if (m.kind === 'batch') {
+          arrived.push(m.batch)
+          if (arrived.length === 1) commits = commits.then(commitArrived)
+          return
+        }
+        ended = true
+        const error = failed ?? (m.error !== undefined ? new Error(m.error) : undefined)
+        void commits.then(() => (error !== undefined ? reject(error) : resolve()))
+      })
+      // A worker that dies before its last message: what it handed over is committed, then the run fails.
+      void handle.stopped.then((err) => {
+        if (!ended) void commits.then(() => reject(err))
+      })
+      worker.ref()
+      const start: RouteWorkerStart = { kind: 'start', file, sourceId, snapshot: pipeline.table.snapshot(), chunk: INGEST_CHUNK, inFlight: 4 }
+      worker.postMessage(start)
     })
-    // A worker that dies before its last message: what it handed over is committed, then the run fails.
-    void handle.stopped.then((err) => {
-      if (!ended) void commits.then(() => reject(err))
-    })
-    worker.ref()
-    const start: RouteWorkerStart = { kind: 'start', file, sourceId, snapshot: pipeline.table.snapshot(), chunk: INGEST_CHUNK, inFlight: 4 }
-    worker.postMessage(start)
-  })
 
 /**
  * `routeWorker`: started by the caller before it loaded this module (route-worker-start.ts), or
@@ -196,7 +198,10 @@ async function sendWith(opts: SendOptions, started: number, routeWorker: RouteWo
     const failedReasons = new ReasonTally()
     for (const r of await failureReasons(store.db, firstEventId)) failedReasons.add(r.error, r.n)
     const reasons: Record<string, number> = {}
-    for (const [kind, tally] of [['invalid', invalidReasons], ['failed', failedReasons]] as const) {
+    for (const [kind, tally] of [
+      ['invalid', invalidReasons],
+      ['failed', failedReasons]
+    ] as const) {
       for (const { line, key, n } of tally.lines(kind)) {
         printError(line)
         reasons[key] = (reasons[key] ?? 0) + n

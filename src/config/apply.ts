@@ -169,7 +169,9 @@ export async function applyConfig(store: Store, config: ConfigFile, tiktok: TikT
           }
         } catch (err) {
           if (!(err instanceof TikTokError) && !(err instanceof AudienceOwnershipError)) throw err
-          problems.push(`${aat}: ${givenFirst !== undefined ? 'cannot verify' : 'cannot create'} the TikTok audience: ${(err as Error).message} — connection skipped`)
+          problems.push(
+            `${aat}: ${givenFirst !== undefined ? 'cannot verify' : 'cannot create'} the TikTok audience: ${(err as Error).message} — connection skipped`
+          )
           continue
         }
       }
@@ -183,21 +185,29 @@ export async function applyConfig(store: Store, config: ConfigFile, tiktok: TikT
           more.push({ advertiserId: adv, externalAudienceId: given ?? stored.find((t) => t.advertiserId === adv)?.externalAudienceId ?? null, error: null })
           continue
         }
-        const r = await resolveTarget(client, adv, a.name ?? a.key, { given, stored: stored.find((t) => t.advertiserId === adv), allowDuplicate: a.allowDuplicate })
+        const r = await resolveTarget(client, adv, a.name ?? a.key, {
+          given,
+          stored: stored.find((t) => t.advertiserId === adv),
+          allowDuplicate: a.allowDuplicate
+        })
         if (r.failed) problems.push(`${aat}: ${r.target.error} — the connection's other advertisers are connected`)
         more.push(r.target)
       }
-      await upsertConnection(db, {
-        destinationId: dest.id,
-        audienceKey: a.key,
-        audienceName: a.name ?? null,
-        advertiserId,
-        externalAudienceId,
-        sendTrack: a.sendTrack ?? CONNECTION_DEFAULTS.sendTrack,
-        sendIdentify: a.sendIdentify ?? CONNECTION_DEFAULTS.sendIdentify,
-        enterEvent: a.enterEvent ?? CONNECTION_DEFAULTS.enterEvent,
-        exitEvent: a.exitEvent ?? CONNECTION_DEFAULTS.exitEvent
-      }, more)
+      await upsertConnection(
+        db,
+        {
+          destinationId: dest.id,
+          audienceKey: a.key,
+          audienceName: a.name ?? null,
+          advertiserId,
+          externalAudienceId,
+          sendTrack: a.sendTrack ?? CONNECTION_DEFAULTS.sendTrack,
+          sendIdentify: a.sendIdentify ?? CONNECTION_DEFAULTS.sendIdentify,
+          enterEvent: a.enterEvent ?? CONNECTION_DEFAULTS.enterEvent,
+          exitEvent: a.exitEvent ?? CONNECTION_DEFAULTS.exitEvent
+        },
+        more
+      )
       result.connections++
     }
   }
@@ -208,10 +218,19 @@ export async function applyConfig(store: Store, config: ConfigFile, tiktok: TikT
     if (!isWarehouseSource(s)) continue
     const destinationId = destinationIds.get(s.destination)
     if (destinationId === undefined) {
-      problems.push(`sources[${si}].destination: no destination named "${s.destination}" (known: ${[...destinationIds.keys()].join(', ') || 'none'}) — sync skipped`)
+      problems.push(
+        `sources[${si}].destination: no destination named "${s.destination}" (known: ${[...destinationIds.keys()].join(', ') || 'none'}) — sync skipped`
+      )
       continue
     }
-    await upsertWarehouseSync(db, secrets, { name: s.name, url: s.url, query: s.query, destinationId, audienceKey: s.audience, everyMs: must(parseDuration(s.every), `sources[${si}].every`) })
+    await upsertWarehouseSync(db, secrets, {
+      name: s.name,
+      url: s.url,
+      query: s.query,
+      destinationId,
+      audienceKey: s.audience,
+      everyMs: must(parseDuration(s.every), `sources[${si}].every`)
+    })
     result.syncs++
   }
   return result
@@ -225,7 +244,8 @@ export async function applyConfig(store: Store, config: ConfigFile, tiktok: TikT
 export function advertisersOf(a: AudienceConfig, fallback: string | undefined): { list: string[]; given: Map<string, string> } | string {
   const single = a.advertiserId !== undefined ? String(a.advertiserId) : undefined
   const list = a.advertiserIds ? a.advertiserIds.map(String) : single !== undefined ? [single] : fallback !== undefined ? [fallback] : []
-  if (single !== undefined && a.advertiserIds && single !== list[0]) return `advertiserId: "${single}" must be the first of advertiserIds (${list.join(', ')}), or left out`
+  if (single !== undefined && a.advertiserIds && single !== list[0])
+    return `advertiserId: "${single}" must be the first of advertiserIds (${list.join(', ')}), or left out`
   const given = new Map(Object.entries(a.externalAudienceIds ?? {}).map(([k, v]) => [k, String(v)]))
   for (const k of given.keys()) if (!list.includes(k)) return `externalAudienceIds.${k}: not one of the connection's advertisers (${list.join(', ') || 'none'})`
   if (a.externalAudienceId !== undefined) {

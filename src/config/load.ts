@@ -8,7 +8,10 @@ import { configSchema, EVENTS_ONLY_KEYS, isWarehouseSource, type ConfigFile } fr
 /** A problem in the config file, named by its path (`destinations[0].mappings[1].trigger`). */
 export class ConfigFileError extends UserError {
   override readonly name = 'ConfigFileError'
-  constructor(readonly problems: string[], file?: string) {
+  constructor(
+    readonly problems: string[],
+    file?: string
+  ) {
     super(`${file ? `${file}: ` : ''}invalid config:\n  - ${problems.join('\n  - ')}`)
   }
 }
@@ -34,7 +37,9 @@ function describe(e: ErrorObject): string {
       return `${at}: missing required key "${String(e.params.missingProperty)}"`
     case 'false schema': {
       const key = at.split('.').pop() ?? ''
-      return (EVENTS_ONLY_KEYS as readonly string[]).includes(key) ? `${at}: not for a source of kind postgres (it has no write key)` : `${at}: only for a source of kind: postgres`
+      return (EVENTS_ONLY_KEYS as readonly string[]).includes(key)
+        ? `${at}: not for a source of kind postgres (it has no write key)`
+        : `${at}: only for a source of kind: postgres`
     }
     case 'pattern':
       if (at.endsWith('.every')) return `${at}: must be a duration such as 30s, 15m, 1h or 1d`
@@ -97,7 +102,8 @@ function duplicateSourceNames(config: ConfigFile): string[] {
   for (const [i, s] of (config.sources ?? []).entries()) {
     const j = first.get(s.name)
     if (j === undefined) first.set(s.name, i)
-    else if (isWarehouseSource(s) || isWarehouseSource(at(config.sources ?? [], j))) problems.push(`sources[${i}].name: "${s.name}" is also the name of sources[${j}]`)
+    else if (isWarehouseSource(s) || isWarehouseSource(at(config.sources ?? [], j)))
+      problems.push(`sources[${i}].name: "${s.name}" is also the name of sources[${j}]`)
   }
   return problems
 }

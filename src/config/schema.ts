@@ -39,7 +39,13 @@ export const audienceConfigSchema = Type.Object(
      */
     advertiserIds: Type.Optional(Type.Array(stringOrNumber(), { minItems: 1, maxItems: 50, uniqueItems: true })),
     /** Existing TikTok audiences by advertiser id (keys among `advertiserIds`); an advertiser left out gets one created (native). */
-    externalAudienceIds: Type.Optional(Type.Unsafe<Record<string, string | number>>({ type: 'object', propertyNames: { pattern: '^[0-9]+$' }, additionalProperties: { type: ['string', 'number'] } })),
+    externalAudienceIds: Type.Optional(
+      Type.Unsafe<Record<string, string | number>>({
+        type: 'object',
+        propertyNames: { pattern: '^[0-9]+$' },
+        additionalProperties: { type: ['string', 'number'] }
+      })
+    ),
     /** Native: create a new TikTok audience even when the advertiser has one of this name (default: use that one). */
     allowDuplicate: bool(),
     sendTrack: bool(),

@@ -98,7 +98,6 @@ export interface ActionCatalog {
   actions: ActionDefinition[]
 }
 
-
 /** An audience connection as the Audiences screen lists it: the stored one and its destination's state. */
 export interface Connection extends Omit<StoredConnection, 'id' | 'targets'> {
   /** Every advertiser the audience goes to (fan-out), the first being advertiserId. */
@@ -158,7 +157,7 @@ export interface DeliveryReport {
     count: number
     lastAt: number
     sample: { changeId: number | null; received: unknown; request: unknown; response: { httpStatus: number | null; body: unknown } | null }
-  }[]  /** Values a mapping had but did not send (also of delivered events), most first. */
+  }[] /** Values a mapping had but did not send (also of delivered events), most first. */
   identifiersDropped: { identifier: string; reason: string; count: number }[]
 }
 
@@ -181,7 +180,6 @@ export interface ConsoleInfo {
   emulatorUrl: string | null
 }
 
-
 /** GET /api/sources/{id}/segment: what to paste into Segment's Webhook Audiences / Webhooks (Actions). */
 export interface SegmentConnect {
   sourceId: number
@@ -194,10 +192,7 @@ export interface SegmentConnect {
   destinations: { name: string; advertiserIds: string[] }[]
 }
 
-
 export interface AudienceHealthSummary {
   audiences: (HealthRead & { destinationId: number; destinationName: string | null; audienceKey: string; advertiserId: string; externalAudienceId: string })[]
   warnings: number
 }
-
-

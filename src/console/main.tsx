@@ -31,7 +31,9 @@ function SignIn({ onSignedIn }: { onSignedIn(s: Session): void }) {
     <main className="sign-in">
       <form onSubmit={submit} aria-labelledby="sign-in-title">
         <h1 id="sign-in-title">Sign in to TikTok Audiences</h1>
-        <p>Use the admin password that <code>npm start</code> printed (or the one set in <code>ADMIN_PASSWORD</code>).</p>
+        <p>
+          Use the admin password that <code>npm start</code> printed (or the one set in <code>ADMIN_PASSWORD</code>).
+        </p>
         <label htmlFor="admin-password">Admin password</label>
         <input
           id="admin-password"
@@ -57,7 +59,11 @@ function StatsBar() {
   const [stats, setStats] = useState<Stats>()
   useEffect(() => {
     let stop = false
-    const load = () => api<Stats>('GET', '/api/stats').then((s) => !stop && setStats(s), () => {})
+    const load = () =>
+      api<Stats>('GET', '/api/stats').then(
+        (s) => !stop && setStats(s),
+        () => {}
+      )
     void load()
     const t = setInterval(load, 3000)
     return () => {
@@ -70,8 +76,8 @@ function StatsBar() {
     <p className="stats-bar" aria-label="Service totals">
       <span title="Events accepted from your sources (each counted once)">Events received {formatNumber(stats.received)}</span> ·{' '}
       <span title="Changes sent to TikTok: one per event and destination it is for">
-        Deliveries (one per destination): {formatNumber(stats.delivered)} delivered · {formatNumber(stats.failed)} not delivered · {formatNumber(stats.pending)} pending ·{' '}
-        {formatNumber(stats.retrying)} retrying now
+        Deliveries (one per destination): {formatNumber(stats.delivered)} delivered · {formatNumber(stats.failed)} not delivered · {formatNumber(stats.pending)}{' '}
+        pending · {formatNumber(stats.retrying)} retrying now
       </span>
     </p>
   )
@@ -89,7 +95,8 @@ function Console({ info, onSignOut }: { info: ConsoleInfo | undefined; onSignOut
 
   let page
   if (parts[0] === 'destinations' && parts[1] === 'new') page = <NewDestinationPage />
-  else if (parts[0] === 'destinations' && parts[1]) page = <DestinationPage id={Number(parts[1])} tab={parts[2] ?? 'settings'} rest={parts.slice(3)} info={info} />
+  else if (parts[0] === 'destinations' && parts[1])
+    page = <DestinationPage id={Number(parts[1])} tab={parts[2] ?? 'settings'} rest={parts.slice(3)} info={info} />
   else if (parts[0] === 'sources') page = <SourcesPage />
   else page = <DestinationsPage />
 

@@ -3,7 +3,14 @@ import { useCallback, useEffect, useId, useRef, useState, type ReactNode } from 
 import { errorText } from './api'
 
 /** An on/off control announced as a switch; `label` is its accessible name. */
-export function Switch(props: { checked: boolean; onChange(checked: boolean): void; label: string; showLabel?: boolean; disabled?: boolean; describedBy?: string }) {
+export function Switch(props: {
+  checked: boolean
+  onChange(checked: boolean): void
+  label: string
+  showLabel?: boolean
+  disabled?: boolean
+  describedBy?: string
+}) {
   const id = useId()
   return (
     <span className="switch-wrap">
@@ -83,7 +90,10 @@ export function SidePanel({ title, onClose, children }: { title: string; onClose
 }
 
 /** Loads data once (and on `reload()`), keeping the last value while reloading. */
-export function useLoad<T>(load: () => Promise<T>, deps: unknown[]): { data: T | undefined; error: string | undefined; loading: boolean; reload(): Promise<void> } {
+export function useLoad<T>(
+  load: () => Promise<T>,
+  deps: unknown[]
+): { data: T | undefined; error: string | undefined; loading: boolean; reload(): Promise<void> } {
   const [data, setData] = useState<T>()
   const [error, setError] = useState<string>()
   const [loading, setLoading] = useState(true)

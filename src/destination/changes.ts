@@ -86,9 +86,7 @@ export function membershipRows(change: MembershipChange): MembershipChange[] {
 }
 
 function rejectionDetail(quality: IdentifierReport): string {
-  const parts = (Object.keys(quality) as Array<keyof IdentifierReport>)
-    .filter((k) => quality[k].status === 'rejected')
-    .map((k) => `${k}: ${quality[k].reason}`)
+  const parts = (Object.keys(quality) as Array<keyof IdentifierReport>).filter((k) => quality[k].status === 'rejected').map((k) => `${k}: ${quality[k].reason}`)
   return parts.length ? ` (rejected ${parts.join('; ')})` : ''
 }
 

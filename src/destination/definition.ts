@@ -9,14 +9,7 @@ import type { ActionDefinition, DestinationDefinition, FieldDefinitions, Mapping
 export type ActionKey = 'createAudience' | 'addUser' | 'removeUser' | 'addToAudience' | 'removeFromAudience' | 'syncAudience'
 
 /** In Segment's order of `actions` (index.js of the reference). */
-export const ACTION_KEYS: readonly ActionKey[] = [
-  'syncAudience',
-  'addToAudience',
-  'removeFromAudience',
-  'addUser',
-  'removeUser',
-  'createAudience'
-]
+export const ACTION_KEYS: readonly ActionKey[] = ['syncAudience', 'addToAudience', 'removeFromAudience', 'addUser', 'removeUser', 'createAudience']
 
 /** Segment's `defaultValues(fields)`: every field's default, hidden ones included. */
 export function defaultMapping(fields: FieldDefinitions): Record<string, MappingValue> {
@@ -39,13 +32,11 @@ const actions: Record<ActionKey, ActionDefinition<ActionKey>> = {
 export const tiktokAudiences: DestinationDefinition<ActionKey> = {
   name: 'TikTok Audiences',
   slug: 'actions-tiktok-audiences',
-  description:
-    'Sync Segment Engage audiences to TikTok Custom (Partner) Audiences through TikTok\'s Segment API (`/segment/audience/`, `/segment/mapping/`).',
+  description: "Sync Segment Engage audiences to TikTok Custom (Partner) Audiences through TikTok's Segment API (`/segment/audience/`, `/segment/mapping/`).",
   settings: {
     advertiser_ids: {
       label: 'TikTok Advertiser IDs',
-      description:
-        'The Advertiser IDs where audiences should be synced. Hidden in production and should not be altered by users.',
+      description: 'The Advertiser IDs where audiences should be synced. Hidden in production and should not be altered by users.',
       type: 'string',
       required: false,
       multiple: true

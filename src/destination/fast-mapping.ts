@@ -19,7 +19,10 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 function compilePath(path: string): Resolver {
   const p = path.replace('$.', '')
   if (p === '' || p === '.') return (event) => event
-  const keys = p.split(PATH_SPLIT).filter((k) => k).map((k) => k.replace(/'|"/g, ''))
+  const keys = p
+    .split(PATH_SPLIT)
+    .filter((k) => k)
+    .map((k) => k.replace(/'|"/g, ''))
   if (keys.length === 2) {
     const [a = '', b = ''] = keys
     return (e) => {

@@ -39,7 +39,15 @@ export type IdentifierStatus = 'hashed' | 'prehashed' | 'repaired' | 'rejected' 
  */
 export type DropReason = 'invalid' | 'national_without_region' | 'invalid_utf8' | 'control_character' | 'lone_surrogate' | 'empty' | 'too_many_values'
 /** Encoded in 3 bits where routed changes cross threads (route-batch.ts): at most 8 reasons. */
-export const DROP_REASONS: readonly DropReason[] = ['invalid', 'national_without_region', 'invalid_utf8', 'control_character', 'lone_surrogate', 'empty', 'too_many_values']
+export const DROP_REASONS: readonly DropReason[] = [
+  'invalid',
+  'national_without_region',
+  'invalid_utf8',
+  'control_character',
+  'lone_surrogate',
+  'empty',
+  'too_many_values'
+]
 
 export interface IdentifierOutcome {
   status: IdentifierStatus
@@ -120,7 +128,10 @@ function malformed(value: string): IdentifierOutcome | undefined {
 
 /** Segment's email normaliser (applied to every domain, not only Gmail), as Segment writes it. */
 export function segmentEmailNormalizationRegex(email: string): string {
-  return email.replace(/\+.*@/, '@').replace(/\.(?=.*@)/g, '').toLowerCase()
+  return email
+    .replace(/\+.*@/, '@')
+    .replace(/\.(?=.*@)/g, '')
+    .toLowerCase()
 }
 
 /**
@@ -155,9 +166,7 @@ const EMAIL_SHAPE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/
 function prehashed(value: string, policy: NormalizationPolicy): IdentifierOutcome {
   if (policy === 'segment') return { status: 'prehashed', hash: value }
   const lower = value.toLowerCase()
-  return lower === value
-    ? { status: 'prehashed', hash: value }
-    : { status: 'prehashed', hash: lower, reason: 'upper-case hex digest lowercased' }
+  return lower === value ? { status: 'prehashed', hash: value } : { status: 'prehashed', hash: lower, reason: 'upper-case hex digest lowercased' }
 }
 
 function email(value: string, policy: NormalizationPolicy): IdentifierOutcome {
@@ -202,7 +211,8 @@ function phone(value: string, policy: NormalizationPolicy, region: string | unde
     parsed = undefined
   }
   if (!parsed || !parsed.isPossible()) {
-    if (!international.startsWith('+') && !region) return rejected('national_without_region', 'not a possible phone number (no country code, and no defaultPhoneRegion is set)')
+    if (!international.startsWith('+') && !region)
+      return rejected('national_without_region', 'not a possible phone number (no country code, and no defaultPhoneRegion is set)')
     return rejected('invalid', 'not a possible phone number')
   }
   return { status: 'repaired', hash: sha256Hex(parsed.number), reason: 'formatted to E.164' }
@@ -224,12 +234,7 @@ function advertisingId(value: string, policy: NormalizationPolicy): IdentifierOu
  * Normalises and hashes one identifier. `enabled` is the action's `send_*` flag; a value that is
  * not a string (payload validation coerces scalars to strings) counts as empty.
  */
-export function processIdentifier(
-  kind: IdentifierKind,
-  value: unknown,
-  enabled: boolean,
-  options: IdentifierOptions
-): IdentifierOutcome {
+export function processIdentifier(kind: IdentifierKind, value: unknown, enabled: boolean, options: IdentifierOptions): IdentifierOutcome {
   if (!enabled) return DISABLED
   if (typeof value !== 'string' || value === '') return EMPTY
   if (value.trim() === '') return WHITESPACE_ONLY

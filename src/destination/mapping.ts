@@ -54,10 +54,7 @@ function describe(value: unknown): string {
 
 export function compileMapping(config: MappingConfig): CompiledMapping {
   if (!config || typeof config.action !== 'string' || !isActionKey(config.action)) {
-    throw new ConfigError(
-      `Unknown action ${JSON.stringify(config?.action)}: valid actions are ${ACTION_KEYS.join(', ')}.`,
-      'action'
-    )
+    throw new ConfigError(`Unknown action ${JSON.stringify(config?.action)}: valid actions are ${ACTION_KEYS.join(', ')}.`, 'action')
   }
   const action = tiktokAudiences.actions[config.action]
   const trigger = config.trigger ?? action.defaultSubscription
@@ -70,11 +67,7 @@ export function compileMapping(config: MappingConfig): CompiledMapping {
   const fieldKeys = Object.keys(action.fields)
   for (const key of Object.keys(user)) {
     if (!(key in action.fields) && !PLATFORM_KEYS.test(key)) {
-      throw new ConfigError(
-        `Unknown field "${key}" in the mapping of ${action.key}: its fields are ${fieldKeys.join(', ')}.`,
-        key,
-        ['mapping', key]
-      )
+      throw new ConfigError(`Unknown field "${key}" in the mapping of ${action.key}: its fields are ${fieldKeys.join(', ')}.`, key, ['mapping', key])
     }
   }
   const mapping: Record<string, unknown> = { ...defaultMapping(action.fields), ...user }

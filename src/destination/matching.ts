@@ -90,7 +90,10 @@ export function identifierRows(payload: MappedPayload, event: unknown, options: 
   let moreIds: (string | null)[][] | undefined
   if (email.more || phone.more) {
     // A further value's column: email is first when sent, phone after it.
-    const columns: [IdentifierOutcome, number][] = [[email, 0], [phone, email.status !== 'disabled' ? 1 : 0]]
+    const columns: [IdentifierOutcome, number][] = [
+      [email, 0],
+      [phone, email.status !== 'disabled' ? 1 : 0]
+    ]
     for (const [outcome, c] of columns) {
       for (const o of outcome.more ?? []) {
         if (o.hash === null) continue

@@ -53,7 +53,12 @@ export function audienceMembershipEvent(o: {
     context: {
       traits,
       ...(o.ids.advertisingId ? { device: { advertisingId: o.ids.advertisingId } } : {}),
-      personas: { computation_class: 'audience', computation_key: o.audienceKey, computation_id: `${o.origin.idPrefix}_${o.audienceKey}`, namespace: o.origin.namespace }
+      personas: {
+        computation_class: 'audience',
+        computation_key: o.audienceKey,
+        computation_id: `${o.origin.idPrefix}_${o.audienceKey}`,
+        namespace: o.origin.namespace
+      }
     },
     integrations: { All: false, [o.destination]: true }
   }

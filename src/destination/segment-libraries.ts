@@ -20,9 +20,11 @@ export const mappingKit = require('@segment/actions-core/mapping-kit') as {
 }
 
 /** Throws a ValidationError whose message starts with `/<stack>`; returns nothing when valid. */
-export const validateMapping = (require('@segment/actions-core/mapping-kit/validate') as {
-  default: (mapping: unknown, stack?: string[]) => void
-}).default
+export const validateMapping = (
+  require('@segment/actions-core/mapping-kit/validate') as {
+    default: (mapping: unknown, stack?: string[]) => void
+  }
+).default
 
 export const subscriptions = require('@segment/destination-subscriptions') as {
   parseFql(fql: string): FqlAst | { error: Error }

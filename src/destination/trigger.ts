@@ -75,7 +75,7 @@ class GrammarCheck {
   private term(depth: number): void {
     const token = this.next()
     if (token.type === 'parenleft') {
-      if (depth > 0) this.fail('nested parentheses are not supported by Segment\'s FQL (one level only)')
+      if (depth > 0) this.fail("nested parentheses are not supported by Segment's FQL (one level only)")
       this.expr(depth + 1)
       const close = this.next()
       if (close.type !== 'parenright') this.fail(`expected ")" but found ${this.describe(close)}`)

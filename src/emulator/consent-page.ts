@@ -46,11 +46,8 @@ ${body}
 }
 
 export function renderConsentPage(app: EmulatorApp, advertisers: EmulatorAdvertiser[], params: ConsentParams): string {
-  const items = advertisers
-    .map((a) => `<li>${escapeHtml(a.name)} <small>(advertiser ID ${escapeHtml(a.advertiserId)})</small></li>`)
-    .join('\n    ')
-  const hidden = (name: string, value: string | undefined) =>
-    value === undefined ? '' : `<input type="hidden" name="${name}" value="${escapeHtml(value)}">`
+  const items = advertisers.map((a) => `<li>${escapeHtml(a.name)} <small>(advertiser ID ${escapeHtml(a.advertiserId)})</small></li>`).join('\n    ')
+  const hidden = (name: string, value: string | undefined) => (value === undefined ? '' : `<input type="hidden" name="${name}" value="${escapeHtml(value)}">`)
   return page(
     'TikTok emulator — authorise app',
     `<p class="banner" role="note"><strong>TikTok emulator.</strong> This page is served by a local emulator of the TikTok
@@ -70,7 +67,7 @@ export function renderConsentPage(app: EmulatorApp, advertisers: EmulatorAdverti
       <button type="submit" name="decision" value="approve">Approve</button>
       <button type="submit" name="decision" value="deny">Deny</button>
     </div>
-  </form>`,
+  </form>`
   )
 }
 
@@ -79,7 +76,7 @@ export function renderConsentError(message: string): string {
     'TikTok emulator — authorisation error',
     `<p class="banner" role="note"><strong>TikTok emulator.</strong> Local emulator, not TikTok.</p>
   <h1>TikTok emulator: cannot authorise</h1>
-  <p role="alert">${escapeHtml(message)}</p>`,
+  <p role="alert">${escapeHtml(message)}</p>`
   )
 }
 
@@ -125,7 +122,10 @@ export function registerConsentRoutes(app: FastifyInstance, state: EmulatorState
     const appId = param(request, 'app_id')
     const emulatorApp = appId ? state.apps.get(appId) : undefined
     if (!appId || !emulatorApp) {
-      return reply.code(400).type('text/html; charset=utf-8').send(renderConsentError(`Unknown app_id ${JSON.stringify(appId ?? '')}.`))
+      return reply
+        .code(400)
+        .type('text/html; charset=utf-8')
+        .send(renderConsentError(`Unknown app_id ${JSON.stringify(appId ?? '')}.`))
     }
     const redirectUri = parseRedirectUri(param(request, 'redirect_uri'))
     if (!redirectUri) {
@@ -133,12 +133,21 @@ export function registerConsentRoutes(app: FastifyInstance, state: EmulatorState
     }
     const oauthState = param(request, 'state')
     const decision =
-      request.method === 'POST' ? param(request, 'decision') : param(request, 'approve') === '1' ? 'approve' : param(request, 'deny') === '1' ? 'deny' : undefined
+      request.method === 'POST'
+        ? param(request, 'decision')
+        : param(request, 'approve') === '1'
+          ? 'approve'
+          : param(request, 'deny') === '1'
+            ? 'deny'
+            : undefined
 
     // Approval grants every advertiser the emulator knows, like a user ticking all accounts.
     const advertisers = [...state.advertisers.values()]
     if (decision === 'approve') {
-      const code = state.issueAuthCode(emulatorApp.appId, advertisers.map((a) => a.advertiserId))
+      const code = state.issueAuthCode(
+        emulatorApp.appId,
+        advertisers.map((a) => a.advertiserId)
+      )
       return reply.redirect(redirectWith(redirectUri, { auth_code: code, code, state: oauthState }), 302)
     }
     if (decision === 'deny') {

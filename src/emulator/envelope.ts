@@ -32,7 +32,7 @@ export const TikTokCode = {
   AUTH_CODE_ERROR: 40110,
   SYS_ERROR: 50000,
   SYS_TIMEOUT: 50002,
-  SEGMENT_GATEWAY_SERVICE_ERROR: 51063,
+  SEGMENT_GATEWAY_SERVICE_ERROR: 51063
 } as const
 
 export const RATE_LIMIT_MESSAGE = 'Too many requests. Please retry in some time.'
@@ -65,7 +65,7 @@ const MESSAGES: Record<number, string> = {
   51003: 'DMP service error.',
   51063: 'Segment gateway service error.',
   60001: 'System maintenance. Please retry later.',
-  61000: 'Too many requests. Please retry later.',
+  61000: 'Too many requests. Please retry later.'
 }
 
 /** The message TikTok would plausibly send with `code`; `apiPath`/`method` personalise 40001. */

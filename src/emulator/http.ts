@@ -61,13 +61,7 @@ export function sleep(ms: number): Promise<void> {
  * Runs a matching fault rule: waits its latency, then (for failing rules) sends the fault answer.
  * Returns true when the reply was sent and the request must not be handled.
  */
-export async function runFault(
-  rule: ActiveFaultRule,
-  request: FastifyRequest,
-  reply: FastifyReply,
-  state: EmulatorState,
-  apiPath: string,
-): Promise<boolean> {
+export async function runFault(rule: ActiveFaultRule, request: FastifyRequest, reply: FastifyReply, state: EmulatorState, apiPath: string): Promise<boolean> {
   if (rule.latencyMs) await sleep(rule.latencyMs)
   if (!isFailingRule(rule)) return false
   if (rule.reset) {

@@ -85,9 +85,9 @@ export const emulatorPlugin: FastifyPluginAsync<EmulatorPluginOptions> = async (
           httpStatus: reply.statusCode,
           code: note?.code ?? null,
           message: note?.message ?? null,
-          durationMs,
+          durationMs
         },
-        Number(request.headers['content-length']) || 0,
+        Number(request.headers['content-length']) || 0
       )
     }
     done()
@@ -133,7 +133,7 @@ export function emulatorBanner(baseUrl: string, stateFile?: string): string[] {
     `  App id / secret:   ${c.appId} / ${c.secret}`,
     `  Access token:      ${c.accessToken}`,
     ...c.advertisers.map((a) => `  Advertiser:        ${a.advertiserId} (${a.name})`),
-    `  State:             ${emulatorStateNote(stateFile)}`,
+    `  State:             ${emulatorStateNote(stateFile)}`
   ]
 }
 
@@ -185,6 +185,6 @@ export async function startEmulator(opts: StartEmulatorOptions = {}): Promise<Ru
     port: address.port,
     state,
     app,
-    close: () => app.close(),
+    close: () => app.close()
   }
 }

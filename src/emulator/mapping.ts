@@ -98,7 +98,7 @@ function audienceProblem(audienceId: string, advertiserIds: readonly string[], a
 export function validateMapping(
   body: Record<string, unknown>,
   advertiserIds: readonly string[],
-  audiences: ReadonlyMap<string, EmulatorAudience>,
+  audiences: ReadonlyMap<string, EmulatorAudience>
 ): ValidatedMapping | string {
   if (body instanceof ScannedMappingBody) return validateScanned(body, advertiserIds, audiences)
   const head = validateHead(body)
@@ -219,7 +219,11 @@ function applyIds(mapping: ValidatedMapping, ids: (string | null)[], audienceIds
  * to be hex digits in cells of the right shape. Anything refused is refused by validateMapping on
  * the parsed body instead, so that the message is the one it gives (and names the first bad cell).
  */
-function validateScanned(body: ScannedMappingBody, advertiserIds: readonly string[], audiences: ReadonlyMap<string, EmulatorAudience>): ValidatedMapping | string {
+function validateScanned(
+  body: ScannedMappingBody,
+  advertiserIds: readonly string[],
+  audiences: ReadonlyMap<string, EmulatorAudience>
+): ValidatedMapping | string {
   const general = () => validateMapping(body.parse(), advertiserIds, audiences)
   const head = validateHead(body)
   if (typeof head === 'string') return head
@@ -271,7 +275,7 @@ export class ScannedMappingBody {
     /** The audience_ids of every non-empty cell (none when every cell is `{}`). */
     readonly audienceIds: string[],
     /** Whether an id has an upper-case hex digit. */
-    readonly upperCase: boolean,
+    readonly upperCase: boolean
   ) {}
 
   private parsed: Record<string, unknown> | undefined

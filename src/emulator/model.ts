@@ -14,8 +14,8 @@ export const EMULATOR_CREDENTIALS = {
   accessToken: 'emulator-access-token',
   advertisers: [
     { advertiserId: '7000000000000000001', name: 'Emulator Advertiser' },
-    { advertiserId: '7000000000000000002', name: 'Emulator Advertiser 2' },
-  ],
+    { advertiserId: '7000000000000000002', name: 'Emulator Advertiser 2' }
+  ]
 } as const
 
 export const MAX_MAPPING_ROWS = 10_000
@@ -144,9 +144,7 @@ export interface EmulatorAudience {
   expiresAt?: number
 }
 
-export type TokenExchangeResult =
-  | { ok: true; token: EmulatorToken }
-  | { ok: false; reason: 'bad-app' | 'bad-code' }
+export type TokenExchangeResult = { ok: true; token: EmulatorToken } | { ok: false; reason: 'bad-app' | 'bad-code' }
 
 export function emptyMembers(): Record<IdType, Set<string>> {
   return {
@@ -155,7 +153,7 @@ export function emptyMembers(): Record<IdType, Set<string>> {
     IDFA_SHA256: new Set(),
     AAID_SHA256: new Set(),
     IDFA_MD5: new Set(),
-    AAID_MD5: new Set(),
+    AAID_MD5: new Set()
   }
 }
 

@@ -8,10 +8,33 @@
  * the state it holds; members are written 10,000 ids a line, so memory and write cost stay
  * proportional to the state, not to one snapshot per request.
  */
-import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs'
+import {
+  closeSync,
+  existsSync,
+  fstatSync,
+  fsyncSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+  writeSync
+} from 'node:fs'
 import { dirname } from 'node:path'
 import { applyMapping, type MappingAction, type ValidatedMapping } from './mapping.js'
-import { emptyMembers, ID_TYPES, type AuthCode, type EmulatorAdvertiser, type EmulatorApp, type EmulatorAudience, type EmulatorToken, type IdType } from './model.js'
+import {
+  emptyMembers,
+  ID_TYPES,
+  type AuthCode,
+  type EmulatorAdvertiser,
+  type EmulatorApp,
+  type EmulatorAudience,
+  type EmulatorToken,
+  type IdType
+} from './model.js'
 import type { EmulatorState } from './state.js'
 
 /** The journal's name in a data folder (`emulator --data DIR`, and `serve`'s built-in emulator). */
@@ -98,7 +121,7 @@ class FileJournal implements StateJournal {
     private readonly lock: string,
     private readonly state: EmulatorState,
     /** Bytes in the journal file. */
-    private bytes: number,
+    private bytes: number
   ) {
     this.fd = openSync(file, 'a')
   }
@@ -112,7 +135,7 @@ class FileJournal implements StateJournal {
     this.write(
       'ids' in cells
         ? { op: 'ids', action: m.action, schema: m.idSchema, aud: cells.audienceIds, upper: m.upperCase, ids: cells.ids }
-        : { op: 'rows', action: m.action, schema: m.idSchema, upper: m.upperCase, rows: cells.rows },
+        : { op: 'rows', action: m.action, schema: m.idSchema, upper: m.upperCase, rows: cells.rows }
     )
   }
 
@@ -353,7 +376,9 @@ function takeLock(file: string): string {
   if (existsSync(lock)) {
     const pid = Number(readFileSync(lock, 'utf8').trim())
     if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && processIsAlive(pid)) {
-      throw new Error(`${file} is in use by another TikTok emulator (pid ${pid}); stop it, give this one another data folder, or delete ${lock} if no emulator runs`)
+      throw new Error(
+        `${file} is in use by another TikTok emulator (pid ${pid}); stop it, give this one another data folder, or delete ${lock} if no emulator runs`
+      )
     }
   }
   writeFileSync(lock, `${process.pid}\n`)

@@ -41,7 +41,7 @@ export class RequestLog {
 
   constructor(
     private readonly maxEntries = DEFAULT_REQUEST_LOG_SIZE,
-    private readonly maxBodyBytes = DEFAULT_REQUEST_LOG_BODY_BYTES,
+    private readonly maxBodyBytes = DEFAULT_REQUEST_LOG_BODY_BYTES
   ) {}
 
   /** Appends an entry; `bodySize` is the body's size on the wire (content-length), used for the memory budget. */

@@ -1,7 +1,4 @@
-/**
- * TikTok Business API routes under `/open_api/v1.3/`: auth, rate limiting, faults, and the endpoints the
- * product uses. Every answer is TikTok's envelope with HTTP 200, business errors included (reference §1.3, §9).
- */
+/** TikTok Business API routes under `/open_api/v1.3/`: auth, rate limits, faults, the endpoints the product uses; TikTok's envelope, HTTP 200 (reference §1.3, §9). */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { fail, formatTikTokTime, ok, paramError, permissionMessage, TikTokCode, type EnvelopeResult } from './envelope.js'
 import { pathWithoutPrefix, queryString, runFault, sendEnvelope } from './http.js'
@@ -94,7 +91,7 @@ function advertiserInfo(a: EmulatorAdvertiser): Record<string, unknown> {
     create_time: a.createTime,
     advertiser_account_type: 'AUCTION',
     balance: 0,
-    description: 'TikTok emulator advertiser',
+    description: 'TikTok emulator advertiser'
   }
 }
 
@@ -110,7 +107,7 @@ function audienceListItem(state: EmulatorState, a: EmulatorAudience): Record<str
     is_creator: true,
     shared: false,
     create_time: formatTikTokTime(a.createdAt),
-    expired_time: formatTikTokTime(state.expiresAt(a)),
+    expired_time: formatTikTokTime(state.expiresAt(a))
   }
 }
 
@@ -132,7 +129,7 @@ function audienceDetails(state: EmulatorState, a: EmulatorAudience): Record<stri
     error_msg: null,
     create_time: formatTikTokTime(a.createdAt),
     expired_time: formatTikTokTime(state.expiresAt(a)),
-    rule: '{"inclusions": null, "exclusions": null}',
+    rule: '{"inclusions": null, "exclusions": null}'
   }
 }
 
@@ -147,8 +144,8 @@ const userInfo: ApiRoute = {
       email: 'e***@***.test',
       core_user_id: '7000000000000000099',
       create_time: 1_672_531_200,
-      avatar_url: null,
-    }),
+      avatar_url: null
+    })
 }
 
 const advertiserInfoRoute: ApiRoute = {
@@ -181,7 +178,7 @@ const advertiserInfoRoute: ApiRoute = {
       list.push(wanted ? Object.fromEntries(wanted.filter((f) => f in info).map((f) => [f, info[f]])) : info)
     }
     return ok({ list })
-  },
+  }
 }
 
 const oauthAdvertiserGet: ApiRoute = {
@@ -198,7 +195,7 @@ const oauthAdvertiserGet: ApiRoute = {
     if (!app) return fail(TikTokCode.INVALID_PARTNER)
     const list = call.state.advertisersAuthorisedFor(app.appId).map((a) => ({ advertiser_id: a.advertiserId, advertiser_name: a.name }))
     return ok({ list })
-  },
+  }
 }
 
 const oauthAccessToken: ApiRoute = {
@@ -216,7 +213,7 @@ const oauthAccessToken: ApiRoute = {
     const data: Record<string, unknown> = { access_token: result.token.accessToken, scope: result.token.scope }
     if (call.body.return_advertiser_ids !== false) data.advertiser_ids = result.token.advertiserIds
     return ok(data)
-  },
+  }
 }
 
 const segmentAudience: ApiRoute = {
@@ -251,7 +248,7 @@ const segmentAudience: ApiRoute = {
       return ok({})
     }
     return paramError(`action must be one of create, delete (got ${JSON.stringify(action)})`)
-  },
+  }
 }
 
 /** Whether a registered route URL (any prefix, with or without its trailing slash) is `/segment/mapping/`. */
@@ -284,7 +281,7 @@ const segmentMapping: ApiRoute = {
     if (typeof mapping === 'string') return paramError(mapping)
     state.applyMapping(mapping)
     return ok({})
-  },
+  }
 }
 
 const customAudienceList: ApiRoute = {
@@ -310,9 +307,9 @@ const customAudienceList: ApiRoute = {
     const list = audiences.slice((page - 1) * pageSize, page * pageSize).map((a) => audienceListItem(call.state, a))
     return ok({
       page_info: { page, page_size: pageSize, total_number: total, total_page: Math.ceil(total / pageSize) },
-      list,
+      list
     })
-  },
+  }
 }
 
 const customAudienceGet: ApiRoute = {
@@ -340,7 +337,7 @@ const customAudienceGet: ApiRoute = {
       list.push({ audience_details: audienceDetails(call.state, audience), audience_history: audience.history.slice(-historySize) })
     }
     return ok({ list })
-  },
+  }
 }
 
 export const API_ROUTES: readonly ApiRoute[] = [
@@ -351,7 +348,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
   segmentAudience,
   segmentMapping,
   customAudienceList,
-  customAudienceGet,
+  customAudienceGet
 ]
 
 function accessTokenOf(request: FastifyRequest): string | undefined {
@@ -364,12 +361,14 @@ function accessTokenOf(request: FastifyRequest): string | undefined {
 export function registerApiRoutes(app: FastifyInstance, state: EmulatorState, prefix: string, withSlashlessAliases: boolean): void {
   for (const route of API_ROUTES) {
     const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
-      const fault = state.faults.size > 0 ? state.faults.take(request.method, pathWithoutPrefix(request, prefix), () => advertisersOfRequest(request.body, request.query)) : undefined
+      const fault =
+        state.faults.size > 0
+          ? state.faults.take(request.method, pathWithoutPrefix(request, prefix), () => advertisersOfRequest(request.body, request.query))
+          : undefined
       if (fault && (await runFault(fault, request, reply, state, route.path))) return reply
 
       const rawBody = request.body
-      const body =
-        typeof rawBody === 'object' && rawBody !== null && !Array.isArray(rawBody) ? (rawBody as Record<string, unknown>) : {}
+      const body = typeof rawBody === 'object' && rawBody !== null && !Array.isArray(rawBody) ? (rawBody as Record<string, unknown>) : {}
       let token: EmulatorToken | undefined
       if (route.auth) {
         const accessToken = accessTokenOf(request)
@@ -396,7 +395,7 @@ export function registerApiRoutes(app: FastifyInstance, state: EmulatorState, pr
         token: token ?? placeholderToken,
         body,
         apiPath: route.path,
-        method: route.method,
+        method: route.method
       }
       return sendEnvelope(request, reply, state, route.handle(call))
     }
@@ -415,5 +414,5 @@ const placeholderToken: EmulatorToken = {
   advertiserIds: [],
   scope: [],
   revoked: true,
-  createdAt: 0,
+  createdAt: 0
 }

@@ -26,7 +26,7 @@ export function emulatorSummary(state: EmulatorState): Record<string, unknown> {
       app_id: EMULATOR_CREDENTIALS.appId,
       secret: EMULATOR_CREDENTIALS.secret,
       access_token: EMULATOR_CREDENTIALS.accessToken,
-      advertisers: EMULATOR_CREDENTIALS.advertisers.map((a) => ({ advertiser_id: a.advertiserId, name: a.name })),
+      advertisers: EMULATOR_CREDENTIALS.advertisers.map((a) => ({ advertiser_id: a.advertiserId, name: a.name }))
     },
     counts: {
       apps: state.apps.size,
@@ -34,11 +34,11 @@ export function emulatorSummary(state: EmulatorState): Record<string, unknown> {
       tokens: state.tokens.size,
       audiences: state.audiences.size,
       requests: state.requestLog.list().length,
-      faults: state.faults.size,
+      faults: state.faults.size
     },
     config: state.config,
     /** Where tokens, audiences and members are kept across restarts; null: in memory. */
-    state_file: state.stateFile ?? null,
+    state_file: state.stateFile ?? null
   }
 }
 
@@ -59,8 +59,8 @@ export function registerControlRoutes(app: FastifyInstance, state: EmulatorState
         members: state.memberCounts(a),
         total: state.coverNum(a),
         cover_num: state.coverNum(a),
-        expires_at: new Date(state.expiresAt(a)).toISOString(),
-      })),
+        expires_at: new Date(state.expiresAt(a)).toISOString()
+      }))
     }
   })
 
@@ -89,7 +89,7 @@ export function registerControlRoutes(app: FastifyInstance, state: EmulatorState
       cover_num: state.coverNum(audience),
       expires_at: new Date(state.expiresAt(audience)).toISOString(),
       is_valid: state.isValid(audience),
-      is_expiring: state.isExpiring(audience),
+      is_expiring: state.isExpiring(audience)
     }
   })
 

@@ -30,7 +30,7 @@ import {
   type EmulatorSeed,
   type EmulatorToken,
   type IdType,
-  type TokenExchangeResult,
+  type TokenExchangeResult
 } from './model.js'
 import { audienceOp, openJournal, type StateJournal } from './persist.js'
 import { SlidingWindowRateLimiter } from './rate-limit.js'
@@ -60,15 +60,12 @@ export class EmulatorState {
 
   constructor(private readonly options: EmulatorOptions = {}) {
     this.now = options.now ?? Date.now
-    this.requestLog = new RequestLog(
-      options.requestLogSize ?? DEFAULT_REQUEST_LOG_SIZE,
-      options.requestLogBodyBytes ?? DEFAULT_REQUEST_LOG_BODY_BYTES,
-    )
+    this.requestLog = new RequestLog(options.requestLogSize ?? DEFAULT_REQUEST_LOG_SIZE, options.requestLogBodyBytes ?? DEFAULT_REQUEST_LOG_BODY_BYTES)
     this.faults = new FaultInjector(options.random ?? Math.random)
     this.defaults = {
       qps: options.qps ?? DEFAULT_SEGMENT_QPS,
       otherQps: options.otherQps ?? DEFAULT_OTHER_QPS,
-      validThreshold: options.validThreshold ?? DEFAULT_VALID_THRESHOLD,
+      validThreshold: options.validThreshold ?? DEFAULT_VALID_THRESHOLD
     }
     this.config = { ...this.defaults }
     this.seed = options.seed ?? {}
@@ -138,7 +135,7 @@ export class EmulatorState {
     this.createToken({
       accessToken: fixed.accessToken,
       appId: fixed.appId,
-      advertiserIds: fixed.advertisers.map((a) => a.advertiserId),
+      advertiserIds: fixed.advertisers.map((a) => a.advertiserId)
     })
 
     const seed = this.seed
@@ -180,7 +177,7 @@ export class EmulatorState {
       country: a.country ?? 'US',
       company: a.company ?? 'Emulator Inc.',
       bcId: a.bc_id ?? DEFAULT_BUSINESS_CENTER,
-      createTime: 1_672_531_200, // 2023-01-01, a fixed date so answers are stable
+      createTime: 1_672_531_200 // 2023-01-01, a fixed date so answers are stable
     }
     this.journal?.write({ op: 'advertiser', advertiser })
     this.advertisers.set(advertiser.advertiserId, advertiser)
@@ -194,7 +191,7 @@ export class EmulatorState {
       advertiserIds: [...new Set(t.advertiserIds)],
       scope: [...TOKEN_SCOPE],
       revoked: false,
-      createdAt: this.now(),
+      createdAt: this.now()
     }
     this.journal?.write({ op: 'token', token })
     this.tokens.set(token.accessToken, token)
@@ -275,7 +272,7 @@ export class EmulatorState {
       createdAt,
       seq: ++this.audienceSeq,
       members: emptyMembers(),
-      history: [{ opt_time: formatTikTokTime(createdAt), action: 'create', action_detail: '0', editor: 'open_api', msg: null }],
+      history: [{ opt_time: formatTikTokTime(createdAt), action: 'create', action_detail: '0', editor: 'open_api', msg: null }]
     }
     this.journal?.write(audienceOp(audience))
     this.audiences.set(audience.audienceId, audience)

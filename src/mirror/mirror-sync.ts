@@ -102,7 +102,9 @@ export async function mirrorSync(run: MirrorSyncRun): Promise<MirrorSummary> {
         continue
       }
       const [email = null, phone = null, advertisingId = null] = hashes.map((h) => h.hash)
-      const memberKey = createHash('sha256').update(`${email ?? ''}|${phone ?? ''}|${advertisingId ?? ''}`).digest('hex')
+      const memberKey = createHash('sha256')
+        .update(`${email ?? ''}|${phone ?? ''}|${advertisingId ?? ''}`)
+        .digest('hex')
       await list.add(toLine({ memberKey, email, phone, advertisingId }))
     }
 
@@ -161,7 +163,16 @@ export async function mirrorSync(run: MirrorSyncRun): Promise<MirrorSummary> {
     // 4. Wait for every change's outcome.
     progress.phase = 'delivering'
     report()
-    const ticker = run.onProgress ? setInterval(() => void countDeliverablePending(db).then((n) => ((progress.pending = n), report()), () => {}), 500) : undefined
+    const ticker = run.onProgress
+      ? setInterval(
+          () =>
+            void countDeliverablePending(db).then(
+              (n) => ((progress.pending = n), report()),
+              () => {}
+            ),
+          500
+        )
+      : undefined
     try {
       await pipeline.whenIdle()
     } finally {
@@ -176,7 +187,11 @@ export async function mirrorSync(run: MirrorSyncRun): Promise<MirrorSummary> {
     const reasons = new Set<string>()
     for (const change of ['remove', 'add'] as const) {
       for await (const page of pages(files[change])) {
-        const outcomes = await outcomesByMessageId(db, dest.sourceId, page.map((m) => messageId(ids, m, change)))
+        const outcomes = await outcomesByMessageId(
+          db,
+          dest.sourceId,
+          page.map((m) => messageId(ids, m, change))
+        )
         const ok: MirrorMember[] = []
         for (const m of page) {
           const outcome = outcomes.get(messageId(ids, m, change))
@@ -184,7 +199,15 @@ export async function mirrorSync(run: MirrorSyncRun): Promise<MirrorSummary> {
           else reasons.add(outcome ?? 'not recorded')
         }
         if (change === 'add') await updateMirror(db, dest.id, audience, ok, [], Date.now())
-        else await updateMirror(db, dest.id, audience, [], ok.map((m) => m.memberKey), Date.now())
+        else
+          await updateMirror(
+            db,
+            dest.id,
+            audience,
+            [],
+            ok.map((m) => m.memberKey),
+            Date.now()
+          )
         confirmed[change] += ok.length
         progress.recorded += page.length
         report()
@@ -260,7 +283,12 @@ interface RunIds {
 }
 
 function runIds(destination: string, audience: string, runId: string): RunIds {
-  return { destination, audience, prefix: `mirror:${createHash('sha256').update(`${destination}|${audience}`).digest('hex').slice(0, 12)}`, run: runId.slice(0, 8) }
+  return {
+    destination,
+    audience,
+    prefix: `mirror:${createHash('sha256').update(`${destination}|${audience}`).digest('hex').slice(0, 12)}`,
+    run: runId.slice(0, 8)
+  }
 }
 
 function messageId(r: RunIds, m: MirrorMember, change: MirrorChange): string {

@@ -11,7 +11,6 @@ import { hashPerson, type HashedPerson, type PersonIdentifiers } from '../destin
 import type { IdentifierOptions } from '../destination/identifiers.js'
 import type { LooseEvent } from '../destination/types.js'
 
-
 /** Whether `event` withdraws consent for `category` (only an explicit `false`). */
 export function consentWithdrawn(event: LooseEvent, category: string): boolean {
   const prefs = event.context?.consent?.categoryPreferences

@@ -154,7 +154,16 @@ export class Deliverer {
       switch (outcome.kind) {
         case 'delivered': {
           const { send, superseded } = plan
-          const stillOurs = await settleDelivered(db, { partition, destinationId: dest.id, request: record, send, superseded, deadLetters, now, leaseMs: this.opts.leaseMs })
+          const stillOurs = await settleDelivered(db, {
+            partition,
+            destinationId: dest.id,
+            request: record,
+            send,
+            superseded,
+            deadLetters,
+            now,
+            leaseMs: this.opts.leaseMs
+          })
           queue.settled(send, superseded)
           this.events.onRequest?.({ ...record, outcome: 'delivered' })
           // The lease expired during the request and another worker took the partition: stop here.
@@ -164,7 +173,18 @@ export class Deliverer {
         }
         case 'retry': {
           const { retryAt, attempts, firstFailureAt, reason, errorCode } = outcome
-          await settleRetry(db, { partition, destinationId: dest.id, request: record, sent: plan.send.length, now, retryAt, attempts, firstFailureAt, reason, errorCode })
+          await settleRetry(db, {
+            partition,
+            destinationId: dest.id,
+            request: record,
+            sent: plan.send.length,
+            now,
+            retryAt,
+            attempts,
+            firstFailureAt,
+            reason,
+            errorCode
+          })
           this.events.onRequest?.({ ...record, outcome: 'retry' })
           return
         }
@@ -176,7 +196,17 @@ export class Deliverer {
         case 'failed': {
           const { reason, errorCode, attempts } = outcome
           const changes = [...plan.send, ...plan.superseded]
-          const stillOurs = await settleFailed(db, { partition, destinationId: lease.destination_id, request: record, changes, reason, errorCode, attempts, now: Date.now(), leaseMs: this.opts.leaseMs })
+          const stillOurs = await settleFailed(db, {
+            partition,
+            destinationId: lease.destination_id,
+            request: record,
+            changes,
+            reason,
+            errorCode,
+            attempts,
+            now: Date.now(),
+            leaseMs: this.opts.leaseMs
+          })
           this.events.onRequest?.({ ...record, outcome: 'failed' })
           if (!stillOurs) return
           queue.settled(plan.send, plan.superseded)
@@ -238,9 +268,20 @@ async function mappingBody(plan: BatchPlan, partitionKey: string): Promise<{ tex
   const kind = parseBatchKey(plan.batchKey)
   if (kind.action === 'create') throw new Error('an audience creation has no mapping body')
   const request = { action: kind.action, advertiserIds, audienceId, idSchema: kind.idSchema as IdType[] }
-  const shown: SegmentMappingBody & { batch_data_more_rows?: number } = mappingBodyOf(request, plan.send.slice(0, SAMPLE_ROWS).map((c) => c.ids ?? []))
+  const shown: SegmentMappingBody & { batch_data_more_rows?: number } = mappingBodyOf(
+    request,
+    plan.send.slice(0, SAMPLE_ROWS).map((c) => c.ids ?? [])
+  )
   if (plan.send.length > SAMPLE_ROWS) shown.batch_data_more_rows = plan.send.length - SAMPLE_ROWS
-  return { text: await mappingBodyOfItemsInSlices(request, plan.send.map((c) => c.serializedIds), BODY_SLICE_ROWS, nextTurn), shown }
+  return {
+    text: await mappingBodyOfItemsInSlices(
+      request,
+      plan.send.map((c) => c.serializedIds),
+      BODY_SLICE_ROWS,
+      nextTurn
+    ),
+    shown
+  }
 }
 
 /** The advertisers a request was for: the partition's, or a Create Audience change's own. */
@@ -250,7 +291,14 @@ function requestAdvertisers(partitionKey: string, plan: BatchPlan): string[] {
   return payload.advertiserId ? [payload.advertiserId] : []
 }
 
-function requestRecord(destinationId: number, partitionId: number, plan: BatchPlan, sentAt: number, exchange: TikTokExchange | undefined, failure: TikTokError | undefined): RequestRecord {
+function requestRecord(
+  destinationId: number,
+  partitionId: number,
+  plan: BatchPlan,
+  sentAt: number,
+  exchange: TikTokExchange | undefined,
+  failure: TikTokError | undefined
+): RequestRecord {
   const response = exchange?.response
   const envelope = typeof response === 'object' ? response : undefined
   return {
@@ -276,7 +324,11 @@ function sampleRequest(exchange: TikTokExchange | undefined): string {
   const body = exchange.request.body as { batch_data?: unknown[] } | undefined
   if (body && Array.isArray(body.batch_data) && body.batch_data.length > SAMPLE_ROWS) {
     const more = body.batch_data.length - SAMPLE_ROWS
-    return JSON.stringify({ method: exchange.request.method, url: exchange.request.url, body: { ...body, batch_data: body.batch_data.slice(0, SAMPLE_ROWS), batch_data_more_rows: more } })
+    return JSON.stringify({
+      method: exchange.request.method,
+      url: exchange.request.url,
+      body: { ...body, batch_data: body.batch_data.slice(0, SAMPLE_ROWS), batch_data_more_rows: more }
+    })
   }
   return JSON.stringify({ method: exchange.request.method, url: exchange.request.url, body })
 }

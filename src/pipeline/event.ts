@@ -24,10 +24,12 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 
 /** Checks one event; fills `messageId` when absent (as Segment's API does). `typeHint` comes from `/v1/track` etc. */
 export function checkEvent(value: unknown, typeHint?: string): EventCheck {
-  if (!isObject(value)) return { ok: false, error: `an event must be a JSON object, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}` }
+  if (!isObject(value))
+    return { ok: false, error: `an event must be a JSON object, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}` }
   const type = value.type ?? typeHint
   if (typeof type !== 'string') return { ok: false, error: '"type" is missing: expected one of track, identify, page, screen, group, alias' }
-  if (!EVENT_TYPES.has(type)) return { ok: false, error: `"type" ${JSON.stringify(type)} is not a Segment event type (track, identify, page, screen, group, alias)` }
+  if (!EVENT_TYPES.has(type))
+    return { ok: false, error: `"type" ${JSON.stringify(type)} is not a Segment event type (track, identify, page, screen, group, alias)` }
   if (type === 'track' && (typeof value.event !== 'string' || value.event === '')) return { ok: false, error: 'a track event needs a non-empty "event" name' }
   const hasUser = (typeof value.userId === 'string' && value.userId !== '') || typeof value.userId === 'number'
   const hasAnon = (typeof value.anonymousId === 'string' && value.anonymousId !== '') || typeof value.anonymousId === 'number'

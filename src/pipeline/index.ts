@@ -137,7 +137,14 @@ export class Pipeline {
     // PostgreSQL: a read of the configuration version per request cost a round trip; the commit checks it instead.
     this.table.checkedAtCommit = store.db.dialect === 'postgres'
     const onQueued = (readyAt: number[]) => this.deliverSignal.wakeBy(readyAt)
-    this.router = new Router(store, this.table, this.quality, this.filtered, { windowMs: opts.windowMs, onQueued }, new AutoConnector(store, this.table, tiktok, log))
+    this.router = new Router(
+      store,
+      this.table,
+      this.quality,
+      this.filtered,
+      { windowMs: opts.windowMs, onQueued },
+      new AutoConnector(store, this.table, tiktok, log)
+    )
     this.deliverer = new Deliverer(store, this.table, tiktok, opts.delivery, events)
     this.ingestion = new GroupCommitQueue((group) => this.commitGroup(group), {
       maxSize: opts.groupCommitEvents,

@@ -33,7 +33,7 @@ export class QualityCounters {
 
   /** Counts a matching choice besides the identifier's status (after addStatuses for the same change). */
   addChoice(destinationId: number, kind: IdentifierKind, choice: MatchingChoice): void {
-    const tally = must(this.byDestination.get(destinationId), 'the destination\'s tally (addStatuses comes first)')[kind]
+    const tally = must(this.byDestination.get(destinationId), "the destination's tally (addStatuses comes first)")[kind]
     tally[choice] = (tally[choice] ?? 0) + 1
   }
 

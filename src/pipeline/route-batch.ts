@@ -63,7 +63,11 @@ const statusIndex = (status: string): number => must(STATUS_INDEX.get(status), '
 /** Added to a quality byte (status index < 8) when its identifier made CHOICES' matching choice. */
 export const CHOICE_FLAG = 8
 /** The matching choice each identifier can make (pipeline/quality.ts choicesOf), in quality-byte order. */
-export const CHOICES: readonly [IdentifierKind, MatchingChoice][] = [['email', 'multiple'], ['phone', 'multiple'], ['advertising_id', 'aaid']]
+export const CHOICES: readonly [IdentifierKind, MatchingChoice][] = [
+  ['email', 'multiple'],
+  ['phone', 'multiple'],
+  ['advertising_id', 'aaid']
+]
 export const DROP_KINDS: IdentifierKind[] = ['email', 'phone', 'advertising_id']
 const DROP_REASON_INDEX = new Map<DropReason, number>(DROP_REASONS.map((r, i) => [r, i]))
 
@@ -125,7 +129,21 @@ export function transferables(batch: RoutedBatch): ArrayBuffer[] {
   const c = batch.changes
   const i = batch.items
   const f = batch.filtered
-  return [c.item, c.destinationId, c.mappingId, c.key, c.quality, c.dropped, i.sourceId, i.receivedAt, i.changes, i.audience, f.item, f.destinationId, f.reason].map((a) => a.buffer as ArrayBuffer)
+  return [
+    c.item,
+    c.destinationId,
+    c.mappingId,
+    c.key,
+    c.quality,
+    c.dropped,
+    i.sourceId,
+    i.receivedAt,
+    i.changes,
+    i.audience,
+    f.item,
+    f.destinationId,
+    f.reason
+  ].map((a) => a.buffer as ArrayBuffer)
 }
 
 const FILTER_REASON_INDEX = new Map<FilterReason, number>(FILTER_REASONS.map((r, i) => [r, i]))
@@ -323,7 +341,12 @@ export function routeBatch(table: RoutingTable, items: AcceptedEvent[]): RoutedB
       })
     }
   }
-  const filtered: RoutedFiltered = { count: filteredItem.length, item: filteredItem.done(), destinationId: filteredDestination.done(), reason: filteredReason.done() }
+  const filtered: RoutedFiltered = {
+    count: filteredItem.length,
+    item: filteredItem.done(),
+    destinationId: filteredDestination.done(),
+    reason: filteredReason.done()
+  }
   return { version: table.loadedVersion, items: routed, changes: changes.done(), filtered, withdrawals }
 }
 

@@ -19,9 +19,11 @@ import { CREATE_KEY, createPartitionKey, encodeBatchKey, membershipPartitionKey,
 import { at, first } from '../util/array.js'
 import type { LooseEvent } from '../destination/types.js'
 
-
 export interface RouteTarget {
-  destination: Pick<Destination, 'name' | 'enabled' | 'mode' | 'accessToken' | 'advertiserIds' | 'normalization' | 'defaultPhoneRegion' | 'consentCategory' | 'rememberMembers'>
+  destination: Pick<
+    Destination,
+    'name' | 'enabled' | 'mode' | 'accessToken' | 'advertiserIds' | 'normalization' | 'defaultPhoneRegion' | 'consentCategory' | 'rememberMembers'
+  >
   mappings: RoutedMapping[]
   /** `targets`: every advertiser of the connection (fan-out, SPEC §5.7); absent or one: no fan-out. */
   connections: Map<string, RouteConnection>
@@ -54,7 +56,14 @@ function fanOut(o: RouteOutcome, connection: RouteConnection | undefined, audien
   const lead = at(targets, 0)
   if (c.audienceId !== lead.externalAudienceId || c.advertiserIds.length !== 1 || c.advertiserIds[0] !== lead.advertiserId) return []
   return targets.slice(1).map((t): RouteOutcome => {
-    if (t.externalAudienceId) return { ok: true, mapping: o.mapping, action: o.action, change: { ...c, advertiserIds: [t.advertiserId], audienceId: t.externalAudienceId }, fanned: true }
+    if (t.externalAudienceId)
+      return {
+        ok: true,
+        mapping: o.mapping,
+        action: o.action,
+        change: { ...c, advertiserIds: [t.advertiserId], audienceId: t.externalAudienceId },
+        fanned: true
+      }
     const why = t.error ? `: ${t.error}` : ' yet'
     const message = `advertiser ${t.advertiserId} has no TikTok audience for audience "${audienceKey}"${why}; save the connection again (console, PUT /api/destinations/{id}/audiences/{key} or the config file) to retry creating it`
     return { ok: false, mapping: o.mapping, action: o.action, code: 'AUDIENCE_NOT_CREATED', message, fanned: true }
@@ -111,14 +120,23 @@ function forThisDestination(event: LooseEvent, target: RouteTarget): boolean {
  * Routes several events of one source to one destination; per event, its outcomes in mapping
  * order. Each mapping maps all its matching events in one call (mapping-kit checks the mapping once).
  */
-export function routeEvents(items: { event: LooseEvent; audienceKey: string | undefined }[], target: RouteTarget, isOurs: (names: string[]) => boolean): RoutedEvents {
+export function routeEvents(
+  items: { event: LooseEvent; audienceKey: string | undefined }[],
+  target: RouteTarget,
+  isOurs: (names: string[]) => boolean
+): RoutedEvents {
   const dest = target.destination
   const outcomes: RouteOutcome[][] = items.map(() => [])
   const filtered: (FilterReason | undefined)[] = new Array(items.length)
   const withdrawn: (HashedPerson | undefined)[] = new Array(items.length)
   if (!dest.enabled) return { outcomes, filtered, withdrawn }
   const native = dest.mode === 'native'
-  const settings = { mode: dest.mode, advertiserIds: dest.advertiserIds, normalization: dest.normalization, defaultPhoneRegion: dest.defaultPhoneRegion ?? undefined }
+  const settings = {
+    mode: dest.mode,
+    advertiserIds: dest.advertiserIds,
+    normalization: dest.normalization,
+    defaultPhoneRegion: dest.defaultPhoneRegion ?? undefined
+  }
   const consentCategory = dest.consentCategory
   // Per event, its connection when that fans out to several advertisers.
   const fanning: (RouteConnection | undefined)[] = []
@@ -189,8 +207,7 @@ export function routeEvents(items: { event: LooseEvent; audienceKey: string | un
       if (change.kind === 'error') {
         const message = explainRouteError(change.message, { destination: dest.name, audienceKey: at(items, i).audienceKey })
         out.push({ ok: false, mapping: m, action, code: change.code, message, quality: change.quality })
-      }
-      else {
+      } else {
         const o: RouteOutcome = { ok: true, mapping: m, action, change }
         out.push(o)
         const fan = fanning[i]
@@ -202,7 +219,12 @@ export function routeEvents(items: { event: LooseEvent; audienceKey: string | un
 }
 
 /** One event to one destination. */
-export function routeEvent(event: LooseEvent, audienceKey: string | undefined, target: RouteTarget, isOurs: (names: string[]) => boolean): { outcomes: RouteOutcome[]; filtered?: FilterReason } {
+export function routeEvent(
+  event: LooseEvent,
+  audienceKey: string | undefined,
+  target: RouteTarget,
+  isOurs: (names: string[]) => boolean
+): { outcomes: RouteOutcome[]; filtered?: FilterReason } {
   const routed = routeEvents([{ event, audienceKey }], target, isOurs)
   return { outcomes: first(routed.outcomes), filtered: routed.filtered[0] }
 }
@@ -210,5 +232,8 @@ export function routeEvent(event: LooseEvent, audienceKey: string | undefined, t
 /** Where a change queues: its partition and batch kind (the queue's keys, queue-format.ts). */
 export function queueKeys(destinationId: number, change: MembershipChange | CreateAudienceChange): { partitionKey: PartitionKey; batchKey: BatchKey } {
   if (change.kind === 'create') return { partitionKey: createPartitionKey(destinationId, change.advertiserId), batchKey: CREATE_KEY }
-  return { partitionKey: membershipPartitionKey(destinationId, change.advertiserIds, change.audienceId), batchKey: encodeBatchKey({ action: change.action, idSchema: change.idSchema }) }
+  return {
+    partitionKey: membershipPartitionKey(destinationId, change.advertiserIds, change.audienceId),
+    batchKey: encodeBatchKey({ action: change.action, idSchema: change.idSchema })
+  }
 }

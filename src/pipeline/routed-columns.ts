@@ -52,7 +52,12 @@ export function droppedOf(batches: RoutedBatch[], eventIds: (number | undefined)
 }
 
 /** Partitions the new events' changes go to that are not known yet, with their destination. */
-export function missingPartitions(batches: RoutedBatch[], keysOf: QueueKeys[][], eventIds: (number | undefined)[], known: Map<string, number>): Map<string, number> {
+export function missingPartitions(
+  batches: RoutedBatch[],
+  keysOf: QueueKeys[][],
+  eventIds: (number | undefined)[],
+  known: Map<string, number>
+): Map<string, number> {
   const missing = new Map<string, number>()
   let offset = 0
   for (let b = 0; b < batches.length; b++) {

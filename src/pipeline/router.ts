@@ -124,11 +124,19 @@ export class Router {
       await storeEventSamples(db, samples)
       drops = droppedOf(batches, ids)
       await addDrops(db, drops, now)
-      await addTotals(db, [
-        ...[...received].map(([scopeId, n]): TotalsDelta => ({ scope: 'source', scopeId, received: n })),
-        ...[...failed].map(([scopeId, n]): TotalsDelta => ({ scope: 'destination', scopeId, failed: n }))
-      ], now)
-      if (seen.size > 0) await recordAudiencesSeen(db, [...seen.values()].sort((a, b) => a.key.localeCompare(b.key)))
+      await addTotals(
+        db,
+        [
+          ...[...received].map(([scopeId, n]): TotalsDelta => ({ scope: 'source', scopeId, received: n })),
+          ...[...failed].map(([scopeId, n]): TotalsDelta => ({ scope: 'destination', scopeId, failed: n }))
+        ],
+        now
+      )
+      if (seen.size > 0)
+        await recordAudiencesSeen(
+          db,
+          [...seen.values()].sort((a, b) => a.key.localeCompare(b.key))
+        )
       return ids.map((id) => id !== undefined)
     })
     if (known === this.partitionIds) for (const [k, id] of created) known.set(k, id)
@@ -148,12 +156,15 @@ export class Router {
    */
   private async commitInOneStatement(batches: RoutedBatch[], known: Map<string, number>, version: number): Promise<boolean[] | undefined> {
     for (const b of batches) {
-      if (b.withdrawals.length > 0 || b.filtered.count > 0 || b.items.samples.length > 0 || b.changes.failures.length > 0 || b.changes.dropped.length > 0) return undefined
+      if (b.withdrawals.length > 0 || b.filtered.count > 0 || b.items.samples.length > 0 || b.changes.failures.length > 0 || b.changes.dropped.length > 0)
+        return undefined
     }
-    const keysOf = batches.map((b) => b.changes.keys.map((k) => {
-      const [partitionKey, batchKey] = k.split('\t') as [PartitionKey, BatchKey]
-      return { partitionKey, batchKey }
-    }))
+    const keysOf = batches.map((b) =>
+      b.changes.keys.map((k) => {
+        const [partitionKey, batchKey] = k.split('\t') as [PartitionKey, BatchKey]
+        return { partitionKey, batchKey }
+      })
+    )
     for (const keys of keysOf) {
       for (const k of keys) if (!known.has(k.partitionKey) || (parseBatchKey(k.batchKey).action === 'add' && this.remembers(k.partitionKey))) return undefined
     }
@@ -166,8 +177,16 @@ export class Router {
     const { packs } = this.packsOf(batches, keysOf, ids, now, known, new Map(), false)
     const sorted = [...packs.values()].filter((p) => p.body.count > 0).sort((a, b) => a.partitionId - b.partitionId)
     const readyAt = await commitInOneStatement(this.store.db, {
-      ids, sourceId: records.sourceId, messageId: records.messageId, receivedAt: records.receivedAt, changes: records.changes,
-      packs: sorted, batchSize: sorted.map((p) => this.table.destination(p.destinationId)?.destination.batchSize ?? DESTINATION_DEFAULTS.batchSize), received, now, windowMs: this.opts.windowMs,
+      ids,
+      sourceId: records.sourceId,
+      messageId: records.messageId,
+      receivedAt: records.receivedAt,
+      changes: records.changes,
+      packs: sorted,
+      batchSize: sorted.map((p) => this.table.destination(p.destinationId)?.destination.batchSize ?? DESTINATION_DEFAULTS.batchSize),
+      received,
+      now,
+      windowMs: this.opts.windowMs,
       configVersion: version
     })
     if (!readyAt) return undefined
@@ -186,7 +205,9 @@ export class Router {
 
   /** One change's identifier statuses and matching choices, from its three quality bytes (route-batch.ts). */
   private countChangeQuality(q: Uint8Array, i: number, destinationId: number): void {
-    const e = q[3 * i]!, p = q[3 * i + 1]!, a = q[3 * i + 2]!
+    const e = q[3 * i]!,
+      p = q[3 * i + 1]!,
+      a = q[3 * i + 2]!
     this.quality.addStatuses(destinationId, STATUSES[e & 7]!, STATUSES[p & 7]!, STATUSES[a & 7]!)
     if ((e | p | a) & CHOICE_FLAG) for (let k = 0; k < 3; k++) if (q[3 * i + k]! & CHOICE_FLAG) this.quality.addChoice(destinationId, ...CHOICES[k]!)
   }
@@ -195,7 +216,12 @@ export class Router {
    * What the new events (those with an id) bring: counts per source, audiences seen, failure samples
    * by event id (a loop of its own: docs/PERFORMANCE.md §1).
    */
-  private recorded(batches: RoutedBatch[], ids: (number | undefined)[], now: number, seen: Seen): { received: Map<number, number>; samples: Map<number, string> } {
+  private recorded(
+    batches: RoutedBatch[],
+    ids: (number | undefined)[],
+    now: number,
+    seen: Seen
+  ): { received: Map<number, number>; samples: Map<number, string> } {
     const samples = new Map<number, string>()
     const received = new Map<number, number>()
     let offset = 0
@@ -226,14 +252,27 @@ export class Router {
    * (in id order: no deadlock between processes); records those that failed at routing. Returns
    * failures per destination.
    */
-  private async queue(db: Store['db'], batches: RoutedBatch[], eventIds: (number | undefined)[], now: number, known: Map<string, number>, created: Map<string, number>, readyAt: number[]): Promise<Map<number, number>> {
-    const keysOf = batches.map((b) => b.changes.keys.map((k) => {
-      const [partitionKey, batchKey] = k.split('\t') as [PartitionKey, BatchKey]
-      return { partitionKey, batchKey }
-    }))
+  private async queue(
+    db: Store['db'],
+    batches: RoutedBatch[],
+    eventIds: (number | undefined)[],
+    now: number,
+    known: Map<string, number>,
+    created: Map<string, number>,
+    readyAt: number[]
+  ): Promise<Map<number, number>> {
+    const keysOf = batches.map((b) =>
+      b.changes.keys.map((k) => {
+        const [partitionKey, batchKey] = k.split('\t') as [PartitionKey, BatchKey]
+        return { partitionKey, batchKey }
+      })
+    )
     const missing = missingPartitions(batches, keysOf, eventIds, known)
     if (missing.size > 0) {
-      const ids = await ensurePartitions(db, [...missing].map(([key, destinationId]) => ({ key, destinationId })))
+      const ids = await ensurePartitions(
+        db,
+        [...missing].map(([key, destinationId]) => ({ key, destinationId }))
+      )
       for (const [k, id] of ids) created.set(k, id)
     }
     const { packs, failed, failedPer, sent } = this.packsOf(batches, keysOf, eventIds, now, known, created)
@@ -255,7 +294,8 @@ export class Router {
     return !!d && (d.rememberMembers || d.consentCategory !== null)
   }
 
-  private readonly batchSizeOf = (destinationId: number): number => this.table.destination(destinationId)?.destination.batchSize ?? DESTINATION_DEFAULTS.batchSize
+  private readonly batchSizeOf = (destinationId: number): number =>
+    this.table.destination(destinationId)?.destination.batchSize ?? DESTINATION_DEFAULTS.batchSize
 
   /**
    * Events that withdrew a destination's consent: the person's recorded adds to that destination
@@ -268,7 +308,12 @@ export class Router {
     for (const { items, withdrawals } of batches) {
       for (const w of withdrawals) {
         if (eventIds[offset + w.item] === undefined) continue // a re-sent messageId: not routed again
-        await queueRemovalsOfPerson(db, [{ destinationId: w.destinationId, person: w.person }], { origin: 'consent', destinationId: w.destinationId, batchSizeOf: this.batchSizeOf, now })
+        await queueRemovalsOfPerson(db, [{ destinationId: w.destinationId, person: w.person }], {
+          origin: 'consent',
+          destinationId: w.destinationId,
+          batchSizeOf: this.batchSizeOf,
+          now
+        })
         any = true
       }
       offset += items.count
@@ -280,7 +325,15 @@ export class Router {
    * The new events' changes as one pack per partition, and those that failed at routing. Loops over
    * every change (docs/PERFORMANCE.md §1).
    */
-  private packsOf(batches: RoutedBatch[], keysOf: QueueKeys[][], eventIds: (number | undefined)[], now: number, known: Map<string, number>, created: Map<string, number>, countQuality = true): { packs: Map<number, NewPack>; failed: NewChange[]; failedPer: Map<number, number>; sent: SentIdentifier[] } {
+  private packsOf(
+    batches: RoutedBatch[],
+    keysOf: QueueKeys[][],
+    eventIds: (number | undefined)[],
+    now: number,
+    known: Map<string, number>,
+    created: Map<string, number>,
+    countQuality = true
+  ): { packs: Map<number, NewPack>; failed: NewChange[]; failedPer: Map<number, number>; sent: SentIdentifier[] } {
     const packs = new Map<number, NewPack>()
     const failed: NewChange[] = []
     const failedPer = new Map<number, number>()
@@ -308,7 +361,20 @@ export class Router {
         if (key < 0) {
           const f = failures.get(i)!
           failedPer.set(destinationId, (failedPer.get(destinationId) ?? 0) + 1)
-          failed.push({ eventId, destinationId, mappingId: c.mappingId[i]!, partitionId: null, action: f.action, batchKey: null, ids: null, payload: null, status: 'failed', error: f.message, errorCode: f.code, createdAt: now })
+          failed.push({
+            eventId,
+            destinationId,
+            mappingId: c.mappingId[i]!,
+            partitionId: null,
+            action: f.action,
+            batchKey: null,
+            ids: null,
+            payload: null,
+            status: 'failed',
+            error: f.message,
+            errorCode: f.code,
+            createdAt: now
+          })
           continue
         }
         const partitionId = partitionIds[key]!

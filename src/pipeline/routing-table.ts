@@ -50,7 +50,7 @@ export class RoutingTable {
   async refresh(force = false): Promise<void> {
     const v = await this.currentVersion()
     if (!force && v === this.version) return
-    const { db, secrets } = must(this.store, 'the routing table\'s store (a snapshot-only table has none to refresh from)')
+    const { db, secrets } = must(this.store, "the routing table's store (a snapshot-only table has none to refresh from)")
     const [destinations, mappings, connections] = await Promise.all([listDestinations(db, secrets), listMappings(db), listConnections(db)])
     this.load({ version: v, destinations, mappings, connections })
   }
@@ -78,7 +78,7 @@ export class RoutingTable {
    */
   private currentVersion(): Promise<number> {
     if (!this.checking) {
-      const read = configVersion(must(this.store, 'the routing table\'s store').db).finally(() => {
+      const read = configVersion(must(this.store, "the routing table's store").db).finally(() => {
         if (this.checking === read) this.checking = undefined
       })
       this.checking = read

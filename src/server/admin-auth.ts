@@ -29,7 +29,8 @@ export function requireAdmin(ctx: ServerContext) {
     }
     const session = await checkSession(request, ctx)
     if (session.ok) return
-    if (session.reason === 'csrf') return reply.code(403).send({ error: 'this request needs the console\'s CSRF token (x-csrf-token header): reload the console' })
+    if (session.reason === 'csrf')
+      return reply.code(403).send({ error: "this request needs the console's CSRF token (x-csrf-token header): reload the console" })
     // No Basic challenge for the console's own requests: the browser would pop up its login dialog.
     if (!request.headers['x-requested-with']) reply.header('www-authenticate', 'Basic realm="tiktok-audiences admin"')
     return reply.code(401).send({ error: 'admin authentication required: HTTP Basic admin:<ADMIN_PASSWORD>, or sign in to the console' })

@@ -12,7 +12,10 @@ export const MAX_BATCH_BYTES = 500 * 1024
 
 /** A request refused with its HTTP status and a message naming the problem. */
 export class IngestError extends Error {
-  constructor(readonly status: 400 | 401 | 413, message: string) {
+  constructor(
+    readonly status: 400 | 401 | 413,
+    message: string
+  ) {
     super(message)
   }
 }
@@ -31,7 +34,8 @@ export function decodeBody(bytes: Uint8Array): string {
  */
 export function asIngestError(err: unknown): IngestError | undefined {
   if (err instanceof IngestError) return err
-  if (err instanceof RangeError && /call stack/i.test(err.message)) return new IngestError(400, `the request is nested too deeply to process: the limit is ${MAX_EVENT_DEPTH} levels per event`)
+  if (err instanceof RangeError && /call stack/i.test(err.message))
+    return new IngestError(400, `the request is nested too deeply to process: the limit is ${MAX_EVENT_DEPTH} levels per event`)
   return undefined
 }
 

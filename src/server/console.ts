@@ -33,7 +33,9 @@ const SERVICE_PREFIXES = ['/api', '/oauth', '/v1', '/emulator', '/session', '/he
  */
 export function consoleDir(): string | undefined {
   const here = fileURLToPath(new URL('.', import.meta.url))
-  return [join(here, '..', 'console'), join(here, '..', '..', 'dist', 'console')].find((d) => existsSync(join(d, 'index.html')) && existsSync(join(d, 'assets')))
+  return [join(here, '..', 'console'), join(here, '..', '..', 'dist', 'console')].find(
+    (d) => existsSync(join(d, 'index.html')) && existsSync(join(d, 'assets'))
+  )
 }
 
 /**
@@ -64,7 +66,10 @@ export const consolePlugin: FastifyPluginAsync = async (app) => {
     reply.header('content-security-policy', CONSOLE_CSP).header('x-frame-options', 'DENY')
     if (!dir) return reply.code(503).header('retry-after', String(RETRY_AFTER_SECONDS)).type(HTML).send(NOT_BUILT)
     // index.html names the current hashed assets: never cache it.
-    return reply.type(HTML).header('cache-control', 'no-cache').send(await readFile(join(dir, 'index.html')))
+    return reply
+      .type(HTML)
+      .header('cache-control', 'no-cache')
+      .send(await readFile(join(dir, 'index.html')))
   }
 
   app.get('/', async (_request, reply) => sendIndex(reply))

@@ -72,7 +72,7 @@ function refusal(c: Claim, now: number): string {
     `Each process's built-in emulator would be a different "TikTok", unaware of the others' audiences and tokens.`,
     `Run one emulator for all of them (tiktok-audiences emulator --data DIR) and start every serve with TIKTOK_API_URL=http://HOST:3100/open_api`,
     `(and TIKTOK_APP_ID=emulator-app TIKTOK_APP_SECRET=emulator-secret TIKTOK_AUTH_URL=http://HOST:3100/portal/auth for Connect TikTok), or stop the other process`,
-    `(a process that is gone loses its claim ${CLAIM_STALE_MS / 1000} s after its last heartbeat, at once when it ran on this host).`,
+    `(a process that is gone loses its claim ${CLAIM_STALE_MS / 1000} s after its last heartbeat, at once when it ran on this host).`
   ].join('\n')
 }
 
@@ -96,7 +96,8 @@ export async function claimBuiltInEmulator(db: Db, url: string, warn: (message: 
     if (other && isLive(other, now)) throw new EmulatorClaimedError(refusal(other, now))
     claimed = (await db.run(`UPDATE meta SET value = $2 WHERE key = $1 AND value = $3`, [CLAIM_KEY, written, row.value ?? ''])).changes === 1
   }
-  if (!claimed) throw new EmulatorClaimedError('Could not claim the built-in TikTok emulator for this database: other processes kept changing the claim. Start again.')
+  if (!claimed)
+    throw new EmulatorClaimedError('Could not claim the built-in TikTok emulator for this database: other processes kept changing the claim. Start again.')
   ownClaims.add(mine.owner)
 
   let lost = false
@@ -106,7 +107,9 @@ export async function claimBuiltInEmulator(db: Db, url: string, warn: (message: 
       if ((await db.run(`UPDATE meta SET value = $2 WHERE key = $1 AND value = $3`, [CLAIM_KEY, next, written])).changes === 1) written = next
       else if (!lost) {
         lost = true
-        warn(`another process took over the built-in TikTok emulator of this database (this one missed its heartbeats for ${CLAIM_STALE_MS / 1000} s); they now answer as two different TikToks`)
+        warn(
+          `another process took over the built-in TikTok emulator of this database (this one missed its heartbeats for ${CLAIM_STALE_MS / 1000} s); they now answer as two different TikToks`
+        )
       }
     } catch (err) {
       warn(`built-in emulator claim heartbeat failed: ${(err as Error).message}`)
@@ -130,7 +133,7 @@ export async function claimBuiltInEmulator(db: Db, url: string, warn: (message: 
       await beats // else a heartbeat landing after the delete would bring the claim back
       ownClaims.delete(mine.owner)
       await db.run(`DELETE FROM meta WHERE key = $1 AND value = $2`, [CLAIM_KEY, written]).catch(() => undefined)
-    },
+    }
   }
 }
 

@@ -32,7 +32,9 @@ export const ingestionPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = async
   // Fastify compares Content-Length with `receivedEncodedLength` of a replaced stream (else with
   // the decompressed length, and refuses every compressed body): count the bytes on the wire.
   app.addHook('preParsing', async (request, _reply, payload) => {
-    const enc = String(request.headers['content-encoding'] ?? '').toLowerCase().trim()
+    const enc = String(request.headers['content-encoding'] ?? '')
+      .toLowerCase()
+      .trim()
     if (enc !== 'gzip' && enc !== 'x-gzip' && enc !== 'deflate') return payload
     const inflated = (enc === 'deflate' ? createInflate() : createGunzip()) as ReturnType<typeof createGunzip> & { receivedEncodedLength?: number }
     inflated.receivedEncodedLength = 0
@@ -68,7 +70,8 @@ export const ingestionPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = async
       ctx.metrics.rejected.inc({ reason: '503' })
       return retryLater(reply, 503, "the database's disk is full: the events were not stored; retry later")
     }
-    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || err.statusCode === 413) return refuse(reply, 413, `the request body is larger than ${bodyLimitText(request.routeOptions.url)}`)
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || err.statusCode === 413)
+      return refuse(reply, 413, `the request body is larger than ${bodyLimitText(request.routeOptions.url)}`)
     if (err.code === 'Z_DATA_ERROR' || err.code === 'Z_BUF_ERROR' || /incorrect header check|unexpected end of file/.test(err.message)) {
       return refuse(reply, 400, 'the request body is not valid gzip')
     }
@@ -111,7 +114,8 @@ export const ingestionPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = async
     const body = request.body
     if (!isObject(body)) throw new IngestError(400, 'the request body must be a JSON object (one event)')
     const source = await authenticate(request, body)
-    if (body.type !== undefined && body.type !== typeHint) throw new IngestError(400, `"type" is ${describe(body.type)} but this endpoint takes ${typeHint} calls`)
+    if (body.type !== undefined && body.type !== typeHint)
+      throw new IngestError(400, `"type" is ${describe(body.type)} but this endpoint takes ${typeHint} calls`)
     const now = Date.now()
     const event = checkOne(body, typeHint, '')
     event.receivedAt = new Date(now).toISOString()
@@ -119,7 +123,17 @@ export const ingestionPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = async
     return reply.send({ success: true })
   }
   const eventLimit = { bodyLimit: MAX_EVENT_BYTES + 1024 }
-  for (const [path, type] of [['/v1/track', 'track'], ['/v1/t', 'track'], ['/v1/identify', 'identify'], ['/v1/i', 'identify'], ['/v1/page', 'page'], ['/v1/p', 'page'], ['/v1/screen', 'screen'], ['/v1/group', 'group'], ['/v1/alias', 'alias']] as const) {
+  for (const [path, type] of [
+    ['/v1/track', 'track'],
+    ['/v1/t', 'track'],
+    ['/v1/identify', 'identify'],
+    ['/v1/i', 'identify'],
+    ['/v1/page', 'page'],
+    ['/v1/p', 'page'],
+    ['/v1/screen', 'screen'],
+    ['/v1/group', 'group'],
+    ['/v1/alias', 'alias']
+  ] as const) {
     app.post(path, eventLimit, single(type))
   }
 

@@ -24,8 +24,18 @@ export class Metrics {
     const registers = [this.registry]
     collectDefaultMetrics({ register: this.registry, prefix: 'tiktok_audiences_' })
     this.received = new Counter({ name: 'tiktok_audiences_events_received_total', help: 'Events accepted by ingestion', labelNames: ['source'], registers })
-    this.rejected = new Counter({ name: 'tiktok_audiences_events_rejected_total', help: 'Requests or events refused by ingestion', labelNames: ['reason'], registers })
-    this.changes = new Counter({ name: 'tiktok_audiences_changes_total', help: 'Membership changes settled, by outcome (delivered, failed)', labelNames: ['outcome'], registers })
+    this.rejected = new Counter({
+      name: 'tiktok_audiences_events_rejected_total',
+      help: 'Requests or events refused by ingestion',
+      labelNames: ['reason'],
+      registers
+    })
+    this.changes = new Counter({
+      name: 'tiktok_audiences_changes_total',
+      help: 'Membership changes settled, by outcome (delivered, failed)',
+      labelNames: ['outcome'],
+      registers
+    })
     this.retries = new Counter({ name: 'tiktok_audiences_retries_total', help: 'TikTok requests retried, by reason', labelNames: ['reason'], registers })
     this.tiktokLatency = new Histogram({
       name: 'tiktok_audiences_tiktok_request_seconds',
@@ -48,7 +58,7 @@ export class Metrics {
     const filteredSource = () => this.filteredSource?.() ?? []
     new Counter({
       name: 'tiktok_audiences_identifiers_total',
-      help: 'Identifiers seen while routing, by destination, kind (email, phone, advertising_id) and outcome (hashed, prehashed, repaired, rejected, empty, disabled); besides its outcome, a change is also counted under the recommended policy\'s matching choices: aaid (advertising_id sent as AAID_SHA256, an Android device) and multiple (several emails or phones, each sent in a row of its own)',
+      help: "Identifiers seen while routing, by destination, kind (email, phone, advertising_id) and outcome (hashed, prehashed, repaired, rejected, empty, disabled); besides its outcome, a change is also counted under the recommended policy's matching choices: aaid (advertising_id sent as AAID_SHA256, an Android device) and multiple (several emails or phones, each sent in a row of its own)",
       labelNames: ['destination', 'kind', 'status'],
       registers,
       collect() {

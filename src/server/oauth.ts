@@ -21,15 +21,17 @@ export const OAUTH_STATE_TTL_MS = 15 * 60_000
 const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
 
 function page(reply: FastifyReply, status: number, title: string, message: string): FastifyReply {
-  return reply
-    .code(status)
-    .type('text/html; charset=utf-8')
-    // A page without script or style: allow nothing.
-    .header('content-security-policy', "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
-    .send(
-      `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head>` +
-        `<body><main><h1>${escapeHtml(title)}</h1><p role="alert">${escapeHtml(message)}</p><p><a href="/">Back to the console</a></p></main></body></html>`
-    )
+  return (
+    reply
+      .code(status)
+      .type('text/html; charset=utf-8')
+      // A page without script or style: allow nothing.
+      .header('content-security-policy', "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+      .send(
+        `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head>` +
+          `<body><main><h1>${escapeHtml(title)}</h1><p role="alert">${escapeHtml(message)}</p><p><a href="/">Back to the console</a></p></main></body></html>`
+      )
+  )
 }
 
 /**
@@ -41,10 +43,11 @@ const BINDING_COOKIE = 'tta_oauth'
 const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex')
 
 const STATE_PROBLEMS = {
-  unknown: 'This authorisation link is not one this service started (unknown state). Start again from the destination\'s Settings: Connect TikTok.',
-  expired: 'This authorisation took too long and its state has expired. Start again from the destination\'s Settings: Connect TikTok.',
-  used: 'This authorisation was already completed (the state was used once). Start again from the destination\'s Settings if you need a new token.',
-  browser: 'This authorisation was started in another browser (or its cookie is gone). Start again from the destination\'s Settings in this browser: Connect TikTok.'
+  unknown: "This authorisation link is not one this service started (unknown state). Start again from the destination's Settings: Connect TikTok.",
+  expired: "This authorisation took too long and its state has expired. Start again from the destination's Settings: Connect TikTok.",
+  used: "This authorisation was already completed (the state was used once). Start again from the destination's Settings if you need a new token.",
+  browser:
+    "This authorisation was started in another browser (or its cookie is gone). Start again from the destination's Settings in this browser: Connect TikTok."
 } as const
 
 export const oauthPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = async (app, { ctx }) => {
@@ -53,7 +56,9 @@ export const oauthPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = async (ap
     if (!Number.isInteger(id) || id < 1) return reply.code(400).send({ error: '"destination" (the destination id) is required', field: 'destination' })
     if (!(await getDestination(ctx.store.db, ctx.store.secrets, id))) return reply.code(404).send({ error: `destination ${id} not found` })
     if (!ctx.oauth.appId || !ctx.oauth.secret) {
-      return reply.code(409).send({ error: 'No TikTok app is configured: set TIKTOK_APP_ID, TIKTOK_APP_SECRET and PUBLIC_URL, or paste a long-lived access token instead.' })
+      return reply
+        .code(409)
+        .send({ error: 'No TikTok app is configured: set TIKTOK_APP_ID, TIKTOK_APP_SECRET and PUBLIC_URL, or paste a long-lived access token instead.' })
     }
     const state = randomBytes(24).toString('base64url')
     const nonce = randomBytes(24).toString('base64url')
@@ -78,7 +83,9 @@ export const oauthPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = async (ap
           reply,
           denied ? 403 : 400,
           denied ? 'TikTok access was denied' : 'TikTok authorisation failed',
-          denied ? 'You denied access on TikTok\'s consent page, so no token was stored. Connect TikTok again to authorise.' : `TikTok answered: ${q.error_description ?? q.error}`
+          denied
+            ? "You denied access on TikTok's consent page, so no token was stored. Connect TikTok again to authorise."
+            : `TikTok answered: ${q.error_description ?? q.error}`
         )
       }
       if (!q.state) return page(reply, 400, 'Cannot connect TikTok', 'The callback has no state parameter.')

@@ -20,7 +20,7 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
         title: 'tiktok-audiences admin API',
         version,
         description:
-          'The console\'s admin API. Authenticate with HTTP Basic `admin:<ADMIN_PASSWORD>` (or a console session with its CSRF token for writes). Bad input is a 400 naming the field; unknown ids are 404.'
+          "The console's admin API. Authenticate with HTTP Basic `admin:<ADMIN_PASSWORD>` (or a console session with its CSRF token for writes). Bad input is a 400 naming the field; unknown ids are 404."
       },
       components: { securitySchemes: { basic: { type: 'http', scheme: 'basic' } } },
       security: [{ basic: [] }]

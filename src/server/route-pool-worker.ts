@@ -9,8 +9,7 @@ import { RoutingTable, type RoutingSnapshot } from '../pipeline/routing-table.js
 import { asIngestError, batchFromBytes } from './batch-body.js'
 
 export type RoutePoolRequest =
-  | { kind: 'table'; snapshot: RoutingSnapshot }
-  | { kind: 'batch'; id: number; bytes: Uint8Array; sourceId: number; receivedAt: number }
+  { kind: 'table'; snapshot: RoutingSnapshot } | { kind: 'batch'; id: number; bytes: Uint8Array; sourceId: number; receivedAt: number }
 
 export type RoutePoolReply =
   | { id: number; ok: true; batch: RoutedBatch }
@@ -28,7 +27,10 @@ function serve(port: NonNullable<typeof parentPort>): void {
     try {
       if (!table) throw new Error('no routing table received before the first batch')
       const events = batchFromBytes(m.bytes, new Date(m.receivedAt).toISOString())
-      const batch = routeBatch(table, events.map((event) => ({ sourceId: m.sourceId, event, receivedAt: m.receivedAt })))
+      const batch = routeBatch(
+        table,
+        events.map((event) => ({ sourceId: m.sourceId, event, receivedAt: m.receivedAt }))
+      )
       port.postMessage({ id: m.id, ok: true, batch } satisfies RoutePoolReply, transferables(batch))
       return
     } catch (err) {

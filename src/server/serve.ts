@@ -131,7 +131,12 @@ export async function startService(opts: ServeOptions = {}): Promise<RunningServ
 
   ctx.publicUrl = publicUrl
   ctx.oauth = useEmulator
-    ? { appId: EMULATOR_CREDENTIALS.appId, secret: EMULATOR_CREDENTIALS.secret, authUrl: `${url}/emulator/portal/auth`, redirectUri: `${publicUrl}/oauth/tiktok/callback` }
+    ? {
+        appId: EMULATOR_CREDENTIALS.appId,
+        secret: EMULATOR_CREDENTIALS.secret,
+        authUrl: `${url}/emulator/portal/auth`,
+        redirectUri: `${publicUrl}/oauth/tiktok/callback`
+      }
     : {
         appId: process.env.TIKTOK_APP_ID ?? '',
         secret: process.env.TIKTOK_APP_SECRET ?? '',
@@ -156,7 +161,12 @@ export async function startService(opts: ServeOptions = {}): Promise<RunningServ
 
   // The disk the database grows on (SQLite's folder), else the data folder's.
   const diskPath = target.kind === 'sqlite' && target.path !== ':memory:' ? dirname(target.path) : dataDir
-  ctx.backPressure = new BackPressure({ maxQueued: opts.maxQueued ?? bounds.maxQueued, minFreeDiskMb: opts.minFreeDiskMb ?? bounds.minFreeDiskMb }, () => countPending(store.db), diskPath, log)
+  ctx.backPressure = new BackPressure(
+    { maxQueued: opts.maxQueued ?? bounds.maxQueued, minFreeDiskMb: opts.minFreeDiskMb ?? bounds.minFreeDiskMb },
+    () => countPending(store.db),
+    diskPath,
+    log
+  )
   await ctx.backPressure.start()
 
   ctx.pipeline.start()
@@ -181,7 +191,10 @@ export async function startService(opts: ServeOptions = {}): Promise<RunningServ
         event: 'Audience Entered',
         userId: 'user-1',
         properties: { audience_key: 'first_time_shopper', first_time_shopper: true },
-        context: { traits: { email: 'jane.doe@example.com' }, personas: { computation_class: 'audience', computation_key: 'first_time_shopper', computation_id: 'aud_1', namespace: 'spa_1' } }
+        context: {
+          traits: { email: 'jane.doe@example.com' },
+          personas: { computation_class: 'audience', computation_key: 'first_time_shopper', computation_id: 'aud_1', namespace: 'spa_1' }
+        }
       })
       lines.push(`  try it:    curl -u '${source.writeKey}:' -H 'content-type: application/json' ${url}/v1/track -d '${event}'`)
     }

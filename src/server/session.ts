@@ -53,7 +53,8 @@ export function parseSessionToken(token: string | undefined, password: string, n
   return expiresAt > now ? { token, id, expiresAt } : undefined
 }
 
-export const verifySessionToken = (token: string | undefined, password: string, now = Date.now()): string | undefined => parseSessionToken(token, password, now)?.token
+export const verifySessionToken = (token: string | undefined, password: string, now = Date.now()): string | undefined =>
+  parseSessionToken(token, password, now)?.token
 
 export const csrfTokenFor = (session: string, password: string): string => mac(password, `csrf:${session}`)
 

@@ -13,7 +13,18 @@ export class DatabaseUnavailableError extends Error {
 }
 
 /** Node's socket errors that mean the server cannot be reached. */
-const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNABORTED'])
+const SOCKET_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EHOSTDOWN',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ECONNABORTED'
+])
 /**
  * PostgreSQL SQLSTATEs of a server going away or refusing connections: class 08 (connection
  * exception), 57P01–57P03 (admin/crash shutdown, cannot connect now), 53300 (too many connections),
@@ -21,7 +32,8 @@ const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT'
  */
 const SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300', '57014'])
 /** What pg and pg-pool say when a connection ends or a connect/query times out. */
-const MESSAGES = /connection terminated|timeout exceeded when trying to connect|query read timeout|connection timeout|not queryable|connect ECONNREFUSED|server closed the connection/i
+const MESSAGES =
+  /connection terminated|timeout exceeded when trying to connect|query read timeout|connection timeout|not queryable|connect ECONNREFUSED|server closed the connection/i
 
 /** Whether `err` means the database is unreachable (rather than a bad query or bad data). */
 export function isDatabaseUnavailable(err: unknown): boolean {

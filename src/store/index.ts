@@ -35,7 +35,10 @@ function sqliteSynchronousFromEnv(): 'FULL' | 'NORMAL' | undefined {
 }
 
 /** Opens (and migrates) the database named by `url`. */
-export async function openStore(url: string, opts: { secretKey?: string; warn?: (m: string) => void; sqliteSynchronous?: 'FULL' | 'NORMAL' | 'OFF' } = {}): Promise<Store> {
+export async function openStore(
+  url: string,
+  opts: { secretKey?: string; warn?: (m: string) => void; sqliteSynchronous?: 'FULL' | 'NORMAL' | 'OFF' } = {}
+): Promise<Store> {
   const target = describeDatabaseUrl(url)
   let db: Db
   if (target.kind === 'postgres') {

@@ -81,8 +81,7 @@ export interface ConnectionTarget {
 }
 
 /** `connected`: has its TikTok audience; `failed`: creating it failed (`error`); `pending`: neither yet. */
-export const targetState = (t: ConnectionTarget): 'connected' | 'failed' | 'pending' =>
-  t.externalAudienceId ? 'connected' : t.error ? 'failed' : 'pending'
+export const targetState = (t: ConnectionTarget): 'connected' | 'failed' | 'pending' => (t.externalAudienceId ? 'connected' : t.error ? 'failed' : 'pending')
 
 export interface Audience {
   id: number

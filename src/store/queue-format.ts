@@ -115,7 +115,7 @@ export function idsOf(ids: SerializedIds): (string | null)[] {
   if (ids === '') return []
   if (hasEscapes(ids)) return parseIds(ids)
   const out: (string | null)[] = []
-  for (let i = 0; i < ids.length; ) {
+  for (let i = 0; i < ids.length;) {
     const end = itemEnd(ids, i)
     out.push(ids.charCodeAt(i) === 34 ? ids.slice(i + 1, end - 1) : null)
     i = end + 1
@@ -129,9 +129,12 @@ export function idsOf(ids: SerializedIds): (string | null)[] {
  * 10,000 of these: no array of ids in between).
  */
 export function idCells(ids: SerializedIds, before: string, after: string, absent: string): string {
-  if (hasEscapes(ids)) return parseIds(ids).map((id) => (id ? before + JSON.stringify(id) + after : absent)).join(',')
+  if (hasEscapes(ids))
+    return parseIds(ids)
+      .map((id) => (id ? before + JSON.stringify(id) + after : absent))
+      .join(',')
   let out = ''
-  for (let i = 0; i < ids.length; ) {
+  for (let i = 0; i < ids.length;) {
     if (i > 0) out += ','
     const end = itemEnd(ids, i)
     out += ids.charCodeAt(i) === 34 && end > i + 2 ? before + ids.slice(i, end) + after : absent

@@ -207,7 +207,10 @@ class SqliteConnection {
   private readonly wal: WalFile | null = null
   private readonly cache = new Map<string, Prepared>()
 
-  constructor(readonly path: string, opts: SqliteOptions) {
+  constructor(
+    readonly path: string,
+    opts: SqliteOptions
+  ) {
     const inMemory = path === ':memory:' || path === ''
     if (!inMemory) mkdirSync(dirname(path), { recursive: true })
     this.raw = new Database(path)

@@ -29,7 +29,12 @@ export function dbStartWaitMs(): number {
 function pgTarget(url: string): { host: string; port: string; database: string; user: string } {
   try {
     const u = new URL(url)
-    return { host: u.hostname || 'localhost', port: u.port || '5432', database: decodeURIComponent(u.pathname.slice(1)) || 'postgres', user: decodeURIComponent(u.username) || 'postgres' }
+    return {
+      host: u.hostname || 'localhost',
+      port: u.port || '5432',
+      database: decodeURIComponent(u.pathname.slice(1)) || 'postgres',
+      user: decodeURIComponent(u.username) || 'postgres'
+    }
   } catch {
     return { host: '?', port: '?', database: '?', user: '?' }
   }
@@ -49,7 +54,8 @@ export function postgresStartProblem(err: unknown, url: string): string | undefi
   const code = codeOf(err)
   const cli = `-h ${host} -p ${port}`
   if (code === '3D000') return `${subject}: no such database; create it with \`createdb ${cli} -U ${user} ${database}\``
-  if (code === '28000') return `${subject}: no role "${user}" (or it may not connect); create it with \`createuser ${cli} ${user}\`, or name another user in DATABASE_URL`
+  if (code === '28000')
+    return `${subject}: no role "${user}" (or it may not connect); create it with \`createuser ${cli} ${user}\`, or name another user in DATABASE_URL`
   if (code === '28P01') return `${subject}: the password of "${user}" was refused; check DATABASE_URL`
   if (code === 'ECONNREFUSED') return `${subject}: connection refused; is PostgreSQL running, on that port?`
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return `${subject}: the host "${host}" is not found; check DATABASE_URL`
@@ -62,11 +68,15 @@ export function postgresStartProblem(err: unknown, url: string): string | undefi
 export function sqliteStartProblem(err: unknown, path: string): string | undefined {
   const code = codeOf(err) ?? ''
   const why =
-    code === 'EACCES' || code === 'EPERM' ? 'permission denied'
-    : code === 'EROFS' || code === 'SQLITE_READONLY' ? 'the file system is read-only'
-    : code === 'ENOTDIR' || code === 'EEXIST' ? 'a part of the path is a file, not a folder'
-    : code === 'SQLITE_CANTOPEN' || code.startsWith('SQLITE_IOERR') || code === 'ENOSPC' ? (err as Error).message
-    : undefined
+    code === 'EACCES' || code === 'EPERM'
+      ? 'permission denied'
+      : code === 'EROFS' || code === 'SQLITE_READONLY'
+        ? 'the file system is read-only'
+        : code === 'ENOTDIR' || code === 'EEXIST'
+          ? 'a part of the path is a file, not a folder'
+          : code === 'SQLITE_CANTOPEN' || code.startsWith('SQLITE_IOERR') || code === 'ENOSPC'
+            ? (err as Error).message
+            : undefined
   return why && `cannot open the SQLite database ${path}: ${why}. Choose a writable path: DATABASE_URL=sqlite:PATH`
 }
 

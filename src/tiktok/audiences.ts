@@ -75,7 +75,9 @@ export async function resolveTarget(
       if (id !== stored) await verifyOwnership(client, advertiserId, id)
       return { target: { advertiserId, externalAudienceId: id, error: null } }
     }
-    const created = opts.allowDuplicate ? await createPartnerAudience(client, advertiserId, name) : (await createOrReuseAudience(client, advertiserId, name)).audienceId
+    const created = opts.allowDuplicate
+      ? await createPartnerAudience(client, advertiserId, name)
+      : (await createOrReuseAudience(client, advertiserId, name)).audienceId
     return { target: { advertiserId, externalAudienceId: created, error: null } }
   } catch (err) {
     if (!(err instanceof TikTokError) && !(err instanceof AudienceOwnershipError)) throw err

@@ -1,11 +1,6 @@
 import { Agent, request } from 'undici'
 import { TikTokError, classifyCode, classifyHttpStatus } from './errors.js'
-import type {
-  AdvertiserInfo,
-  AudienceDetails,
-  SegmentAudienceBody,
-  SegmentMappingBody,
-  TikTokEnvelope, TikTokExchange } from './types.js'
+import type { AdvertiserInfo, AudienceDetails, SegmentAudienceBody, SegmentMappingBody, TikTokEnvelope, TikTokExchange } from './types.js'
 import { DELIVERY_DEFAULTS } from '../util/defaults.js'
 
 export const TIKTOK_API_VERSION = 'v1.3'
@@ -220,7 +215,10 @@ export class TikTokClient {
 }
 
 function oneLine(s: string): string {
-  return s.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim()
+  return s
+    .replace(/<[^>]*>/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim()
 }
 
 function describeNetworkError(cause: unknown): string {

@@ -52,8 +52,7 @@ export function jsonBytesBound(value: unknown, limit: number, maxDepth: number):
         else if (depth >= maxDepth) {
           tooDeep = true
           total = Infinity
-        }
-        else if (Array.isArray(v)) {
+        } else if (Array.isArray(v)) {
           total += 2 + v.length
           for (let i = 0; i < v.length; i++) walk(v[i], depth + 1)
         } else {

@@ -91,7 +91,15 @@ export class WarehouseSyncs {
     if (started.run.status === 'skipped') this.log.warn({ sync: sync.name, startedBy }, `warehouse sync "${sync.name}" ${started.run.error}`)
     void started.done.then(({ run }) => {
       if (run.status === 'skipped') return
-      const figures = { sync: sync.name, run: run.id, rowsRead: run.rowsRead, added: run.added, removed: run.removed, failed: run.failed, durationMs: run.durationMs }
+      const figures = {
+        sync: sync.name,
+        run: run.id,
+        rowsRead: run.rowsRead,
+        added: run.added,
+        removed: run.removed,
+        failed: run.failed,
+        durationMs: run.durationMs
+      }
       if (run.status === 'failed') this.log.warn({ ...figures, error: run.error }, `warehouse sync "${sync.name}" failed: ${run.error}`)
       else this.log.info(figures, `warehouse sync "${sync.name}" done`)
     })

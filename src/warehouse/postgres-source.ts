@@ -74,7 +74,9 @@ export function postgresMemberSource(opts: PostgresSourceOptions): MemberSource 
             const names = page.fields.map((f) => f.name)
             indexes = IDENTIFIER_COLUMNS.map((c) => [c, names.findIndex((n) => n.toLowerCase() === c)] as [IdentifierColumn, number]).filter(([, i]) => i >= 0)
             if (indexes.length === 0) {
-              throw new WarehouseQueryError(`the query returned none of the columns ${IDENTIFIER_COLUMNS.join(', ')} (it returned: ${names.join(', ') || 'no columns'})`)
+              throw new WarehouseQueryError(
+                `the query returned none of the columns ${IDENTIFIER_COLUMNS.join(', ')} (it returned: ${names.join(', ') || 'no columns'})`
+              )
             }
           }
           for (const row of page.rows) {
@@ -87,7 +89,8 @@ export function postgresMemberSource(opts: PostgresSourceOptions): MemberSource 
               else if (v !== undefined) member[column] = v
             }
             if (error) yield { line, error }
-            else if (!member.email && !member.phone && !member.advertising_id) yield { line, error: `needs at least one of ${indexes.map(([c]) => c).join(', ')}` }
+            else if (!member.email && !member.phone && !member.advertising_id)
+              yield { line, error: `needs at least one of ${indexes.map(([c]) => c).join(', ')}` }
             else yield { line, member }
           }
           if (page.rows.length < fetchRows) break

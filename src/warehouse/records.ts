@@ -110,7 +110,10 @@ export async function getWarehouseSync(db: Db, secrets: SecretBox, name: string)
 
 /** Syncs whose slot has come: `[id, slot]`. */
 export async function dueSyncs(db: Db, now: number): Promise<{ id: number; name: string; nextRunAt: number; everyMs: number }[]> {
-  const rows = await db.all<{ id: number; name: string; next_run_at: number; every_ms: number }>(`SELECT id, name, next_run_at, every_ms FROM warehouse_syncs WHERE next_run_at <= $1 ORDER BY id`, [now])
+  const rows = await db.all<{ id: number; name: string; next_run_at: number; every_ms: number }>(
+    `SELECT id, name, next_run_at, every_ms FROM warehouse_syncs WHERE next_run_at <= $1 ORDER BY id`,
+    [now]
+  )
   return rows.map((r) => ({ id: Number(r.id), name: r.name, nextRunAt: Number(r.next_run_at), everyMs: Number(r.every_ms) }))
 }
 
@@ -121,7 +124,12 @@ export async function takeSlot(db: Db, id: number, slot: number, next: number): 
 
 /** The run lease: taken when free or expired (its holder stopped), refreshed by its holder, given back at the end. */
 export async function takeLease(db: Db, id: number, owner: string, now: number, leaseMs: number): Promise<boolean> {
-  const r = await db.run('UPDATE warehouse_syncs SET lease_owner = $2, lease_until = $3 WHERE id = $1 AND (lease_owner IS NULL OR lease_until < $4)', [id, owner, now + leaseMs, now])
+  const r = await db.run('UPDATE warehouse_syncs SET lease_owner = $2, lease_until = $3 WHERE id = $1 AND (lease_owner IS NULL OR lease_until < $4)', [
+    id,
+    owner,
+    now + leaseMs,
+    now
+  ])
   return r.changes === 1
 }
 
@@ -171,7 +179,14 @@ function toRun(r: RunRow): SyncRun {
 }
 
 /** A new run record; a skipped one is finished as it is written. */
-export async function insertRun(db: Db, syncId: number, startedBy: StartedBy, status: 'running' | 'skipped', now: number, error: string | null = null): Promise<SyncRun> {
+export async function insertRun(
+  db: Db,
+  syncId: number,
+  startedBy: StartedBy,
+  status: 'running' | 'skipped',
+  now: number,
+  error: string | null = null
+): Promise<SyncRun> {
   const finishedAt = status === 'skipped' ? now : null
   const row = await db.get<RunRow>(
     `INSERT INTO sync_runs (sync_id, started_by, status, error, started_at, finished_at, duration_ms) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${RUN_COLS}`,
@@ -209,5 +224,7 @@ export async function failAbandonedRuns(db: Db, syncId: number, now: number): Pr
 
 /** The last `limit` runs of each sync, newest first. */
 export async function recentRuns(db: Db, syncId: number, limit: number): Promise<SyncRun[]> {
-  return (await db.all<RunRow>(`SELECT ${RUN_COLS} FROM sync_runs WHERE sync_id = $1 ORDER BY id DESC LIMIT ${Math.max(1, Math.floor(limit))}`, [syncId])).map(toRun)
+  return (await db.all<RunRow>(`SELECT ${RUN_COLS} FROM sync_runs WHERE sync_id = $1 ORDER BY id DESC LIMIT ${Math.max(1, Math.floor(limit))}`, [syncId])).map(
+    toRun
+  )
 }

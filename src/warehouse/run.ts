@@ -11,7 +11,18 @@ import type { Pipeline } from '../pipeline/index.js'
 import type { Store } from '../store/index.js'
 import { getDestination } from '../store/sql/config.js'
 import { postgresMemberSource } from './postgres-source.js'
-import { failAbandonedRuns, finishRun, insertRun, releaseLease, renewLease, takeLease, type RunOutcome, type StartedBy, type SyncRun, type WarehouseSync } from './records.js'
+import {
+  failAbandonedRuns,
+  finishRun,
+  insertRun,
+  releaseLease,
+  renewLease,
+  takeLease,
+  type RunOutcome,
+  type StartedBy,
+  type SyncRun,
+  type WarehouseSync
+} from './records.js'
 
 export const SKIPPED_MESSAGE = 'skipped: the previous run is still going'
 
@@ -73,12 +84,15 @@ export async function startRun(sync: WarehouseSync, opts: RunOptions): Promise<S
 async function execute(sync: WarehouseSync, run: SyncRun, owner: string, opts: RunOptions): Promise<RunResult> {
   const { store } = opts
   const warn = opts.warn ?? (() => undefined)
-  const heartbeat = setInterval(() => {
-    void renewLease(store.db, sync.id, owner, Date.now() + LEASE_MS).then(
-      (held) => held || warn(`warehouse sync "${sync.name}": its lease was taken over (this process missed its renewals); another run may overlap this one`),
-      (err: unknown) => warn(`warehouse sync "${sync.name}": cannot renew its lease: ${(err as Error).message}`)
-    )
-  }, Math.max(1000, Math.floor(LEASE_MS / 3)))
+  const heartbeat = setInterval(
+    () => {
+      void renewLease(store.db, sync.id, owner, Date.now() + LEASE_MS).then(
+        (held) => held || warn(`warehouse sync "${sync.name}": its lease was taken over (this process missed its renewals); another run may overlap this one`),
+        (err: unknown) => warn(`warehouse sync "${sync.name}": cannot renew its lease: ${(err as Error).message}`)
+      )
+    },
+    Math.max(1000, Math.floor(LEASE_MS / 3))
+  )
   heartbeat.unref()
   let rowsRead = 0
   let outcome: RunOutcome
@@ -99,7 +113,8 @@ async function execute(sync: WarehouseSync, run: SyncRun, owner: string, opts: R
         opts.onProgress?.(p)
       }
     })
-    const notDelivered = summary.failed > 0 ? `${summary.failed} change(s) were not delivered (${summary.failureReasons.join(', ')}); they are sent again by the next run` : null
+    const notDelivered =
+      summary.failed > 0 ? `${summary.failed} change(s) were not delivered (${summary.failureReasons.join(', ')}); they are sent again by the next run` : null
     outcome = {
       status: notDelivered ? 'failed' : 'succeeded',
       rowsRead: summary.rows,

@@ -144,7 +144,9 @@ test('an unfinished character at the very end is dropped, as readline did', asyn
 
 test('events: checked per line, problems name file:line; the per-item wrappers give the same', async () => {
   const event = { type: 'track', event: 'Audience Entered', userId: 'u1', messageId: 'm1' }
-  const content = [JSON.stringify(event), '', '{"type":', '[1]', JSON.stringify({ ...event, event: '' }), JSON.stringify({ ...event, messageId: 'm2' })].join('\r\n')
+  const content = [JSON.stringify(event), '', '{"type":', '[1]', JSON.stringify({ ...event, event: '' }), JSON.stringify({ ...event, messageId: 'm2' })].join(
+    '\r\n'
+  )
   const file = write(content)
   const items = []
   for await (const batch of readEventBatches(file, { chunkSize: 10 })) items.push(...batch)
@@ -165,7 +167,11 @@ test('events: checked per line, problems name file:line; the per-item wrappers g
 
 test("events nested deeper than ingestion's limit are problems naming the limit, not a stack overflow later", async () => {
   const event = (deep: string) => `{"type":"track","event":"x","userId":"u","properties":{"d":${deep}}}`
-  const file = write([event('['.repeat(20_000) + ']'.repeat(20_000)), event('{"a":'.repeat(62) + '1' + '}'.repeat(62)), event('{"a":'.repeat(63) + '1' + '}'.repeat(63))].join('\n'))
+  const file = write(
+    [event('['.repeat(20_000) + ']'.repeat(20_000)), event('{"a":'.repeat(62) + '1' + '}'.repeat(62)), event('{"a":'.repeat(63) + '1' + '}'.repeat(63))].join(
+      '\n'
+    )
+  )
   const items = []
   for await (const item of readEvents(file)) items.push(item)
   assert.match(at(items, 0).problem ?? '', /:1: the event is nested more than 64 levels deep/)

@@ -26,7 +26,9 @@ before(async () => {
   await page.exposeFunction('reportCspViolation', (text: string) => violations.push(text))
   await page.addInitScript(() => {
     document.addEventListener('securitypolicyviolation', (e) =>
-      (window as unknown as { reportCspViolation(t: string): void }).reportCspViolation(`${e.violatedDirective} blocked ${e.blockedURI || 'inline'} (${e.sourceFile}:${e.lineNumber})`)
+      (window as unknown as { reportCspViolation(t: string): void }).reportCspViolation(
+        `${e.violatedDirective} blocked ${e.blockedURI || 'inline'} (${e.sourceFile}:${e.lineNumber})`
+      )
     )
   })
   page.on('console', (m) => {
@@ -50,7 +52,10 @@ test('the policy is enforced: an inline script is refused, and the refusal is re
   await page.waitForFunction(() => true)
   for (let i = 0; i < 50 && violations.length === 0; i++) await page.waitForTimeout(20)
   assert.equal(await page.evaluate(() => (window as unknown as { inlineRan?: boolean }).inlineRan), undefined)
-  assert.ok(violations.some((v) => /script-src/.test(v)), violations.join('\n'))
+  assert.ok(
+    violations.some((v) => /script-src/.test(v)),
+    violations.join('\n')
+  )
   violations.length = 0
 })
 

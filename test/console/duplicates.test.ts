@@ -19,7 +19,10 @@ let page: Page
 
 before(async () => {
   if (skip) return
-  app = await startConsoleService({ name: 'dupes-console', password: PASSWORD, config: `
+  app = await startConsoleService({
+    name: 'dupes-console',
+    password: PASSWORD,
+    config: `
 sources:
   - { name: engage, writeKey: wk_dupes_console }
 destinations:
@@ -29,7 +32,8 @@ destinations:
     enabled: true
     accessToken: emulator-access-token
     advertiserIds: ["7000000000000000001"]
-` })
+`
+  })
   ;({ service, page } = app)
 })
 after(async () => {
@@ -41,7 +45,11 @@ test('Add Destination for an audience whose name TikTok already has: "Use existi
   // The audience is seen in traffic (Engage names it), so the Audiences tab lists it.
   const event = audienceEvent({ userId: 'w1', email: 'w1@example.com' }, 'winter_sale', true)
   ;(event.context as any).personas.computation_name = 'Winter sale'
-  const sent = await fetch(`${service.url}/v1/track`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from('wk_dupes_console:').toString('base64')}` }, body: JSON.stringify(event) })
+  const sent = await fetch(`${service.url}/v1/track`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from('wk_dupes_console:').toString('base64')}` },
+    body: JSON.stringify(event)
+  })
   assert.equal(sent.status, 200)
 
   await page.goto(`${service.url}/`)

@@ -24,7 +24,12 @@ let page: Page
 
 before(async () => {
   if (skip) return
-  app = await startConsoleService({ name: 'fanout-console', password: PASSWORD, timeoutMs: 15_000, env: { AUDIENCE_HEALTH_INTERVAL: '1s' }, config: `
+  app = await startConsoleService({
+    name: 'fanout-console',
+    password: PASSWORD,
+    timeoutMs: 15_000,
+    env: { AUDIENCE_HEALTH_INTERVAL: '1s' },
+    config: `
 sources:
   - { name: engage, writeKey: ${WRITE_KEY} }
 destinations:
@@ -38,7 +43,8 @@ destinations:
       - { name: Add to Audience, action: addToAudience }
 delivery:
   windowMs: 20
-` })
+`
+  })
   ;({ service, page } = app)
 })
 after(async () => {
@@ -89,7 +95,7 @@ test('Add Destination for two advertisers creates an audience for each, shows bo
     const got = await Promise.all([ADV, ADV2].map(async (a) => (await emuMembers(`${service.url}/emulator`, idOf(a))).EMAIL_SHA256 ?? []))
     if (got.every((m) => JSON.stringify(m) === JSON.stringify(want))) return
   }
-  assert.fail('the member did not reach both advertisers\' audiences')
+  assert.fail("the member did not reach both advertisers' audiences")
 })
 
 test("each advertiser's audience health: its size and warning in the Audiences tab and the banner", { skip, timeout: 60_000 }, async () => {
@@ -105,20 +111,38 @@ test("each advertiser's audience health: its size and warning in the Audiences t
   type Read = { advertiserId: string; warnings: { reason: string }[] }
   for (const until = Date.now() + 15_000; ; await new Promise((res) => setTimeout(res, 200))) {
     const reads = ((await (await fetch(`${service.url}/api/audience-health`, { headers: auth })).json()) as { audiences: Read[] }).audiences
-    if (reads.find((x) => x.advertiserId === ADV2)?.warnings.map((w) => w.reason).join() === 'expiring') break
+    if (
+      reads
+        .find((x) => x.advertiserId === ADV2)
+        ?.warnings.map((w) => w.reason)
+        .join() === 'expiring'
+    )
+      break
     assert.ok(Date.now() < until, `advertiser ${ADV2} read as expiring: ${JSON.stringify(reads)}`)
   }
 
   await page.reload()
   const banner = page.getByRole('region', { name: 'Audience health warnings' })
   await banner.getByText('2 audiences need attention').waitFor()
-  await banner.getByRole('listitem').filter({ hasText: `big_spenders (fanout), advertiser ${ADV}:` }).filter({ hasText: 'Fewer than 1,000 matched users' }).waitFor()
-  await banner.getByRole('listitem').filter({ hasText: `big_spenders (fanout), advertiser ${ADV2}:` }).filter({ hasText: 'within 30 days' }).waitFor()
+  await banner
+    .getByRole('listitem')
+    .filter({ hasText: `big_spenders (fanout), advertiser ${ADV}:` })
+    .filter({ hasText: 'Fewer than 1,000 matched users' })
+    .waitFor()
+  await banner
+    .getByRole('listitem')
+    .filter({ hasText: `big_spenders (fanout), advertiser ${ADV2}:` })
+    .filter({ hasText: 'within 30 days' })
+    .waitFor()
 
   await page.getByRole('tab', { name: 'Audiences' }).click()
   const list = page.getByRole('list', { name: 'TikTok audiences of Big spenders by advertiser' })
   const item = (adv: string) => list.getByRole('listitem').filter({ hasText: `Advertiser ${adv}:` })
   await item(ADV2).filter({ hasText: '4,000 matched users' }).getByRole('note').filter({ hasText: 'within 30 days' }).waitFor()
-  await item(ADV).filter({ hasText: /· \d+ matched users/ }).getByRole('note').filter({ hasText: 'Fewer than 1,000 matched users' }).waitFor()
+  await item(ADV)
+    .filter({ hasText: /· \d+ matched users/ })
+    .getByRole('note')
+    .filter({ hasText: 'Fewer than 1,000 matched users' })
+    .waitFor()
   assert.equal(await item(ADV).getByRole('note').filter({ hasText: 'within 30 days' }).count(), 0)
 })

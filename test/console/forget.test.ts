@@ -21,7 +21,11 @@ let page: Page
 
 before(async () => {
   if (skip) return
-  app = await startConsoleService({ name: 'forget-console', password: PASSWORD, timeoutMs: 20_000, config: `
+  app = await startConsoleService({
+    name: 'forget-console',
+    password: PASSWORD,
+    timeoutMs: 20_000,
+    config: `
 sources:
   - { name: engage, writeKey: ${WRITE_KEY} }
 destinations:
@@ -38,7 +42,8 @@ destinations:
       - { key: vips, name: Forget VIPs, advertiserId: "7000000000000000001" }
 delivery:
   windowMs: 20
-` })
+`
+  })
   ;({ service, page } = app)
 })
 after(async () => {
@@ -48,7 +53,11 @@ after(async () => {
 const emu = () => `${service.url}/emulator`
 
 async function track(events: unknown[]): Promise<void> {
-  const r = await fetch(`${service.url}/v1/batch`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${WRITE_KEY}:`).toString('base64')}` }, body: JSON.stringify({ batch: events }) })
+  const r = await fetch(`${service.url}/v1/batch`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${WRITE_KEY}:`).toString('base64')}` },
+    body: JSON.stringify({ batch: events })
+  })
   assert.equal(r.status, 200)
 }
 
@@ -102,9 +111,18 @@ test('POST /api/forget: 400 naming the problem for no identifier and for an unkn
   assert.equal(r.status, 200)
   const answer = (await r.json()) as { audiences: { destination: string; audienceId: string; status: string }[]; audit: number }
   assert.equal(answer.audiences.length, 1)
-  assert.deepEqual(Object.keys(first(answer.audiences)).filter((k) => ['destination', 'audienceId', 'status'].includes(k)).sort(), ['audienceId', 'destination', 'status'])
+  assert.deepEqual(
+    Object.keys(first(answer.audiences))
+      .filter((k) => ['destination', 'audienceId', 'status'].includes(k))
+      .sort(),
+    ['audienceId', 'destination', 'status']
+  )
   assert.equal(first(answer.audiences).status, 'removed')
-  const audit = (await (await fetch(`${service.url}/api/forget/audits/${answer.audit}`, { headers: auth })).json()) as { identifiers: unknown[]; userHashes: string[]; audiences: { answer: { code: number } }[] }
+  const audit = (await (await fetch(`${service.url}/api/forget/audits/${answer.audit}`, { headers: auth })).json()) as {
+    identifiers: unknown[]
+    userHashes: string[]
+    audiences: { answer: { code: number } }[]
+  }
   assert.deepEqual(audit.userHashes, [sha256('yan')])
   assert.equal(first(audit.audiences).answer.code, 0)
   assert.equal((await fetch(`${service.url}/api/forget/audits/999999`, { headers: auth })).status, 404)

@@ -22,7 +22,11 @@ let page: Page
 
 before(async () => {
   if (skip) return
-  app = await startConsoleService({ name: 'quality-console', password: PASSWORD, timeoutMs: 15_000, config: `
+  app = await startConsoleService({
+    name: 'quality-console',
+    password: PASSWORD,
+    timeoutMs: 15_000,
+    config: `
 sources:
   - { name: engage, writeKey: ${WRITE_KEY} }
 destinations:
@@ -38,7 +42,8 @@ destinations:
       - { key: shoppers, name: Quality shoppers, advertiserId: "${ADV}" }
 delivery:
   windowMs: 20
-` })
+`
+  })
   ;({ service, page } = app)
 })
 after(async () => {
@@ -68,12 +73,20 @@ test('Event Delivery shows the identifier-quality report: statuses per identifie
     })
   })
   assert.equal(r.status, 200)
-  const dest = ((await (await fetch(`${service.url}/api/destinations`, { headers: { authorization: basic('admin', PASSWORD) } })).json()) as { id: number; name: string }[]).find((d) => d.name === 'quality')!
+  const dest = (
+    (await (await fetch(`${service.url}/api/destinations`, { headers: { authorization: basic('admin', PASSWORD) } })).json()) as { id: number; name: string }[]
+  ).find((d) => d.name === 'quality')!
   type Report = { identifiers: { identifier: string; counts: Record<string, number> }[] }
-  const report = await until('4 changes counted', async () => {
-    const q = (await (await fetch(`${service.url}/api/destinations/${dest.id}/identifier-quality`, { headers: { authorization: basic('admin', PASSWORD) } })).json()) as Report
-    return Object.values(q.identifiers[0]?.counts ?? {}).reduce((a, b) => a + b, 0) >= 4 ? q : undefined
-  }, 15_000)
+  const report = await until(
+    '4 changes counted',
+    async () => {
+      const q = (await (
+        await fetch(`${service.url}/api/destinations/${dest.id}/identifier-quality`, { headers: { authorization: basic('admin', PASSWORD) } })
+      ).json()) as Report
+      return Object.values(q.identifiers[0]?.counts ?? {}).reduce((a, b) => a + b, 0) >= 4 ? q : undefined
+    },
+    15_000
+  )
   const counts = Object.fromEntries(report.identifiers.map((i) => [i.identifier, i.counts]))
   assert.deepEqual(counts.email, { hashed: 2, prehashed: 1, repaired: 1, multiple: 1 })
   assert.deepEqual(counts.phone, { repaired: 1, rejected: 1, empty: 2 })
@@ -83,7 +96,11 @@ test('Event Delivery shows the identifier-quality report: statuses per identifie
   await page.getByRole('link', { name: 'quality', exact: true }).click()
   await page.getByRole('tab', { name: 'Event Delivery' }).click()
   const table = page.getByRole('table', { name: 'Identifier quality' })
-  const cells = async (label: string) => (await table.getByRole('row', { name: new RegExp(`^${label}`) }).getByRole('cell').allTextContents())
+  const cells = async (label: string) =>
+    await table
+      .getByRole('row', { name: new RegExp(`^${label}`) })
+      .getByRole('cell')
+      .allTextContents()
   await table.waitFor()
   // Hashed, Pre-hashed, Repaired, Rejected, Empty, Not sent, Android (AAID), Several values.
   assert.deepEqual(await cells('Email'), ['2', '1', '1', '0', '0', '0', '0', '1'])

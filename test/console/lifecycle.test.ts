@@ -31,7 +31,11 @@ async function api(method: string, path: string, body?: unknown): Promise<any> {
 
 before(async () => {
   if (skip) return
-  app = await startConsoleService({ name: 'lifecycle-console', password: PASSWORD, env: { AUDIENCE_HEALTH_INTERVAL: '1s' }, config: `
+  app = await startConsoleService({
+    name: 'lifecycle-console',
+    password: PASSWORD,
+    env: { AUDIENCE_HEALTH_INTERVAL: '1s' },
+    config: `
 sources:
   - { name: engage, writeKey: wk_lifecycle_console }
 destinations:
@@ -50,7 +54,8 @@ destinations:
     enabled: true
     accessToken: emulator-access-token
     advertiserIds: ["${ADV}"]
-` })
+`
+  })
   ;({ service, page } = app)
   await page.goto(`${service.url}/`)
   await page.getByLabel('Admin password').fill(PASSWORD)
@@ -62,14 +67,23 @@ after(async () => {
 
 test('the health banner names the small and the expiring audience; the Audiences tab shows their recorded reads', { skip, timeout: 60_000 }, async () => {
   type Read = { audienceKey: string; externalAudienceId: string }
-  const expiring = await until('expiring_one read', async () => ((await api('GET', '/api/audience-health')).audiences as Read[]).find((a) => a.audienceKey === 'expiring_one'))
+  const expiring = await until('expiring_one read', async () =>
+    ((await api('GET', '/api/audience-health')).audiences as Read[]).find((a) => a.audienceKey === 'expiring_one')
+  )
   const r = await fetch(`${service.url}/emulator/_emulator/audiences/${expiring.externalAudienceId}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ coverNum: 4000, expiresAt: new Date(Date.now() + 10 * 86_400_000).toISOString() })
   })
   assert.equal(r.status, 200)
-  await until('expiring warning recorded', async () => ((await api('GET', '/api/audience-health')).audiences as { audienceKey: string; warnings: { reason: string }[] }[]).find((a) => a.audienceKey === 'expiring_one')?.warnings.map((w) => w.reason).join() === 'expiring')
+  await until(
+    'expiring warning recorded',
+    async () =>
+      ((await api('GET', '/api/audience-health')).audiences as { audienceKey: string; warnings: { reason: string }[] }[])
+        .find((a) => a.audienceKey === 'expiring_one')
+        ?.warnings.map((w) => w.reason)
+        .join() === 'expiring'
+  )
 
   await page.goto(`${service.url}/destinations`)
   const banner = page.getByRole('region', { name: 'Audience health warnings' })
@@ -90,8 +104,16 @@ test("a legacy destination's Settings previews the migration, changes nothing, t
   const destinations = (await api('GET', '/api/destinations')) as { id: number; name: string; mode: string }[]
   const legacy = destinations.find((d) => d.name === 'old-tiktok')!
   const audienceId = await emuCreateAudience(`${service.url}/emulator/open_api`, 'Loyal members')
-  for (const [action, trigger] of [['addUser', 'event = "Audience Entered" and context.personas.computation_key = "loyal"'], ['removeUser', 'event = "Audience Exited" and context.personas.computation_key = "loyal"']]) {
-    await api('POST', `/api/destinations/${legacy.id}/mappings`, { action, trigger, enabled: true, mapping: { audience_id: audienceId, selected_advertiser_id: ADV } })
+  for (const [action, trigger] of [
+    ['addUser', 'event = "Audience Entered" and context.personas.computation_key = "loyal"'],
+    ['removeUser', 'event = "Audience Exited" and context.personas.computation_key = "loyal"']
+  ]) {
+    await api('POST', `/api/destinations/${legacy.id}/mappings`, {
+      action,
+      trigger,
+      enabled: true,
+      mapping: { audience_id: audienceId, selected_advertiser_id: ADV }
+    })
   }
   await page.goto(`${service.url}/destinations/${legacy.id}/settings`)
   const section = page.getByRole('region', { name: 'Migrate to native' })
@@ -105,5 +127,8 @@ test("a legacy destination's Settings previews the migration, changes nothing, t
   await page.getByRole('region', { name: 'Migrate to native' }).waitFor({ state: 'detached' })
   assert.equal(((await api('GET', '/api/destinations')) as typeof destinations).find((d) => d.id === legacy.id)!.mode, 'native')
   const conns = await api('GET', `/api/destinations/${legacy.id}/audiences`)
-  assert.deepEqual(conns.map((c: { audienceKey: string; externalAudienceId: string }) => [c.audienceKey, c.externalAudienceId]), [['loyal', audienceId]])
+  assert.deepEqual(
+    conns.map((c: { audienceKey: string; externalAudienceId: string }) => [c.audienceKey, c.externalAudienceId]),
+    [['loyal', audienceId]]
+  )
 })

@@ -18,7 +18,10 @@ let page: Page
 
 before(async () => {
   if (skip) return
-  app = await startConsoleService({ name: 'markup', password: PASSWORD, config: `
+  app = await startConsoleService({
+    name: 'markup',
+    password: PASSWORD,
+    config: `
 sources:
   - { name: engage, writeKey: wk_markup }
 destinations:
@@ -32,7 +35,8 @@ destinations:
       - { name: Add, action: addToAudience }
     audiences:
       - { key: markup, name: Markup }
-` })
+`
+  })
   ;({ service, page } = app)
 })
 after(async () => {
@@ -45,7 +49,11 @@ test('a failed event carrying markup is shown as text in Event Delivery, nothing
   const event = audienceEvent({ userId: 'markup-user', email: 'not-an-email' }, 'markup', true) as any
   event.properties.note = MARKUP
   event.context.traits.name = MARKUP
-  const sent = await fetch(`${service.url}/v1/track`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from('wk_markup:').toString('base64')}` }, body: JSON.stringify(event) })
+  const sent = await fetch(`${service.url}/v1/track`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from('wk_markup:').toString('base64')}` },
+    body: JSON.stringify(event)
+  })
   assert.equal(sent.status, 200)
 
   await signIn(page, service.url, PASSWORD)

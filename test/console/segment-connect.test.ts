@@ -28,7 +28,13 @@ after(async () => {
   await app?.close()
 })
 
-const valueOf = async (label: string) => (await page.locator('.copyable', { has: page.locator('dt', { hasText: new RegExp(`^${label}$`) }) }).locator('code').innerText()).trim()
+const valueOf = async (label: string) =>
+  (
+    await page
+      .locator('.copyable', { has: page.locator('dt', { hasText: new RegExp(`^${label}$`) }) })
+      .locator('code')
+      .innerText()
+  ).trim()
 
 test('Connect from Segment: the shown URLs, extras and secret work end to end; the secret is shown once', { skip, timeout: 60_000 }, async () => {
   await page.goto(`${service.url}/`)
@@ -47,14 +53,25 @@ test('Connect from Segment: the shown URLs, extras and secret work end to end; t
   assert.match(createUrl, /\/v1\/webhook\/audiences\?writeKey=/)
 
   // What Segment does with those values: Create Audience with the extras, then a signed event.
-  const created = await fetch(createUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...JSON.parse(extras), audienceName: 'From the panel' }) })
+  const created = await fetch(createUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ ...JSON.parse(extras), audienceName: 'From the panel' })
+  })
   assert.equal(created.status, 200, await created.clone().text())
   const { externalId } = (await created.json()) as { externalId: string }
   const event = audienceEvent({ userId: 'p1', email: 'p1@panel.example.com' }, 'from_the_panel', true, { externalAudienceId: externalId })
   const signature = createHmac('sha1', secret).update(JSON.stringify(event)).digest('hex')
-  const sent = await fetch(webhookUrl, { method: 'POST', headers: { 'content-type': 'application/json', 'x-signature': signature }, body: JSON.stringify(event) })
+  const sent = await fetch(webhookUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-signature': signature },
+    body: JSON.stringify(event)
+  })
   assert.equal(sent.status, 200, await sent.clone().text())
-  const ok = await waitFor(async () => ((await emuMembers(`${service.url}/emulator`, externalId)).EMAIL_SHA256 ?? []).includes(sha256('p1@panel.example.com')), 15_000)
+  const ok = await waitFor(
+    async () => ((await emuMembers(`${service.url}/emulator`, externalId)).EMAIL_SHA256 ?? []).includes(sha256('p1@panel.example.com')),
+    15_000
+  )
   assert.ok(ok, 'the signed event reached the audience created through the panel')
 
   // After a reload the secret is no longer shown, only that one is set.

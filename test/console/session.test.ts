@@ -26,10 +26,18 @@ test('session tokens are signed with the admin password and expire', () => {
 })
 
 test('sign in, read with the cookie, write only with the CSRF token; Basic still works', async () => {
-  const wrong = await fetch(`${service.url}/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password: 'nope' }) })
+  const wrong = await fetch(`${service.url}/session`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ password: 'nope' })
+  })
   assert.equal(wrong.status, 401)
 
-  const signIn = await fetch(`${service.url}/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password: PASSWORD }) })
+  const signIn = await fetch(`${service.url}/session`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ password: PASSWORD })
+  })
   assert.equal(signIn.status, 200)
   const setCookie = signIn.headers.get('set-cookie') ?? ''
   assert.match(setCookie, /HttpOnly/)
@@ -61,7 +69,10 @@ test('the console is served at / with a SPA fallback; other prefixes keep their 
   const index = await fetch(`${service.url}/destinations/1/mappings`)
   assert.equal(index.status, 200)
   assert.match(await index.text(), /<div id="root">/)
-  assert.equal((await fetch(`${service.url}/api/nope`, { headers: { authorization: `Basic ${Buffer.from(`admin:${PASSWORD}`).toString('base64')}` } })).status, 404)
+  assert.equal(
+    (await fetch(`${service.url}/api/nope`, { headers: { authorization: `Basic ${Buffer.from(`admin:${PASSWORD}`).toString('base64')}` } })).status,
+    404
+  )
   assert.equal((await fetch(`${service.url}/v1/nope`)).status, 404)
   assert.equal((await fetch(`${service.url}/assets/../../package.json`)).status, 404)
 })
@@ -81,6 +92,9 @@ test('failed sign-ins are throttled per client address, which X-Forwarded-For ca
     })
   const statuses: number[] = []
   for (let i = 0; i < 12; i++) statuses.push((await attempt(i)).status)
-  assert.ok(statuses.slice(0, 9).every((s) => s === 401), statuses.join(','))
+  assert.ok(
+    statuses.slice(0, 9).every((s) => s === 401),
+    statuses.join(',')
+  )
   assert.deepEqual(statuses.slice(10), [429, 429])
 })

@@ -58,7 +58,11 @@ const basic = () => ({ authorization: `Basic ${Buffer.from(`admin:${PASSWORD}`).
 const getJson = async <T>(path: string): Promise<T> => (await (await fetch(`${service.url}${path}`, { headers: basic() })).json()) as T
 
 async function faults(rules: unknown[]): Promise<void> {
-  const r = await fetch(`${service.url}/emulator/_emulator/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ rules }) })
+  const r = await fetch(`${service.url}/emulator/_emulator/faults`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ rules })
+  })
   assert.equal(r.status, 200)
 }
 
@@ -79,7 +83,10 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 15
   }
 }
 
-type Delivery = { totals: { delivered: number; failed: number; retrying: number }; retried: { errorCode: string; retries: number; then: Record<string, number> }[] }
+type Delivery = {
+  totals: { delivered: number; failed: number; retrying: number }
+  retried: { errorCode: string; retries: number; then: Record<string, number> }[]
+}
 const delivery = (name: string) => getJson<Delivery>(`/api/destinations/${ids[name]}/delivery?bucket=5m&from=${Date.now() - 3600_000}`)
 
 before(async () => {
@@ -125,13 +132,20 @@ test('the top bar tells events received apart from deliveries (one per destinati
 })
 
 test('Event Delivery says why changes were retried and what came of it; Retrying means now', { skip }, async () => {
-  const off = await fetch(`${service.url}/api/destinations/${ids.second}`, { method: 'PATCH', headers: { ...basic(), 'content-type': 'application/json' }, body: JSON.stringify({ enabled: false }) })
+  const off = await fetch(`${service.url}/api/destinations/${ids.second}`, {
+    method: 'PATCH',
+    headers: { ...basic(), 'content-type': 'application/json' },
+    body: JSON.stringify({ enabled: false })
+  })
   assert.equal(off.status, 200)
   await faults([{ path: '/segment/mapping/', code: 40100, count: 3 }])
   await sendEvent('retried-1')
   await until('the retried change delivered', async () => (await delivery('first')).totals.delivered === 2)
   const report = await delivery('first')
-  assert.deepEqual(report.retried.map((r) => [r.errorCode, r.retries, r.then.delivered]), [['40100', 3, 1]])
+  assert.deepEqual(
+    report.retried.map((r) => [r.errorCode, r.retries, r.then.delivered]),
+    [['40100', 3, 1]]
+  )
   assert.equal(report.totals.retrying, 0, 'nothing is retrying now')
 
   await page.goto(`${service.url}/destinations/${ids.first}/delivery`)
@@ -150,7 +164,10 @@ test('dead letters: one verb set (Replay, Replay all, Replayed, Cannot be replay
   await page.getByRole('button', { name: 'Replay all' }).waitFor()
   await page.getByText(/1 dead letter\(s\): changes that failed permanently/).waitFor()
   await page.getByRole('button', { name: /^Replay dead letter \d+$/ }).click()
-  await page.getByRole('status').filter({ hasText: /^Replayed 1 dead letter\(s\)\.$/ }).waitFor()
+  await page
+    .getByRole('status')
+    .filter({ hasText: /^Replayed 1 dead letter\(s\)\.$/ })
+    .waitFor()
   const text = await page.locator('main').innerText()
   assert.doesNotMatch(text, /could not be replayed|not replayable|change\(s\) failed/)
 })
@@ -165,5 +182,8 @@ test('a paused destination reads Paused, not "Connected to TikTok"', { skip }, a
   await status.filter({ hasText: /^Paused/ }).waitFor()
   assert.doesNotMatch(await status.innerText(), /Connected to TikTok/)
   await page.locator('.pill', { hasText: 'Paused' }).waitFor()
-  await page.getByText(/Reauthorize in the destination's Settings tab/).first().waitFor()
+  await page
+    .getByText(/Reauthorize in the destination's Settings tab/)
+    .first()
+    .waitFor()
 })

@@ -27,7 +27,14 @@ before(async () => {
   warehouse = await createPgDatabase()
   await createCustomers(warehouse, [1, 2, 3, 4])
   const config = warehouseConfig({ url: warehouse.url, query: 'SELECT email, phone FROM crm.customers WHERE active', every: '1h' })
-  app = await startConsoleService({ name: 'warehouse-console', password: PASSWORD, config, configFile: 'config.json', viewport: { width: 1400, height: 900 }, timeoutMs: 15_000 })
+  app = await startConsoleService({
+    name: 'warehouse-console',
+    password: PASSWORD,
+    config,
+    configFile: 'config.json',
+    viewport: { width: 1400, height: 900 },
+    timeoutMs: 15_000
+  })
   ;({ service, page } = app)
 })
 after(async () => {
@@ -64,7 +71,10 @@ test('Warehouse syncs: the last run with its figures; Run now mirrors the new ro
   assert.equal(c[8], '—')
 
   const audience = (await emuAudiences(`${service.url}/emulator`)).find((a) => a.name === 'VIP customers')!
-  assert.deepEqual((await emuMembers(`${service.url}/emulator`, audience.audience_id)).EMAIL_SHA256, [2, 3, 4, 5, 6].map((i) => sha256(customerEmail(i))).sort())
+  assert.deepEqual(
+    (await emuMembers(`${service.url}/emulator`, audience.audience_id)).EMAIL_SHA256,
+    [2, 3, 4, 5, 6].map((i) => sha256(customerEmail(i))).sort()
+  )
 
   // A failing run shows the database's message as its error.
   await warehouse.query('ALTER TABLE crm.customers RENAME COLUMN email TO mail')

@@ -100,7 +100,10 @@ test('id_schema order and {} slots follow the send_* flags', () => {
   e.context.traits = { email: 'a@b.co' }
   const c = changeOf('addToAudience', e, { send_advertising_id: true, send_phone: true }) as MembershipChange
   assert.deepEqual(c.idSchema, ['EMAIL_SHA256', 'PHONE_SHA256', 'IDFA_SHA256'])
-  assert.deepEqual(c.ids.map((x) => x !== null), [true, false, true])
+  assert.deepEqual(
+    c.ids.map((x) => x !== null),
+    [true, false, true]
+  )
   const d = changeOf('addToAudience', e, { send_phone: false }) as MembershipChange
   assert.deepEqual(d.idSchema, ['EMAIL_SHA256', 'IDFA_SHA256'])
   assert.deepEqual(c.quality.phone.status, 'empty')
@@ -112,11 +115,16 @@ test('deliberate difference (SPEC §2.2): phone-only users are sent, not dropped
     assert.equal(change.kind, 'membership')
     assert.deepEqual(change.ids, [null, sha256Hex('+15555550100'), null])
   }
-  const legacy = changeOf('addUser', phoneOnly(true), { selected_advertiser_id: '1', audience_id: '9' }, {
-    mode: 'legacy',
-    advertiserIds: ['1'],
-    normalization: 'segment'
-  }) as MembershipChange
+  const legacy = changeOf(
+    'addUser',
+    phoneOnly(true),
+    { selected_advertiser_id: '1', audience_id: '9' },
+    {
+      mode: 'legacy',
+      advertiserIds: ['1'],
+      normalization: 'segment'
+    }
+  ) as MembershipChange
   assert.equal(legacy.kind, 'membership')
 })
 
@@ -127,11 +135,17 @@ test('deliberate difference (SPEC §2.2): add and delete of the same user stay i
   // add(u1), delete(u1), add(u1), add(u2): the second add of u1 must not join the first request,
   // or the delete would be applied last and u1 would end up removed.
   const groups = groupMembershipChanges([add, del, add, other])
-  assert.deepEqual(groups.map((g) => g.map((c) => c.action)), [['add'], ['delete'], ['add', 'add']])
+  assert.deepEqual(
+    groups.map((g) => g.map((c) => c.action)),
+    [['add'], ['delete'], ['add', 'add']]
+  )
   assert.equal(groups[2]?.[1], other)
   // Distinct users still share requests (what the reference sends, as two requests).
   const grouped = groupMembershipChanges([add, changeOf('removeFromAudience', phoneOnly(false, '+15555550003')) as MembershipChange, other])
-  assert.deepEqual(grouped.map((g) => g.length), [2, 1])
+  assert.deepEqual(
+    grouped.map((g) => g.length),
+    [2, 1]
+  )
 })
 
 test('recommended policy rejects unusable identifiers and reports them', () => {
@@ -162,27 +176,38 @@ test('request bodies: key order, rows, create body and name truncation', () => {
 })
 
 test('a mapping body written as text is byte for byte the serialised body', () => {
-  const request = { action: 'delete' as const, advertiserIds: ['7000000000000000001', '7000000000000000002'], audienceId: '123"quoted', idSchema: ['EMAIL_SHA256', 'PHONE_SHA256', 'IDFA_SHA256'] as MembershipChange['idSchema'] }
-  const rows: (string | null)[][] = [
-    [sha256Hex('a'), null, sha256Hex('b')],
-    [null, null, null],
-    [sha256Hex('c'), sha256Hex('d'), 'not\\hex"but escaped'],
-    []
-  ]
+  const request = {
+    action: 'delete' as const,
+    advertiserIds: ['7000000000000000001', '7000000000000000002'],
+    audienceId: '123"quoted',
+    idSchema: ['EMAIL_SHA256', 'PHONE_SHA256', 'IDFA_SHA256'] as MembershipChange['idSchema']
+  }
+  const rows: (string | null)[][] = [[sha256Hex('a'), null, sha256Hex('b')], [null, null, null], [sha256Hex('c'), sha256Hex('d'), 'not\\hex"but escaped'], []]
   assert.deepEqual(mappingBodyOfItems(request, rows.map(serializeIds)), Buffer.from(JSON.stringify(mappingBodyOf(request, rows))))
   assert.deepEqual(mappingBodyOfItems(request, []), Buffer.from(JSON.stringify(mappingBodyOf(request, []))))
 })
 
 test('a mapping body written from the rows as queued (JSON items) is byte for byte the serialised body (UTF-8)', () => {
-  const request = { action: 'add' as const, advertiserIds: ['7000000000000000001'], audienceId: '9"9', idSchema: ['EMAIL_SHA256', 'PHONE_SHA256', 'IDFA_SHA256'] as MembershipChange['idSchema'] }
+  const request = {
+    action: 'add' as const,
+    advertiserIds: ['7000000000000000001'],
+    audienceId: '9"9',
+    idSchema: ['EMAIL_SHA256', 'PHONE_SHA256', 'IDFA_SHA256'] as MembershipChange['idSchema']
+  }
   const pick = (k: number): string | null => {
     switch (k % 7) {
-      case 0: return null
-      case 1: return ''
-      case 2: return 'with "quote", comma and \\ backslash'
-      case 3: return 'null'
-      case 4: return '\u2028 line,"x"'
-      default: return sha256Hex(String(k))
+      case 0:
+        return null
+      case 1:
+        return ''
+      case 2:
+        return 'with "quote", comma and \\ backslash'
+      case 3:
+        return 'null'
+      case 4:
+        return '\u2028 line,"x"'
+      default:
+        return sha256Hex(String(k))
     }
   }
   const rows: (string | null)[][] = [[], [null, null, null], [sha256Hex('a'), null, sha256Hex('b')]]
@@ -192,7 +217,12 @@ test('a mapping body written from the rows as queued (JSON items) is byte for by
 })
 
 test('a mapping body written in slices, pausing between them, is the same body', async () => {
-  const request = { action: 'add' as const, advertiserIds: ['7000000000000000001'], audienceId: '9"9', idSchema: ['EMAIL_SHA256', 'PHONE_SHA256'] as MembershipChange['idSchema'] }
+  const request = {
+    action: 'add' as const,
+    advertiserIds: ['7000000000000000001'],
+    audienceId: '9"9',
+    idSchema: ['EMAIL_SHA256', 'PHONE_SHA256'] as MembershipChange['idSchema']
+  }
   const rows: (string | null)[][] = []
   for (let r = 0; r < 25; r++) rows.push([r % 4 === 0 ? null : sha256Hex(`e${r}`), r % 3 === 0 ? 'é "x"' : sha256Hex(`p${r}`)])
   const whole = Buffer.from(JSON.stringify(mappingBodyOf(request, rows)))
@@ -202,5 +232,8 @@ test('a mapping body written in slices, pausing between them, is the same body',
     assert.deepEqual(body, whole, `slices of ${slice}`)
     assert.equal(pauses, Math.ceil(rows.length / slice) - 1)
   }
-  assert.deepEqual(await mappingBodyOfItemsInSlices(request, [], 10, async () => assert.fail('no pause for no rows')), Buffer.from(JSON.stringify(mappingBodyOf(request, []))))
+  assert.deepEqual(
+    await mappingBodyOfItemsInSlices(request, [], 10, async () => assert.fail('no pause for no rows')),
+    Buffer.from(JSON.stringify(mappingBodyOf(request, [])))
+  )
 })

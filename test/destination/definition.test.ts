@@ -25,7 +25,14 @@ test('six actions with Segment titles and default triggers', () => {
 })
 
 test('fields, hidden flags and defaults as the reference', () => {
-  const hidden = Object.fromEntries(ACTION_KEYS.map((k) => [k, Object.entries(tiktokAudiences.actions[k].fields).filter(([, f]) => f.hidden).map(([key]) => key)]))
+  const hidden = Object.fromEntries(
+    ACTION_KEYS.map((k) => [
+      k,
+      Object.entries(tiktokAudiences.actions[k].fields)
+        .filter(([, f]) => f.hidden)
+        .map(([key]) => key)
+    ])
+  )
   assert.deepEqual(hidden, {
     syncAudience: ['event_name', 'enable_batching', 'external_audience_id', 'batch_keys'],
     addToAudience: ['event_name', 'enable_batching', 'external_audience_id'],
@@ -36,8 +43,16 @@ test('fields, hidden flags and defaults as the reference', () => {
   })
   const add = tiktokAudiences.actions.addUser.fields
   assert.deepEqual(Object.keys(add), [
-    'selected_advertiser_id', 'audience_id', 'email', 'phone', 'advertising_id',
-    'send_email', 'send_phone', 'send_advertising_id', 'event_name', 'enable_batching'
+    'selected_advertiser_id',
+    'audience_id',
+    'email',
+    'phone',
+    'advertising_id',
+    'send_email',
+    'send_phone',
+    'send_advertising_id',
+    'event_name',
+    'enable_batching'
   ])
   assert.deepEqual(add.email?.default, {
     '@if': { exists: { '@path': '$.context.traits.email' }, then: { '@path': '$.context.traits.email' }, else: { '@path': '$.properties.email' } }
@@ -49,7 +64,7 @@ test('fields, hidden flags and defaults as the reference', () => {
   assert.deepEqual(Object.keys(tiktokAudiences.actions.createAudience.fields), ['selected_advertiser_id', 'custom_audience_name'])
 })
 
-test('presets: Audience Entered/Exited plus the reference\'s entity and journey presets', () => {
+test("presets: Audience Entered/Exited plus the reference's entity and journey presets", () => {
   assert.deepEqual(
     tiktokAudiences.presets.map((p) => [p.name, p.partnerAction, p.subscribe ?? p.eventSlug]),
     [
@@ -106,10 +121,17 @@ test('dynamic fields: advertisers, paged audiences, Segment messages', async () 
     error: { message: 'No permission', code: '40001' }
   })
   const audiences = await runDynamicField('removeUser', 'audience_id', c, { settings: {}, payload: { selected_advertiser_id: '1' } })
-  assert.deepEqual(audiences.choices.map((x) => x.value), ['a1', 'a2', 'a3'])
+  assert.deepEqual(
+    audiences.choices.map((x) => x.value),
+    ['a1', 'a2', 'a3']
+  )
   assert.deepEqual(c.pages, [1, 2, 3])
   assert.equal((await runDynamicField('addUser', 'audience_id', c, { settings: {}, payload: {} })).error?.code, 'FIELD_NOT_SELECTED')
-  const thrown = client({ listAudiences: async () => { throw new Error('socket hang up') } })
+  const thrown = client({
+    listAudiences: async () => {
+      throw new Error('socket hang up')
+    }
+  })
   assert.deepEqual((await runDynamicField('addUser', 'audience_id', thrown, { settings: {}, payload: { selected_advertiser_id: '1' } })).error, {
     message: 'socket hang up',
     code: 'FETCH_AUDIENCE_ERROR'

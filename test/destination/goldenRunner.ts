@@ -78,8 +78,6 @@ export function runGoldenVector(vector: GoldenVector): GoldenOutcome {
 /** The reference's outcome in the same per-event shape. */
 export function referenceOutcome(vector: GoldenVector): GoldenOutcome {
   const { expected } = vector
-  const errors = vector.events.map((_, i) =>
-    expected.error !== undefined ? expected.error : expected.multistatus?.[i]?.error ?? null
-  )
+  const errors = vector.events.map((_, i) => (expected.error !== undefined ? expected.error : (expected.multistatus?.[i]?.error ?? null)))
   return { requests: expected.requests, errors }
 }

@@ -86,18 +86,36 @@ test('recommended: repairs and rejections are reported', () => {
   assert.equal(processIdentifier('advertising_id', 'ABC', true, rec).hash, sha256Hex('ABC'))
 })
 
-test('segment email normaliser: the written-out form gives what Segment\'s regexes give', async () => {
+test("segment email normaliser: the written-out form gives what Segment's regexes give", async () => {
   const { segmentEmailNormalization, segmentEmailNormalizationRegex } = await import('../../src/destination/index.js')
   const cases = [
-    'Person.r.0+promo@Example.COM', 'a.b.c@d.e', 'plain@x.io', 'no-at-sign.here', '', '@', '+@', '.@.', 'a+b+c@d@e.f',
-    'a@b+c@d.e', 'a.b@c.d@e.f', 'x+y@', '+', '..', 'A+.B@C', 'line\nbreak.a+b@c.d', 'a.b\r@c.d', 'a+\u2028b@c', 'É.ö+x@Ü.DE',
-    ' spaced .dot @ x.y ', 'tail@x.com+tag'
+    'Person.r.0+promo@Example.COM',
+    'a.b.c@d.e',
+    'plain@x.io',
+    'no-at-sign.here',
+    '',
+    '@',
+    '+@',
+    '.@.',
+    'a+b+c@d@e.f',
+    'a@b+c@d.e',
+    'a.b@c.d@e.f',
+    'x+y@',
+    '+',
+    '..',
+    'A+.B@C',
+    'line\nbreak.a+b@c.d',
+    'a.b\r@c.d',
+    'a+\u2028b@c',
+    'É.ö+x@Ü.DE',
+    ' spaced .dot @ x.y ',
+    'tail@x.com+tag'
   ]
   for (const c of cases) assert.equal(segmentEmailNormalization(c), segmentEmailNormalizationRegex(c), JSON.stringify(c))
   // Random strings over the characters that matter.
   const parts = ['a', '.', '+', '@', 'B', '\n', 'x.y', '+t', '@@', ' ', '\u2028', 'É', '\r', '\u2029']
   let seed = 42
-  const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % n)
+  const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n
   for (let i = 0; i < 20000; i++) {
     let s = ''
     for (let k = rnd(9); k > 0; k--) s += parts[rnd(parts.length)]
@@ -133,7 +151,12 @@ test('recommended: invalid UTF-8 (U+FFFD), NUL and other control characters, lon
 })
 
 test('segment policy keeps byte parity: the same values are hashed as given', () => {
-  for (const [kind, value] of [['email', 'jane\ufffd@example.com'], ['email', 'ja\u0000ne@example.com'], ['phone', '415\u0000'], ['advertising_id', 'abc\ud800']] as const) {
+  for (const [kind, value] of [
+    ['email', 'jane\ufffd@example.com'],
+    ['email', 'ja\u0000ne@example.com'],
+    ['phone', '415\u0000'],
+    ['advertising_id', 'abc\ud800']
+  ] as const) {
     assert.equal(processIdentifier(kind, value, true, seg).status, 'hashed', JSON.stringify(value))
   }
 })

@@ -46,7 +46,10 @@ test('valid FQL compiles and matches like Segment', () => {
   assert.equal(t.matches({ type: 'identify', event: 'Audience Exited' }), false)
   assert.equal(compileTrigger('properties.first_time_shopper = true').matches({ properties: { first_time_shopper: 'true' } }), false)
   assert.equal(compileTrigger('!match(event, "Test*")').matches({ event: 'Audience Entered' }), true)
-  assert.equal(compileTrigger('context.personas.computation_class = "journey_step"').matches({ context: { personas: { computation_class: 'journey_step' } } }), true)
+  assert.equal(
+    compileTrigger('context.personas.computation_class = "journey_step"').matches({ context: { personas: { computation_class: 'journey_step' } } }),
+    true
+  )
   assert.deepEqual(compileTrigger('event = "a"').warnings, [])
   assert.equal(compileTrigger('event = "a" and event = "b" or event = "c"').warnings.length, 1)
 })
@@ -77,11 +80,14 @@ test('defaults are shallow-merged under the user keys', () => {
 
 test('payload validation: required, coercion, unknown keys stripped, Segment messages', () => {
   const c = compileMapping({ action: 'addUser', mapping: { selected_advertiser_id: '1' } })
-  assert.throws(() => c.map(sampleEvent('addUser')), (err: unknown) => {
-    assert.ok(err instanceof PayloadValidationError)
-    assert.equal(err.message, "The root value is missing the required field 'audience_id'.")
-    return true
-  })
+  assert.throws(
+    () => c.map(sampleEvent('addUser')),
+    (err: unknown) => {
+      assert.ok(err instanceof PayloadValidationError)
+      assert.equal(err.message, "The root value is missing the required field 'audience_id'.")
+      return true
+    }
+  )
   const blank = compileMapping({ action: 'addUser', mapping: { selected_advertiser_id: '1', audience_id: '' } })
   assert.throws(() => blank.map(sampleEvent('addUser')), /missing the required field 'audience_id'/)
 
@@ -100,6 +106,9 @@ test('payload validation: required, coercion, unknown keys stripped, Segment mes
     // In the action's field order (syncAudience lists the send_* flags first).
     { message: 'The value at /send_phone must be a boolean but it was a string. The value at /email must be a string but it was an object.' }
   )
-  const stripped = compileMapping({ action: 'createAudience', mapping: { selected_advertiser_id: '1', custom_audience_name: 'n', __segment_internal_sync_mode: 'add' } }).map({})
+  const stripped = compileMapping({
+    action: 'createAudience',
+    mapping: { selected_advertiser_id: '1', custom_audience_name: 'n', __segment_internal_sync_mode: 'add' }
+  }).map({})
   assert.deepEqual(stripped, { selected_advertiser_id: '1', custom_audience_name: 'n' })
 })

@@ -21,7 +21,12 @@ import {
 } from '../../src/destination/index.js'
 
 const MAID = '6D92078A-8246-4BA4-AE5B-76104861E7DC'
-const settings = (normalization: NormalizationPolicy): ChangeContext['settings'] => ({ mode: 'native', advertiserIds: [], normalization, defaultPhoneRegion: 'US' })
+const settings = (normalization: NormalizationPolicy): ChangeContext['settings'] => ({
+  mode: 'native',
+  advertiserIds: [],
+  normalization,
+  defaultPhoneRegion: 'US'
+})
 
 function event(over: { traits?: Record<string, unknown>; device?: Record<string, unknown>; os?: Record<string, unknown> } = {}): any {
   const e = sampleAudienceEvent(true) as any
@@ -67,7 +72,7 @@ test('iOS and unknown devices stay IDFA_SHA256; device.type wins over os.name', 
   assert.equal(isAndroidEvent(null), false)
 })
 
-test('an Android event without an advertising id keeps the IDFA column (its rows batch with everyone else\'s)', () => {
+test("an Android event without an advertising id keeps the IDFA column (its rows batch with everyone else's)", () => {
   const e = event({ device: { type: 'android' } })
   delete e.context.device.advertisingId
   const c = membership(changeOf(e, 'recommended'))
@@ -79,11 +84,23 @@ test('an Android event without an advertising id keeps the IDFA column (its rows
 test('several emails and phones: the first of each in the first row, every further value a row of its own', () => {
   const e = event({ traits: { email: ['Ann@Example.com', ' bob@example.com', 'ann@example.com', 'not-an-email'], phone: ['(415) 555-0101', '+14155550102'] } })
   const c = membership(changeOf(e, 'recommended'))
-  const [ann, bob, p1, p2, maid] = [sha256Hex('ann@example.com'), sha256Hex('bob@example.com'), sha256Hex('+14155550101'), sha256Hex('+14155550102'), sha256Hex(MAID)]
+  const [ann, bob, p1, p2, maid] = [
+    sha256Hex('ann@example.com'),
+    sha256Hex('bob@example.com'),
+    sha256Hex('+14155550101'),
+    sha256Hex('+14155550102'),
+    sha256Hex(MAID)
+  ]
   assert.deepEqual(c.ids, [ann, p1, maid])
   // The repeat of ann@example.com (same hash) is sent once; the invalid one is counted, not sent.
-  assert.deepEqual(c.moreIds, [[bob, null, null], [null, p2, null]])
-  assert.deepEqual(c.quality.email.more?.map((o) => o.status), ['repaired', 'rejected'])
+  assert.deepEqual(c.moreIds, [
+    [bob, null, null],
+    [null, p2, null]
+  ])
+  assert.deepEqual(
+    c.quality.email.more?.map((o) => o.status),
+    ['repaired', 'rejected']
+  )
   assert.equal(c.quality.email.more?.[1]?.drop, 'invalid')
   assert.equal(c.quality.phone.more?.length, 1)
 
@@ -91,7 +108,14 @@ test('several emails and phones: the first of each in the first row, every furth
   assert.equal(rows.length, 3)
   const body = buildMappingBody(rows)
   assert.deepEqual(body.id_schema, ['EMAIL_SHA256', 'PHONE_SHA256', 'IDFA_SHA256'])
-  assert.deepEqual(body.batch_data.map((row) => row.map((cell) => ('id' in cell ? cell.id : null))), [[ann, p1, maid], [bob, null, null], [null, p2, null]])
+  assert.deepEqual(
+    body.batch_data.map((row) => row.map((cell) => ('id' in cell ? cell.id : null))),
+    [
+      [ann, p1, maid],
+      [bob, null, null],
+      [null, p2, null]
+    ]
+  )
 })
 
 test('the lead value is the first usable one; a mapping may point at an `emails` trait', () => {
@@ -100,7 +124,10 @@ test('the lead value is the first usable one; a mapping may point at an `emails`
   assert.equal(c.ids[0], sha256Hex('carol@example.com'))
   assert.deepEqual(c.moreIds, [[sha256Hex('dan@example.com'), null, null]])
   assert.equal(c.quality.email.status, 'hashed')
-  assert.deepEqual(c.quality.email.more?.map((o) => o.drop), ['invalid', undefined])
+  assert.deepEqual(
+    c.quality.email.more?.map((o) => o.drop),
+    ['invalid', undefined]
+  )
 })
 
 test('one value in an array, empty items and exact repeats make no further rows', () => {
@@ -123,11 +150,14 @@ test(`at most ${MAX_VALUES_PER_IDENTIFIER} values per identifier; the rest count
 
 test('an item that is not a string fails the event with the item named; under segment an array fails as in Segment', () => {
   const compiled = compileMapping({ action: 'addToAudience' })
-  assert.throws(() => compiled.map(event({ traits: { email: ['a@example.com', { x: 1 }] } }), true), (err: unknown) => {
-    assert.ok(err instanceof PayloadValidationError)
-    assert.equal(err.message, 'The value at /email/1 must be a string but it was an object.')
-    return true
-  })
+  assert.throws(
+    () => compiled.map(event({ traits: { email: ['a@example.com', { x: 1 }] } }), true),
+    (err: unknown) => {
+      assert.ok(err instanceof PayloadValidationError)
+      assert.equal(err.message, 'The value at /email/1 must be a string but it was an object.')
+      return true
+    }
+  )
   const arrays = event({ traits: { email: ['a@example.com', 'b@example.com'], phone: ['+14155550101', '+14155550102'] } })
   const strict = compiled.mapBatch([arrays])[0]
   assert.ok(strict instanceof PayloadValidationError)

@@ -36,7 +36,9 @@ function write(name: string, text: string): string {
 }
 
 test('auto-connect: each audience first seen in traffic gets its own TikTok audience, created once', async () => {
-  const cfg = write('auto.yaml', `
+  const cfg = write(
+    'auto.yaml',
+    `
 destinations:
   - name: tiktok
     mode: native
@@ -47,7 +49,8 @@ destinations:
       - { name: Add, action: addToAudience, mapping: { send_phone: false, send_advertising_id: false } }
       - { name: Remove, action: removeFromAudience, mapping: { send_phone: false, send_advertising_id: false } }
 delivery: { windowMs: 10 }
-`)
+`
+  )
   const events = []
   for (const key of ['vip_buyers', 'churn_risk']) {
     for (let i = 0; i < 5; i++) events.push(audienceEvent({ userId: `${key}${i}`, email: `${key}.${i}@example.com` }, key, true))
@@ -69,7 +72,9 @@ test('connections: Send Track off drops track calls, Send Identify on routes ide
     body: JSON.stringify({ advertiser_id: '7000000000000000001', action: 'create', custom_audience_name: 'identify only' })
   })
   const audienceId = ((await created.json()) as { data: { audience_id: string } }).data.audience_id
-  const cfg = write('toggles.yaml', `
+  const cfg = write(
+    'toggles.yaml',
+    `
 destinations:
   - name: tiktok
     mode: native
@@ -80,7 +85,8 @@ destinations:
     audiences:
       - { key: loyal, advertiserId: "7000000000000000001", externalAudienceId: "${audienceId}", sendTrack: false, sendIdentify: true }
 delivery: { windowMs: 10 }
-`)
+`
+  )
   const identify = (user: string, member: boolean) => ({
     type: 'identify',
     userId: user,
@@ -88,21 +94,29 @@ delivery: { windowMs: 10 }
     traits: { email: `${user}@example.com`, loyal: member },
     context: { personas: { computation_class: 'audience', computation_key: 'loyal', computation_id: 'aud_l', namespace: 'spa_1' } }
   })
-  const events = [identify('ann', true), identify('bob', true), audienceEvent({ userId: 'cat', email: 'cat@example.com' }, 'loyal', true), identify('bob', false)]
+  const events = [
+    identify('ann', true),
+    identify('bob', true),
+    audienceEvent({ userId: 'cat', email: 'cat@example.com' }, 'loyal', true),
+    identify('bob', false)
+  ]
   const r = await runCli(['send', '--config', cfg, '--events', write('toggles.ndjson', ndjson(events))], { env: env() })
   assert.equal(r.code, 0, r.stderr)
   assert.equal(r.summary?.filtered, 1, 'the track call was dropped by Send Track off')
   assert.deepEqual(await emails(audienceId), [sha256('ann@example.com')])
 })
 
-test('config: a native audience without an id uses the advertiser\'s audience of that name instead of creating a twin; allowDuplicate creates one', async () => {
+test("config: a native audience without an id uses the advertiser's audience of that name instead of creating a twin; allowDuplicate creates one", async () => {
   const created = await fetch(`${emu.apiUrl}/v1.3/segment/audience/`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'access-token': 'emulator-access-token' },
     body: JSON.stringify({ advertiser_id: '7000000000000000001', action: 'create', custom_audience_name: 'Repeat buyers' })
   })
   const existing = ((await created.json()) as { data: { audience_id: string } }).data.audience_id
-  const cfg = (allowDuplicate: boolean) => write(`dupes-${allowDuplicate}.yaml`, `
+  const cfg = (allowDuplicate: boolean) =>
+    write(
+      `dupes-${allowDuplicate}.yaml`,
+      `
 destinations:
   - name: tiktok-${allowDuplicate}
     mode: native
@@ -112,7 +126,8 @@ destinations:
       - { name: Add, action: addToAudience, mapping: { send_phone: false, send_advertising_id: false } }
     audiences:
       - { key: repeat_buyers, name: Repeat buyers, allowDuplicate: ${allowDuplicate} }
-`)
+`
+    )
   const events = write('dupes.ndjson', ndjson([audienceEvent({ userId: 'rb1', email: 'rb1@example.com' }, 'repeat_buyers', true)]))
   const reused = await runCli(['send', '--config', cfg(false), '--events', events], { env: env() })
   assert.equal(reused.code, 0, reused.stderr)

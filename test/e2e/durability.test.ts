@@ -24,7 +24,9 @@ test('send killed with SIGKILL mid-delivery: the next run on the same database d
   const dir = mkdtempSync(join(tmpdir(), 'tta-kill-'))
   const dbFile = join(dir, 'queue.db')
   const N = 3000
-  const events = Array.from({ length: N }, (_, i) => audienceEvent({ userId: `k${i}`, email: `kill${i}@example.com` }, 'durable', true, { messageId: `kill-${i}` }))
+  const events = Array.from({ length: N }, (_, i) =>
+    audienceEvent({ userId: `k${i}`, email: `kill${i}@example.com` }, 'durable', true, { messageId: `kill-${i}` })
+  )
   writeFileSync(join(dir, 'events.ndjson'), ndjson(events))
   writeFileSync(
     join(dir, 'config.yaml'),
@@ -43,7 +45,11 @@ delivery: { windowMs: 10, retryBaseMs: 20, concurrency: 1 }
 `
   )
   // Slow TikTok down so that the kill lands while most of the queue is still undelivered.
-  await fetch(`${emu.url}/_emulator/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ rules: [{ path: '/segment/mapping/', latencyMs: 150 }] }) })
+  await fetch(`${emu.url}/_emulator/faults`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ rules: [{ path: '/segment/mapping/', latencyMs: 150 }] })
+  })
   const env = { TIKTOK_API_URL: emu.apiUrl, DATABASE_URL: '' }
   const args = ['send', '--config', join(dir, 'config.yaml'), '--events', join(dir, 'events.ndjson'), '--db', `sqlite:${dbFile}`]
   const child = spawnCli(args, env)

@@ -26,10 +26,21 @@ test('examples/config.yaml and events.ndjson: applied and delivered against the 
   assert.equal(r.stderr.trim(), '', 'no warning, no problem')
   assert.equal(r.summary?.received, 4)
   assert.equal(r.summary?.delivered, 4)
-  const { audiences } = (await (await fetch(`${emu.url}/_emulator/audiences`)).json()) as { audiences: { audience_id: string; name: string; advertiser_id: string }[] }
-  assert.deepEqual(audiences.map((a) => [a.name, a.advertiser_id]), [['First time shopper', '7000000000000000001']])
-  const { members } = (await (await fetch(`${emu.url}/_emulator/audiences/${first(audiences).audience_id}/members`)).json()) as { members: Record<string, string[]> }
-  assert.deepEqual((members.EMAIL_SHA256 ?? []).sort(), [sha256('janedoe@example.com'), sha256('johnroe@example.com')].sort(), 'two entered (local-part dots dropped, as Segment does), the third entered and exited')
+  const { audiences } = (await (await fetch(`${emu.url}/_emulator/audiences`)).json()) as {
+    audiences: { audience_id: string; name: string; advertiser_id: string }[]
+  }
+  assert.deepEqual(
+    audiences.map((a) => [a.name, a.advertiser_id]),
+    [['First time shopper', '7000000000000000001']]
+  )
+  const { members } = (await (await fetch(`${emu.url}/_emulator/audiences/${first(audiences).audience_id}/members`)).json()) as {
+    members: Record<string, string[]>
+  }
+  assert.deepEqual(
+    (members.EMAIL_SHA256 ?? []).sort(),
+    [sha256('janedoe@example.com'), sha256('johnroe@example.com')].sort(),
+    'two entered (local-part dots dropped, as Segment does), the third entered and exited'
+  )
 })
 
 test('the README shows examples/config.yaml as it is', () => {

@@ -49,16 +49,26 @@ delivery: { windowMs: 10 }
 const emails = async (id: string) => ((await emuMembers(emu.url, id)).EMAIL_SHA256 ?? []).sort()
 const hashes = (...users: string[]) => users.map((u) => sha256(`${u}@example.com`)).sort()
 const person = (u: string) => ({ userId: u, email: `${u}@example.com` })
-interface Listed { connections: { destination: string; key: string; advertiserIds: string[]; targets: { advertiserId: string; externalAudienceId: string | null; state: string }[] }[] }
+interface Listed {
+  connections: {
+    destination: string
+    key: string
+    advertiserIds: string[]
+    targets: { advertiserId: string; externalAudienceId: string | null; state: string }[]
+  }[]
+}
 
 test('config advertiserIds: an audience per advertiser, every change delivered to each, shown by `connections`; back to one advertiser on the same database', async () => {
   const db = `sqlite:${join(dir, 'fanout.db')}`
-  const events = write('fanout.ndjson', ndjson([
-    audienceEvent(person('ann'), 'vip', true),
-    audienceEvent(person('bob'), 'vip', true),
-    audienceEvent(person('cat'), 'vip', true),
-    audienceEvent(person('bob'), 'vip', false)
-  ]))
+  const events = write(
+    'fanout.ndjson',
+    ndjson([
+      audienceEvent(person('ann'), 'vip', true),
+      audienceEvent(person('bob'), 'vip', true),
+      audienceEvent(person('cat'), 'vip', true),
+      audienceEvent(person('bob'), 'vip', false)
+    ])
+  )
   const cfg = write('fanout.yaml', config(`{ key: vip, name: VIP, advertiserIds: ["${A}", "${B}"] }`))
   const r = await runCli(['send', '--config', cfg, '--db', db, '--events', events], { env: env() })
   assert.equal(r.code, 0, r.stderr)
@@ -79,7 +89,9 @@ test('config advertiserIds: an audience per advertiser, every change delivered t
 
   // Applying again (same database) creates nothing; the old single-advertiser shape drops B.
   const single = write('single.yaml', config(`{ key: vip, name: VIP, advertiserId: "${A}" }`))
-  const again = await runCli(['send', '--config', single, '--db', db, '--events', write('one.ndjson', ndjson([audienceEvent(person('dan'), 'vip', true)]))], { env: env() })
+  const again = await runCli(['send', '--config', single, '--db', db, '--events', write('one.ndjson', ndjson([audienceEvent(person('dan'), 'vip', true)]))], {
+    env: env()
+  })
   assert.equal(again.code, 0, again.stderr)
   assert.equal((await emuAudiences(emu.url)).filter((a) => a.name === 'VIP').length, 2)
   const aId = vip.find((a) => a.advertiser_id === A)!.audience_id
@@ -87,7 +99,10 @@ test('config advertiserIds: an audience per advertiser, every change delivered t
   assert.deepEqual(await emails(aId), hashes('ann', 'cat', 'dan'))
   assert.deepEqual(await emails(bId), hashes('ann', 'cat'))
   const after = JSON.parse((await runCli(['connections', '--db', db, '--destination', 'tiktok'], { env: env() })).stdout.trim()) as Listed
-  assert.deepEqual(first(after.connections).targets.map((t) => [t.advertiserId, t.externalAudienceId]), [[A, aId]])
+  assert.deepEqual(
+    first(after.connections).targets.map((t) => [t.advertiserId, t.externalAudienceId]),
+    [[A, aId]]
+  )
 })
 
 test('config externalAudienceIds: the id given for an advertiser is used, the other advertiser gets one created; a foreign id is a problem for that advertiser only', async () => {
@@ -107,7 +122,10 @@ test('config externalAudienceIds: the id given for an advertiser is used, the ot
   assert.deepEqual(await emails(kept), hashes('eve'))
 
   // A's audience id given for B: B is refused (and its changes fail with the reason), A still gets them.
-  const foreign = write('foreign.yaml', config(`{ key: given, name: Given, advertiserIds: ["${A}", "${B}"], externalAudienceIds: { "${B}": "${forA.audience_id}" } }`))
+  const foreign = write(
+    'foreign.yaml',
+    config(`{ key: given, name: Given, advertiserIds: ["${A}", "${B}"], externalAudienceIds: { "${B}": "${forA.audience_id}" } }`)
+  )
   const bad = await runCli(['send', '--config', foreign, '--events', write('f.ndjson', ndjson([audienceEvent(person('fay'), 'given', true)]))], { env: env() })
   assert.equal(bad.code, 1)
   assert.match(bad.stderr, new RegExp(`audiences\\[0\\]: cannot verify audience ${forA.audience_id} for advertiser ${B}`))

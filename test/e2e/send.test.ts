@@ -30,12 +30,27 @@ beforeEach(async () => {
 const people = (n: number, from = 0): Person[] =>
   Array.from({ length: n }, (_, k) => {
     const i = from + k
-    return { userId: `u${i}`, email: ` Person.${i}+promo@Example.COM `, phone: `(415) 555-${String(1000 + i)}`, advertisingId: `6D92078A-8246-4BA4-AE5B-${String(i).padStart(12, '0')}` }
+    return {
+      userId: `u${i}`,
+      email: ` Person.${i}+promo@Example.COM `,
+      phone: `(415) 555-${String(1000 + i)}`,
+      advertisingId: `6D92078A-8246-4BA4-AE5B-${String(i).padStart(12, '0')}`
+    }
   })
 
 /** What TikTok should hold for these people under the `recommended` policy. */
 const recommendedHashes = (ps: Person[]) => ({
-  EMAIL_SHA256: ps.map((p) => sha256(p.email!.trim().replace(/\+.*@/, '@').replace(/\.(?=.*@)/g, '').toLowerCase())).sort(),
+  EMAIL_SHA256: ps
+    .map((p) =>
+      sha256(
+        p
+          .email!.trim()
+          .replace(/\+.*@/, '@')
+          .replace(/\.(?=.*@)/g, '')
+          .toLowerCase()
+      )
+    )
+    .sort(),
   PHONE_SHA256: ps.map((p) => sha256(`+1${p.phone!.replace(/\D/g, '')}`)).sort(),
   IDFA_SHA256: ps.map((p) => sha256(p.advertisingId!)).sort()
 })
@@ -80,12 +95,18 @@ ${extra.delivery ?? ''}
 const env = () => ({ TIKTOK_API_URL: emu.apiUrl, TEST_TIKTOK_TOKEN: 'emulator-access-token', DATABASE_URL: '' })
 
 async function audiences(): Promise<{ audience_id: string; name: string; advertiser_id: string; total: number }[]> {
-  return ((await (await fetch(`${emu.url}/_emulator/audiences`)).json()) as { audiences: { audience_id: string; name: string; advertiser_id: string; total: number }[] }).audiences
+  return (
+    (await (await fetch(`${emu.url}/_emulator/audiences`)).json()) as {
+      audiences: { audience_id: string; name: string; advertiser_id: string; total: number }[]
+    }
+  ).audiences
 }
 async function members(id: string): Promise<Record<string, string[]>> {
   return ((await (await fetch(`${emu.url}/_emulator/audiences/${id}/members`)).json()) as { members: Record<string, string[]> }).members
 }
-async function mappingRequests(): Promise<{ body: { action: string; id_schema: string[]; advertiser_ids: string[]; batch_data: ({ id?: string }[])[] }; code: number | null; httpStatus: number }[]> {
+async function mappingRequests(): Promise<
+  { body: { action: string; id_schema: string[]; advertiser_ids: string[]; batch_data: { id?: string }[][] }; code: number | null; httpStatus: number }[]
+> {
   const r = (await (await fetch(`${emu.url}/_emulator/requests?path=/segment/mapping/`)).json()) as { requests: never[] }
   return r.requests
 }
@@ -98,7 +119,10 @@ test('native: audience created on apply, members added and removed through sever
   const ps = people(35)
   const events = [...ps.map((p) => audienceEvent(p, 'first_time_shopper', true)), ...ps.slice(0, 5).map((p) => audienceEvent(p, 'first_time_shopper', false))]
   const dbFile = join(dir, 'native.db')
-  const r = await runCli(['send', '--config', write('native.yaml', nativeConfig()), '--db', `sqlite:${dbFile}`, '--events', write('native.ndjson', ndjson(events))], { env: env() })
+  const r = await runCli(
+    ['send', '--config', write('native.yaml', nativeConfig()), '--db', `sqlite:${dbFile}`, '--events', write('native.ndjson', ndjson(events))],
+    { env: env() }
+  )
   assert.equal(r.code, 0, r.stderr)
   assert.equal(r.summary?.received, 40)
   assert.equal(r.summary?.delivered, 40)
@@ -117,23 +141,36 @@ test('native: audience created on apply, members added and removed through sever
   const reqs = await mappingRequests()
   // 35 enters and 5 exits routed together: the 5 enter+exit pairs collapse to their last state,
   // so 30 adds go in 3 full batches and the 5 deletes in one.
-  assert.deepEqual(reqs.map((q) => `${q.body.action}:${q.body.batch_data.length}`), ['add:10', 'add:10', 'add:10', 'delete:5'])
+  assert.deepEqual(
+    reqs.map((q) => `${q.body.action}:${q.body.batch_data.length}`),
+    ['add:10', 'add:10', 'add:10', 'delete:5']
+  )
   for (const q of reqs) {
     assert.ok(q.body.batch_data.length <= 10, 'batchSize respected')
     assert.deepEqual(q.body.id_schema, ['EMAIL_SHA256', 'PHONE_SHA256', 'IDFA_SHA256'])
     assert.deepEqual(q.body.advertiser_ids, [ADV])
   }
-  assert.equal(r.summary?.requests, reqs.length + 2, 'requests counts mapping calls, the audience list read for a same-name audience (no twin) and the creation')
+  assert.equal(
+    r.summary?.requests,
+    reqs.length + 2,
+    'requests counts mapping calls, the audience list read for a same-name audience (no twin) and the creation'
+  )
 
   // Event Delivery's sample of a request is the body as sent, cut to its first 3 rows.
   const db = new Database(dbFile, { readonly: true })
   try {
-    const stored = db.prepare("SELECT row_count AS n, request_sample AS sample FROM requests WHERE kind = 'mapping' ORDER BY id LIMIT 1").get() as { n: number; sample: string }
-    const sample = JSON.parse(stored.sample) as { method: string; url: string; body: typeof reqs[0]['body'] & { batch_data_more_rows?: number } }
+    const stored = db.prepare("SELECT row_count AS n, request_sample AS sample FROM requests WHERE kind = 'mapping' ORDER BY id LIMIT 1").get() as {
+      n: number
+      sample: string
+    }
+    const sample = JSON.parse(stored.sample) as { method: string; url: string; body: (typeof reqs)[0]['body'] & { batch_data_more_rows?: number } }
     assert.equal(stored.n, 10)
     assert.equal(sample.method, 'POST')
     assert.match(sample.url, /\/segment\/mapping\/$/)
-    assert.deepEqual({ ...sample.body, batch_data_more_rows: undefined }, { ...first(reqs).body, batch_data: first(reqs).body.batch_data.slice(0, 3), batch_data_more_rows: undefined })
+    assert.deepEqual(
+      { ...sample.body, batch_data_more_rows: undefined },
+      { ...first(reqs).body, batch_data: first(reqs).body.batch_data.slice(0, 3), batch_data_more_rows: undefined }
+    )
     assert.equal(sample.body.batch_data_more_rows, 7)
   } finally {
     db.close()
@@ -143,9 +180,15 @@ test('native: audience created on apply, members added and removed through sever
 test('native: applying the same config twice reuses the audience (idempotent)', async () => {
   const db = `sqlite:${join(dir, 'idempotent.db')}`
   const cfg = write('idem.yaml', nativeConfig())
-  const first = await runCli(['send', '--config', cfg, '--db', db, '--events', write('idem1.ndjson', ndjson([audienceEvent(at(people(1), 0), 'first_time_shopper', true)]))], { env: env() })
+  const first = await runCli(
+    ['send', '--config', cfg, '--db', db, '--events', write('idem1.ndjson', ndjson([audienceEvent(at(people(1), 0), 'first_time_shopper', true)]))],
+    { env: env() }
+  )
   assert.equal(first.code, 0, first.stderr)
-  const second = await runCli(['send', '--config', cfg, '--db', db, '--events', write('idem2.ndjson', ndjson([audienceEvent(at(people(1, 1), 0), 'first_time_shopper', true)]))], { env: env() })
+  const second = await runCli(
+    ['send', '--config', cfg, '--db', db, '--events', write('idem2.ndjson', ndjson([audienceEvent(at(people(1, 1), 0), 'first_time_shopper', true)]))],
+    { env: env() }
+  )
   assert.equal(second.code, 0, second.stderr)
   const auds = await audiences()
   assert.equal(auds.length, 1)
@@ -183,8 +226,20 @@ delivery: { windowMs: 20 }
   assert.equal(r.summary?.delivered, 10)
   const m = await members(audienceId)
   // segment policy: +tag and local-part dots dropped, lowercased, no trim; mobile ids as given.
-  assert.deepEqual(m.EMAIL_SHA256, ps.slice(0, 8).map((_, i) => sha256(`legacyuser${i}@example.com`)).sort())
-  assert.deepEqual(m.IDFA_SHA256, ps.slice(0, 8).map((p) => sha256(p.advertisingId!)).sort())
+  assert.deepEqual(
+    m.EMAIL_SHA256,
+    ps
+      .slice(0, 8)
+      .map((_, i) => sha256(`legacyuser${i}@example.com`))
+      .sort()
+  )
+  assert.deepEqual(
+    m.IDFA_SHA256,
+    ps
+      .slice(0, 8)
+      .map((p) => sha256(p.advertisingId!))
+      .sort()
+  )
   assert.deepEqual(m.PHONE_SHA256 ?? [], [])
   const reqs = await mappingRequests()
   assert.ok(reqs.length >= 3)
@@ -201,7 +256,16 @@ test('faults: throttling (40100), server errors (50000) and a 504 with an HTML b
     { path: '/segment/mapping/', httpStatus: 504, count: 2 }
   ])
   const ps = people(30)
-  const r = await runCli(['send', '--config', write('faults.yaml', nativeConfig()), '--events', write('faults.ndjson', ndjson(ps.map((p) => audienceEvent(p, 'first_time_shopper', true))))], { env: env() })
+  const r = await runCli(
+    [
+      'send',
+      '--config',
+      write('faults.yaml', nativeConfig()),
+      '--events',
+      write('faults.ndjson', ndjson(ps.map((p) => audienceEvent(p, 'first_time_shopper', true))))
+    ],
+    { env: env() }
+  )
   assert.equal(r.code, 0, r.stderr)
   assert.equal(r.summary?.delivered, 30)
   assert.equal(r.summary?.failed, 0)
@@ -233,7 +297,11 @@ test('delivery.timeoutMs: a TikTok answering slower than it is a timeout, retrie
     assert.equal(r.summary?.delivered, 5)
     assert.equal(r.summary?.failed, 0)
     const db = new Database(dbFile, { readonly: true })
-    const exchanges = db.prepare(`SELECT outcome, message, duration_ms AS ms FROM requests WHERE kind = 'mapping' ORDER BY id`).all() as { outcome: string; message: string | null; ms: number }[]
+    const exchanges = db.prepare(`SELECT outcome, message, duration_ms AS ms FROM requests WHERE kind = 'mapping' ORDER BY id`).all() as {
+      outcome: string
+      message: string | null
+      ms: number
+    }[]
     db.close()
     const what = `latency ${latencyMs} ms, timeoutMs ${timeoutMs}: ${JSON.stringify(exchanges)}`
     if (slow) {
@@ -245,7 +313,11 @@ test('delivery.timeoutMs: a TikTok answering slower than it is a timeout, retrie
       assert.ok(timedOut.ms < latencyMs, `given up after about ${timeoutMs} ms, not when TikTok answered: ${what}`)
       assert.equal(retried.outcome, 'delivered', what)
     } else {
-      assert.deepEqual(exchanges.map((e) => e.outcome), ['delivered'], what)
+      assert.deepEqual(
+        exchanges.map((e) => e.outcome),
+        ['delivered'],
+        what
+      )
     }
     const aud = first(await audiences())
     assert.deepEqual((await members(aud.audience_id)).EMAIL_SHA256, recommendedHashes(ps).EMAIL_SHA256)
@@ -256,7 +328,16 @@ for (const code of [40001, 40002]) {
   test(`faults: TikTok ${code} fails the batch with TikTok's message, the rest is delivered, send exits 1`, async () => {
     await setFaults([{ path: '/segment/mapping/', code, count: 1 }])
     const ps = people(25)
-    const r = await runCli(['send', '--config', write(`perm${code}.yaml`, nativeConfig()), '--events', write(`perm${code}.ndjson`, ndjson(ps.map((p) => audienceEvent(p, 'first_time_shopper', true))))], { env: env() })
+    const r = await runCli(
+      [
+        'send',
+        '--config',
+        write(`perm${code}.yaml`, nativeConfig()),
+        '--events',
+        write(`perm${code}.ndjson`, ndjson(ps.map((p) => audienceEvent(p, 'first_time_shopper', true))))
+      ],
+      { env: env() }
+    )
     assert.equal(r.code, 1)
     assert.equal(r.summary?.failed, 10, 'the first batch of 10 was dead-lettered')
     assert.equal(r.summary?.delivered, 15)
@@ -303,7 +384,9 @@ test('bad input: each problem is named, and the other events still go through', 
     JSON.stringify(audienceEvent(at(ps, 1), 'first_time_shopper', true)),
     JSON.stringify(audienceEvent(at(ps, 2), 'first_time_shopper', true))
   ]
-  const r = await runCli(['send', '--config', write('bad.yaml', cfg), '--events', write('bad.ndjson', lines.join('\n') + '\n')], { env: { ...env(), TEST_UNSET_TOKEN: undefined } })
+  const r = await runCli(['send', '--config', write('bad.yaml', cfg), '--events', write('bad.ndjson', lines.join('\n') + '\n')], {
+    env: { ...env(), TEST_UNSET_TOKEN: undefined }
+  })
   assert.equal(r.code, 1)
   assert.match(r.stderr, /invalid ×1: not valid JSON .* — .*bad\.ndjson:2\n/)
   assert.match(r.stderr, /invalid ×1: a track event needs a non-empty "event" name — .*bad\.ndjson:3\n/)
@@ -321,7 +404,9 @@ test('bad input: each problem is named, and the other events still go through', 
 
 test('bad input: an events file that cannot be read is named, counted once as invalid, and no line is taken for a duplicate', async () => {
   for (const workers of ['0', '1']) {
-    const r = await runCli(['send', '--config', write('unreadable.yaml', nativeConfig()), '--events', join(dir, 'no-such-file.ndjson')], { env: { ...env(), TTA_ROUTE_WORKERS: workers } })
+    const r = await runCli(['send', '--config', write('unreadable.yaml', nativeConfig()), '--events', join(dir, 'no-such-file.ndjson')], {
+      env: { ...env(), TTA_ROUTE_WORKERS: workers }
+    })
     assert.equal(r.code, 1, `TTA_ROUTE_WORKERS=${workers}`)
     assert.match(r.stderr, /cannot read events from .*no-such-file\.ndjson: ENOENT/)
     assert.deepEqual([r.summary?.received, r.summary?.invalid, r.summary?.failed, r.summary?.duplicates], [0, 1, 1, 0], `TTA_ROUTE_WORKERS=${workers}`)
@@ -329,7 +414,10 @@ test('bad input: an events file that cannot be read is named, counted once as in
 })
 
 test('bad input: an unusable config file is refused with exit 2 and names the problem', async () => {
-  const r = await runCli(['send', '--config', write('unusable.yaml', 'destinations:\n  - name: x\n    mode: hybrid\n    batchSize: 20000\n'), '--events', write('none.ndjson', '')], { env: env() })
+  const r = await runCli(
+    ['send', '--config', write('unusable.yaml', 'destinations:\n  - name: x\n    mode: hybrid\n    batchSize: 20000\n'), '--events', write('none.ndjson', '')],
+    { env: env() }
+  )
   assert.equal(r.code, 2)
   assert.match(r.stderr, /destinations\[0\]\.mode: must be one of "native", "legacy"/)
   assert.match(r.stderr, /destinations\[0\]\.batchSize: must be <= 10000/)
@@ -356,7 +444,10 @@ test('send names what is wrong and how to fix it, each reason once with its coun
   assert.match(r.stderr, /^invalid ×2: not valid JSON .* — .*reasons\.ndjson:1, 2$/m)
   assert.match(r.stderr, /^invalid ×1: an event must be a JSON object, got an array — .*reasons\.ndjson:3$/m)
   assert.match(r.stderr, /^failed ×2: Audience "vip_customers" is not connected to destination "tiktok": connect it in the destination's Audiences tab/m)
-  assert.match(r.stderr, new RegExp(`^failed ×3: Advertiser ${FOREIGN} is not one this destination's TikTok token may use \\(these are: ${ADV}, ${ADV2}\\)`, 'm'))
+  assert.match(
+    r.stderr,
+    new RegExp(`^failed ×3: Advertiser ${FOREIGN} is not one this destination's TikTok token may use \\(these are: ${ADV}, ${ADV2}\\)`, 'm')
+  )
   assert.doesNotMatch(r.stderr, /audienceSettings/)
   const reasons = (r.summary as unknown as { reasons: Record<string, number> }).reasons
   assert.deepEqual(Object.values(reasons).sort(), [1, 2, 2, 3])

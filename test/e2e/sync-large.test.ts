@@ -45,7 +45,9 @@ function* range(from: number, to: number): Generator<number> {
 
 test('mirror sync of 100,000 members, then 10% removed and 10% added: exactly the new list in the audience', { timeout: 240_000 }, async () => {
   const cfg = join(dir, 'c.yaml')
-  writeFileSync(cfg, `
+  writeFileSync(
+    cfg,
+    `
 destinations:
   - name: tiktok
     mode: native
@@ -56,10 +58,14 @@ destinations:
     audiences:
       - { key: crm_list, name: CRM list, advertiserId: "7000000000000000001" }
 delivery: { windowMs: 10 }
-`)
+`
+  )
   const db = `sqlite:${join(dir, 'state.db')}`
   const sync = (file: string) =>
-    runCli(['sync', '--config', cfg, '--destination', 'tiktok', '--audience', 'crm_list', '--members', file, '--db', db], { env: { TIKTOK_API_URL: emu.apiUrl, DATABASE_URL: '', SECRET_KEY: 'sync-large-test-key' }, timeoutMs: 180_000 })
+    runCli(['sync', '--config', cfg, '--destination', 'tiktok', '--audience', 'crm_list', '--members', file, '--db', db], {
+      env: { TIKTOK_API_URL: emu.apiUrl, DATABASE_URL: '', SECRET_KEY: 'sync-large-test-key' },
+      timeoutMs: 180_000
+    })
   const members = async () => {
     const audience = (await emuAudiences(emu.url)).find((a) => a.name === 'CRM list')!
     return (await emuMembers(emu.url, audience.audience_id)).EMAIL_SHA256 ?? []
@@ -71,10 +77,7 @@ delivery: { windowMs: 10 }
   const r1 = await sync(first)
   assert.equal(r1.code, 0, r1.stderr)
   assert.equal(r1.stderr, '', 'no progress line when stderr is piped, no problem')
-  assert.deepEqual(
-    [r1.summary?.members, r1.summary?.added, r1.summary?.removed, r1.summary?.failed],
-    [100_000, 100_000, 0, 0]
-  )
+  assert.deepEqual([r1.summary?.members, r1.summary?.added, r1.summary?.removed, r1.summary?.failed], [100_000, 100_000, 0, 0])
   assert.deepEqual(await members(), expected(range(0, 100_000)))
 
   // Every tenth member left; 10,000 new ones joined.

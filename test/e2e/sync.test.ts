@@ -17,7 +17,9 @@ after(async () => emu.close())
 test('mirror sync: adds what is new, removes what is gone, sends nothing when nothing changed', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tta-sync-'))
   const cfg = join(dir, 'c.yaml')
-  writeFileSync(cfg, `
+  writeFileSync(
+    cfg,
+    `
 destinations:
   - name: tiktok
     mode: native
@@ -30,7 +32,8 @@ destinations:
     audiences:
       - { key: crm_list, name: CRM list, advertiserId: "7000000000000000001" }
 delivery: { windowMs: 10 }
-`)
+`
+  )
   const db = `sqlite:${join(dir, 'state.db')}`
   const env = { TIKTOK_API_URL: emu.apiUrl, DATABASE_URL: '' }
   const sync = (file: string) => runCli(['sync', '--config', cfg, '--destination', 'tiktok', '--audience', 'crm_list', '--members', file, '--db', db], { env })
@@ -60,7 +63,9 @@ delivery: { windowMs: 10 }
       { email: 'dan@example.com', phone: '(415) 555-0199' },
       { email: 'eve@example.com' },
       { email: '', phone: '' }
-    ].map((x) => JSON.stringify(x)).join('\n') + '\n'
+    ]
+      .map((x) => JSON.stringify(x))
+      .join('\n') + '\n'
   )
   const r2 = await sync(second)
   assert.equal(r2.code, 1, 'an unusable row is reported')
@@ -73,7 +78,15 @@ delivery: { windowMs: 10 }
   assert.deepEqual(m.PHONE_SHA256, ['+14155550101', '+14155550103', '+14155550199'].map(sha256).sort())
 
   const again = join(dir, 'again.ndjson')
-  writeFileSync(again, ['{"email":"ann@example.com","phone":"(415) 555-0101"}', '{"phone":"415-555-0103"}', '{"email":"dan@example.com","phone":"(415) 555-0199"}', '{"email":"eve@example.com"}'].join('\n'))
+  writeFileSync(
+    again,
+    [
+      '{"email":"ann@example.com","phone":"(415) 555-0101"}',
+      '{"phone":"415-555-0103"}',
+      '{"email":"dan@example.com","phone":"(415) 555-0199"}',
+      '{"email":"eve@example.com"}'
+    ].join('\n')
+  )
   const r3 = await sync(again)
   assert.equal(r3.code, 0, r3.stderr)
   assert.equal(r3.summary?.added, 0)

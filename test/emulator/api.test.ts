@@ -69,8 +69,8 @@ test('advertiser/info takes a JSON array of ids and checks grants', async () => 
     json.data.list.map((a: any) => [a.advertiser_id, a.name, a.status, a.currency]),
     [
       [ADV1, 'Emulator Advertiser', 'STATUS_ENABLE', 'USD'],
-      [ADV2, 'Emulator Advertiser 2', 'STATUS_ENABLE', 'USD'],
-    ],
+      [ADV2, 'Emulator Advertiser 2', 'STATUS_ENABLE', 'USD']
+    ]
   )
   for (const field of ['timezone', 'country', 'company']) assert.ok(json.data.list[0][field], field)
 
@@ -90,7 +90,7 @@ test('oauth2/advertiser/get lists the advertisers that authorised the app', asyn
   assert.equal(json.code, 0)
   assert.deepEqual(json.data.list, [
     { advertiser_id: ADV1, advertiser_name: 'Emulator Advertiser' },
-    { advertiser_id: ADV2, advertiser_name: 'Emulator Advertiser 2' },
+    { advertiser_id: ADV2, advertiser_name: 'Emulator Advertiser 2' }
   ])
   const bad = await em.api('GET', '/oauth2/advertiser/get/', { query: { app_id: 'emulator-app', secret: 'wrong' } })
   assert.equal(bad.json.code, 40101)
@@ -99,7 +99,7 @@ test('oauth2/advertiser/get lists the advertisers that authorised the app', asyn
 test('segment/audience create returns a 19-digit id; names over 70 chars become 67 + "..."', async () => {
   const long = 'N'.repeat(50) + 'abcdefghijklmnopqrstuvwxyz0123'
   const { json } = await em.api('POST', '/segment/audience/', {
-    body: { advertiser_id: ADV1, action: 'create', custom_audience_name: long, id_type: 'EMAIL_SHA256' },
+    body: { advertiser_id: ADV1, action: 'create', custom_audience_name: long, id_type: 'EMAIL_SHA256' }
   })
   assert.equal(json.code, 0)
   assert.match(json.data.audience_id, /^\d{19}$/)
@@ -176,10 +176,19 @@ test('dmp/custom_audience/list pages with page_size up to 100', async () => {
   assert.equal(byDefault.json.data.list.length, 10)
 
   const item = first.json.data.list[0]
-  assert.deepEqual(
-    Object.keys(item).sort(),
-    ['audience_id', 'audience_type', 'calculate_type', 'cover_num', 'create_time', 'expired_time', 'is_creator', 'is_expiring', 'is_valid', 'name', 'shared'],
-  )
+  assert.deepEqual(Object.keys(item).sort(), [
+    'audience_id',
+    'audience_type',
+    'calculate_type',
+    'cover_num',
+    'create_time',
+    'expired_time',
+    'is_creator',
+    'is_expiring',
+    'is_valid',
+    'name',
+    'shared'
+  ])
   assert.equal(item.audience_type, 'Partner')
   assert.equal(item.create_time, '2024-05-01 12:30:44')
   assert.equal(item.expired_time, '2025-05-01 12:30:44')
@@ -253,7 +262,7 @@ test('unknown TikTok paths are 404 and POST bodies must be JSON objects', async 
   const broken = await fetch(`${em.emulator.apiUrl}/v1.3/segment/audience/`, {
     method: 'POST',
     headers: { 'Access-Token': TOKEN, 'content-type': 'application/json' },
-    body: '{"advertiser_id":',
+    body: '{"advertiser_id":'
   })
   assert.equal(broken.status, 200)
   const json: any = await broken.json()

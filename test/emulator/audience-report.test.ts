@@ -15,7 +15,10 @@ async function details(em: EmulatorClient, id: string) {
   return r.json.data.list[0].audience_details as { cover_num: number; is_valid: boolean; is_expiring: boolean; expired_time: string }
 }
 const add = (audienceId: string, emails: string[]) => ({
-  advertiser_ids: [ADV1], action: 'add', id_schema: ['EMAIL_SHA256'], batch_data: emails.map((e) => [{ id: sha256(e), audience_ids: [audienceId] }])
+  advertiser_ids: [ADV1],
+  action: 'add',
+  id_schema: ['EMAIL_SHA256'],
+  batch_data: emails.map((e) => [{ id: sha256(e), audience_ids: [audienceId] }])
 })
 
 test('cover_num grows with members; coverNum and expiresAt override it, survive a restart with the members, null restores', async () => {

@@ -17,7 +17,7 @@ beforeEach(() => em.state.reset())
 
 async function addEmail(audience: string, email: string) {
   return em.api('POST', '/segment/mapping/', {
-    body: { advertiser_ids: [ADV1], action: 'add', id_schema: ['EMAIL_SHA256'], batch_data: [[{ id: sha256(email), audience_ids: [audience] }]] },
+    body: { advertiser_ids: [ADV1], action: 'add', id_schema: ['EMAIL_SHA256'], batch_data: [[{ id: sha256(email), audience_ids: [audience] }]] }
   })
 }
 
@@ -45,7 +45,10 @@ test('rate limit: over qps on /segment/* is HTTP 200 code 40100; other routes ar
 })
 
 test('rate limit is per app', async () => {
-  const state = new EmulatorState({ qps: 1, seed: { apps: [{ app_id: 'app-b', secret: 's' }], tokens: [{ access_token: 'tok-b', app_id: 'app-b', advertiser_ids: [ADV1] }] } })
+  const state = new EmulatorState({
+    qps: 1,
+    seed: { apps: [{ app_id: 'app-b', secret: 's' }], tokens: [{ access_token: 'tok-b', app_id: 'app-b', advertiser_ids: [ADV1] }] }
+  })
   const local = await EmulatorClient.start({ state })
   try {
     const create = (token: string) => local.api('POST', '/segment/audience/', { token, body: { advertiser_id: ADV1, custom_audience_name: 'x' } })
@@ -92,8 +95,8 @@ test('fault codes carry realistic messages unless overridden; path and method mu
     rules: [
       { path: '/segment/mapping/', method: 'GET', code: 50000 },
       { path: '/user/info/', code: 51063, count: 1 },
-      { path: '/advertiser/info/', code: 50002, message: 'custom words', count: 1 },
-    ],
+      { path: '/advertiser/info/', code: 50002, message: 'custom words', count: 1 }
+    ]
   })
   const info = await em.api('GET', '/user/info/')
   assert.deepEqual([info.json.code, info.json.message], [51063, 'Segment gateway service error.'])
@@ -109,7 +112,7 @@ test('fault with httpStatus 504 answers a non-JSON gateway page and applies noth
   const res = await fetch(`${em.emulator.apiUrl}/v1.3/segment/mapping/`, {
     method: 'POST',
     headers: { 'Access-Token': TOKEN, 'content-type': 'application/json' },
-    body: JSON.stringify({ advertiser_ids: [ADV1], id_schema: ['EMAIL_SHA256'], batch_data: [[{ id: sha256('g@x.com'), audience_ids: [audience] }]] }),
+    body: JSON.stringify({ advertiser_ids: [ADV1], id_schema: ['EMAIL_SHA256'], batch_data: [[{ id: sha256('g@x.com'), audience_ids: [audience] }]] })
   })
   assert.equal(res.status, 504)
   assert.match(res.headers.get('content-type') ?? '', /text\/html/)
@@ -123,8 +126,12 @@ test('fault with reset closes the connection without an answer and applies nothi
   const audience = await em.createAudience('reset')
   await em.control('POST', '/faults', { rules: [{ path: '/segment/mapping/', reset: true, count: 1 }] })
   const body = JSON.stringify({ advertiser_ids: [ADV1], id_schema: ['EMAIL_SHA256'], batch_data: [[{ id: sha256('r@x.com'), audience_ids: [audience] }]] })
-  const send = () => fetch(`${em.emulator.apiUrl}/v1.3/segment/mapping/`, { method: 'POST', headers: { 'Access-Token': TOKEN, 'content-type': 'application/json' }, body })
-  const err = await send().then(() => undefined, (e: Error & { cause?: { code?: string } }) => e)
+  const send = () =>
+    fetch(`${em.emulator.apiUrl}/v1.3/segment/mapping/`, { method: 'POST', headers: { 'Access-Token': TOKEN, 'content-type': 'application/json' }, body })
+  const err = await send().then(
+    () => undefined,
+    (e: Error & { cause?: { code?: string } }) => e
+  )
   assert.ok(err, 'the request fails without an answer')
   assert.match(String(err.cause?.code ?? err.cause ?? err), /ECONNRESET|other side closed|socket/i)
   assert.equal(memberCount(audience), 0)
@@ -166,9 +173,15 @@ test('fault rate: 0 never hits, 1 always hits, in between follows the random sou
 test('faults: POST replaces unless append, DELETE clears, bad rules are 400', async () => {
   await em.control('POST', '/faults', { rules: [{ path: '/a/', code: 50000 }] })
   await em.control('POST', '/faults', { rules: [{ path: '/b/', code: 50000 }] })
-  assert.deepEqual((await em.control('GET', '/faults')).json.rules.map((r: any) => r.path), ['/b/'])
+  assert.deepEqual(
+    (await em.control('GET', '/faults')).json.rules.map((r: any) => r.path),
+    ['/b/']
+  )
   await em.control('POST', '/faults', { rules: [{ path: '/c/', httpStatus: 503 }], append: true })
-  assert.deepEqual((await em.control('GET', '/faults')).json.rules.map((r: any) => r.path), ['/b/', '/c/'])
+  assert.deepEqual(
+    (await em.control('GET', '/faults')).json.rules.map((r: any) => r.path),
+    ['/b/', '/c/']
+  )
   await em.control('DELETE', '/faults')
   assert.deepEqual((await em.control('GET', '/faults')).json.rules, [])
 
@@ -190,8 +203,8 @@ test('request log records TikTok calls with bodies, codes and timings; filters b
     [
       ['POST', '/open_api/v1.3/segment/audience/', 200, 0],
       ['POST', '/open_api/v1.3/segment/mapping/', 200, 0],
-      ['GET', '/open_api/v1.3/user/info/', 200, 40105],
-    ],
+      ['GET', '/open_api/v1.3/user/info/', 200, 40105]
+    ]
   )
   const mappingEntry = all[1]
   assert.equal(mappingEntry.body.batch_data[0][0].id, sha256('log@x.com'))
@@ -201,9 +214,15 @@ test('request log records TikTok calls with bodies, codes and timings; filters b
   assert.ok(all[0].seq < all[1].seq && all[1].seq < all[2].seq)
 
   const filtered = (await em.control('GET', '/requests?path=/segment/mapping/')).json.requests
-  assert.deepEqual(filtered.map((r: any) => r.seq), [mappingEntry.seq])
+  assert.deepEqual(
+    filtered.map((r: any) => r.seq),
+    [mappingEntry.seq]
+  )
   const since = (await em.control('GET', `/requests?since=${all[1].seq}`)).json.requests
-  assert.deepEqual(since.map((r: any) => r.seq), [all[2].seq])
+  assert.deepEqual(
+    since.map((r: any) => r.seq),
+    [all[2].seq]
+  )
 
   assert.equal((await em.control('DELETE', '/requests')).status, 200)
   assert.deepEqual((await em.control('GET', '/requests')).json.requests, [])
@@ -214,7 +233,10 @@ test('request log keeps the last N entries and bounds retained body bytes', asyn
   try {
     for (let i = 0; i < 5; i++) await local.api('GET', '/user/info/', { query: { n: String(i) } })
     const entries = (await local.control('GET', '/requests')).json.requests
-    assert.deepEqual(entries.map((e: any) => e.query.n), ['2', '3', '4'])
+    assert.deepEqual(
+      entries.map((e: any) => e.query.n),
+      ['2', '3', '4']
+    )
   } finally {
     await local.close()
   }
@@ -288,17 +310,16 @@ test('plugin mounts under a prefix inside another app without leaking its parser
       method: 'POST',
       url: '/emulator/open_api/v1.3/segment/audience/',
       headers: { ...headers, 'content-type': 'application/json; charset=utf-8' },
-      payload: JSON.stringify({ advertiser_id: ADV1, custom_audience_name: 'mounted' }),
+      payload: JSON.stringify({ advertiser_id: ADV1, custom_audience_name: 'mounted' })
     })
     assert.equal(created.json().code, 0)
     assert.equal(state.audiences.size, 1)
 
     const log = await host.inject({ method: 'GET', url: '/emulator/_emulator/requests' })
-    assert.deepEqual(log.json().requests.map((r: any) => r.path), [
-      '/open_api/v1.3/user/info/',
-      '/open_api/v1.3/user/info',
-      '/open_api/v1.3/segment/audience/',
-    ])
+    assert.deepEqual(
+      log.json().requests.map((r: any) => r.path),
+      ['/open_api/v1.3/user/info/', '/open_api/v1.3/user/info', '/open_api/v1.3/segment/audience/']
+    )
     const consent = await host.inject({ method: 'GET', url: '/emulator/portal/auth?app_id=emulator-app&state=s&redirect_uri=http://127.0.0.1:9/cb&approve=1' })
     assert.equal(consent.statusCode, 302)
 
@@ -316,11 +337,19 @@ test('mapping bodies far above the default 1 MB limit are accepted', async () =>
   const audience = await em.createAudience('big')
   const rows = []
   for (let i = 0; i < 10_000; i++) {
-    rows.push([{ id: sha256(`e${i}`), audience_ids: [audience] }, { id: sha256(`p${i}`), audience_ids: [audience] }, { id: sha256(`m${i}`), audience_ids: [audience] }])
+    rows.push([
+      { id: sha256(`e${i}`), audience_ids: [audience] },
+      { id: sha256(`p${i}`), audience_ids: [audience] },
+      { id: sha256(`m${i}`), audience_ids: [audience] }
+    ])
   }
   const body = JSON.stringify({ advertiser_ids: [ADV1], action: 'add', id_schema: ['EMAIL_SHA256', 'PHONE_SHA256', 'IDFA_SHA256'], batch_data: rows })
   assert.ok(body.length > 3_000_000)
-  const res = await fetch(`${em.emulator.apiUrl}/v1.3/segment/mapping/`, { method: 'POST', headers: { 'Access-Token': TOKEN, 'content-type': 'application/json' }, body })
+  const res = await fetch(`${em.emulator.apiUrl}/v1.3/segment/mapping/`, {
+    method: 'POST',
+    headers: { 'Access-Token': TOKEN, 'content-type': 'application/json' },
+    body
+  })
   const json: any = await res.json()
   assert.equal(json.code, 0, json.message)
   assert.equal(memberCount(audience), 30_000)
@@ -332,15 +361,20 @@ test('a seed adds advertisers, tokens and audiences with members, and reset rest
     seed: {
       advertisers: [{ advertiser_id: '7000000000000000003', name: 'Seeded', currency: 'EUR' }],
       tokens: [{ access_token: 'seeded-token', advertiser_ids: ['7000000000000000003'] }],
-      audiences: [{ advertiser_id: '7000000000000000003', name: 'Seeded audience', audience_id: '7300000000000000042', members: { EMAIL_SHA256: [hash.toUpperCase()] } }],
-    },
+      audiences: [
+        { advertiser_id: '7000000000000000003', name: 'Seeded audience', audience_id: '7300000000000000042', members: { EMAIL_SHA256: [hash.toUpperCase()] } }
+      ]
+    }
   })
   state.createAudience('7000000000000000003', 'dropped by reset')
   state.reset()
   const local = await EmulatorClient.start({ state })
   try {
     const audiences = (await local.control('GET', '/audiences')).json.audiences
-    assert.deepEqual(audiences.map((a: any) => [a.audience_id, a.name, a.total]), [['7300000000000000042', 'Seeded audience', 1]])
+    assert.deepEqual(
+      audiences.map((a: any) => [a.audience_id, a.name, a.total]),
+      [['7300000000000000042', 'Seeded audience', 1]]
+    )
     assert.deepEqual((await local.control('GET', '/audiences/7300000000000000042/members')).json.members.EMAIL_SHA256, [hash])
     const list = await local.api('GET', '/dmp/custom_audience/list/', { token: 'seeded-token', query: { advertiser_id: '7000000000000000003' } })
     assert.equal(list.json.data.list[0].cover_num, 1)

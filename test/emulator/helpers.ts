@@ -46,14 +46,14 @@ export class EmulatorClient {
     const res = await fetch(`${this.emulator.url}/_emulator${path}`, {
       method,
       headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined ? undefined : JSON.stringify(body)
     })
     return { status: res.status, json: await res.json() }
   }
 
   async createAudience(name = 'Test audience', advertiserId = ADV1): Promise<string> {
     const { json } = await this.api('POST', '/segment/audience/', {
-      body: { advertiser_id: advertiserId, action: 'create', custom_audience_name: name },
+      body: { advertiser_id: advertiserId, action: 'create', custom_audience_name: name }
     })
     if (json.code !== 0) throw new Error(`create failed: ${json.message}`)
     return json.data.audience_id as string

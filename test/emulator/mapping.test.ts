@@ -31,7 +31,7 @@ function mapping(batch: unknown[], overrides: Record<string, unknown> = {}) {
     action: 'add',
     id_schema: ['EMAIL_SHA256', 'PHONE_SHA256', 'IDFA_SHA256'],
     batch_data: batch,
-    ...overrides,
+    ...overrides
   }
 }
 
@@ -52,8 +52,8 @@ test('add applies ids per id type; {} cells are skipped', async () => {
   const { json } = await em.api('POST', '/segment/mapping/', {
     body: mapping([
       [cell(E1), cell(P1), cell(M1)],
-      [cell(E2), {}, {}],
-    ]),
+      [cell(E2), {}, {}]
+    ])
   })
   assert.equal(json.code, 0)
   assert.equal(json.message, 'OK')
@@ -82,7 +82,15 @@ test('add is idempotent, upper-case hashes count as the same member, delete remo
   assert.equal((await em.api('POST', '/segment/mapping/', { body: mapping([[cell(E1.toUpperCase()), {}, {}]]) })).json.code, 0)
   assert.deepEqual((await members()).EMAIL_SHA256, [E1])
 
-  const del = await em.api('POST', '/segment/mapping/', { body: mapping([[cell(E1), {}, {}], [cell(E2), {}, {}]], { action: 'delete' }) })
+  const del = await em.api('POST', '/segment/mapping/', {
+    body: mapping(
+      [
+        [cell(E1), {}, {}],
+        [cell(E2), {}, {}]
+      ],
+      { action: 'delete' }
+    )
+  })
   assert.equal(del.json.code, 0)
   assert.deepEqual((await members()).EMAIL_SHA256, [])
 })
@@ -90,7 +98,7 @@ test('add is idempotent, upper-case hashes count as the same member, delete remo
 test('one id may go to several audiences; id_schema is case-insensitive and any order', async () => {
   const second = await em.createAudience('Second')
   const { json } = await em.api('POST', '/segment/mapping/', {
-    body: mapping([[cell(P1, [audience, second]), cell(E1)]], { id_schema: ['phone_sha256', 'Email_Sha256'] }),
+    body: mapping([[cell(P1, [audience, second]), cell(E1)]], { id_schema: ['phone_sha256', 'Email_Sha256'] })
   })
   assert.equal(json.code, 0, json.message)
   assert.deepEqual((await members(audience)).PHONE_SHA256, [P1])
@@ -100,7 +108,9 @@ test('one id may go to several audiences; id_schema is case-insensitive and any 
 })
 
 test('AAID_SHA256 is its own id type: members held apart from IDFA_SHA256, deleted by AAID only', async () => {
-  const add = await em.api('POST', '/segment/mapping/', { body: mapping([[cell(E1), {}, cell(M1)]], { id_schema: ['EMAIL_SHA256', 'PHONE_SHA256', 'AAID_SHA256'] }) })
+  const add = await em.api('POST', '/segment/mapping/', {
+    body: mapping([[cell(E1), {}, cell(M1)]], { id_schema: ['EMAIL_SHA256', 'PHONE_SHA256', 'AAID_SHA256'] })
+  })
   assert.equal(add.json.code, 0, add.json.message)
   assert.deepEqual((await members()).AAID_SHA256, [M1])
   assert.deepEqual((await members()).IDFA_SHA256, [])
@@ -123,7 +133,7 @@ test('action defaults to add and the mapping route accepts a charset in the cont
   const res = await fetch(`${em.emulator.apiUrl}/v1.3/segment/mapping/`, {
     method: 'POST',
     headers: { 'Access-Token': TOKEN, 'content-type': 'application/json; charset=utf-8' },
-    body: JSON.stringify({ advertiser_ids: [ADV1], id_schema: ['EMAIL_SHA256'], batch_data: [[cell(E1)]] }),
+    body: JSON.stringify({ advertiser_ids: [ADV1], id_schema: ['EMAIL_SHA256'], batch_data: [[cell(E1)]] })
   })
   const json: any = await res.json()
   assert.equal(json.code, 0, json.message)
@@ -131,7 +141,15 @@ test('action defaults to add and the mapping route accepts a charset in the cont
 })
 
 test('row length must match id_schema', async () => {
-  await expectRejected(mapping([[cell(E1), cell(P1), cell(M1)], [cell(E2), {}, {}], [{}, {}, {}], [cell(E2), {}]]), /^batch_data\[3\] has 2 entries but id_schema has 3$/)
+  await expectRejected(
+    mapping([
+      [cell(E1), cell(P1), cell(M1)],
+      [cell(E2), {}, {}],
+      [{}, {}, {}],
+      [cell(E2), {}]
+    ]),
+    /^batch_data\[3\] has 2 entries but id_schema has 3$/
+  )
 })
 
 test('id_schema: duplicates, unknown types, empty and missing are rejected', async () => {
@@ -198,7 +216,10 @@ test('10,000 rows are accepted, 10,001 are refused with the limit in the message
 })
 
 test('compact bodies are scanned without JSON.parse; any other form is left to it', () => {
-  const body = mapping([[cell(E1), {}, cell(M1.toUpperCase())], [{}, cell(P1), {}]])
+  const body = mapping([
+    [cell(E1), {}, cell(M1.toUpperCase())],
+    [{}, cell(P1), {}]
+  ])
   const scanned = scanMappingBody(Buffer.from(JSON.stringify(body)))
   assert.ok(scanned)
   assert.deepEqual(scanned.advertiser_ids, [ADV1])
@@ -226,7 +247,7 @@ test('compact bodies are scanned without JSON.parse; any other form is left to i
     JSON.stringify(mapping([])),
     JSON.stringify(mapping([[]])),
     JSON.stringify(body).slice(0, -1), // cut short
-    JSON.stringify(body) + ' ',
+    JSON.stringify(body) + ' '
   ]
   for (const text of notScanned) assert.equal(scanMappingBody(Buffer.from(text)), undefined, text.slice(0, 200))
 })
@@ -237,23 +258,41 @@ test('a scanned body is answered and applied exactly as the same body parsed', a
   const foreign = '7300000000000000002'
   const seeded = await EmulatorClient.start({
     qps: 0,
-    seed: { audiences: [{ advertiser_id: ADV1, name: 'Mine', audience_id: mine, members: { EMAIL_SHA256: [E2] } }, { advertiser_id: ADV2, name: 'Foreign', audience_id: foreign }] },
+    seed: {
+      audiences: [
+        { advertiser_id: ADV1, name: 'Mine', audience_id: mine, members: { EMAIL_SHA256: [E2] } },
+        { advertiser_id: ADV2, name: 'Foreign', audience_id: foreign }
+      ]
+    }
   })
   const c = (id: string, audienceIds = [mine]) => ({ id, audience_ids: audienceIds })
   const send = async (text: string) => {
     seeded.state.reset()
-    const res = await fetch(`${seeded.emulator.apiUrl}/v1.3/segment/mapping/`, { method: 'POST', headers: { 'Access-Token': TOKEN, 'content-type': 'application/json' }, body: text })
+    const res = await fetch(`${seeded.emulator.apiUrl}/v1.3/segment/mapping/`, {
+      method: 'POST',
+      headers: { 'Access-Token': TOKEN, 'content-type': 'application/json' },
+      body: text
+    })
     const answer = (await res.json()) as { code: number; message: string }
     const members = await Promise.all([mine, foreign].map(async (id) => (await seeded.control('GET', `/audiences/${id}/members`)).json.members))
     return { code: answer.code, message: answer.message, members }
   }
   try {
     const bodies: Record<string, unknown>[] = [
-      mapping([[c(E1), c(P1), c(M1)], [c(E2), {}, {}]]),
+      mapping([
+        [c(E1), c(P1), c(M1)],
+        [c(E2), {}, {}]
+      ]),
       mapping([[c(E2.toUpperCase()), {}, {}]], { action: 'DELETE' }),
       mapping([[c(E2), {}, {}]], { action: 'delete' }),
-      mapping([[c(E1), {}, {}], [c(E2), {}]]),
-      mapping([[c(E1), {}, {}], [c(E2.slice(1)), {}, {}]]),
+      mapping([
+        [c(E1), {}, {}],
+        [c(E2), {}]
+      ]),
+      mapping([
+        [c(E1), {}, {}],
+        [c(E2.slice(1)), {}, {}]
+      ]),
       mapping([[c(md5('a')), {}, {}]]),
       mapping([[c(E1, [foreign]), {}, {}]]),
       mapping([[c(E1, [foreign, mine]), {}, {}]], { advertiser_ids: [ADV1, ADV2] }),
@@ -266,7 +305,7 @@ test('a scanned body is answered and applied exactly as the same body parsed', a
       mapping([[c(E1), {}, {}]], { advertiser_ids: [''] }),
       mapping([[{}, {}, {}]]),
       mapping(Array.from({ length: 10_000 }, (_, i) => [c(sha256(`r${i}`)), {}, c(sha256(`m${i}`))])),
-      mapping(Array.from({ length: 10_001 }, (_, i) => [c(sha256(`r${i}`)), {}, {}])),
+      mapping(Array.from({ length: 10_001 }, (_, i) => [c(sha256(`r${i}`)), {}, {}]))
     ]
     for (const [i, body] of bodies.entries()) {
       const compact = JSON.stringify(body)

@@ -29,7 +29,7 @@ async function approveViaForm(state: string): Promise<URL> {
     method: 'POST',
     redirect: 'manual',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ app_id: 'emulator-app', state, redirect_uri: REDIRECT, decision: 'approve' }).toString(),
+    body: new URLSearchParams({ app_id: 'emulator-app', state, redirect_uri: REDIRECT, decision: 'approve' }).toString()
   })
   assert.equal(res.status, 302)
   return new URL(res.headers.get('location')!)
@@ -109,7 +109,7 @@ test('deny redirects with error=access_denied and the state', async () => {
     method: 'POST',
     redirect: 'manual',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: 'decision=deny',
+    body: 'decision=deny'
   })
   assert.equal(res.status, 302)
   const location = new URL(res.headers.get('location')!)

@@ -38,7 +38,12 @@ test('tokens, advertisers, audiences, members and codes survive close and reopen
   const gone = await em.createAudience('Gone')
   assert.equal((await em.api('POST', '/segment/mapping/', { body: mappingBody(kept, ['a@x.test', 'b@x.test', 'c@x.test']) })).json.code, 0)
   // Not the compact form (phone first, two columns): the parsed-rows path.
-  const rows = { id_schema: ['PHONE_SHA256', 'EMAIL_SHA256'], action: 'add', advertiser_ids: [ADV1], batch_data: [[{ id: sha256('+15550100').toUpperCase(), audience_ids: [kept] }, {}]] }
+  const rows = {
+    id_schema: ['PHONE_SHA256', 'EMAIL_SHA256'],
+    action: 'add',
+    advertiser_ids: [ADV1],
+    batch_data: [[{ id: sha256('+15550100').toUpperCase(), audience_ids: [kept] }, {}]]
+  }
   assert.equal((await em.api('POST', '/segment/mapping/', { body: rows })).json.code, 0)
   assert.equal((await em.api('POST', '/segment/mapping/', { body: mappingBody(kept, ['b@x.test'], 'delete') })).json.code, 0)
   assert.equal((await em.api('POST', '/segment/audience/', { body: { advertiser_id: ADV1, action: 'delete', delete_audience_id: gone } })).json.code, 0)
@@ -49,27 +54,41 @@ test('tokens, advertisers, audiences, members and codes survive close and reopen
   em = await EmulatorClient.start({ stateFile: file })
   try {
     assert.equal((await em.control('GET', '')).json.state_file, file)
-    assert.deepEqual((await em.api('GET', '/dmp/custom_audience/get/', { query: { advertiser_id: ADV1, custom_audience_ids: JSON.stringify([kept]) } })).json.data, before)
+    assert.deepEqual(
+      (await em.api('GET', '/dmp/custom_audience/get/', { query: { advertiser_id: ADV1, custom_audience_ids: JSON.stringify([kept]) } })).json.data,
+      before
+    )
     const list = (await em.api('GET', '/dmp/custom_audience/list/', { query: { advertiser_id: ADV1 } })).json.data.list
-    assert.deepEqual(list.map((a: { audience_id: string }) => a.audience_id), [kept], 'the deleted audience stays deleted')
+    assert.deepEqual(
+      list.map((a: { audience_id: string }) => a.audience_id),
+      [kept],
+      'the deleted audience stays deleted'
+    )
     assert.deepEqual(await members(em, kept), {
       EMAIL_SHA256: [sha256('a@x.test'), sha256('c@x.test')].sort(),
       PHONE_SHA256: [sha256('+15550100')],
       IDFA_SHA256: [],
       AAID_SHA256: [],
       IDFA_MD5: [],
-      AAID_MD5: [],
+      AAID_MD5: []
     })
     const info = await em.api('GET', '/advertiser/info/', { query: { advertiser_ids: JSON.stringify(['7000000000000000042']) }, token: minted })
     assert.equal(info.json.code, 0, 'the minted token and the advertiser it brought are back')
     assert.equal(info.json.data.list[0].advertiser_id, '7000000000000000042')
     assert.equal((await em.api('GET', '/user/info/', { token: revoked })).json.code, 40105, 'a revoked token stays revoked')
-    const exchanged = await em.api('POST', '/oauth2/access_token/', { body: { app_id: EMULATOR_CREDENTIALS.appId, secret: EMULATOR_CREDENTIALS.secret, auth_code: code }, token: null })
+    const exchanged = await em.api('POST', '/oauth2/access_token/', {
+      body: { app_id: EMULATOR_CREDENTIALS.appId, secret: EMULATOR_CREDENTIALS.secret, auth_code: code },
+      token: null
+    })
     assert.equal(exchanged.json.code, 0, 'a code issued before the restart is exchanged after it')
     const fresh = await em.createAudience('New after restart')
     assert.notEqual(fresh, kept)
     const after = (await em.api('GET', '/dmp/custom_audience/list/', { query: { advertiser_id: ADV1 } })).json.data.list
-    assert.deepEqual(after.map((a: { audience_id: string }) => a.audience_id), [fresh, kept], 'newest first, as before the restart')
+    assert.deepEqual(
+      after.map((a: { audience_id: string }) => a.audience_id),
+      [fresh, kept],
+      'newest first, as before the restart'
+    )
   } finally {
     await em.close()
   }
@@ -98,7 +117,12 @@ test('rewriting a journal grown past its state keeps the state, while running an
   const audience = state.createAudience(ADV1, 'Churn')
   assert.ok(typeof audience !== 'string')
   const ids = Array.from({ length: 1000 }, (_, i) => sha256(`churn-${i}`))
-  const mapping = (action: 'add' | 'delete', list: string[]): ValidatedMapping => ({ action, idSchema: ['EMAIL_SHA256'], cells: { ids: list, audienceIds: [audience.audienceId] }, upperCase: false })
+  const mapping = (action: 'add' | 'delete', list: string[]): ValidatedMapping => ({
+    action,
+    idSchema: ['EMAIL_SHA256'],
+    cells: { ids: list, audienceIds: [audience.audienceId] },
+    upperCase: false
+  })
   // 67 + 33 KB a round: 80 rounds write ~8 MB for a state of 500 ids (~34 KB); no turn of the event loop lets the running rewrite in.
   let largest = 0
   for (let round = 0; round < 80; round++) {
@@ -128,7 +152,12 @@ test('the journal is rewritten while running once it is several times the state'
     assert.ok(typeof audience !== 'string')
     const ids = Array.from({ length: 1000 }, (_, i) => sha256(`run-${i}`))
     for (let round = 0; round < 200; round++) {
-      state.applyMapping({ action: round % 2 ? 'delete' : 'add', idSchema: ['EMAIL_SHA256'], cells: { ids, audienceIds: [audience.audienceId] }, upperCase: false })
+      state.applyMapping({
+        action: round % 2 ? 'delete' : 'add',
+        idSchema: ['EMAIL_SHA256'],
+        cells: { ids, audienceIds: [audience.audienceId] },
+        upperCase: false
+      })
       await new Promise((r) => setImmediate(r))
     }
     // 200 requests wrote ~13.4 MB; the rewrite happens past 4 × state + 8 MiB, so it stays under ~8.5 MB.
@@ -151,7 +180,10 @@ test('a torn last line is dropped and the next change starts a line of its own; 
   em = await EmulatorClient.start({ stateFile: file })
   try {
     const names = (await em.control('GET', '/audiences')).json.audiences.map((a: { audience_id: string; name: string }) => [a.audience_id, a.name])
-    assert.deepEqual(names, [[first, 'First'], [second, 'Second']])
+    assert.deepEqual(names, [
+      [first, 'First'],
+      [second, 'Second']
+    ])
   } finally {
     await em.close()
   }
@@ -161,7 +193,7 @@ test('a torn last line is dropped and the next change starts a line of its own; 
   assert.throws(() => new EmulatorState({ stateFile: file }), new RegExp(`${EMULATOR_STATE_FILE} line 3 is not a journal line`))
 })
 
-test('one emulator per state file: a second one is refused, a dead one\'s lock is taken over', () => {
+test("one emulator per state file: a second one is refused, a dead one's lock is taken over", () => {
   const file = stateFile()
   const state = new EmulatorState({ stateFile: file })
   assert.throws(() => new EmulatorState({ stateFile: file }), /already open in this process/)
@@ -195,9 +227,16 @@ test('`tiktok-audiences emulator --data DIR` keeps what it answered through a ki
     })
     child.stderr!.on('data', (d: Buffer) => (out += d.toString()))
   })
-  assert.match(out, new RegExp(`State: +${join(dir, EMULATOR_STATE_FILE).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(kept across restarts; POST /_emulator/reset forgets\\)`))
+  assert.match(
+    out,
+    new RegExp(`State: +${join(dir, EMULATOR_STATE_FILE).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(kept across restarts; POST /_emulator/reset forgets\\)`)
+  )
   const api = (path: string, body: unknown) =>
-    fetch(`${url}/open_api/v1.3${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'Access-Token': TOKEN }, body: JSON.stringify(body) }).then((r) => r.json() as Promise<{ code: number; data: { audience_id?: string } }>)
+    fetch(`${url}/open_api/v1.3${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'Access-Token': TOKEN },
+      body: JSON.stringify(body)
+    }).then((r) => r.json() as Promise<{ code: number; data: { audience_id?: string } }>)
   const audienceId = (await api('/segment/audience/', { advertiser_id: ADV1, custom_audience_name: 'Killed' })).data.audience_id!
   assert.equal((await api('/segment/mapping/', mappingBody(audienceId, ['k@x.test']))).code, 0)
   child.kill('SIGKILL')

@@ -9,10 +9,13 @@ import type { Browser, Page } from 'playwright-core'
 export const CHROMIUM = '/usr/bin/chromium'
 
 const haveChromium = existsSync(CHROMIUM)
-if (!haveChromium && process.env.CI === 'true') throw new Error(`Chromium is required in CI for the console tests: ${CHROMIUM} is missing (apt-get install chromium)`)
+if (!haveChromium && process.env.CI === 'true')
+  throw new Error(`Chromium is required in CI for the console tests: ${CHROMIUM} is missing (apt-get install chromium)`)
 
 /** `{ skip }` for node:test: false when Chromium is here. */
-export const browserSkip: string | false = haveChromium ? false : `no Chromium at ${CHROMIUM} (apt-get install chromium); the console browser tests are skipped locally`
+export const browserSkip: string | false = haveChromium
+  ? false
+  : `no Chromium at ${CHROMIUM} (apt-get install chromium); the console browser tests are skipped locally`
 
 export async function launchBrowser(): Promise<Browser> {
   const { chromium } = await import('playwright-core')

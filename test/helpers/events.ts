@@ -11,7 +11,12 @@ export interface Person {
 }
 
 /** An "Audience Entered"/"Audience Exited" track call as Engage sends it. */
-export function audienceEvent(p: Person, audienceKey: string, member: boolean, extra: { messageId?: string; externalAudienceId?: string; advertiserId?: string } = {}): Record<string, unknown> {
+export function audienceEvent(
+  p: Person,
+  audienceKey: string,
+  member: boolean,
+  extra: { messageId?: string; externalAudienceId?: string; advertiserId?: string } = {}
+): Record<string, unknown> {
   const personas: Record<string, unknown> = {
     computation_class: 'audience',
     computation_id: `aud_${audienceKey}`,

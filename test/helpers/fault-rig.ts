@@ -97,7 +97,10 @@ delivery: ${opts.delivery ?? '{ windowMs: 50, retryBaseMs: 100, retryMaxMs: 2000
     async api<T>(path: string, init: { method?: string; body?: unknown } = {}) {
       const r = await fetch(`${rig.serve.url}/api${path}`, {
         method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
-        headers: { authorization: `Basic ${Buffer.from(`admin:${ADMIN_PASSWORD}`).toString('base64')}`, ...(init.body === undefined ? {} : { 'content-type': 'application/json' }) },
+        headers: {
+          authorization: `Basic ${Buffer.from(`admin:${ADMIN_PASSWORD}`).toString('base64')}`,
+          ...(init.body === undefined ? {} : { 'content-type': 'application/json' })
+        },
         body: init.body === undefined ? undefined : JSON.stringify(init.body)
       })
       const text = await r.text()
@@ -141,10 +144,14 @@ export interface Stats {
 /** Waits until nothing is pending (delivered or dead-lettered); the last stats. */
 export async function drained(rig: Rig, timeoutMs: number): Promise<Stats> {
   let stats: Stats | undefined
-  const ok = await waitFor(async () => {
-    stats = await rig.api<Stats>('/stats').catch(() => undefined)
-    return stats !== undefined && stats.pending === 0
-  }, timeoutMs, 250)
+  const ok = await waitFor(
+    async () => {
+      stats = await rig.api<Stats>('/stats').catch(() => undefined)
+      return stats !== undefined && stats.pending === 0
+    },
+    timeoutMs,
+    250
+  )
   assert.ok(ok, `the queue drained within ${timeoutMs} ms: ${JSON.stringify(stats)}\n${rig.serve.output().slice(-3000)}`)
   return stats!
 }

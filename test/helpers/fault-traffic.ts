@@ -57,7 +57,13 @@ export class Traffic {
     this.stopping = true
     let timer: NodeJS.Timeout | undefined
     const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`the clients' last batches were not acknowledged within ${timeoutMs} ms (refusals ${JSON.stringify(Object.fromEntries(this.refusals))})`)), timeoutMs)
+      timer = setTimeout(
+        () =>
+          reject(
+            new Error(`the clients' last batches were not acknowledged within ${timeoutMs} ms (refusals ${JSON.stringify(Object.fromEntries(this.refusals))})`)
+          ),
+        timeoutMs
+      )
     })
     try {
       await Promise.race([Promise.all(this.lanes), late])

@@ -18,7 +18,8 @@ export async function pgSkipReason(): Promise<string | undefined> {
     return undefined
   } catch (err) {
     const why = `PostgreSQL is not reachable at ${PG_ADMIN_URL.replace(/\/\/[^@]*@/, '//')} (${(err as Error).message})`
-    if (process.env.CI === 'true' || process.env.CI === '1') throw new Error(`${why}: CI requires it (start it with pg_ctlcluster … main start)`, { cause: err })
+    if (process.env.CI === 'true' || process.env.CI === '1')
+      throw new Error(`${why}: CI requires it (start it with pg_ctlcluster … main start)`, { cause: err })
     return `${why}: start it to run the PostgreSQL tests`
   } finally {
     await client.end().catch(() => undefined)

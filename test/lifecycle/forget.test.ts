@@ -62,16 +62,26 @@ const REMEMBER = '    rememberMembers: true'
 /** Two destinations: `tiktok` with two audiences, `tiktok2` with one (with their `extra` settings). */
 function config(extra1 = REMEMBER, extra2 = REMEMBER): string {
   const file = join(dir, `config-${run}.yaml`)
-  writeFileSync(file, `
+  writeFileSync(
+    file,
+    `
 sources:
   - name: engage
     writeKey: wk_test
-destinations:${destination('tiktok', [{ key: 'shoppers', name: 'Shoppers A' }, { key: 'vips', name: 'VIPs A' }], extra1)}${destination('tiktok2', [{ key: 'shoppers', name: 'Shoppers B' }], extra2)}
+destinations:${destination(
+      'tiktok',
+      [
+        { key: 'shoppers', name: 'Shoppers A' },
+        { key: 'vips', name: 'VIPs A' }
+      ],
+      extra1
+    )}${destination('tiktok2', [{ key: 'shoppers', name: 'Shoppers B' }], extra2)}
 delivery:
   windowMs: 20
   retryBaseMs: 20
   retryMaxMs: 200
-`)
+`
+  )
   return file
 }
 
@@ -125,11 +135,21 @@ test('forget by email removes the person from three audiences of two destination
 
   const sqlite = new Database(dbFile, { readonly: true })
   try {
-    const audit = sqlite.prepare('SELECT * FROM forget_audits WHERE id = ?').get(summary.audit) as { origin: string; identifiers: string; audiences: string; finished_at: number | null; requested_at: number }
+    const audit = sqlite.prepare('SELECT * FROM forget_audits WHERE id = ?').get(summary.audit) as {
+      origin: string
+      identifiers: string
+      audiences: string
+      finished_at: number | null
+      requested_at: number
+    }
     assert.equal(audit.origin, 'forget')
     assert.ok(audit.finished_at !== null && audit.finished_at >= audit.requested_at)
     assert.deepEqual(JSON.parse(audit.identifiers).identifiers, [{ type: 'EMAIL_SHA256', hash: aliceEmail }])
-    const audiences = JSON.parse(audit.audiences) as { status: string; removals: { type: string; hash: string }[]; answer: { code: number; requestId: string | null } | null }[]
+    const audiences = JSON.parse(audit.audiences) as {
+      status: string
+      removals: { type: string; hash: string }[]
+      answer: { code: number; requestId: string | null } | null
+    }[]
     assert.equal(audiences.length, 3)
     for (const a of audiences) {
       assert.equal(a.status, 'removed')
@@ -145,7 +165,8 @@ test('forget by email removes the person from three audiences of two destination
   }
   const bytes = readFileSync(dbFile).toString('latin1').toLowerCase()
   // (Event records keep the messageId, which Engage writes with the userId: not an identifier sent to TikTok.)
-  for (const raw of ['alice.liddell', 'aliceliddell@example.com', 'bob@example.com', '555-0101', '4155550101']) assert.ok(!bytes.includes(raw), `raw "${raw}" found in the database file`)
+  for (const raw of ['alice.liddell', 'aliceliddell@example.com', 'bob@example.com', '555-0101', '4155550101'])
+    assert.ok(!bytes.includes(raw), `raw "${raw}" found in the database file`)
 
   // Nobody named: exit 2 with the reason.
   const none = await runCli(['forget', '--email', 'not-an-email', '--db', db], { env: env() })
@@ -202,7 +223,10 @@ test('consent withdrawn: the person leaves every audience of that destination on
 
   const sqlite = new Database(join(dir, `consent-${run}.db`), { readonly: true })
   try {
-    const audits = sqlite.prepare("SELECT audiences, destination_id FROM forget_audits WHERE origin = 'consent' ORDER BY id").all() as { audiences: string; destination_id: number }[]
+    const audits = sqlite.prepare("SELECT audiences, destination_id FROM forget_audits WHERE origin = 'consent' ORDER BY id").all() as {
+      audiences: string
+      destination_id: number
+    }[]
     assert.ok(audits.length >= 1)
     assert.equal(JSON.parse(first(audits).audiences).length, 1)
   } finally {
@@ -225,7 +249,9 @@ test('a consent withdrawal where both destinations require the category: the per
 
   const sqlite = new Database(dbFile, { readonly: true })
   try {
-    const audits = sqlite.prepare("SELECT audiences, destination_id, identifiers, finished_at FROM forget_audits WHERE origin = 'consent' ORDER BY id").all() as { audiences: string; destination_id: number; identifiers: string; finished_at: number | null }[]
+    const audits = sqlite
+      .prepare("SELECT audiences, destination_id, identifiers, finished_at FROM forget_audits WHERE origin = 'consent' ORDER BY id")
+      .all() as { audiences: string; destination_id: number; identifiers: string; finished_at: number | null }[]
     assert.equal(audits.length, 2, 'one audit per destination whose consent was withdrawn')
     assert.equal(new Set(audits.map((a) => a.destination_id)).size, 2)
     const audiences = audits.flatMap((a) => JSON.parse(a.audiences) as { status: string; audienceId: string; removals: { hash: string }[] }[])
@@ -250,10 +276,12 @@ test('a consent withdrawal where both destinations require the category: the per
   }
 })
 
-test('fan-out: forget and a consent withdrawal remove the person from every advertiser\'s audience of the connection', async () => {
+test("fan-out: forget and a consent withdrawal remove the person from every advertiser's audience of the connection", async () => {
   const ADV2 = '7000000000000000002'
   const cfg = join(dir, `fanout-${run}.yaml`)
-  writeFileSync(cfg, `
+  writeFileSync(
+    cfg,
+    `
 sources:
   - { name: engage, writeKey: wk_test }
 destinations:
@@ -268,7 +296,8 @@ destinations:
     audiences:
       - { key: shoppers, name: Fan shoppers, advertiserIds: ["${ADV}", "${ADV2}"] }
 delivery: { windowMs: 20, retryBaseMs: 20, retryMaxMs: 200 }
-`)
+`
+  )
   const dbFile = join(dir, `fanout-${run}.db`)
   const db = `sqlite:${dbFile}`
   /** Email hashes per advertiser's audience (both audiences have the same name). */
@@ -321,5 +350,8 @@ test('on PostgreSQL: forget by email and a consent withdrawal remove the person,
   assert.deepEqual(JSON.parse(r.stdout.trim().split('\n').pop()!), { audiences: 3, removed: 3, failed: 0, audit: 2 })
   assert.deepEqual(await emailsByAudience(), { 'Shoppers A': [bobEmail], 'VIPs A': [], 'Shoppers B': [] })
   const audits = await pgdb.query<{ origin: string }>('SELECT origin FROM forget_audits ORDER BY id')
-  assert.deepEqual(audits.map((a) => a.origin), ['consent', 'forget'])
+  assert.deepEqual(
+    audits.map((a) => a.origin),
+    ['consent', 'forget']
+  )
 })

@@ -34,7 +34,9 @@ before(async () => {
   delete process.env.TIKTOK_APP_ID
   delete process.env.TIKTOK_API_URL
   const config = join(dir, 'config.yaml')
-  writeFileSync(config, `
+  writeFileSync(
+    config,
+    `
 sources:
   - { name: engage, writeKey: wk_health_fanout }
 destinations:
@@ -49,7 +51,8 @@ destinations:
     audiences:
       - { key: big, name: Big spenders, advertiserIds: ["${ADV}", "${ADV2}"] }
 delivery: { windowMs: 20 }
-`)
+`
+  )
   const { startService } = await import('../../src/server/serve.js')
   service = await startService({ port: 0, banner: false, config, dataDir: dir })
 })
@@ -59,46 +62,91 @@ after(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true })
 })
 
-test('every advertiser of a fan-out connection is read: its own size and warnings, in /api/audience-health, the history and /metrics', { timeout: 60_000 }, async () => {
-  const both = await until('both advertisers read', async () => {
-    const r = await reads()
-    return r.length === 2 ? r : undefined
-  }, 15_000)
-  assert.deepEqual(both.map((r) => r.advertiserId), [ADV, ADV2], 'first advertiser, then the further one')
-  const [one, two] = both
-  assert.ok(one && two)
-  assert.notEqual(one.externalAudienceId, two.externalAudienceId)
-  const conn = (await api(`/api/destinations/${one.destinationId}/audiences/big`)) as { targets: { advertiserId: string; externalAudienceId: string }[] }
-  assert.deepEqual(both.map((r) => r.externalAudienceId), conn.targets.map((t) => t.externalAudienceId), "each advertiser's own TikTok audience")
-  for (const r of both) assert.deepEqual(r.warnings.map((w) => w.reason), ['small'])
+test(
+  'every advertiser of a fan-out connection is read: its own size and warnings, in /api/audience-health, the history and /metrics',
+  { timeout: 60_000 },
+  async () => {
+    const both = await until(
+      'both advertisers read',
+      async () => {
+        const r = await reads()
+        return r.length === 2 ? r : undefined
+      },
+      15_000
+    )
+    assert.deepEqual(
+      both.map((r) => r.advertiserId),
+      [ADV, ADV2],
+      'first advertiser, then the further one'
+    )
+    const [one, two] = both
+    assert.ok(one && two)
+    assert.notEqual(one.externalAudienceId, two.externalAudienceId)
+    const conn = (await api(`/api/destinations/${one.destinationId}/audiences/big`)) as { targets: { advertiserId: string; externalAudienceId: string }[] }
+    assert.deepEqual(
+      both.map((r) => r.externalAudienceId),
+      conn.targets.map((t) => t.externalAudienceId),
+      "each advertiser's own TikTok audience"
+    )
+    for (const r of both)
+      assert.deepEqual(
+        r.warnings.map((w) => w.reason),
+        ['small']
+      )
 
-  // The further advertiser's audience grows and nears its expiry; the first one's stays empty.
-  const set = await fetch(`${service.url}/emulator/_emulator/audiences/${two.externalAudienceId}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ coverNum: 4000, expiresAt: new Date(Date.now() + 10 * 86_400_000).toISOString() })
-  })
-  assert.equal(set.status, 200, await set.text())
-  await until('advertiser 2 expiring', async () => (await reads()).find((r) => r.advertiserId === ADV2)?.warnings.map((w) => w.reason).join() === 'expiring', 10_000)
-  const now = await reads()
-  assert.deepEqual(now.map((r) => [r.advertiserId, r.coverNum, r.warnings.map((w) => w.reason).join()]), [[ADV, 0, 'small'], [ADV2, 4000, 'expiring']])
-  assert.equal((await api('/api/audience-health')).warnings, 2, 'one warned audience per advertiser')
+    // The further advertiser's audience grows and nears its expiry; the first one's stays empty.
+    const set = await fetch(`${service.url}/emulator/_emulator/audiences/${two.externalAudienceId}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ coverNum: 4000, expiresAt: new Date(Date.now() + 10 * 86_400_000).toISOString() })
+    })
+    assert.equal(set.status, 200, await set.text())
+    await until(
+      'advertiser 2 expiring',
+      async () =>
+        (await reads())
+          .find((r) => r.advertiserId === ADV2)
+          ?.warnings.map((w) => w.reason)
+          .join() === 'expiring',
+      10_000
+    )
+    const now = await reads()
+    assert.deepEqual(
+      now.map((r) => [r.advertiserId, r.coverNum, r.warnings.map((w) => w.reason).join()]),
+      [
+        [ADV, 0, 'small'],
+        [ADV2, 4000, 'expiring']
+      ]
+    )
+    assert.equal((await api('/api/audience-health')).warnings, 2, 'one warned audience per advertiser')
 
-  const m = await metrics()
-  const line = (name: string, labels: string, value: number) => assert.match(m, new RegExp(`^${name}\\{${labels}\\} ${value}$`, 'm'), `${name}{${labels}} ${value}\n${m.split('\n').filter((l) => l.startsWith('tiktok_audience_')).join('\n')}`)
-  line('tiktok_audience_matched_users', `destination="fanout",audience="big",advertiser_id="${ADV}"`, 0)
-  line('tiktok_audience_matched_users', `destination="fanout",audience="big",advertiser_id="${ADV2}"`, 4000)
-  line('tiktok_audience_warning', `destination="fanout",audience="big",advertiser_id="${ADV}",reason="small"`, 1)
-  line('tiktok_audience_warning', `destination="fanout",audience="big",advertiser_id="${ADV}",reason="expiring"`, 0)
-  line('tiktok_audience_warning', `destination="fanout",audience="big",advertiser_id="${ADV2}",reason="small"`, 0)
-  line('tiktok_audience_warning', `destination="fanout",audience="big",advertiser_id="${ADV2}",reason="expiring"`, 1)
+    const m = await metrics()
+    const line = (name: string, labels: string, value: number) =>
+      assert.match(
+        m,
+        new RegExp(`^${name}\\{${labels}\\} ${value}$`, 'm'),
+        `${name}{${labels}} ${value}\n${m
+          .split('\n')
+          .filter((l) => l.startsWith('tiktok_audience_'))
+          .join('\n')}`
+      )
+    line('tiktok_audience_matched_users', `destination="fanout",audience="big",advertiser_id="${ADV}"`, 0)
+    line('tiktok_audience_matched_users', `destination="fanout",audience="big",advertiser_id="${ADV2}"`, 4000)
+    line('tiktok_audience_warning', `destination="fanout",audience="big",advertiser_id="${ADV}",reason="small"`, 1)
+    line('tiktok_audience_warning', `destination="fanout",audience="big",advertiser_id="${ADV}",reason="expiring"`, 0)
+    line('tiktok_audience_warning', `destination="fanout",audience="big",advertiser_id="${ADV2}",reason="small"`, 0)
+    line('tiktok_audience_warning', `destination="fanout",audience="big",advertiser_id="${ADV2}",reason="expiring"`, 1)
 
-  // One advertiser's history holds its own reads only.
-  const history = async (adv?: string) =>
-    ((await api(`/api/destinations/${one.destinationId}/audiences/big/health/history${adv ? `?advertiserId=${adv}` : ''}`)).reads as { advertiserId: string; coverNum: number }[])
-  const second = await history(ADV2)
-  assert.ok(second.length >= 2 && second.every((r) => r.advertiserId === ADV2), JSON.stringify(second))
-  assert.equal(second.at(-1)?.coverNum, 4000)
-  assert.ok((await history(ADV)).every((r) => r.advertiserId === ADV && r.coverNum === 0))
-  assert.deepEqual([...new Set((await history()).map((r) => r.advertiserId))].sort(), [ADV, ADV2])
-})
+    // One advertiser's history holds its own reads only.
+    const history = async (adv?: string) =>
+      (await api(`/api/destinations/${one.destinationId}/audiences/big/health/history${adv ? `?advertiserId=${adv}` : ''}`)).reads as {
+        advertiserId: string
+        coverNum: number
+      }[]
+    const second = await history(ADV2)
+    assert.ok(second.length >= 2 && second.every((r) => r.advertiserId === ADV2), JSON.stringify(second))
+    assert.equal(second.at(-1)?.coverNum, 4000)
+    assert.ok((await history(ADV)).every((r) => r.advertiserId === ADV && r.coverNum === 0))
+    assert.deepEqual([...new Set((await history()).map((r) => r.advertiserId))].sort(), [ADV, ADV2])
+  }
+)

@@ -64,36 +64,49 @@ test('a small audience warns once, then logs at debug while the warning holds, a
   await pollAudienceHealth(store, tiktok, log)
   assert.equal(small(40), 1, 'no further warn line while it holds')
   assert.equal(small(20), 2, 'a debug line in each later round')
-  const r = await fetch(`${emu.url}/_emulator/audiences/${first.externalAudienceId}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ coverNum: 5000 }) })
+  const r = await fetch(`${emu.url}/_emulator/audiences/${first.externalAudienceId}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ coverNum: 5000 })
+  })
   assert.equal(r.status, 200, await r.text())
   await pollAudienceHealth(store, tiktok, log)
   assert.equal(lines.filter((l) => l.level === 30 && /small warning cleared/.test(l.msg)).length, 1)
 })
 
 const advertisers = ['7000000000000000001', '7000000000000000002']
-const fanConfig = () => ({
-  sources: [{ name: 'engage', writeKey: 'wk_hl' }],
-  destinations: [
-    {
-      name: 'fan',
-      source: 'engage',
-      mode: 'native',
-      accessToken: 'emulator-access-token',
-      advertiserIds: advertisers,
-      mappings: [{ name: 'Add', action: 'addToAudience' }],
-      audiences: [{ key: 'wide', name: 'Wide', advertiserIds: advertisers }]
-    }
-  ]
-}) as ConfigFile
+const fanConfig = () =>
+  ({
+    sources: [{ name: 'engage', writeKey: 'wk_hl' }],
+    destinations: [
+      {
+        name: 'fan',
+        source: 'engage',
+        mode: 'native',
+        accessToken: 'emulator-access-token',
+        advertiserIds: advertisers,
+        mappings: [{ name: 'Add', action: 'addToAudience' }],
+        audiences: [{ key: 'wide', name: 'Wide', advertiserIds: advertisers }]
+      }
+    ]
+  }) as ConfigFile
 
 test("a fan-out connection: each advertiser's audience warns once, its line naming the advertiser", async () => {
   const tiktok = new TikTokClient({ baseUrl: emu.apiUrl })
   assert.deepEqual((await applyConfig(store, fanConfig(), tiktok)).problems, [])
   lines.length = 0
   const reads = (await pollAudienceHealth(store, tiktok, log)).filter((r) => r.audienceKey === 'wide')
-  assert.deepEqual(reads.map((r) => r.advertiserId), advertisers, 'both advertisers read')
+  assert.deepEqual(
+    reads.map((r) => r.advertiserId),
+    advertisers,
+    'both advertisers read'
+  )
   const warned = lines.filter((l) => l.level === 40 && /^audience health: "wide" of fan/.test(l.msg)).map((l) => l.msg)
-  assert.deepEqual(warned.map((m) => /\(advertiser (\d+)\): Fewer than 1,000/.exec(m)?.[1]), advertisers, warned.join('\n'))
+  assert.deepEqual(
+    warned.map((m) => /\(advertiser (\d+)\): Fewer than 1,000/.exec(m)?.[1]),
+    advertisers,
+    warned.join('\n')
+  )
 })
 
 test('on PostgreSQL: the latest read, the gauges and the history of each fan-out advertiser', { skip: pgSkip }, async () => {
@@ -104,15 +117,24 @@ test('on PostgreSQL: the latest read, the gauges and the history of each fan-out
     await pollAudienceHealth(pg, tiktok, log)
     await pollAudienceHealth(pg, tiktok, log, Date.now() + 1)
     const latest = await latestHealthReads(pg.db)
-    assert.deepEqual(latest.map((r) => [r.audienceKey, r.advertiserId]), advertisers.map((a) => ['wide', a]))
+    assert.deepEqual(
+      latest.map((r) => [r.audienceKey, r.advertiserId]),
+      advertisers.map((a) => ['wide', a])
+    )
     const [one, two] = latest
     assert.ok(one && two)
     assert.notEqual(one.externalAudienceId, two.externalAudienceId)
     const gauges = await healthGauges(pg)
-    assert.deepEqual(gauges.warnings.filter((g) => g.labels.reason === 'small').map((g) => [g.labels.advertiser_id, g.value]), advertisers.map((a) => [a, 1]))
+    assert.deepEqual(
+      gauges.warnings.filter((g) => g.labels.reason === 'small').map((g) => [g.labels.advertiser_id, g.value]),
+      advertisers.map((a) => [a, 1])
+    )
     for (const a of advertisers) {
       const history = await healthHistory(pg.db, one.destinationId, 'wide', 100, a)
-      assert.deepEqual(history.map((r) => r.advertiserId), [a, a])
+      assert.deepEqual(
+        history.map((r) => r.advertiserId),
+        [a, a]
+      )
     }
   } finally {
     await pg.close()

@@ -24,12 +24,17 @@ async function api(path: string): Promise<any> {
   return r.json()
 }
 async function emulatorSet(audienceId: string, body: Record<string, unknown>): Promise<void> {
-  const r = await fetch(`${service.url}/emulator/_emulator/audiences/${audienceId}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+  const r = await fetch(`${service.url}/emulator/_emulator/audiences/${audienceId}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body)
+  })
   assert.equal(r.status, 200, await r.text())
 }
 const metrics = async () => (await fetch(`${service.url}/metrics`)).text()
 type Health = { audienceKey: string; externalAudienceId: string; coverNum: number; checkedAt: number; warnings: { reason: string }[] }
-const healthOf = async (key: string): Promise<Health | undefined> => ((await api('/api/audience-health')).audiences as Health[]).find((a) => a.audienceKey === key)
+const healthOf = async (key: string): Promise<Health | undefined> =>
+  ((await api('/api/audience-health')).audiences as Health[]).find((a) => a.audienceKey === key)
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tta-health-'))
@@ -39,7 +44,9 @@ before(async () => {
   delete process.env.TIKTOK_APP_ID
   delete process.env.TIKTOK_API_URL
   const config = join(dir, 'config.yaml')
-  writeFileSync(config, `
+  writeFileSync(
+    config,
+    `
 sources:
   - { name: engage, writeKey: wk_health }
 destinations:
@@ -55,7 +62,8 @@ destinations:
       - { key: vip, name: VIP customers, advertiserId: "${ADV}" }
       - { key: winter, name: Winter sale, advertiserId: "${ADV}" }
 delivery: { windowMs: 20 }
-`)
+`
+  )
   const { startService } = await import('../../src/server/serve.js')
   service = await startService({ port: 0, banner: false, config, dataDir: dir })
 })
@@ -76,8 +84,14 @@ test('a bad AUDIENCE_HEALTH_INTERVAL is refused with the variable named', async 
 test('warnings appear and clear: small below 1,000 matched users, expiring within 30 days; /metrics follows', { timeout: 60_000 }, async () => {
   const vip = await until('vip read', async () => healthOf('vip'))
   const winter = await until('winter read', async () => healthOf('winter'))
-  assert.deepEqual(vip.warnings.map((w) => w.reason), ['small'])
-  assert.deepEqual(winter.warnings.map((w) => w.reason), ['small'])
+  assert.deepEqual(
+    vip.warnings.map((w) => w.reason),
+    ['small']
+  )
+  assert.deepEqual(
+    winter.warnings.map((w) => w.reason),
+    ['small']
+  )
   assert.match(await metrics(), new RegExp(`tiktok_audience_matched_users\\{destination="tiktok",audience="vip",advertiser_id="${ADV}"\\} 0`))
   assert.match(await metrics(), /tiktok_audience_warning\{destination="tiktok",audience="vip",advertiser_id="7000000000000000001",reason="small"\} 1/)
 
@@ -92,11 +106,15 @@ test('warnings appear and clear: small below 1,000 matched users, expiring withi
   assert.match(m, /tiktok_audience_warning\{destination="tiktok",audience="winter",advertiser_id="7000000000000000001",reason="small"\} 0/)
 })
 
-test('sizes recorded over time grow as members are added (cover_num follows the emulator\'s members)', { timeout: 60_000 }, async () => {
+test("sizes recorded over time grow as members are added (cover_num follows the emulator's members)", { timeout: 60_000 }, async () => {
   const winter = (await healthOf('winter'))!
   await emulatorSet(winter.externalAudienceId, { coverNum: null })
   const events = ['a', 'b', 'c'].map((u) => audienceEvent({ userId: u, email: `${u}@example.com` }, 'winter', true))
-  const sent = await fetch(`${service.url}/v1/batch`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: basic('wk_health', '') }, body: JSON.stringify({ batch: events }) })
+  const sent = await fetch(`${service.url}/v1/batch`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: basic('wk_health', '') },
+    body: JSON.stringify({ batch: events })
+  })
   assert.equal(sent.status, 200)
   await until('3 matched users read', async () => (await healthOf('winter'))?.coverNum === 3, 15_000)
   const destinations = await api('/api/destinations')
@@ -107,5 +125,9 @@ test('sizes recorded over time grow as members are added (cover_num follows the 
   assert.ok(sizes.includes(2500), 'the size the emulator was told to report is in the history')
   assert.equal(sizes[sizes.length - 1], 3)
   const times: number[] = history.reads.map((r: { checkedAt: number }) => r.checkedAt)
-  assert.deepEqual(times, [...times].sort((a, b) => a - b), 'oldest first')
+  assert.deepEqual(
+    times,
+    [...times].sort((a, b) => a - b),
+    'oldest first'
+  )
 })

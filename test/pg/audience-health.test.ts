@@ -25,7 +25,9 @@ test('two serve processes on one database poll audience health once per interval
   const db = await createPgDatabase()
   const dir = mkdtempSync(join(tmpdir(), 'tta-health-pg-'))
   const config = join(dir, 'config.yaml')
-  writeFileSync(config, `
+  writeFileSync(
+    config,
+    `
 sources:
   - { name: engage, writeKey: wk_health_pg }
 destinations:
@@ -36,7 +38,8 @@ destinations:
     advertiserIds: ["7000000000000000001"]
     audiences:
       - { key: vip, name: VIP, advertiserId: "7000000000000000001" }
-`)
+`
+  )
   const env = (name: string, extra: Record<string, string | undefined> = {}) => ({
     DATABASE_URL: db.url,
     DATA_DIR: mkdtempSync(join(tmpdir(), `tta-health-${name}-`)),
@@ -50,15 +53,21 @@ destinations:
   const first = await startServe(['--config', config], env('first'))
   const second = await startServe(['--config', config], env('second', { TIKTOK_API_URL: `${first.url}/emulator/open_api` }))
   await sleep(9000)
-  const rounds = (await db.query<{ checked_at: string }>('SELECT DISTINCT checked_at FROM audience_health ORDER BY checked_at')).map((r) => Number(r.checked_at))
+  const rounds = (await db.query<{ checked_at: string }>('SELECT DISTINCT checked_at FROM audience_health ORDER BY checked_at')).map((r) =>
+    Number(r.checked_at)
+  )
   const span = Date.now() - at(rounds, 0)
   // One round per 2 s since the first (each claimed at most a quarter interval late), never more.
   assert.ok(span >= 9000, 'the first process polled at start')
   assert.ok(rounds.length >= Math.floor(span / 2500), `${rounds.length} rounds in ${span} ms: fewer than one per interval`)
   assert.ok(rounds.length <= Math.floor(span / 2000) + 1, `${rounds.length} rounds in ${span} ms: more than one per interval`)
-  for (let i = 1; i < rounds.length; i++) assert.ok(at(rounds, i) - at(rounds, i - 1) >= 2000, `rounds ${rounds[i - 1]} and ${rounds[i]} less than an interval apart`)
+  for (let i = 1; i < rounds.length; i++)
+    assert.ok(at(rounds, i) - at(rounds, i - 1) >= 2000, `rounds ${rounds[i - 1]} and ${rounds[i]} less than an interval apart`)
   const perRound = await db.query<{ n: string }>('SELECT COUNT(*) AS n FROM audience_health GROUP BY checked_at')
-  assert.ok(perRound.every((r) => Number(r.n) === 1), 'one read of the one audience per round')
+  assert.ok(
+    perRound.every((r) => Number(r.n) === 1),
+    'one read of the one audience per round'
+  )
 
   for (const s of [first, second]) {
     const m = await (await fetch(`${s.url}/metrics`)).text()

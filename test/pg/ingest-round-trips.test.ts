@@ -43,7 +43,9 @@ const checked = (e: Record<string, unknown>): SegmentEvent => {
 }
 const email = (i: number) => `rt${i}@example.com`
 const batchOf = (from: number, to: number) => ({
-  batch: Array.from({ length: to - from }, (_, k) => audienceEvent({ userId: `u${from + k}`, email: email(from + k) }, AUD, true, { messageId: `m${from + k}` }))
+  batch: Array.from({ length: to - from }, (_, k) =>
+    audienceEvent({ userId: `u${from + k}`, email: email(from + k) }, AUD, true, { messageId: `m${from + k}` })
+  )
 })
 
 test('PostgreSQL: one events insert per group commit, one statement for new events, re-sent messageIds not routed twice', { skip }, async () => {
@@ -93,7 +95,11 @@ delivery: { windowMs: 50, retryBaseMs: 50 }
     sent.length = 0
     await post(batchOf(10, 110))
     const ingestion = sent.filter((s) => /^(WITH ins AS|INSERT INTO events|INSERT INTO queue_packs|UPDATE partitions SET ready_at)/.test(s))
-    assert.deepEqual(ingestion.map((s) => s.slice(0, 12)), ['WITH ins AS '], 'events, packs, partition counts and totals in one statement')
+    assert.deepEqual(
+      ingestion.map((s) => s.slice(0, 12)),
+      ['WITH ins AS '],
+      'events, packs, partition counts and totals in one statement'
+    )
 
     // Two requests routed apart (a route worker's batch each) in one group commit: one events insert.
     const table = svc.ctx.pipeline.table
@@ -101,13 +107,20 @@ delivery: { windowMs: 50, retryBaseMs: 50 }
     const sourceId = first(await db.query<{ id: number }>(`SELECT id FROM sources WHERE write_key = $1`, [WK])).id
     const now = Date.now()
     const routed = (from: number, to: number) =>
-      routeBatch(table, batchOf(from, to).batch.map((event) => ({ sourceId, event: checked({ ...event, receivedAt: new Date(now).toISOString() }), receivedAt: now })))
+      routeBatch(
+        table,
+        batchOf(from, to).batch.map((event) => ({ sourceId, event: checked({ ...event, receivedAt: new Date(now).toISOString() }), receivedAt: now }))
+      )
     // One event of each re-sent (m5, m50): the one statement gives way to the general transaction.
     sent.length = 0
     const added = await svc.ctx.pipeline.ingestRouted([routed(105, 160), routed(160, 200)])
     assert.equal(added, 200 - 110, 'm105 … m109 were recorded before')
     const inserts = sent.filter((s) => /^(WITH ins AS|INSERT INTO events)/.test(s))
-    assert.equal(inserts.filter((s) => s.startsWith('INSERT INTO events')).length, 1, `one events insert for both batches: ${inserts.map((s) => s.slice(0, 30)).join(' | ')}`)
+    assert.equal(
+      inserts.filter((s) => s.startsWith('INSERT INTO events')).length,
+      1,
+      `one events insert for both batches: ${inserts.map((s) => s.slice(0, 30)).join(' | ')}`
+    )
 
     const { n } = first(await db.query<{ n: string }>(`SELECT count(*) AS n FROM events`))
     assert.equal(Number(n), 200)
@@ -134,8 +147,18 @@ delivery: { windowMs: 50, retryBaseMs: 50 }
     // And in this thread (no route worker): the same.
     await db.query(`UPDATE mappings SET enabled = 1 WHERE name = 'Add'`)
     await db.query(`UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'config_version'`)
-    const items = batchOf(210, 220).batch.map((event) => ({ sourceId, event: checked({ ...event, receivedAt: new Date().toISOString() }), receivedAt: Date.now() }))
-    assert.equal(await svc.ctx.pipeline.ingest(sourceId, items.map((i) => i.event)), 10)
+    const items = batchOf(210, 220).batch.map((event) => ({
+      sourceId,
+      event: checked({ ...event, receivedAt: new Date().toISOString() }),
+      receivedAt: Date.now()
+    }))
+    assert.equal(
+      await svc.ctx.pipeline.ingest(
+        sourceId,
+        items.map((i) => i.event)
+      ),
+      10
+    )
     const back = await db.query<{ n: string }>(`SELECT SUM(n_changes) AS n FROM events WHERE message_id IN ('m210', 'm219')`)
     assert.equal(Number(back[0]?.n), 2, 'routed with the mapping enabled again')
   } finally {

@@ -23,7 +23,9 @@ test('mirror sync on PostgreSQL: 12,000 members (pages of the synced list), then
   const dir = mkdtempSync(join(tmpdir(), 'tta-pg-sync-'))
   try {
     const cfg = join(dir, 'c.yaml')
-    writeFileSync(cfg, `
+    writeFileSync(
+      cfg,
+      `
 destinations:
   - name: tiktok
     mode: native
@@ -34,7 +36,8 @@ destinations:
     audiences:
       - { key: crm_list, name: CRM list, advertiserId: "7000000000000000001" }
 delivery: { windowMs: 10 }
-`)
+`
+    )
     const email = (i: number) => `pg-member${i}@example.com`
     const sync = async (name: string, ids: number[]) => {
       const file = join(dir, name)

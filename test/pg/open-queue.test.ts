@@ -46,7 +46,11 @@ test('a pack committed late (a lower id than packs already read) is read before 
     await db.tx((t) => insertPacks(t, [pack(3, 'delete', 'y')]))
     const queue = new OpenQueue(db, 1)
     const first = await queue.read(100)
-    assert.deepEqual(first.map((c) => [c.pack, c.ids]), [[2, ['y']]], 'only what is committed is visible')
+    assert.deepEqual(
+      first.map((c) => [c.pack, c.ids]),
+      [[2, ['y']]],
+      'only what is committed is visible'
+    )
     await db.tx((t) => settlePositions(t, first))
     queue.settled(first)
 
@@ -55,7 +59,14 @@ test('a pack committed late (a lower id than packs already read) is read before 
     // Round 3, posted once round 2 was acknowledged: X enters again.
     await db.tx((t) => insertPacks(t, [pack(4, 'add', 'x')]))
     const second = await queue.read(100)
-    assert.deepEqual(second.map((c) => [c.pack, c.batchKey, c.ids]), [[1, 'delete|EMAIL_SHA256', ['x']], [3, 'add|EMAIL_SHA256', ['x']]], "X's exit before its new entry")
+    assert.deepEqual(
+      second.map((c) => [c.pack, c.batchKey, c.ids]),
+      [
+        [1, 'delete|EMAIL_SHA256', ['x']],
+        [3, 'add|EMAIL_SHA256', ['x']]
+      ],
+      "X's exit before its new entry"
+    )
   } finally {
     await db.close()
     await pg.drop()

@@ -89,7 +89,9 @@ async function postRounds(procs: ServeProcess[], users: number, audiences: numbe
       for (let a = 0; a < audiences; a++) {
         const member = state(u, a)
         if (member === undefined) continue
-        at(perProc, (u + a + r) % procs.length).push(audienceEvent({ userId: `user${u}`, email: emailOf(u) }, audKey(a), member, { messageId: `r${r}-u${u}-a${a}` }))
+        at(perProc, (u + a + r) % procs.length).push(
+          audienceEvent({ userId: `user${u}`, email: emailOf(u) }, audKey(a), member, { messageId: `r${r}-u${u}-a${a}` })
+        )
       }
     }
     await Promise.all(procs.map((p, i) => postBatches(p, at(perProc, i))))
@@ -99,13 +101,19 @@ async function postRounds(procs: ServeProcess[], users: number, audiences: numbe
 /** Waits until every event is recorded and nothing is left to deliver. */
 async function drained(db: PgDatabase, events: number, timeoutMs: number): Promise<void> {
   let last: Record<string, unknown> = {}
-  const ok = await waitFor(async () => {
-    const row = first(await db.query<{ events: string; pending: string | null; queued: string }>(
-      `SELECT (SELECT COUNT(*) FROM events) AS events, (SELECT SUM(pending) FROM partitions) AS pending, (SELECT COUNT(*) FROM queue_packs) AS queued`
-    ))
-    last = row
-    return Number(row.events) === events && Number(row.pending ?? 0) === 0 && Number(row.queued) === 0
-  }, timeoutMs, 100)
+  const ok = await waitFor(
+    async () => {
+      const row = first(
+        await db.query<{ events: string; pending: string | null; queued: string }>(
+          `SELECT (SELECT COUNT(*) FROM events) AS events, (SELECT SUM(pending) FROM partitions) AS pending, (SELECT COUNT(*) FROM queue_packs) AS queued`
+        )
+      )
+      last = row
+      return Number(row.events) === events && Number(row.pending ?? 0) === 0 && Number(row.queued) === 0
+    },
+    timeoutMs,
+    100
+  )
   assert.ok(ok, `the queue drained: ${JSON.stringify(last)}`)
 }
 
@@ -115,7 +123,8 @@ function acceptedRows(log: EmuRequest[]): { audience: string; hash: string; acti
   for (const req of [...log].sort((x, y) => x.seq - y.seq)) {
     if (req.code !== 0) continue
     const body = req.body as { action: string; batch_data: { id?: string; audience_ids?: string[] }[][] }
-    for (const row of body.batch_data) for (const cell of row) for (const audience of cell.audience_ids ?? []) out.push({ audience, hash: cell.id!, action: body.action })
+    for (const row of body.batch_data)
+      for (const cell of row) for (const audience of cell.audience_ids ?? []) out.push({ audience, hash: cell.id!, action: body.action })
   }
   return out
 }
@@ -130,7 +139,10 @@ function subsequence(seq: string[], of: string[]): boolean {
 async function checkFinalMembership(emuUrl: string, audienceIds: string[], users: number, final: (u: number, a: number) => boolean): Promise<void> {
   for (const [a, id] of audienceIds.entries()) {
     const members = (await emuMembers(emuUrl, id)).EMAIL_SHA256
-    const expected = Array.from({ length: users }, (_, u) => u).filter((u) => final(u, a)).map((u) => sha256(emailOf(u))).sort()
+    const expected = Array.from({ length: users }, (_, u) => u)
+      .filter((u) => final(u, a))
+      .map((u) => sha256(emailOf(u)))
+      .sort()
     assert.deepEqual(members, expected, `final membership of audience ${a}`)
   }
 }
@@ -149,7 +161,11 @@ test('two serve processes on one PostgreSQL database: every change delivered exa
 
   // enter → exit → enter again for two thirds of the pairs.
   const rounds = [() => true, () => false, (u: number, a: number) => ((u + a) % 3 !== 0 ? true : undefined)]
-  const sent = (u: number, a: number) => rounds.map((r) => r(u, a)).filter((m) => m !== undefined).map((m) => (m ? 'add' : 'delete'))
+  const sent = (u: number, a: number) =>
+    rounds
+      .map((r) => r(u, a))
+      .filter((m) => m !== undefined)
+      .map((m) => (m ? 'add' : 'delete'))
   await postRounds(procs, U, A, rounds)
   const total = U * A * 2 + Array.from({ length: U * A }, (_, k) => k).filter((k) => (Math.floor(k / A) + (k % A)) % 3 !== 0).length
   await drained(db, total, 40_000)
@@ -159,7 +175,11 @@ test('two serve processes on one PostgreSQL database: every change delivered exa
 
   const log = await emuRequests(emu.url)
   assert.ok(log.length > 0)
-  assert.deepEqual(log.filter((r) => r.code !== 0).map((r) => r.code), [], 'no TikTok request failed in the happy path')
+  assert.deepEqual(
+    log.filter((r) => r.code !== 0).map((r) => r.code),
+    [],
+    'no TikTok request failed in the happy path'
+  )
   // Exactly once: TikTok received each delivered change once — the rows TikTok accepted are
   // exactly the changes the database settled as delivered (counted in the transaction that settles
   // them; a batch sent twice would show up twice at TikTok and once here).
@@ -211,13 +231,17 @@ test('one of two processes SIGKILLed mid-delivery: its lease expires, the other 
 
   // Kill the victim while it holds a partition with work left (a request to TikTok in flight).
   let held: { id: number; key: string }[] = []
-  const caught = await waitFor(async () => {
-    held = await db.query<{ id: number; key: string }>(
-      `SELECT id, key FROM partitions WHERE lease_owner LIKE $1 AND lease_until > $2 AND pending > 0`,
-      [`${victim.pid}-%`, Date.now()]
-    )
-    return held.length > 0
-  }, 20_000, 10)
+  const caught = await waitFor(
+    async () => {
+      held = await db.query<{ id: number; key: string }>(`SELECT id, key FROM partitions WHERE lease_owner LIKE $1 AND lease_until > $2 AND pending > 0`, [
+        `${victim.pid}-%`,
+        Date.now()
+      ])
+      return held.length > 0
+    },
+    20_000,
+    10
+  )
   assert.ok(caught, 'the victim claimed a partition')
   await victim.stop('SIGKILL')
   const killedAt = Date.now()
@@ -229,7 +253,12 @@ test('one of two processes SIGKILLed mid-delivery: its lease expires, the other 
   const log = await emuRequests(emu.url)
   for (const p of held) {
     const audience = at(p.key.split('|'), 2)
-    const later = log.filter((r) => r.code === 0 && Date.parse(r.time) > killedAt && (r.body as { batch_data: { audience_ids?: string[] }[][] }).batch_data.some((row) => row.some((c) => c.audience_ids?.includes(audience))))
+    const later = log.filter(
+      (r) =>
+        r.code === 0 &&
+        Date.parse(r.time) > killedAt &&
+        (r.body as { batch_data: { audience_ids?: string[] }[][] }).batch_data.some((row) => row.some((c) => c.audience_ids?.includes(audience)))
+    )
     assert.ok(later.length > 0, `partition ${p.key} was delivered after the kill`)
   }
   const { n: left } = first(await db.query<{ n: string }>(`SELECT COUNT(*) AS n FROM partitions WHERE pending <> 0 OR pending < 0`))
@@ -247,20 +276,32 @@ test('send --db postgres://…: a few hundred events through several batches, en
   const N = 400
   const events = [
     ...Array.from({ length: N }, (_, u) => audienceEvent({ userId: `user${u}`, email: emailOf(u) }, audKey(0), true, { messageId: `in-${u}` })),
-    ...Array.from({ length: N / 4 }, (_, k) => audienceEvent({ userId: `user${k * 4}`, email: emailOf(k * 4) }, audKey(0), false, { messageId: `out-${k * 4}` }))
+    ...Array.from({ length: N / 4 }, (_, k) =>
+      audienceEvent({ userId: `user${k * 4}`, email: emailOf(k * 4) }, audKey(0), false, { messageId: `out-${k * 4}` })
+    )
   ]
   const file = join(dir, 'send.ndjson')
   writeFileSync(file, ndjson(events))
-  const r = await runCli(['send', '--config', config, '--events', file, '--db', db.url], { env: { TIKTOK_API_URL: emu.apiUrl, SECRET_KEY: 'send-secret', DATABASE_URL: '' } })
+  const r = await runCli(['send', '--config', config, '--events', file, '--db', db.url], {
+    env: { TIKTOK_API_URL: emu.apiUrl, SECRET_KEY: 'send-secret', DATABASE_URL: '' }
+  })
   assert.equal(r.code, 0, r.stderr)
   assert.equal(r.summary?.received, N + N / 4)
   assert.equal(r.summary?.delivered, N + N / 4)
   assert.equal(r.summary?.failed, 0)
   assert.ok((await emuRequests(emu.url)).filter((q) => q.code === 0).length >= 5, 'several batches')
   const members = (await emuMembers(emu.url, id)).EMAIL_SHA256
-  assert.deepEqual(members, Array.from({ length: N }, (_, u) => u).filter((u) => u % 4 !== 0).map((u) => sha256(emailOf(u))).sort())
+  assert.deepEqual(
+    members,
+    Array.from({ length: N }, (_, u) => u)
+      .filter((u) => u % 4 !== 0)
+      .map((u) => sha256(emailOf(u)))
+      .sort()
+  )
   // Re-sending the same file routes nothing twice (same messageIds).
-  const again = await runCli(['send', '--config', config, '--events', file, '--db', db.url], { env: { TIKTOK_API_URL: emu.apiUrl, SECRET_KEY: 'send-secret', DATABASE_URL: '' } })
+  const again = await runCli(['send', '--config', config, '--events', file, '--db', db.url], {
+    env: { TIKTOK_API_URL: emu.apiUrl, SECRET_KEY: 'send-secret', DATABASE_URL: '' }
+  })
   assert.equal(again.code, 0, again.stderr)
   assert.equal(again.summary?.duplicates, N + N / 4)
   await db.drop()

@@ -28,7 +28,11 @@ test('concurrent config applies: one TikTok audience per connection, one default
       ]
     }
     // Slow TikTok down so the applies overlap while the first one is creating.
-    await fetch(`${emu.url}/_emulator/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ rules: [{ path: '/segment/audience/', latencyMs: 200 }] }) })
+    await fetch(`${emu.url}/_emulator/faults`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ rules: [{ path: '/segment/audience/', latencyMs: 200 }] })
+    })
     const tiktok = new TikTokClient({ baseUrl: emu.apiUrl })
     const results = await Promise.all([applyConfig(store, config, tiktok), applyConfig(store, config, tiktok), applyConfig(store, config, tiktok)])
     for (const r of results) assert.deepEqual(r.problems, [])

@@ -9,7 +9,20 @@ let seq = 0
 /** A queued change: action, id_schema and the hashed ids ('a', 'p' stand for hashes). */
 function q(action: 'add' | 'delete', schema: string, ids: (string | null)[]): QueuedChange {
   seq++
-  return toQueued({ pack: 1, at: seq, createdAt: 0, eventId: seq, mappingId: null, batchKey: encodeBatchKey({ action, idSchema: schema.split(',') }), ids, serializedIds: serializeIds(ids), payload: null }, seq)
+  return toQueued(
+    {
+      pack: 1,
+      at: seq,
+      createdAt: 0,
+      eventId: seq,
+      mappingId: null,
+      batchKey: encodeBatchKey({ action, idSchema: schema.split(',') }),
+      ids,
+      serializedIds: serializeIds(ids),
+      payload: null
+    },
+    seq
+  )
 }
 const E = 'EMAIL_SHA256'
 const EP = 'EMAIL_SHA256,PHONE_SHA256'
@@ -86,7 +99,10 @@ test('any interleaving of adds and deletes ends in the state of applying them in
 
 test('audience creations are sent one at a time', () => {
   seq++
-  const create = toQueued({ pack: 1, at: seq, createdAt: 0, eventId: seq, mappingId: null, batchKey: CREATE_KEY, ids: null, serializedIds: serializeIds([]), payload: '{}' }, seq)
+  const create = toQueued(
+    { pack: 1, at: seq, createdAt: 0, eventId: seq, mappingId: null, batchKey: CREATE_KEY, ids: null, serializedIds: serializeIds([]), payload: '{}' },
+    seq
+  )
   const plan = planBatch([create, q('add', E, ['a'])], 100)
   assert.equal(plan.batchKey, 'create')
   assert.deepEqual(ids(plan.send), [create.id])
@@ -94,7 +110,10 @@ test('audience creations are sent one at a time', () => {
 
 test('a change is not superseded across an audience creation: it is sent before the creation', () => {
   seq++
-  const create = toQueued({ pack: 1, at: seq, createdAt: 0, eventId: seq, mappingId: null, batchKey: CREATE_KEY, ids: null, serializedIds: serializeIds([]), payload: '{}' }, seq)
+  const create = toQueued(
+    { pack: 1, at: seq, createdAt: 0, eventId: seq, mappingId: null, batchKey: CREATE_KEY, ids: null, serializedIds: serializeIds([]), payload: '{}' },
+    seq
+  )
   const before = q('add', E, ['a'])
   const rows = [before, create, q('add', E, ['a'])]
   const plan = planBatch(rows, 100)

@@ -29,7 +29,10 @@ test('throttle or transient within the retry budget: retry with backoff, countin
   const first = classifyExchange(exchange(throttled()), policy)
   assert.equal(first.kind, 'retry')
   if (first.kind !== 'retry') return
-  assert.deepEqual({ ...first, retryAt: 0 }, { kind: 'retry', retryAt: 0, attempts: 1, firstFailureAt: NOW, reason: 'TikTok 40100: Too many requests', errorCode: '40100' })
+  assert.deepEqual(
+    { ...first, retryAt: 0 },
+    { kind: 'retry', retryAt: 0, attempts: 1, firstFailureAt: NOW, reason: 'TikTok 40100: Too many requests', errorCode: '40100' }
+  )
   assert.ok(first.retryAt >= NOW + 500 && first.retryAt <= NOW + 1000, `first backoff within 0.5–1 s (${first.retryAt - NOW} ms)`)
 
   const third = classifyExchange(exchange(timedOut(), { state: { attempts: 2, firstFailureAt: NOW - 60_000 } }), policy)
@@ -50,14 +53,17 @@ test('retryable past the retry budget: failed, saying for how long it was retrie
     next: { attempts: 0, firstFailureAt: null }
   })
   const noCode = classifyExchange(exchange(timedOut(), { state: { attempts: 1, firstFailureAt: NOW - 3_600_001 } }), policy)
-  assert.equal(noCode.kind === 'failed' && noCode.errorCode, 'TRANSIENT', "a dead letter keeps the kind in capitals")
+  assert.equal(noCode.kind === 'failed' && noCode.errorCode, 'TRANSIENT', 'a dead letter keeps the kind in capitals')
 })
 
 test('auth: paused (queue kept), or failed in a one-shot run', () => {
   const expired = new TikTokError('Access token expired', 'auth', { code: 40105 })
   const paused = classifyExchange(exchange(expired), policy)
   assert.equal(paused.kind, 'paused')
-  assert.match(paused.kind === 'paused' ? paused.reason : '', /TikTok rejected the destination's access token \(TikTok 40105: Access token expired\): Reauthorize/)
+  assert.match(
+    paused.kind === 'paused' ? paused.reason : '',
+    /TikTok rejected the destination's access token \(TikTok 40105: Access token expired\): Reauthorize/
+  )
   const failed = classifyExchange(exchange(expired, { state: { attempts: 2, firstFailureAt: NOW - 1000 } }), { ...policy, failOnAuth: true })
   assert.deepEqual(failed.kind === 'failed' && [failed.errorCode, failed.attempts, failed.next], ['40105', 3, { attempts: 2, firstFailureAt: NOW - 1000 }])
 })

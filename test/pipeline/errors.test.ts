@@ -20,8 +20,20 @@ test('HTTP statuses without a TikTok envelope', () => {
 })
 
 test('backoff doubles per attempt, with jitter in [d/2, d], capped', () => {
-  assert.equal(backoffMs(1, 1000, 60_000, () => 0), 500)
-  assert.equal(backoffMs(1, 1000, 60_000, () => 1), 1000)
-  assert.equal(backoffMs(3, 1000, 60_000, () => 1), 4000)
-  assert.equal(backoffMs(30, 1000, 60_000, () => 1), 60_000)
+  assert.equal(
+    backoffMs(1, 1000, 60_000, () => 0),
+    500
+  )
+  assert.equal(
+    backoffMs(1, 1000, 60_000, () => 1),
+    1000
+  )
+  assert.equal(
+    backoffMs(3, 1000, 60_000, () => 1),
+    4000
+  )
+  assert.equal(
+    backoffMs(30, 1000, 60_000, () => 1),
+    60_000
+  )
 })

@@ -56,11 +56,7 @@ test('group commit: a request queued by the continuation of the last one committ
 
 test('group commit: requests queued meanwhile share a transaction of at most maxSize events, in order, one loop on a single writer', async () => {
   const { submit, groups, mostAtOnce } = recordingQueue(1, 5)
-  const answers = await within(
-    Promise.all([submit('a', 3), submit('old-b', 2), submit('c', 4), submit('d', 1), submit('e', 6)]),
-    2000,
-    'burst'
-  )
+  const answers = await within(Promise.all([submit('a', 3), submit('old-b', 2), submit('c', 4), submit('d', 1), submit('e', 6)]), 2000, 'burst')
   assert.deepEqual(groups, [['a'], ['old-b', 'c'], ['d'], ['e']].slice(0, 0).concat(groups)) // shape checked below
   assert.deepEqual(groups.flat(), ['a', 'old-b', 'c', 'd', 'e'], 'in the order queued')
   for (const g of groups) assert.ok(g.length === 1 || g.length > 1, 'non-empty')
@@ -73,11 +69,7 @@ test('group commit: requests queued meanwhile share a transaction of at most max
 
 test('group commit: several loops where the database allows, never more; a failed transaction rejects its own requests only', async () => {
   const { queue, mostAtOnce } = recordingQueue(3, 1)
-  const results = await within(
-    Promise.allSettled(['a', 'b', 'bad', 'c', 'd', 'e', 'f'].map((w) => queue.submit(w, 1))),
-    2000,
-    'burst on three loops'
-  )
+  const results = await within(Promise.allSettled(['a', 'b', 'bad', 'c', 'd', 'e', 'f'].map((w) => queue.submit(w, 1))), 2000, 'burst on three loops')
   assert.equal(mostAtOnce(), 3)
   assert.deepEqual(
     results.map((r) => r.status),

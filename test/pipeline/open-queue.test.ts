@@ -40,7 +40,13 @@ test('held, settled and newly read changes: the queue drains to the state of app
       const person = Math.floor(rnd() * 12)
       const schema = at(SCHEMAS, person % 3 === 0 ? 1 : 0)
       const ids = schema.includes('PHONE') ? [`e${person}`, rnd() < 0.5 ? `p${person}` : null] : [`e${person}`]
-      changes.push({ eventId: i + 1, mappingId: 1, batchKey: encodeBatchKey({ action: rnd() < 0.6 ? 'add' : 'delete', idSchema: schema.split(',') }), ids, payload: null })
+      changes.push({
+        eventId: i + 1,
+        mappingId: 1,
+        batchKey: encodeBatchKey({ action: rnd() < 0.6 ? 'add' : 'delete', idSchema: schema.split(',') }),
+        ids,
+        payload: null
+      })
     }
     const sequential = new Map<string, string>()
     /** Who a change is about, and what it says of them. */
@@ -67,7 +73,10 @@ test('held, settled and newly read changes: the queue drains to the state of app
     /** The next plan; rows in flight are never planned again. */
     const next = async (): Promise<ReturnType<typeof planBatch> | undefined> => {
       const rows: QueuedChange[] = await queue.read(40)
-      assert.ok(rows.every((c) => c.state === 0), 'only free rows are read')
+      assert.ok(
+        rows.every((c) => c.state === 0),
+        'only free rows are read'
+      )
       return rows.length === 0 ? undefined : planBatch(rows, 15)
     }
 

@@ -16,12 +16,27 @@ test('retention: old delivered changes, their events and requests go; dead lette
     const OLD = 1_000
     const NEW = 10_000
     // Events 1-4 old, 5 young. 1: delivered; 2: failed (dead letter); 3: pending; 4: filtered (no change); 5: delivered but young.
-    for (const [id, at] of [[1, OLD], [2, OLD], [3, OLD], [4, OLD], [5, NEW]] as const) {
+    for (const [id, at] of [
+      [1, OLD],
+      [2, OLD],
+      [3, OLD],
+      [4, OLD],
+      [5, NEW]
+    ] as const) {
       await db.run('INSERT INTO events (id, source_id, message_id, received_at) VALUES ($1, 1, $2, $3)', [id, `m${id}`, at])
     }
-    await db.run(`INSERT INTO requests (id, destination_id, kind, sent_at, outcome) VALUES (1, 1, 'mapping', ${OLD}, 'delivered'), (2, 1, 'mapping', ${OLD}, 'failed'), (3, 1, 'mapping', ${NEW}, 'delivered')`)
+    await db.run(
+      `INSERT INTO requests (id, destination_id, kind, sent_at, outcome) VALUES (1, 1, 'mapping', ${OLD}, 'delivered'), (2, 1, 'mapping', ${OLD}, 'failed'), (3, 1, 'mapping', ${NEW}, 'delivered')`
+    )
     const change = (id: number, eventId: number, status: string, at: number, ref: number | null) =>
-      db.run(`INSERT INTO changes (id, event_id, destination_id, action, status, created_at, done_at, request_ref) VALUES ($1, $2, 1, 'add', $3, $4, $5, $6)`, [id, eventId, status, at, status === 'pending' ? null : at, ref])
+      db.run(`INSERT INTO changes (id, event_id, destination_id, action, status, created_at, done_at, request_ref) VALUES ($1, $2, 1, 'add', $3, $4, $5, $6)`, [
+        id,
+        eventId,
+        status,
+        at,
+        status === 'pending' ? null : at,
+        ref
+      ])
     await change(1, 1, 'delivered', OLD, 1)
     await change(2, 2, 'failed', OLD, 2)
     await change(3, 3, 'pending', OLD, null)

@@ -165,7 +165,8 @@ test('a request arriving while the service shuts down is answered 503 with Retry
   await once(socket, 'connect')
   let received = ''
   socket.on('data', (d: Buffer) => (received += d.toString()))
-  const request = (body: string) => `POST /v1/track HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nauthorization: ${HEADER.authorization}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n`
+  const request = (body: string) =>
+    `POST /v1/track HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nauthorization: ${HEADER.authorization}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n`
   const first = JSON.stringify(track('bp-in-flight'))
   // The first request has arrived (its body not yet) when shutdown begins; the second comes after.
   socket.write(request(first) + first.slice(0, 10))

@@ -41,7 +41,10 @@ async function killRepeatedly(rig: Rig, tag: string): Promise<Record<string, unk
   await traffic.stop()
   const stats = await drained(rig, 120_000)
   const v = await verify(rig, traffic, stats, { allowRepeats: true })
-  assert.ok(pendingAtKill.some((n) => n > 0), `some kill found undelivered work: ${pendingAtKill}`)
+  assert.ok(
+    pendingAtKill.some((n) => n > 0),
+    `some kill found undelivered work: ${pendingAtKill}`
+  )
   return { kills: KILLS, acked: v.acked, pendingAtKill, restartMs, reAdded: v.repeats, refusals: Object.fromEntries(traffic.refusals) }
 }
 
@@ -81,8 +84,25 @@ test('SIGTERM with requests in flight and a backlog: every in-flight request is 
     // rest after. Each must be stored and answered 200, not cut off.
     const url = new URL(rig.serve.url)
     const halves = Array.from({ length: 10 }, (_, i) => {
-      const body = Buffer.from(JSON.stringify({ batch: Array.from({ length: 40 }, (_, j) => audienceEvent({ userId: `inflight-${i}-${j}`, email: `inflight-${i}-${j}@faults.example.com` }, 'alpha', true, { messageId: `inflight-${i}-${j}` })) }))
-      const req = httpRequest({ host: url.hostname, port: url.port, path: '/v1/batch', method: 'POST', agent: false, headers: { 'content-type': 'application/json', 'content-length': body.length, authorization: `Basic ${Buffer.from(`${WRITE_KEY}:`).toString('base64')}` } })
+      const body = Buffer.from(
+        JSON.stringify({
+          batch: Array.from({ length: 40 }, (_, j) =>
+            audienceEvent({ userId: `inflight-${i}-${j}`, email: `inflight-${i}-${j}@faults.example.com` }, 'alpha', true, { messageId: `inflight-${i}-${j}` })
+          )
+        })
+      )
+      const req = httpRequest({
+        host: url.hostname,
+        port: url.port,
+        path: '/v1/batch',
+        method: 'POST',
+        agent: false,
+        headers: {
+          'content-type': 'application/json',
+          'content-length': body.length,
+          authorization: `Basic ${Buffer.from(`${WRITE_KEY}:`).toString('base64')}`
+        }
+      })
       const answer = new Promise<{ status: number; body: string }>((resolve) => {
         req.on('response', (res) => {
           let text = ''
@@ -102,7 +122,11 @@ test('SIGTERM with requests in flight and a backlog: every in-flight request is 
     const answers = await Promise.all(halves.map((h) => h.answer))
     await exited
     const stopMs = Date.now() - t
-    assert.deepEqual(answers.filter((a) => a.status !== 200), [], 'every request in flight at SIGTERM was stored and answered 200')
+    assert.deepEqual(
+      answers.filter((a) => a.status !== 200),
+      [],
+      'every request in flight at SIGTERM was stored and answered 200'
+    )
     assert.equal(rig.serve.child.exitCode, 0, `serve exited cleanly:\n${rig.serve.output().slice(-2000)}`)
     assert.ok(stopMs < 10_000, `serve stopped within 10 s of SIGTERM (took ${stopMs} ms)`)
 

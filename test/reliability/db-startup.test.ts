@@ -63,7 +63,13 @@ test('no such database: names it and the createdb command; no such role: names i
 
 test('PostgreSQL coming up while serve waits: serve starts and is healthy', { skip, timeout: 90_000 }, async () => {
   const late = await startPgCluster({ start: false })
-  const child = spawnCli(['serve', '--port', '0'], { ...env(late.url('postgres')), TTA_DB_START_WAIT_MS: '40000', TIKTOK_API_URL: '', PUBLIC_URL: '', HOST: '127.0.0.1' })
+  const child = spawnCli(['serve', '--port', '0'], {
+    ...env(late.url('postgres')),
+    TTA_DB_START_WAIT_MS: '40000',
+    TIKTOK_API_URL: '',
+    PUBLIC_URL: '',
+    HOST: '127.0.0.1'
+  })
   child.stdin!.end()
   let out = ''
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()))

@@ -52,40 +52,53 @@ function fill(path: string): number {
   return written
 }
 
-test('SQLite on a full filesystem: 503 + Retry-After while full, nothing acknowledged is lost, recovers when space is freed', { skip: mounted ? false : 'needs root to mount a 20 MB tmpfs' }, async () => {
-  const rig = await startRig({ audiences: AUDIENCES, dir, env: { TTA_MIN_FREE_DISK_MB: '0', SQLITE_SYNCHRONOUS: 'FULL' } })
-  try {
-    const traffic = new Traffic({ url: () => rig.serve.url, audiences: AUDIENCES, lanes: 2, perBatch: 40, pauseMs: 50, tag: 'full' }).start()
-    await sleep(1500)
-    const filler = join(dir, 'filler')
-    const filled = fill(filler)
-    const ackedAtFull = traffic.acked.size
-    const refusedBefore = [...traffic.refusals.values()].reduce((a, b) => a + b, 0)
-    await sleep(faultMs(8000, 60_000))
-    const refusedWhileFull = Object.fromEntries(traffic.refusals)
-    const ackedWhileFull = traffic.acked.size - ackedAtFull
-    const refusals = [...traffic.refusals.values()].reduce((a, b) => a + b, 0) - refusedBefore
-    assert.ok(refusals > 0, `ingestion refused while the disk was full (acked ${ackedWhileFull} meanwhile)`)
-    const health = await fetch(`${rig.serve.url}/healthz`)
-    rmSync(filler)
-    const freeAfter = statfsSync(dir).bavail * statfsSync(dir).bsize
-    // Recovery by itself: new batches are acknowledged again.
-    const freedAt = Date.now()
-    const acked = traffic.acked.size
-    assert.ok(await waitFor(async () => traffic.acked.size > acked + 200, 20_000), `ingestion recovered after space was freed: ${rig.serve.output().slice(-2000)}`)
-    const recoverS = (Date.now() - freedAt) / 1000
-    await traffic.stop()
-    const stopped = Date.now()
-    // A delivery whose settling failed on the full disk leaves its lease held until TTA_LEASE_MS
-    // (60 s) expires, unless the worker gives it back once the database answers (wt/pgdown does).
-    const stats = await drained(rig, 90_000)
-    const drainS = (Date.now() - stopped) / 1000
-    const v = await verify(rig, traffic, stats, { allowRepeats: true })
-    assert.deepEqual(Object.keys(refusedWhileFull).filter((s) => s !== '503'), [], `while full every refusal was a 503: ${JSON.stringify(refusedWhileFull)}`)
-    assert.equal(traffic.withoutRetryAfter, 0, 'every refusal carried Retry-After')
-    assert.equal(rig.serve.child.exitCode, null, 'the service kept running')
-    console.log(`RELIABILITY ${JSON.stringify({ test: 'disk-full', fillerBytes: filled, acked: v.acked, ackedWhileFull, refusedWhileFull, healthWhileFull: health.status, freeAfter, recoverS, drainS, repeats: v.repeats })}`)
-  } finally {
-    await rig.close()
+test(
+  'SQLite on a full filesystem: 503 + Retry-After while full, nothing acknowledged is lost, recovers when space is freed',
+  { skip: mounted ? false : 'needs root to mount a 20 MB tmpfs' },
+  async () => {
+    const rig = await startRig({ audiences: AUDIENCES, dir, env: { TTA_MIN_FREE_DISK_MB: '0', SQLITE_SYNCHRONOUS: 'FULL' } })
+    try {
+      const traffic = new Traffic({ url: () => rig.serve.url, audiences: AUDIENCES, lanes: 2, perBatch: 40, pauseMs: 50, tag: 'full' }).start()
+      await sleep(1500)
+      const filler = join(dir, 'filler')
+      const filled = fill(filler)
+      const ackedAtFull = traffic.acked.size
+      const refusedBefore = [...traffic.refusals.values()].reduce((a, b) => a + b, 0)
+      await sleep(faultMs(8000, 60_000))
+      const refusedWhileFull = Object.fromEntries(traffic.refusals)
+      const ackedWhileFull = traffic.acked.size - ackedAtFull
+      const refusals = [...traffic.refusals.values()].reduce((a, b) => a + b, 0) - refusedBefore
+      assert.ok(refusals > 0, `ingestion refused while the disk was full (acked ${ackedWhileFull} meanwhile)`)
+      const health = await fetch(`${rig.serve.url}/healthz`)
+      rmSync(filler)
+      const freeAfter = statfsSync(dir).bavail * statfsSync(dir).bsize
+      // Recovery by itself: new batches are acknowledged again.
+      const freedAt = Date.now()
+      const acked = traffic.acked.size
+      assert.ok(
+        await waitFor(async () => traffic.acked.size > acked + 200, 20_000),
+        `ingestion recovered after space was freed: ${rig.serve.output().slice(-2000)}`
+      )
+      const recoverS = (Date.now() - freedAt) / 1000
+      await traffic.stop()
+      const stopped = Date.now()
+      // A delivery whose settling failed on the full disk leaves its lease held until TTA_LEASE_MS
+      // (60 s) expires, unless the worker gives it back once the database answers (wt/pgdown does).
+      const stats = await drained(rig, 90_000)
+      const drainS = (Date.now() - stopped) / 1000
+      const v = await verify(rig, traffic, stats, { allowRepeats: true })
+      assert.deepEqual(
+        Object.keys(refusedWhileFull).filter((s) => s !== '503'),
+        [],
+        `while full every refusal was a 503: ${JSON.stringify(refusedWhileFull)}`
+      )
+      assert.equal(traffic.withoutRetryAfter, 0, 'every refusal carried Retry-After')
+      assert.equal(rig.serve.child.exitCode, null, 'the service kept running')
+      console.log(
+        `RELIABILITY ${JSON.stringify({ test: 'disk-full', fillerBytes: filled, acked: v.acked, ackedWhileFull, refusedWhileFull, healthWhileFull: health.status, freeAfter, recoverS, drainS, repeats: v.repeats })}`
+      )
+    } finally {
+      await rig.close()
+    }
   }
-})
+)

@@ -27,7 +27,10 @@ const BODIES: [string, string][] = [
   ['wrong types', '{"name": 42, "enabled": "yes", "mapping": [], "advertiserId": {}, "events": 7}'],
   ['nesting 10,000 deep', `{"name": "x", "mapping": ${deep(10_000)}}`],
   ['nesting 100,000 deep', `{"mapping": ${deep(100_000)}}`],
-  ['objects nested 10,000 deep where an object is expected', `{"name": "d", "trigger": "type = \\"track\\"", "mapping": ${deepObject(10_000)}, "event": ${deepObject(10_000)}}`],
+  [
+    'objects nested 10,000 deep where an object is expected',
+    `{"name": "d", "trigger": "type = \\"track\\"", "mapping": ${deepObject(10_000)}, "event": ${deepObject(10_000)}}`
+  ],
   ['a 2 MB string', JSON.stringify({ name: 'x'.repeat(2 * 1024 * 1024) })],
   ['__proto__ keys', '{"name": "p", "__proto__": {"polluted": 1}, "mapping": {"__proto__": {"polluted": 1}}}'],
   ['constructor keys', '{"name": "c", "constructor": {"prototype": {"polluted": 1}}, "mapping": {"constructor": {"prototype": {"polluted": 1}}}}']
@@ -38,7 +41,8 @@ test('every admin route with a body answers hostile bodies with 4xx and a messag
   const routes: { method: string; path: string }[] = []
   for (const [path, methods] of Object.entries(doc.paths)) {
     for (const method of Object.keys(methods)) {
-      if (['post', 'put', 'patch'].includes(method)) routes.push({ method: method.toUpperCase(), path: path.replace(/\{[^}]+\}/g, (p) => (/id/i.test(p) ? String(id) : 'x')) })
+      if (['post', 'put', 'patch'].includes(method))
+        routes.push({ method: method.toUpperCase(), path: path.replace(/\{[^}]+\}/g, (p) => (/id/i.test(p) ? String(id) : 'x')) })
     }
   }
   assert.ok(routes.length >= 10, `routes with a body: ${routes.length}`)
@@ -49,7 +53,8 @@ test('every admin route with a body answers hostile bodies with 4xx and a messag
       const res = await fetch(`${s.url}${r.path}`, { method: r.method, headers: auth, body })
       const text = await res.text()
       if (res.status >= 500) fiveHundreds.push(`${r.method} ${r.path} (${what}): ${res.status} ${text.slice(0, 160)}`)
-      else if (res.status >= 400) assert.match(text, /"error"\s*:\s*"[^"]+/, `${r.method} ${r.path} (${what}) answered ${res.status} without a message: ${text.slice(0, 160)}`)
+      else if (res.status >= 400)
+        assert.match(text, /"error"\s*:\s*"[^"]+/, `${r.method} ${r.path} (${what}) answered ${res.status} without a message: ${text.slice(0, 160)}`)
     }
   }
   assert.deepEqual(fiveHundreds, [])

@@ -80,8 +80,16 @@ const SINGLE_ROUTES = [
   ['/v1/alias', 'alias']
 ] as const
 
-async function post(path: string, body: string | Buffer, headers: Record<string, string> = {}): Promise<{ status: number; error: string; retryAfter: string | null }> {
-  const r = await fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : new Uint8Array(body) })
+async function post(
+  path: string,
+  body: string | Buffer,
+  headers: Record<string, string> = {}
+): Promise<{ status: number; error: string; retryAfter: string | null }> {
+  const r = await fetch(`${url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : new Uint8Array(body)
+  })
   const text = await r.text()
   let error = text
   try {
@@ -143,16 +151,60 @@ test('deep nesting (objects and arrays, 5,000 and 20,000 levels, and one past th
         for (const [path, type] of SINGLE_ROUTES) {
           cases.push({ name: `${path} ${kind} ${levels} deep, key in header`, path, body: eventText(type, deep), status: 400, error: depthError })
         }
-        cases.push({ name: `/v1/track ${kind} ${levels} deep, key in body`, path: '/v1/track', body: eventText('track', deep, { writeKey: WK }), headers: {}, status: 400, error: depthError })
-        cases.push({ name: `/v1/identify "type" ${kind} ${levels} deep`, path: '/v1/identify', body: eventText('identify').replace('"type":"identify"', `"type":${deep}`), status: 400, error: /"type"/ })
+        cases.push({
+          name: `/v1/track ${kind} ${levels} deep, key in body`,
+          path: '/v1/track',
+          body: eventText('track', deep, { writeKey: WK }),
+          headers: {},
+          status: 400,
+          error: depthError
+        })
+        cases.push({
+          name: `/v1/identify "type" ${kind} ${levels} deep`,
+          path: '/v1/identify',
+          body: eventText('identify').replace('"type":"identify"', `"type":${deep}`),
+          status: 400,
+          error: /"type"/
+        })
       }
       const batch = `{"batch":[${eventText('track')},${eventText('identify', deep)}]`
-      cases.push({ name: `/v1/batch ${kind} ${levels} deep, key in header`, path: '/v1/batch', body: batch + '}', status: 400, error: new RegExp(`batch\\[1\\]: .*${depthError.source}`) })
-      cases.push({ name: `/v1/batch ${kind} ${levels} deep, key in body`, path: '/v1/batch', body: batch + `,"writeKey":"${WK}"}`, headers: {}, status: 400, error: new RegExp(`batch\\[1\\]: .*${depthError.source}`) })
+      cases.push({
+        name: `/v1/batch ${kind} ${levels} deep, key in header`,
+        path: '/v1/batch',
+        body: batch + '}',
+        status: 400,
+        error: new RegExp(`batch\\[1\\]: .*${depthError.source}`)
+      })
+      cases.push({
+        name: `/v1/batch ${kind} ${levels} deep, key in body`,
+        path: '/v1/batch',
+        body: batch + `,"writeKey":"${WK}"}`,
+        headers: {},
+        status: 400,
+        error: new RegExp(`batch\\[1\\]: .*${depthError.source}`)
+      })
       // Deep where no event is: the batch-wide context applies to every event.
-      cases.push({ name: `/v1/batch context ${kind} ${levels} deep`, path: '/v1/batch', body: `{"batch":[${eventText('track')}],"context":{"x":${deep}}}`, status: 400, error: depthError })
-      cases.push({ name: `/v1/batch as the batch itself, ${kind} ${levels} deep`, path: '/v1/batch', body: `{"batch":[${deep}]}`, status: 400, error: levels > MAX_EVENT_DEPTH ? depthError : /batch\[0\]: (an event must be a JSON object|"type" is missing)/ })
-      cases.push({ name: `members API member ${kind} ${levels} deep`, path: `/v1/audiences/${AUD}/members`, body: `{"destination":"tiktok","add":[{"email":${deep}}]}`, status: 400, error: /add\[0\]\.email must be a string/ })
+      cases.push({
+        name: `/v1/batch context ${kind} ${levels} deep`,
+        path: '/v1/batch',
+        body: `{"batch":[${eventText('track')}],"context":{"x":${deep}}}`,
+        status: 400,
+        error: depthError
+      })
+      cases.push({
+        name: `/v1/batch as the batch itself, ${kind} ${levels} deep`,
+        path: '/v1/batch',
+        body: `{"batch":[${deep}]}`,
+        status: 400,
+        error: levels > MAX_EVENT_DEPTH ? depthError : /batch\[0\]: (an event must be a JSON object|"type" is missing)/
+      })
+      cases.push({
+        name: `members API member ${kind} ${levels} deep`,
+        path: `/v1/audiences/${AUD}/members`,
+        body: `{"destination":"tiktok","add":[{"email":${deep}}]}`,
+        status: 400,
+        error: /add\[0\]\.email must be a string/
+      })
     }
   }
   await expectRefused(cases)
@@ -169,15 +221,73 @@ test('huge strings and bodies, gzip bombs: 413 naming what is too large and its 
   const huge = 'x'.repeat(6 * 1024 * 1024)
   const bomb = (prefix: string) => gzipSync(Buffer.concat([Buffer.from(prefix), Buffer.alloc(40 * 1024 * 1024, ' ')]))
   await expectRefused([
-    { name: '6 MB string on /v1/track', path: '/v1/track', body: eventText('track', JSON.stringify(huge)), status: 413, error: /request body is larger than .*32 KB per event/ },
-    { name: '6 MB string on /v1/batch', path: '/v1/batch', body: `{"batch":[${eventText('track', JSON.stringify(huge))}]}`, status: 413, error: /request body is larger than .*500 KB per batch/ },
-    { name: '6 MB members body', path: `/v1/audiences/${AUD}/members`, body: `{"destination":"tiktok","add":[{"email":${JSON.stringify(huge)}}]}`, status: 413, error: /request body is larger than .*500 KB per request/ },
-    { name: '32.5 KB event on /v1/track', path: '/v1/track', body: eventText('track', JSON.stringify('y'.repeat(32 * 1024 + 300))), status: 413, error: /^the event is 33 KB: Segment's limit is 32 KB per event/ },
-    { name: '40 KB event in a batch', path: '/v1/batch', body: `{"batch":[${eventText('track')},${eventText('track', JSON.stringify('y'.repeat(40 * 1024)))}]}`, status: 413, error: /^batch\[1\]: the event is 41 KB: Segment's limit is 32 KB per event/ },
-    { name: '40 KB of escapes in a batch, key in body', path: '/v1/batch', body: `{"writeKey":"${WK}","batch":[${eventText('track', JSON.stringify('\u0001'.repeat(7000)))}]}`, headers: {}, status: 413, error: /^batch\[0\]: the event is \d+ KB: Segment's limit is 32 KB per event/ },
-    { name: 'gzip bomb on /v1/track', path: '/v1/track', body: bomb(''), headers: { ...HEADER, 'content-encoding': 'gzip' }, status: 413, error: /32 KB per event/ },
-    { name: 'gzip bomb on /v1/batch', path: '/v1/batch', body: bomb('{"batch":['), headers: { ...HEADER, 'content-encoding': 'gzip' }, status: 413, error: /500 KB per batch/ },
-    { name: 'gzip bomb of whitespace only on /v1/batch', path: '/v1/batch', body: gzipSync(Buffer.alloc(20 * 1024 * 1024, ' ')), headers: { ...HEADER, 'content-encoding': 'gzip' }, status: 413, error: /500 KB per batch/ }
+    {
+      name: '6 MB string on /v1/track',
+      path: '/v1/track',
+      body: eventText('track', JSON.stringify(huge)),
+      status: 413,
+      error: /request body is larger than .*32 KB per event/
+    },
+    {
+      name: '6 MB string on /v1/batch',
+      path: '/v1/batch',
+      body: `{"batch":[${eventText('track', JSON.stringify(huge))}]}`,
+      status: 413,
+      error: /request body is larger than .*500 KB per batch/
+    },
+    {
+      name: '6 MB members body',
+      path: `/v1/audiences/${AUD}/members`,
+      body: `{"destination":"tiktok","add":[{"email":${JSON.stringify(huge)}}]}`,
+      status: 413,
+      error: /request body is larger than .*500 KB per request/
+    },
+    {
+      name: '32.5 KB event on /v1/track',
+      path: '/v1/track',
+      body: eventText('track', JSON.stringify('y'.repeat(32 * 1024 + 300))),
+      status: 413,
+      error: /^the event is 33 KB: Segment's limit is 32 KB per event/
+    },
+    {
+      name: '40 KB event in a batch',
+      path: '/v1/batch',
+      body: `{"batch":[${eventText('track')},${eventText('track', JSON.stringify('y'.repeat(40 * 1024)))}]}`,
+      status: 413,
+      error: /^batch\[1\]: the event is 41 KB: Segment's limit is 32 KB per event/
+    },
+    {
+      name: '40 KB of escapes in a batch, key in body',
+      path: '/v1/batch',
+      body: `{"writeKey":"${WK}","batch":[${eventText('track', JSON.stringify('\u0001'.repeat(7000)))}]}`,
+      headers: {},
+      status: 413,
+      error: /^batch\[0\]: the event is \d+ KB: Segment's limit is 32 KB per event/
+    },
+    {
+      name: 'gzip bomb on /v1/track',
+      path: '/v1/track',
+      body: bomb(''),
+      headers: { ...HEADER, 'content-encoding': 'gzip' },
+      status: 413,
+      error: /32 KB per event/
+    },
+    {
+      name: 'gzip bomb on /v1/batch',
+      path: '/v1/batch',
+      body: bomb('{"batch":['),
+      headers: { ...HEADER, 'content-encoding': 'gzip' },
+      status: 413,
+      error: /500 KB per batch/
+    },
+    {
+      name: 'gzip bomb of whitespace only on /v1/batch',
+      path: '/v1/batch',
+      body: gzipSync(Buffer.alloc(20 * 1024 * 1024, ' ')),
+      headers: { ...HEADER, 'content-encoding': 'gzip' },
+      status: 413,
+      error: /500 KB per batch/
+    }
   ])
 })
 
@@ -195,20 +305,69 @@ test('invalid JSON, invalid UTF-8 and wrong types: 400 naming the problem', asyn
     { name: 'single quotes', path: '/v1/identify', body: "{'type':'identify'}", status: 400, error: /not valid JSON/ },
     { name: 'invalid UTF-8 on /v1/track', path: '/v1/track', body: invalidUtf8(ev), status: 400, error: /not valid UTF-8/ },
     { name: 'invalid UTF-8 on /v1/batch, key in header', path: '/v1/batch', body: invalidUtf8(`{"batch":[${ev}]}`), status: 400, error: /not valid UTF-8/ },
-    { name: 'invalid UTF-8 on /v1/batch, key in body', path: '/v1/batch', body: invalidUtf8(`{"writeKey":"${WK}","batch":[${ev}]}`), headers: {}, status: 400, error: /not valid UTF-8/ },
-    { name: 'invalid UTF-8 on the members API', path: `/v1/audiences/${AUD}/members`, body: invalidUtf8(`{"destination":"tiktok","add":[{"email":"a@b.example","x":"u"}]}`), status: 400, error: /not valid UTF-8/ },
+    {
+      name: 'invalid UTF-8 on /v1/batch, key in body',
+      path: '/v1/batch',
+      body: invalidUtf8(`{"writeKey":"${WK}","batch":[${ev}]}`),
+      headers: {},
+      status: 400,
+      error: /not valid UTF-8/
+    },
+    {
+      name: 'invalid UTF-8 on the members API',
+      path: `/v1/audiences/${AUD}/members`,
+      body: invalidUtf8(`{"destination":"tiktok","add":[{"email":"a@b.example","x":"u"}]}`),
+      status: 400,
+      error: /not valid UTF-8/
+    },
     { name: '"type" a number', path: '/v1/track', body: ev.replace('"type":"track"', '"type":5'), status: 400, error: /"type"/ },
-    { name: '"type" an object on a batch', path: '/v1/batch', body: `{"batch":[${ev.replace('"type":"track"', '"type":{"a":[1]}')}]}`, status: 400, error: /batch\[0\]: "type"/ },
-    { name: '"userId" an object', path: '/v1/track', body: ev.replace(/"userId":"[^"]*"/, '"userId":{"x":1}'), status: 400, error: /"userId" or "anonymousId"/ },
+    {
+      name: '"type" an object on a batch',
+      path: '/v1/batch',
+      body: `{"batch":[${ev.replace('"type":"track"', '"type":{"a":[1]}')}]}`,
+      status: 400,
+      error: /batch\[0\]: "type"/
+    },
+    {
+      name: '"userId" an object',
+      path: '/v1/track',
+      body: ev.replace(/"userId":"[^"]*"/, '"userId":{"x":1}'),
+      status: 400,
+      error: /"userId" or "anonymousId"/
+    },
     { name: '"event" a number', path: '/v1/track', body: ev.replace('"event":"Hostile Test"', '"event":42'), status: 400, error: /"event"/ },
-    { name: '"properties" a string', path: '/v1/track', body: ev.replace('"properties":{"deep":1}', '"properties":"x"'), status: 400, error: /"properties" must be an object/ },
-    { name: '"context" an array', path: '/v1/batch', body: `{"batch":[${ev.replace('"properties":{"deep":1}', '"context":[1]')}]}`, status: 400, error: /"context" must be an object/ },
-    { name: '"messageId" a number', path: '/v1/batch', body: `{"batch":[${ev.replace(/"messageId":"[^"]*"/, '"messageId":7')}]}`, status: 400, error: /"messageId"/ },
+    {
+      name: '"properties" a string',
+      path: '/v1/track',
+      body: ev.replace('"properties":{"deep":1}', '"properties":"x"'),
+      status: 400,
+      error: /"properties" must be an object/
+    },
+    {
+      name: '"context" an array',
+      path: '/v1/batch',
+      body: `{"batch":[${ev.replace('"properties":{"deep":1}', '"context":[1]')}]}`,
+      status: 400,
+      error: /"context" must be an object/
+    },
+    {
+      name: '"messageId" a number',
+      path: '/v1/batch',
+      body: `{"batch":[${ev.replace(/"messageId":"[^"]*"/, '"messageId":7')}]}`,
+      status: 400,
+      error: /"messageId"/
+    },
     { name: '"batch" a string', path: '/v1/batch', body: '{"batch":"x"}', status: 400, error: /"batch" must be an array/ },
     { name: '"writeKey" a number', path: '/v1/batch', body: `{"batch":[${ev}],"writeKey":123}`, headers: {}, status: 401, error: /missing write key/ },
     { name: 'body an array', path: '/v1/track', body: `[${ev}]`, status: 400, error: /JSON object/ },
     { name: 'body null', path: '/v1/batch', body: 'null', status: 400, error: /JSON object/ },
-    { name: '"add" an object', path: `/v1/audiences/${AUD}/members`, body: '{"destination":"tiktok","add":{"email":"a@b.example"}}', status: 400, error: /"add" must be an array/ }
+    {
+      name: '"add" an object',
+      path: `/v1/audiences/${AUD}/members`,
+      body: '{"destination":"tiktok","add":{"email":"a@b.example"}}',
+      status: 400,
+      error: /"add" must be an array/
+    }
   ])
 })
 
@@ -246,7 +405,11 @@ test('__proto__ and constructor keys pollute nothing (here, nor in the route wor
 test('after all of that the service is healthy and delivers a valid event', async () => {
   await assertHealthy('the hostile requests')
   const email = 'after-hostile@hostile.example.com'
-  const r = await post('/v1/batch', JSON.stringify({ batch: [audienceEvent({ userId: 'after-hostile', email }, AUD, true, { messageId: 'msg-after-hostile' })] }), HEADER)
+  const r = await post(
+    '/v1/batch',
+    JSON.stringify({ batch: [audienceEvent({ userId: 'after-hostile', email }, AUD, true, { messageId: 'msg-after-hostile' })] }),
+    HEADER
+  )
   assert.equal(r.status, 200, r.error)
   const delivered = await waitFor(async () => ((await emuMembers(`${url}/emulator`, audienceId)).EMAIL_SHA256 ?? []).includes(sha256(email)), 15_000)
   assert.ok(delivered, 'the valid event reached the TikTok emulator')

@@ -60,8 +60,16 @@ test(`soak: constant load with delivery faults for ${SOAK_MS / 1000} s — memor
       seconds: SOAK_MS / 1000,
       acked: v.acked,
       eventsPerSecond: Math.round(v.acked / (SOAK_MS / 1000)),
-      rssMb: { firstThird: round(mean(first.map((s) => s.rssMb))), lastThird: round(mean(last.map((s) => s.rssMb))), max: round(Math.max(...samples.map((s) => s.rssMb))) },
-      pending: { firstThird: Math.round(mean(first.map((s) => s.pending))), lastThird: Math.round(mean(last.map((s) => s.pending))), max: Math.max(...samples.map((s) => s.pending)) },
+      rssMb: {
+        firstThird: round(mean(first.map((s) => s.rssMb))),
+        lastThird: round(mean(last.map((s) => s.rssMb))),
+        max: round(Math.max(...samples.map((s) => s.rssMb)))
+      },
+      pending: {
+        firstThird: Math.round(mean(first.map((s) => s.pending))),
+        lastThird: Math.round(mean(last.map((s) => s.pending))),
+        max: Math.max(...samples.map((s) => s.pending))
+      },
       samples: samples.map((s) => [Math.round(s.t), Math.round(s.rssMb), s.pending])
     }
     console.log(`RELIABILITY ${JSON.stringify(figures)}`)

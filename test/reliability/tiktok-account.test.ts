@@ -27,7 +27,11 @@ test('token revoked mid-run: the destination pauses with the reason, keeps every
     const traffic = new Traffic({ url: () => rig.serve.url, audiences: AUDIENCES, lanes: 2, perBatch: 40, pauseMs: 100, tag: 'revoke' }).start()
     await sleep(1500)
     await emuControl(rig.emu.url, '/tokens/revoke', { access_token: 'emulator-access-token' })
-    const paused = await waitFor(async () => (await rig.api<{ id: number; status: string }[]>('/destinations')).some((d) => d.id === rig.destinationId && d.status === 'paused'), 15_000, 200)
+    const paused = await waitFor(
+      async () => (await rig.api<{ id: number; status: string }[]>('/destinations')).some((d) => d.id === rig.destinationId && d.status === 'paused'),
+      15_000,
+      200
+    )
     assert.ok(paused, 'the destination paused')
     const dest = (await rig.api<{ id: number; status: string; statusReason: string }[]>('/destinations')).find((d) => d.id === rig.destinationId)!
     assert.match(dest.statusReason, /access token/i)
@@ -44,7 +48,9 @@ test('token revoked mid-run: the destination pauses with the reason, keeps every
     const stats = await drained(rig, 60_000)
     const v = await verify(rig, traffic, stats)
     assert.equal((await rig.api<{ id: number; status: string }[]>('/destinations')).find((d) => d.id === rig.destinationId)!.status, 'active')
-    console.log(`RELIABILITY ${JSON.stringify({ test: 'token-revoked', acked: v.acked, pendingWhilePaused: pausedStats.pending, refusals: Object.fromEntries(traffic.refusals) })}`)
+    console.log(
+      `RELIABILITY ${JSON.stringify({ test: 'token-revoked', acked: v.acked, pendingWhilePaused: pausedStats.pending, refusals: Object.fromEntries(traffic.refusals) })}`
+    )
   } finally {
     await rig.close()
   }
@@ -69,12 +75,18 @@ test('audience deleted in TikTok mid-run: its changes end dead-lettered with the
     assert.ok(stats.failed > 0, 'the deleted audience has dead letters')
     const dead = await rig.api<{ total: number; items: { error: string; errorCode: string }[] }>(`/destinations/${rig.destinationId}/dead-letters?limit=1000`)
     assert.equal(dead.total, stats.failed)
-    for (const d of dead.items) assert.ok(d.error.includes(gone) && d.errorCode === '40002', `the dead letter names the audience and TikTok's code: ${d.error} (${d.errorCode})`)
+    for (const d of dead.items)
+      assert.ok(d.error.includes(gone) && d.errorCode === '40002', `the dead letter names the audience and TikTok's code: ${d.error} (${d.errorCode})`)
     const gammaAcked = [...traffic.acked.values()].filter((a) => a.audience === 'gamma').length
     assert.ok(stats.failed <= gammaAcked, `only the deleted audience's changes failed (${stats.failed} of its ${gammaAcked})`)
     // The delivery report shows the reason too.
-    const delivery = await rig.api<{ errors: { reason: string; count: number }[] }>(`/destinations/${rig.destinationId}/delivery?from=${rig.startedAt - 60_000}&bucket=1d`)
-    assert.ok(delivery.errors.some((e) => e.reason.includes(gone)), JSON.stringify(delivery.errors))
+    const delivery = await rig.api<{ errors: { reason: string; count: number }[] }>(
+      `/destinations/${rig.destinationId}/delivery?from=${rig.startedAt - 60_000}&bucket=1d`
+    )
+    assert.ok(
+      delivery.errors.some((e) => e.reason.includes(gone)),
+      JSON.stringify(delivery.errors)
+    )
     console.log(`RELIABILITY ${JSON.stringify({ test: 'audience-deleted', acked: v.acked, deadLettered: stats.failed, deletedAudienceAcked: gammaAcked })}`)
   } finally {
     await rig.close()

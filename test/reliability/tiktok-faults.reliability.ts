@@ -30,7 +30,15 @@ async function underFault(name: string, during: (rig: Rig) => Promise<Record<str
     const stopped = Date.now()
     const stats = await drained(rig, drainMs)
     const v = await verify(rig, traffic, stats)
-    const report = { test: name, faultS, acked: v.acked, drainS: (Date.now() - stopped) / 1000, tiktokApplied: v.tiktokRequests, refusals: Object.fromEntries(traffic.refusals), ...figures }
+    const report = {
+      test: name,
+      faultS,
+      acked: v.acked,
+      drainS: (Date.now() - stopped) / 1000,
+      tiktokApplied: v.tiktokRequests,
+      refusals: Object.fromEntries(traffic.refusals),
+      ...figures
+    }
     console.log(`RELIABILITY ${JSON.stringify(report)}`)
     return report
   } finally {
@@ -60,7 +68,9 @@ test('5% code 50000, 5% HTTP 504 with an HTML body, 2% answers after 10 s: every
       { path: '/segment/mapping/', latencyMs: 10_000, rate: 0.02 / 0.9 }
     ])
     await sleep(faultMs(20_000, 120_000))
-    const rules = (await (await fetch(`${rig.emu.url}/_emulator/faults`)).json()) as { rules: { hits: number; code?: number; httpStatus?: number; latencyMs?: number }[] }
+    const rules = (await (await fetch(`${rig.emu.url}/_emulator/faults`)).json()) as {
+      rules: { hits: number; code?: number; httpStatus?: number; latencyMs?: number }[]
+    }
     return { hits: { code50000: at(rules.rules, 0).hits, http504: at(rules.rules, 1).hits, latency10s: at(rules.rules, 2).hits } }
   })
 })

@@ -95,13 +95,23 @@ test('destination lifecycle: create, enable refused until auth passes, paste tok
   const pasted = await s.api('POST', `/api/destinations/${d.id}/token`, { accessToken: EMULATOR_TOKEN })
   assert.equal(pasted.status, 200, JSON.stringify(pasted.body))
   assert.equal(pasted.body.connected, true)
-  assert.ok(pasted.body.advertiserIds.some((a: { id: string; name: string }) => a.id === ADV && a.name === 'Emulator Advertiser'), JSON.stringify(pasted.body.advertiserIds))
+  assert.ok(
+    pasted.body.advertiserIds.some((a: { id: string; name: string }) => a.id === ADV && a.name === 'Emulator Advertiser'),
+    JSON.stringify(pasted.body.advertiserIds)
+  )
   assert.equal((await s.api('POST', `/api/destinations/${d.id}/test-auth`)).body.ok, true)
   const shown = await s.api('GET', `/api/destinations/${d.id}`)
   assert.ok(!JSON.stringify(shown.body).includes(EMULATOR_TOKEN))
   assert.ok(!JSON.stringify((await s.api('GET', '/api/destinations')).body).includes(EMULATOR_TOKEN))
 
-  const enabled = await s.api('PATCH', `/api/destinations/${d.id}`, { enabled: true, normalization: 'segment', defaultPhoneRegion: 'GB', batchSize: 500, autoConnectAudiences: true, name: 'TikTok legacy 2' })
+  const enabled = await s.api('PATCH', `/api/destinations/${d.id}`, {
+    enabled: true,
+    normalization: 'segment',
+    defaultPhoneRegion: 'GB',
+    batchSize: 500,
+    autoConnectAudiences: true,
+    name: 'TikTok legacy 2'
+  })
   assert.equal(enabled.status, 200, JSON.stringify(enabled.body))
   assert.equal(enabled.body.enabled, true)
   assert.equal(enabled.body.normalization, 'segment')
@@ -141,7 +151,14 @@ test('enabling with a token TikTok has revoked is refused with the reference mes
 test('GET /api/actions: the six actions with their fields, and the presets', async () => {
   const r = await s.api('GET', '/api/actions')
   assert.equal(r.status, 200)
-  assert.deepEqual(r.body.actions.map((a: { key: string }) => a.key).sort(), ['addToAudience', 'addUser', 'createAudience', 'removeFromAudience', 'removeUser', 'syncAudience'])
+  assert.deepEqual(r.body.actions.map((a: { key: string }) => a.key).sort(), [
+    'addToAudience',
+    'addUser',
+    'createAudience',
+    'removeFromAudience',
+    'removeUser',
+    'syncAudience'
+  ])
   const add = r.body.actions.find((a: { key: string }) => a.key === 'addToAudience')
   assert.equal(add.defaultTrigger, 'event = "Audience Entered"')
   const email = add.fields.find((f: { key: string }) => f.key === 'email')

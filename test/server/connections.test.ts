@@ -9,7 +9,12 @@ let s: TestService
 let native: { id: number }
 let legacy: { id: number }
 
-interface EmuAudience { audience_id: string; name: string; advertiser_id: string; total: number }
+interface EmuAudience {
+  audience_id: string
+  name: string
+  advertiser_id: string
+  total: number
+}
 const emuAudiences = async (): Promise<EmuAudience[]> => (await s.emulator<{ audiences: EmuAudience[] }>('GET', '/audiences')).audiences
 
 before(async () => {

@@ -40,14 +40,22 @@ test('connecting an audience whose name the advertiser has: 409 naming it, then 
   assert.equal((await named('Loyal customers')).length, 2, 'the twin was asked for')
 })
 
-test('auto-connect uses the advertiser\'s audience of the same name', async () => {
+test("auto-connect uses the advertiser's audience of the same name", async () => {
   const existing = await emuCreateAudience(`${s.url}/emulator/open_api`, 'auto_named', ADV)
   assert.equal((await s.api('PATCH', `/api/destinations/${destId}`, { autoConnectAudiences: true, enabled: true })).status, 200)
-  await s.send([{
-    type: 'track', event: 'Audience Entered', userId: 'u1', messageId: 'dupe-auto-1',
-    properties: { audience_key: 'auto_named', auto_named: true },
-    context: { traits: { email: 'u1@example.com' }, personas: { computation_class: 'audience', computation_key: 'auto_named', computation_id: 'a1', namespace: 'spa' } }
-  }])
+  await s.send([
+    {
+      type: 'track',
+      event: 'Audience Entered',
+      userId: 'u1',
+      messageId: 'dupe-auto-1',
+      properties: { audience_key: 'auto_named', auto_named: true },
+      context: {
+        traits: { email: 'u1@example.com' },
+        personas: { computation_class: 'audience', computation_key: 'auto_named', computation_id: 'a1', namespace: 'spa' }
+      }
+    }
+  ])
   const conn = await s.api('GET', `/api/destinations/${destId}/audiences/auto_named`)
   assert.equal(conn.status, 200)
   assert.equal(conn.body.externalAudienceId, existing)

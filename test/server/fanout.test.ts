@@ -9,8 +9,17 @@ import { at } from '../../src/util/array.js'
 import { audienceEvent, sha256 } from '../helpers/events.js'
 import { ADV, ADV2, EMULATOR_TOKEN, startTestService, until, type TestService } from './admin-service.js'
 
-interface EmuAudience { audience_id: string; name: string; advertiser_id: string }
-interface Target { advertiserId: string; externalAudienceId: string | null; state: string; error: string | null }
+interface EmuAudience {
+  audience_id: string
+  name: string
+  advertiser_id: string
+}
+interface Target {
+  advertiserId: string
+  externalAudienceId: string | null
+  state: string
+  error: string | null
+}
 
 let s: TestService
 let dest: { id: number }
@@ -45,12 +54,24 @@ async function connectBoth(key: string, name: string): Promise<Target[]> {
 
 test('a connection with two advertisers creates a TikTok audience for each, and every change reaches both', async () => {
   const targets = await connectBoth('vip', 'VIP shoppers')
-  assert.deepEqual(targets.map((t) => [t.advertiserId, t.state, t.error]), [[ADV, 'connected', null], [ADV2, 'connected', null]])
+  assert.deepEqual(
+    targets.map((t) => [t.advertiserId, t.state, t.error]),
+    [
+      [ADV, 'connected', null],
+      [ADV2, 'connected', null]
+    ]
+  )
   const [a, b] = targets.map((t) => t.externalAudienceId!)
   assert.ok(a && b)
   assert.notEqual(a, b)
   const inTikTok = (await emuAudiences()).filter((x) => x.name === 'VIP shoppers')
-  assert.deepEqual(inTikTok.map((x) => [x.audience_id, x.advertiser_id]).sort(), [[a, ADV], [b, ADV2]].sort())
+  assert.deepEqual(
+    inTikTok.map((x) => [x.audience_id, x.advertiser_id]).sort(),
+    [
+      [a, ADV],
+      [b, ADV2]
+    ].sort()
+  )
 
   // Saving again creates nothing more, and GET answers the same targets.
   const again = await s.api('PUT', `/api/destinations/${dest.id}/audiences/vip`, { sendIdentify: false })
@@ -60,10 +81,18 @@ test('a connection with two advertisers creates a TikTok audience for each, and 
   assert.equal((await emuAudiences()).filter((x) => x.name === 'VIP shoppers').length, 2)
 
   await s.send([enter('ann', 'vip'), enter('bob', 'vip'), enter('cat', 'vip')])
-  await until('both advertisers got the entered members', async () => same(await members(a), hashes('ann', 'bob', 'cat')) && same(await members(b), hashes('ann', 'bob', 'cat')))
+  await until(
+    'both advertisers got the entered members',
+    async () => same(await members(a), hashes('ann', 'bob', 'cat')) && same(await members(b), hashes('ann', 'bob', 'cat'))
+  )
   await s.send([exit('bob', 'vip')])
-  await until('both advertisers lost the exited member', async () => same(await members(a), hashes('ann', 'cat')) && same(await members(b), hashes('ann', 'cat')))
-  const requests = (await s.emulator<{ requests: { path: string; body: { advertiser_ids?: string[]; id_schema?: unknown } }[] }>('GET', '/requests?path=/segment/mapping/')).requests
+  await until(
+    'both advertisers lost the exited member',
+    async () => same(await members(a), hashes('ann', 'cat')) && same(await members(b), hashes('ann', 'cat'))
+  )
+  const requests = (
+    await s.emulator<{ requests: { path: string; body: { advertiser_ids?: string[]; id_schema?: unknown } }[] }>('GET', '/requests?path=/segment/mapping/')
+  ).requests
   // One advertiser per request: each has its own partition, batches and retries.
   assert.ok(requests.length >= 4)
   for (const r of requests) assert.equal(r.body.advertiser_ids?.length, 1, JSON.stringify(r.body))
@@ -129,7 +158,11 @@ test('advertiserIds must be authorised advertisers of the destination, and exter
 
   // An explicit id per advertiser is checked and kept; the advertiser left out gets one created.
   const existing = (await s.api('PUT', `/api/destinations/${dest.id}/audiences/seed`, { name: 'Seed', advertiserId: ADV2 })).body.externalAudienceId
-  const r = await s.api('PUT', `/api/destinations/${dest.id}/audiences/given`, { name: 'Given', advertiserIds: [ADV, ADV2], externalAudienceIds: { [ADV2]: existing } })
+  const r = await s.api('PUT', `/api/destinations/${dest.id}/audiences/given`, {
+    name: 'Given',
+    advertiserIds: [ADV, ADV2],
+    externalAudienceIds: { [ADV2]: existing }
+  })
   assert.equal(r.status, 201, JSON.stringify(r.body))
   assert.equal(r.body.targets[1].externalAudienceId, existing)
   assert.equal(r.body.targets[0].state, 'connected')

@@ -17,7 +17,13 @@ const run = promisify(execFile)
 
 test('first start: banner with console URL, admin password and a curl line that lands in the emulated TikTok audience', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tta-first-'))
-  const serve = await startServe([], { DATABASE_URL: `sqlite:${join(dir, 'data', 'tiktok-audiences.db')}`, ADMIN_PASSWORD: undefined, SECRET_KEY: undefined, TIKTOK_API_URL: undefined, TIKTOK_APP_ID: undefined })
+  const serve = await startServe([], {
+    DATABASE_URL: `sqlite:${join(dir, 'data', 'tiktok-audiences.db')}`,
+    ADMIN_PASSWORD: undefined,
+    SECRET_KEY: undefined,
+    TIKTOK_API_URL: undefined,
+    TIKTOK_APP_ID: undefined
+  })
   try {
     await new Promise((r) => setTimeout(r, 300))
     const out = serve.output()
@@ -37,9 +43,13 @@ test('first start: banner with console URL, admin password and a curl line that 
     let members: string[] = []
     for (let i = 0; i < 50 && members.length === 0; i++) {
       await new Promise((r) => setTimeout(r, 100))
-      const auds = ((await (await fetch(`${serve.url}/emulator/_emulator/audiences`)).json()) as { audiences: { audience_id: string; name: string }[] }).audiences
+      const auds = ((await (await fetch(`${serve.url}/emulator/_emulator/audiences`)).json()) as { audiences: { audience_id: string; name: string }[] })
+        .audiences
       const aud = auds.find((a) => a.name === 'First time shopper')
-      if (aud) members = ((await (await fetch(`${serve.url}/emulator/_emulator/audiences/${aud.audience_id}/members`)).json()) as { members: Record<string, string[]> }).members.EMAIL_SHA256 ?? []
+      if (aud)
+        members =
+          ((await (await fetch(`${serve.url}/emulator/_emulator/audiences/${aud.audience_id}/members`)).json()) as { members: Record<string, string[]> })
+            .members.EMAIL_SHA256 ?? []
     }
     assert.deepEqual(members, [sha256('janedoe@example.com')], 'normalised like Segment: local-part dots dropped')
 

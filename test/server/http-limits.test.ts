@@ -82,14 +82,25 @@ function open(): Promise<Watched> {
 }
 
 test('the environment sets the limits; bad values are refused with the variable named', () => {
-  assert.deepEqual(httpLimits({}), { requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 5_000, idleTimeoutMs: 120_000, maxConnections: 1024 })
+  assert.deepEqual(httpLimits({}), {
+    requestTimeoutMs: 30_000,
+    headersTimeoutMs: 10_000,
+    keepAliveTimeoutMs: 5_000,
+    idleTimeoutMs: 120_000,
+    maxConnections: 1024
+  })
   assert.throws(() => httpLimits({ TTA_MAX_CONNECTIONS: 'lots' }), /TTA_MAX_CONNECTIONS must be a positive whole number, got "lots"/)
-  assert.throws(() => httpLimits({ TTA_REQUEST_TIMEOUT_MS: '5000', TTA_HEADERS_TIMEOUT_MS: '6000' }), /TTA_HEADERS_TIMEOUT_MS \(6000\) must not exceed TTA_REQUEST_TIMEOUT_MS \(5000\)/)
+  assert.throws(
+    () => httpLimits({ TTA_REQUEST_TIMEOUT_MS: '5000', TTA_HEADERS_TIMEOUT_MS: '6000' }),
+    /TTA_HEADERS_TIMEOUT_MS \(6000\) must not exceed TTA_REQUEST_TIMEOUT_MS \(5000\)/
+  )
 })
 
 test('a body sent one byte a second is answered 408 and closed by the request timeout', async () => {
   const c = await open()
-  c.socket.write(`POST /v1/batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: Basic ${Buffer.from(`${writeKey}:`).toString('base64')}\r\nContent-Length: 1000\r\n\r\n{`)
+  c.socket.write(
+    `POST /v1/batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: Basic ${Buffer.from(`${writeKey}:`).toString('base64')}\r\nContent-Length: 1000\r\n\r\n{`
+  )
   const drip = setInterval(() => c.socket.writable && c.socket.write(' '), 1000)
   try {
     const elapsed = await c.closedWithin(REQUEST_TIMEOUT_MS + 4000)
@@ -136,7 +147,9 @@ test('a 500 KB /v1/batch sent over 1.5 s is not cut by the request timeout', asy
   }
   const body = Buffer.from(JSON.stringify({ batch }))
   const c = await open()
-  c.socket.write(`POST /v1/batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: Basic ${Buffer.from(`${writeKey}:`).toString('base64')}\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`)
+  c.socket.write(
+    `POST /v1/batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: Basic ${Buffer.from(`${writeKey}:`).toString('base64')}\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`
+  )
   const pieces = 10
   for (let i = 0; i < pieces; i++) {
     c.socket.write(body.subarray(Math.floor((i * body.length) / pieces), Math.floor(((i + 1) * body.length) / pieces)))

@@ -26,7 +26,9 @@ after(async () => {
 /** Delivered or dead-lettered at TikTok: valid identifiers, a userId that is an email, phones in text. */
 const delivered = (i: number) => {
   // messageIds as Engage makes them (the helper's default embeds the userId; a messageId is stored as sent).
-  const e = audienceEvent({ userId: `zq.alpha.${i}@example.com`, email: `zq.trait.${i}@example.com`, phone: `+1415555010${i}` }, 'rest', true, { messageId: `personas_rest_d${i}` }) as any
+  const e = audienceEvent({ userId: `zq.alpha.${i}@example.com`, email: `zq.trait.${i}@example.com`, phone: `+1415555010${i}` }, 'rest', true, {
+    messageId: `personas_rest_d${i}`
+  }) as any
   e.anonymousId = `+1415555011${i}`
   return e
 }
@@ -93,7 +95,10 @@ delivery: { windowMs: 20, retryBaseMs: 20, retryMaxMs: 100 }
     // Failure samples were kept (and are redacted), and TikTok's failures are dead letters.
     const samples = report.errors.map((e: any) => e.sample.received).filter(Boolean)
     assert.ok(samples.length >= 1, JSON.stringify(report.errors))
-    assert.ok(samples.some((s: any) => /^z\*\*\*@example\.com$/.test(s.userId)), JSON.stringify(samples))
+    assert.ok(
+      samples.some((s: any) => /^z\*\*\*@example\.com$/.test(s.userId)),
+      JSON.stringify(samples)
+    )
     assert.deepEqual(found(JSON.stringify(report)), [], 'Event Delivery')
     const dead = await api(`/api/destinations/${dest.id}/dead-letters`)
     assert.ok(dead.total >= 5, JSON.stringify(dead))
@@ -101,11 +106,14 @@ delivery: { windowMs: 20, retryBaseMs: 20, retryMaxMs: 100 }
 
     // The files as they are while the service runs (the -wal holds the recent writes), then after it stopped.
     const files = () => readdirSync(data).map((f) => ({ f, bytes: readFileSync(join(data, f)) }))
-    assert.ok(files().some(({ f }) => f.endsWith('-wal')), `a -wal file while running: ${readdirSync(data)}`)
+    assert.ok(
+      files().some(({ f }) => f.endsWith('-wal')),
+      `a -wal file while running: ${readdirSync(data)}`
+    )
     for (const { f, bytes } of files()) assert.deepEqual(found(bytes), [], `${f} (running)`)
     await serve.stop('SIGTERM')
     for (const { f, bytes } of files()) assert.deepEqual(found(bytes), [], `${f} (stopped)`)
-    assert.match(serve.output(), /console http/, 'the output read is the process\'s own')
+    assert.match(serve.output(), /console http/, "the output read is the process's own")
     assert.deepEqual(found(serve.output()), [], 'logs')
   } finally {
     await emu.close()

@@ -64,7 +64,9 @@ test('dropped identifiers are counted per identifier and reason, also when the e
     const r = await delivery()
     return r.totals.delivered >= 3 && r.totals.failed >= 1 ? r : undefined
   })
-  const byKey = Object.fromEntries(report.identifiersDropped.map((d: { identifier: string; reason: string; count: number }) => [`${d.identifier} ${d.reason}`, d.count]))
+  const byKey = Object.fromEntries(
+    report.identifiersDropped.map((d: { identifier: string; reason: string; count: number }) => [`${d.identifier} ${d.reason}`, d.count])
+  )
   assert.deepEqual(byKey, { 'phone invalid': 2, 'email invalid_utf8': 1, 'phone empty': 1, 'email control_character': 1 })
   const m = await members()
   assert.deepEqual(m.EMAIL_SHA256.sort(), [sha256('one@example.com'), sha256('three@example.com')].sort())
@@ -99,7 +101,7 @@ test('a national number without a region is counted as national_without_region',
   await s.api('PATCH', `/api/destinations/${dest.id}`, { defaultPhoneRegion: 'US' })
 })
 
-test('a failed event\'s kept sample has no raw email or phone, wherever they were', async () => {
+test("a failed event's kept sample has no raw email or phone, wherever they were", async () => {
   const event = audienceEvent({ userId: 'first.last@example.com', email: 'not-an-email', phone: '12' }, 'vip', true) as any
   event.anonymousId = '+14155550199'
   event.properties.note = 'call (415) 555-0198 or write to other.person@example.org'

@@ -67,7 +67,11 @@ after(async () => {
 const basic = (key: string) => ({ authorization: `Basic ${Buffer.from(`${key}:`).toString('base64')}` })
 const JSON_CT = { 'content-type': 'application/json' }
 
-async function post(path: string, body: string | Buffer | object, headers: Record<string, string> = {}): Promise<{ status: number; body: Record<string, unknown> }> {
+async function post(
+  path: string,
+  body: string | Buffer | object,
+  headers: Record<string, string> = {}
+): Promise<{ status: number; body: Record<string, unknown> }> {
   const r = await fetch(`${url}${path}`, {
     method: 'POST',
     headers: { ...JSON_CT, ...headers },
@@ -91,7 +95,10 @@ function identify(tag: string, member = true): Record<string, unknown> {
     userId: tag,
     messageId: `msg-id-${tag}-${member}`,
     traits: { email: emailOf(tag), [AUD]: member },
-    context: { traits: { email: emailOf(tag) }, personas: { computation_class: 'audience', computation_key: AUD, computation_id: 'aud_x', namespace: 'spa_test' } }
+    context: {
+      traits: { email: emailOf(tag) },
+      personas: { computation_class: 'audience', computation_key: AUD, computation_id: 'aud_x', namespace: 'spa_test' }
+    }
   }
 }
 
@@ -145,24 +152,75 @@ test('bad requests are refused with the status and a message naming the problem;
     { name: 'batch body not an object', path: '/v1/batch', body: '"hello"', headers: basic(WK), status: 400, error: /JSON object/ },
     { name: 'missing batch', path: '/v1/batch', body: { events: [track('bad-0')] }, headers: basic(WK), status: 400, error: /"batch"/ },
     { name: 'batch not an array', path: '/v1/batch', body: { batch: { a: 1 } }, headers: basic(WK), status: 400, error: /"batch" must be an array/ },
-    { name: 'batch[3] not an object', path: '/v1/batch', body: { batch: [track('bad-1'), track('bad-2'), track('bad-3'), 'oops'] }, headers: basic(WK), status: 400, error: /batch\[3\]/ },
-    { name: 'batch[3] track without event', path: '/v1/batch', body: { batch: [track('bad-4'), track('bad-5'), track('bad-6'), { type: 'track', userId: 'u' }] }, headers: basic(WK), status: 400, error: /batch\[3\].*"event"/ },
-    { name: 'batch[3] no user', path: '/v1/batch', body: { batch: [track('bad-7'), track('bad-8'), track('bad-9'), { type: 'identify', traits: {} }] }, headers: basic(WK), status: 400, error: /batch\[3\].*userId/ },
+    {
+      name: 'batch[3] not an object',
+      path: '/v1/batch',
+      body: { batch: [track('bad-1'), track('bad-2'), track('bad-3'), 'oops'] },
+      headers: basic(WK),
+      status: 400,
+      error: /batch\[3\]/
+    },
+    {
+      name: 'batch[3] track without event',
+      path: '/v1/batch',
+      body: { batch: [track('bad-4'), track('bad-5'), track('bad-6'), { type: 'track', userId: 'u' }] },
+      headers: basic(WK),
+      status: 400,
+      error: /batch\[3\].*"event"/
+    },
+    {
+      name: 'batch[3] no user',
+      path: '/v1/batch',
+      body: { batch: [track('bad-7'), track('bad-8'), track('bad-9'), { type: 'identify', traits: {} }] },
+      headers: basic(WK),
+      status: 400,
+      error: /batch\[3\].*userId/
+    },
     { name: 'wrong type for the route', path: '/v1/identify', body: track('bad-10'), headers: basic(WK), status: 400, error: /"type"/ },
     { name: 'empty body', path: '/v1/track', body: '', headers: basic(WK), status: 400, error: /empty/ },
     { name: 'blank body', path: '/v1/batch', body: '   ', headers: basic(WK), status: 400, error: /empty/ },
-    { name: 'bad gzip', path: '/v1/batch', body: Buffer.from('this is not gzip at all'), headers: { ...basic(WK), 'content-encoding': 'gzip' }, status: 400, error: /gzip/ },
-    { name: 'truncated gzip', path: '/v1/track', body: gzipSync(JSON.stringify(track('bad-11'))).subarray(0, 20), headers: { ...basic(WK), 'content-encoding': 'gzip' }, status: 400, error: /gzip/ },
+    {
+      name: 'bad gzip',
+      path: '/v1/batch',
+      body: Buffer.from('this is not gzip at all'),
+      headers: { ...basic(WK), 'content-encoding': 'gzip' },
+      status: 400,
+      error: /gzip/
+    },
+    {
+      name: 'truncated gzip',
+      path: '/v1/track',
+      body: gzipSync(JSON.stringify(track('bad-11'))).subarray(0, 20),
+      headers: { ...basic(WK), 'content-encoding': 'gzip' },
+      status: 400,
+      error: /gzip/
+    },
     { name: 'missing write key', path: '/v1/track', body: track('bad-12'), status: 401, error: /missing write key/ },
     { name: 'missing write key (batch)', path: '/v1/batch', body: { batch: [track('bad-13')] }, status: 401, error: /missing write key/ },
     { name: 'unknown write key (Basic)', path: '/v1/track', body: track('bad-14'), headers: basic('wk_nobody'), status: 401, error: /unknown write key/ },
     { name: 'unknown write key (body)', path: '/v1/batch', body: { batch: [track('bad-15')], writeKey: 'wk_nobody' }, status: 401, error: /unknown write key/ },
-    { name: 'event over 32 KB', path: '/v1/track', body: { ...track('bad-16'), properties: { [AUD]: true, audience_key: AUD, pad: big } }, headers: basic(WK), status: 413, error: /32 KB/ },
-    { name: 'event over 32 KB inside a batch', path: '/v1/batch', body: { batch: [track('bad-17'), { ...track('bad-18'), properties: { [AUD]: true, pad: big } }] }, headers: basic(WK), status: 413, error: /batch\[1\].*32 KB/ },
+    {
+      name: 'event over 32 KB',
+      path: '/v1/track',
+      body: { ...track('bad-16'), properties: { [AUD]: true, audience_key: AUD, pad: big } },
+      headers: basic(WK),
+      status: 413,
+      error: /32 KB/
+    },
+    {
+      name: 'event over 32 KB inside a batch',
+      path: '/v1/batch',
+      body: { batch: [track('bad-17'), { ...track('bad-18'), properties: { [AUD]: true, pad: big } }] },
+      headers: basic(WK),
+      status: 413,
+      error: /batch\[1\].*32 KB/
+    },
     {
       name: 'batch over 500 KB',
       path: '/v1/batch',
-      body: { batch: Array.from({ length: 20 }, (_, i) => ({ ...track(`bad-big-${i}`), properties: { [AUD]: true, audience_key: AUD, pad: 'y'.repeat(30 * 1024) } })) },
+      body: {
+        batch: Array.from({ length: 20 }, (_, i) => ({ ...track(`bad-big-${i}`), properties: { [AUD]: true, audience_key: AUD, pad: 'y'.repeat(30 * 1024) } }))
+      },
       headers: basic(WK),
       status: 413,
       error: /500 KB/
@@ -170,7 +228,11 @@ test('bad requests are refused with the status and a message naming the problem;
     {
       name: 'gzip batch over 500 KB once decompressed',
       path: '/v1/batch',
-      body: gzipSync(JSON.stringify({ batch: Array.from({ length: 20 }, (_, i) => ({ ...track(`bad-gzbig-${i}`), properties: { [AUD]: true, pad: 'z'.repeat(30 * 1024) } })) })),
+      body: gzipSync(
+        JSON.stringify({
+          batch: Array.from({ length: 20 }, (_, i) => ({ ...track(`bad-gzbig-${i}`), properties: { [AUD]: true, pad: 'z'.repeat(30 * 1024) } }))
+        })
+      ),
       headers: { ...basic(WK), 'content-encoding': 'gzip' },
       status: 413,
       error: /500 KB/
@@ -192,7 +254,11 @@ test('bad requests are refused with the status and a message naming the problem;
 })
 
 test('/v1/audiences/:key/members adds and removes members; refuses bad lists', async () => {
-  const add = await post(`/v1/audiences/${AUD}/members`, { destination: 'tiktok', add: [{ email: emailOf('m-1') }, { email: emailOf('m-2') }, { email: emailOf('m-3') }] }, basic(WK))
+  const add = await post(
+    `/v1/audiences/${AUD}/members`,
+    { destination: 'tiktok', add: [{ email: emailOf('m-1') }, { email: emailOf('m-2') }, { email: emailOf('m-3') }] },
+    basic(WK)
+  )
   assert.deepEqual(add, { status: 200, body: { success: true, accepted: 3 } })
   await expectMembers(['m-1', 'm-2', 'm-3'])
   const remove = await post(`/v1/audiences/${AUD}/members`, { destination: 'tiktok', remove: [{ email: emailOf('m-2') }], writeKey: WK })
@@ -240,14 +306,28 @@ test("Segment's own Node SDK (@segment/analytics-node) pointed at the service de
   analytics.on('error', (e: unknown) => errors.push(e))
   const personas = { computation_class: 'audience', computation_key: AUD, computation_id: 'aud_sdk', namespace: 'spa_test' }
   for (let i = 0; i < 6; i++) {
-    analytics.track({ userId: `sdk-t${i}`, event: 'Audience Entered', properties: { audience_key: AUD, [AUD]: true }, context: { traits: { email: emailOf(`sdk-t${i}`) }, personas } })
+    analytics.track({
+      userId: `sdk-t${i}`,
+      event: 'Audience Entered',
+      properties: { audience_key: AUD, [AUD]: true },
+      context: { traits: { email: emailOf(`sdk-t${i}`) }, personas }
+    })
   }
   for (let i = 0; i < 4; i++) {
-    analytics.identify({ userId: `sdk-i${i}`, traits: { email: emailOf(`sdk-i${i}`), [AUD]: true }, context: { traits: { email: emailOf(`sdk-i${i}`) }, personas } })
+    analytics.identify({
+      userId: `sdk-i${i}`,
+      traits: { email: emailOf(`sdk-i${i}`), [AUD]: true },
+      context: { traits: { email: emailOf(`sdk-i${i}`) }, personas }
+    })
   }
   // An exit through the SDK too, sent after its enter was acknowledged.
   await analytics.flush()
-  analytics.track({ userId: 'sdk-t0', event: 'Audience Exited', properties: { audience_key: AUD, [AUD]: false }, context: { traits: { email: emailOf('sdk-t0') }, personas } })
+  analytics.track({
+    userId: 'sdk-t0',
+    event: 'Audience Exited',
+    properties: { audience_key: AUD, [AUD]: false },
+    context: { traits: { email: emailOf('sdk-t0') }, personas }
+  })
   await analytics.closeAndFlush({ timeout: 10_000 })
   assert.deepEqual(errors, [], 'the SDK reported no delivery error')
   assert.ok(statuses.length >= 2 && statuses.every((s) => s === 200), `the SDK's requests were answered 200: ${statuses.join(',')}`)

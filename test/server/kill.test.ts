@@ -58,9 +58,15 @@ delivery: { windowMs: 20, retryBaseMs: 50 }
       while (!stop) {
         const ids = Array.from({ length: PER_BATCH }, () => next++)
         for (const i of ids) attempted.add(i)
-        const body = JSON.stringify({ batch: ids.map((i) => audienceEvent({ userId: `k${i}`, email: `k${i}@kill.example.com` }, 'killed', true, { messageId: `kill-${i}` })) })
+        const body = JSON.stringify({
+          batch: ids.map((i) => audienceEvent({ userId: `k${i}`, email: `k${i}@kill.example.com` }, 'killed', true, { messageId: `kill-${i}` }))
+        })
         try {
-          const r = await fetch(`${first.url}/v1/batch`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${WK}:`).toString('base64')}` }, body })
+          const r = await fetch(`${first.url}/v1/batch`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${WK}:`).toString('base64')}` },
+            body
+          })
           if (r.status === 200) for (const i of ids) acked.add(i)
           else refusedAfterKill++
         } catch {
@@ -86,14 +92,22 @@ delivery: { windowMs: 20, retryBaseMs: 50 }
     await emuFaults(emu.url, [])
     const second = await startServe(['--config', config], env)
     let members = new Set<string>()
-    const done = await waitFor(async () => {
-      members = new Set((await emuMembers(emu.url, audience.audience_id)).EMAIL_SHA256)
-      return [...expected].every((h) => members.has(h))
-    }, 30_000, 100)
+    const done = await waitFor(
+      async () => {
+        members = new Set((await emuMembers(emu.url, audience.audience_id)).EMAIL_SHA256)
+        return [...expected].every((h) => members.has(h))
+      },
+      30_000,
+      100
+    )
     const missing = [...expected].filter((h) => !members.has(h)).length
     assert.ok(done, `${missing} of ${expected.size} acknowledged events never reached TikTok`)
     const attemptedHashes = new Set([...attempted].map((i) => sha256(`k${i}@kill.example.com`)))
-    assert.deepEqual([...members].filter((h) => !attemptedHashes.has(h)), [], 'no member that was never sent')
+    assert.deepEqual(
+      [...members].filter((h) => !attemptedHashes.has(h)),
+      [],
+      'no member that was never sent'
+    )
     // The restart re-applied the config without creating a second audience (the connection keeps its id).
     assert.equal((await emuAudiences(emu.url)).filter((a) => a.name === 'Killed mid-stream').length, 1)
     const health = await fetch(`${second.url}/healthz`)

@@ -46,7 +46,8 @@ function event(userId: string, member: boolean, traits: Record<string, unknown>,
   }
 }
 
-const members = async (d: keyof typeof dest) => (await s.emulator<{ members: Record<IdType, string[]> }>('GET', `/audiences/${dest[d].audienceId}/members`)).members
+const members = async (d: keyof typeof dest) =>
+  (await s.emulator<{ members: Record<IdType, string[]> }>('GET', `/audiences/${dest[d].audienceId}/members`)).members
 const delivery = async (d: keyof typeof dest) => {
   const now = Date.now()
   const r = await s.api('GET', `/api/destinations/${dest[d].id}/delivery?bucket=1m&from=${now - 3_540_000}&to=${now + 60_000}`)
@@ -120,7 +121,10 @@ test('Test Mapping sends what delivery would: an Android person with two emails 
   assert.deepEqual(r.body.request.body.id_schema, ['EMAIL_SHA256', 'PHONE_SHA256', 'AAID_SHA256'])
   assert.deepEqual(
     r.body.request.body.batch_data.map((row: { id?: string }[]) => row.map((c) => c.id ?? null)),
-    [[sha256('nine@example.com'), null, sha256('gaid-9')], [sha256('nine@example.org'), null, null]]
+    [
+      [sha256('nine@example.com'), null, sha256('gaid-9')],
+      [sha256('nine@example.org'), null, null]
+    ]
   )
   assert.equal(r.body.response.body.code, 0)
   const seg = await s.api('POST', `/api/destinations/${dest.segment.id}/mappings/test`, { action: 'addToAudience', event: e })

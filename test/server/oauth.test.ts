@@ -175,7 +175,10 @@ test('dead letters: a permanent TikTok error shows in Event Delivery with sample
   assert.equal(replay.body.results[2].replayed, false)
   await until('the replayed change delivered', async () => (await members()) === 5)
   const after = (await s.api('GET', `/api/destinations/${dest.id}/dead-letters`)).body
-  assert.deepEqual(after.items.map((x: { id: number }) => x.id), [notQueued.id])
+  assert.deepEqual(
+    after.items.map((x: { id: number }) => x.id),
+    [notQueued.id]
+  )
   const badReplay = await s.api('POST', `/api/destinations/${dest.id}/dead-letters/replay`, { ids: ['x'] })
   assert.equal(badReplay.status, 400)
   assert.equal(badReplay.body.field, 'ids[0]')

@@ -41,7 +41,7 @@ function routesOfApp(): string[] {
 
 const basic = { authorization: `Basic ${Buffer.from('admin:openapi-test').toString('base64')}` }
 
-test('GET /api/openapi.json: OpenAPI 3 of every /api route, with the admin API\'s authentication', async () => {
+test("GET /api/openapi.json: OpenAPI 3 of every /api route, with the admin API's authentication", async () => {
   assert.equal((await fetch(`${service.url}/api/openapi.json`)).status, 401)
   const r = await fetch(`${service.url}/api/openapi.json`, { headers: basic })
   assert.equal(r.status, 200)
@@ -51,14 +51,27 @@ test('GET /api/openapi.json: OpenAPI 3 of every /api route, with the admin API\'
   const documented = Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`))
   const apiRoutes = routesOfApp().filter((r) => at(r.split(' '), 1).startsWith('/api/') && r !== 'GET /api/openapi.json')
   assert.ok(apiRoutes.length >= 30, `found ${apiRoutes.length} /api routes`)
-  assert.deepEqual(apiRoutes.filter((r) => !documented.includes(r)), [], 'every /api route is documented')
-  assert.deepEqual(documented.filter((r) => !at(r.split(' '), 1).startsWith('/api/')), [], 'nothing but /api is listed')
+  assert.deepEqual(
+    apiRoutes.filter((r) => !documented.includes(r)),
+    [],
+    'every /api route is documented'
+  )
+  assert.deepEqual(
+    documented.filter((r) => !at(r.split(' '), 1).startsWith('/api/')),
+    [],
+    'nothing but /api is listed'
+  )
 })
 
 test('the reference carries the route schemas: parameters and bodies as validated', async () => {
   const doc = (await (await fetch(`${service.url}/api/openapi.json`, { headers: basic })).json()) as { paths: Record<string, Record<string, any>> }
   const delivery = doc.paths['/api/destinations/{id}/delivery']?.get
-  assert.deepEqual(delivery.parameters.map((p: { in: string; name: string }) => `${p.in}:${p.name}`).sort(), ['path:id', 'query:bucket', 'query:from', 'query:to'])
+  assert.deepEqual(delivery.parameters.map((p: { in: string; name: string }) => `${p.in}:${p.name}`).sort(), [
+    'path:id',
+    'query:bucket',
+    'query:from',
+    'query:to'
+  ])
   const connect = doc.paths['/api/destinations/{id}/audiences/{key}']?.put
   assert.ok(connect.requestBody.content['application/json'].schema.properties.advertiserId, 'PUT audience body documents advertiserId')
 })

@@ -90,7 +90,10 @@ test('restart (SIGTERM, then kill -9) with the built-in emulator: the next event
     TIKTOK_APP_ID: undefined
   }
   let serve = await startServe([], env)
-  assert.match(serve.output(), new RegExp(`TikTok emulator state: ${join(dir, 'data', 'tiktok-emulator.jsonl')} \\(kept across restarts; POST /_emulator/reset forgets\\)`))
+  assert.match(
+    serve.output(),
+    new RegExp(`TikTok emulator state: ${join(dir, 'data', 'tiktok-emulator.jsonl')} \\(kept across restarts; POST /_emulator/reset forgets\\)`)
+  )
   const writeKey = first((await api(serve, 'GET', '/api/sources')).body as { writeKey: string }[]).writeKey
   const destination = (await api(serve, 'POST', '/api/destinations', { name: 'mine', source: 'default' })).body as { id: number }
   for (const action of ['addToAudience', 'removeFromAudience']) {
@@ -105,13 +108,16 @@ test('restart (SIGTERM, then kill -9) with the built-in emulator: the next event
   await send(serve, writeKey, 1)
   await until('person 1 in the TikTok audience', async () => (await members(serve, audienceId)).length === 1)
 
-  for (const [signal, before, next] of [['SIGTERM', [1], 2], ['SIGKILL', [1, 2], 3]] as const) {
+  for (const [signal, before, next] of [
+    ['SIGTERM', [1], 2],
+    ['SIGKILL', [1, 2], 3]
+  ] as const) {
     await serve.stop(signal)
     serve = await startServe([], env)
     await send(serve, writeKey, next)
     await until(`person ${next} delivered after ${signal}`, async () => (await members(serve, audienceId)).length === before.length + 1)
     assert.deepEqual(await members(serve, audienceId), hashes(...before, next), `after ${signal}: the same audience holds the members from before and after`)
-    const listed = await (await fetch(`${serve.url}/emulator/_emulator/audiences`)).json() as { audiences: { audience_id: string; name: string }[] }
+    const listed = (await (await fetch(`${serve.url}/emulator/_emulator/audiences`)).json()) as { audiences: { audience_id: string; name: string }[] }
     assert.equal(listed.audiences.filter((a) => a.name === 'VIP').length, 1, 'no second VIP audience was created')
     await nothingPausedOrFailed(serve)
   }

@@ -58,13 +58,21 @@ after(async () => {
 })
 
 const body = (tags: string[], extra: object[] = []) =>
-  JSON.stringify({ batch: [...tags.map((t) => audienceEvent({ userId: t, email: `${t}@pool.example.com`, phone: '+14155550123' }, AUD, true, { messageId: `pool-${t}` })), ...extra] })
+  JSON.stringify({
+    batch: [
+      ...tags.map((t) => audienceEvent({ userId: t, email: `${t}@pool.example.com`, phone: '+14155550123' }, AUD, true, { messageId: `pool-${t}` })),
+      ...extra
+    ]
+  })
 
 /** What the request thread would make of the same body with the same configuration. */
 async function inThread(table: RoutingTable, text: string, receivedAt: number) {
   await table.refresh()
   const events = batchFromBytes(Buffer.from(text), new Date(receivedAt).toISOString())
-  return routeBatch(table, events.map((event) => ({ sourceId, event, receivedAt })))
+  return routeBatch(
+    table,
+    events.map((event) => ({ sourceId, event, receivedAt }))
+  )
 }
 
 test('TTA_ROUTE_WORKERS: a whole number, 0 turns the workers off; by default one per core but one', () => {
@@ -161,7 +169,11 @@ test('each routed change is keyed by its own partition and batch kind, also when
   const table = new RoutingTable(store)
   const now = Date.now()
   const event = (t: string, audienceId: string) =>
-    audienceEvent({ userId: t, email: `${t}@pool.example.com` }, 'unconnected_aud', true, { messageId: `keys-${t}`, externalAudienceId: audienceId, advertiserId: '7000000000000000001' })
+    audienceEvent({ userId: t, email: `${t}@pool.example.com` }, 'unconnected_aud', true, {
+      messageId: `keys-${t}`,
+      externalAudienceId: audienceId,
+      advertiserId: '7000000000000000001'
+    })
   const events = [event('k1', '111'), event('k2', '111'), event('k3', '222'), event('k4', '111'), event('k5', '222'), event('k6', '222')]
   const routed = await inThread(table, JSON.stringify({ batch: events }), now)
   const audiences = Array.from(routed.changes.key, (k) => routed.changes.keys[k]?.split('\t')[0]?.split('|')[2])

@@ -9,7 +9,11 @@ import { test } from 'node:test'
 import { audienceEvent, sha256 } from '../helpers/events.js'
 import { ADV, EMULATOR_TOKEN, startTestService, until, type TestService } from './admin-service.js'
 
-interface EmuAudience { audience_id: string; name: string; total: number }
+interface EmuAudience {
+  audience_id: string
+  name: string
+  total: number
+}
 const emuAudiences = async (s: TestService): Promise<EmuAudience[]> => (await s.emulator<{ audiences: EmuAudience[] }>('GET', '/audiences')).audiences
 const members = async (s: TestService, audienceId: string): Promise<string[]> =>
   ((await s.emulator<{ members: Record<string, string[]> }>('GET', `/audiences/${audienceId}/members`)).members.EMAIL_SHA256 ?? []).sort()
@@ -45,7 +49,10 @@ test('two destinations on one source, an audience each: each audience reaches on
       audienceEvent({ userId: 'b1', email: 'b1@example.com' }, 'audience_b', true)
     ])
     // Settled (the totals are written once TikTok answered), not only received by TikTok.
-    await until('both audiences delivered', async () => (await delivery(s, one.id)).totals.delivered === 2 && (await delivery(s, two.id)).totals.delivered === 1)
+    await until(
+      'both audiences delivered',
+      async () => (await delivery(s, one.id)).totals.delivered === 2 && (await delivery(s, two.id)).totals.delivered === 1
+    )
     assert.deepEqual(await members(s, audA), [sha256('a1@example.com'), sha256('a2@example.com')].sort())
     assert.deepEqual(await members(s, audB), [sha256('b1@example.com')])
 
@@ -55,7 +62,10 @@ test('two destinations on one source, an audience each: each audience reaches on
     assert.deepEqual([d2.totals.delivered, d2.totals.failed, d2.totals.filtered], [1, 0, 2])
     assert.deepEqual(d1.errors, [])
     assert.deepEqual(d2.errors, [])
-    assert.deepEqual(d2.filtered.map((f: { reason: string; count: number }) => [f.reason, f.count]), [['audience_not_connected', 2]])
+    assert.deepEqual(
+      d2.filtered.map((f: { reason: string; count: number }) => [f.reason, f.count]),
+      [['audience_not_connected', 2]]
+    )
     assert.match(d2.filtered[0].description, /not connected to this destination/)
     assert.equal(await deadLetters(s, one.id), 0)
     assert.equal(await deadLetters(s, two.id), 0)
@@ -84,7 +94,8 @@ test('an unconnected audience reaches a destination when the event carries its T
     await s.send([audienceEvent({ userId: 'f1', email: 'f1@example.com' }, 'segment_audience', true, { externalAudienceId: forwarded, advertiserId: ADV })])
     await until('delivered by both', async () => (await delivery(s, one.id)).totals.delivered === 1 && (await delivery(s, two.id)).totals.delivered === 1)
     assert.deepEqual(await members(s, forwarded), [sha256('f1@example.com')])
-    for (const d of [one, two]) assert.deepEqual((await delivery(s, d.id)).totals, { delivered: 1, failed: 0, pending: 0, retrying: 0, retried: 0, filtered: 0 })
+    for (const d of [one, two])
+      assert.deepEqual((await delivery(s, d.id)).totals, { delivered: 1, failed: 0, pending: 0, retrying: 0, retried: 0, filtered: 0 })
 
     // Named by the integrations object: it reaches "one" (which says what is missing: it carries no
     // audience settings), and "two" filters it.

@@ -27,7 +27,9 @@ let audienceId: string
 
 before(async () => {
   const config = join(dir, 'config.yaml')
-  writeFileSync(config, `
+  writeFileSync(
+    config,
+    `
 sources:
   - { name: rudder, writeKey: ${WK} }
 destinations:
@@ -41,7 +43,8 @@ destinations:
     audiences:
       - { key: ${AUD}, name: Rudder audience, advertiserId: "7000000000000000001" }
 delivery: { windowMs: 50 }
-`)
+`
+  )
   svc = await startService({ port: 0, banner: false, config, emulator: true, dataDir: dir })
   audienceId = (await emuAudiences(`${svc.url}/emulator`)).find((a) => a.name === 'Rudder audience')!.audience_id
 })
@@ -55,7 +58,12 @@ test("RudderStack's Node SDK delivers Engage-shaped enters and exits", async () 
   const personas = { computation_class: 'audience', computation_key: AUD, computation_id: 'aud_rudder', namespace: 'spa_test' }
   const email = (i: number) => `r${i}@rudder.example.com`
   for (let i = 0; i < 6; i++) {
-    client.track({ userId: `r${i}`, event: 'Audience Entered', properties: { audience_key: AUD, [AUD]: true }, context: { traits: { email: email(i) }, personas } })
+    client.track({
+      userId: `r${i}`,
+      event: 'Audience Entered',
+      properties: { audience_key: AUD, [AUD]: true },
+      context: { traits: { email: email(i) }, personas }
+    })
   }
   await client.flush()
   client.track({ userId: 'r0', event: 'Audience Exited', properties: { audience_key: AUD, [AUD]: false }, context: { traits: { email: email(0) }, personas } })

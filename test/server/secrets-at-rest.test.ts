@@ -23,7 +23,11 @@ after(async () => {
 
 const auth = { authorization: `Basic ${Buffer.from(`admin:${PASSWORD}`).toString('base64')}` }
 async function api(url: string, method = 'GET', body?: unknown): Promise<{ status: number; text: string }> {
-  const r = await fetch(url, { method, headers: { ...auth, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, body: body === undefined ? undefined : JSON.stringify(body) })
+  const r = await fetch(url, {
+    method,
+    headers: { ...auth, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body)
+  })
   return { status: r.status, text: await r.text() }
 }
 
@@ -44,7 +48,13 @@ function rawGet(base: string, path: string): Promise<{ status: number; body: str
 test('the access token and the shared secret appear in no database file, API answer, metric or log line', async () => {
   const emu = await startEmulator({ log: false })
   try {
-    const serve = await startServe([], { DATABASE_URL: `sqlite:${join(dir, 'db.sqlite')}`, ADMIN_PASSWORD: PASSWORD, TIKTOK_API_URL: emu.apiUrl, LOG_LEVEL: 'debug', DATA_DIR: dir })
+    const serve = await startServe([], {
+      DATABASE_URL: `sqlite:${join(dir, 'db.sqlite')}`,
+      ADMIN_PASSWORD: PASSWORD,
+      TIKTOK_API_URL: emu.apiUrl,
+      LOG_LEVEL: 'debug',
+      DATA_DIR: dir
+    })
     const token = 'emulator-access-token'
     const source = JSON.parse((await api(`${serve.url}/api/sources`, 'POST', { name: 'engage', writeKey: 'wk_secrets' })).text) as { id: number }
     const dest = JSON.parse((await api(`${serve.url}/api/destinations`, 'POST', { name: 'tiktok', mode: 'native', source: 'engage' })).text) as { id: number }
@@ -60,7 +70,17 @@ test('the access token and the shared secret appear in no database file, API ans
     await new Promise((r) => setTimeout(r, 1500))
 
     const answers = await Promise.all(
-      ['/api/sources', `/api/sources/${source.id}/segment`, '/api/destinations', `/api/destinations/${dest.id}`, `/api/destinations/${dest.id}/audiences`, `/api/destinations/${dest.id}/delivery`, '/api/stats', '/api/openapi.json', '/metrics'].map(async (p) => ({ p, ...(await api(`${serve.url}${p}`)) }))
+      [
+        '/api/sources',
+        `/api/sources/${source.id}/segment`,
+        '/api/destinations',
+        `/api/destinations/${dest.id}`,
+        `/api/destinations/${dest.id}/audiences`,
+        `/api/destinations/${dest.id}/delivery`,
+        '/api/stats',
+        '/api/openapi.json',
+        '/metrics'
+      ].map(async (p) => ({ p, ...(await api(`${serve.url}${p}`)) }))
     )
     for (const a of answers) {
       assert.equal(a.status, 200, `${a.p}: ${a.text.slice(0, 200)}`)
@@ -81,8 +101,21 @@ test('the access token and the shared secret appear in no database file, API ans
 })
 
 test('no console asset path reaches a file outside the built console', async () => {
-  const serve = await startServe([], { DATABASE_URL: `sqlite:${join(dir, 'assets.sqlite')}`, ADMIN_PASSWORD: PASSWORD, DATA_DIR: mkdtempSync(join(dir, 'assets-')) })
-  for (const path of ['/assets/../../package.json', '/assets/..%2f..%2fpackage.json', '/assets/%2e%2e/%2e%2e/package.json', '/assets/%2e%2e%2f%2e%2e%2fpackage.json', '/assets/....//....//package.json', '/%2e%2e/package.json', '/assets/%00', '/assets/..\\..\\package.json']) {
+  const serve = await startServe([], {
+    DATABASE_URL: `sqlite:${join(dir, 'assets.sqlite')}`,
+    ADMIN_PASSWORD: PASSWORD,
+    DATA_DIR: mkdtempSync(join(dir, 'assets-'))
+  })
+  for (const path of [
+    '/assets/../../package.json',
+    '/assets/..%2f..%2fpackage.json',
+    '/assets/%2e%2e/%2e%2e/package.json',
+    '/assets/%2e%2e%2f%2e%2e%2fpackage.json',
+    '/assets/....//....//package.json',
+    '/%2e%2e/package.json',
+    '/assets/%00',
+    '/assets/..\\..\\package.json'
+  ]) {
     const r = await rawGet(serve.url, path)
     assert.ok(!r.body.includes('"name": "tiktok-audiences"'), `${path} answered ${r.status} with package.json`)
     assert.ok(r.status === 404 || r.status === 400 || (r.status === 200 && r.body.includes('<!doctype html>')), `${path}: ${r.status}`)

@@ -47,11 +47,15 @@ async function signIn(url: string): Promise<{ cookie: string; csrfToken: string 
 /** Waits until this address's failures have all left the window. */
 const waitOutWindow = () => sleep(WINDOW_MS + 100)
 
-for (const [name, path] of [['/api/stats', '/api/stats'], ['/oauth/tiktok/start', '/oauth/tiktok/start?destination=1']] as const) {
+for (const [name, path] of [
+  ['/api/stats', '/api/stats'],
+  ['/oauth/tiktok/start', '/oauth/tiktok/start?destination=1']
+] as const) {
   test(`HTTP Basic guesses on ${name} get 429 with Retry-After past the limit; the real password works after the window`, async () => {
     await waitOutWindow()
     const statuses: number[] = []
-    for (let i = 0; i < MAX_FAILURES + 3; i++) statuses.push((await fetch(`${service.url}${path}`, { headers: basic(`guess-${i}`), redirect: 'manual' })).status)
+    for (let i = 0; i < MAX_FAILURES + 3; i++)
+      statuses.push((await fetch(`${service.url}${path}`, { headers: basic(`guess-${i}`), redirect: 'manual' })).status)
     assert.deepEqual(statuses, [...Array(MAX_FAILURES).fill(401), 429, 429, 429])
     const blocked = await fetch(`${service.url}${path}`, { headers: basic(PASSWORD), redirect: 'manual' })
     assert.equal(blocked.status, 429, 'the right password waits out the window too (else guessing goes on)')
@@ -66,12 +70,20 @@ for (const [name, path] of [['/api/stats', '/api/stats'], ['/oauth/tiktok/start'
 test('one throttle: Basic failures on /api count against the console sign-in and the other way round', async () => {
   await waitOutWindow()
   for (let i = 0; i < MAX_FAILURES; i++) assert.equal((await fetch(`${service.url}/api/stats`, { headers: basic(`guess-${i}`) })).status, 401)
-  const rightPassword = await fetch(`${service.url}/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password: PASSWORD }) })
+  const rightPassword = await fetch(`${service.url}/session`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ password: PASSWORD })
+  })
   assert.equal(rightPassword.status, 429)
   assert.ok(Number(rightPassword.headers.get('retry-after')) >= 1)
   await waitOutWindow()
   for (let i = 0; i < MAX_FAILURES; i++) {
-    assert.equal((await fetch(`${service.url}/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password: `g${i}` }) })).status, 401)
+    assert.equal(
+      (await fetch(`${service.url}/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password: `g${i}` }) }))
+        .status,
+      401
+    )
   }
   assert.equal((await fetch(`${service.url}/api/stats`, { headers: basic(PASSWORD) })).status, 429)
   // A signed-in console is not a password check: it keeps working while the address is throttled.
@@ -99,7 +111,11 @@ test('signing out revokes the session: the old cookie gets 401 afterwards', asyn
   assert.equal((await fetch(`${service.url}/session`, { method: 'DELETE', headers: { cookie, 'x-csrf-token': csrfToken } })).status, 200)
   assert.equal((await fetch(`${service.url}/api/stats`, { headers: { cookie } })).status, 401)
   assert.deepEqual(await (await fetch(`${service.url}/session`, { headers: { cookie } })).json(), { signedIn: false })
-  const write = await fetch(`${service.url}/api/destinations`, { method: 'POST', headers: { cookie, 'x-csrf-token': csrfToken, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'after sign-out' }) })
+  const write = await fetch(`${service.url}/api/destinations`, {
+    method: 'POST',
+    headers: { cookie, 'x-csrf-token': csrfToken, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'after sign-out' })
+  })
   assert.equal(write.status, 401)
   // Another sign-in is a new session, unaffected.
   const again = await signIn(service.url)
@@ -111,11 +127,13 @@ test('console answers carry a Content-Security-Policy; every answer carries X-Co
     const r = await fetch(`${service.url}${path}`)
     assert.equal(r.status, 200)
     const csp = r.headers.get('content-security-policy') ?? ''
-    for (const directive of ["script-src 'self'", "object-src 'none'", "frame-ancestors 'none'", "base-uri 'none'"]) assert.ok(csp.includes(directive), `${path}: ${csp}`)
+    for (const directive of ["script-src 'self'", "object-src 'none'", "frame-ancestors 'none'", "base-uri 'none'"])
+      assert.ok(csp.includes(directive), `${path}: ${csp}`)
     assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/)
     assert.equal(r.headers.get('x-content-type-options'), 'nosniff')
   }
-  for (const path of ['/healthz', '/api/stats', '/v1/nope', '/session']) assert.equal((await fetch(`${service.url}${path}`)).headers.get('x-content-type-options'), 'nosniff', path)
+  for (const path of ['/healthz', '/api/stats', '/v1/nope', '/session'])
+    assert.equal((await fetch(`${service.url}${path}`)).headers.get('x-content-type-options'), 'nosniff', path)
 })
 
 let pgDb: PgDatabase | undefined

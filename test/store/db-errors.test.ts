@@ -10,7 +10,13 @@ test('connection-class failures are DatabaseUnavailableError; query faults are n
   for (const code of ['57P01', '57P02', '57P03', '08006', '08001', '08P01', '53300', '57014', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE']) {
     assert.ok(isDatabaseUnavailable(withCode(code)), code)
   }
-  for (const message of ['Connection terminated unexpectedly', 'Connection terminated due to connection timeout', 'timeout exceeded when trying to connect', 'Query read timeout', 'Client has encountered a connection error and is not queryable']) {
+  for (const message of [
+    'Connection terminated unexpectedly',
+    'Connection terminated due to connection timeout',
+    'timeout exceeded when trying to connect',
+    'Query read timeout',
+    'Client has encountered a connection error and is not queryable'
+  ]) {
     assert.ok(isDatabaseUnavailable(new Error(message)), message)
   }
   // localhost: Node tries ::1 and 127.0.0.1 and reports both refusals together.
@@ -28,7 +34,10 @@ test('connection-class failures are DatabaseUnavailableError; query faults are n
 
 test('start-up problems name host, port and database, never the password', () => {
   const url = 'postgres://app:s3cret@db.internal:6543/audiences'
-  assert.equal(postgresStartProblem(withCode('ECONNREFUSED'), url), 'PostgreSQL database "audiences" at db.internal:6543: connection refused; is PostgreSQL running, on that port?')
+  assert.equal(
+    postgresStartProblem(withCode('ECONNREFUSED'), url),
+    'PostgreSQL database "audiences" at db.internal:6543: connection refused; is PostgreSQL running, on that port?'
+  )
   assert.match(postgresStartProblem(withCode('3D000'), url)!, /createdb -h db\.internal -p 6543 -U app audiences/)
   assert.match(postgresStartProblem(withCode('28000'), url)!, /no role "app".*createuser -h db\.internal -p 6543 app/)
   assert.match(postgresStartProblem(withCode('28P01'), url)!, /password of "app" was refused/)

@@ -20,7 +20,13 @@ after(() => dropAllPgDatabases())
 
 function records(messageIds: string[], sourceId = 1): EventRecords {
   const n = messageIds.length
-  return { count: n, sourceId: new Int32Array(n).fill(sourceId), messageId: messageIds, receivedAt: new Float64Array(n).fill(1), changes: new Int32Array(n).fill(1) }
+  return {
+    count: n,
+    sourceId: new Int32Array(n).fill(sourceId),
+    messageId: messageIds,
+    receivedAt: new Float64Array(n).fill(1),
+    changes: new Int32Array(n).fill(1)
+  }
 }
 
 async function check(db: Db): Promise<void> {
@@ -31,7 +37,11 @@ async function check(db: Db): Promise<void> {
   const ids = await insertEventRecords(db, records(first))
   assert.equal(ids.length, 700)
   const firstStored = new Map((await db.all<{ id: number; message_id: string }>(`SELECT id, message_id FROM events`)).map((r) => [r.message_id, Number(r.id)]))
-  assert.deepEqual(ids, first.map((m) => firstStored.get(m)), 'the ids stored')
+  assert.deepEqual(
+    ids,
+    first.map((m) => firstStored.get(m)),
+    'the ids stored'
+  )
 
   // Re-sent messageIds (one in the first statement, one in the second), a copy within the call, and
   // the same messageId from another source (not a duplicate).

@@ -23,8 +23,18 @@ test('the migration redacts failure samples kept raw by version 7 (a userId that
   try {
     await migrate(db, { upTo: 7 })
     await db.run(`INSERT INTO sources (id, name, created_at) VALUES (1, 's', 0)`)
-    const kept = { type: 'track', userId: 'first.last@example.com', anonymousId: '+14155550123', context: { traits: { email: 'j***@example.com' } }, properties: { note: 'call 415-555-0124' } }
-    await db.run('INSERT INTO events (id, source_id, message_id, received_at, body) VALUES (1, 1, $1, 0, $2), (2, 1, $3, 0, NULL)', ['m1', JSON.stringify(kept), 'm2'])
+    const kept = {
+      type: 'track',
+      userId: 'first.last@example.com',
+      anonymousId: '+14155550123',
+      context: { traits: { email: 'j***@example.com' } },
+      properties: { note: 'call 415-555-0124' }
+    }
+    await db.run('INSERT INTO events (id, source_id, message_id, received_at, body) VALUES (1, 1, $1, 0, $2), (2, 1, $3, 0, NULL)', [
+      'm1',
+      JSON.stringify(kept),
+      'm2'
+    ])
     await migrate(db)
     const rows = await db.all<{ id: number; body: string | null }>('SELECT id, body FROM events ORDER BY id')
     assert.equal(at(rows, 1).body, null, 'events without a sample stay without one')
@@ -44,8 +54,16 @@ test('config: a new destination gets the US phone region, null chooses none, an 
   try {
     // A destination created before this version, without a region.
     await upsertDestination(store.db, store.secrets, {
-      name: 'old', sourceId: null, mode: 'native', enabled: false, normalization: 'recommended', defaultPhoneRegion: null,
-      accessToken: null, advertiserIds: [], batchSize: 10000, autoConnect: false
+      name: 'old',
+      sourceId: null,
+      mode: 'native',
+      enabled: false,
+      normalization: 'recommended',
+      defaultPhoneRegion: null,
+      accessToken: null,
+      advertiserIds: [],
+      batchSize: 10000,
+      autoConnect: false
     })
     const tiktok = new TikTokClient({ baseUrl: 'http://127.0.0.1:9' })
     const config = { destinations: [{ name: 'old' }, { name: 'new' }, { name: 'none', defaultPhoneRegion: null }, { name: 'gb', defaultPhoneRegion: 'GB' }] }

@@ -17,7 +17,10 @@ function tempDb(): Db {
 async function version5(db: Db): Promise<void> {
   await migrate(db, { upTo: 5 })
   const versions = await db.all<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version')
-  assert.deepEqual(versions.map((r) => Number(r.version)), [1, 2, 3, 4, 5])
+  assert.deepEqual(
+    versions.map((r) => Number(r.version)),
+    [1, 2, 3, 4, 5]
+  )
   assert.equal(await db.get(`SELECT name FROM sqlite_master WHERE name = 'queue_packs'`), undefined, 'upTo: 5 stops before the packs')
   await db.run(`INSERT INTO sources (id, name, created_at) VALUES (1, 's', 0)`)
   await db.run(`INSERT INTO destinations (id, name, source_id, mode, created_at, updated_at) VALUES (1, 'd', 1, 'native', 0, 0)`)
@@ -51,22 +54,87 @@ test('migration 6: pending changes of two interleaved partitions become packs in
     const rows: V5Change[] = [
       { id: 1, eventId: 1, mappingId: 10, partitionId: 1, action: 'create', batchKey: 'create', ids: null, payload: create, status: 'pending' },
       { id: 2, eventId: 1, mappingId: 10, partitionId: 1, action: 'add', batchKey: 'add|EMAIL_SHA256', ids: ['e1'], payload: null, status: 'pending' },
-      { id: 3, eventId: 2, mappingId: 11, partitionId: 2, action: 'add', batchKey: 'add|EMAIL_SHA256,PHONE_SHA256', ids: ['e2', null], payload: null, status: 'pending' },
-      { id: 4, eventId: 3, mappingId: 10, partitionId: 1, action: 'delete', batchKey: 'delete|EMAIL_SHA256,PHONE_SHA256', ids: [null, 'p3'], payload: null, status: 'pending' },
+      {
+        id: 3,
+        eventId: 2,
+        mappingId: 11,
+        partitionId: 2,
+        action: 'add',
+        batchKey: 'add|EMAIL_SHA256,PHONE_SHA256',
+        ids: ['e2', null],
+        payload: null,
+        status: 'pending'
+      },
+      {
+        id: 4,
+        eventId: 3,
+        mappingId: 10,
+        partitionId: 1,
+        action: 'delete',
+        batchKey: 'delete|EMAIL_SHA256,PHONE_SHA256',
+        ids: [null, 'p3'],
+        payload: null,
+        status: 'pending'
+      },
       { id: 5, eventId: 4, mappingId: 10, partitionId: 1, action: 'add', batchKey: 'add|EMAIL_SHA256', ids: ['e4'], payload: null, status: 'failed' },
-      { id: 6, eventId: 5, mappingId: 11, partitionId: 2, action: 'delete', batchKey: 'delete|EMAIL_SHA256,PHONE_SHA256', ids: ['e5', 'p5'], payload: null, status: 'pending' },
+      {
+        id: 6,
+        eventId: 5,
+        mappingId: 11,
+        partitionId: 2,
+        action: 'delete',
+        batchKey: 'delete|EMAIL_SHA256,PHONE_SHA256',
+        ids: ['e5', 'p5'],
+        payload: null,
+        status: 'pending'
+      },
       { id: 7, eventId: 6, mappingId: 10, partitionId: 1, action: 'add', batchKey: 'add|EMAIL_SHA256', ids: ['e6'], payload: null, status: 'delivered' },
       { id: 8, eventId: null, mappingId: null, partitionId: 1, action: 'add', batchKey: 'add|EMAIL_SHA256', ids: ['e1'], payload: null, status: 'pending' },
-      { id: 9, eventId: 8, mappingId: 11, partitionId: 2, action: 'add', batchKey: 'add|EMAIL_SHA256,PHONE_SHA256', ids: [null, 'p8'], payload: null, status: 'pending' },
-      { id: 10, eventId: 9, mappingId: 10, partitionId: 1, action: 'delete', batchKey: 'delete|EMAIL_SHA256,PHONE_SHA256', ids: ['e9', 'p9'], payload: null, status: 'pending' }
+      {
+        id: 9,
+        eventId: 8,
+        mappingId: 11,
+        partitionId: 2,
+        action: 'add',
+        batchKey: 'add|EMAIL_SHA256,PHONE_SHA256',
+        ids: [null, 'p8'],
+        payload: null,
+        status: 'pending'
+      },
+      {
+        id: 10,
+        eventId: 9,
+        mappingId: 10,
+        partitionId: 1,
+        action: 'delete',
+        batchKey: 'delete|EMAIL_SHA256,PHONE_SHA256',
+        ids: ['e9', 'p9'],
+        payload: null,
+        status: 'pending'
+      }
     ]
     for (const r of rows) {
       const settled = r.status !== 'pending'
       await db.run(
         `INSERT INTO changes (id, event_id, destination_id, mapping_id, partition_id, action, batch_key, ids, payload, status, attempts, error, error_code, request_ref, created_at, done_at)
          VALUES ($1, $2, 1, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
-        [r.id, r.eventId, r.mappingId, r.partitionId, r.action, r.batchKey, r.ids === null ? null : JSON.stringify(r.ids), r.payload, r.status,
-          settled ? 1 : 0, r.status === 'failed' ? 'Invalid audience' : null, r.status === 'failed' ? '40001' : null, settled ? 1 : null, 1000 + r.id, settled ? 2000 : null]
+        [
+          r.id,
+          r.eventId,
+          r.mappingId,
+          r.partitionId,
+          r.action,
+          r.batchKey,
+          r.ids === null ? null : JSON.stringify(r.ids),
+          r.payload,
+          r.status,
+          settled ? 1 : 0,
+          r.status === 'failed' ? 'Invalid audience' : null,
+          r.status === 'failed' ? '40001' : null,
+          settled ? 1 : null,
+          1000 + r.id,
+          settled ? 2000 : null
+        ]
       )
     }
     const settledBefore = await db.all(`SELECT * FROM changes WHERE status <> 'pending' ORDER BY id`)
@@ -98,13 +166,24 @@ test('migration 6: pending changes of two interleaved partitions become packs in
       )
     }
     const pending = await db.all<{ id: number; pending: number }>('SELECT id, pending FROM partitions ORDER BY id')
-    assert.deepEqual(pending.map((r) => [Number(r.id), Number(r.pending)]), [[1, 5], [2, 3]], 'partitions.pending is unchanged')
+    assert.deepEqual(
+      pending.map((r) => [Number(r.id), Number(r.pending)]),
+      [
+        [1, 5],
+        [2, 3]
+      ],
+      'partitions.pending is unchanged'
+    )
     assert.equal(await oldestOpenEventId(db), 1, 'retention keeps the events of the moved changes')
 
     assert.ok((await columns(db, 'events')).includes('n_changes'))
     assert.ok((await columns(db, 'partitions')).includes('last_error_code'))
     assert.ok((await columns(db, 'changes')).includes('resolved_by'))
-    const indexes = (await db.all<{ name: string }>(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name IN ('changes', 'queue_packs') AND sql IS NOT NULL ORDER BY name`)).map((r) => r.name)
+    const indexes = (
+      await db.all<{ name: string }>(
+        `SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name IN ('changes', 'queue_packs') AND sql IS NOT NULL ORDER BY name`
+      )
+    ).map((r) => r.name)
     assert.deepEqual(indexes, ['changes_event', 'changes_failed', 'changes_failed_partition', 'queue_packs_queue'], 'the per-change queue index is gone')
 
     await migrate(db)
@@ -140,7 +219,10 @@ test('migration 6: a partition with more than 5,000 pending changes keeps all of
     const packs = await db.all<{ n: number; open: number }>('SELECT n, open FROM queue_packs WHERE partition_id = 1 ORDER BY id')
     assert.ok(packs.length > 1, 'more than one pack')
     assert.ok(packs.every((p) => Number(p.n) <= 5_000 && Number(p.open) === Number(p.n)))
-    assert.equal(packs.reduce((s, p) => s + Number(p.n), 0), N)
+    assert.equal(
+      packs.reduce((s, p) => s + Number(p.n), 0),
+      N
+    )
 
     const open = await openChangesOfPartition(db, 1)
     assert.equal(open.length, N)
@@ -171,8 +253,33 @@ test('migration 7: pack bodies written as JSON by version 6 become lines, settle
     // As version 6 wrote them: {"k": [batch keys], "r": [[eventId, mappingId, keyIndex, ...ids or payload]]}.
     const v6 = (r: unknown[][], k: string[]) => JSON.stringify({ k, r })
     const packs = [
-      { id: 1, n: 3, open: 2, settled: '010', body: v6([[1, 10, 0, create], [2, 10, 1, 'e2', null], [3, null, 1, null, 'p3']], ['create', 'add|EMAIL_SHA256,PHONE_SHA256']) },
-      { id: 2, n: 2, open: 2, settled: null, body: v6([[4, 11, 0], [5, 11, 1, 'e\\5']], ['delete|', 'delete|EMAIL_SHA256']) }
+      {
+        id: 1,
+        n: 3,
+        open: 2,
+        settled: '010',
+        body: v6(
+          [
+            [1, 10, 0, create],
+            [2, 10, 1, 'e2', null],
+            [3, null, 1, null, 'p3']
+          ],
+          ['create', 'add|EMAIL_SHA256,PHONE_SHA256']
+        )
+      },
+      {
+        id: 2,
+        n: 2,
+        open: 2,
+        settled: null,
+        body: v6(
+          [
+            [4, 11, 0],
+            [5, 11, 1, 'e\\5']
+          ],
+          ['delete|', 'delete|EMAIL_SHA256']
+        )
+      }
     ]
     for (const p of packs) {
       await db.run(
@@ -182,7 +289,10 @@ test('migration 7: pack bodies written as JSON by version 6 become lines, settle
     }
     await migrate(db)
     const bodies = await db.all<{ body: string }>('SELECT body FROM queue_packs ORDER BY id')
-    assert.ok(bodies.every((b) => !b.body.startsWith('{')), 'no JSON body left')
+    assert.ok(
+      bodies.every((b) => !b.body.startsWith('{')),
+      'no JSON body left'
+    )
     const open = await openChangesOfPartition(db, 1)
     assert.deepEqual(
       open.map((c) => ({ at: c.at, eventId: c.eventId, mappingId: c.mappingId, batchKey: c.batchKey, ids: c.ids, payload: c.payload })),

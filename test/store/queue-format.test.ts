@@ -64,21 +64,48 @@ test('a partition key parses back to its destination, advertisers and audience',
 test('a pack reads back as written: creations with awkward payloads, ids with quotes and backslashes, nulls, no ids', () => {
   const changes: PackChange[] = [
     { eventId: 1, mappingId: 2, batchKey: CREATE_KEY, ids: null, payload: '{"advertiserId":"7","name":"line\\nbreak, comma ] \\"quote\\""}' },
-    { eventId: null, mappingId: null, batchKey: key({ action: 'add', idSchema: ['EMAIL_SHA256', 'PHONE_SHA256'] }), ids: ['a'.repeat(64), null], payload: null },
-    { eventId: 3, mappingId: 4, batchKey: key({ action: 'delete', idSchema: ['EMAIL_SHA256', 'PHONE_SHA256', 'IDFA_SHA256'] }), ids: ['with "quote"', 'back\\slash', 'comma,and\nnewline'], payload: null },
+    {
+      eventId: null,
+      mappingId: null,
+      batchKey: key({ action: 'add', idSchema: ['EMAIL_SHA256', 'PHONE_SHA256'] }),
+      ids: ['a'.repeat(64), null],
+      payload: null
+    },
+    {
+      eventId: 3,
+      mappingId: 4,
+      batchKey: key({ action: 'delete', idSchema: ['EMAIL_SHA256', 'PHONE_SHA256', 'IDFA_SHA256'] }),
+      ids: ['with "quote"', 'back\\slash', 'comma,and\nnewline'],
+      payload: null
+    },
     { eventId: 5, mappingId: 4, batchKey: key({ action: 'delete', idSchema: [''] }), ids: [], payload: null },
     // A line already written (migration 7's conversion): read back like the others.
-    { eventId: 6, mappingId: 4, batchKey: key({ action: 'add', idSchema: ['EMAIL_SHA256', 'PHONE_SHA256'] }), ids: [null, 'b'.repeat(64)], payload: null, json: `null,"${'b'.repeat(64)}"` }
+    {
+      eventId: 6,
+      mappingId: 4,
+      batchKey: key({ action: 'add', idSchema: ['EMAIL_SHA256', 'PHONE_SHA256'] }),
+      ids: [null, 'b'.repeat(64)],
+      payload: null,
+      json: `null,"${'b'.repeat(64)}"`
+    }
   ]
   const open = read(changes)
   assert.deepEqual(
     open.map(({ eventId, mappingId, batchKey, ids, payload }) => ({ eventId, mappingId, batchKey, ids, payload })),
     changes.map(({ eventId, mappingId, batchKey, ids, payload }) => ({ eventId, mappingId, batchKey, ids, payload }))
   )
-  assert.deepEqual(open.map((c) => [c.pack, c.at, c.createdAt]), changes.map((_, i) => [7, i, 5]))
-  open.forEach((c, i) => assert.equal(c.serializedIds, c.batchKey === CREATE_KEY ? '' : serializeIds(at(changes, i).ids!), `change ${i} keeps its ids as serialised`))
+  assert.deepEqual(
+    open.map((c) => [c.pack, c.at, c.createdAt]),
+    changes.map((_, i) => [7, i, 5])
+  )
+  open.forEach((c, i) =>
+    assert.equal(c.serializedIds, c.batchKey === CREATE_KEY ? '' : serializeIds(at(changes, i).ids!), `change ${i} keeps its ids as serialised`)
+  )
   // Settled positions are skipped; the others keep their positions.
-  assert.deepEqual(read(changes, '10110').map((c) => c.at), [1, 4])
+  assert.deepEqual(
+    read(changes, '10110').map((c) => c.at),
+    [1, 4]
+  )
 })
 
 /** Ids of every shape: plain hashes, nulls, empty strings, quotes and backslashes, other characters. */
@@ -86,7 +113,7 @@ function idSamples(): (string | null)[][] {
   const samples: (string | null)[][] = [[], [null], ['ab'], [''], ['x', null, 'y', ''], [null, null], ['q"q', 'b\\s'], ['ünïcødé', '\u2028', 'tab\t']]
   for (let i = 0; i < 200; i++) {
     const n = 1 + (i % 4)
-    samples.push(Array.from({ length: n }, (_, k) => ((i * 7 + k) % 3 === 0 ? null : ((i * 31 + k) % 5 === 0 ? `h${i}"${k}\\` : `${i}${k}`.padEnd(64, 'f')))))
+    samples.push(Array.from({ length: n }, (_, k) => ((i * 7 + k) % 3 === 0 ? null : (i * 31 + k) % 5 === 0 ? `h${i}"${k}\\` : `${i}${k}`.padEnd(64, 'f'))))
   }
   return samples
 }
@@ -103,6 +130,10 @@ test('serialised ids: idCells wraps each id as JSON, an absent one (null, empty)
   for (const ids of idSamples()) {
     const text = serializeIds(ids)
     const cells = `[${idCells(text, '{"id":', '}', '{}')}]`
-    assert.deepEqual(JSON.parse(cells), ids.map((id) => (id ? { id } : {})), text)
+    assert.deepEqual(
+      JSON.parse(cells),
+      ids.map((id) => (id ? { id } : {})),
+      text
+    )
   }
 })

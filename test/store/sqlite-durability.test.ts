@@ -247,13 +247,14 @@ test('close() closes the WAL file handle', { skip: process.platform !== 'linux' 
   const db = openSqlite(path)
   await db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)')
   await insert(db, 1)
-  const openWal = () => readdirSync('/proc/self/fd').filter((fd) => {
-    try {
-      return readlinkSync(`/proc/self/fd/${fd}`).startsWith(`${path}-wal`)
-    } catch {
-      return false
-    }
-  })
+  const openWal = () =>
+    readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`).startsWith(`${path}-wal`)
+      } catch {
+        return false
+      }
+    })
   assert.ok(openWal().length >= 2, 'SQLite and the syncer both hold the WAL open')
   await db.close()
   assert.deepEqual(openWal(), [])

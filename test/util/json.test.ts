@@ -3,7 +3,24 @@ import assert from 'node:assert/strict'
 import { at } from '../../src/util/array.js'
 import { jsonItems, jsonString } from '../../src/util/json.js'
 
-const STRINGS = ['', 'abc', 'a'.repeat(64), 'AbC09_.:+/=-', 'quote"in', 'back\\slash', 'new\nline', 'tab\t', '\u0000', '\u001f', 'é', '😀', '\ud800', 'a\udc00b', '\u2028', '<script>']
+const STRINGS = [
+  '',
+  'abc',
+  'a'.repeat(64),
+  'AbC09_.:+/=-',
+  'quote"in',
+  'back\\slash',
+  'new\nline',
+  'tab\t',
+  '\u0000',
+  '\u001f',
+  'é',
+  '😀',
+  '\ud800',
+  'a\udc00b',
+  '\u2028',
+  '<script>'
+]
 
 test('jsonString writes what JSON.stringify writes', () => {
   for (const s of STRINGS) assert.equal(jsonString(s), JSON.stringify(s), JSON.stringify(s))
@@ -19,22 +36,52 @@ test('jsonBytesBound is never below the serialised size, stops early past its li
   const { jsonBytesBound, jsonDeeperThan, TOO_DEEP } = await import('../../src/util/json.js')
   const exact = (v: unknown) => Buffer.byteLength(JSON.stringify(v))
   const values: unknown[] = [
-    null, true, false, 0, -0, 1e21, -1.7976931348623157e308, 5e-324, -2.2250738585072014e-308, 0.0000012345678901234567, -123456789012345680000,
-    '', '"', '\\', '\n\u0000\u001f', '\ud800', '😀', '\u2028é', 'plain', [], {}, [null, [[]], {}], { '': '', 'k"\n': ['\u0001', 1e-7] },
+    null,
+    true,
+    false,
+    0,
+    -0,
+    1e21,
+    -1.7976931348623157e308,
+    5e-324,
+    -2.2250738585072014e-308,
+    0.0000012345678901234567,
+    -123456789012345680000,
+    '',
+    '"',
+    '\\',
+    '\n\u0000\u001f',
+    '\ud800',
+    '😀',
+    '\u2028é',
+    'plain',
+    [],
+    {},
+    [null, [[]], {}],
+    { '': '', 'k"\n': ['\u0001', 1e-7] },
     JSON.parse('{"a":{"b":[1,2,{"c":"\\u00e9\\u0000"}]},"d":1e308}')
   ]
   // Random JSON values over the cases that escape or expand.
   let seed = 7
-  const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % n)
+  const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n
   const pieces = ['a', '"', '\\', '\n', '\u0007', 'é', '😀', '\ud800', '\u2028', ' ']
   const gen = (depth: number): unknown => {
     switch (rnd(depth > 3 ? 4 : 6)) {
-      case 0: { let s = ''; for (let k = rnd(20); k > 0; k--) s += at(pieces, rnd(pieces.length)); return s }
-      case 1: return [1, -1e21, 123.456e-10, 0.1, 2 ** 53, -1.5e300][rnd(6)]
-      case 2: return [true, false, null][rnd(3)]
-      case 3: return ''
-      case 4: return Array.from({ length: rnd(4) }, () => gen(depth + 1))
-      default: return Object.fromEntries(Array.from({ length: rnd(4) }, () => [at(pieces, rnd(pieces.length)) + rnd(9), gen(depth + 1)]))
+      case 0: {
+        let s = ''
+        for (let k = rnd(20); k > 0; k--) s += at(pieces, rnd(pieces.length))
+        return s
+      }
+      case 1:
+        return [1, -1e21, 123.456e-10, 0.1, 2 ** 53, -1.5e300][rnd(6)]
+      case 2:
+        return [true, false, null][rnd(3)]
+      case 3:
+        return ''
+      case 4:
+        return Array.from({ length: rnd(4) }, () => gen(depth + 1))
+      default:
+        return Object.fromEntries(Array.from({ length: rnd(4) }, () => [at(pieces, rnd(pieces.length)) + rnd(9), gen(depth + 1)]))
     }
   }
   for (let i = 0; i < 3000; i++) values.push(gen(0))

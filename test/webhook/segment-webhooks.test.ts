@@ -35,7 +35,9 @@ before(async () => {
   emu = await startEmulator({ log: false })
   const dir = mkdtempSync(join(tmpdir(), 'tta-webhooks-'))
   const config = join(dir, 'config.yaml')
-  writeFileSync(config, `
+  writeFileSync(
+    config,
+    `
 sources:
   - name: engage
     writeKey: ${WRITE_KEY}
@@ -59,8 +61,13 @@ destinations:
     mappings:
       - { name: Add, action: addToAudience, mapping: { send_phone: false, send_advertising_id: false } }
 delivery: { windowMs: 10 }
-`)
-  serve = await startServe(['--config', config], { TIKTOK_API_URL: emu.apiUrl, DATABASE_URL: `sqlite:${join(dir, 'db.sqlite')}`, ADMIN_PASSWORD: 'pw-webhooks-test' })
+`
+  )
+  serve = await startServe(['--config', config], {
+    TIKTOK_API_URL: emu.apiUrl,
+    DATABASE_URL: `sqlite:${join(dir, 'db.sqlite')}`,
+    ADMIN_PASSWORD: 'pw-webhooks-test'
+  })
 })
 after(async () => {
   await serve?.stop()
@@ -113,7 +120,12 @@ test("Segment's Webhook Audiences: create → get → signed sends → exact mem
   assert.ok(single[0].options.headers.get('x-signature'))
   // Batched send (performBatch): a JSON array, signed over the first payload's data.
   const emails = ['two@example.com', 'three@example.com', 'four@example.com']
-  const batch = await t.testBatchAction('send', { events: emails.map((e) => engage(e, true, externalId)), mapping, settings: settings(), useDefaultMappings: true })
+  const batch = await t.testBatchAction('send', {
+    events: emails.map((e) => engage(e, true, externalId)),
+    mapping,
+    settings: settings(),
+    useDefaultMappings: true
+  })
   assert.equal(batch[0].status, 200)
   assert.ok(Array.isArray(JSON.parse(batch[0].options.body)), 'Segment sent the batch as one JSON array')
   await waitForMembers(externalId, ['one@example.com', ...emails])
@@ -130,14 +142,24 @@ test("Segment's Webhooks (Actions): signed sends accepted; forged or missing sig
   const t = core.createTestIntegration(webhook)
   const url = `${serve.url}/v1/webhook?writeKey=${WRITE_KEY}`
   const event = audienceEvent({ userId: 'w1', email: 'w1@example.com' }, 'churn_risk', true, { externalAudienceId: externalId })
-  const ok = await t.testAction('send', { event, mapping: { url, method: 'POST', data: { '@path': '$.' } }, settings: { sharedSecret: SECRET }, useDefaultMappings: true })
+  const ok = await t.testAction('send', {
+    event,
+    mapping: { url, method: 'POST', data: { '@path': '$.' } },
+    settings: { sharedSecret: SECRET },
+    useDefaultMappings: true
+  })
   assert.equal(ok[0].status, 200)
   await waitForMembers(externalId, ['w1@example.com'])
 
   // Signed with another secret: Segment's runtime surfaces our 401.
   const forged = audienceEvent({ userId: 'w2', email: 'w2@example.com' }, 'churn_risk', true, { externalAudienceId: externalId })
   await assert.rejects(
-    t.testAction('send', { event: forged, mapping: { url, method: 'POST', data: { '@path': '$.' } }, settings: { sharedSecret: 'not-the-secret-at-all' }, useDefaultMappings: true }),
+    t.testAction('send', {
+      event: forged,
+      mapping: { url, method: 'POST', data: { '@path': '$.' } },
+      settings: { sharedSecret: 'not-the-secret-at-all' },
+      useDefaultMappings: true
+    }),
     (err: any) => err.response?.status === 401 || /401|Unauthorized/i.test(String(err.message))
   )
   // No secret at all (no X-Signature).
@@ -150,7 +172,11 @@ test("Segment's Webhooks (Actions): signed sends accepted; forged or missing sig
 
 test('Create / Get Audience refusals name what is missing', async () => {
   const post = async (path: string, body: unknown, key = WRITE_KEY) => {
-    const r = await fetch(`${serve.url}${path}?writeKey=${key}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+    const r = await fetch(`${serve.url}${path}?writeKey=${key}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body)
+    })
     return { status: r.status, error: ((await r.json()) as { error?: string }).error ?? '' }
   }
   let r = await post('/v1/webhook/audiences', { audienceName: 'X', destination: 'nope', advertiserId: ADVERTISER })
@@ -169,13 +195,21 @@ test('Create / Get Audience refusals name what is missing', async () => {
   assert.equal(r.status, 401)
   // An unknown audience id on an event: refused, naming it.
   const body = audienceEvent({ userId: 'u', email: 'u@example.com' }, 'k', true, { externalAudienceId: '424242' })
-  const res = await fetch(`${serve.url}/v1/webhook?writeKey=wk_unsigned`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify([body]) })
+  const res = await fetch(`${serve.url}/v1/webhook?writeKey=wk_unsigned`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify([body])
+  })
   assert.equal(res.status, 400)
   assert.match(((await res.json()) as { error: string }).error, /\[0\]: context\.personas\.external_audience_id 424242 is not an audience connected/)
   // Nested far deeper than any event: refused before the signature is computed over it (no stack overflow).
   const deep = '['.repeat(20_000) + '"x"' + ']'.repeat(20_000)
   const text = JSON.stringify({ ...body, properties: { deep: 0 } }).replace('"deep":0', `"deep":${deep}`)
-  const nested = await fetch(`${serve.url}/v1/webhook?writeKey=${WRITE_KEY}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-signature': 'ab' }, body: text })
+  const nested = await fetch(`${serve.url}/v1/webhook?writeKey=${WRITE_KEY}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-signature': 'ab' },
+    body: text
+  })
   assert.equal(nested.status, 400)
   assert.match(((await nested.json()) as { error: string }).error, /nested more than 64 levels/)
 })

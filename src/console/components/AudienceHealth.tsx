@@ -16,7 +16,11 @@ export function AudienceHealthBanner() {
   const [summary, setSummary] = useState<AudienceHealthSummary>()
   useEffect(() => {
     let live = true
-    const load = () => api<AudienceHealthSummary>('GET', '/api/audience-health').then((s) => live && setSummary(s), () => {})
+    const load = () =>
+      api<AudienceHealthSummary>('GET', '/api/audience-health').then(
+        (s) => live && setSummary(s),
+        () => {}
+      )
     void load()
     const timer = setInterval(load, REFRESH_MS)
     return () => {
@@ -28,19 +32,22 @@ export function AudienceHealthBanner() {
   const warned = all.filter((a) => a.warnings.length > 0)
   if (warned.length === 0) return null
   // A fan-out connection has an audience per advertiser: the warning then names which one.
-  const fanned = (a: (typeof all)[number]) => all.some((b) => b.destinationId === a.destinationId && b.audienceKey === a.audienceKey && b.advertiserId !== a.advertiserId)
+  const fanned = (a: (typeof all)[number]) =>
+    all.some((b) => b.destinationId === a.destinationId && b.audienceKey === a.audienceKey && b.advertiserId !== a.advertiserId)
   return (
     <section className="notice notice-warning health-banner" aria-label="Audience health warnings">
-      <strong>
-        {warned.length === 1 ? '1 audience needs attention' : `${warned.length} audiences need attention`}
-      </strong>
+      <strong>{warned.length === 1 ? '1 audience needs attention' : `${warned.length} audiences need attention`}</strong>
       <ul>
         {warned.map((a) => (
           <li key={`${a.destinationId}|${a.audienceKey}|${a.advertiserId}`}>
             <Link href={`/destinations/${a.destinationId}/audiences`}>
               {a.audienceKey} ({a.destinationName ?? `destination ${a.destinationId}`})
             </Link>
-            {fanned(a) && <>, advertiser <code>{a.advertiserId}</code></>}
+            {fanned(a) && (
+              <>
+                , advertiser <code>{a.advertiserId}</code>
+              </>
+            )}
             : {a.warnings.map((w) => w.message).join(' ')}
           </li>
         ))}
@@ -71,7 +78,17 @@ const HISTORY_COLUMNS: Column<HealthRead>[] = [
 ]
 
 /** One audience's recorded reads: the size trend and the last few reads. */
-export function AudienceHealthHistory({ destinationId, audienceKey, advertiserId, label }: { destinationId: number; audienceKey: string; advertiserId?: string; label: string }) {
+export function AudienceHealthHistory({
+  destinationId,
+  audienceKey,
+  advertiserId,
+  label
+}: {
+  destinationId: number
+  audienceKey: string
+  advertiserId?: string
+  label: string
+}) {
   const [reads, setReads] = useState<HealthRead[]>()
   useEffect(() => {
     const only = advertiserId ? `?advertiserId=${encodeURIComponent(advertiserId)}` : ''
@@ -88,8 +105,8 @@ export function AudienceHealthHistory({ destinationId, audienceKey, advertiserId
   return (
     <details className="health-history">
       <summary>
-        Recorded: {firstSize !== undefined && lastSize !== undefined ? `${formatNumber(firstSize)} → ${formatNumber(lastSize)} matched users` : 'no size yet'} over {reads.length} read{reads.length === 1 ? '' : 's'}, last{' '}
-        {last ? formatTime(last.checkedAt) : ''}
+        Recorded: {firstSize !== undefined && lastSize !== undefined ? `${formatNumber(firstSize)} → ${formatNumber(lastSize)} matched users` : 'no size yet'}{' '}
+        over {reads.length} read{reads.length === 1 ? '' : 's'}, last {last ? formatTime(last.checkedAt) : ''}
       </summary>
       <Sparkline values={sizes} label={`Matched users of ${label} over time`} />
       <DataTable bare label={`Health history of ${label}`} columns={HISTORY_COLUMNS} rows={reads.slice(-10).reverse()} rowKey={(r) => r.checkedAt} />

@@ -48,7 +48,11 @@ export function AudiencesTab({ destination: d }: { destination: Destination }) {
       header: 'Destination status',
       cell: (a) => {
         const c = connection(a)
-        return c ? <span className={`pill pill-${c.status}`}>{c.status === 'connected' ? 'Connected' : c.status === 'paused' ? 'Paused' : 'Disabled'}</span> : 'Disconnected'
+        return c ? (
+          <span className={`pill pill-${c.status}`}>{c.status === 'connected' ? 'Connected' : c.status === 'paused' ? 'Paused' : 'Disabled'}</span>
+        ) : (
+          'Disconnected'
+        )
       }
     },
     {
@@ -75,7 +79,12 @@ export function AudiencesTab({ destination: d }: { destination: Destination }) {
                 </button>
               </>
             ) : (
-              <button type="button" className="primary" onClick={() => setPanel({ key: a.key, name: a.name })} aria-label={`Add Destination to ${a.name ?? a.key}`}>
+              <button
+                type="button"
+                className="primary"
+                onClick={() => setPanel({ key: a.key, name: a.name })}
+                aria-label={`Add Destination to ${a.name ?? a.key}`}
+              >
                 Add Destination
               </button>
             )}
@@ -126,7 +135,9 @@ function AudienceHealthCell({ destination: d, connection: c }: { destination: De
   const [error, setError] = useState<string>()
   useEffect(() => {
     if (!c.externalAudienceId) return
-    api<AudienceHealth>('GET', `/api/destinations/${d.id}/audiences/${encodeURIComponent(c.audienceKey)}/health`).then(setHealth, (err) => setError(errorText(err)))
+    api<AudienceHealth>('GET', `/api/destinations/${d.id}/audiences/${encodeURIComponent(c.audienceKey)}/health`).then(setHealth, (err) =>
+      setError(errorText(err))
+    )
   }, [d.id, c.audienceKey, c.externalAudienceId])
   if (!c.externalAudienceId) return <span className="muted">{d.mode === 'legacy' ? 'Set by your Add Users mapping' : 'Not created yet'}</span>
   return (
@@ -151,7 +162,12 @@ function AudienceHealthCell({ destination: d, connection: c }: { destination: De
           ⚠ {w}
         </p>
       ))}
-      <AudienceHealthHistory destinationId={d.id} audienceKey={c.audienceKey} advertiserId={c.advertiserId ?? undefined} label={c.audienceName ?? c.audienceKey} />
+      <AudienceHealthHistory
+        destinationId={d.id}
+        audienceKey={c.audienceKey}
+        advertiserId={c.advertiserId ?? undefined}
+        label={c.audienceName ?? c.audienceKey}
+      />
     </div>
   )
 }
@@ -162,10 +178,19 @@ const TARGET_STATES = { connected: 'Connected', failed: 'Failed', pending: 'Not 
 function AdvertiserTargets({ connection: c }: { connection: Connection }) {
   const [reads, setReads] = useState<AudienceHealthSummary['audiences']>([])
   useEffect(() => {
-    api<AudienceHealthSummary>('GET', '/api/audience-health').then((s) => setReads(s.audiences), () => {})
+    api<AudienceHealthSummary>('GET', '/api/audience-health').then(
+      (s) => setReads(s.audiences),
+      () => {}
+    )
   }, [c.destinationId, c.audienceKey])
   const readOf = (t: Connection['targets'][number]) =>
-    reads.find((r) => r.destinationId === c.destinationId && r.audienceKey === c.audienceKey && r.advertiserId === t.advertiserId && r.externalAudienceId === t.externalAudienceId)
+    reads.find(
+      (r) =>
+        r.destinationId === c.destinationId &&
+        r.audienceKey === c.audienceKey &&
+        r.advertiserId === t.advertiserId &&
+        r.externalAudienceId === t.externalAudienceId
+    )
   return (
     <ul className="targets" aria-label={`TikTok audiences of ${c.audienceName ?? c.audienceKey} by advertiser`}>
       {c.targets.map((t) => {
@@ -175,7 +200,12 @@ function AdvertiserTargets({ connection: c }: { connection: Connection }) {
             Advertiser <code>{t.advertiserId}</code>: {t.externalAudienceId ? <code>{t.externalAudienceId}</code> : '—'}{' '}
             <span className={`pill pill-${t.state === 'connected' ? 'connected' : 'paused'}`}>{TARGET_STATES[t.state]}</span>
             {t.error && <span className="warning-text"> {t.error}</span>}
-            {read && (read.error ? <span className="warning-text"> Health read failed: {read.error}</span> : read.coverNum !== null && <span> · {formatNumber(read.coverNum)} matched users</span>)}
+            {read &&
+              (read.error ? (
+                <span className="warning-text"> Health read failed: {read.error}</span>
+              ) : (
+                read.coverNum !== null && <span> · {formatNumber(read.coverNum)} matched users</span>
+              ))}
             {read?.warnings.map((w) => (
               <span key={w.reason} className="warning-text" role="note">
                 {' '}
@@ -189,7 +219,14 @@ function AdvertiserTargets({ connection: c }: { connection: Connection }) {
   )
 }
 
-function AddDestinationPanel(props: { destination: Destination; audienceKey: string; audienceName: string | null; connection?: Connection; onClose(): void; onSaved(): Promise<void> }) {
+function AddDestinationPanel(props: {
+  destination: Destination
+  audienceKey: string
+  audienceName: string | null
+  connection?: Connection
+  onClose(): void
+  onSaved(): Promise<void>
+}) {
   const { destination: d, connection: c } = props
   const [sendTrack, setSendTrack] = useState(c?.sendTrack ?? true)
   const [sendIdentify, setSendIdentify] = useState(c?.sendIdentify ?? false)
@@ -204,10 +241,16 @@ function AddDestinationPanel(props: { destination: Destination; audienceKey: str
   const [error, setError] = useState<ApiError | string>()
   const [busy, setBusy] = useState(false)
   const fieldError = (f: string) => (error instanceof ApiError && error.field === f ? error.message : undefined)
-  const otherError = error instanceof ApiError ? (['advertiserId', 'advertiserIds', 'externalAudienceId', 'enterEvent', 'exitEvent', 'name'].includes(error.field ?? '') ? undefined : error.message) : error
+  const otherError =
+    error instanceof ApiError
+      ? ['advertiserId', 'advertiserIds', 'externalAudienceId', 'enterEvent', 'exitEvent', 'name'].includes(error.field ?? '')
+        ? undefined
+        : error.message
+      : error
 
   // The advertiser already has an audience of this name: the user picks it or asks for a twin.
-  const duplicateOf = error instanceof ApiError && error.status === 409 ? ((error.body as { duplicateOf?: string } | undefined)?.duplicateOf ?? undefined) : undefined
+  const duplicateOf =
+    error instanceof ApiError && error.status === 409 ? ((error.body as { duplicateOf?: string } | undefined)?.duplicateOf ?? undefined) : undefined
 
   const submit = async (choice: { externalAudienceId?: string; allowDuplicate?: boolean } = {}) => {
     setBusy(true)
@@ -261,7 +304,12 @@ function AddDestinationPanel(props: { destination: Destination; audienceKey: str
         </p>
 
         <label htmlFor="panel-advertiser">Advertiser ID</label>
-        <select id="panel-advertiser" value={advertiserId} onChange={(e) => setAdvertiserId(e.target.value)} aria-describedby="panel-advertiser-hint panel-advertiser-error">
+        <select
+          id="panel-advertiser"
+          value={advertiserId}
+          onChange={(e) => setAdvertiserId(e.target.value)}
+          aria-describedby="panel-advertiser-hint panel-advertiser-error"
+        >
           {d.advertiserIds.length === 0 && <option value="">No authorised advertiser: connect TikTok in Settings</option>}
           {d.advertiserIds.map((a) => (
             <option key={a.id} value={a.id}>
@@ -287,7 +335,8 @@ function AddDestinationPanel(props: { destination: Destination; audienceKey: str
               </label>
             ))}
             <p id="panel-fanout-hint" className="hint">
-              Each advertiser gets its own TikTok audience{d.mode === 'native' ? ' (created on save, or the one of this name it already has)' : ''}, and every change is delivered to each; one advertiser failing does not hold up the others.
+              Each advertiser gets its own TikTok audience{d.mode === 'native' ? ' (created on save, or the one of this name it already has)' : ''}, and every
+              change is delivered to each; one advertiser failing does not hold up the others.
             </p>
             <ErrorText id="panel-fanout-error">{fieldError('advertiserIds')}</ErrorText>
           </fieldset>
@@ -295,8 +344,9 @@ function AddDestinationPanel(props: { destination: Destination; audienceKey: str
         {c && c.targets.length > 1 && <AdvertiserTargets connection={c} />}
 
         <Notice kind="info">
-          <strong>Looking for &quot;ID Type&quot;?</strong> Segment&apos;s page asks native users for an ID Type. TikTok has dropped it from audience creation: the identifier types sent
-          follow from the mappings&apos; <em>Send Email?</em>, <em>Send Phone Number?</em> and <em>Send Mobile Advertising ID?</em> fields, so there is nothing to choose here.
+          <strong>Looking for &quot;ID Type&quot;?</strong> Segment&apos;s page asks native users for an ID Type. TikTok has dropped it from audience creation:
+          the identifier types sent follow from the mappings&apos; <em>Send Email?</em>, <em>Send Phone Number?</em> and <em>Send Mobile Advertising ID?</em>{' '}
+          fields, so there is nothing to choose here.
         </Notice>
 
         {d.mode === 'native' && (
@@ -305,7 +355,13 @@ function AddDestinationPanel(props: { destination: Destination; audienceKey: str
             <input id="panel-name" value={name} onChange={(e) => setName(e.target.value)} placeholder={props.audienceKey} aria-describedby="panel-name-error" />
             <ErrorText id="panel-name-error">{fieldError('name')}</ErrorText>
             <label htmlFor="panel-external">Existing TikTok audience ID (optional)</label>
-            <input id="panel-external" value={externalId} onChange={(e) => setExternalId(e.target.value)} inputMode="numeric" aria-describedby="panel-external-hint panel-external-error" />
+            <input
+              id="panel-external"
+              value={externalId}
+              onChange={(e) => setExternalId(e.target.value)}
+              inputMode="numeric"
+              aria-describedby="panel-external-hint panel-external-error"
+            />
             <p id="panel-external-hint" className="hint">
               Leave empty and a new Partner audience is created on TikTok when you save. Give an id to reuse an audience you own (ownership is checked).
             </p>

@@ -61,7 +61,7 @@ export function DataTable<T>({ columns, rows, rowKey, rowProps, caption, showCap
 
 function cells<T>(columns: Column<T>[], row: T): ReactNode[] {
   const out: ReactNode[] = []
-  for (let i = 0; i < columns.length; ) {
+  for (let i = 0; i < columns.length;) {
     const c = columns[i]
     if (!c) break
     const span = Math.max(1, c.span?.(row) ?? 1)

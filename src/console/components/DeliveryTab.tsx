@@ -10,7 +10,11 @@ import { DataTable, type Column } from './DataTable'
 import { IdentifierQuality } from './IdentifierQuality'
 
 const LAST_HOUR = { key: '1h', label: 'Last hour', rangeMs: 3600_000, bucket: '5m' }
-const PERIODS = [LAST_HOUR, { key: '24h', label: 'Last 24 hours', rangeMs: 24 * 3600_000, bucket: '1h' }, { key: '7d', label: 'Last 7 days', rangeMs: 7 * 24 * 3600_000, bucket: '6h' }]
+const PERIODS = [
+  LAST_HOUR,
+  { key: '24h', label: 'Last 24 hours', rangeMs: 24 * 3600_000, bucket: '1h' },
+  { key: '7d', label: 'Last 7 days', rangeMs: 7 * 24 * 3600_000, bucket: '6h' }
+]
 const REFRESH_MS = 3000
 
 const IDENTIFIER_LABELS: Record<string, string> = { email: 'Email', phone: 'Phone', advertising_id: 'Advertising ID' }
@@ -153,7 +157,11 @@ export function DeliveryTab({ destination: d }: { destination: Destination }) {
 
   const replay = async (ids?: number[]) => {
     try {
-      const r = await api<{ replayed: number; notReplayed: number; warning?: string }>('POST', `/api/destinations/${d.id}/dead-letters/replay`, ids ? { ids } : {})
+      const r = await api<{ replayed: number; notReplayed: number; warning?: string }>(
+        'POST',
+        `/api/destinations/${d.id}/dead-letters/replay`,
+        ids ? { ids } : {}
+      )
       setMessage(`Replayed ${r.replayed} dead letter(s)${r.notReplayed ? `; ${r.notReplayed} cannot be replayed` : ''}.${r.warning ? ` ${r.warning}` : ''}`)
       setTick((t) => t + 1)
     } catch (err) {
@@ -202,7 +210,9 @@ export function DeliveryTab({ destination: d }: { destination: Destination }) {
           ))}
         </select>
       </div>
-      {d.status === 'paused' && <Notice kind="error">Delivery is paused: {d.statusReason} Reauthorize TikTok in Settings; queued events wait and are not lost.</Notice>}
+      {d.status === 'paused' && (
+        <Notice kind="error">Delivery is paused: {d.statusReason} Reauthorize TikTok in Settings; queued events wait and are not lost.</Notice>
+      )}
       {!d.enabled && <Notice kind="warning">This destination is disabled: events are not sent until you enable it in Settings.</Notice>}
       <ErrorText>{error}</ErrorText>
       {report && (
@@ -264,7 +274,8 @@ export function DeliveryTab({ destination: d }: { destination: Destination }) {
                 <li key={i}>
                   <details>
                     <summary>
-                      <strong>{g.errorCode ?? g.status}</strong> {g.reason ?? '(no reason recorded)'} — {formatNumber(g.count)} {g.status === 'retrying' ? 'retrying' : 'not delivered'}, last {formatTime(g.lastAt)}
+                      <strong>{g.errorCode ?? g.status}</strong> {g.reason ?? '(no reason recorded)'} — {formatNumber(g.count)}{' '}
+                      {g.status === 'retrying' ? 'retrying' : 'not delivered'}, last {formatTime(g.lastAt)}
                     </summary>
                     <div className="result-grid">
                       <JsonBlock label="You Sent" value={g.sample.received ?? '(the raw event is not kept once routed: identifiers are redacted)'} />
@@ -286,7 +297,8 @@ export function DeliveryTab({ destination: d }: { destination: Destination }) {
             {report.retried.map((r, i) => (
               <li key={i}>
                 <strong>{r.errorCode ?? 'error'}</strong> {r.reason ?? '(no reason recorded)'} ×{formatNumber(r.retries)}
-                {r.changes > 0 && ` (${formatNumber(r.changes)} change${r.changes === 1 ? '' : 's'} sent again)`}, {retryOutcome(r.then)} · last {formatTime(r.lastAt)}
+                {r.changes > 0 && ` (${formatNumber(r.changes)} change${r.changes === 1 ? '' : 's'} sent again)`}, {retryOutcome(r.then)} · last{' '}
+                {formatTime(r.lastAt)}
               </li>
             ))}
           </ul>

@@ -15,7 +15,10 @@ const COLUMNS: Column<Destination>[] = [
   { header: 'Name', cell: (d) => <Link href={`/destinations/${d.id}/settings`}>{d.name}</Link> },
   { header: 'Instance', cell: (d) => (d.mode === 'native' ? 'Native' : 'Legacy') },
   { header: 'Status', cell: (d) => <span className={`pill pill-${destinationState(d).toLowerCase()}`}>{destinationState(d)}</span> },
-  { header: 'TikTok', cell: (d) => (d.connected ? `Connected (${d.advertiserIds.length} advertiser${d.advertiserIds.length === 1 ? '' : 's'})` : 'Not connected') }
+  {
+    header: 'TikTok',
+    cell: (d) => (d.connected ? `Connected (${d.advertiserIds.length} advertiser${d.advertiserIds.length === 1 ? '' : 's'})` : 'Not connected')
+  }
 ]
 
 export function DestinationsPage() {
@@ -85,7 +88,9 @@ export function NewDestinationPage() {
             <input type="radio" name="mode" value="legacy" checked={mode === 'legacy'} onChange={() => setMode('legacy')} />
             Legacy
           </label>
-          <p className="hint">You create TikTok audiences yourself with the Create Audience mapping and send members with one Add Users / Remove Users pair per audience.</p>
+          <p className="hint">
+            You create TikTok audiences yourself with the Create Audience mapping and send members with one Add Users / Remove Users pair per audience.
+          </p>
         </fieldset>
 
         {list.length > 1 && (

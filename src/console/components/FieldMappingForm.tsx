@@ -103,7 +103,13 @@ function FieldControl(props: {
     )
   } else if (source === 'value' && f.type === 'boolean') {
     control = (
-      <select id={inputId} value={value === true ? 'true' : 'false'} onChange={(e) => onChange(e.target.value === 'true')} aria-describedby={describedBy} aria-invalid={invalid}>
+      <select
+        id={inputId}
+        value={value === true ? 'true' : 'false'}
+        onChange={(e) => onChange(e.target.value === 'true')}
+        aria-describedby={describedBy}
+        aria-invalid={invalid}
+      >
         <option value="true">Yes</option>
         <option value="false">No</option>
       </select>
@@ -112,7 +118,14 @@ function FieldControl(props: {
     const list = props.choices.list
     const current = typeof value === 'string' ? value : ''
     control = (
-      <select id={inputId} value={current} onChange={(e) => onChange(e.target.value || undefined)} aria-describedby={describedBy} aria-invalid={invalid} required={f.required}>
+      <select
+        id={inputId}
+        value={current}
+        onChange={(e) => onChange(e.target.value || undefined)}
+        aria-describedby={describedBy}
+        aria-invalid={invalid}
+        required={f.required}
+      >
         <option value="">Select {f.label}</option>
         {current && !list.some((c) => c.value === current) && <option value={current}>{current}</option>}
         {list.map((c) => (
@@ -162,12 +175,20 @@ function FieldControl(props: {
       </div>
       <p id={`${id}-desc`} className="hint">
         {f.required && 'Required. '}
-        {f.description} <span className="muted">Type: {f.type.toUpperCase()}{f.multiple ? ' (list)' : ''}</span>
+        {f.description}{' '}
+        <span className="muted">
+          Type: {f.type.toUpperCase()}
+          {f.multiple ? ' (list)' : ''}
+        </span>
       </p>
       {control}
       {props.choices && source === 'value' && (
         <p className="hint">
-          {props.choices.loading ? 'Loading choices from TikTok…' : props.choices.error ? `TikTok could not list choices: ${props.choices.error}` : `${props.choices.list.length} choices from TikTok.`}{' '}
+          {props.choices.loading
+            ? 'Loading choices from TikTok…'
+            : props.choices.error
+              ? `TikTok could not list choices: ${props.choices.error}`
+              : `${props.choices.list.length} choices from TikTok.`}{' '}
           <button type="button" className="link-button" onClick={props.choices.refresh}>
             Refresh {f.label} choices
           </button>
@@ -190,7 +211,11 @@ function useChoices(destinationId: number, action: string, field: FieldDefinitio
     if (!field.dynamic) return
     let stale = false
     setState((s) => ({ ...s, loading: true }))
-    api<{ choices: Choice[]; error?: { message: string } }>('POST', `/api/destinations/${destinationId}/actions/${action}/fields/${field.key}/choices`, mapping).then(
+    api<{ choices: Choice[]; error?: { message: string } }>(
+      'POST',
+      `/api/destinations/${destinationId}/actions/${action}/fields/${field.key}/choices`,
+      mapping
+    ).then(
       (r) => !stale && setState({ list: r.choices ?? [], error: r.error?.message, loading: false }),
       (err) => !stale && setState({ list: [], error: errorText(err), loading: false })
     )
@@ -203,7 +228,14 @@ function useChoices(destinationId: number, action: string, field: FieldDefinitio
   return field.dynamic ? { ...state, refresh: () => setTick((t) => t + 1) } : undefined
 }
 
-function DynamicAwareField(props: { destinationId: number; action: string; field: FieldDefinition; mapping: Record<string, unknown>; onChange(v: unknown): void; error?: string }) {
+function DynamicAwareField(props: {
+  destinationId: number
+  action: string
+  field: FieldDefinition
+  mapping: Record<string, unknown>
+  onChange(v: unknown): void
+  error?: string
+}) {
   // Dynamic choices may depend on other fixed values (audiences of the chosen advertiser).
   const fixedValues = Object.fromEntries(Object.entries(props.mapping).filter(([k, v]) => k !== props.field.key && sourceOf(v) === 'value'))
   const choices = useChoices(props.destinationId, props.action, props.field, props.mapping, fixedValues)
@@ -231,11 +263,19 @@ export function FieldMappingForm(props: {
     <fieldset className="field-mapping">
       <legend>Select mappings</legend>
       <p className="hint">
-        Each field starts from the action&apos;s default. Use an event path such as <code>$.context.traits.email</code>, a mapping-kit directive (<code>@if</code>, <code>@template</code>,{' '}
-        <code>@path</code>…) as JSON, or a fixed value.
+        Each field starts from the action&apos;s default. Use an event path such as <code>$.context.traits.email</code>, a mapping-kit directive (
+        <code>@if</code>, <code>@template</code>, <code>@path</code>…) as JSON, or a fixed value.
       </p>
       {visible.map((f) => (
-        <DynamicAwareField key={`${props.action}.${f.key}`} destinationId={props.destinationId} action={props.action} field={f} mapping={props.mapping} onChange={(v) => set(f.key, v)} error={props.errors[f.key]} />
+        <DynamicAwareField
+          key={`${props.action}.${f.key}`}
+          destinationId={props.destinationId}
+          action={props.action}
+          field={f}
+          mapping={props.mapping}
+          onChange={(v) => set(f.key, v)}
+          error={props.errors[f.key]}
+        />
       ))}
       {hiddenCount > 0 && (
         <button type="button" className="link-button" aria-expanded={showHidden} onClick={() => setShowHidden(!showHidden)}>

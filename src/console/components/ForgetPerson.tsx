@@ -61,7 +61,8 @@ export function ForgetPerson() {
     <section aria-labelledby="forget-title" className="forget">
       <h2 id="forget-title">Forget a person</h2>
       <p className="hint">
-        Removes them from every TikTok audience this service added them to, in every destination, and records an audit (hashed identifiers only). Give any of their identifiers.
+        Removes them from every TikTok audience this service added them to, in every destination, and records an audit (hashed identifiers only). Give any of
+        their identifiers.
       </p>
       <form onSubmit={submit} className="form narrow">
         {FIELDS.map(({ key, label }) => (

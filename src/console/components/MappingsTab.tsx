@@ -12,10 +12,11 @@ import { defaultMapping, FieldMappingForm } from './FieldMappingForm'
 import { parseTrigger, toFql, TriggerEditor, type TriggerState } from './TriggerEditor'
 
 let catalogPromise: Promise<ActionCatalog> | undefined
-export const loadCatalog = (): Promise<ActionCatalog> => (catalogPromise ??= api<ActionCatalog>('GET', '/api/actions').catch((err) => {
-  catalogPromise = undefined
-  throw err
-}))
+export const loadCatalog = (): Promise<ActionCatalog> =>
+  (catalogPromise ??= api<ActionCatalog>('GET', '/api/actions').catch((err) => {
+    catalogPromise = undefined
+    throw err
+  }))
 
 export function MappingsTab({ destination, rest }: { destination: Destination; rest: string[] }) {
   if (rest[0] === 'new') return <MappingEditor destination={destination} />
@@ -82,7 +83,8 @@ function MappingList({ destination: d }: { destination: Destination }) {
         </button>
       </div>
       <p className="hint">
-        Mappings run in the order shown; an event that matches two mappings is sent twice. New mappings are disabled until you switch their Status on. At most 50 per destination.
+        Mappings run in the order shown; an event that matches two mappings is sent twice. New mappings are disabled until you switch their Status on. At most
+        50 per destination.
       </p>
       <ErrorText>{mappings.error ?? error}</ErrorText>
       {mappings.data && (
@@ -122,12 +124,17 @@ function ChooseAction({ actions, mode, onChoose }: { actions: ActionDefinition[]
 }
 
 /** Errors the API or the tester name by field: `mapping.email`, `trigger`, `name`, or a quoted field key. */
-function errorsByField(err: { field?: string; message: string } | undefined, fields: string[]): { fields: Record<string, string>; trigger?: string; name?: string; other?: string } {
+function errorsByField(
+  err: { field?: string; message: string } | undefined,
+  fields: string[]
+): { fields: Record<string, string>; trigger?: string; name?: string; other?: string } {
   if (!err) return { fields: {} }
   const f = err.field ?? ''
   if (f === 'trigger') return { fields: {}, trigger: err.message }
   if (f === 'name') return { fields: {}, name: err.message }
-  const key = f.startsWith('mapping.') ? f.slice('mapping.'.length).split(/[.[]/)[0] : fields.find((k) => [`'${k}'`, `"${k}"`, `\`${k}\``].some((q) => err.message.includes(q)))
+  const key = f.startsWith('mapping.')
+    ? f.slice('mapping.'.length).split(/[.[]/)[0]
+    : fields.find((k) => [`'${k}'`, `"${k}"`, `\`${k}\``].some((q) => err.message.includes(q)))
   if (key && fields.includes(key)) return { fields: { [key]: err.message } }
   return { fields: {}, other: err.message }
 }
@@ -207,7 +214,9 @@ function MappingEditor({ destination: d, mappingId }: { destination: Destination
     setApiError(undefined)
     setResult(undefined)
     try {
-      setResult(await api<TestResult>('POST', `/api/destinations/${d.id}/mappings/test`, { action: action.key, trigger: toFql(trigger), mapping, event, ...extra }))
+      setResult(
+        await api<TestResult>('POST', `/api/destinations/${d.id}/mappings/test`, { action: action.key, trigger: toFql(trigger), mapping, event, ...extra })
+      )
     } catch (err) {
       setApiError(err instanceof ApiError ? { field: err.field, message: err.message } : { message: errorText(err) })
     } finally {
@@ -265,18 +274,33 @@ function MappingEditor({ destination: d, mappingId }: { destination: Destination
             </button>
           </div>
           <label htmlFor="test-event">Test event (JSON)</label>
-          <textarea id="test-event" className="mono" rows={12} value={eventText} onChange={(e) => setEventText(e.target.value)} spellCheck={false} aria-describedby="test-event-error" />
+          <textarea
+            id="test-event"
+            className="mono"
+            rows={12}
+            value={eventText}
+            onChange={(e) => setEventText(e.target.value)}
+            spellCheck={false}
+            aria-describedby="test-event-error"
+          />
           <ErrorText id="test-event-error">{eventError}</ErrorText>
           {d.mode === 'native' && !isCreate && connections.data?.length === 0 && (
             <Notice kind="warning">
-              No audience is connected to this destination yet, so the event keeps the sample&apos;s <code>external_audience_id</code>, which TikTok will not know. Connect an audience under{' '}
-              <Link href={`/destinations/${d.id}/audiences`}>Audiences → Add Destination</Link> first, or edit the event.
+              No audience is connected to this destination yet, so the event keeps the sample&apos;s <code>external_audience_id</code>, which TikTok will not
+              know. Connect an audience under <Link href={`/destinations/${d.id}/audiences`}>Audiences → Add Destination</Link> first, or edit the event.
             </Notice>
           )}
         </li>
         <li>
           <h3>Select mappings</h3>
-          <FieldMappingForm destinationId={d.id} action={action.key} fields={action.fields} mapping={mapping} onChange={setMapping} errors={shownErrors.fields} />
+          <FieldMappingForm
+            destinationId={d.id}
+            action={action.key}
+            fields={action.fields}
+            mapping={mapping}
+            onChange={setMapping}
+            errors={shownErrors.fields}
+          />
           <details>
             <summary>Mapping as JSON</summary>
             <pre tabIndex={0}>{JSON.stringify(mapping, null, 2)}</pre>

@@ -60,8 +60,8 @@ export function MigrateToNative({ destination: d, onMigrated }: { destination: D
     <section aria-labelledby="migrate-title" className="card">
       <h2 id="migrate-title">Migrate to native</h2>
       <p>
-        Turns the Add Users / Remove Users mappings into audience connections that keep the same TikTok audience ids, with Add to Audience / Remove from Audience mappings in
-        their place. Changes already queued are delivered as they were.
+        Turns the Add Users / Remove Users mappings into audience connections that keep the same TikTok audience ids, with Add to Audience / Remove from
+        Audience mappings in their place. Changes already queued are delivered as they were.
       </p>
       {!plan && (
         <button type="button" disabled={busy} onClick={() => void run(true)}>

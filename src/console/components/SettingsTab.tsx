@@ -95,15 +95,18 @@ export function SettingsTab({ destination: d, info, onChanged }: { destination: 
 
   const source = sources.data?.find((s) => s.id === d.sourceId)
   const oauthUrl = `/oauth/tiktok/start?destination=${d.id}`
-  const otherError = error instanceof ApiError ? (['name', 'normalization', 'defaultPhoneRegion', 'batchSize'].includes(error.field ?? '') ? undefined : error.message) : error
+  const otherError =
+    error instanceof ApiError ? (['name', 'normalization', 'defaultPhoneRegion', 'batchSize'].includes(error.field ?? '') ? undefined : error.message) : error
 
   return (
     <div className="settings">
-      {url.searchParams.get('connected') && d.connected && <Notice kind="success">TikTok connected: the token is stored (encrypted) with {d.advertiserIds.length} authorised advertiser(s).</Notice>}
+      {url.searchParams.get('connected') && d.connected && (
+        <Notice kind="success">TikTok connected: the token is stored (encrypted) with {d.advertiserIds.length} authorised advertiser(s).</Notice>
+      )}
       {d.status === 'paused' && (
         <Notice kind="error">
-          <strong>Delivery is paused.</strong> {d.statusReason ?? 'TikTok refused the access token.'} To fix it, click <strong>Reauthorize</strong> below (or paste a new access token). Nothing queued
-          is lost: delivery resumes from where it stopped once TikTok accepts the new token.
+          <strong>Delivery is paused.</strong> {d.statusReason ?? 'TikTok refused the access token.'} To fix it, click <strong>Reauthorize</strong> below (or
+          paste a new access token). Nothing queued is lost: delivery resumes from where it stopped once TikTok accepts the new token.
         </Notice>
       )}
 
@@ -111,8 +114,8 @@ export function SettingsTab({ destination: d, info, onChanged }: { destination: 
         <h2 id="connection-title">Connection</h2>
         {info?.emulator && (
           <Notice kind="warning">
-            This service talks to the <strong>built-in TikTok emulator</strong> (no TikTok app is configured): Connect TikTok opens the emulator&apos;s consent page, and audiences are created in the
-            emulator, not in your TikTok Ads Manager.
+            This service talks to the <strong>built-in TikTok emulator</strong> (no TikTok app is configured): Connect TikTok opens the emulator&apos;s consent
+            page, and audiences are created in the emulator, not in your TikTok Ads Manager.
           </Notice>
         )}
         <p>
@@ -142,7 +145,14 @@ export function SettingsTab({ destination: d, info, onChanged }: { destination: 
         <details>
           <summary>Or paste a long-lived access token</summary>
           <label htmlFor="access-token">Access token</label>
-          <input id="access-token" type="password" autoComplete="off" value={token} onChange={(e) => setToken(e.target.value)} aria-describedby="access-token-error" />
+          <input
+            id="access-token"
+            type="password"
+            autoComplete="off"
+            value={token}
+            onChange={(e) => setToken(e.target.value)}
+            aria-describedby="access-token-error"
+          />
           <ErrorText id="access-token-error">{tokenError}</ErrorText>
           <button type="button" onClick={saveToken} disabled={!token.trim()}>
             Save Token
@@ -161,14 +171,19 @@ export function SettingsTab({ destination: d, info, onChanged }: { destination: 
           {source && (
             <>
               {' '}
-              · Source: <strong>{source.name}</strong> (write key <code>{source.writeKey}</code>: send events to <code>/v1/track</code>, <code>/v1/identify</code> or{' '}
-              <code>/v1/batch</code> with it)
+              · Source: <strong>{source.name}</strong> (write key <code>{source.writeKey}</code>: send events to <code>/v1/track</code>,{' '}
+              <code>/v1/identify</code> or <code>/v1/batch</code> with it)
             </>
           )}
         </p>
 
         <label htmlFor="settings-normalization">Normalization policy</label>
-        <select id="settings-normalization" value={normalization} onChange={(e) => setNormalization(e.target.value as Destination['normalization'])} aria-describedby="normalization-hint">
+        <select
+          id="settings-normalization"
+          value={normalization}
+          onChange={(e) => setNormalization(e.target.value as Destination['normalization'])}
+          aria-describedby="normalization-hint"
+        >
           <option value="recommended">Recommended: repair what could never match (trim, E.164 phones)</option>
           <option value="segment">Segment: byte-identical to Segment&apos;s destination</option>
         </select>
@@ -191,7 +206,15 @@ export function SettingsTab({ destination: d, info, onChanged }: { destination: 
         <ErrorText id="settings-region-error">{fieldError('defaultPhoneRegion')}</ErrorText>
 
         <label htmlFor="settings-batch">Batch size (rows per TikTok request)</label>
-        <input id="settings-batch" type="number" min={1} max={10000} value={batchSize} onChange={(e) => setBatchSize(e.target.value)} aria-describedby="settings-batch-error" />
+        <input
+          id="settings-batch"
+          type="number"
+          min={1}
+          max={10000}
+          value={batchSize}
+          onChange={(e) => setBatchSize(e.target.value)}
+          aria-describedby="settings-batch-error"
+        />
         <ErrorText id="settings-batch-error">{fieldError('batchSize')}</ErrorText>
 
         {d.mode === 'native' && (

@@ -59,7 +59,8 @@ function SegmentPanel({ source }: { source: Source }) {
   if (!data) return <p role="status">Loading…</p>
   const { createAudienceUrl, getAudienceUrl } = data
   // The three URLs come together: all of them, or none when the source has no write key.
-  if (!data.webhookUrl || !createAudienceUrl || !getAudienceUrl) return <Notice kind="warning">This source has no write key, so Segment cannot authenticate. Create a source with a write key.</Notice>
+  if (!data.webhookUrl || !createAudienceUrl || !getAudienceUrl)
+    return <Notice kind="warning">This source has no write key, so Segment cannot authenticate. Create a source with a write key.</Notice>
   return (
     <section aria-labelledby={`segment-${source.id}`} className="segment-connect">
       <h3 id={`segment-${source.id}`}>Connect from Segment</h3>
@@ -71,7 +72,9 @@ function SegmentPanel({ source }: { source: Source }) {
         <Copyable label="Get Audience URL" value={getAudienceUrl} />
         {secret ? <Copyable label="Shared Secret" value={secret} /> : null}
       </dl>
-      {secret && <Notice kind="warning">Copy the shared secret now: it is not shown again. Requests without Segment's matching X-Signature are refused.</Notice>}
+      {secret && (
+        <Notice kind="warning">Copy the shared secret now: it is not shown again. Requests without Segment's matching X-Signature are refused.</Notice>
+      )}
       {!secret && (
         <p>
           Shared Secret: {data.sharedSecretSet ? 'set (signed requests required)' : 'not set (requests are not signed)'}.{' '}
@@ -86,16 +89,26 @@ function SegmentPanel({ source }: { source: Source }) {
         </p>
       )}
       <ErrorText>{actionError}</ErrorText>
-      <p>In the destination's <strong>Send</strong> mapping, set the URL to:</p>
+      <p>
+        In the destination's <strong>Send</strong> mapping, set the URL to:
+      </p>
       <dl>
         <Copyable label="Webhook URL" value={data.webhookUrl} />
       </dl>
-      <p>When you connect an audience, set its <strong>Extra JSON fields</strong> (extras) to name the TikTok destination and advertiser:</p>
+      <p>
+        When you connect an audience, set its <strong>Extra JSON fields</strong> (extras) to name the TikTok destination and advertiser:
+      </p>
       <dl>
         <Copyable label="Extras" value={data.extrasExample} />
       </dl>
-      {data.destinations.length > 1 && <p>This source's TikTok destinations: {data.destinations.map((d) => `${d.name} (advertisers ${d.advertiserIds.join(', ') || 'none yet'})`).join('; ')}.</p>}
-      {data.destinations.length === 0 && <Notice kind="warning">No native TikTok destination uses this source yet: create one first, or Create Audience will be refused.</Notice>}
+      {data.destinations.length > 1 && (
+        <p>
+          This source's TikTok destinations: {data.destinations.map((d) => `${d.name} (advertisers ${d.advertiserIds.join(', ') || 'none yet'})`).join('; ')}.
+        </p>
+      )}
+      {data.destinations.length === 0 && (
+        <Notice kind="warning">No native TikTok destination uses this source yet: create one first, or Create Audience will be refused.</Notice>
+      )}
     </section>
   )
 }

@@ -72,7 +72,9 @@ function hashFor(d: Destination, request: ForgetRequest): HashedPerson {
 /** Why none of the identifiers given could be hashed (as the `recommended` policy says it). */
 function unusable(request: ForgetRequest, given: IdentifierKind[], destinations: Destination[]): string {
   const region = destinations.find((d) => d.defaultPhoneRegion)?.defaultPhoneRegion ?? undefined
-  const reasons = given.map((k) => `${k}: ${processIdentifier(k, request[k], true, { policy: 'recommended', defaultPhoneRegion: region }).reason ?? 'not usable'}`)
+  const reasons = given.map(
+    (k) => `${k}: ${processIdentifier(k, request[k], true, { policy: 'recommended', defaultPhoneRegion: region }).reason ?? 'not usable'}`
+  )
   return `none of the identifiers given can be matched: ${reasons.join('; ')}`
 }
 

@@ -17,7 +17,8 @@ export async function healthGauges(store: Store, now = Date.now()): Promise<Heal
     const destination = names.get(r.destinationId) ?? String(r.destinationId)
     out.matched.push({ labels: { destination, audience: r.audienceKey, advertiser_id: r.advertiserId }, value: r.coverNum })
     const holding = new Set(warningsOf(r, now).map((w) => w.reason))
-    for (const reason of WARNING_REASONS) out.warnings.push({ labels: { destination, audience: r.audienceKey, advertiser_id: r.advertiserId, reason }, value: holding.has(reason) ? 1 : 0 })
+    for (const reason of WARNING_REASONS)
+      out.warnings.push({ labels: { destination, audience: r.audienceKey, advertiser_id: r.advertiserId, reason }, value: holding.has(reason) ? 1 : 0 })
   }
   return out
 }

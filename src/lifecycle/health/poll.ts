@@ -58,7 +58,10 @@ function readOf(t: Target, a: Target['audiences'][number], at: number, details: 
 /** The reads of some audiences of one advertiser: one call, or one per id when the call fails (a deleted audience fails the whole call). */
 async function readAudiences(client: TikTokClient, t: Target, audiences: Target['audiences'], at: number): Promise<HealthRead[]> {
   try {
-    const list = await client.getAudiences(t.advertiserId, audiences.map((a) => a.externalAudienceId))
+    const list = await client.getAudiences(
+      t.advertiserId,
+      audiences.map((a) => a.externalAudienceId)
+    )
     const byId = new Map(list.map((x) => [String(x.audience_details?.audience_id), x.audience_details]))
     return audiences.map((a) => readOf(t, a, at, byId.get(a.externalAudienceId)))
   } catch (err) {
@@ -110,7 +113,8 @@ export async function pollAudienceHealth(store: Store, tiktok: TikTokClient, log
       else log.warn(fields, line)
     }
     for (const w of held) {
-      if (!now_.some((x) => x.reason === w.reason)) log.info({ ...where, reason: w.reason, coverNum: r.coverNum }, `audience health: ${of}: the ${w.reason} warning cleared`)
+      if (!now_.some((x) => x.reason === w.reason))
+        log.info({ ...where, reason: w.reason, coverNum: r.coverNum }, `audience health: ${of}: the ${w.reason} warning cleared`)
     }
   }
   return reads

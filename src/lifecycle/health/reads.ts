@@ -22,8 +22,16 @@ export interface HealthRead {
 }
 
 interface ReadRow {
-  destination_id: number; audience_key: string; advertiser_id: string; external_audience_id: string; checked_at: number
-  cover_num: number | null; is_valid: number | null; is_expiring: number | null; expires_at: number | null; error: string | null
+  destination_id: number
+  audience_key: string
+  advertiser_id: string
+  external_audience_id: string
+  checked_at: number
+  cover_num: number | null
+  is_valid: number | null
+  is_expiring: number | null
+  expires_at: number | null
+  error: string | null
 }
 const COLS = 'destination_id, audience_key, advertiser_id, external_audience_id, checked_at, cover_num, is_valid, is_expiring, expires_at, error'
 const flag = (v: number | null): boolean | null => (v === null ? null : Number(v) === 1)
@@ -55,7 +63,16 @@ export async function recordHealthReads(db: Db, reads: HealthRead[]): Promise<vo
   await db.tx(async (t) => {
     for (const r of reads) {
       await t.run(`INSERT INTO audience_health (${COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, [
-        r.destinationId, r.audienceKey, r.advertiserId, r.externalAudienceId, r.checkedAt, r.coverNum, b(r.isValid), b(r.isExpiring), r.expiresAt, r.error
+        r.destinationId,
+        r.audienceKey,
+        r.advertiserId,
+        r.externalAudienceId,
+        r.checkedAt,
+        r.coverNum,
+        b(r.isValid),
+        b(r.isExpiring),
+        r.expiresAt,
+        r.error
       ])
     }
   })
@@ -68,7 +85,9 @@ export async function recordHealthReads(db: Db, reads: HealthRead[]): Promise<vo
  */
 export async function latestHealthReads(db: Db): Promise<HealthRead[]> {
   const rows = await db.all<ReadRow>(
-    `SELECT ${COLS.split(', ').map((c) => `h.${c}`).join(', ')} FROM audience_health h
+    `SELECT ${COLS.split(', ')
+      .map((c) => `h.${c}`)
+      .join(', ')} FROM audience_health h
      JOIN connections c ON c.destination_id = h.destination_id AND c.audience_key = h.audience_key
      LEFT JOIN connection_targets t ON t.connection_id = c.id AND t.advertiser_id = h.advertiser_id
      WHERE h.id = (SELECT MAX(id) FROM audience_health x WHERE x.destination_id = h.destination_id AND x.audience_key = h.audience_key AND x.advertiser_id = h.advertiser_id)
@@ -80,12 +99,17 @@ export async function latestHealthReads(db: Db): Promise<HealthRead[]> {
 
 /** One audience's reads (of one advertiser when given), oldest first, at most `limit` of the newest. */
 export async function healthHistory(db: Db, destinationId: number, audienceKey: string, limit = 100, advertiserId?: string): Promise<HealthRead[]> {
-  const rows = advertiserId === undefined
-    ? await db.all<ReadRow>(`SELECT ${COLS} FROM audience_health WHERE destination_id = $1 AND audience_key = $2 ORDER BY id DESC LIMIT $3`, [destinationId, audienceKey, limit])
-    : await db.all<ReadRow>(
-      `SELECT ${COLS} FROM audience_health WHERE destination_id = $1 AND audience_key = $2 AND advertiser_id = $3 ORDER BY id DESC LIMIT $4`,
-      [destinationId, audienceKey, advertiserId, limit]
-    )
+  const rows =
+    advertiserId === undefined
+      ? await db.all<ReadRow>(`SELECT ${COLS} FROM audience_health WHERE destination_id = $1 AND audience_key = $2 ORDER BY id DESC LIMIT $3`, [
+          destinationId,
+          audienceKey,
+          limit
+        ])
+      : await db.all<ReadRow>(
+          `SELECT ${COLS} FROM audience_health WHERE destination_id = $1 AND audience_key = $2 AND advertiser_id = $3 ORDER BY id DESC LIMIT $4`,
+          [destinationId, audienceKey, advertiserId, limit]
+        )
   return rows.map(toRead).reverse()
 }
 

@@ -26,7 +26,10 @@ export function warningsOf(read: Pick<HealthRead, 'coverNum' | 'expiresAt' | 'is
   if (read.error !== null || read.coverNum === null) return []
   const out: HealthWarning[] = []
   if (read.coverNum < MIN_TARGETABLE) {
-    out.push({ reason: 'small', message: `Fewer than 1,000 matched users (${read.coverNum.toLocaleString('en-US')}): TikTok needs at least 1,000 to target this audience.` })
+    out.push({
+      reason: 'small',
+      message: `Fewer than 1,000 matched users (${read.coverNum.toLocaleString('en-US')}): TikTok needs at least 1,000 to target this audience.`
+    })
   }
   // The expiry date decides when TikTok gives one; its own is_expiring flag only without one.
   const expiring = read.expiresAt !== null ? read.expiresAt - now < EXPIRY_WARNING_MS : read.isExpiring === true

@@ -27,7 +27,15 @@ export async function applyMigration(db: Db, plan: MigrationPlan): Promise<void>
     }
     for (const m of plan.mappings.remove) await t.run('DELETE FROM mappings WHERE id = $1', [m.id])
     for (const m of plan.mappings.add) {
-      await upsertMapping(t, { destinationId: plan.destination.id, name: m.name, action: m.action, trigger: m.trigger, mapping: m.mapping, enabled: m.enabled, position: m.position })
+      await upsertMapping(t, {
+        destinationId: plan.destination.id,
+        name: m.name,
+        action: m.action,
+        trigger: m.trigger,
+        mapping: m.mapping,
+        enabled: m.enabled,
+        position: m.position
+      })
     }
     await t.run(`UPDATE destinations SET mode = 'native', updated_at = $2 WHERE id = $1`, [plan.destination.id, Date.now()])
     await bumpConfigVersion(t)

@@ -13,8 +13,8 @@ export { MigrationRefused, type MigrationPlan, type PlannedConnection, type Plan
 
 /** What `migrate` prints and the API answers: the plan, and whether it was only a dry run. */
 export type MigrationResult = { dryRun: boolean } & Omit<MigrationPlan, 'mappings'> & {
-  mappings: { remove: { name: string; action: string }[]; add: { name: string; action: string; trigger: string; replaces: string }[] }
-}
+    mappings: { remove: { name: string; action: string }[]; add: { name: string; action: string; trigger: string; replaces: string }[] }
+  }
 
 export async function migrateDestination(store: Store, tiktok: TikTokClient, d: Destination, opts: { dryRun: boolean }): Promise<MigrationResult> {
   const plan = await planMigration(store, tiktok, d)

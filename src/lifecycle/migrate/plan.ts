@@ -19,7 +19,11 @@ const LEGACY_TO_NATIVE: Record<string, { action: string; name: string }> = {
 
 /** Why a destination cannot be migrated; `status` is the admin API's answer (the CLI exits 2 for 4xx but 502). */
 export class MigrationRefused extends Error {
-  constructor(readonly status: number, message: string, readonly field?: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly field?: string
+  ) {
     super(message)
   }
 }
@@ -71,17 +75,29 @@ async function audienceName(client: TikTokClient, advertiserId: string, audience
     list = await client.getAudiences(advertiserId, [audienceId])
   } catch (err) {
     if (!(err instanceof TikTokError)) throw err
-    if (err.kind === 'permanent') throw new MigrationRefused(400, `TikTok audience ${audienceId}: not an audience of advertiser ${advertiserId} (TikTok: ${err.message}); fix the legacy mapping or remove it first`)
-    throw new MigrationRefused(err.kind === 'auth' ? 409 : 502, `TikTok could not report on audience ${audienceId} of advertiser ${advertiserId}: ${err.message}`)
+    if (err.kind === 'permanent')
+      throw new MigrationRefused(
+        400,
+        `TikTok audience ${audienceId}: not an audience of advertiser ${advertiserId} (TikTok: ${err.message}); fix the legacy mapping or remove it first`
+      )
+    throw new MigrationRefused(
+      err.kind === 'auth' ? 409 : 502,
+      `TikTok could not report on audience ${audienceId} of advertiser ${advertiserId}: ${err.message}`
+    )
   }
   const found = list[0]?.audience_details
-  if (!found || String(found.audience_id) !== audienceId) throw new MigrationRefused(400, `Unable to verify ownership over audience ${audienceId} for advertiser ${advertiserId}: TikTok does not know it`)
+  if (!found || String(found.audience_id) !== audienceId)
+    throw new MigrationRefused(400, `Unable to verify ownership over audience ${audienceId} for advertiser ${advertiserId}: TikTok does not know it`)
   return found.name
 }
 
 export async function planMigration(store: Store, tiktok: TikTokClient, d: Destination): Promise<MigrationPlan> {
   if (d.mode !== 'legacy') throw new MigrationRefused(409, `destination "${d.name}" is already native: nothing to migrate`)
-  if (!d.accessToken) throw new MigrationRefused(409, `destination "${d.name}" has no TikTok access token: connect TikTok first (the audiences' ownership is checked with TikTok)`)
+  if (!d.accessToken)
+    throw new MigrationRefused(
+      409,
+      `destination "${d.name}" has no TikTok access token: connect TikTok first (the audiences' ownership is checked with TikTok)`
+    )
   const mappings = await listMappings(store.db, d.id)
   const legacy = mappings.filter((m) => m.action in LEGACY_TO_NATIVE)
   if (legacy.length === 0) throw new MigrationRefused(409, `destination "${d.name}" has no Add Users / Remove Users mappings to migrate`)
@@ -110,18 +126,33 @@ export async function planMigration(store: Store, tiktok: TikTokClient, d: Desti
     if (!key) {
       key = keyFromName(name, g.audienceId)
       if (taken.has(key)) key = `${key}_${g.audienceId}`
-      notes.push(`audience ${g.audienceId}: no audience key in the triggers of ${g.mappings.map((m) => `"${m.name}"`).join(', ')}; key "${key}" comes from its TikTok name "${name}" — its events must carry context.personas.computation_key = "${key}"`)
+      notes.push(
+        `audience ${g.audienceId}: no audience key in the triggers of ${g.mappings.map((m) => `"${m.name}"`).join(', ')}; key "${key}" comes from its TikTok name "${name}" — its events must carry context.personas.computation_key = "${key}"`
+      )
     } else if (taken.has(key)) {
-      throw new MigrationRefused(400, `audience key "${key}" names two TikTok audiences (${connections.find((c) => c.key === key)?.externalAudienceId} and ${g.audienceId}) in the triggers: one key is one connection`)
+      throw new MigrationRefused(
+        400,
+        `audience key "${key}" names two TikTok audiences (${connections.find((c) => c.key === key)?.externalAudienceId} and ${g.audienceId}) in the triggers: one key is one connection`
+      )
     }
     taken.add(key)
     const enter = facts.find((f) => f.m.action === 'addUser' && f.event)?.event
     const exit = facts.find((f) => f.m.action === 'removeUser' && f.event)?.event
-    connections.push({ key, name, advertiserId: g.advertiserId, externalAudienceId: g.audienceId, enterEvent: enter ?? 'Audience Entered', exitEvent: exit ?? 'Audience Exited', keyFrom })
+    connections.push({
+      key,
+      name,
+      advertiserId: g.advertiserId,
+      externalAudienceId: g.audienceId,
+      enterEvent: enter ?? 'Audience Entered',
+      exitEvent: exit ?? 'Audience Exited',
+      keyFrom
+    })
     for (const m of g.mappings) keyOfMapping.set(m.id, key)
   }
   const existingKeys = new Set((await listConnections(store.db, d.id)).map((c) => c.audienceKey))
-  for (const c of connections) if (existingKeys.has(c.key)) notes.push(`connection "${c.key}" exists already: its TikTok audience becomes ${c.externalAudienceId} of advertiser ${c.advertiserId}`)
+  for (const c of connections)
+    if (existingKeys.has(c.key))
+      notes.push(`connection "${c.key}" exists already: its TikTok audience becomes ${c.externalAudienceId} of advertiser ${c.advertiserId}`)
 
   // Each legacy mapping becomes its native twin: same trigger, same identifier fields, the audience from the connection.
   const kept = new Set(mappings.filter((m) => !(m.action in LEGACY_TO_NATIVE)).map((m) => m.name))
@@ -135,7 +166,15 @@ export async function planMigration(store: Store, tiktok: TikTokClient, d: Desti
     const { audience_id: _a, selected_advertiser_id: _s, ...fields } = m.mapping
     try {
       const compiled = compileMapping({ action: native.action, trigger: m.trigger, mapping: fields })
-      add.push({ name, action: native.action, trigger: compiled.trigger, mapping: compiled.mapping, enabled: m.enabled, position: m.position, replaces: m.name })
+      add.push({
+        name,
+        action: native.action,
+        trigger: compiled.trigger,
+        mapping: compiled.mapping,
+        enabled: m.enabled,
+        position: m.position,
+        replaces: m.name
+      })
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err
       throw new MigrationRefused(400, `mapping "${m.name}" cannot become a native ${native.name}: ${err.message}`)

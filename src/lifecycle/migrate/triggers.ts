@@ -33,6 +33,10 @@ export function triggerFacts(fql: string): TriggerFacts {
 
 /** An audience key from a TikTok audience's name: `VIP Customers!` → `vip_customers`. */
 export function keyFromName(name: string, audienceId: string): string {
-  const slug = name.normalize('NFKD').toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_+|_+$/g, '')
+  const slug = name
+    .normalize('NFKD')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '_')
+    .replace(/^_+|_+$/g, '')
   return slug || `audience_${audienceId}`
 }

@@ -8,7 +8,12 @@ import { notFound } from './errors.js'
 
 export function actionCatalog() {
   return {
-    destination: { name: tiktokAudiences.name, slug: tiktokAudiences.slug, description: tiktokAudiences.description, audienceFields: tiktokAudiences.audienceFields },
+    destination: {
+      name: tiktokAudiences.name,
+      slug: tiktokAudiences.slug,
+      description: tiktokAudiences.description,
+      audienceFields: tiktokAudiences.audienceFields
+    },
     actions: ACTION_KEYS.map((key) => {
       const a = tiktokAudiences.actions[key]
       return {

@@ -40,10 +40,17 @@ export const audienceHealthRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = 
   })
 
   // `advertiserId`: that advertiser's reads only (a fan-out connection has one TikTok audience per advertiser).
-  app.get<{ Params: { id: number; key: string }; Querystring: { advertiserId?: string } }>('/destinations/:id/audiences/:key/health/history', { schema: { params: keyParams, querystring: historyQuery } }, async (request) => {
-    const d = await destinationOr404(ctx, request.params.id)
-    const now = Date.now()
-    const reads = await healthHistory(db, d.id, request.params.key, 100, request.query.advertiserId)
-    return { audienceKey: request.params.key, reads: reads.map((r) => ({ advertiserId: r.advertiserId, externalAudienceId: r.externalAudienceId, ...readView(r, now) })) }
-  })
+  app.get<{ Params: { id: number; key: string }; Querystring: { advertiserId?: string } }>(
+    '/destinations/:id/audiences/:key/health/history',
+    { schema: { params: keyParams, querystring: historyQuery } },
+    async (request) => {
+      const d = await destinationOr404(ctx, request.params.id)
+      const now = Date.now()
+      const reads = await healthHistory(db, d.id, request.params.key, 100, request.query.advertiserId)
+      return {
+        audienceKey: request.params.key,
+        reads: reads.map((r) => ({ advertiserId: r.advertiserId, externalAudienceId: r.externalAudienceId, ...readView(r, now) }))
+      }
+    }
+  )
 }

@@ -18,7 +18,6 @@ import { Type } from '@sinclair/typebox'
 import { CONNECTION_DEFAULTS } from '../../util/defaults.js'
 import { parseTikTokTime, warningsOf } from '../../lifecycle/health/index.js'
 
-
 const keyParams = S.obj({ id: S.int({ minimum: 1 }), key: S.nonEmpty({ maxLength: 500 }) }, ['id', 'key'])
 
 function connectionStatus(d: Destination): 'connected' | 'paused' | 'disabled' {
@@ -54,7 +53,13 @@ function advertisersOf(d: Destination, existing: Connection | undefined, b: { ad
     throw badRequest(`"advertiserId" must be the first of "advertiserIds" (${b.advertiserIds.join(', ')}), or left out`, 'advertiserId')
   }
   const stored = existing?.targets.map((t) => t.advertiserId) ?? []
-  const list = b.advertiserIds ?? (b.advertiserId !== undefined ? [b.advertiserId, ...stored.slice(1).filter((a) => a !== b.advertiserId)] : stored.length ? stored : d.advertiserIds.slice(0, 1))
+  const list =
+    b.advertiserIds ??
+    (b.advertiserId !== undefined
+      ? [b.advertiserId, ...stored.slice(1).filter((a) => a !== b.advertiserId)]
+      : stored.length
+        ? stored
+        : d.advertiserIds.slice(0, 1))
   const field = b.advertiserIds ? 'advertiserIds' : 'advertiserId'
   for (const adv of b.advertiserIds ?? (b.advertiserId !== undefined ? [b.advertiserId] : [])) {
     if (d.advertiserIds.includes(adv)) continue
@@ -74,7 +79,8 @@ function advertisersOf(d: Destination, existing: Connection | undefined, b: { ad
 function tiktokFailure(err: TikTokError, verifying: boolean): ApiError {
   const tiktok = { tiktok: { code: err.code, message: err.message } }
   if (err.kind === 'auth') return new ApiError(409, AUTH_MESSAGES.invalidToken, undefined, tiktok)
-  if (verifying && err.kind === 'permanent') return new ApiError(400, 'Unable to verify ownership over audience. Audience ID not found.', 'externalAudienceId', tiktok)
+  if (verifying && err.kind === 'permanent')
+    return new ApiError(400, 'Unable to verify ownership over audience. Audience ID not found.', 'externalAudienceId', tiktok)
   return new ApiError(502, `TikTok could not ${verifying ? 'verify' : 'create'} the audience: ${err.message}`, undefined, tiktok)
 }
 
@@ -85,8 +91,28 @@ export const audienceRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async 
   app.get('/audiences', async () => {
     const [seen, connections, destinations] = await Promise.all([listAudiences(db), listConnections(db), listDestinations(db, secrets)])
     const destById = new Map(destinations.map((d) => [d.id, d]))
-    const out = new Map<string, { key: string; name: string | null; sourceId: number | null; firstSeenAt: number | null; lastSeenAt: number | null; seen: boolean; destinations: ReturnType<typeof connectionView>[] }>()
-    for (const a of seen) out.set(`${a.sourceId}|${a.key}`, { key: a.key, name: a.name, sourceId: a.sourceId, firstSeenAt: a.firstSeenAt, lastSeenAt: a.lastSeenAt, seen: true, destinations: [] })
+    const out = new Map<
+      string,
+      {
+        key: string
+        name: string | null
+        sourceId: number | null
+        firstSeenAt: number | null
+        lastSeenAt: number | null
+        seen: boolean
+        destinations: ReturnType<typeof connectionView>[]
+      }
+    >()
+    for (const a of seen)
+      out.set(`${a.sourceId}|${a.key}`, {
+        key: a.key,
+        name: a.name,
+        sourceId: a.sourceId,
+        firstSeenAt: a.firstSeenAt,
+        lastSeenAt: a.lastSeenAt,
+        seen: true,
+        destinations: []
+      })
     for (const c of connections) {
       const d = destById.get(c.destinationId)
       if (!d) continue
@@ -145,15 +171,21 @@ export const audienceRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async 
       const advertisers = advertisersOf(d, existing, b)
       const advertiserId = advertisers[0] ?? null
       const given = new Map(Object.entries(b.externalAudienceIds ?? {}))
-      for (const adv of given.keys()) if (!advertisers.includes(adv)) throw badRequest(`"externalAudienceIds": ${adv} is not one of the connection's advertisers (${advertisers.join(', ')})`, 'externalAudienceIds')
+      for (const adv of given.keys())
+        if (!advertisers.includes(adv))
+          throw badRequest(`"externalAudienceIds": ${adv} is not one of the connection's advertisers (${advertisers.join(', ')})`, 'externalAudienceIds')
       if (b.externalAudienceId !== undefined && advertiserId) {
-        if (given.has(advertiserId) && given.get(advertiserId) !== b.externalAudienceId) throw badRequest(`"externalAudienceId" differs from "externalAudienceIds.${advertiserId}"`, 'externalAudienceId')
+        if (given.has(advertiserId) && given.get(advertiserId) !== b.externalAudienceId)
+          throw badRequest(`"externalAudienceId" differs from "externalAudienceIds.${advertiserId}"`, 'externalAudienceId')
         given.set(advertiserId, b.externalAudienceId)
       }
       const seenName = (await listAudiences(db)).find((a) => a.key === key && a.sourceId === d.sourceId)?.name ?? null
       const name = b.name ?? existing?.audienceName ?? seenName
       // The audience stored for this advertiser (a connection whose first advertiser changed gets that one's).
-      const storedFirst = advertiserId && existing?.targets.length ? (existing.targets.find((t) => t.advertiserId === advertiserId)?.externalAudienceId ?? null) : (existing?.externalAudienceId ?? null)
+      const storedFirst =
+        advertiserId && existing?.targets.length
+          ? (existing.targets.find((t) => t.advertiserId === advertiserId)?.externalAudienceId ?? null)
+          : (existing?.externalAudienceId ?? null)
       const givenFirst = (advertiserId ? given.get(advertiserId) : undefined) ?? b.externalAudienceId
       let externalAudienceId = givenFirst ?? storedFirst
       let created = false
@@ -167,7 +199,12 @@ export const audienceRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async 
           try {
             const twin = b.allowDuplicate ? undefined : await audienceNamed(client, advertiserId, name ?? key)
             if (twin) {
-              throw new ApiError(409, `advertiser ${advertiserId} already has an audience named "${name ?? key}" (${twin}): connect that one (externalAudienceId: "${twin}") or create another (allowDuplicate: true)`, 'externalAudienceId', { duplicateOf: twin })
+              throw new ApiError(
+                409,
+                `advertiser ${advertiserId} already has an audience named "${name ?? key}" (${twin}): connect that one (externalAudienceId: "${twin}") or create another (allowDuplicate: true)`,
+                'externalAudienceId',
+                { duplicateOf: twin }
+              )
             }
             externalAudienceId = await createPartnerAudience(client, advertiserId, name ?? key)
             created = true
@@ -191,19 +228,32 @@ export const audienceRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async 
       for (const adv of advertisers.slice(1)) {
         const stored = existing?.targets.find((t) => t.advertiserId === adv)
         if (d.mode !== 'native') more.push({ advertiserId: adv, externalAudienceId: given.get(adv) ?? stored?.externalAudienceId ?? null, error: null })
-        else more.push((await resolveTarget(ctx.tiktok.withToken(d.accessToken ?? undefined), adv, name ?? key, { given: given.get(adv), stored, allowDuplicate: b.allowDuplicate })).target)
+        else
+          more.push(
+            (
+              await resolveTarget(ctx.tiktok.withToken(d.accessToken ?? undefined), adv, name ?? key, {
+                given: given.get(adv),
+                stored,
+                allowDuplicate: b.allowDuplicate
+              })
+            ).target
+          )
       }
-      const c = await upsertConnection(db, {
-        destinationId: d.id,
-        audienceKey: key,
-        audienceName: name,
-        advertiserId,
-        externalAudienceId,
-        sendTrack: b.sendTrack ?? existing?.sendTrack ?? CONNECTION_DEFAULTS.sendTrack,
-        sendIdentify: b.sendIdentify ?? existing?.sendIdentify ?? CONNECTION_DEFAULTS.sendIdentify,
-        enterEvent: b.enterEvent ?? existing?.enterEvent ?? CONNECTION_DEFAULTS.enterEvent,
-        exitEvent: b.exitEvent ?? existing?.exitEvent ?? CONNECTION_DEFAULTS.exitEvent
-      }, more)
+      const c = await upsertConnection(
+        db,
+        {
+          destinationId: d.id,
+          audienceKey: key,
+          audienceName: name,
+          advertiserId,
+          externalAudienceId,
+          sendTrack: b.sendTrack ?? existing?.sendTrack ?? CONNECTION_DEFAULTS.sendTrack,
+          sendIdentify: b.sendIdentify ?? existing?.sendIdentify ?? CONNECTION_DEFAULTS.sendIdentify,
+          enterEvent: b.enterEvent ?? existing?.enterEvent ?? CONNECTION_DEFAULTS.enterEvent,
+          exitEvent: b.exitEvent ?? existing?.exitEvent ?? CONNECTION_DEFAULTS.exitEvent
+        },
+        more
+      )
       ctx.pipeline.poke()
       return reply.code(existing ? 200 : 201).send({ ...connectionView(c, d), created })
     }
@@ -224,12 +274,19 @@ export const audienceRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async 
       list = await ctx.tiktok.withToken(d.accessToken ?? undefined).getAudiences(c.advertiserId, [c.externalAudienceId])
     } catch (err) {
       if (!(err instanceof TikTokError)) throw err
-      throw new ApiError(err.kind === 'auth' ? 409 : 502, `TikTok could not report on audience ${c.externalAudienceId}: ${err.message}`, undefined, { tiktok: { code: err.code, message: err.message } })
+      throw new ApiError(err.kind === 'auth' ? 409 : 502, `TikTok could not report on audience ${c.externalAudienceId}: ${err.message}`, undefined, {
+        tiktok: { code: err.code, message: err.message }
+      })
     }
     const a = list[0]?.audience_details
     if (!a) throw notFound(`TikTok audience ${c.externalAudienceId} of advertiser ${c.advertiserId}`)
     // The same rules as the recorded reads (src/lifecycle/health), applied to this live one.
-    const warnings = warningsOf({ coverNum: Number(a.cover_num), expiresAt: parseTikTokTime(a.expired_time) ?? null, isExpiring: a.is_expiring === true, error: null }).map((w) => w.message)
+    const warnings = warningsOf({
+      coverNum: Number(a.cover_num),
+      expiresAt: parseTikTokTime(a.expired_time) ?? null,
+      isExpiring: a.is_expiring === true,
+      error: null
+    }).map((w) => w.message)
     return {
       audienceKey: c.audienceKey,
       advertiserId: c.advertiserId,

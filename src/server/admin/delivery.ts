@@ -84,14 +84,28 @@ export const deliveryRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async 
       ])
       // delivered, failed, retried: over the period; pending and retrying: now.
       const totals = buckets.reduce(
-        (t, b) => ({ ...t, delivered: t.delivered + b.delivered, failed: t.failed + b.failed, pending: t.pending + b.pending, retried: t.retried + b.retried, filtered: t.filtered + b.filtered }),
+        (t, b) => ({
+          ...t,
+          delivered: t.delivered + b.delivered,
+          failed: t.failed + b.failed,
+          pending: t.pending + b.pending,
+          retried: t.retried + b.retried,
+          filtered: t.filtered + b.filtered
+        }),
         { delivered: 0, failed: 0, pending: 0, retrying, retried: 0, filtered: 0 }
       )
       // Why events were not for this destination: each reason once, most frequent first.
-      const filtered = Object.entries(filteredByReason).sort((a, b) => b[1] - a[1]).map(([reason, count]) => ({ reason, count, description: FILTER_DESCRIPTIONS[reason as FilterReason] ?? reason }))
+      const filtered = Object.entries(filteredByReason)
+        .sort((a, b) => b[1] - a[1])
+        .map(([reason, count]) => ({ reason, count, description: FILTER_DESCRIPTIONS[reason as FilterReason] ?? reason }))
       const errors = await Promise.all(
         groups.map(async (g) => {
-          const s = g.sampleChangeId !== null ? await changeSample(db, g.sampleChangeId) : g.sampleRequestId !== null ? await requestSample(db, g.sampleRequestId) : undefined
+          const s =
+            g.sampleChangeId !== null
+              ? await changeSample(db, g.sampleChangeId)
+              : g.sampleRequestId !== null
+                ? await requestSample(db, g.sampleRequestId)
+                : undefined
           return {
             reason: g.error,
             errorCode: g.errorCode,
@@ -152,7 +166,9 @@ export const deliveryRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async 
         replayed,
         notReplayed: results.length - replayed,
         results,
-        ...(d.status === 'paused' || !d.enabled ? { warning: `the destination is ${d.enabled ? 'paused' : 'disabled'}: replayed changes wait until it delivers again` } : {})
+        ...(d.status === 'paused' || !d.enabled
+          ? { warning: `the destination is ${d.enabled ? 'paused' : 'disabled'}: replayed changes wait until it delivers again` }
+          : {})
       }
     }
   )

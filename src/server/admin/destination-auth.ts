@@ -54,15 +54,11 @@ export const destinationAuthRoutes: FastifyPluginAsync<{ ctx: ServerContext }> =
     }
   )
 
-  app.post(
-    '/destinations/:id/test-auth',
-    { schema: { params: S.idParams, response: { 200: S.out({ ok: S.bool(), message: S.str() }) } } },
-    async (request) => {
-      const d = await destinationOr404(ctx, request.params.id)
-      const auth = await testAuthentication(ctx.tiktok, d.accessToken)
-      return auth.ok ? { ok: true } : auth
-    }
-  )
+  app.post('/destinations/:id/test-auth', { schema: { params: S.idParams, response: { 200: S.out({ ok: S.bool(), message: S.str() }) } } }, async (request) => {
+    const d = await destinationOr404(ctx, request.params.id)
+    const auth = await testAuthentication(ctx.tiktok, d.accessToken)
+    return auth.ok ? { ok: true } : auth
+  })
 
   // The body is the mapping's current values, checked here (no schema): any JSON object.
   app.post<{ Params: Static<typeof choicesParams>; Body: Record<string, unknown> | undefined }>(
@@ -77,7 +73,7 @@ export const destinationAuthRoutes: FastifyPluginAsync<{ ctx: ServerContext }> =
       const { action, field } = request.params
       if (!isActionKey(action)) throw notFound(`action "${action}"`)
       const values = request.body ?? {}
-      if (typeof values !== 'object' || Array.isArray(values)) throw badRequest('the body must be the mapping\'s current values, as a JSON object', 'body')
+      if (typeof values !== 'object' || Array.isArray(values)) throw badRequest("the body must be the mapping's current values, as a JSON object", 'body')
       const client = dynamicFieldClient(ctx.tiktok.withToken(d.accessToken ?? undefined))
       return runDynamicField(action, field, client, { settings: { advertiser_ids: d.advertiserIds }, payload: values })
     }

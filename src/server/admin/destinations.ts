@@ -62,7 +62,8 @@ export const destinationRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = asy
       let sourceId: number
       if (b.source === undefined) {
         const [only] = sources
-        if (sources.length !== 1 || !only) throw badRequest(`"source" is required: name one of ${sources.map((s) => s.name).join(', ') || '(no sources yet)'}`, 'source')
+        if (sources.length !== 1 || !only)
+          throw badRequest(`"source" is required: name one of ${sources.map((s) => s.name).join(', ') || '(no sources yet)'}`, 'source')
         sourceId = only.id
       } else {
         const s = sources.find((x) => x.name === b.source || x.id === b.source)
@@ -90,31 +91,27 @@ export const destinationRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = asy
     }
   )
 
-  app.patch(
-    '/destinations/:id',
-    { schema: { params: S.idParams, body: S.obj(settingsProps), response: { 200: destinationSchema } } },
-    async (request) => {
-      const d = await destinationOr404(ctx, request.params.id)
-      const b = request.body
-      if (b.name !== undefined && b.name !== d.name && (await destinationIdByName(db, b.name)) !== undefined) {
-        throw new ApiError(409, `a destination named "${b.name}" already exists`, 'name')
-      }
-      if (b.enabled === true && !d.enabled) await refuseEnableUnlessAuthorised(d.accessToken)
-      const patch: DestinationSettingsPatch = {
-        name: b.name,
-        normalization: b.normalization,
-        defaultPhoneRegion: b.defaultPhoneRegion,
-        consentCategory: b.consentCategory,
-        rememberMembers: b.rememberMembers,
-        batchSize: b.batchSize,
-        autoConnect: b.autoConnectAudiences,
-        enabled: b.enabled
-      }
-      await updateDestinationSettings(db, d.id, patch)
-      if (b.enabled) ctx.pipeline.poke()
-      return destinationView(ctx, must(await getDestination(db, secrets, d.id), `destination ${d.id}`))
+  app.patch('/destinations/:id', { schema: { params: S.idParams, body: S.obj(settingsProps), response: { 200: destinationSchema } } }, async (request) => {
+    const d = await destinationOr404(ctx, request.params.id)
+    const b = request.body
+    if (b.name !== undefined && b.name !== d.name && (await destinationIdByName(db, b.name)) !== undefined) {
+      throw new ApiError(409, `a destination named "${b.name}" already exists`, 'name')
     }
-  )
+    if (b.enabled === true && !d.enabled) await refuseEnableUnlessAuthorised(d.accessToken)
+    const patch: DestinationSettingsPatch = {
+      name: b.name,
+      normalization: b.normalization,
+      defaultPhoneRegion: b.defaultPhoneRegion,
+      consentCategory: b.consentCategory,
+      rememberMembers: b.rememberMembers,
+      batchSize: b.batchSize,
+      autoConnect: b.autoConnectAudiences,
+      enabled: b.enabled
+    }
+    await updateDestinationSettings(db, d.id, patch)
+    if (b.enabled) ctx.pipeline.poke()
+    return destinationView(ctx, must(await getDestination(db, secrets, d.id), `destination ${d.id}`))
+  })
 
   app.delete('/destinations/:id', { schema: { params: S.idParams } }, async (request, reply) => {
     await destinationOr404(ctx, request.params.id)

@@ -27,7 +27,12 @@ export const forgetRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (a
 
   app.post<{ Body: ForgetRequest }>(
     '/forget',
-    { schema: { body: S.obj({ email: identifier, phone: identifier, advertising_id: identifier, userId: identifier }), response: { 200: S.out({ audiences: S.arr(audienceSchema), audit: S.int(), notRecorded: S.arr(S.str()) }) } } },
+    {
+      schema: {
+        body: S.obj({ email: identifier, phone: identifier, advertising_id: identifier, userId: identifier }),
+        response: { 200: S.out({ audiences: S.arr(audienceSchema), audit: S.int(), notRecorded: S.arr(S.str()) }) }
+      }
+    },
     async (request) => {
       let queued: Awaited<ReturnType<typeof forgetPerson>>
       try {

@@ -29,7 +29,22 @@ export const adminApiPlugin: FastifyPluginAsync<{ ctx: ServerContext }> = async 
   app.setValidatorCompiler(adminValidatorCompiler)
   app.setErrorHandler(adminErrorHandler(ctx.log))
   app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: `no admin route ${request.method} ${request.url}` }))
-  for (const routes of [statsRoutes, sourceRoutes, segmentConnectRoutes, destinationRoutes, destinationAuthRoutes, mappingRoutes, testMappingRoutes, audienceRoutes, audienceHealthRoutes, migrateRoutes, deliveryRoutes, identifierQualityRoutes, syncRoutes, forgetRoutes]) {
+  for (const routes of [
+    statsRoutes,
+    sourceRoutes,
+    segmentConnectRoutes,
+    destinationRoutes,
+    destinationAuthRoutes,
+    mappingRoutes,
+    testMappingRoutes,
+    audienceRoutes,
+    audienceHealthRoutes,
+    migrateRoutes,
+    deliveryRoutes,
+    identifierQualityRoutes,
+    syncRoutes,
+    forgetRoutes
+  ]) {
     await app.register(routes, { ctx })
   }
   await app.register(actionRoutes)

@@ -63,7 +63,8 @@ export const mappingRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (
       if ((await countMappings(db, d.id)) >= MAX_MAPPINGS) throw badRequest(`A destination can have at most ${MAX_MAPPINGS} mappings`, 'action')
       const compiled = compileMapping({ action: b.action, trigger: b.trigger, mapping: b.mapping })
       const base = b.name ?? compiled.action.title
-      if (b.name !== undefined && (await mappingNameTaken(db, d.id, base))) throw new ApiError(409, `this destination already has a mapping named "${base}"`, 'name')
+      if (b.name !== undefined && (await mappingNameTaken(db, d.id, base)))
+        throw new ApiError(409, `this destination already has a mapping named "${base}"`, 'name')
       let name = base
       for (let n = 2; await mappingNameTaken(db, d.id, name); n++) name = `${base} (${n})`
       const m = await upsertMapping(db, {
@@ -83,20 +84,16 @@ export const mappingRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (
     view(await mappingOr404(ctx, request.params.id))
   )
 
-  app.patch(
-    '/mappings/:id',
-    { schema: { params: S.idParams, body: S.obj(editable), response: { 200: mappingSchema } } },
-    async (request) => {
-      const m = await mappingOr404(ctx, request.params.id)
-      const b = request.body
-      if (b.name !== undefined && (await mappingNameTaken(db, m.destinationId, b.name, m.id))) {
-        throw new ApiError(409, `this destination already has a mapping named "${b.name}"`, 'name')
-      }
-      const compiled = compileMapping({ action: m.action, trigger: b.trigger ?? m.trigger, mapping: b.mapping ?? m.mapping })
-      await updateMapping(db, m.id, { name: b.name ?? m.name, trigger: compiled.trigger, mapping: compiled.mapping, enabled: b.enabled ?? m.enabled })
-      return view(await mappingOr404(ctx, m.id))
+  app.patch('/mappings/:id', { schema: { params: S.idParams, body: S.obj(editable), response: { 200: mappingSchema } } }, async (request) => {
+    const m = await mappingOr404(ctx, request.params.id)
+    const b = request.body
+    if (b.name !== undefined && (await mappingNameTaken(db, m.destinationId, b.name, m.id))) {
+      throw new ApiError(409, `this destination already has a mapping named "${b.name}"`, 'name')
     }
-  )
+    const compiled = compileMapping({ action: m.action, trigger: b.trigger ?? m.trigger, mapping: b.mapping ?? m.mapping })
+    await updateMapping(db, m.id, { name: b.name ?? m.name, trigger: compiled.trigger, mapping: compiled.mapping, enabled: b.enabled ?? m.enabled })
+    return view(await mappingOr404(ctx, m.id))
+  })
 
   app.delete('/mappings/:id', { schema: { params: S.idParams } }, async (request, reply) => {
     await mappingOr404(ctx, request.params.id)

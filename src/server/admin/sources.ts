@@ -27,7 +27,11 @@ export const sourceRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (f
       const created = await createSource(ctx.store.db, { name: request.body.name, writeKey })
       if (!created) {
         const taken = (await listSources(ctx.store.db)).some((s) => s.name === request.body.name)
-        throw new ApiError(409, taken ? `a source named "${request.body.name}" already exists` : 'that write key is already used by another source', taken ? 'name' : 'writeKey')
+        throw new ApiError(
+          409,
+          taken ? `a source named "${request.body.name}" already exists` : 'that write key is already used by another source',
+          taken ? 'name' : 'writeKey'
+        )
       }
       return reply.code(201).send(created)
     }
@@ -79,7 +83,13 @@ export const segmentConnectRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = 
 
   app.put(
     '/sources/:id/shared-secret',
-    { schema: { params: S.idParams, body: S.obj({ sharedSecret: S.nonEmpty({ minLength: 16, maxLength: 200 }) }), response: { 200: S.out({ sharedSecret: S.str() }) } } },
+    {
+      schema: {
+        params: S.idParams,
+        body: S.obj({ sharedSecret: S.nonEmpty({ minLength: 16, maxLength: 200 }) }),
+        response: { 200: S.out({ sharedSecret: S.str() }) }
+      }
+    },
     async (request) => {
       await sourceOr404(request.params.id)
       const sharedSecret = request.body?.sharedSecret ?? randomBytes(24).toString('base64url')

@@ -9,7 +9,11 @@ const count = S.int({ minimum: 0 })
 export const statsRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (app, { ctx }) => {
   app.get(
     '/stats',
-    { schema: { response: { 200: S.out({ received: count, delivered: count, failed: count, pending: count, retrying: count, superseded: count, filtered: count }) } } },
+    {
+      schema: {
+        response: { 200: S.out({ received: count, delivered: count, failed: count, pending: count, retrying: count, superseded: count, filtered: count }) }
+      }
+    },
     async () => serviceStats(ctx.store.db)
   )
 }

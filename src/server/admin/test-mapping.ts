@@ -6,7 +6,15 @@
  */
 import { Type, type Static } from '@sinclair/typebox'
 import type { FastifyPluginAsync } from 'fastify'
-import { buildCreateAudienceBody, buildMappingBody, compileMapping, membershipRows, PayloadValidationError, toChange, type CompiledMapping } from '../../destination/index.js'
+import {
+  buildCreateAudienceBody,
+  buildMappingBody,
+  compileMapping,
+  membershipRows,
+  PayloadValidationError,
+  toChange,
+  type CompiledMapping
+} from '../../destination/index.js'
 import { audienceOf } from '../../pipeline/event.js'
 import { explainRouteError, explainTikTokFailure } from '../../pipeline/explain.js'
 import { stampPersonas } from '../../pipeline/personas.js'
@@ -19,7 +27,6 @@ import { destinationOr404, mappingOr404 } from './lookup.js'
 import { AUTH_MESSAGES } from './tiktok-auth.js'
 import { S, typed } from './validation.js'
 import type { LooseEvent } from '../../destination/types.js'
-
 
 const options = {
   event: Type.Unsafe<LooseEvent>({ type: 'object' }),
@@ -47,7 +54,9 @@ export interface TestResult {
 }
 
 const shown = (x: TikTokExchange | undefined) =>
-  x ? { request: { method: x.request.method, url: x.request.url, body: x.request.body ?? null }, response: { httpStatus: x.httpStatus, body: x.response } } : { request: null, response: null }
+  x
+    ? { request: { method: x.request.method, url: x.request.url, body: x.request.body ?? null }, response: { httpStatus: x.httpStatus, body: x.response } }
+    : { request: null, response: null }
 
 export async function runTestMapping(ctx: ServerContext, dest: Destination, compiled: CompiledMapping, opts: TestOptions): Promise<TestResult> {
   let event = opts.event
@@ -59,7 +68,10 @@ export async function runTestMapping(ctx: ServerContext, dest: Destination, comp
     result.warning = `the audience "${connection.audienceKey}" is connected with Send ${event.type === 'track' ? 'Track' : 'Identify'} off: such events are not sent to this destination`
   }
   if (!result.matched && !opts.ignoreTrigger) {
-    result.error = { code: 'TRIGGER_NOT_MATCHED', message: `The event does not match the trigger ${compiled.trigger}; nothing was sent (send "ignoreTrigger": true to send anyway).` }
+    result.error = {
+      code: 'TRIGGER_NOT_MATCHED',
+      message: `The event does not match the trigger ${compiled.trigger}; nothing was sent (send "ignoreTrigger": true to send anyway).`
+    }
     return result
   }
   try {
@@ -71,7 +83,12 @@ export async function runTestMapping(ctx: ServerContext, dest: Destination, comp
   }
   const change = toChange(compiled, result.payload as never, {
     event,
-    settings: { mode: dest.mode, advertiserIds: dest.advertiserIds, normalization: dest.normalization, defaultPhoneRegion: dest.defaultPhoneRegion ?? undefined },
+    settings: {
+      mode: dest.mode,
+      advertiserIds: dest.advertiserIds,
+      normalization: dest.normalization,
+      defaultPhoneRegion: dest.defaultPhoneRegion ?? undefined
+    },
     audienceSettings: event.context?.personas?.audience_settings
   })
   result.change = change
@@ -104,7 +121,10 @@ export async function runTestMapping(ctx: ServerContext, dest: Destination, comp
     if (!(err instanceof TikTokError)) throw err
     Object.assign(result, shown(err.details.exchange))
     const advertisers = change.kind === 'create' ? [change.advertiserId] : change.advertiserIds
-    result.error = { code: err.code !== undefined ? String(err.code) : err.kind.toUpperCase(), message: explainTikTokFailure(err, advertisers, dest.advertiserIds) }
+    result.error = {
+      code: err.code !== undefined ? String(err.code) : err.kind.toUpperCase(),
+      message: explainTikTokFailure(err, advertisers, dest.advertiserIds)
+    }
   }
   return result
 }
@@ -126,13 +146,9 @@ export const testMappingRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = asy
     }
   )
 
-  app.post(
-    '/mappings/:id/test',
-    { schema: { params: S.idParams, body: testOptionsBody } },
-    async (request) => {
-      const m = await mappingOr404(ctx, request.params.id)
-      const dest = await destinationOr404(ctx, m.destinationId)
-      return runTestMapping(ctx, dest, compileMapping({ action: m.action, trigger: m.trigger, mapping: m.mapping }), request.body)
-    }
-  )
+  app.post('/mappings/:id/test', { schema: { params: S.idParams, body: testOptionsBody } }, async (request) => {
+    const m = await mappingOr404(ctx, request.params.id)
+    const dest = await destinationOr404(ctx, m.destinationId)
+    return runTestMapping(ctx, dest, compileMapping({ action: m.action, trigger: m.trigger, mapping: m.mapping }), request.body)
+  })
 }

@@ -37,7 +37,8 @@ export function dynamicFieldClient(client: TikTokClient): DynamicFieldClient {
     }
   }
   return {
-    advertiserInfo: (ids) => envelope(async () => ({ list: (await client.advertiserInfo(ids)).map((a) => ({ advertiser_id: String(a.advertiser_id), name: a.name })) })),
+    advertiserInfo: (ids) =>
+      envelope(async () => ({ list: (await client.advertiserInfo(ids)).map((a) => ({ advertiser_id: String(a.advertiser_id), name: a.name })) })),
     listAudiences: (advertiserId, page, pageSize) =>
       envelope(async () => {
         const r = await client.listAudiences(advertiserId, page, pageSize)

@@ -12,7 +12,10 @@ import { CONNECTION_DEFAULTS } from '../../util/defaults.js'
 
 /** A refusal with its status and a message naming what to fix. */
 export class WebhookError extends Error {
-  constructor(readonly status: 400 | 401 | 404 | 502, message: string) {
+  constructor(
+    readonly status: 400 | 401 | 404 | 502,
+    message: string
+  ) {
     super(message)
   }
 }
@@ -21,7 +24,13 @@ type Obj = Record<string, unknown>
 
 /** Engage's audience key for a name (`High Value Users` → `high_value_users`), as the connection's key. */
 export function audienceKeyOf(name: string): string {
-  return name.normalize('NFKD').toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_+|_+$/g, '') || 'audience'
+  return (
+    name
+      .normalize('NFKD')
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '_')
+      .replace(/^_+|_+$/g, '') || 'audience'
+  )
 }
 
 function nativeDestinations(ctx: ServerContext, sourceId: number): RoutedDestination[] {
@@ -37,11 +46,15 @@ function destinationOf(ctx: ServerContext, sourceId: number, extras: Obj): Desti
   if (wanted === undefined || wanted === '') {
     const [only] = list
     if (list.length === 1 && only) return only.destination
-    throw new WebhookError(400, `name the destination in the audience's extras, e.g. {"destination": "TikTok Audiences", "advertiserId": "…"}: this source has ${list.length === 0 ? 'no native destination' : `several native destinations (${names(list)})`}`)
+    throw new WebhookError(
+      400,
+      `name the destination in the audience's extras, e.g. {"destination": "TikTok Audiences", "advertiserId": "…"}: this source has ${list.length === 0 ? 'no native destination' : `several native destinations (${names(list)})`}`
+    )
   }
   if (typeof wanted !== 'string' && typeof wanted !== 'number') throw new WebhookError(400, '"destination" in the extras must be the destination\'s name')
   const found = list.find((r) => r.destination.name === String(wanted) || String(r.destination.id) === String(wanted))
-  if (!found) throw new WebhookError(400, `no native destination named ${JSON.stringify(String(wanted))} on this source; its native destinations: ${names(list)}`)
+  if (!found)
+    throw new WebhookError(400, `no native destination named ${JSON.stringify(String(wanted))} on this source; its native destinations: ${names(list)}`)
   return found.destination
 }
 
@@ -50,11 +63,17 @@ function advertiserOf(dest: Destination, extras: Obj): string {
   if (wanted === undefined || wanted === '') {
     const [only] = dest.advertiserIds
     if (dest.advertiserIds.length === 1 && only !== undefined) return only
-    throw new WebhookError(400, `name the advertiser in the audience's extras ("advertiserId"): destination "${dest.name}" ${dest.advertiserIds.length === 0 ? 'has no advertiser yet (connect TikTok in the console)' : `may use several: ${dest.advertiserIds.join(', ')}`}`)
+    throw new WebhookError(
+      400,
+      `name the advertiser in the audience's extras ("advertiserId"): destination "${dest.name}" ${dest.advertiserIds.length === 0 ? 'has no advertiser yet (connect TikTok in the console)' : `may use several: ${dest.advertiserIds.join(', ')}`}`
+    )
   }
   const id = String(wanted)
   if (!dest.advertiserIds.includes(id)) {
-    throw new WebhookError(400, `advertiser ${id} is not one destination "${dest.name}" may use; these are: ${dest.advertiserIds.join(', ') || 'none (connect TikTok in the console)'}`)
+    throw new WebhookError(
+      400,
+      `advertiser ${id} is not one destination "${dest.name}" may use; these are: ${dest.advertiserIds.join(', ') || 'none (connect TikTok in the console)'}`
+    )
   }
   return id
 }
@@ -74,7 +93,8 @@ export async function createWebhookAudience(ctx: ServerContext, sourceId: number
   await ctx.pipeline.table.refresh()
   const dest = destinationOf(ctx, sourceId, body)
   const advertiserId = advertiserOf(dest, body)
-  if (!dest.accessToken) throw new WebhookError(400, `destination "${dest.name}" is not connected to TikTok: connect it in the console (Settings → Connect TikTok)`)
+  if (!dest.accessToken)
+    throw new WebhookError(400, `destination "${dest.name}" is not connected to TikTok: connect it in the console (Settings → Connect TikTok)`)
   const key = audienceKeyOf(name)
   const existing = ctx.pipeline.table.destination(dest.id)?.connections.get(key)
   if (existing?.externalAudienceId && existing.advertiserId === advertiserId) return { externalId: existing.externalAudienceId, reused: true }
@@ -103,9 +123,11 @@ export async function createWebhookAudience(ctx: ServerContext, sourceId: number
 /** Get Audience: `{"externalId"}` → itself when that audience is connected on this source. */
 export async function getWebhookAudience(ctx: ServerContext, sourceId: number, body: Obj): Promise<{ externalId: string }> {
   const id = body.externalId
-  if ((typeof id !== 'string' && typeof id !== 'number') || String(id) === '') throw new WebhookError(400, '"externalId" is required: the TikTok audience id Create Audience answered')
+  if ((typeof id !== 'string' && typeof id !== 'number') || String(id) === '')
+    throw new WebhookError(400, '"externalId" is required: the TikTok audience id Create Audience answered')
   // Known already in most calls; else the configuration may have changed in another process.
   if (!connectionWithId(ctx, sourceId, String(id))) await ctx.pipeline.table.refresh()
-  if (!connectionWithId(ctx, sourceId, String(id))) throw new WebhookError(404, `no audience with externalId ${String(id)} is connected on this source: create it first (Create Audience URL)`)
+  if (!connectionWithId(ctx, sourceId, String(id)))
+    throw new WebhookError(404, `no audience with externalId ${String(id)} is connected on this source: create it first (Create Audience URL)`)
   return { externalId: String(id) }
 }

@@ -58,8 +58,13 @@ export const webhookPlugin: FastifyPluginAsync<WebhookOptions> = async (app, { c
     const secret = await secretOf(source.id)
     if (secret != null) {
       const signature = request.headers['x-signature']
-      if (typeof signature !== 'string' || signature === '') throw new IngestError(401, 'missing X-Signature: this source has a shared secret, so Segment must sign its requests (set the same Shared Secret in the webhook destination\'s settings)')
-      if (!signatureMatches(secret, first(events), signature)) throw new IngestError(401, 'X-Signature does not match: the shared secret in Segment differs from this source\'s')
+      if (typeof signature !== 'string' || signature === '')
+        throw new IngestError(
+          401,
+          "missing X-Signature: this source has a shared secret, so Segment must sign its requests (set the same Shared Secret in the webhook destination's settings)"
+        )
+      if (!signatureMatches(secret, first(events), signature))
+        throw new IngestError(401, "X-Signature does not match: the shared secret in Segment differs from this source's")
     }
     const now = Date.now()
     const receivedAt = new Date(now).toISOString()
@@ -77,7 +82,11 @@ export const webhookPlugin: FastifyPluginAsync<WebhookOptions> = async (app, { c
           await ctx.pipeline.table.refresh()
           found = connectionWithId(ctx, source.id, String(externalId))
         }
-        if (!found) throw new IngestError(400, `${at}context.personas.external_audience_id ${String(externalId)} is not an audience connected on this source: Segment creates it through the Create Audience URL (/v1/webhook/audiences)`)
+        if (!found)
+          throw new IngestError(
+            400,
+            `${at}context.personas.external_audience_id ${String(externalId)} is not an audience connected on this source: Segment creates it through the Create Audience URL (/v1/webhook/audiences)`
+          )
         // Segment's audience settings here hold only its extras string: the connection knows the
         // advertiser, and the event is for that one destination.
         personas.audience_settings = { advertiserId: found.connection.advertiserId }

@@ -65,10 +65,12 @@ export async function updateDestinationSettings(db: Db, id: number, patch: Desti
  * destination paused on a rejected token: its kept queue is delivered again.
  */
 export async function storeDestinationToken(db: Db, secrets: SecretBox, id: number, accessToken: string, advertiserIds: string[]): Promise<void> {
-  await db.run(
-    `UPDATE destinations SET access_token = $2, advertiser_ids = $3, status = 'active', status_reason = NULL, updated_at = $4 WHERE id = $1`,
-    [id, secrets.encrypt(accessToken), JSON.stringify(advertiserIds), Date.now()]
-  )
+  await db.run(`UPDATE destinations SET access_token = $2, advertiser_ids = $3, status = 'active', status_reason = NULL, updated_at = $4 WHERE id = $1`, [
+    id,
+    secrets.encrypt(accessToken),
+    JSON.stringify(advertiserIds),
+    Date.now()
+  ])
   await bumpConfigVersion(db)
 }
 
@@ -108,7 +110,12 @@ export async function nextMappingPosition(db: Db, destinationId: number): Promis
 
 export async function updateMapping(db: Db, id: number, m: Pick<Mapping, 'name' | 'trigger' | 'mapping' | 'enabled'>): Promise<void> {
   await db.run('UPDATE mappings SET name = $2, trigger_fql = $3, mapping = $4, enabled = $5, updated_at = $6 WHERE id = $1', [
-    id, m.name, m.trigger, JSON.stringify(m.mapping), m.enabled ? 1 : 0, Date.now()
+    id,
+    m.name,
+    m.trigger,
+    JSON.stringify(m.mapping),
+    m.enabled ? 1 : 0,
+    Date.now()
   ])
   await bumpConfigVersion(db)
 }

@@ -1,7 +1,4 @@
-/**
- * Event Delivery for one destination: outcomes over time buckets, TikTok latency, errors by reason
- * with samples, the dead-letter list and its replay.
- */
+/** Event Delivery for one destination: outcomes over time, TikTok latency, errors by reason with samples, dead letters and replay. */
 import { chunks, placeholders, type Db } from '../db.js'
 import { bucketFiltered, bucketTotals } from './outcome-totals.js'
 import { insertPacks, openChangesOfPartition } from './queue-packs.js'
@@ -25,10 +22,26 @@ export interface BucketCounts {
  * included: their last state was delivered), failed and retried as they happened; pending is what
  * waits now, shown in the last bucket.
  */
-export async function deliveryBuckets(db: Db, destinationId: number, from: number, to: number, bucketMs: number): Promise<{ buckets: BucketCounts[]; filteredByReason: Record<string, number> }> {
-  const [rows, filteredRows] = await Promise.all([bucketTotals(db, 'destination', destinationId, from, to, bucketMs), bucketFiltered(db, destinationId, from, to, bucketMs)])
+export async function deliveryBuckets(
+  db: Db,
+  destinationId: number,
+  from: number,
+  to: number,
+  bucketMs: number
+): Promise<{ buckets: BucketCounts[]; filteredByReason: Record<string, number> }> {
+  const [rows, filteredRows] = await Promise.all([
+    bucketTotals(db, 'destination', destinationId, from, to, bucketMs),
+    bucketFiltered(db, destinationId, from, to, bucketMs)
+  ])
   const count = Math.max(1, Math.ceil((to - from) / bucketMs))
-  const buckets: BucketCounts[] = Array.from({ length: count }, (_, i) => ({ start: from + i * bucketMs, delivered: 0, failed: 0, pending: 0, retried: 0, filtered: 0 }))
+  const buckets: BucketCounts[] = Array.from({ length: count }, (_, i) => ({
+    start: from + i * bucketMs,
+    delivered: 0,
+    failed: 0,
+    pending: 0,
+    retried: 0,
+    filtered: 0
+  }))
   const bucketAt = (bucket: number) => at(buckets, Math.min(count - 1, Math.max(0, bucket)))
   for (const r of rows) {
     const b = bucketAt(r.bucket)
@@ -69,14 +82,30 @@ export interface RetriedReason {
  * 40100 throttled ×3, then delivered. From the request log (kept RETENTION_DAYS).
  */
 export async function retriedReasons(db: Db, destinationId: number, from: number, to: number, limit = 20): Promise<RetriedReason[]> {
-  const rows = await db.all<{ code: number | null; http_status: number | null; message: string | null; p: number | null; n: number; rows: number | null; last_id: number; last_at: number }>(
+  const rows = await db.all<{
+    code: number | null
+    http_status: number | null
+    message: string | null
+    p: number | null
+    n: number
+    rows: number | null
+    last_id: number
+    last_at: number
+  }>(
     `SELECT code, http_status, message, partition_id AS p, COUNT(*) AS n, SUM(row_count) AS rows, MAX(id) AS last_id, MAX(sent_at) AS last_at
      FROM requests WHERE destination_id = $1 AND outcome = 'retry' AND sent_at >= $2 AND sent_at < $3
      GROUP BY code, http_status, message, partition_id`,
     [destinationId, from, to]
   )
   if (rows.length === 0) return []
-  const partitions = [...new Set(rows.map((r) => r.p).filter((p): p is number => p !== null).map(Number))]
+  const partitions = [
+    ...new Set(
+      rows
+        .map((r) => r.p)
+        .filter((p): p is number => p !== null)
+        .map(Number)
+    )
+  ]
   const lastOutcome = new Map<number, { id: number; outcome: string }>()
   for (const part of chunks(partitions, 500)) {
     const last = await db.all<{ p: number; id: number; outcome: string }>(
@@ -90,7 +119,14 @@ export async function retriedReasons(db: Db, destinationId: number, from: number
   for (const r of rows) {
     const errorCode = r.code !== null ? String(r.code) : r.http_status !== null ? `HTTP ${r.http_status}` : null
     const key = `${errorCode}|${r.message}`
-    const g = byReason.get(key) ?? { errorCode, reason: r.message, retries: 0, changes: 0, lastAt: 0, then: { delivered: 0, failed: 0, paused: 0, retrying: 0 } }
+    const g = byReason.get(key) ?? {
+      errorCode,
+      reason: r.message,
+      retries: 0,
+      changes: 0,
+      lastAt: 0,
+      then: { delivered: 0, failed: 0, paused: 0, retrying: 0 }
+    }
     g.retries += Number(r.n)
     g.changes += Number(r.rows ?? 0)
     g.lastAt = Math.max(g.lastAt, Number(r.last_at))
@@ -109,7 +145,12 @@ export async function p95LatencyMs(db: Db, destinationId: number, from: number, 
   const n = Number(c?.n ?? 0)
   if (n === 0) return { p95: null, requests: 0 }
   const at = Math.min(n - 1, Math.ceil(0.95 * n) - 1)
-  const r = await db.get<{ d: number }>(`SELECT duration_ms AS d FROM requests WHERE ${where} ORDER BY duration_ms LIMIT 1 OFFSET $4`, [destinationId, from, to, at])
+  const r = await db.get<{ d: number }>(`SELECT duration_ms AS d FROM requests WHERE ${where} ORDER BY duration_ms LIMIT 1 OFFSET $4`, [
+    destinationId,
+    from,
+    to,
+    at
+  ])
   return { p95: r ? Number(r.d) : null, requests: n }
 }
 
@@ -155,7 +196,15 @@ export async function errorGroups(db: Db, destinationId: number, from: number, t
     )
     for (const r of rows) lastRetry.set(Number(r.p), { id: Number(r.id), at: Number(r.at) })
   }
-  const groups: ErrorGroup[] = failed.map((r) => ({ status: 'failed', errorCode: r.error_code, error: r.error, count: Number(r.n), lastAt: Number(r.last_at), sampleChangeId: Number(r.sample), sampleRequestId: null }))
+  const groups: ErrorGroup[] = failed.map((r) => ({
+    status: 'failed',
+    errorCode: r.error_code,
+    error: r.error,
+    count: Number(r.n),
+    lastAt: Number(r.last_at),
+    sampleChangeId: Number(r.sample),
+    sampleRequestId: null
+  }))
   const byReason = new Map<string, ErrorGroup>()
   for (const r of retrying) {
     const k = `${r.error_code}|${r.error}`
@@ -164,7 +213,15 @@ export async function errorGroups(db: Db, destinationId: number, from: number, t
     const lastAt = last?.at ?? 0
     const sample = last?.id ?? null
     if (!g) {
-      const group: ErrorGroup = { status: 'pending', errorCode: r.error_code, error: r.error, count: Number(r.n), lastAt, sampleChangeId: null, sampleRequestId: sample }
+      const group: ErrorGroup = {
+        status: 'pending',
+        errorCode: r.error_code,
+        error: r.error,
+        count: Number(r.n),
+        lastAt,
+        sampleChangeId: null,
+        sampleRequestId: sample
+      }
       byReason.set(k, group)
       groups.push(group)
     } else {
@@ -221,8 +278,18 @@ export interface DeadLetter {
 }
 
 interface DeadLetterRow {
-  id: number; event_id: number | null; mapping_id: number | null; action: string; error: string | null; error_code: string | null
-  attempts: number; created_at: number; done_at: number | null; partition_id: number | null; ids: string | null; payload: string | null
+  id: number
+  event_id: number | null
+  mapping_id: number | null
+  action: string
+  error: string | null
+  error_code: string | null
+  attempts: number
+  created_at: number
+  done_at: number | null
+  partition_id: number | null
+  ids: string | null
+  payload: string | null
   batch_key: string | null
   resolved_by: string | null
 }
@@ -264,7 +331,8 @@ async function laterChangeOfSamePerson(db: Db, r: DeadLetterRow, open: (partitio
   if (r.resolved_by) return r.resolved_by
   if (!r.ids || !r.batch_key || !isMembershipKey(r.batch_key)) return undefined
   const key = storedBatchKey(r.batch_key)
-  if ((await open(Number(r.partition_id))).has(identityOf(key, serializeIds(JSON.parse(r.ids) as (string | null)[])))) return 'a later change of the same identifiers is queued'
+  if ((await open(Number(r.partition_id))).has(identityOf(key, serializeIds(JSON.parse(r.ids) as (string | null)[]))))
+    return 'a later change of the same identifiers is queued'
   const sameSchema = keysOfSameSchema(key)
   const old = await db.get<{ id: number; action: string; status: string }>(
     `SELECT id, action, status FROM changes
@@ -314,7 +382,11 @@ export async function replayDeadLetters(db: Db, destinationId: number, ids: numb
       if (!r) {
         outcomes.push({ id, replayed: false, reason: 'not a failed change of this destination' })
       } else if (!isReplayable(r)) {
-        outcomes.push({ id, replayed: false, reason: `failed before it was queued (${r.error_code ?? 'invalid'}): nothing was built to send; fix the mapping or the event and send the event again` })
+        outcomes.push({
+          id,
+          replayed: false,
+          reason: `failed before it was queued (${r.error_code ?? 'invalid'}): nothing was built to send; fix the mapping or the event and send the event again`
+        })
       } else if ((newer = await laterChangeOfSamePerson(t, r, open))) {
         outcomes.push({ id, replayed: false, reason: newer })
       } else {
@@ -326,13 +398,19 @@ export async function replayDeadLetters(db: Db, destinationId: number, ids: numb
     }
     for (const [partitionId, list] of perPartition) {
       list.sort((a, b) => Number(a.id) - Number(b.id))
-      await insertPacks(t, [{
-        partitionId,
-        destinationId,
-        createdAt: now,
-        body: PackBody.of(list.map(packChangeOfRow))
-      }])
-      for (const part of chunks(list.map((r) => Number(r.id)), 500)) await t.run(`DELETE FROM changes WHERE id IN (${placeholders(part.length)})`, part)
+      await insertPacks(t, [
+        {
+          partitionId,
+          destinationId,
+          createdAt: now,
+          body: PackBody.of(list.map(packChangeOfRow))
+        }
+      ])
+      for (const part of chunks(
+        list.map((r) => Number(r.id)),
+        500
+      ))
+        await t.run(`DELETE FROM changes WHERE id IN (${placeholders(part.length)})`, part)
       await t.run('UPDATE partitions SET pending = pending + $2, ready_at = $3 WHERE id = $1', [partitionId, list.length, now])
     }
     return outcomes

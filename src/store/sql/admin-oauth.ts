@@ -4,7 +4,13 @@ import type { Db } from '../db.js'
 /** `binding`: the SHA-256 (hex) of the nonce in the starting browser's cookie. */
 export async function insertOAuthState(db: Db, state: string, destinationId: number, now: number, ttlMs: number, binding: string): Promise<void> {
   await db.run('DELETE FROM oauth_states WHERE expires_at < $1', [now - 24 * 3600_000])
-  await db.run('INSERT INTO oauth_states (state, destination_id, created_at, expires_at, binding) VALUES ($1, $2, $3, $4, $5)', [state, destinationId, now, now + ttlMs, binding])
+  await db.run('INSERT INTO oauth_states (state, destination_id, created_at, expires_at, binding) VALUES ($1, $2, $3, $4, $5)', [
+    state,
+    destinationId,
+    now,
+    now + ttlMs,
+    binding
+  ])
 }
 
 /** The binding a state was stored with (undefined: no such state; null: a state from before bindings). */

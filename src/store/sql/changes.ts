@@ -37,8 +37,23 @@ export async function insertChanges(db: Db, rows: NewChange[]): Promise<void> {
   for (const part of chunks(rows, 400)) {
     const params: (string | number | null)[] = []
     for (const c of part) {
-      params.push(c.eventId, c.destinationId, c.mappingId, c.partitionId, c.action, c.batchKey, c.ids, c.payload, c.status,
-        c.error, c.errorCode, c.createdAt, c.status === 'pending' ? null : (c.doneAt ?? c.createdAt), c.requestRef ?? null, c.attempts ?? 0)
+      params.push(
+        c.eventId,
+        c.destinationId,
+        c.mappingId,
+        c.partitionId,
+        c.action,
+        c.batchKey,
+        c.ids,
+        c.payload,
+        c.status,
+        c.error,
+        c.errorCode,
+        c.createdAt,
+        c.status === 'pending' ? null : (c.doneAt ?? c.createdAt),
+        c.requestRef ?? null,
+        c.attempts ?? 0
+      )
     }
     await db.run(
       `INSERT INTO changes (event_id, destination_id, mapping_id, partition_id, action, batch_key, ids, payload, status,
@@ -49,7 +64,13 @@ export async function insertChanges(db: Db, rows: NewChange[]): Promise<void> {
 }
 
 /** A change row as it goes back into a pack: a replayed dead letter. */
-export function packChangeOfRow(r: { event_id: number | null; mapping_id: number | null; batch_key: string | null; ids: string | null; payload: string | null }): PackChange {
+export function packChangeOfRow(r: {
+  event_id: number | null
+  mapping_id: number | null
+  batch_key: string | null
+  ids: string | null
+  payload: string | null
+}): PackChange {
   return {
     eventId: r.event_id === null ? null : Number(r.event_id),
     mappingId: r.mapping_id === null ? null : Number(r.mapping_id),
@@ -96,7 +117,8 @@ async function outcomesOf(db: Db, rows: { id: number; n: number }[]): Promise<Ma
   const max = Math.max(...ids)
   const failed = new Set<number>()
   // By range: failed changes are few, and the range is one index scan rather than a lookup per event.
-  for (const r of await db.all<{ e: number }>(`SELECT DISTINCT event_id AS e FROM changes WHERE event_id BETWEEN $1 AND $2 AND status = 'failed'`, [min, max])) failed.add(Number(r.e))
+  for (const r of await db.all<{ e: number }>(`SELECT DISTINCT event_id AS e FROM changes WHERE event_id BETWEEN $1 AND $2 AND status = 'failed'`, [min, max]))
+    failed.add(Number(r.e))
   const pending = new Set<number>()
   for (const c of await openChangesOfEvents(db, min, max)) if (c.eventId !== null) pending.add(c.eventId)
   for (const r of rows) {
@@ -111,7 +133,10 @@ async function outcomesOf(db: Db, rows: { id: number; n: number }[]): Promise<Ma
  * event by event (that cost ~6% of a 100,000-event send): failed and pending events are few, and
  * found by their changes; every other event with changes was delivered.
  */
-export async function eventOutcomes(db: Db, afterEventId: number): Promise<{ received: number; delivered: number; failed: number; pending: number; filtered: number }> {
+export async function eventOutcomes(
+  db: Db,
+  afterEventId: number
+): Promise<{ received: number; delivered: number; failed: number; pending: number; filtered: number }> {
   const counts = await db.get<{ received: number; filtered: number | null; last: number | null }>(
     `SELECT COUNT(*) AS received, SUM(CASE WHEN n = 0 THEN 1 ELSE 0 END) AS filtered, MAX(id) AS last
      FROM (SELECT e.id, ${N_CHANGES} AS n FROM events e WHERE e.id > $1) AS recorded`,
@@ -121,9 +146,11 @@ export async function eventOutcomes(db: Db, afterEventId: number): Promise<{ rec
   const filtered = Number(counts?.filtered ?? 0)
   if (received === 0) return { received, delivered: 0, failed: 0, pending: 0, filtered }
   const failed = new Set<number>()
-  for (const r of await db.all<{ e: number }>(`SELECT DISTINCT event_id AS e FROM changes WHERE event_id > $1 AND status = 'failed'`, [afterEventId])) failed.add(Number(r.e))
+  for (const r of await db.all<{ e: number }>(`SELECT DISTINCT event_id AS e FROM changes WHERE event_id > $1 AND status = 'failed'`, [afterEventId]))
+    failed.add(Number(r.e))
   const pending = new Set<number>()
-  for (const c of await openChangesOfEvents(db, afterEventId + 1, Number(counts?.last ?? afterEventId))) if (c.eventId !== null && !failed.has(c.eventId)) pending.add(c.eventId)
+  for (const c of await openChangesOfEvents(db, afterEventId + 1, Number(counts?.last ?? afterEventId)))
+    if (c.eventId !== null && !failed.has(c.eventId)) pending.add(c.eventId)
   return { received, delivered: received - filtered - failed.size - pending.size, failed: failed.size, pending: pending.size, filtered }
 }
 

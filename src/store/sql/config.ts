@@ -27,7 +27,11 @@ export async function configVersion(db: Db): Promise<number> {
 }
 
 // ---- sources
-interface SourceRow { id: number; name: string; write_key: string | null }
+interface SourceRow {
+  id: number
+  name: string
+  write_key: string | null
+}
 const toSource = (r: SourceRow): Source => ({ id: r.id, name: r.name, writeKey: r.write_key })
 
 export async function upsertSource(db: Db, s: { name: string; writeKey?: string | null }): Promise<Source> {
@@ -51,10 +55,23 @@ export async function sourceByWriteKey(db: Db, writeKey: string): Promise<Source
 
 // ---- destinations
 interface DestinationRow {
-  id: number; name: string; source_id: number | null; mode: string; enabled: number; normalization: string
-  default_phone_region: string | null; access_token: string | null; advertiser_ids: string; batch_size: number
-  auto_connect: number; demo: number; status: string; status_reason: string | null; updated_at: number
-  consent_category: string | null; remember_members: number
+  id: number
+  name: string
+  source_id: number | null
+  mode: string
+  enabled: number
+  normalization: string
+  default_phone_region: string | null
+  access_token: string | null
+  advertiser_ids: string
+  batch_size: number
+  auto_connect: number
+  demo: number
+  status: string
+  status_reason: string | null
+  updated_at: number
+  consent_category: string | null
+  remember_members: number
 }
 const DEST_COLS = `id, name, source_id, mode, enabled, normalization, default_phone_region, access_token, advertiser_ids,
   batch_size, auto_connect, demo, status, status_reason, updated_at, consent_category, remember_members`
@@ -87,7 +104,10 @@ export async function storedPhoneRegion(db: Db, name: string): Promise<string | 
   return r ? r.default_phone_region : undefined
 }
 
-export type DestinationInput = Omit<Destination, 'id' | 'demo' | 'status' | 'statusReason' | 'updatedAt' | 'consentCategory' | 'rememberMembers'> & { consentCategory?: string | null; rememberMembers?: boolean }
+export type DestinationInput = Omit<Destination, 'id' | 'demo' | 'status' | 'statusReason' | 'updatedAt' | 'consentCategory' | 'rememberMembers'> & {
+  consentCategory?: string | null
+  rememberMembers?: boolean
+}
 
 export async function upsertDestination(db: Db, secrets: SecretBox, d: DestinationInput): Promise<Destination> {
   const now = Date.now()
@@ -102,9 +122,19 @@ export async function upsertDestination(db: Db, secrets: SecretBox, d: Destinati
         remember_members = excluded.remember_members
      RETURNING ${DEST_COLS}`,
     [
-      d.name, d.sourceId, d.mode, int(d.enabled), d.normalization, d.defaultPhoneRegion,
-      d.accessToken ? secrets.encrypt(d.accessToken) : null, JSON.stringify(d.advertiserIds), d.batchSize,
-      int(d.autoConnect), now, d.consentCategory ?? null, int(d.rememberMembers ?? false)
+      d.name,
+      d.sourceId,
+      d.mode,
+      int(d.enabled),
+      d.normalization,
+      d.defaultPhoneRegion,
+      d.accessToken ? secrets.encrypt(d.accessToken) : null,
+      JSON.stringify(d.advertiserIds),
+      d.batchSize,
+      int(d.autoConnect),
+      now,
+      d.consentCategory ?? null,
+      int(d.rememberMembers ?? false)
     ]
   )
   await bumpConfigVersion(db)
@@ -139,7 +169,14 @@ export async function setDestinationStatus(db: Db, id: number, status: Destinati
 
 // ---- mappings
 interface MappingRow {
-  id: number; destination_id: number; name: string; action: string; trigger_fql: string; mapping: string; enabled: number; position: number
+  id: number
+  destination_id: number
+  name: string
+  action: string
+  trigger_fql: string
+  mapping: string
+  enabled: number
+  position: number
 }
 const toMapping = (r: MappingRow): Mapping => ({
   id: r.id,
@@ -167,9 +204,15 @@ export async function upsertMapping(db: Db, m: Omit<Mapping, 'id'>): Promise<Map
 }
 
 export async function listMappings(db: Db, destinationId?: number): Promise<Mapping[]> {
-  const rows = destinationId === undefined
-    ? await db.all<MappingRow>('SELECT id, destination_id, name, action, trigger_fql, mapping, enabled, position FROM mappings ORDER BY destination_id, position, id')
-    : await db.all<MappingRow>('SELECT id, destination_id, name, action, trigger_fql, mapping, enabled, position FROM mappings WHERE destination_id = $1 ORDER BY position, id', [destinationId])
+  const rows =
+    destinationId === undefined
+      ? await db.all<MappingRow>(
+          'SELECT id, destination_id, name, action, trigger_fql, mapping, enabled, position FROM mappings ORDER BY destination_id, position, id'
+        )
+      : await db.all<MappingRow>(
+          'SELECT id, destination_id, name, action, trigger_fql, mapping, enabled, position FROM mappings WHERE destination_id = $1 ORDER BY position, id',
+          [destinationId]
+        )
   return rows.map(toMapping)
 }
 
@@ -180,8 +223,16 @@ export async function countMappings(db: Db, destinationId: number): Promise<numb
 
 // ---- connections
 interface ConnectionRow {
-  id: number; destination_id: number; audience_key: string; audience_name: string | null; advertiser_id: string | null
-  external_audience_id: string | null; send_track: number; send_identify: number; enter_event: string; exit_event: string
+  id: number
+  destination_id: number
+  audience_key: string
+  audience_name: string | null
+  advertiser_id: string | null
+  external_audience_id: string | null
+  send_track: number
+  send_identify: number
+  enter_event: string
+  exit_event: string
 }
 const toConnection = (r: ConnectionRow): Connection => ({
   id: r.id,
@@ -213,7 +264,18 @@ export async function upsertConnection(db: Db, c: Omit<Connection, 'id' | 'targe
         send_track = excluded.send_track, send_identify = excluded.send_identify, enter_event = excluded.enter_event,
         exit_event = excluded.exit_event, updated_at = excluded.updated_at
      RETURNING ${CONN_COLS}`,
-    [c.destinationId, c.audienceKey, c.audienceName, c.advertiserId, c.externalAudienceId, int(c.sendTrack), int(c.sendIdentify), c.enterEvent, c.exitEvent, now]
+    [
+      c.destinationId,
+      c.audienceKey,
+      c.audienceName,
+      c.advertiserId,
+      c.externalAudienceId,
+      int(c.sendTrack),
+      int(c.sendIdentify),
+      c.enterEvent,
+      c.exitEvent,
+      now
+    ]
   )
   const stored = toConnection(must(row, 'the upserted connection'))
   if (more) await replaceExtraTargets(db, stored.id, more)
@@ -223,9 +285,10 @@ export async function upsertConnection(db: Db, c: Omit<Connection, 'id' | 'targe
 }
 
 export async function listConnections(db: Db, destinationId?: number): Promise<Connection[]> {
-  const rows = destinationId === undefined
-    ? await db.all<ConnectionRow>(`SELECT ${CONN_COLS} FROM connections ORDER BY id`)
-    : await db.all<ConnectionRow>(`SELECT ${CONN_COLS} FROM connections WHERE destination_id = $1 ORDER BY id`, [destinationId])
+  const rows =
+    destinationId === undefined
+      ? await db.all<ConnectionRow>(`SELECT ${CONN_COLS} FROM connections ORDER BY id`)
+      : await db.all<ConnectionRow>(`SELECT ${CONN_COLS} FROM connections WHERE destination_id = $1 ORDER BY id`, [destinationId])
   const connections = rows.map(toConnection)
   // Further advertisers (fan-out) are rare: one more query, whatever the number of connections.
   const extra = await loadExtraTargets(db, destinationId)
@@ -256,7 +319,10 @@ export async function listAudiences(db: Db): Promise<Audience[]> {
  * Claims the connection of an audience first seen in traffic (auto-connect): only the process
  * whose insert succeeds creates the TikTok audience, so two routers never create it twice.
  */
-export async function claimConnection(db: Db, c: { destinationId: number; audienceKey: string; audienceName: string | null; advertiserId: string }): Promise<boolean> {
+export async function claimConnection(
+  db: Db,
+  c: { destinationId: number; audienceKey: string; audienceName: string | null; advertiserId: string }
+): Promise<boolean> {
   const now = Date.now()
   const r = await db.run(
     `INSERT INTO connections (destination_id, audience_key, audience_name, advertiser_id, external_audience_id, send_track,
@@ -269,7 +335,12 @@ export async function claimConnection(db: Db, c: { destinationId: number; audien
 }
 
 export async function setConnectionAudienceId(db: Db, destinationId: number, audienceKey: string, externalAudienceId: string): Promise<void> {
-  await db.run('UPDATE connections SET external_audience_id = $3, updated_at = $4 WHERE destination_id = $1 AND audience_key = $2', [destinationId, audienceKey, externalAudienceId, Date.now()])
+  await db.run('UPDATE connections SET external_audience_id = $3, updated_at = $4 WHERE destination_id = $1 AND audience_key = $2', [
+    destinationId,
+    audienceKey,
+    externalAudienceId,
+    Date.now()
+  ])
   await bumpConfigVersion(db)
 }
 

@@ -55,7 +55,7 @@ export async function insertEventRecords(db: Db, events: EventRecords): Promise<
     // back the rows this call added.
     const before = await maxEventId(db)
     let added = 0
-    for (let offset = 0; offset < events.count; ) {
+    for (let offset = 0; offset < events.count;) {
       const size = chunkSize(events.count - offset, INSERT_CHUNK)
       added += (await db.run(insertSql(size), insertParams(events, offset, size))).changes
       offset += size

@@ -46,7 +46,14 @@ export async function insertAudit(db: Db, a: Omit<Audit, 'id' | 'finishedAt'>): 
   const finishedAt = a.audiences.length === 0 ? a.requestedAt : null
   const row = await db.get<{ id: number }>(
     `INSERT INTO forget_audits (requested_at, origin, destination_id, identifiers, audiences, finished_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
-    [a.requestedAt, a.origin, a.destinationId, JSON.stringify({ identifiers: a.identifiers, userHashes: a.userHashes }), JSON.stringify(a.audiences), finishedAt]
+    [
+      a.requestedAt,
+      a.origin,
+      a.destinationId,
+      JSON.stringify({ identifiers: a.identifiers, userHashes: a.userHashes }),
+      JSON.stringify(a.audiences),
+      finishedAt
+    ]
   )
   return Number(must(row, 'the new audit').id)
 }

@@ -130,11 +130,26 @@ export async function commitInOneStatement(db: Db, c: OneStatementCommit): Promi
   let rows: { ready_at: number | null; pending: number | null; n: number | null; bs: number | null }[]
   try {
     rows = await db.all(SQL, [
-      c.ids, Array.from(c.sourceId), c.messageId, Array.from(c.receivedAt), Array.from(c.changes),
-      c.ids.length, c.configVersion,
-      c.packs.map((p) => p.partitionId), c.packs.map((p) => p.destinationId), c.packs.map((p) => p.body.firstEventId), c.packs.map((p) => p.body.lastEventId),
-      c.packs.map((p) => p.body.count), c.now, c.packs.map((p) => p.body.text()), c.now + c.windowMs, c.batchSize,
-      Math.floor(c.now / SLOT_MS) * SLOT_MS, shard(), sources.map((s) => s[0]), sources.map((s) => s[1])
+      c.ids,
+      Array.from(c.sourceId),
+      c.messageId,
+      Array.from(c.receivedAt),
+      Array.from(c.changes),
+      c.ids.length,
+      c.configVersion,
+      c.packs.map((p) => p.partitionId),
+      c.packs.map((p) => p.destinationId),
+      c.packs.map((p) => p.body.firstEventId),
+      c.packs.map((p) => p.body.lastEventId),
+      c.packs.map((p) => p.body.count),
+      c.now,
+      c.packs.map((p) => p.body.text()),
+      c.now + c.windowMs,
+      c.batchSize,
+      Math.floor(c.now / SLOT_MS) * SLOT_MS,
+      shard(),
+      sources.map((s) => s[0]),
+      sources.map((s) => s[1])
     ])
   } catch (err) {
     const e = err as { code?: string; message?: string }

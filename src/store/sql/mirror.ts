@@ -34,7 +34,11 @@ export async function updateMirror(db: Db, destinationId: number, audienceKey: s
       )
     }
     for (const part of chunks(removed, 500)) {
-      await t.run(`DELETE FROM mirror_members WHERE destination_id = $1 AND audience_key = $2 AND member_key IN (${placeholders(part.length, 3)})`, [destinationId, audienceKey, ...part])
+      await t.run(`DELETE FROM mirror_members WHERE destination_id = $1 AND audience_key = $2 AND member_key IN (${placeholders(part.length, 3)})`, [
+        destinationId,
+        audienceKey,
+        ...part
+      ])
     }
   })
 }

@@ -72,7 +72,14 @@ export async function sumTotals(db: Db, scope: TotalsScope): Promise<Totals> {
 }
 
 /** Totals of one destination or source per bucket of `bucketMs` in [from, to). */
-export async function bucketTotals(db: Db, scope: TotalsScope, scopeId: number, from: number, to: number, bucketMs: number): Promise<(Totals & { bucket: number })[]> {
+export async function bucketTotals(
+  db: Db,
+  scope: TotalsScope,
+  scopeId: number,
+  from: number,
+  to: number,
+  bucketMs: number
+): Promise<(Totals & { bucket: number })[]> {
   const rows = await db.all<SumRow & { b: number }>(
     `SELECT CAST((slot - $3) / $5 AS BIGINT) AS b, ${SUMS} FROM outcome_totals
      WHERE scope = $1 AND scope_id = $2 AND slot >= $3 AND slot < $4 GROUP BY 1`,
@@ -116,7 +123,13 @@ export async function sumFiltered(db: Db): Promise<number> {
 }
 
 /** Filtered events of one destination per bucket of `bucketMs` in [from, to), and per reason. */
-export async function bucketFiltered(db: Db, destinationId: number, from: number, to: number, bucketMs: number): Promise<{ bucket: number; reason: string; n: number }[]> {
+export async function bucketFiltered(
+  db: Db,
+  destinationId: number,
+  from: number,
+  to: number,
+  bucketMs: number
+): Promise<{ bucket: number; reason: string; n: number }[]> {
   const rows = await db.all<{ b: number; reason: string; n: number }>(
     `SELECT CAST((slot - $2) / $4 AS BIGINT) AS b, reason, SUM(n) AS n FROM filtered_totals
      WHERE destination_id = $1 AND slot >= $2 AND slot < $3 GROUP BY 1, 2`,

@@ -83,7 +83,16 @@ export async function subtractPending(db: Db, id: number, count: number): Promis
 }
 
 /** A retryable failure: the partition waits until `retryAt`, holding back its later changes. */
-export async function deferPartition(db: Db, id: number, owner: string, retryAt: number, attempts: number, firstFailureAt: number, error: string, errorCode: string): Promise<void> {
+export async function deferPartition(
+  db: Db,
+  id: number,
+  owner: string,
+  retryAt: number,
+  attempts: number,
+  firstFailureAt: number,
+  error: string,
+  errorCode: string
+): Promise<void> {
   await db.run(
     `UPDATE partitions SET retry_at = $3, attempts = $4, first_failure_at = $5, last_error = $6, last_error_code = $7, lease_until = 0, lease_owner = NULL
      WHERE id = $1 AND lease_owner = $2`,
@@ -104,9 +113,7 @@ export async function countRetrying(db: Db): Promise<number> {
 /** The earliest time a partition may become claimable (for the worker's sleep). */
 export async function nextWakeAt(db: Db): Promise<number | undefined> {
   const greatest = db.dialect === 'postgres' ? 'GREATEST' : 'MAX'
-  const r = await db.get<{ t: number | null }>(
-    `SELECT MIN(${greatest}(ready_at, retry_at, lease_until)) AS t FROM partitions WHERE pending > 0`
-  )
+  const r = await db.get<{ t: number | null }>(`SELECT MIN(${greatest}(ready_at, retry_at, lease_until)) AS t FROM partitions WHERE pending > 0`)
   return r?.t == null ? undefined : Number(r.t)
 }
 

@@ -19,7 +19,10 @@ export interface NewPack {
 const COLS = 8
 /** Queues packs (one multi-row statement per 50). */
 export async function insertPacks(db: Db, packs: NewPack[]): Promise<void> {
-  for (const part of chunks(packs.filter((p) => p.body.count > 0), 50)) {
+  for (const part of chunks(
+    packs.filter((p) => p.body.count > 0),
+    50
+  )) {
     const params: (string | number | null)[] = []
     for (const { partitionId, destinationId, body, createdAt } of part) {
       params.push(partitionId, destinationId, body.firstEventId, body.lastEventId, body.count, body.count, body.text(), createdAt)
@@ -64,7 +67,10 @@ export async function readChangesBelow(db: Db, partitionId: number, upToPack: nu
     .filter((id) => !held.has(id))
   const out: OpenChange[] = []
   for (const part of chunks(ids, 200)) {
-    const rows = await db.all<PackRow>(`SELECT id, partition_id, n, settled, body, created_at FROM queue_packs WHERE id IN (${placeholders(part.length)}) ORDER BY id`, part)
+    const rows = await db.all<PackRow>(
+      `SELECT id, partition_id, n, settled, body, created_at FROM queue_packs WHERE id IN (${placeholders(part.length)}) ORDER BY id`,
+      part
+    )
     for (const r of rows) appendAll(out, openChangesOf(r))
   }
   return out
@@ -83,7 +89,10 @@ export async function settlePositions<T extends { pack: number; at: number }>(db
   const settled: T[] = []
   if (byPack.size === 0) return settled
   const lock = db.dialect === 'postgres' ? 'FOR UPDATE' : ''
-  for (const part of chunks([...byPack.keys()].sort((a, b) => a - b), 100)) {
+  for (const part of chunks(
+    [...byPack.keys()].sort((a, b) => a - b),
+    100
+  )) {
     const rows = await db.all<{ id: number; n: number; open: number; settled: string | null }>(
       `SELECT id, n, open, settled FROM queue_packs WHERE id IN (${placeholders(part.length)}) ORDER BY id ${lock}`,
       part
@@ -104,7 +113,11 @@ export async function settlePositions<T extends { pack: number; at: number }>(db
 }
 
 /** The packs `rows` with `byPack`'s changes settled: those left with no open change, and the others' new state. */
-function settleRows<T extends { at: number }>(rows: { id: number; n: number; open: number; settled: string | null }[], byPack: Map<number, T[]>, settled: T[]): { emptied: number[]; left: { id: number; open: number; bits: string }[] } {
+function settleRows<T extends { at: number }>(
+  rows: { id: number; n: number; open: number; settled: string | null }[],
+  byPack: Map<number, T[]>,
+  settled: T[]
+): { emptied: number[]; left: { id: number; open: number; bits: string }[] } {
   const emptied: number[] = []
   const left: { id: number; open: number; bits: string }[] = []
   for (const r of rows) {

@@ -42,7 +42,14 @@ export async function queueRemovalsOfPerson(
     const found = await sentMembershipsOf(db, { hashes: person.identifiers.map((i) => i.hash), userHashes: person.userHashes }, [destinationId])
     audiences.push(...(await queueRemovals(db, found, opts.batchSizeOf, opts.now)))
   }
-  const auditId = await insertAudit(db, { requestedAt: opts.now, origin: opts.origin, destinationId: opts.destinationId, identifiers: [...identifiers.values()], userHashes: [...userHashes], audiences })
+  const auditId = await insertAudit(db, {
+    requestedAt: opts.now,
+    origin: opts.origin,
+    destinationId: opts.destinationId,
+    identifiers: [...identifiers.values()],
+    userHashes: [...userHashes],
+    audiences
+  })
   return { auditId, audiences }
 }
 
@@ -103,13 +110,15 @@ export async function removalOutcome(db: Db, a: AuditAudience): Promise<AuditAud
       return { ...a, status: 'failed', error: dead.error ?? 'failed', answer: request ?? null }
     }
   }
-  const sent = await db.get<RequestRow>(
-    `${REQUEST_SELECT} WHERE partition_id = $1 AND kind = 'mapping' AND outcome = 'delivered' AND sent_at >= $2 AND request_sample LIKE $3 ORDER BY id LIMIT 1`,
-    [a.partitionId, a.queuedAt, `%${first(a.removals).hash}%`]
-  ) ?? await db.get<RequestRow>(
-    `${REQUEST_SELECT} WHERE partition_id = $1 AND kind = 'mapping' AND outcome = 'delivered' AND sent_at >= $2 AND request_sample LIKE '%"action":"delete"%' ORDER BY id LIMIT 1`,
-    [a.partitionId, a.queuedAt]
-  )
+  const sent =
+    (await db.get<RequestRow>(
+      `${REQUEST_SELECT} WHERE partition_id = $1 AND kind = 'mapping' AND outcome = 'delivered' AND sent_at >= $2 AND request_sample LIKE $3 ORDER BY id LIMIT 1`,
+      [a.partitionId, a.queuedAt, `%${first(a.removals).hash}%`]
+    )) ??
+    (await db.get<RequestRow>(
+      `${REQUEST_SELECT} WHERE partition_id = $1 AND kind = 'mapping' AND outcome = 'delivered' AND sent_at >= $2 AND request_sample LIKE '%"action":"delete"%' ORDER BY id LIMIT 1`,
+      [a.partitionId, a.queuedAt]
+    ))
   return { ...a, status: 'removed', answer: sent ? answerOf(sent) : null }
 }
 

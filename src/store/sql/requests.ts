@@ -23,9 +23,21 @@ export async function insertRequest(db: Db, r: RequestRecord): Promise<number> {
     `INSERT INTO requests (destination_id, partition_id, kind, sent_at, duration_ms, http_status, code, message,
        tiktok_request_id, row_count, outcome, request_sample, response)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id`,
-    [r.destinationId, r.partitionId, r.kind, r.sentAt, r.durationMs, r.httpStatus, r.code, r.message, r.tiktokRequestId,
-      r.rowCount, r.outcome, r.requestSample, r.response]
+    [
+      r.destinationId,
+      r.partitionId,
+      r.kind,
+      r.sentAt,
+      r.durationMs,
+      r.httpStatus,
+      r.code,
+      r.message,
+      r.tiktokRequestId,
+      r.rowCount,
+      r.outcome,
+      r.requestSample,
+      r.response
+    ]
   )
   return must(row, 'the recorded request').id
 }
-

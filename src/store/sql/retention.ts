@@ -12,7 +12,13 @@ import { last } from '../../util/array.js'
 const CHUNK = 2000
 
 /** Walks `table` from the oldest row; deletes the rows `deletable` picks until a row is not older than `cutoff`. */
-async function pruneOldest<R extends { id: number; at: number }>(db: Db, select: string, remove: string, cutoff: number, deletable: (r: R) => boolean): Promise<number> {
+async function pruneOldest<R extends { id: number; at: number }>(
+  db: Db,
+  select: string,
+  remove: string,
+  cutoff: number,
+  deletable: (r: R) => boolean
+): Promise<number> {
   let after = 0
   let deleted = 0
   for (;;) {

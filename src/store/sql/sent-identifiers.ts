@@ -86,7 +86,14 @@ async function select(db: Db, column: 's.hash' | 's.user_hash', values: string[]
       params
     )
     for (const r of rows) {
-      out.push({ hash: r.hash, partitionId: Number(r.partition_id), idType: r.id_type, userHash: r.user_hash, destinationId: Number(r.destination_id), partitionKey: r.key })
+      out.push({
+        hash: r.hash,
+        partitionId: Number(r.partition_id),
+        idType: r.id_type,
+        userHash: r.user_hash,
+        destinationId: Number(r.destination_id),
+        partitionKey: r.key
+      })
     }
   }
   return out
