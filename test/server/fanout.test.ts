@@ -171,3 +171,17 @@ test('advertiserIds must be authorised advertisers of the destination, and exter
   assert.equal(wrong.body.targets[1].state, 'failed')
   assert.match(wrong.body.targets[1].error, /cannot verify audience \d+ for advertiser \d+: .*does not exist under advertiser/)
 })
+
+test('live health of one advertiser of a fan-out connection: ?advertiserId= asks TikTok about its own audience; an advertiser not connected is a 404', async () => {
+  const [ta, tb] = await connectBoth('live', 'Live health')
+  assert.ok(ta && tb)
+  const first = await s.api('GET', `/api/destinations/${dest.id}/audiences/live/health`)
+  assert.equal(first.status, 200, JSON.stringify(first.body))
+  assert.deepEqual([first.body.advertiserId, first.body.audience_id], [ADV, ta.externalAudienceId])
+  const second = await s.api('GET', `/api/destinations/${dest.id}/audiences/live/health?advertiserId=${ADV2}`)
+  assert.equal(second.status, 200, JSON.stringify(second.body))
+  assert.deepEqual([second.body.advertiserId, second.body.audience_id], [ADV2, tb.externalAudienceId])
+  const none = await s.api('GET', `/api/destinations/${dest.id}/audiences/live/health?advertiserId=999`)
+  assert.equal(none.status, 404)
+  assert.match(String(none.body.error), /advertiser 999 of audience "live"/)
+})

@@ -265,39 +265,50 @@ export const audienceRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async 
     return reply.code(204).send()
   })
 
-  app.get('/destinations/:id/audiences/:key/health', { schema: { params: keyParams } }, async (request) => {
-    const d = await destinationOr404(ctx, request.params.id)
-    const c = await connectionOr404(d, request.params.key)
-    if (!c.externalAudienceId || !c.advertiserId) throw new ApiError(409, 'this connection has no TikTok audience id (or no advertiser) yet: nothing to check')
-    let list
-    try {
-      list = await ctx.tiktok.withToken(d.accessToken ?? undefined).getAudiences(c.advertiserId, [c.externalAudienceId])
-    } catch (err) {
-      if (!(err instanceof TikTokError)) throw err
-      throw new ApiError(err.kind === 'auth' ? 409 : 502, `TikTok could not report on audience ${c.externalAudienceId}: ${err.message}`, undefined, {
-        tiktok: { code: err.code, message: err.message }
-      })
+  app.get<{ Params: { id: number; key: string }; Querystring: { advertiserId?: string } }>(
+    '/destinations/:id/audiences/:key/health',
+    { schema: { params: keyParams, querystring: S.obj({ advertiserId: S.nonEmpty({ maxLength: 64 }) }) } },
+    async (request) => {
+      const d = await destinationOr404(ctx, request.params.id)
+      const c = await connectionOr404(d, request.params.key)
+      // One advertiser of a fan-out connection (default: the first, which the connection row holds).
+      const wanted = request.query.advertiserId
+      const target =
+        wanted === undefined ? { advertiserId: c.advertiserId, externalAudienceId: c.externalAudienceId } : c.targets.find((t) => t.advertiserId === wanted)
+      if (!target)
+        throw notFound(`advertiser ${wanted} of audience "${c.audienceKey}" (its advertisers: ${c.targets.map((t) => t.advertiserId).join(', ') || 'none'})`)
+      const { advertiserId, externalAudienceId } = target
+      if (!externalAudienceId || !advertiserId) throw new ApiError(409, 'this connection has no TikTok audience id (or no advertiser) yet: nothing to check')
+      let list
+      try {
+        list = await ctx.tiktok.withToken(d.accessToken ?? undefined).getAudiences(advertiserId, [externalAudienceId])
+      } catch (err) {
+        if (!(err instanceof TikTokError)) throw err
+        throw new ApiError(err.kind === 'auth' ? 409 : 502, `TikTok could not report on audience ${externalAudienceId}: ${err.message}`, undefined, {
+          tiktok: { code: err.code, message: err.message }
+        })
+      }
+      const a = list[0]?.audience_details
+      if (!a) throw notFound(`TikTok audience ${externalAudienceId} of advertiser ${advertiserId}`)
+      // The same rules as the recorded reads (src/lifecycle/health), applied to this live one.
+      const warnings = warningsOf({
+        coverNum: Number(a.cover_num),
+        expiresAt: parseTikTokTime(a.expired_time) ?? null,
+        isExpiring: a.is_expiring === true,
+        error: null
+      }).map((w) => w.message)
+      return {
+        audienceKey: c.audienceKey,
+        advertiserId,
+        audience_id: String(a.audience_id),
+        name: a.name,
+        cover_num: a.cover_num,
+        is_valid: a.is_valid,
+        is_expiring: a.is_expiring,
+        expired_time: a.expired_time ?? null,
+        warnings,
+        note: 'TikTok takes 24–48 hours to show new members.'
+      }
     }
-    const a = list[0]?.audience_details
-    if (!a) throw notFound(`TikTok audience ${c.externalAudienceId} of advertiser ${c.advertiserId}`)
-    // The same rules as the recorded reads (src/lifecycle/health), applied to this live one.
-    const warnings = warningsOf({
-      coverNum: Number(a.cover_num),
-      expiresAt: parseTikTokTime(a.expired_time) ?? null,
-      isExpiring: a.is_expiring === true,
-      error: null
-    }).map((w) => w.message)
-    return {
-      audienceKey: c.audienceKey,
-      advertiserId: c.advertiserId,
-      audience_id: String(a.audience_id),
-      name: a.name,
-      cover_num: a.cover_num,
-      is_valid: a.is_valid,
-      is_expiring: a.is_expiring,
-      expired_time: a.expired_time ?? null,
-      warnings,
-      note: 'TikTok takes 24–48 hours to show new members.'
-    }
-  })
+  )
 }
