@@ -21,6 +21,16 @@ export interface QueueKeys {
   batchKey: BatchKey
 }
 
+/** Each batch's queue keys (`partition\tbatch` in route-batch's columns), parsed once per commit. */
+export function queueKeysOf(batches: RoutedBatch[]): QueueKeys[][] {
+  return batches.map((b) =>
+    b.changes.keys.map((k) => {
+      const [partitionKey, batchKey] = k.split('\t') as [PartitionKey, BatchKey]
+      return { partitionKey, batchKey }
+    })
+  )
+}
+
 /** The hashed ids of one queued add, by id type (a `{}` cell sends nothing: none recorded). */
 export function recordAdd(sent: SentIdentifier[], partitionId: number, schema: string[], serialized: SerializedIds, userHash: string): void {
   const ids = idsOf(serialized)

@@ -19,7 +19,7 @@ import { addFilteredTotals, addTotals, type FilteredDelta, type TotalsDelta } fr
 import { addPending, ensurePartitions } from '../store/sql/partitions.js'
 import { insertChanges, type NewChange } from '../store/sql/changes.js'
 import { insertPacks, type NewPack } from '../store/sql/queue-packs.js'
-import { PackBody, parseBatchKey, type BatchKey, type PartitionKey, type SerializedIds } from '../store/queue-format.js'
+import { PackBody, parseBatchKey, type SerializedIds } from '../store/queue-format.js'
 import { recordSentIdentifiers, type SentIdentifier } from '../store/sql/sent-identifiers.js'
 import { queueRemovalsOfPerson } from '../store/sql/removals.js'
 import type { AutoConnector } from './auto-connect.js'
@@ -27,7 +27,7 @@ import type { FilteredCounters } from './filtered.js'
 import type { QualityCounters } from './quality.js'
 import { CHOICE_FLAG, CHOICES, routeBatch, STATUSES, type AcceptedEvent, type RoutedBatch } from './route-batch.js'
 import type { RoutingTable } from './routing-table.js'
-import { droppedOf, filteredOf, missingPartitions, recordAdd, recordsOf, versionOf, type QueueKeys } from './routed-columns.js'
+import { droppedOf, filteredOf, missingPartitions, queueKeysOf, recordAdd, recordsOf, versionOf, type QueueKeys } from './routed-columns.js'
 import { DESTINATION_DEFAULTS } from '../util/defaults.js'
 
 export type { AcceptedEvent } from './route-batch.js'
@@ -69,18 +69,6 @@ export class Router {
     // Creating TikTok audiences is a network call: before the transaction, not inside it.
     if (this.connector?.active) await this.connector.prepare(items)
     return routeBatch(this.table, items)
-  }
-
-  /** Records and routes `items` in one transaction; per item, whether it was new (not a re-sent messageId). */
-  async accept(items: AcceptedEvent[]): Promise<boolean[]> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.commit([await this.route(items)], true)
-      } catch (err) {
-        if (!(err instanceof ConfigChangedError) || attempt >= MAX_ROUTINGS) throw err
-        await this.table.refresh()
-      }
-    }
   }
 
   /**
@@ -159,12 +147,7 @@ export class Router {
       if (b.withdrawals.length > 0 || b.filtered.count > 0 || b.items.samples.length > 0 || b.changes.failures.length > 0 || b.changes.dropped.length > 0)
         return undefined
     }
-    const keysOf = batches.map((b) =>
-      b.changes.keys.map((k) => {
-        const [partitionKey, batchKey] = k.split('\t') as [PartitionKey, BatchKey]
-        return { partitionKey, batchKey }
-      })
-    )
+    const keysOf = queueKeysOf(batches)
     for (const keys of keysOf) {
       for (const k of keys) if (!known.has(k.partitionKey) || (parseBatchKey(k.batchKey).action === 'add' && this.remembers(k.partitionKey))) return undefined
     }
@@ -175,7 +158,7 @@ export class Router {
     const { received } = this.recorded(batches, ids, now, seen)
     if (seen.size > 0) return undefined // recordAudiencesSeen: once a minute per audience, the general commit
     const { packs } = this.packsOf(batches, keysOf, ids, now, known, new Map(), false)
-    const sorted = [...packs.values()].filter((p) => p.body.count > 0).sort((a, b) => a.partitionId - b.partitionId)
+    const sorted = [...packs.values()].sort((a, b) => a.partitionId - b.partitionId)
     const readyAt = await commitInOneStatement(this.store.db, {
       ids,
       sourceId: records.sourceId,
@@ -183,7 +166,7 @@ export class Router {
       receivedAt: records.receivedAt,
       changes: records.changes,
       packs: sorted,
-      batchSize: sorted.map((p) => this.table.destination(p.destinationId)?.destination.batchSize ?? DESTINATION_DEFAULTS.batchSize),
+      batchSize: sorted.map((p) => this.batchSizeOf(p.destinationId)),
       received,
       now,
       windowMs: this.opts.windowMs,
@@ -261,12 +244,7 @@ export class Router {
     created: Map<string, number>,
     readyAt: number[]
   ): Promise<Map<number, number>> {
-    const keysOf = batches.map((b) =>
-      b.changes.keys.map((k) => {
-        const [partitionKey, batchKey] = k.split('\t') as [PartitionKey, BatchKey]
-        return { partitionKey, batchKey }
-      })
-    )
+    const keysOf = queueKeysOf(batches)
     const missing = missingPartitions(batches, keysOf, eventIds, known)
     if (missing.size > 0) {
       const ids = await ensurePartitions(
@@ -279,8 +257,7 @@ export class Router {
     await insertPacks(db, [...packs.values()])
     await insertChanges(db, failed)
     for (const [pid, pack] of [...packs].sort((a, b) => a[0] - b[0])) {
-      const batchSize = this.table.destination(pack.destinationId)?.destination.batchSize ?? DESTINATION_DEFAULTS.batchSize
-      const at = await addPending(db, pid, pack.body.count, batchSize, now, this.opts.windowMs)
+      const at = await addPending(db, pid, pack.body.count, this.batchSizeOf(pack.destinationId), now, this.opts.windowMs)
       if (at !== undefined) readyAt.push(at)
     }
     if (sent.length > 0) await recordSentIdentifiers(db, sent)

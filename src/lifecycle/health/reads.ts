@@ -99,17 +99,12 @@ export async function latestHealthReads(db: Db): Promise<HealthRead[]> {
 
 /** One audience's reads (of one advertiser when given), oldest first, at most `limit` of the newest. */
 export async function healthHistory(db: Db, destinationId: number, audienceKey: string, limit = 100, advertiserId?: string): Promise<HealthRead[]> {
-  const rows =
-    advertiserId === undefined
-      ? await db.all<ReadRow>(`SELECT ${COLS} FROM audience_health WHERE destination_id = $1 AND audience_key = $2 ORDER BY id DESC LIMIT $3`, [
-          destinationId,
-          audienceKey,
-          limit
-        ])
-      : await db.all<ReadRow>(
-          `SELECT ${COLS} FROM audience_health WHERE destination_id = $1 AND audience_key = $2 AND advertiser_id = $3 ORDER BY id DESC LIMIT $4`,
-          [destinationId, audienceKey, advertiserId, limit]
-        )
+  const params: (string | number)[] = [destinationId, audienceKey, limit]
+  const ofAdvertiser = advertiserId === undefined ? '' : ` AND advertiser_id = $${params.push(advertiserId)}`
+  const rows = await db.all<ReadRow>(
+    `SELECT ${COLS} FROM audience_health WHERE destination_id = $1 AND audience_key = $2${ofAdvertiser} ORDER BY id DESC LIMIT $3`,
+    params
+  )
   return rows.map(toRead).reverse()
 }
 

@@ -9,8 +9,7 @@ import type { ServerContext } from '../context.js'
 import { destinationOr404 } from './lookup.js'
 import { S } from './validation.js'
 
-const keyParams = S.obj({ id: S.int({ minimum: 1 }), key: S.nonEmpty({ maxLength: 500 }) }, ['id', 'key'])
-const historyQuery = S.obj({ advertiserId: S.nonEmpty({ maxLength: 64 }) }, [])
+const keyParams = S.audienceParams
 
 const readView = (r: HealthRead, now: number) => ({
   checkedAt: r.checkedAt,
@@ -42,7 +41,7 @@ export const audienceHealthRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = 
   // `advertiserId`: that advertiser's reads only (a fan-out connection has one TikTok audience per advertiser).
   app.get<{ Params: { id: number; key: string }; Querystring: { advertiserId?: string } }>(
     '/destinations/:id/audiences/:key/health/history',
-    { schema: { params: keyParams, querystring: historyQuery } },
+    { schema: { params: keyParams, querystring: S.advertiserQuery } },
     async (request) => {
       const d = await destinationOr404(ctx, request.params.id)
       const now = Date.now()

@@ -18,7 +18,7 @@ import { Type } from '@sinclair/typebox'
 import { CONNECTION_DEFAULTS } from '../../util/defaults.js'
 import { parseTikTokTime, warningsOf } from '../../lifecycle/health/index.js'
 
-const keyParams = S.obj({ id: S.int({ minimum: 1 }), key: S.nonEmpty({ maxLength: 500 }) }, ['id', 'key'])
+const keyParams = S.audienceParams
 
 function connectionStatus(d: Destination): 'connected' | 'paused' | 'disabled' {
   if (!d.enabled) return 'disabled'
@@ -267,7 +267,7 @@ export const audienceRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async 
 
   app.get<{ Params: { id: number; key: string }; Querystring: { advertiserId?: string } }>(
     '/destinations/:id/audiences/:key/health',
-    { schema: { params: keyParams, querystring: S.obj({ advertiserId: S.nonEmpty({ maxLength: 64 }) }) } },
+    { schema: { params: keyParams, querystring: S.advertiserQuery } },
     async (request) => {
       const d = await destinationOr404(ctx, request.params.id)
       const c = await connectionOr404(d, request.params.key)

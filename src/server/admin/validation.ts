@@ -49,5 +49,9 @@ export const S = {
   out: (properties: Record<string, TSchema>) => Type.Unsafe<unknown>({ type: 'object', properties, additionalProperties: true }),
   arr: <T extends TSchema>(items: T) => Type.Array(items),
   idParams: Type.Object({ id: Type.Integer({ minimum: 1 }) }),
+  /** `/destinations/:id/audiences/:key…` */
+  audienceParams: Type.Object({ id: Type.Integer({ minimum: 1 }), key: Type.String({ minLength: 1, maxLength: 500 }) }),
+  /** `?advertiserId=`: one advertiser of a fan-out connection. */
+  advertiserQuery: Type.Object({ advertiserId: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })) }, { additionalProperties: false }),
   error: Type.Unsafe<unknown>({ type: 'object', properties: { error: { type: 'string' }, field: { type: 'string' } }, additionalProperties: true })
 }
