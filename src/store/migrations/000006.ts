@@ -5,7 +5,6 @@
  * keyIndex, ...ids or payload]]}`; migration 7 turns them into lines.
  */
 import type { Db } from '../db.js'
-import { first, last } from '../../util/array.js'
 
 interface V5ChangeRow {
   id: number
@@ -57,11 +56,11 @@ export async function movePendingChangesIntoPacks(db: Db): Promise<void> {
         [p, after]
       )
       if (rows.length === 0) break
-      after = Number(last(rows).id)
+      after = Number(rows.at(-1)?.id)
       const { body, firstEventId, lastEventId } = v6PackBody(rows)
       await db.run(
         `INSERT INTO queue_packs (partition_id, destination_id, first_event_id, last_event_id, n, open, body, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-        [Number(p), Number(first(rows).destination_id), firstEventId, lastEventId, rows.length, rows.length, body, Number(first(rows).created_at)]
+        [Number(p), Number(rows[0]?.destination_id), firstEventId, lastEventId, rows.length, rows.length, body, Number(rows[0]?.created_at)]
       )
     }
   }

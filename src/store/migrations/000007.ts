@@ -6,14 +6,13 @@
  * creation). Read back by cutting each line at three commas instead of parsing the body as JSON.
  */
 import type { Db } from '../db.js'
-import { last } from '../../util/array.js'
 
 export async function packBodiesAsLines(db: Db): Promise<void> {
   let after = 0
   for (;;) {
     const rows = await db.all<{ id: number; body: string }>(`SELECT id, body FROM queue_packs WHERE id > $1 ORDER BY id LIMIT 200`, [after])
     if (rows.length === 0) return
-    after = Number(last(rows).id)
+    after = Number(rows.at(-1)?.id)
     for (const r of rows) {
       if (!r.body.startsWith('{')) continue
       const { k, r: entries } = JSON.parse(r.body) as { k: string[]; r: (number | string | null)[][] }

@@ -5,7 +5,6 @@
  * email). The redaction below is src/pipeline/redact.ts as it was then.
  */
 import type { Db } from '../db.js'
-import { last } from '../../util/array.js'
 
 const PII_KEY = /e-?mail|phone|mobile|advertising_?id|idfa|gaid|aaid|maid/i
 
@@ -63,7 +62,7 @@ export async function redactKeptSamples(db: Db): Promise<void> {
   for (;;) {
     const rows = await db.all<{ id: number; body: string }>(`SELECT id, body FROM events WHERE id > $1 AND body IS NOT NULL ORDER BY id LIMIT 200`, [after])
     if (rows.length === 0) return
-    after = Number(last(rows).id)
+    after = Number(rows.at(-1)?.id)
     for (const r of rows) {
       let event: unknown
       try {
