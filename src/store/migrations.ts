@@ -3,6 +3,7 @@ import type { Db, Dialect } from './db.js'
 import { movePendingChangesIntoPacks } from './migrations/000006.js'
 import { packBodiesAsLines } from './migrations/000007.js'
 import { redactKeptSamples } from './migrations/000010.js'
+import { packBodiesLz4 } from './migrations/000017.js'
 import { at } from '../util/array.js'
 
 /**
@@ -36,7 +37,8 @@ const MIGRATIONS: Migration[] = [
   sqlOf(13),
   sqlOf(14),
   sqlOf(15),
-  sqlOf(16)
+  sqlOf(16),
+  { sql: '', data: packBodiesLz4 }
 ]
 
 function forDialect(sql: string, dialect: Dialect): string {
