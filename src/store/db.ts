@@ -4,9 +4,11 @@
  * serialised with a lock: no statement of another task can slip into an open transaction.
  */
 export type Dialect = 'sqlite' | 'postgres'
-export type Param = string | number | bigint | null | Buffer | PgArray
-/** A PostgreSQL array parameter (`unnest($1::bigint[])`): one parameter for a column of many rows; PostgreSQL only. */
-export type PgArray = readonly (string | number | null)[]
+/**
+ * A Buffer is a BLOB on SQLite; on PostgreSQL it is sent in binary, which is how array parameters
+ * (`unnest($1::bigint[])`, one parameter for a column of many rows) go: see pg-arrays.ts.
+ */
+export type Param = string | number | bigint | null | Buffer
 export interface RunResult {
   changes: number
 }

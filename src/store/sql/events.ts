@@ -11,6 +11,7 @@
  * upgrade.
  */
 import { chunkSize, valuesList, type Db } from '../db.js'
+import { int4Array, int8Array, textArray } from '../pg-arrays.js'
 import { at } from '../../util/array.js'
 
 /** Event records as columns (a routed batch's items): index i of every column is one event. */
@@ -70,7 +71,12 @@ export async function insertEventRecords(db: Db, events: EventRecords): Promise<
   // PostgreSQL: one statement for the whole group, a column per array parameter. The multi-row
   // VALUES it replaces took ~4 statements per 100 events (the chunk ladder) and had the server
   // parse and plan 4 parameters per row each time.
-  const added = await db.all<AddedRow>(PG_INSERT, [Array.from(events.sourceId), events.messageId, Array.from(events.receivedAt), Array.from(events.changes)])
+  const added = await db.all<AddedRow>(PG_INSERT, [
+    int8Array(events.sourceId),
+    textArray(events.messageId),
+    int8Array(events.receivedAt),
+    int4Array(events.changes)
+  ])
   assignIds(ids, events, 0, events.count, added)
   return ids
 }

@@ -14,6 +14,7 @@ import type { Db } from '../db.js'
 import type { NewPack } from './queue-packs.js'
 import { shard, SLOT_MS } from './outcome-totals.js'
 import { must } from '../../util/must.js'
+import { int4Array, int8Array, textArray } from '../pg-arrays.js'
 
 /**
  * At most this many ids per block: fetching a block of up to 65,536 stalled every request queued
@@ -136,26 +137,26 @@ export async function commitInOneStatement(db: Db, c: OneStatementCommit): Promi
   let rows: { ready_at: number | null; pending: number | null; n: number | null; bs: number | null }[]
   try {
     rows = await db.all(SQL, [
-      c.ids,
-      Array.from(c.sourceId),
-      c.messageId,
-      Array.from(c.receivedAt),
-      Array.from(c.changes),
+      int8Array(c.ids),
+      int8Array(c.sourceId),
+      textArray(c.messageId),
+      int8Array(c.receivedAt),
+      int4Array(c.changes),
       c.ids.length,
       c.configVersion,
-      c.packs.map((p) => p.partitionId),
-      c.packs.map((p) => p.destinationId),
-      c.packs.map((p) => p.body.firstEventId),
-      c.packs.map((p) => p.body.lastEventId),
-      c.packs.map((p) => p.body.count),
+      int8Array(c.packs.map((p) => p.partitionId)),
+      int8Array(c.packs.map((p) => p.destinationId)),
+      int8Array(c.packs.map((p) => p.body.firstEventId)),
+      int8Array(c.packs.map((p) => p.body.lastEventId)),
+      int4Array(c.packs.map((p) => p.body.count)),
       c.now,
-      c.packs.map((p) => p.body.text()),
+      textArray(c.packs.map((p) => p.body.text())),
       c.now + c.windowMs,
-      c.batchSize,
+      int4Array(c.batchSize),
       Math.floor(c.now / SLOT_MS) * SLOT_MS,
       shard(),
-      sources.map((s) => s[0]),
-      sources.map((s) => s[1])
+      int8Array(sources.map((s) => s[0])),
+      int8Array(sources.map((s) => s[1]))
     ])
   } catch (err) {
     const e = err as { code?: string; message?: string }

@@ -6,6 +6,7 @@
  */
 import { chunks, placeholders, valuesList, type Db } from '../db.js'
 import { openChangesOf, type OpenChange, type PackBody, type PackRow } from '../queue-format.js'
+import { int4Array, int8Array, textArray } from '../pg-arrays.js'
 import { at, last } from '../../util/array.js'
 import { must } from '../../util/must.js'
 
@@ -105,7 +106,7 @@ export async function settlePositions<T extends { pack: number; at: number }>(db
     if (db.dialect === 'postgres') {
       await db.run(
         `UPDATE queue_packs q SET open = u.open, settled = u.settled FROM unnest($1::bigint[], $2::integer[], $3::text[]) AS u(id, open, settled) WHERE q.id = u.id`,
-        [left.map((l) => l.id), left.map((l) => l.open), left.map((l) => l.bits)]
+        [int8Array(left.map((l) => l.id)), int4Array(left.map((l) => l.open)), textArray(left.map((l) => l.bits))]
       )
     } else for (const l of left) await db.run('UPDATE queue_packs SET open = $2, settled = $3 WHERE id = $1', [l.id, l.open, l.bits])
   }
