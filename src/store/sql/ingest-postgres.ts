@@ -6,9 +6,10 @@
  * COMMIT); node-postgres cannot pipeline them.
  *
  * The packs name their events by id, so the ids are reserved beforehand (EventIdBlock) and the
- * statement assumes every event is new. When one is not (a re-sent messageId, also one that a
- * concurrent commit holds), the statement fails as a whole and the caller runs the general
- * transaction, which finds out which were new.
+ * statement assumes every event is new: a plain INSERT, whose unique violation when one is not (a
+ * re-sent messageId, also one that a concurrent commit holds) fails the statement as a whole, and
+ * the caller runs the general transaction, which finds out which were new. ON CONFLICT DO NOTHING
+ * would cost every row a speculative insertion (a lock and a second index probe) for that rare case.
  */
 import type { Db } from '../db.js'
 import type { NewPack } from './queue-packs.js'
@@ -79,11 +80,10 @@ export interface OneStatementCommit {
 }
 
 /**
- * The failure a one-statement commit makes on purpose (not all events new, or the configuration
- * changed): a cast of a text naming it, which PostgreSQL refuses; evaluated only then — a constant
- * would be folded, and fail, at planning.
+ * The failure a one-statement commit makes on purpose when the configuration changed: a cast of a
+ * text naming it, which PostgreSQL refuses; evaluated only then — a constant would be folded, and
+ * fail, at planning.
  */
-const RETRY_MARK = 'tta: run the general commit'
 const CONFIG_MARK = 'tta: the configuration changed'
 
 /** The configuration changed since the events were routed: route them again (nothing was written). */
@@ -96,30 +96,26 @@ export class ConfigChangedError extends Error {
 const SQL = `WITH ins AS (
   INSERT INTO events (id, source_id, message_id, received_at, n_changes)
   SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::integer[])
-  ON CONFLICT (source_id, message_id) DO NOTHING RETURNING 1
 ), ok AS (
-  SELECT CAST(CASE
-      WHEN $7::bigint >= 0 AND CAST(COALESCE(v.value, '0') AS bigint) <> $7::bigint THEN '${CONFIG_MARK} ' || c.n
-      WHEN c.n <> $6::bigint THEN '${RETRY_MARK} ' || c.n
-      ELSE '1' END AS integer) AS ok
-  FROM (SELECT count(*) AS n FROM ins) AS c LEFT JOIN meta AS v ON v.key = 'config_version'
+  SELECT CAST(CASE WHEN $6::bigint >= 0 AND CAST(COALESCE(v.value, '0') AS bigint) <> $6::bigint THEN '${CONFIG_MARK} ' || v.value ELSE '1' END AS integer) AS ok
+  FROM (SELECT 1) AS one LEFT JOIN meta AS v ON v.key = 'config_version'
 ), packs AS (
   INSERT INTO queue_packs (partition_id, destination_id, first_event_id, last_event_id, n, open, body, created_at)
-  SELECT p.pid, p.did, p.first, p.last, p.n, p.n, p.body, $13::bigint
-  FROM unnest($8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::integer[], $14::text[]) AS p(pid, did, first, last, n, body), ok
+  SELECT p.pid, p.did, p.first, p.last, p.n, p.n, p.body, $12::bigint
+  FROM unnest($7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::integer[], $13::text[]) AS p(pid, did, first, last, n, body), ok
   RETURNING 1
 ), parts AS (
   UPDATE partitions AS t SET
-    ready_at = CASE WHEN t.pending + u.n >= u.bs THEN $13::bigint WHEN t.pending = 0 THEN $15::bigint ELSE t.ready_at END,
+    ready_at = CASE WHEN t.pending + u.n >= u.bs THEN $12::bigint WHEN t.pending = 0 THEN $14::bigint ELSE t.ready_at END,
     pending = t.pending + u.n
-  FROM unnest($8::bigint[], $12::integer[], $16::integer[]) AS u(pid, n, bs), ok
+  FROM unnest($7::bigint[], $11::integer[], $15::integer[]) AS u(pid, n, bs), ok
   -- ANY as well, for an index scan of partitions: a join alone may scan the table, which its
   -- updates fill with dead rows between vacuums (with it: database CPU 23.5 → 20.0 µs/event, scale-out bench).
-  WHERE t.id = u.pid AND t.id = ANY($8::bigint[])
+  WHERE t.id = u.pid AND t.id = ANY($7::bigint[])
   RETURNING t.id, t.ready_at, t.pending, u.n, u.bs
 ), totals AS (
   INSERT INTO outcome_totals (scope, scope_id, slot, shard, received, delivered, superseded, failed, retried)
-  SELECT 'source', s.id, $17::bigint, $18::text, s.n, 0, 0, 0, 0 FROM unnest($19::bigint[], $20::bigint[]) AS s(id, n), ok
+  SELECT 'source', s.id, $16::bigint, $17::text, s.n, 0, 0, 0, 0 FROM unnest($18::bigint[], $19::bigint[]) AS s(id, n), ok
   ON CONFLICT (scope, scope_id, slot, shard) DO UPDATE SET received = outcome_totals.received + excluded.received
   RETURNING 1
 )
@@ -142,7 +138,6 @@ export async function commitInOneStatement(db: Db, c: OneStatementCommit): Promi
       textArray(c.messageId),
       int8Array(c.receivedAt),
       int4Array(c.changes),
-      c.ids.length,
       c.configVersion,
       int8Array(c.packs.map((p) => p.partitionId)),
       int8Array(c.packs.map((p) => p.destinationId)),
@@ -159,10 +154,11 @@ export async function commitInOneStatement(db: Db, c: OneStatementCommit): Promi
       int8Array(sources.map((s) => s[1]))
     ])
   } catch (err) {
-    const e = err as { code?: string; message?: string }
-    // 22P02: our mark (see RETRY_MARK); 40P01: a deadlock with a concurrent commit (the general one locks in order).
+    const e = err as { code?: string; message?: string; table?: string }
+    // 22P02: our mark (see CONFIG_MARK); 23505: an event not new; 40P01: a deadlock with a
+    // concurrent commit (the general one locks in order).
     if (e.code === '22P02' && e.message?.includes(CONFIG_MARK)) throw new ConfigChangedError()
-    if ((e.code === '22P02' && e.message?.includes(RETRY_MARK)) || e.code === '40P01') return undefined
+    if ((e.code === '23505' && e.table === 'events') || e.code === '40P01') return undefined
     throw err
   }
   const readyAt: number[] = []
