@@ -1,8 +1,9 @@
 /**
  * 7. Scale-out: 1, 2 and 3 `serve` processes on one PostgreSQL database delivering to one shared
  * standalone emulator (this process). N events (default 100,000; BENCH_SCALEOUT_EVENTS) over 6
- * audiences are posted round-robin to the processes; events/s = N / time until the emulator holds
- * every one. Posting and the emulator share this process, which is part of the (2-core) machine.
+ * audiences are posted round-robin to the processes, after a warm-up of 12,000 (BENCH_SCALEOUT_WARMUP)
+ * that the figures leave out; events/s = N / time until the emulator holds every one. Posting and
+ * the emulator share this process, which is part of the (2-core) machine.
  */
 import { randomBytes } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
@@ -23,6 +24,29 @@ interface ScaleOutResult {
   events: number
 }
 
+/** Posts `events` events, 6 posts at a time, round-robin over the processes; each post is one audience's events, so all 6 partitions fill evenly. */
+function poster(serves: ServeProcess[], writeKey: string, audienceKeys: string[]) {
+  return async (events: number, run: string): Promise<void> => {
+    let next = 0
+    let post = 0
+    const one = async () => {
+      for (;;) {
+        const from = next
+        if (from >= events) return
+        next += EVENTS_PER_POST
+        const serve = at(serves, post++ % serves.length)
+        const res = await fetch(`${serve.url}/v1/batch`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: basicAuth(writeKey) },
+          body: batchBody(from, Math.min(EVENTS_PER_POST, events - from), { run, audienceKey: at(audienceKeys, (from / EVENTS_PER_POST) % AUDIENCES) })
+        })
+        if (!res.ok) throw new Error(`/v1/batch answered ${res.status}: ${await res.text()}`)
+      }
+    }
+    await Promise.all(Array.from({ length: 6 }, one))
+  }
+}
+
 async function measureProcesses(processes: number, dir: string): Promise<ScaleOutResult> {
   const events = size('BENCH_SCALEOUT_EVENTS', 100_000)
   const emu = await startBenchEmulator()
@@ -39,31 +63,21 @@ async function measureProcesses(processes: number, dir: string): Promise<ScaleOu
         const counts = Array.from({ length: processes }, (_, p) => countFile(dir, `${processes}-${p}`))
         serves.push(await startServe(['--config', config], { ...env, ...countingEnv(at(counts, 0)) }, 60_000, builtCli())) // the first applies the config and migrations alone
         for (let p = 1; p < processes; p++) serves.push(await startServe([], { ...env, ...countingEnv(at(counts, p)) }, 60_000, builtCli()))
+        const post = poster(
+          serves,
+          writeKey,
+          audiences.map((a) => a.key)
+        )
+        const delivered = () => audiences.reduce((n, a) => n + emailMembers(emu, a.externalAudienceId), 0)
+        // A warm-up first, so that the window measures steady state: every process's pool
+        // connected (a backend each, its caches filled, its statements prepared and planned).
+        const warm = size('BENCH_SCALEOUT_WARMUP', 12_000)
+        await post(warm, `so${processes}w`)
+        await waitFor(`${warm} warm-up events delivered`, async () => delivered() >= warm, 5 * 60_000, 100)
         const profiling = await profileWindow({ servePids: serves.map((s) => s.pid), database: databaseOf(databaseUrl), countFiles: counts })
         const started = performance.now()
-        let next = 0
-        let post = 0
-        const poster = async () => {
-          for (;;) {
-            const from = next
-            if (from >= events) return
-            next += EVENTS_PER_POST
-            const serve = serves[post++ % serves.length]!
-            // Each post is one audience's events, so all 6 partitions fill evenly.
-            const res = await fetch(`${serve.url}/v1/batch`, {
-              method: 'POST',
-              headers: { 'content-type': 'application/json', authorization: basicAuth(writeKey) },
-              body: batchBody(from, Math.min(EVENTS_PER_POST, events - from), {
-                run: `so${processes}`,
-                audienceKey: audiences[(from / EVENTS_PER_POST) % AUDIENCES]!.key
-              })
-            })
-            if (!res.ok) throw new Error(`/v1/batch answered ${res.status}: ${await res.text()}`)
-          }
-        }
-        await Promise.all(Array.from({ length: 6 }, poster))
-        const delivered = () => audiences.reduce((n, a) => n + emailMembers(emu, a.externalAudienceId), 0)
-        await waitFor(`${events} events delivered by ${processes} processes`, async () => delivered() >= events, 15 * 60_000, 100)
+        await post(events, `so${processes}`)
+        await waitFor(`${events} events delivered by ${processes} processes`, async () => delivered() >= warm + events, 15 * 60_000, 100)
         const eventsPerSecond = events / ((performance.now() - started) / 1000)
         return { processes, eventsPerSecond, profile: await profiling.stop(), events }
       } finally {
@@ -75,10 +89,18 @@ async function measureProcesses(processes: number, dir: string): Promise<ScaleOu
   }
 }
 
+/** The process counts to run (BENCH_SCALEOUT_PROCESSES, e.g. `1,2`; default 1, 2 and 3); the first is the base of the ratios. */
+function scaleOutProcesses(): number[] {
+  const list = (process.env.BENCH_SCALEOUT_PROCESSES ?? '1,2,3').split(',').map(Number)
+  if (list.some((n) => !Number.isInteger(n) || n < 1))
+    throw new Error(`BENCH_SCALEOUT_PROCESSES: '${process.env.BENCH_SCALEOUT_PROCESSES}' is not a list of process counts like 1,2,3`)
+  return list
+}
+
 export async function measureScaleOut(): Promise<{ results: ScaleOutResult[]; measurements: Measurement[] }> {
   const results: ScaleOutResult[] = []
   await withTempDir('tta-bench-scaleout-', async (dir) => {
-    for (const processes of [1, 2, 3]) results.push(await measureProcesses(processes, dir))
+    for (const processes of scaleOutProcesses()) results.push(await measureProcesses(processes, dir))
   })
   const base = results[0]!
   const us = (ms: number, events: number) => (ms * 1000) / events
