@@ -64,15 +64,18 @@ export async function claimPartition(db: Db, owner: string, now: number, leaseMs
 }
 
 /**
- * After a successful request: clears the retry state and extends the lease; the rest of the backlog
- * is ready at once. False when the lease was lost (it expired and another worker claimed the
- * partition): the caller must stop draining, or two workers would send one partition's changes.
+ * After a successful request: clears the retry state, extends the lease and takes the `settled`
+ * changes off the pending count; the rest of the backlog is ready at once. False when the lease was
+ * lost (it expired and another worker claimed the partition): the caller must stop draining, or two
+ * workers would send one partition's changes — and take the settled changes off itself
+ * (subtractPending), since this changed nothing.
  */
-export async function releaseAfterSuccess(db: Db, id: number, owner: string, now: number, keepLeaseUntil: number): Promise<boolean> {
+export async function releaseAfterSuccess(db: Db, id: number, owner: string, now: number, keepLeaseUntil: number, settled: number): Promise<boolean> {
   const r = await db.run(
-    `UPDATE partitions SET attempts = 0, first_failure_at = NULL, last_error = NULL, last_error_code = NULL, retry_at = 0, ready_at = $3, lease_until = $4
+    `UPDATE partitions SET attempts = 0, first_failure_at = NULL, last_error = NULL, last_error_code = NULL, retry_at = 0, ready_at = $3, lease_until = $4,
+       pending = pending - $5
      WHERE id = $1 AND lease_owner = $2`,
-    [id, owner, now, keepLeaseUntil]
+    [id, owner, now, keepLeaseUntil, settled]
   )
   return r.changes > 0
 }

@@ -30,10 +30,13 @@ export async function settleDelivered(db: Db, spec: Spec): Promise<boolean> {
     const ref = await insertRequest(t, { ...spec.request, outcome: 'delivered' })
     const delivered = (await settlePositions(t, spec.send)).length
     const superseded = (await settlePositions(t, spec.superseded)).length
-    await subtractPending(t, partition.id, delivered + superseded)
     await addTotals(t, [{ scope: 'destination', scopeId: destinationId, delivered, superseded }], now)
     if (spec.deadLetters.size > 0) await resolveDeadLetters(t, spec.deadLetters, spec.send, ref)
-    return releaseAfterSuccess(t, partition.id, partition.owner, now, now + spec.leaseMs)
+    // The partition's row last, in one statement: ingestion's commits update it too, and wait for
+    // its lock until this transaction commits.
+    if (await releaseAfterSuccess(t, partition.id, partition.owner, now, now + spec.leaseMs, delivered + superseded)) return true
+    await subtractPending(t, partition.id, delivered + superseded)
+    return false
   })
 }
 

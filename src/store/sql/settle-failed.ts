@@ -33,9 +33,11 @@ export async function settleFailed(db: Db, spec: Spec): Promise<boolean> {
     const ref = await insertRequest(t, { ...spec.request, outcome: 'failed' })
     const settled = await settlePositions(t, spec.changes)
     await insertChanges(t, deadLetters(spec, settled, ref))
-    await subtractPending(t, partition.id, settled.length)
     await addTotals(t, [{ scope: 'destination', scopeId: destinationId, failed: settled.length }], now)
-    return releaseAfterSuccess(t, partition.id, partition.owner, now, now + spec.leaseMs)
+    // The partition's row last, in one statement (see settleDelivered).
+    if (await releaseAfterSuccess(t, partition.id, partition.owner, now, now + spec.leaseMs, settled.length)) return true
+    await subtractPending(t, partition.id, settled.length)
+    return false
   })
 }
 
