@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { migrate } from '../../src/store/migrations.js'
-import { encodeBatchKey, PackBody } from '../../src/store/queue-format.js'
+import { encodeBatchKey, PackBody, type OpenChange } from '../../src/store/queue-format.js'
 import { insertPacks, readOpenChanges } from '../../src/store/sql/queue-packs.js'
 import { settleDelivered } from '../../src/store/sql/settle-delivered.js'
 import { openSqlite } from '../../src/store/sqlite.js'
@@ -55,9 +55,9 @@ const partition = (db: Awaited<ReturnType<typeof partitionWithTwoChanges>>['db']
     'SELECT pending, attempts, retry_at, last_error, lease_owner, lease_until FROM partitions WHERE id = 1'
   )
 
-test('the lease still held: pending count, retry state and lease in one update', async () => {
-  const { db, changes } = await partitionWithTwoChanges('w1')
-  const kept = await settleDelivered(db, {
+/** Settles `changes` as worker w1, at 500 with a 60 s lease. */
+const settleAsW1 = (db: Awaited<ReturnType<typeof partitionWithTwoChanges>>['db'], changes: OpenChange[]) =>
+  settleDelivered(db, {
     partition: { id: 1, owner: 'w1' },
     destinationId: 1,
     request,
@@ -67,6 +67,10 @@ test('the lease still held: pending count, retry state and lease in one update',
     now: 500,
     leaseMs: 60_000
   })
+
+test('the lease still held: pending count, retry state and lease in one update', async () => {
+  const { db, changes } = await partitionWithTwoChanges('w1')
+  const kept = await settleAsW1(db, changes)
   assert.equal(kept, true)
   assert.deepEqual(await partition(db), { pending: 0, attempts: 0, retry_at: 0, last_error: null, lease_owner: 'w1', lease_until: 60_500 })
   await db.close()
@@ -74,16 +78,7 @@ test('the lease still held: pending count, retry state and lease in one update',
 
 test('the lease lost meanwhile: the settled changes still leave the pending count; the new owner keeps its lease', async () => {
   const { db, changes } = await partitionWithTwoChanges('w2')
-  const kept = await settleDelivered(db, {
-    partition: { id: 1, owner: 'w1' },
-    destinationId: 1,
-    request,
-    send: changes,
-    superseded: [],
-    deadLetters: new Map(),
-    now: 500,
-    leaseMs: 60_000
-  })
+  const kept = await settleAsW1(db, changes)
   assert.equal(kept, false)
   assert.deepEqual(await partition(db), { pending: 0, attempts: 3, retry_at: 50, last_error: 'earlier failure', lease_owner: 'w2', lease_until: 1000 })
   await db.close()
