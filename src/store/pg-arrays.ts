@@ -11,7 +11,7 @@
 const INT4 = 23
 const INT8 = 20
 const TEXT = 25
-/** ndim, flags (no NULLs), element type, then the one dimension's length and lower bound. */
+/** ndim, flags (1: NULLs among the elements), element type, then the one dimension's length and lower bound. */
 const HEADER = 20
 const TWO_32 = 2 ** 32
 
