@@ -263,8 +263,9 @@ ${table}
    \`TTA_ROUTE_WORKERS=0\`, an earlier run measured 224 MB).
 7. **Scale-out** — 1, 2 and 3 \`serve\` processes on one PostgreSQL database, one shared standalone
    emulator; 100,000 events over 6 audiences posted round-robin; events/s until the emulator holds every one.
-   A warm-up of 12,000 events comes first and is not counted: the figures are steady state, not each
-   process's pool connecting (a backend each, its caches, its statements prepared and planned).
+   A warm-up of 60,000 events comes first and is not counted: the figures are steady state, not each
+   process's pool connecting (a backend each, its caches, each prepared statement's first 5 runs, which
+   PostgreSQL plans afresh).
    On a 2-core machine the processes, PostgreSQL, the poster and the emulator share the same two cores.
 
 Sizes: \`BENCH_EVENTS\` (1–3), \`BENCH_RUNS\` (1–2), \`BENCH_INGEST_SECONDS\`, \`BENCH_INGEST_CONNECTIONS\`, \`BENCH_INGEST_RUNS\`, \`BENCH_BACKLOG_EVENTS\`,

@@ -1,7 +1,7 @@
 /**
  * 7. Scale-out: 1, 2 and 3 `serve` processes on one PostgreSQL database delivering to one shared
  * standalone emulator (this process). N events (default 100,000; BENCH_SCALEOUT_EVENTS) over 6
- * audiences are posted round-robin to the processes, after a warm-up of 12,000 (BENCH_SCALEOUT_WARMUP)
+ * audiences are posted round-robin to the processes, after a warm-up of 60,000 (BENCH_SCALEOUT_WARMUP)
  * that the figures leave out; events/s = N / time until the emulator holds every one. Posting and
  * the emulator share this process, which is part of the (2-core) machine.
  */
@@ -70,8 +70,10 @@ async function measureProcesses(processes: number, dir: string): Promise<ScaleOu
         )
         const delivered = () => audiences.reduce((n, a) => n + emailMembers(emu, a.externalAudienceId), 0)
         // A warm-up first, so that the window measures steady state: every process's pool
-        // connected (a backend each, its caches filled, its statements prepared and planned).
-        const warm = size('BENCH_SCALEOUT_WARMUP', 12_000)
+        // connected (a backend each, its caches filled) and each connection past PostgreSQL's
+        // first 5 runs of each prepared statement, which it plans afresh (12,000 events left the
+        // window inside them: database CPU per event 4-12 % higher, and more so with 2 processes).
+        const warm = size('BENCH_SCALEOUT_WARMUP', 60_000)
         await post(warm, `so${processes}w`)
         await waitFor(`${warm} warm-up events delivered`, async () => delivered() >= warm, 5 * 60_000, 100)
         const profiling = await profileWindow({ servePids: serves.map((s) => s.pid), database: databaseOf(databaseUrl), countFiles: counts })
