@@ -265,11 +265,12 @@ ${table}
    emulator; 100,000 events over 6 audiences posted round-robin; events/s until the emulator holds every one.
    A warm-up of 60,000 events comes first and is not counted: the figures are steady state, not each
    process's pool connecting (a backend each, its caches, each prepared statement's first 5 runs, which
-   PostgreSQL plans afresh).
+   PostgreSQL plans afresh). \`BENCH_SCALEOUT_RUNS\` (3) rounds of 1, 2 and 3 processes in turn; each
+   figure is the median over the rounds, the 2-process verdict the median of the rounds' ratios to 1.
    On a 2-core machine the processes, PostgreSQL, the poster and the emulator share the same two cores.
 
 Sizes: \`BENCH_EVENTS\` (1–3), \`BENCH_RUNS\` (1–2), \`BENCH_INGEST_SECONDS\`, \`BENCH_INGEST_CONNECTIONS\`, \`BENCH_INGEST_RUNS\`, \`BENCH_BACKLOG_EVENTS\`,
-\`BENCH_SCALEOUT_EVENTS\`, \`BENCH_SCALEOUT_WARMUP\`, \`BENCH_SCALEOUT_PROCESSES\` (e.g. \`1,2\`); \`--quick\` divides the defaults. Run a subset: \`npm run bench -- pipeline reference\`; re-write this document from the last
+\`BENCH_SCALEOUT_EVENTS\`, \`BENCH_SCALEOUT_WARMUP\`, \`BENCH_SCALEOUT_PROCESSES\` (e.g. \`1,2\`), \`BENCH_SCALEOUT_RUNS\`; \`--quick\` divides the defaults. Run a subset: \`npm run bench -- pipeline reference\`; re-write this document from the last
 results (after a change of its text): \`npm run bench -- --render\`.
 `
 // Sections measured apart are carried over as they stand: Mirror sync (bench/mirror-sync.ts) and
