@@ -64,11 +64,11 @@ export async function claimPartition(db: Db, owner: string, now: number, leaseMs
 }
 
 /**
- * After a successful request: clears the retry state, extends the lease and takes the `settled`
- * changes off the pending count; the rest of the backlog is ready at once. False when the lease was
- * lost (it expired and another worker claimed the partition): the caller must stop draining, or two
- * workers would send one partition's changes — and take the settled changes off itself
- * (subtractPending), since this changed nothing.
+ * After a successful request: takes the `settled` changes off the pending count, clears the retry
+ * state and extends the lease, in one statement while the lease is still held; the rest of the
+ * backlog is ready at once. False when the lease was lost (it expired and another worker claimed the
+ * partition): only the pending count changes then, and the caller must stop draining, or two
+ * workers would send one partition's changes.
  */
 export async function releaseAfterSuccess(db: Db, id: number, owner: string, now: number, keepLeaseUntil: number, settled: number): Promise<boolean> {
   const r = await db.run(
@@ -77,12 +77,9 @@ export async function releaseAfterSuccess(db: Db, id: number, owner: string, now
      WHERE id = $1 AND lease_owner = $2`,
     [id, owner, now, keepLeaseUntil, settled]
   )
-  return r.changes > 0
-}
-
-/** Removes finished changes from the pending count (failed or superseded rows). */
-export async function subtractPending(db: Db, id: number, count: number): Promise<void> {
-  if (count > 0) await db.run('UPDATE partitions SET pending = pending - $2 WHERE id = $1', [id, count])
+  if (r.changes > 0) return true
+  if (settled > 0) await db.run('UPDATE partitions SET pending = pending - $2 WHERE id = $1', [id, settled])
+  return false
 }
 
 /** A retryable failure: the partition waits until `retryAt`, holding back its later changes. */

@@ -7,7 +7,7 @@ import type { Db } from '../db.js'
 import { actionOf, CREATE_KEY, identityOf, type OpenChange } from '../queue-format.js'
 import { resolveFailed } from './changes.js'
 import { addTotals } from './outcome-totals.js'
-import { releaseAfterSuccess, subtractPending } from './partitions.js'
+import { releaseAfterSuccess } from './partitions.js'
 import { settlePositions } from './queue-packs.js'
 import { insertRequest, type RequestRecord } from './requests.js'
 
@@ -34,9 +34,7 @@ export async function settleDelivered(db: Db, spec: Spec): Promise<boolean> {
     if (spec.deadLetters.size > 0) await resolveDeadLetters(t, spec.deadLetters, spec.send, ref)
     // The partition's row last, in one statement: ingestion's commits update it too, and wait for
     // its lock until this transaction commits.
-    if (await releaseAfterSuccess(t, partition.id, partition.owner, now, now + spec.leaseMs, delivered + superseded)) return true
-    await subtractPending(t, partition.id, delivered + superseded)
-    return false
+    return releaseAfterSuccess(t, partition.id, partition.owner, now, now + spec.leaseMs, delivered + superseded)
   })
 }
 

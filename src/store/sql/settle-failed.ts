@@ -8,7 +8,7 @@ import type { Db } from '../db.js'
 import { actionOf, CREATE_KEY, type OpenChange } from '../queue-format.js'
 import { insertChanges, type NewChange } from './changes.js'
 import { addTotals } from './outcome-totals.js'
-import { releaseAfterSuccess, subtractPending } from './partitions.js'
+import { releaseAfterSuccess } from './partitions.js'
 import { settlePositions } from './queue-packs.js'
 import { insertRequest, type RequestRecord } from './requests.js'
 
@@ -35,9 +35,7 @@ export async function settleFailed(db: Db, spec: Spec): Promise<boolean> {
     await insertChanges(t, deadLetters(spec, settled, ref))
     await addTotals(t, [{ scope: 'destination', scopeId: destinationId, failed: settled.length }], now)
     // The partition's row last, in one statement (see settleDelivered).
-    if (await releaseAfterSuccess(t, partition.id, partition.owner, now, now + spec.leaseMs, settled.length)) return true
-    await subtractPending(t, partition.id, settled.length)
-    return false
+    return releaseAfterSuccess(t, partition.id, partition.owner, now, now + spec.leaseMs, settled.length)
   })
 }
 
