@@ -15,7 +15,8 @@ const TEXT = 25
 const HEADER = 20
 const TWO_32 = 2 ** 32
 
-function header(buf: Buffer, elementType: number, length: number, nulls = false): number {
+/** Writes the header into `buf`'s first bytes; returns where the elements start. */
+function header(buf: Buffer, elementType: number, length: number, nulls: boolean): number {
   buf.writeInt32BE(length === 0 ? 0 : 1, 0)
   buf.writeInt32BE(nulls ? 1 : 0, 4)
   buf.writeUInt32BE(elementType, 8)
@@ -25,49 +26,51 @@ function header(buf: Buffer, elementType: number, length: number, nulls = false)
   return HEADER
 }
 
-/** Whether `values` holds a NULL; throws if an element is neither NULL (where allowed) nor a safe integer. */
-function integers(values: ArrayLike<number | null>, what: string, nullable: boolean): boolean {
-  let nulls = false
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i]
-    if (v === null && nullable) nulls = true
-    else if (!Number.isSafeInteger(v)) throw new TypeError(`${what} array: element ${i} is ${v}, not an integer`)
-  }
-  return nulls
+function notAnInteger(what: string, i: number, v: unknown): TypeError {
+  return new TypeError(`${what} array: element ${i} is ${v}, not an integer`)
 }
 
 /** A `bigint[]` parameter. */
 export function int8Array(values: ArrayLike<number | null>): Buffer {
-  const nulls = integers(values, 'bigint', true)
   const buf = Buffer.allocUnsafe(HEADER + values.length * 12)
-  let at = header(buf, INT8, values.length, nulls)
+  let at = HEADER
+  let nulls = false
   for (let i = 0; i < values.length; i++) {
     const v = values[i]
-    if (v === null || v === undefined) {
+    if (v === null) {
+      nulls = true
       buf.writeInt32BE(-1, at)
       at += 4
       continue
     }
-    const hi = Math.floor(v / TWO_32)
+    if (!Number.isSafeInteger(v)) throw notAnInteger('bigint', i, v)
+    const hi = Math.floor((v as number) / TWO_32)
     buf.writeInt32BE(8, at)
     buf.writeInt32BE(hi, at + 4)
-    buf.writeUInt32BE(v - hi * TWO_32, at + 8)
+    buf.writeUInt32BE((v as number) - hi * TWO_32, at + 8)
     at += 12
   }
-  return buf.subarray(0, at)
+  return finish(buf, INT8, values.length, nulls, at)
 }
 
-/** An `integer[]` parameter. */
+/** An `integer[]` parameter (writeInt32BE refuses values outside its range). */
 export function int4Array(values: ArrayLike<number>): Buffer {
-  integers(values, 'integer', false)
   const buf = Buffer.allocUnsafe(HEADER + values.length * 8)
-  let at = header(buf, INT4, values.length)
+  let at = HEADER
   for (let i = 0; i < values.length; i++) {
+    const v = values[i]
+    if (!Number.isSafeInteger(v)) throw notAnInteger('integer', i, v)
     buf.writeInt32BE(4, at)
-    buf.writeInt32BE(values[i] as number, at + 4)
+    buf.writeInt32BE(v as number, at + 4)
     at += 8
   }
-  return buf.subarray(0, at)
+  return finish(buf, INT4, values.length, false, at)
+}
+
+/** Writes the header once the elements are (whether any is NULL is known then); an empty array is its header alone. */
+function finish(buf: Buffer, elementType: number, length: number, nulls: boolean, end: number): Buffer {
+  const elements = header(buf, elementType, length, nulls)
+  return buf.subarray(0, length === 0 ? elements : end)
 }
 
 /** A `text[]` parameter. */
@@ -76,7 +79,7 @@ export function textArray(values: readonly string[]): Buffer {
   const lengths = new Array<number>(values.length)
   for (let i = 0; i < values.length; i++) size += 4 + (lengths[i] = Buffer.byteLength(values[i] as string))
   const buf = Buffer.allocUnsafe(size)
-  let at = header(buf, TEXT, values.length)
+  let at = header(buf, TEXT, values.length, false)
   for (let i = 0; i < values.length; i++) {
     const n = lengths[i] as number
     buf.writeInt32BE(n, at)
