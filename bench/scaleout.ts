@@ -137,7 +137,9 @@ export async function measureScaleOut(): Promise<{ results: ScaleOutResult[]; me
       const total = serveUs.reduce((a, b) => a + b, 0)
       const trips = r.profile.roundTrips / (r.events / EVENTS_PER_POST)
       const ratio = median(rounds.map((round) => dbUs(at(round, i)) / dbUs(at(round, 0))))
-      const noMore = processes === 2 && counts[0] === 1 ? { target: '≤ 1 process', met: ratio <= 1, margin: margin(ratio, 1, false) } : {}
+      // The target compares 2 processes with 1, when 1 is the base.
+      const vsOne = processes === 2 && counts[0] === 1
+      const noMore = vsOne ? { target: '≤ 1 process', met: ratio <= 1, margin: margin(ratio, 1, false) } : {}
       const each = (f: (x: ScaleOutResult) => string) => (runs.length > 1 ? `; median of ${runs.length} rounds (${runs.map(f).join(', ')})` : '')
       return [
         {
@@ -153,7 +155,7 @@ export async function measureScaleOut(): Promise<{ results: ScaleOutResult[]; me
           value: dbUs(r),
           unit: 'µs/event',
           ...noMore,
-          how: `PostgreSQL backends of the bench database${each((x) => dbUs(x).toFixed(1))}${processes === 2 && counts[0] === 1 ? `; ÷ 1 process, median of the rounds: ${ratio.toFixed(2)}` : ''}; the median run's serve ${serveUs.map((x) => x.toFixed(1)).join(' + ')} = ${total.toFixed(1)} µs/event, ${trips.toFixed(1)} round trips per ${EVENTS_PER_POST}-event post (ingestion and delivery), WAL ${(r.profile.walBytes / r.events).toFixed(0)} B/event`
+          how: `PostgreSQL backends of the bench database${each((x) => dbUs(x).toFixed(1))}${vsOne ? `; ÷ 1 process, median of the rounds: ${ratio.toFixed(2)}` : ''}; the median run's serve ${serveUs.map((x) => x.toFixed(1)).join(' + ')} = ${total.toFixed(1)} µs/event, ${trips.toFixed(1)} round trips per ${EVENTS_PER_POST}-event post (ingestion and delivery), WAL ${(r.profile.walBytes / r.events).toFixed(0)} B/event`
         }
       ]
     })
